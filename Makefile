@@ -1,0 +1,33 @@
+# STEDI balance lakehouse. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stedi-setup
+KERNEL := $(VENV)/share/jupyter/kernels/stedi_glue_local/kernel.json
+ARGS ?=
+
+.PHONY: help setup run test lab clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	@bash scripts/setup.sh
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv, install the project editable, find Java, register the local kernel
+	@test -f $(KERNEL) || $(PY) -m stedi.kernel
+
+run: setup ## Build the lakehouse from data/raw into data/lake; run record in runs/<run_id>/ (ARGS="--policy udacity")
+	$(VENV)/bin/stedi run $(ARGS)
+
+test: setup ## Run the test suite (unit, notebooks under nbval, end to end)
+	$(PY) -m pytest $(ARGS)
+
+lab: setup ## Open JupyterLab on the project with the local Glue kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+clean: ## Remove the lake and the run records (keeps .venv and data/raw)
+	rm -rf data/lake runs

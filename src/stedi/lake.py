@@ -1,0 +1,145 @@
+"""Read, write and register lake tables by name.
+
+`<root>/<zone>/<table>/` on the local disk or on S3. Landing tables are cleaned
+JSON lines, the others Parquet. Every table is also registered in a catalog
+database (Spark's in-memory catalog locally, the Glue Data Catalog on AWS) so
+that it can be queried by name with SQL.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from stedi import config
+from stedi.schemas import spark_schema
+from stedi.tables import TABLES, Table, ddl_columns, table
+
+QUARANTINE_COLUMNS = (
+    ("source_file", "string"),
+    ("position", "bigint"),
+    ("reason", "string"),
+    ("raw", "string"),
+)
+
+
+class Lake:
+    """The lake at `root` (a local folder or an s3:// URI) and its catalog database."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        root: str,
+        policy: str = config.DEFAULT_POLICY,
+        database: str = config.DEFAULT_DATABASE,
+    ):
+        if policy not in config.POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
+        self.spark = spark
+        self.root = config.resolve(root)
+        self.policy = policy
+        self.database = database
+        self.is_local = not self.root.startswith("s3://")
+
+    # -- paths ---------------------------------------------------------------
+    def path(self, name: str) -> str:
+        t = table(name)
+        return f"{self.root}/{t.zone}/{t.name}"
+
+    def quarantine_path(self, source: str) -> str:
+        return f"{self.root}/{config.QUARANTINE_ZONE}/{source}"
+
+    def exists(self, name: str) -> bool:
+        if self.is_local:
+            return Path(self.path(name)).is_dir()
+        return True  # pragma: no cover - S3 existence is checked by the read itself
+
+    # -- read ----------------------------------------------------------------
+    def read(self, name: str) -> DataFrame:
+        t = table(name)
+        if self.is_local and not self.exists(name):
+            raise FileNotFoundError(
+                f"table {name} does not exist at {self.path(name)}; run the step that writes it first"
+            )
+        if t.fmt == "json":
+            return self.spark.read.schema(spark_schema(t.columns)).json(self.path(name))
+        return self.spark.read.parquet(self.path(name))
+
+    # -- write ---------------------------------------------------------------
+    def write(self, name: str, df: DataFrame) -> dict:
+        """Replace table `name` with `df`; returns {table, zone, rows, path}.
+
+        Locally the new version is written to a staging folder and then moved into
+        place, so a failed write never leaves a half-written table behind.
+        """
+        t = table(name)
+        target = self.path(name)
+        self._write_replacing(df, target, t.fmt)
+        rows = self.read(name).count()
+        self.register(name)
+        return {"table": name, "zone": t.zone, "rows": rows, "path": target}
+
+    def write_quarantine(self, source: str, df: DataFrame) -> str:
+        """Replace the quarantine of `source` (JSON lines: source_file, position, reason, raw)."""
+        target = self.quarantine_path(source)
+        self._write_replacing(df.select(*[c for c, _ in QUARANTINE_COLUMNS]), target, "json")
+        return target
+
+    def read_quarantine(self, source: str) -> DataFrame:
+        return self.spark.read.schema(spark_schema(QUARANTINE_COLUMNS)).json(self.quarantine_path(source))
+
+    def _write_replacing(self, df: DataFrame, target: str, fmt: str) -> None:
+        if not self.is_local:  # pragma: no cover - S3 has no rename; Spark overwrites in place
+            df.write.mode("overwrite").format(fmt).save(target)
+            return
+        target_dir = Path(target)
+        staging = target_dir.parent / f".staging-{target_dir.name}-{uuid.uuid4().hex[:8]}"
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            df.write.mode("overwrite").format(fmt).save(str(staging))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        old = None
+        if target_dir.exists():
+            old = target_dir.parent / f".old-{target_dir.name}-{uuid.uuid4().hex[:8]}"
+            target_dir.rename(old)
+        staging.rename(target_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    # -- catalog -------------------------------------------------------------
+    def register(self, name: str) -> None:
+        """(Re)register table `name` in the catalog database, with its declared column types."""
+        t: Table = table(name)
+        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+        qualified = f"`{self.database}`.`{name}`"
+        self.spark.sql(f"DROP TABLE IF EXISTS {qualified}")
+        columns = ddl_columns(t.columns_for(self.policy))
+        if self.is_local:
+            self.spark.sql(
+                f"CREATE TABLE {qualified} ({columns}) USING {t.fmt} LOCATION '{self.path(name)}'"
+            )
+        else:  # pragma: no cover - Glue Data Catalog through Spark's Hive support
+            stored = (
+                "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'"
+                if t.fmt == "json"
+                else "STORED AS PARQUET"
+            )
+            self.spark.sql(
+                f"CREATE EXTERNAL TABLE {qualified} ({columns}) {stored} LOCATION '{self.path(name)}/'"
+            )
+
+    def register_existing(self) -> list[str]:
+        """Register every table that exists in the lake; returns their names."""
+        present = [name for name in TABLES if self.exists(name)]
+        for name in present:
+            self.register(name)
+        return present
+
+    def sql(self, query: str) -> DataFrame:
+        self.spark.catalog.setCurrentDatabase(self.database)
+        return self.spark.sql(query)
