@@ -25,6 +25,8 @@ def kernel_spec() -> dict:
             "-f",
             "{connection_file}",
             "--ext=stedi.glue_magics",
+            # ipykernel warns on stderr about TCP transport at every start; errors still show.
+            "--IPKernelApp.log_level=ERROR",
         ],
         "display_name": DISPLAY_NAME,
         "language": "python",

@@ -26,6 +26,7 @@ class Step:
         name: str,
         *,
         lake_dir: str,
+        raw_dir: str = str(config.RAW_DIR),
         policy: str = config.DEFAULT_POLICY,
         target: str = config.DEFAULT_TARGET,
         run_dir: str = "",
@@ -38,7 +39,8 @@ class Step:
         self.name = name
         self.policy = policy
         self.target = target
-        self.run_dir = Path(run_dir) if run_dir else None
+        self.raw_dir = config.resolve(raw_dir)
+        self.run_dir = Path(config.resolve(run_dir)) if run_dir else None
         self.started = time.monotonic()
         self.spark = spark_for(target)
         self.lake = Lake(self.spark, lake_dir, policy=policy, database=database)
@@ -53,8 +55,45 @@ class Step:
         self.tables[table] = written
         return written
 
-    def record_intake(self, source: str, accounting: dict) -> None:
-        self.intake[source] = accounting
+    def land(self, result) -> dict:
+        """Write an intake result (stedi.intake.IntakeResult): its landing table and its quarantine.
+
+        Fails unless read = landed + quarantined + duplicates holds and the landing
+        table holds exactly the records counted as landed.
+        """
+        from stedi.tables import landing_table
+
+        accounting = result.accounting()
+        written = self.write(landing_table(result.source), result.landed)
+        accounting["quarantine_path"] = self.lake.write_quarantine(result.source, result.quarantined)
+        if not accounting["balanced"] or written["rows"] != accounting["landed"]:
+            raise RuntimeError(
+                f"intake accounting does not hold for {result.source}: read {accounting['read']} != "
+                f"landed {written['rows']} + quarantined {accounting['quarantined']} + "
+                f"duplicates {accounting['duplicates_dropped']}"
+            )
+        self.intake[result.source] = accounting
+        return accounting
+
+    def intake_summary(self):
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {"table": source, **{k: v for k, v in acc.items() if k != "quarantine_path"}}
+                for source, acc in self.intake.items()
+            ]
+        )
+
+    def check(self, table: str, df: DataFrame) -> DataFrame:
+        """Evaluate the declared rules of `table` on `df`; returns the rows to write."""
+        from stedi.schemas import schema_difference
+        from stedi.tables import table as table_spec
+
+        problems = schema_difference(df.schema, table_spec(table).columns_for(self.policy))
+        if problems:
+            raise ValueError(f"{table} does not match its declared schema: {'; '.join(problems)}")
+        return df
 
     def sql(self, query: str) -> DataFrame:
         self.lake.register_existing()

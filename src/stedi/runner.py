@@ -1,0 +1,273 @@
+"""The pipeline: the glue_sessions/ notebooks executed in order with papermill.
+
+Each run gets `runs/<run_id>/` holding every executed notebook, its HTML export,
+the steps' completion records and `manifest.json`. A step counts as succeeded
+only when papermill raised nothing, no cell output is an error, and the notebook
+left its completion record (`steps/<step>.json`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from stedi import config
+from stedi.tables import TABLES
+
+# The zone steps in dependency order (each reads only what an earlier one wrote).
+PIPELINE = (
+    "00_raw_to_landing",
+    "01_customer_landing_to_trusted",
+    "02_accelerometer_landing_to_trusted",
+    "03_customer_trusted_to_curated",
+    "04_step_trainer_landing_to_trusted",
+    "05_machine_learning_curated",
+)
+
+
+class UsageError(ValueError):
+    """Bad arguments or input: reported in one line, exit code 2, nothing written."""
+
+
+@dataclass
+class RunOptions:
+    raw_dir: str = str(config.RAW_DIR)
+    lake_dir: str = str(config.LAKE_DIR)
+    runs_dir: str = str(config.RUNS_DIR)
+    policy: str = config.DEFAULT_POLICY
+    target: str = config.DEFAULT_TARGET
+    kernel: str = config.LOCAL_KERNEL
+    notebooks_dir: str = str(config.GLUE_SESSIONS_DIR)
+
+
+def new_run_id(policy: str) -> str:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{policy}-{uuid.uuid4().hex[:4]}"
+
+
+def _writable_dir(path: Path, what: str) -> None:
+    """`path` exists as a writable folder, or can be created under a writable one."""
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"{what} {path}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path} is not writable")
+
+
+def validate(options: RunOptions) -> None:
+    """Every argument and input checked before anything is written."""
+    from stedi.intake import RawInputError, check_raw_dir
+
+    if options.policy not in config.POLICIES:
+        raise UsageError(f"unknown policy {options.policy!r}; choose one of: {', '.join(config.POLICIES)}")
+    if options.target not in config.TARGETS:
+        raise UsageError(f"unknown target {options.target!r}; choose one of: {', '.join(config.TARGETS)}")
+    try:
+        check_raw_dir(options.raw_dir)
+    except RawInputError as exc:
+        raise UsageError(str(exc)) from None
+    if options.target == "local":
+        _writable_dir(Path(options.lake_dir), "lake directory")
+    _writable_dir(Path(options.runs_dir), "runs directory")
+    for name in PIPELINE:
+        if not (Path(options.notebooks_dir) / f"{name}.ipynb").is_file():
+            raise UsageError(f"notebook {name}.ipynb is missing from {options.notebooks_dir}")
+
+
+def error_outputs(notebook: dict) -> list[tuple[int, str]]:
+    """(cell index, message) of every error a cell shows: raised, or printed the way the Glue kernel does."""
+    found = []
+    for index, cell in enumerate(notebook.get("cells", [])):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                found.append((index, f"{output.get('ename')}: {output.get('evalue')}"))
+            elif output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = "".join(output.get("text", ""))
+                for line in text.splitlines():
+                    if line.startswith(("Traceback", "Exception:")) or "Error:" in line[:80]:
+                        found.append((index, line.strip()))
+                        break
+    return found
+
+
+def describe_cell(notebook_path: Path, index: int) -> str:
+    """`cell [N] ("first line")`: N is the execution count the executed notebook shows as In [N]."""
+    import nbformat
+
+    cell = nbformat.read(notebook_path, as_version=4).cells[index]
+    first = next((line for line in cell.source.splitlines() if line.strip()), "")
+    return f'cell [{cell.get("execution_count")}] ("{first[:60]}")'
+
+
+def export_html(notebook_path: Path, html_path: Path, with_code: bool = True) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=not with_code, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
+    html_path.write_text(body, encoding="utf-8")
+
+
+def run_step(name: str, options: RunOptions, run_dir: Path) -> dict:
+    """Execute one notebook into the run folder; returns its step entry for the manifest."""
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    source = Path(options.notebooks_dir) / f"{name}.ipynb"
+    executed = run_dir / f"{name}.ipynb"
+    parameters = {
+        "raw_dir": config.resolve(options.raw_dir),
+        "lake_dir": config.resolve(options.lake_dir),
+        "policy": options.policy,
+        "target": options.target,
+        "run_dir": str(run_dir),
+    }
+    started = time.monotonic()
+    entry: dict = {"name": name, "notebook": executed.name, "status": "failed"}
+    error = None
+    try:
+        pm.execute_notebook(
+            str(source),
+            str(executed),
+            parameters=parameters,
+            kernel_name=options.kernel,
+            language="python",
+            cwd=str(config.PROJECT_ROOT),
+            progress_bar=False,
+            log_output=False,
+        )
+    except PapermillExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue}".strip()
+    except Exception as exc:  # the kernel died, could not start, timed out ...
+        error = f"{type(exc).__name__}: {exc}"
+    if executed.exists():
+        problems = error_outputs(nbformat.read(executed, as_version=4))
+        if problems:
+            entry["failed_cell"] = problems[0][0]
+            error = error or problems[0][1]
+    record_path = run_dir / "steps" / f"{name}.json"
+    if error is None and not record_path.exists():
+        error = "the notebook finished without writing its completion record (steps/" + record_path.name + ")"
+    entry["seconds"] = round(time.monotonic() - started, 2)
+    if error is not None and "failed_cell" in entry and executed.exists():
+        error = f"{describe_cell(executed, entry['failed_cell'])}: {error}"
+    if executed.exists():
+        html = run_dir / f"{name}.html"
+        export_html(executed, html)
+        entry["html"] = html.name
+    if error is None:
+        entry["status"] = "succeeded"
+        entry["record"] = json.loads(record_path.read_text())
+    else:
+        entry["error"] = error
+    return entry
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> None:
+    tmp = run_dir / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False))
+    tmp.replace(run_dir / "manifest.json")
+
+
+def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: str, seconds: float) -> dict:
+    tables: dict[str, dict] = {}
+    intake: dict[str, dict] = {}
+    quality: dict[str, list] = {}
+    for step in steps:
+        record = step.get("record") or {}
+        for name, written in record.get("tables", {}).items():
+            tables[name] = {k: written[k] for k in ("zone", "rows", "path")}
+        intake.update(record.get("intake", {}))
+        quality.update(record.get("quality", {}))
+    ordered = {name: tables[name] for name in TABLES if name in tables}
+    return {
+        "run_id": run_id,
+        "status": status,
+        "policy": options.policy,
+        "target": options.target,
+        "raw_dir": config.resolve(options.raw_dir),
+        "lake_dir": config.resolve(options.lake_dir),
+        "seconds": round(seconds, 2),
+        "tables": ordered,
+        "intake": intake,
+        "quality": quality,
+        "steps": [{k: v for k, v in step.items() if k != "record"} for step in steps],
+    }
+
+
+def write_index(run_dir: Path, manifest: dict) -> None:
+    """A plain summary page linking every step report."""
+    import html
+
+    rows = "".join(
+        f"<tr><td>{html.escape(n)}</td><td>{t['zone']}</td><td style='text-align:right'>{t['rows']:,}</td></tr>"
+        for n, t in manifest["tables"].items()
+    )
+    steps = "".join(
+        f"<tr><td><a href='{s.get('html', '')}'>{html.escape(s['name'])}</a></td><td>{s['status']}</td>"
+        f"<td style='text-align:right'>{s['seconds']:.1f}</td><td>{html.escape(s.get('error', ''))}</td></tr>"
+        for s in manifest["steps"]
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>STEDI run {manifest['run_id']}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}</style>
+</head><body><h1>STEDI run {manifest['run_id']}</h1>
+<p>Status: <b>{manifest['status']}</b> · policy <b>{manifest['policy']}</b> · {manifest['seconds']:.1f} s</p>
+<h2>Steps</h2><table><tr><th>step</th><th>status</th><th>seconds</th><th>error</th></tr>{steps}</table>
+<h2>Tables</h2><table><tr><th>table</th><th>zone</th><th>rows</th></tr>{rows}</table>
+</body></html>"""
+    (run_dir / "index.html").write_text(page, encoding="utf-8")
+
+
+def point_latest(runs_dir: Path, run_dir: Path) -> None:
+    latest = runs_dir / "latest"
+    tmp = runs_dir / f".latest-{uuid.uuid4().hex[:6]}"
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    tmp.replace(latest)
+
+
+def run(options: RunOptions, out=None) -> dict:
+    """Validate, then execute the pipeline; returns the manifest (status "succeeded" or "failed")."""
+    out = out or sys.stdout
+    validate(options)
+    runs_dir = Path(config.resolve(options.runs_dir))
+    run_id = new_run_id(options.policy)
+    run_dir = runs_dir / run_id
+    run_dir.mkdir(parents=True)
+    print(f"stedi run {run_id}: policy {options.policy}, target {options.target}", file=out)
+    print(f"  raw {config.resolve(options.raw_dir)} -> lake {config.resolve(options.lake_dir)}", file=out)
+    started = time.monotonic()
+    steps: list[dict] = []
+    status = "succeeded"
+    for number, name in enumerate(PIPELINE, 1):
+        print(f"  [{number}/{len(PIPELINE)}] {name} ...", end="", flush=True, file=out)
+        entry = run_step(name, options, run_dir)
+        steps.append(entry)
+        print(f" {entry['status']} ({entry['seconds']:.1f} s)", file=out)
+        write_manifest(run_dir, manifest_for(run_id, options, steps, "running", time.monotonic() - started))
+        if entry["status"] != "succeeded":
+            status = "failed"
+            print(f"stedi: step {name} failed in {name}.ipynb, {entry['error']}", file=sys.stderr)
+            break
+    manifest = manifest_for(run_id, options, steps, status, time.monotonic() - started)
+    write_manifest(run_dir, manifest)
+    write_index(run_dir, manifest)
+    point_latest(runs_dir, run_dir)
+    print(format_counts(manifest), file=out)
+    print(f"run folder: {run_dir}  ({status}, {manifest['seconds']:.1f} s)", file=out)
+    return manifest
+
+
+def format_counts(manifest: dict) -> str:
+    lines = [f"  {'table':<26}{'zone':<10}{'rows':>10}"]
+    for name, t in manifest["tables"].items():
+        lines.append(f"  {name:<26}{t['zone']:<10}{t['rows']:>10,}")
+    return "\n".join(lines)

@@ -1,0 +1,138 @@
+"""End to end: `stedi run` on the real exports in both policies, and every notebook under nbval."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import papermill
+import pytest
+
+from stedi import config
+from stedi.runner import PIPELINE
+
+LANDING = {"customer_landing": 956, "accelerometer_landing": 81_273, "step_trainer_landing": 28_680}
+EXPECTED = {
+    "udacity": {
+        **LANDING,
+        "customer_trusted": 482,
+        "accelerometer_trusted": 40_981,
+        "step_trainer_trusted": 14_460,
+        "customer_curated": 482,
+        "machine_learning_curated": 43_681,
+    },
+    "strict": {
+        **LANDING,
+        "customer_trusted": 482,
+        "accelerometer_trusted": 32_025,
+        "step_trainer_trusted": 11_297,
+        "customer_curated": 464,
+        "machine_learning_curated": 32_025,
+    },
+}
+STEDI = [sys.executable, "-m", "stedi.cli"]
+
+
+@pytest.fixture(scope="module", params=["udacity", "strict"])
+def finished_run(request, tmp_path_factory):
+    policy = request.param
+    base = tmp_path_factory.mktemp(f"run-{policy}")
+    lake, runs = base / "lake", base / "runs"
+    done = subprocess.run(
+        [*STEDI, "run", "--policy", policy, "--lake-dir", str(lake), "--runs-dir", str(runs)],
+        capture_output=True,
+        text=True,
+        cwd=config.PROJECT_ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_dir = (runs / "latest").resolve()
+    return policy, lake, run_dir, json.loads((run_dir / "manifest.json").read_text()), done.stdout
+
+
+@pytest.mark.e2e
+def test_counts_match_the_policy(finished_run):
+    policy, _, _, manifest, _ = finished_run
+    assert manifest["status"] == "succeeded"
+    assert manifest["policy"] == policy
+    assert {name: t["rows"] for name, t in manifest["tables"].items()} == EXPECTED[policy]
+
+
+@pytest.mark.e2e
+def test_run_folder_holds_every_executed_notebook_and_its_html(finished_run):
+    _, _, run_dir, manifest, stdout = finished_run
+    assert [s["name"] for s in manifest["steps"]] == list(PIPELINE)
+    for step in manifest["steps"]:
+        assert step["status"] == "succeeded" and step["seconds"] > 0
+        executed = nbformat.read(run_dir / f"{step['name']}.ipynb", as_version=4)
+        assert any(c.get("outputs") for c in executed.cells)  # the executed copy, not the source
+        assert "<html" in (run_dir / step["html"]).read_text()
+    assert (run_dir / "index.html").exists()
+    for name, rows in EXPECTED[manifest["policy"]].items():
+        assert f"{rows:>10,}" in stdout and name in stdout  # the closing table of counts
+
+
+@pytest.mark.e2e
+def test_lake_tables_are_where_the_manifest_says_with_their_declared_types(finished_run, spark):
+    policy, lake, _, manifest, _ = finished_run
+    from stedi.lake import Lake
+    from stedi.schemas import schema_difference
+    from stedi.tables import table
+
+    reader = Lake(spark, str(lake), policy=policy)
+    for name, entry in manifest["tables"].items():
+        spec = table(name)
+        assert entry["path"] == f"{lake}/{spec.zone}/{name}"
+        df = reader.read(name)
+        assert schema_difference(df.schema, spec.columns_for(policy)) == []
+        assert df.count() == entry["rows"]
+    if policy == "strict":
+        ml = set(reader.read("machine_learning_curated").columns)
+        assert not ml & {"user", "email", "customerName", "phone", "birthDay"}
+
+
+@pytest.mark.notebook
+def test_every_zone_notebook_runs_under_nbval(tmp_path, spark):
+    """Each notebook, with its parameters pointed at a scratch lake, executes top to bottom under nbval."""
+    run_dir = tmp_path / "run"
+    prepared = []
+    for name in PIPELINE:
+        out = tmp_path / f"{name}.ipynb"
+        papermill.execute_notebook(
+            str(config.GLUE_SESSIONS_DIR / f"{name}.ipynb"),
+            str(out),
+            parameters={"lake_dir": str(tmp_path / "lake"), "run_dir": str(run_dir)},
+            prepare_only=True,
+            kernel_name=config.LOCAL_KERNEL,
+            language="python",
+        )
+        prepared.append(str(out))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", *prepared],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    records = {p.stem: json.loads(p.read_text()) for p in (run_dir / "steps").glob("*.json")}
+    assert sorted(records) == sorted(PIPELINE)
+    rows = {t: w["rows"] for r in records.values() for t, w in r["tables"].items()}
+    assert rows == EXPECTED["strict"]
+
+
+@pytest.mark.e2e
+def test_sql_validation_queries_agree_with_the_manifest(finished_run, spark):
+    policy, lake, _, manifest, _ = finished_run
+    from stedi.lake import Lake
+
+    reader = Lake(spark, str(lake), policy=policy)
+    reader.register_existing()
+    counts = reader.sql((config.SQL_DIR / "validate_counts.sql").read_text()).collect()
+    assert {r["table_name"]: r["row_count"] for r in counts} == {n: t["rows"] for n, t in manifest["tables"].items()}
+    privacy = {r["check_name"]: r["violations"] for r in reader.sql((config.SQL_DIR / "validate_privacy.sql").read_text()).collect()}
+    assert privacy["customers without research consent in customer_trusted"] == 0
+    if policy == "strict":
+        assert set(privacy.values()) == {0}
+    else:  # the rubric keeps readings from before consent: the strict policy exists because of them
+        assert privacy["accelerometer readings taken before their owner consented"] > 0

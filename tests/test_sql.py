@@ -1,0 +1,25 @@
+"""sql/: the Athena DDL agrees with the declared tables."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from stedi import config
+from stedi.tables import SOURCES, landing_table, table
+
+
+def ddl_columns(text: str) -> list[tuple[str, str]]:
+    body = text[text.index("(") + 1 : text.index("\n)")]
+    return [tuple(m) for m in re.findall(r"`(\w+)`\s+(\w+)", body)]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_landing_ddl_has_the_declared_columns_and_types(source):
+    name = landing_table(source)
+    text = (config.SQL_DIR / f"{name}.sql").read_text()
+    assert f"`stedi`.`{name}`" in text
+    assert "org.openx.data.jsonserde.JsonSerDe" in text
+    assert f"landing/{name}/" in text
+    assert ddl_columns(text) == list(table(name).columns)
