@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
     run.add_argument("--policy", default=config.DEFAULT_POLICY, help="strict (default) or udacity")
     run.add_argument("--target", default=config.DEFAULT_TARGET, help="local (default) or glue")
+    run.add_argument("--bucket", default="", help="target glue: the S3 bucket of the lake")
+    run.add_argument("--prefix", default="", help="target glue: a key prefix inside the bucket")
+    run.add_argument("--database", default=config.DEFAULT_DATABASE, help="catalog database (default: stedi)")
     run.add_argument(
         "--notebooks-dir", default=str(config.GLUE_SESSIONS_DIR), help="the step notebooks (default: glue_sessions)"
     )
@@ -44,6 +47,9 @@ def _run(args) -> int:
     options = RunOptions(
         raw_dir=args.raw_dir, lake_dir=args.lake_dir, runs_dir=args.runs_dir, policy=args.policy, target=args.target,
         notebooks_dir=args.notebooks_dir,
+        bucket=args.bucket,
+        prefix=args.prefix,
+        database=args.database,
     )
     try:
         manifest = run(options)

@@ -35,6 +35,16 @@ DEFAULT_DATABASE = "stedi"
 LOCAL_KERNEL = "stedi_glue_local"
 GLUE_KERNEL = "glue_pyspark"
 
+# On AWS: where the code goes for %extra_py_files, and the lake and raw prefixes in the bucket.
+def s3_uri(bucket: str, prefix: str, *parts: str) -> str:
+    path = "/".join(p.strip("/") for p in (prefix, *parts) if p.strip("/"))
+    return f"s3://{bucket}/{path}" if path else f"s3://{bucket}"
+
+
+GLUE_PACKAGE_KEY = "artifacts/stedi.zip"
+GLUE_LAKE_KEY = "lake"
+GLUE_RAW_KEY = "raw"
+
 # Spark on a small machine.
 SPARK_MASTER = os.environ.get("STEDI_SPARK_MASTER", "local[2]")
 SPARK_SHUFFLE_PARTITIONS = int(os.environ.get("STEDI_SHUFFLE_PARTITIONS", "2"))

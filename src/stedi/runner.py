@@ -42,8 +42,38 @@ class RunOptions:
     runs_dir: str = str(config.RUNS_DIR)
     policy: str = config.DEFAULT_POLICY
     target: str = config.DEFAULT_TARGET
-    kernel: str = config.LOCAL_KERNEL
+    kernel: str = ""  # default: the local kernel, or glue_pyspark for target glue
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR)
+    bucket: str = ""  # target glue: the S3 bucket of the lake
+    prefix: str = ""  # target glue: a key prefix inside the bucket
+    database: str = config.DEFAULT_DATABASE
+
+    @property
+    def on_glue(self) -> bool:
+        return self.target == "glue"
+
+    @property
+    def kernel_name(self) -> str:
+        return self.kernel or (config.GLUE_KERNEL if self.on_glue else config.LOCAL_KERNEL)
+
+    @property
+    def lake(self) -> str:
+        """The lake root the notebooks get: a local folder, or s3://bucket/prefix/lake on Glue."""
+        if self.on_glue:
+            return config.s3_uri(self.bucket, self.prefix, config.GLUE_LAKE_KEY)
+        return config.resolve(self.lake_dir)
+
+    @property
+    def raw(self) -> str:
+        if self.on_glue and not self.raw_dir.startswith("s3://"):
+            return config.s3_uri(self.bucket, self.prefix, config.GLUE_RAW_KEY)
+        return config.resolve(self.raw_dir)
+
+    def record_dir(self, run_dir: Path) -> str:
+        """Where the notebooks leave their completion records: the run folder, or S3 on Glue."""
+        if self.on_glue:
+            return config.s3_uri(self.bucket, self.prefix, config.GLUE_LAKE_KEY, "_runs", run_dir.name)
+        return str(run_dir)
 
 
 def new_run_id(policy: str) -> str:
@@ -70,12 +100,15 @@ def validate(options: RunOptions) -> None:
         raise UsageError(f"unknown policy {options.policy!r}; choose one of: {', '.join(config.POLICIES)}")
     if options.target not in config.TARGETS:
         raise UsageError(f"unknown target {options.target!r}; choose one of: {', '.join(config.TARGETS)}")
-    try:
-        check_raw_dir(options.raw_dir)
-    except RawInputError as exc:
-        raise UsageError(str(exc)) from None
-    if options.target == "local":
-        _writable_dir(Path(options.lake_dir), "lake directory")
+    if options.on_glue and not options.bucket:
+        raise UsageError("--target glue needs --bucket (the S3 bucket of the lake)")
+    if not options.raw.startswith("s3://"):
+        try:
+            check_raw_dir(options.raw)
+        except RawInputError as exc:
+            raise UsageError(str(exc)) from None
+    if not options.on_glue:
+        _writable_dir(Path(options.lake), "lake directory")
     _writable_dir(Path(options.runs_dir), "runs directory")
     for name in PIPELINE:
         if not (Path(options.notebooks_dir) / f"{name}.ipynb").is_file():
@@ -96,6 +129,39 @@ def error_outputs(notebook: dict) -> list[tuple[int, str]]:
                         found.append((index, line.strip()))
                         break
     return found
+
+
+def glue_session_copy(source: Path, run_dir: Path, package_uri: str) -> Path:
+    """A copy of a notebook whose %extra_py_files magic names this deployment's stedi.zip."""
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "%extra_py_files" in cell.source:
+            cell.source = "\n".join(
+                f"%extra_py_files {package_uri}" if line.startswith("%extra_py_files") else line
+                for line in cell.source.splitlines()
+            )
+    copy = run_dir / ".glue" / source.name
+    copy.parent.mkdir(exist_ok=True)
+    nbformat.write(nb, copy)
+    return copy
+
+
+def read_record(where: str) -> dict | None:
+    """A step's completion record, or None when the step did not write one."""
+    if where.startswith("s3://"):
+        import boto3
+        from botocore.exceptions import ClientError
+
+        bucket, _, key = where[len("s3://") :].partition("/")
+        try:
+            body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError:
+            return None
+        return json.loads(body)
+    path = Path(where)
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def describe_cell(notebook_path: Path, index: int) -> str:
@@ -124,12 +190,15 @@ def run_step(name: str, options: RunOptions, run_dir: Path) -> dict:
 
     source = Path(options.notebooks_dir) / f"{name}.ipynb"
     executed = run_dir / f"{name}.ipynb"
+    if options.on_glue:
+        source = glue_session_copy(source, run_dir, config.s3_uri(options.bucket, options.prefix, config.GLUE_PACKAGE_KEY))
     parameters = {
-        "raw_dir": config.resolve(options.raw_dir),
-        "lake_dir": config.resolve(options.lake_dir),
+        "raw_dir": options.raw,
+        "lake_dir": options.lake,
         "policy": options.policy,
         "target": options.target,
-        "run_dir": str(run_dir),
+        "database": options.database,
+        "run_dir": options.record_dir(run_dir),
     }
     started = time.monotonic()
     entry: dict = {"name": name, "notebook": executed.name, "status": "failed"}
@@ -139,7 +208,7 @@ def run_step(name: str, options: RunOptions, run_dir: Path) -> dict:
             str(source),
             str(executed),
             parameters=parameters,
-            kernel_name=options.kernel,
+            kernel_name=options.kernel_name,
             language="python",
             cwd=str(config.PROJECT_ROOT),
             progress_bar=False,
@@ -154,9 +223,11 @@ def run_step(name: str, options: RunOptions, run_dir: Path) -> dict:
         if problems:
             entry["failed_cell"] = problems[0][0]
             error = error or problems[0][1]
-    record_path = run_dir / "steps" / f"{name}.json"
-    if error is None and not record_path.exists():
-        error = "the notebook finished without writing its completion record (steps/" + record_path.name + ")"
+    record = None
+    if error is None:
+        record = read_record(f"{options.record_dir(run_dir)}/steps/{name}.json")
+        if record is None:
+            error = f"the notebook finished without writing its completion record (steps/{name}.json)"
     entry["seconds"] = round(time.monotonic() - started, 2)
     if error is not None and "failed_cell" in entry and executed.exists():
         error = f"{describe_cell(executed, entry['failed_cell'])}: {error}"
@@ -166,7 +237,7 @@ def run_step(name: str, options: RunOptions, run_dir: Path) -> dict:
         entry["html"] = html.name
     if error is None:
         entry["status"] = "succeeded"
-        entry["record"] = json.loads(record_path.read_text())
+        entry["record"] = record
     else:
         entry["error"] = error
     return entry
@@ -194,8 +265,8 @@ def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: st
         "status": status,
         "policy": options.policy,
         "target": options.target,
-        "raw_dir": config.resolve(options.raw_dir),
-        "lake_dir": config.resolve(options.lake_dir),
+        "raw_dir": options.raw,
+        "lake_dir": options.lake,
         "seconds": round(seconds, 2),
         "tables": ordered,
         "intake": intake,
@@ -243,7 +314,7 @@ def run(options: RunOptions, out=None) -> dict:
     run_dir = runs_dir / run_id
     run_dir.mkdir(parents=True)
     print(f"stedi run {run_id}: policy {options.policy}, target {options.target}", file=out)
-    print(f"  raw {config.resolve(options.raw_dir)} -> lake {config.resolve(options.lake_dir)}", file=out)
+    print(f"  raw {options.raw} -> lake {options.lake}", file=out)
     started = time.monotonic()
     steps: list[dict] = []
     status = "succeeded"

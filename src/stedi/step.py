@@ -40,7 +40,8 @@ class Step:
         self.policy = policy
         self.target = target
         self.raw_dir = config.resolve(raw_dir)
-        self.run_dir = Path(config.resolve(run_dir)) if run_dir else None
+        # Where the completion record goes: a local run folder, or an s3:// one on Glue.
+        self.run_dir = config.resolve(run_dir) if run_dir else None
         self.started = time.monotonic()
         self.spark = spark_for(target)
         self.lake = Lake(self.spark, lake_dir, policy=policy, database=database)
@@ -114,16 +115,28 @@ class Step:
         """Write the completion record (when run by `stedi run`) and return a summary table."""
         record = self.record()
         if self.run_dir is not None:
-            steps = self.run_dir / "steps"
-            steps.mkdir(parents=True, exist_ok=True)
-            tmp = steps / f".{self.name}.json.tmp"
-            tmp.write_text(json.dumps(record, indent=2))
-            tmp.replace(steps / f"{self.name}.json")
+            write_record(f"{self.run_dir}/steps/{self.name}.json", record)
         import pandas as pd
 
         return pd.DataFrame(
             [{"table": t, "zone": w["zone"], "rows": w["rows"], "path": w["path"]} for t, w in self.tables.items()]
         )
+
+
+def write_record(where: str, record: dict) -> None:
+    """Write a JSON record whole: locally through a rename, on S3 in one PUT."""
+    text = json.dumps(record, indent=2)
+    if where.startswith("s3://"):  # pragma: no cover - exercised on AWS (and by the moto tests of stedi.aws)
+        import boto3
+
+        bucket, _, key = where[len("s3://") :].partition("/")
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode())
+        return
+    path = Path(where)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def start(name: str, **kwargs) -> Step:
