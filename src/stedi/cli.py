@@ -30,8 +30,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--prefix", default="", help="target glue: a key prefix inside the bucket")
     run.add_argument("--database", default=config.DEFAULT_DATABASE, help="catalog database (default: stedi)")
     run.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="start a kernel (and Spark) per notebook instead of one for the whole run",
+    )
+    run.add_argument(
         "--notebooks-dir", default=str(config.GLUE_SESSIONS_DIR), help="the step notebooks (default: glue_sessions)"
     )
+
+    quality = commands.add_parser("quality", help="the declared data-quality rules of every table")
+    quality.add_argument("--dqdl", action="store_true", help="print them as AWS Glue Data Quality (DQDL) rulesets")
+    quality.add_argument("--policy", default=config.DEFAULT_POLICY, help="strict (default) or udacity")
 
     sql = commands.add_parser("sql", help="run Spark SQL on the local catalog of the lake's tables")
     sql.add_argument("query", help="SQL text, or a path to a .sql file")
@@ -50,6 +59,7 @@ def _run(args) -> int:
         bucket=args.bucket,
         prefix=args.prefix,
         database=args.database,
+        fresh_kernels=args.fresh_kernels,
     )
     try:
         manifest = run(options)
@@ -73,12 +83,31 @@ def _sql(args) -> int:
     return 0
 
 
+def _quality(args) -> int:
+    if args.policy not in config.POLICIES:
+        print(f"stedi: error: unknown policy {args.policy!r}; choose one of: {', '.join(config.POLICIES)}", file=sys.stderr)
+        return 2
+    from stedi import quality
+    from stedi.tables import TABLES
+
+    if args.dqdl:
+        print(quality.dqdl_rulesets(args.policy))
+        return 0
+    for name in TABLES:
+        print(f"{name}:")
+        for rule in quality.rules_for(name, args.policy):
+            print(f"  [{rule.severity:<10}] {rule.name}: {rule.description}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
     if args.command == "sql":
         return _sql(args)
+    if args.command == "quality":
+        return _quality(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -49,8 +49,9 @@ class Lake:
         t = table(name)
         return f"{self.root}/{t.zone}/{t.name}"
 
-    def quarantine_path(self, source: str) -> str:
-        return f"{self.root}/{config.QUARANTINE_ZONE}/{source}"
+    def quarantine_path(self, name: str) -> str:
+        table(name)
+        return f"{self.root}/{config.QUARANTINE_ZONE}/{name}"
 
     def exists(self, name: str) -> bool:
         if self.is_local:
@@ -82,14 +83,14 @@ class Lake:
         self.register(name)
         return {"table": name, "zone": t.zone, "rows": rows, "path": target}
 
-    def write_quarantine(self, source: str, df: DataFrame) -> str:
-        """Replace the quarantine of `source` (JSON lines: source_file, position, reason, raw)."""
-        target = self.quarantine_path(source)
+    def write_quarantine(self, name: str, df: DataFrame) -> str:
+        """Replace the quarantine of table `name` (JSON lines: source_file, position, reason, raw)."""
+        target = self.quarantine_path(name)
         self._write_replacing(df.select(*[c for c, _ in QUARANTINE_COLUMNS]), target, "json")
         return target
 
-    def read_quarantine(self, source: str) -> DataFrame:
-        return self.spark.read.schema(spark_schema(QUARANTINE_COLUMNS)).json(self.quarantine_path(source))
+    def read_quarantine(self, name: str) -> DataFrame:
+        return self.spark.read.schema(spark_schema(QUARANTINE_COLUMNS)).json(self.quarantine_path(name))
 
     def _write_replacing(self, df: DataFrame, target: str, fmt: str) -> None:
         if not self.is_local:  # pragma: no cover - S3 has no rename; Spark overwrites in place

@@ -8,6 +8,7 @@ left its completion record (`steps/<step>.json`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -47,6 +48,7 @@ class RunOptions:
     bucket: str = ""  # target glue: the S3 bucket of the lake
     prefix: str = ""  # target glue: a key prefix inside the bucket
     database: str = config.DEFAULT_DATABASE
+    fresh_kernels: bool = False  # one kernel per notebook instead of one for the whole run
 
     @property
     def on_glue(self) -> bool:
@@ -182,7 +184,44 @@ def export_html(notebook_path: Path, html_path: Path, with_code: bool = True) ->
     html_path.write_text(body, encoding="utf-8")
 
 
-def run_step(name: str, options: RunOptions, run_dir: Path) -> dict:
+# Run before each notebook in a shared kernel: a clean namespace and In [1] numbering, as in a
+# fresh kernel, while the modules (and so the Spark session and its JVM) stay loaded.
+FRESH_NAMESPACE = "get_ipython().run_line_magic('reset', '-f')\nget_ipython().execution_count = 1"
+
+
+@contextlib.contextmanager
+def kernel_for_run(options: RunOptions):
+    """One kernel for every step of a run, so the JVM (or the Glue session) starts once.
+
+    Yields a started KernelManager, or None with `fresh_kernels` (papermill then starts a
+    kernel per notebook). Each notebook is still tested alone, in its own kernel, by nbval.
+    """
+    if options.fresh_kernels:
+        yield None
+        return
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name=options.kernel_name)
+    km.start_kernel(cwd=str(config.PROJECT_ROOT))
+    try:
+        yield km
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def reset_kernel(km) -> None:
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=120)
+        reply = client.execute_interactive(FRESH_NAMESPACE, silent=True, store_history=False, timeout=120)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"could not reset the shared kernel: {reply['content'].get('evalue')}")
+    finally:
+        client.stop_channels()
+
+
+def run_step(name: str, options: RunOptions, run_dir: Path, km=None) -> dict:
     """Execute one notebook into the run folder; returns its step entry for the manifest."""
     import nbformat
     import papermill as pm
@@ -203,7 +242,10 @@ def run_step(name: str, options: RunOptions, run_dir: Path) -> dict:
     started = time.monotonic()
     entry: dict = {"name": name, "notebook": executed.name, "status": "failed"}
     error = None
+    shared = {"km": km} if km is not None else {}
     try:
+        if km is not None:
+            reset_kernel(km)
         pm.execute_notebook(
             str(source),
             str(executed),
@@ -213,6 +255,7 @@ def run_step(name: str, options: RunOptions, run_dir: Path) -> dict:
             cwd=str(config.PROJECT_ROOT),
             progress_bar=False,
             log_output=False,
+            **shared,
         )
     except PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}".strip()
@@ -318,16 +361,17 @@ def run(options: RunOptions, out=None) -> dict:
     started = time.monotonic()
     steps: list[dict] = []
     status = "succeeded"
-    for number, name in enumerate(PIPELINE, 1):
-        print(f"  [{number}/{len(PIPELINE)}] {name} ...", end="", flush=True, file=out)
-        entry = run_step(name, options, run_dir)
-        steps.append(entry)
-        print(f" {entry['status']} ({entry['seconds']:.1f} s)", file=out)
-        write_manifest(run_dir, manifest_for(run_id, options, steps, "running", time.monotonic() - started))
-        if entry["status"] != "succeeded":
-            status = "failed"
-            print(f"stedi: step {name} failed in {name}.ipynb, {entry['error']}", file=sys.stderr)
-            break
+    with kernel_for_run(options) as km:
+        for number, name in enumerate(PIPELINE, 1):
+            print(f"  [{number}/{len(PIPELINE)}] {name} ...", end="", flush=True, file=out)
+            entry = run_step(name, options, run_dir, km)
+            steps.append(entry)
+            print(f" {entry['status']} ({entry['seconds']:.1f} s)", file=out)
+            write_manifest(run_dir, manifest_for(run_id, options, steps, "running", time.monotonic() - started))
+            if entry["status"] != "succeeded":
+                status = "failed"
+                print(f"stedi: step {name} failed in {name}.ipynb, {entry['error']}", file=sys.stderr)
+                break
     manifest = manifest_for(run_id, options, steps, status, time.monotonic() - started)
     write_manifest(run_dir, manifest)
     write_index(run_dir, manifest)

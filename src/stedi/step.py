@@ -47,6 +47,7 @@ class Step:
         self.lake = Lake(self.spark, lake_dir, policy=policy, database=database)
         self.tables: dict[str, dict] = {}
         self.intake: dict[str, dict] = {}
+        self.quality: dict[str, list[dict]] = {}
 
     def read(self, table: str) -> DataFrame:
         return self.lake.read(table)
@@ -57,44 +58,74 @@ class Step:
         return written
 
     def land(self, result) -> dict:
-        """Write an intake result (stedi.intake.IntakeResult): its landing table and its quarantine.
+        """Check and write an intake result (stedi.intake.IntakeResult): landing table and quarantine.
 
-        Fails unless read = landed + quarantined + duplicates holds and the landing
-        table holds exactly the records counted as landed.
+        The landing table's quality rules run on the landed records first; rows failing a
+        `quarantine` rule join the intake's quarantine (reason `quality:<rule>`). Fails unless
+        read = landed + quarantined + duplicates holds and the landing table holds exactly
+        the records counted as landed.
         """
         from stedi.tables import landing_table
 
+        name = landing_table(result.source)
         accounting = result.accounting()
-        written = self.write(landing_table(result.source), result.landed)
-        accounting["quarantine_path"] = self.lake.write_quarantine(result.source, result.quarantined)
+        report = self.check(name, result.landed)
+        quarantine = result.quarantined
+        if report.quarantined is not None:
+            quarantine = quarantine.unionByName(report.quarantine_records())
+            accounting["quarantined"] += report.quarantined_rows
+            accounting["landed"] -= report.quarantined_rows
+            reasons = accounting["quarantine_reasons"]
+            for outcome in report.results:
+                if outcome["outcome"] == "quarantined":
+                    reason = f"quality:{outcome['rule']}"
+                    reasons[reason] = reasons.get(reason, 0) + outcome["rows_failing"]
+        written = self.write(name, report.passing)
+        accounting["quarantine_path"] = self.lake.write_quarantine(name, quarantine)
         if not accounting["balanced"] or written["rows"] != accounting["landed"]:
             raise RuntimeError(
                 f"intake accounting does not hold for {result.source}: read {accounting['read']} != "
                 f"landed {written['rows']} + quarantined {accounting['quarantined']} + "
                 f"duplicates {accounting['duplicates_dropped']}"
             )
-        self.intake[result.source] = accounting
+        self.intake[name] = accounting
         return accounting
 
     def intake_summary(self):
+        """Per landing table: read, landed, quarantined (by reason), duplicates dropped."""
         import pandas as pd
 
         return pd.DataFrame(
             [
-                {"table": source, **{k: v for k, v in acc.items() if k != "quarantine_path"}}
-                for source, acc in self.intake.items()
+                {"table": name, **{k: v for k, v in acc.items() if k != "quarantine_path"}}
+                for name, acc in self.intake.items()
             ]
         )
 
-    def check(self, table: str, df: DataFrame) -> DataFrame:
-        """Evaluate the declared rules of `table` on `df`; returns the rows to write."""
-        from stedi.schemas import schema_difference
-        from stedi.tables import table as table_spec
+    def check(self, table: str, df: DataFrame):
+        """Evaluate the declared rules of `table` on `df` (stedi.quality); returns the QualityReport.
 
-        problems = schema_difference(df.schema, table_spec(table).columns_for(self.policy))
-        if problems:
-            raise ValueError(f"{table} does not match its declared schema: {'; '.join(problems)}")
-        return df
+        Rows failing a `quarantine` rule are left out of `report.passing` (write that);
+        for a table outside landing they are written to quarantine/<table>/ here. A failed
+        `error` rule shows the report and raises QualityError naming the rule.
+        """
+        from stedi import quality
+
+        others = {name: self.read(name) for name in sorted(quality.tables_needed(table, self.policy))}
+        report = quality.evaluate(table, df, self.policy, others)
+        self.quality[table] = report.results
+        if not report.ok:
+            _show(report)
+            report.raise_for_errors()
+        if report.quarantined is not None and not table.endswith("_landing"):
+            self.lake.write_quarantine(table, report.quarantine_records())
+        return report
+
+    def quality_summary(self):
+        """Every rule evaluated in this step: table, rule, severity, rows checked and failing, outcome."""
+        import pandas as pd
+
+        return pd.DataFrame([{"table": t, **r} for t, results in self.quality.items() for r in results])
 
     def sql(self, query: str) -> DataFrame:
         self.lake.register_existing()
@@ -109,6 +140,7 @@ class Step:
             "seconds": round(time.monotonic() - self.started, 2),
             "tables": self.tables,
             "intake": self.intake,
+            "quality": self.quality,
         }
 
     def finish(self):
@@ -121,6 +153,20 @@ class Step:
         return pd.DataFrame(
             [{"table": t, "zone": w["zone"], "rows": w["rows"], "path": w["path"]} for t, w in self.tables.items()]
         )
+
+
+def _show(obj) -> None:
+    """Display in a notebook (the report then appears in the step's HTML); print elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with the notebook stack
+        print(obj)
+        return
+    if get_ipython() is not None:
+        display(obj)
+    else:
+        print(obj)
 
 
 def write_record(where: str, record: dict) -> None:
