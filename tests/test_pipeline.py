@@ -136,3 +136,17 @@ def test_sql_validation_queries_agree_with_the_manifest(finished_run, spark):
         assert set(privacy.values()) == {0}
     else:  # the rubric keeps readings from before consent: the strict policy exists because of them
         assert privacy["accelerometer readings taken before their owner consented"] > 0
+
+
+@pytest.mark.e2e
+def test_manifest_quality_lists_every_rule_and_no_error_failed(finished_run):
+    policy, _, _, manifest, _ = finished_run
+    from stedi import quality
+
+    assert set(manifest["quality"]) == set(manifest["tables"])
+    for name, results in manifest["quality"].items():
+        assert [r["rule"] for r in results] == [rule.name for rule in quality.rules_for(name, policy)]
+        assert not [r for r in results if r["outcome"] == "failed"], name
+    # The data findings of the real exports are reported, with counts.
+    findings = {r["rule"]: r["rows_failing"] for r in manifest["quality"]["customer_landing"] if r["outcome"] == "warned"}
+    assert findings["phone_unique"] == 956
