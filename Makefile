@@ -29,5 +29,9 @@ test: setup ## Run the test suite (unit, notebooks under nbval, end to end)
 lab: setup ## Open JupyterLab on the project with the local Glue kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
+.PHONY: package
+package: setup ## Build dist/stedi.zip, the code for Glue's %extra_py_files (upload it to s3://BUCKET/<prefix>artifacts/)
+	$(VENV)/bin/stedi package
+
 clean: ## Remove the lake and the run records (keeps .venv and data/raw)
 	rm -rf data/lake runs

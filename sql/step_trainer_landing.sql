@@ -1,6 +1,7 @@
 -- Athena DDL of step_trainer_landing: the cleaned JSON lines of the landing zone.
 -- Column names and types are the declared ones (src/stedi/tables.py; tests/test_sql.py keeps them equal).
--- Replace <bucket>/<prefix> with your lake's S3 location (`stedi aws publish` registers it for you).
+-- Replace <bucket> with your lake's bucket (with --prefix P the location is s3://<bucket>/P/lake/...);
+-- `stedi aws publish` registers the table for you.
 CREATE EXTERNAL TABLE IF NOT EXISTS `stedi`.`step_trainer_landing` (
   `sensorReadingTime` bigint,
   `serialNumber` string,
@@ -10,5 +11,5 @@ ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
 WITH SERDEPROPERTIES ('ignore.malformed.json' = 'FALSE', 'dots.in.keys' = 'FALSE', 'case.insensitive' = 'TRUE')
 STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'
 OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
-LOCATION 's3://<bucket>/<prefix>landing/step_trainer_landing/'
+LOCATION 's3://<bucket>/lake/landing/step_trainer_landing/'
 TBLPROPERTIES ('classification' = 'json');

@@ -22,13 +22,14 @@ def pyproject_requirements() -> dict[str, str]:
 
 
 def conda_requirements() -> dict[str, str]:
+    """The conda entries and the pip: entries (for packages with extras) of environment.yml."""
     found = {}
     in_deps = False
     for line in (config.PROJECT_ROOT / "environment.yml").read_text().splitlines():
         if line.startswith("dependencies:"):
             in_deps = True
             continue
-        item = re.match(r"^  - ([^:]+)$", line)  # top-level conda entries only (not the pip: list)
+        item = re.match(r"^  - ([^:]+)$", line) or re.match(r"^      - ([^-#\s].*)$", line)
         if in_deps and item:
             name, spec = _name_and_spec(item.group(1))
             if name not in NOT_PACKAGES:

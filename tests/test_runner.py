@@ -126,3 +126,34 @@ def test_error_outputs_reads_raised_and_printed_errors():
     raised.outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]
     nb.cells = [ok, printed, raised]
     assert error_outputs(nb) == [(1, "Exception: session failed"), (2, "ValueError: bad")]
+
+
+def test_error_outputs_reads_the_glue_kernels_printed_failures():
+    # aws-glue-sessions completes a cell whose session could not start, writing the failure to
+    # stderr; sparkmagic-style Glue kernels print "An error was encountered:" and the exception
+    # on the next line, on stdout. Data that merely mentions an exception is not an error.
+    nb = nbformat.v4.new_notebook()
+    data = nbformat.v4.new_code_cell("1")
+    data.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="Exception: in stdout is data\nerror was encountered: 0\n")
+    ]
+    creating = nbformat.v4.new_code_cell("2")
+    creating.outputs = [
+        nbformat.v4.new_output(
+            "stream", name="stderr", text="Exception encountered while creating session: AccessDeniedException \n"
+        )
+    ]
+    sparkmagic = nbformat.v4.new_code_cell("3")
+    sparkmagic.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="Starting session.\n"),
+        nbformat.v4.new_output(
+            "stream",
+            name="stdout",
+            text="\x1b[0;31mAn error was encountered:\n\nAnalysisException: [PATH_NOT_FOUND] Path does not exist\n",
+        ),
+    ]
+    nb.cells = [data, creating, sparkmagic]
+    assert error_outputs(nb) == [
+        (1, "Exception encountered while creating session: AccessDeniedException"),
+        (2, "An error was encountered: AnalysisException: [PATH_NOT_FOUND] Path does not exist"),
+    ]

@@ -30,6 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--prefix", default="", help="target glue: a key prefix inside the bucket")
     run.add_argument("--database", default=config.DEFAULT_DATABASE, help="catalog database (default: stedi)")
     run.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        metavar="RUN_ID",
+        help="continue a failed or killed run (default: the latest) from its first unfinished step, "
+        "with that run's options",
+    )
+    run.add_argument(
         "--fresh-kernels",
         action="store_true",
         help="start a kernel (and Spark) per notebook instead of one for the whole run",
@@ -47,6 +55,32 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--lake-dir", default=str(config.LAKE_DIR))
     sql.add_argument("--policy", default=config.DEFAULT_POLICY)
     sql.add_argument("--limit", type=int, default=50)
+
+    package = commands.add_parser("package", help="build dist/stedi.zip, the code for Glue's %%extra_py_files")
+    package.add_argument("--output", default="", help="where to write the zip (default: dist/stedi.zip)")
+
+    aws = commands.add_parser("aws", help="the lake on AWS: S3, the Glue Data Catalog, Athena")
+    aws_commands = aws.add_subparsers(dest="aws_command", required=True, parser_class=_Parser)
+    publish = aws_commands.add_parser(
+        "publish", help="upload the local lake to s3://BUCKET/<prefix>lake/ and register its tables in Glue"
+    )
+    publish.add_argument("--bucket", required=True, help="the S3 bucket of the lake")
+    publish.add_argument("--database", default=config.DEFAULT_DATABASE, help="Glue database (default: stedi)")
+    publish.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="the local lake (default: data/lake)")
+    publish.add_argument("--prefix", default="", help="a key prefix inside the bucket")
+    publish.add_argument("--policy", default=None, help="strict or udacity (default: read from the ML table)")
+    publish.add_argument("--table", action="append", dest="tables", help="publish only this table (repeatable)")
+    publish.add_argument(
+        "--register-quarantine", action="store_true", help="also register <source>_quarantine tables"
+    )
+    query = aws_commands.add_parser("query", help="run SQL on Athena and print the result")
+    query.add_argument("file", nargs="?", default=None, help="a .sql file (or give --sql)")
+    query.add_argument("--sql", default=None, help="SQL text")
+    query.add_argument("--database", default=config.DEFAULT_DATABASE, help="Glue database (default: stedi)")
+    query.add_argument("--workgroup", default="primary", help="Athena workgroup (default: primary)")
+    query.add_argument(
+        "--s3-output", default=None, help="s3:// folder for the results (default: the workgroup's setting)"
+    )
     return parser
 
 
@@ -62,7 +96,7 @@ def _run(args) -> int:
         fresh_kernels=args.fresh_kernels,
     )
     try:
-        manifest = run(options)
+        manifest = run(options, resume=args.resume)
     except UsageError as exc:
         print(f"stedi: error: {exc}", file=sys.stderr)
         return 2
@@ -100,12 +134,53 @@ def _quality(args) -> int:
     return 0
 
 
+def _package(args) -> int:
+    from stedi.package import PACKAGE_ZIP, build
+
+    path = build(args.output or PACKAGE_ZIP)
+    print(f"stedi: wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    return 0
+
+
+def _aws(args) -> int:
+    from pathlib import Path
+
+    from botocore.exceptions import NoCredentialsError, NoRegionError
+
+    from stedi import aws
+
+    try:
+        if args.aws_command == "publish":
+            aws.publish(
+                lake_dir=args.lake_dir, bucket=args.bucket, database=args.database, prefix=args.prefix,
+                policy=args.policy, tables=args.tables, register_quarantine=args.register_quarantine,
+            )
+            return 0
+        if (args.file is None) == (args.sql is None):
+            raise aws.UsageError("give a .sql file or --sql \"...\" (one of them)")
+        if args.file is not None and not Path(args.file).is_file():
+            raise aws.UsageError(f"SQL file {args.file} does not exist")
+        text = Path(args.file).read_text(encoding="utf-8") if args.file is not None else args.sql
+        aws.query(text, database=args.database, workgroup=args.workgroup, s3_output=args.s3_output)
+        return 0
+    except (aws.UsageError, NoCredentialsError, NoRegionError) as exc:
+        print(f"stedi: error: {exc}", file=sys.stderr)
+        return 2
+    except aws.failure_types() as exc:
+        print(f"stedi: aws {args.aws_command} failed: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
     if args.command == "sql":
         return _sql(args)
+    if args.command == "package":
+        return _package(args)
+    if args.command == "aws":
+        return _aws(args)
     if args.command == "quality":
         return _quality(args)
     return 2  # pragma: no cover - argparse rejects unknown commands

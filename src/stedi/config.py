@@ -19,6 +19,7 @@ RUNS_DIR = PROJECT_ROOT / "runs"
 GLUE_SESSIONS_DIR = PROJECT_ROOT / "glue_sessions"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 SQL_DIR = PROJECT_ROOT / "sql"
+DIST_DIR = PROJECT_ROOT / "dist"
 
 ZONES = ("landing", "trusted", "curated")
 QUARANTINE_ZONE = "quarantine"

@@ -8,7 +8,9 @@ that it can be queried by name with SQL.
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -18,12 +20,23 @@ from stedi import config
 from stedi.schemas import spark_schema
 from stedi.tables import TABLES, Table, ddl_columns, table
 
+VERSIONS_DIR = ".versions"
+
 QUARANTINE_COLUMNS = (
     ("source_file", "string"),
     ("position", "bigint"),
     ("reason", "string"),
     ("raw", "string"),
 )
+
+
+def publish_version(link: Path, version: Path) -> None:
+    """Point `link` at `version` with one atomic rename (a folder of an older layout is moved aside)."""
+    tmp = link.parent / f".link-{link.name}-{uuid.uuid4().hex[:8]}"
+    os.symlink(os.path.relpath(version, link.parent), tmp)
+    if link.exists() and not link.is_symlink():
+        link.rename(version.parent / f"unversioned-{uuid.uuid4().hex[:8]}")
+    os.replace(tmp, link)
 
 
 class Lake:
@@ -93,24 +106,30 @@ class Lake:
         return self.spark.read.schema(spark_schema(QUARANTINE_COLUMNS)).json(self.quarantine_path(name))
 
     def _write_replacing(self, df: DataFrame, target: str, fmt: str) -> None:
+        """Write a complete new version of a table, then make it visible in one step.
+
+        Locally `<zone>/<table>` is a symbolic link to `<zone>/.versions/<table>/<version>/`.
+        The new version is written beside the current one and the link is swapped with one
+        atomic rename: readers (and a run killed at any moment) see the previous complete
+        version or the new complete one, never a partial or mixed table. A version left
+        behind by a killed write is never linked, and is removed by the next write.
+        """
         if not self.is_local:  # pragma: no cover - S3 has no rename; Spark overwrites in place
             df.write.mode("overwrite").format(fmt).save(target)
             return
-        target_dir = Path(target)
-        staging = target_dir.parent / f".staging-{target_dir.name}-{uuid.uuid4().hex[:8]}"
-        staging.parent.mkdir(parents=True, exist_ok=True)
+        link = Path(target)
+        versions = link.parent / VERSIONS_DIR / link.name
+        versions.mkdir(parents=True, exist_ok=True)
+        version = versions / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         try:
-            df.write.mode("overwrite").format(fmt).save(str(staging))
+            df.write.format(fmt).save(str(version))
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(version, ignore_errors=True)
             raise
-        old = None
-        if target_dir.exists():
-            old = target_dir.parent / f".old-{target_dir.name}-{uuid.uuid4().hex[:8]}"
-            target_dir.rename(old)
-        staging.rename(target_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        publish_version(link, version)
+        for other in versions.iterdir():
+            if other != version:
+                shutil.rmtree(other, ignore_errors=True)
 
     # -- catalog -------------------------------------------------------------
     def register(self, name: str) -> None:

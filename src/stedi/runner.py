@@ -9,6 +9,7 @@ left its completion record (`steps/<step>.json`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -19,17 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stedi import config
+from stedi.lock import LakeBusy, LakeLock
 from stedi.tables import TABLES
 
-# The zone steps in dependency order (each reads only what an earlier one wrote).
-PIPELINE = (
-    "00_raw_to_landing",
-    "01_customer_landing_to_trusted",
-    "02_accelerometer_landing_to_trusted",
-    "03_customer_trusted_to_curated",
-    "04_step_trainer_landing_to_trusted",
-    "05_machine_learning_curated",
-)
+# The zone steps, in dependency order, with what each must have written to count as done.
+STEP_OUTPUTS = {
+    "00_raw_to_landing": ("customer_landing", "accelerometer_landing", "step_trainer_landing"),
+    "01_customer_landing_to_trusted": ("customer_trusted",),
+    "02_accelerometer_landing_to_trusted": ("accelerometer_trusted",),
+    "03_customer_trusted_to_curated": ("customer_curated",),
+    "04_step_trainer_landing_to_trusted": ("step_trainer_trusted",),
+    "05_machine_learning_curated": ("machine_learning_curated",),
+}
+PIPELINE = tuple(STEP_OUTPUTS)
 
 
 class UsageError(ValueError):
@@ -118,18 +121,38 @@ def validate(options: RunOptions) -> None:
 
 
 def error_outputs(notebook: dict) -> list[tuple[int, str]]:
-    """(cell index, message) of every error a cell shows: raised, or printed the way the Glue kernel does."""
+    """(cell index, message) of every error a cell shows: raised, or printed the way the Glue kernel does.
+
+    A kernel may print a failure and complete the cell: aws-glue-sessions writes "Exception
+    encountered while creating session: …" (or "… running statement: …") and a traceback to
+    stderr; sparkmagic-style kernels (Glue and EMR notebooks) print "An error was encountered:"
+    with the exception on the next line, on stdout or stderr. Colour codes are ignored.
+    """
+    import re
+
+    sparkmagic_error = "An error was encountered:"
+    stderr_starts = ("Traceback", "Exception:", "Exception encountered", sparkmagic_error)
+    ansi_escape = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+    def printed_error(stream: str, text: str) -> str | None:
+        lines = [ansi_escape.sub("", line).strip() for line in text.splitlines()]
+        for number, line in enumerate(lines):
+            if line.startswith(sparkmagic_error):
+                detail = line[len(sparkmagic_error) :].strip() or next((x for x in lines[number + 1 :] if x), "")
+                return f"{sparkmagic_error} {detail}".strip()
+            if stream == "stderr" and (line.startswith(stderr_starts) or "Error:" in line[:80]):
+                return line
+        return None
+
     found = []
     for index, cell in enumerate(notebook.get("cells", [])):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 found.append((index, f"{output.get('ename')}: {output.get('evalue')}"))
-            elif output.get("output_type") == "stream" and output.get("name") == "stderr":
-                text = "".join(output.get("text", ""))
-                for line in text.splitlines():
-                    if line.startswith(("Traceback", "Exception:")) or "Error:" in line[:80]:
-                        found.append((index, line.strip()))
-                        break
+            elif output.get("output_type") == "stream" and output.get("name") in ("stderr", "stdout"):
+                message = printed_error(output["name"], "".join(output.get("text", "")))
+                if message is not None:
+                    found.append((index, message))
     return found
 
 
@@ -244,7 +267,7 @@ def run_step(name: str, options: RunOptions, run_dir: Path, km=None) -> dict:
     error = None
     shared = {"km": km} if km is not None else {}
     try:
-        if km is not None:
+        if km is not None and not options.on_glue:  # the Glue kernel runs code remotely: no IPython there
             reset_kernel(km)
         pm.execute_notebook(
             str(source),
@@ -271,6 +294,10 @@ def run_step(name: str, options: RunOptions, run_dir: Path, km=None) -> dict:
         record = read_record(f"{options.record_dir(run_dir)}/steps/{name}.json")
         if record is None:
             error = f"the notebook finished without writing its completion record (steps/{name}.json)"
+        else:
+            missing = [t for t in STEP_OUTPUTS.get(name, ()) if t not in record.get("tables", {})]
+            if missing:
+                error = f"the step wrote no table {', '.join(missing)}"
     entry["seconds"] = round(time.monotonic() - started, 2)
     if error is not None and "failed_cell" in entry and executed.exists():
         error = f"{describe_cell(executed, entry['failed_cell'])}: {error}"
@@ -315,6 +342,7 @@ def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: st
         "intake": intake,
         "quality": quality,
         "steps": [{k: v for k, v in step.items() if k != "record"} for step in steps],
+        "options": dataclasses.asdict(options),
     }
 
 
@@ -348,34 +376,76 @@ def point_latest(runs_dir: Path, run_dir: Path) -> None:
     tmp.replace(latest)
 
 
-def run(options: RunOptions, out=None) -> dict:
-    """Validate, then execute the pipeline; returns the manifest (status "succeeded" or "failed")."""
+def _resume_state(runs_dir: Path, resume: str) -> tuple[RunOptions, str, list[dict]]:
+    """The options, run id and finished steps of the run to resume ("latest" or a run id)."""
+    run_dir = (runs_dir / resume).resolve() if resume != "latest" else (runs_dir / "latest").resolve()
+    manifest_path = run_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise UsageError(f"no run {resume} to resume in {runs_dir}")
+    manifest = json.loads(manifest_path.read_text())
+    if manifest["status"] == "succeeded":
+        raise UsageError(f"run {manifest['run_id']} succeeded; there is nothing to resume")
+    options = RunOptions(**{**manifest["options"], "runs_dir": str(runs_dir)})
+    finished: list[dict] = []
+    for name, step in zip(PIPELINE, manifest["steps"]):
+        record = read_record(f"{options.record_dir(run_dir)}/steps/{name}.json")
+        if step["name"] != name or step["status"] != "succeeded" or record is None:
+            break
+        finished.append({**step, "record": record, "reused": True})
+    return options, manifest["run_id"], finished
+
+
+def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
+    """Validate, then execute the pipeline; returns the manifest (status "succeeded" or "failed").
+
+    With `resume` ("latest" or a run id), continue that failed or killed run from its
+    first unfinished step, with its options, in its run folder.
+    """
     out = out or sys.stdout
-    validate(options)
     runs_dir = Path(config.resolve(options.runs_dir))
-    run_id = new_run_id(options.policy)
-    run_dir = runs_dir / run_id
-    run_dir.mkdir(parents=True)
-    print(f"stedi run {run_id}: policy {options.policy}, target {options.target}", file=out)
-    print(f"  raw {options.raw} -> lake {options.lake}", file=out)
-    started = time.monotonic()
     steps: list[dict] = []
-    status = "succeeded"
-    with kernel_for_run(options) as km:
-        for number, name in enumerate(PIPELINE, 1):
-            print(f"  [{number}/{len(PIPELINE)}] {name} ...", end="", flush=True, file=out)
-            entry = run_step(name, options, run_dir, km)
-            steps.append(entry)
-            print(f" {entry['status']} ({entry['seconds']:.1f} s)", file=out)
-            write_manifest(run_dir, manifest_for(run_id, options, steps, "running", time.monotonic() - started))
-            if entry["status"] != "succeeded":
-                status = "failed"
-                print(f"stedi: step {name} failed in {name}.ipynb, {entry['error']}", file=sys.stderr)
-                break
-    manifest = manifest_for(run_id, options, steps, status, time.monotonic() - started)
-    write_manifest(run_dir, manifest)
-    write_index(run_dir, manifest)
-    point_latest(runs_dir, run_dir)
+    if resume:
+        options, run_id, steps = _resume_state(runs_dir, resume)
+    else:
+        run_id = new_run_id(options.policy)
+    validate(options)
+    run_dir = runs_dir / run_id
+    lock = None if options.on_glue else LakeLock(options.lake, run_id)
+    try:
+        if lock is not None:
+            lock.acquire()
+    except LakeBusy as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        run_dir.mkdir(parents=True, exist_ok=bool(resume))
+        point_latest(runs_dir, run_dir)
+        verb = f"resuming at step {len(steps) + 1}" if resume else "starting"
+        print(f"stedi run {run_id} ({verb}): policy {options.policy}, target {options.target}", file=out)
+        print(f"  raw {options.raw} -> lake {options.lake}", file=out)
+        if lock is not None and lock.took_over:
+            print(f"  {lock.took_over}", file=out)
+        started = time.monotonic() - sum(step["seconds"] for step in steps)
+        status = "succeeded"
+        with kernel_for_run(options) as km:
+            for number, name in enumerate(PIPELINE, 1):
+                if number <= len(steps):
+                    print(f"  [{number}/{len(PIPELINE)}] {name} ... done before, kept", file=out)
+                    continue
+                print(f"  [{number}/{len(PIPELINE)}] {name} ...", end="", flush=True, file=out)
+                entry = run_step(name, options, run_dir, km)
+                steps.append(entry)
+                print(f" {entry['status']} ({entry['seconds']:.1f} s)", file=out)
+                write_manifest(run_dir, manifest_for(run_id, options, steps, "running", time.monotonic() - started))
+                if entry["status"] != "succeeded":
+                    status = "failed"
+                    print(f"stedi: step {name} failed in {name}.ipynb, {entry['error']}", file=sys.stderr)
+                    break
+        manifest = manifest_for(run_id, options, steps, status, time.monotonic() - started)
+        write_manifest(run_dir, manifest)
+        write_index(run_dir, manifest)
+    finally:
+        if lock is not None:
+            lock.release()
     print(format_counts(manifest), file=out)
     print(f"run folder: {run_dir}  ({status}, {manifest['seconds']:.1f} s)", file=out)
     return manifest

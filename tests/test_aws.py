@@ -1,0 +1,472 @@
+"""The AWS side against a moto server on 127.0.0.1: publish (S3 + Glue Data Catalog), Athena
+queries, and a run under a stand-in for the Glue kernel that prints its failures.
+
+What moto cannot show: Athena executing SQL (it records the request and returns canned
+results), Glue sessions, IAM. Those are verified only on AWS (README, "Running on AWS").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import textwrap
+import urllib.request
+
+import boto3
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from stedi import aws, config
+from stedi.cli import main
+from stedi.lake import QUARANTINE_COLUMNS
+from stedi.runner import RunOptions, run
+from stedi.tables import SOURCES, TABLES, landing_table
+
+BUCKET = "stedi-test-lake"
+REGION = "us-east-1"
+# quarantine/<table>/: every landing table, and one later table whose quality rules quarantined rows.
+QUARANTINED = tuple(landing_table(s) for s in SOURCES) + ("accelerometer_trusted",)
+
+ARROW = {"string": pa.string(), "bigint": pa.int64(), "int": pa.int32(), "double": pa.float64()}
+SAMPLE = {"string": ["a@x.test", "b@x.test", None], "bigint": [1655564444000, 1655564445000, 1655564446000],
+          "int": [1, 2, 3], "double": [0.5, -1.0, 2.25]}
+
+
+# -- fixtures ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the captured stderr
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_endpoint, monkeypatch, tmp_path):
+    """A clean moto account, reached through the standard settings only (no code path knows it is moto)."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # Never the developer's own profiles, and never the instance metadata address.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    return moto_endpoint
+
+
+def _frame(columns, rows: int = 3) -> pd.DataFrame:
+    return pd.DataFrame({name: SAMPLE[typ][:rows] for name, typ in columns})
+
+
+def _write_table(folder, fmt: str, columns, parts: int = 1, run_tag: str = "0000") -> None:
+    """What Spark leaves: part files, a _SUCCESS marker and hidden .crc files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    frame = _frame(columns)
+    for part in range(parts):
+        name = f"part-{part:05d}-{run_tag}.{'json' if fmt == 'json' else 'snappy.parquet'}"
+        if fmt == "json":  # JSON lines without the null fields, as Spark writes them
+            records = [{k: v for k, v in r.items() if v is not None} for r in frame.to_dict("records")]
+            (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+        else:
+            schema = pa.schema([(n, ARROW[t]) for n, t in columns])
+            pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), folder / name)
+        (folder / f".{name}.crc").write_bytes(b"crc")
+    (folder / "_SUCCESS").write_text("")
+
+
+def make_lake(root, policy: str = "strict"):
+    """A small lake in the layout stedi.lake.Lake writes, with the declared types, without Spark."""
+    for t in TABLES.values():
+        _write_table(root / t.zone / t.name, t.fmt, t.columns_for(policy), parts=2 if t.zone == "trusted" else 1)
+    for name in QUARANTINED:
+        _write_table(root / config.QUARANTINE_ZONE / name, "json", QUARANTINE_COLUMNS)
+    return root
+
+
+def _keys(prefix: str = "") -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+def _catalog_table(name: str, database: str = config.DEFAULT_DATABASE) -> dict:
+    return boto3.client("glue").get_table(DatabaseName=database, Name=name)["Table"]
+
+
+def _catalog_columns(entry: dict) -> list[tuple[str, str]]:
+    return [(c["Name"], c["Type"]) for c in entry["StorageDescriptor"]["Columns"]]
+
+
+def _declared(columns) -> list[tuple[str, str]]:
+    """Declared columns as the Glue catalog keeps them: names in lower case (Athena and Hive are case-insensitive)."""
+    return [(name.lower(), typ) for name, typ in columns]
+
+
+def _one_line_error(capsys, code: int, fragment: str) -> str:
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("stedi: error: ") and fragment in err, err
+    return err
+
+
+# -- layout --------------------------------------------------------------------
+def test_published_tables_go_where_a_glue_run_writes_them():
+    from stedi.lake import Lake
+
+    glue_lake = RunOptions(target="glue", bucket=BUCKET, prefix="team/").lake
+    assert aws.lake_root(BUCKET, "team/") == glue_lake == f"s3://{BUCKET}/team/lake"
+    for name in TABLES:
+        assert aws.table_uri(BUCKET, "team/", name) == Lake(None, glue_lake).path(name)
+        assert aws.quarantine_uri(BUCKET, "team/", name) == Lake(None, glue_lake).quarantine_path(name)
+
+
+def test_the_json_serde_is_the_one_of_the_landing_ddl():
+    for source in SOURCES:
+        ddl = (config.SQL_DIR / f"{source}_landing.sql").read_text()
+        assert f"ROW FORMAT SERDE '{aws.JSON_SERDE}'" in ddl
+        properties = re.search(r"WITH SERDEPROPERTIES \((.*?)\)\n", ddl).group(1)
+        assert dict(re.findall(r"'([^']+)' = '([^']*)'", properties)) == aws.JSON_SERDE_PARAMETERS
+
+
+# -- publish -------------------------------------------------------------------
+def test_publish_uploads_every_table_and_registers_its_declared_types(aws_env, tmp_path, capsys):
+    lake = make_lake(tmp_path / "lake")
+    code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake), "--prefix", "team/"])
+    assert code == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"s3://{BUCKET}/team/lake" in out
+
+    expected = []
+    for t in TABLES.values():
+        folder = lake / t.zone / t.name
+        expected += [f"team/lake/{t.zone}/{t.name}/{p.name}" for p in folder.iterdir() if p.name.startswith("part-")]
+    for name in QUARANTINED:
+        expected += [f"team/lake/quarantine/{name}/{p.name}" for p in (lake / "quarantine" / name).glob("part-*")]
+    assert _keys() == sorted(expected)  # data files only: no _SUCCESS, no .crc
+
+    import awswrangler as wr
+
+    assert sorted(wr.catalog.tables(database="stedi", limit=100)["Table"]) == sorted(TABLES)
+    for t in TABLES.values():
+        entry = _catalog_table(t.name)
+        storage = entry["StorageDescriptor"]
+        assert _catalog_columns(entry) == _declared(t.columns_for("strict")), t.name
+        assert storage["Location"] == f"s3://{BUCKET}/team/lake/{t.zone}/{t.name}/"
+        assert entry["TableType"] == "EXTERNAL_TABLE"
+        if t.fmt == "json":
+            assert storage["SerdeInfo"]["SerializationLibrary"] == aws.JSON_SERDE
+            assert storage["SerdeInfo"]["Parameters"] == aws.JSON_SERDE_PARAMETERS
+            assert storage["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
+        else:
+            assert "parquet" in storage["SerdeInfo"]["SerializationLibrary"].lower()
+            assert "parquet" in storage["InputFormat"].lower()
+    assert "user" not in dict(aws.declared_columns(TABLES["machine_learning_curated"], *_ml_files(lake), None)[0])
+
+
+def _ml_files(lake):
+    folder = lake / "curated" / "machine_learning_curated"
+    return folder, aws.data_files(folder)
+
+
+def test_publishing_twice_replaces_and_never_appends(aws_env, tmp_path):
+    import awswrangler as wr
+
+    lake = make_lake(tmp_path / "lake")
+    aws.publish(lake_dir=str(lake), bucket=BUCKET)
+    first_keys = _keys()
+    first_rows = {
+        name: len(wr.s3.read_parquet(aws.table_uri(BUCKET, "", name) + "/"))
+        for name, t in TABLES.items()
+        if t.fmt == "parquet"
+    }
+    # A new local run: Spark names its part files anew, so an appending upload would double the rows.
+    for t in TABLES.values():
+        _write_table(lake / t.zone / t.name, t.fmt, t.columns, parts=2 if t.zone == "trusted" else 1, run_tag="1111")
+    aws.publish(lake_dir=str(lake), bucket=BUCKET)
+    second_keys = _keys()
+    assert len(second_keys) == len(first_keys)
+    assert not [k for k in second_keys if "-0000." in k and "/quarantine/" not in k]  # the old files are gone
+    for name, rows in first_rows.items():
+        assert len(wr.s3.read_parquet(aws.table_uri(BUCKET, "", name) + "/")) == rows == 3 * (
+            2 if TABLES[name].zone == "trusted" else 1
+        )
+    assert sorted(wr.catalog.tables(database="stedi", limit=100)["Table"]) == sorted(TABLES)
+    assert _catalog_columns(_catalog_table("customer_landing")) == _declared(TABLES["customer_landing"].columns)
+
+
+def test_the_ml_table_layout_is_read_from_its_schema(aws_env, tmp_path, capsys):
+    lake = make_lake(tmp_path / "lake", policy="udacity")
+    summary = aws.publish(
+        lake_dir=str(lake), bucket=BUCKET, database="stedi_udacity", tables=["machine_learning_curated"]
+    )
+    assert summary["policy"] == "udacity"
+    columns = _catalog_columns(_catalog_table("machine_learning_curated", "stedi_udacity"))
+    assert columns == _declared(TABLES["machine_learning_curated"].columns_for("udacity"))
+    assert ("user", "string") in columns
+    # Saying strict about a udacity table is refused, before anything is written.
+    before = _keys()
+    code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake), "--policy", "strict"])
+    _one_line_error(capsys, code, "machine_learning_curated")
+    assert _keys() == before
+
+
+def test_a_table_of_unknown_layout_is_refused(aws_env, tmp_path, capsys):
+    lake = make_lake(tmp_path / "lake")
+    _write_table(lake / "trusted" / "customer_trusted", "parquet", (("email", "string"), ("phone", "bigint")))
+    code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake)])
+    err = _one_line_error(capsys, code, "table customer_trusted")
+    assert "unknown layout (email string, phone int64)" in err
+    assert _keys() == []  # checked before anything is written
+
+
+def test_the_quarantine_is_uploaded_and_can_be_registered(aws_env, tmp_path):
+    lake = make_lake(tmp_path / "lake")
+    summary = aws.publish(lake_dir=str(lake), bucket=BUCKET, tables=["customer_landing"], register_quarantine=True)
+    assert sorted(summary["quarantine"]) == sorted(QUARANTINED)
+    for name in QUARANTINED:
+        entry = _catalog_table(f"{name}_quarantine")
+        assert _catalog_columns(entry) == _declared(QUARANTINE_COLUMNS)
+        assert entry["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/lake/quarantine/{name}/"
+        assert entry["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == aws.JSON_SERDE
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--lake-dir", "/nonexistent/lake"], "lake directory /nonexistent/lake does not exist"),
+        (["--table", "customer_lounge"], "unknown table 'customer_lounge'"),
+        (["--policy", "lenient"], "unknown policy 'lenient'"),
+    ],
+)
+def test_publish_bad_arguments_exit_2_with_one_line(aws_env, tmp_path, capsys, args, fragment):
+    lake = make_lake(tmp_path / "lake")
+    code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake), *args])
+    _one_line_error(capsys, code, fragment)
+    assert _keys() == []
+
+
+def test_publish_refuses_a_lake_missing_a_table(aws_env, tmp_path, capsys):
+    lake = make_lake(tmp_path / "lake")
+    for p in (lake / "curated" / "customer_curated").iterdir():
+        p.unlink()
+    (lake / "curated" / "customer_curated").rmdir()
+    code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake)])
+    _one_line_error(capsys, code, "no table customer_curated")
+
+
+def test_publish_to_a_missing_bucket_or_without_credentials_exits_2(aws_env, tmp_path, capsys, monkeypatch):
+    lake = make_lake(tmp_path / "lake")
+    publish = ["aws", "publish", "--lake-dir", str(lake), "--bucket"]
+    _one_line_error(capsys, main([*publish, "no-such-bucket"]), "bucket no-such-bucket does not exist")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    _one_line_error(capsys, main([*publish, BUCKET]), "no AWS credentials")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    _one_line_error(capsys, main([*publish, BUCKET]), "no AWS region")
+    assert _keys() == []
+
+
+def test_publish_without_bucket_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["aws", "publish"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--bucket" in err
+
+
+# -- query ---------------------------------------------------------------------
+def _canned_athena_result(endpoint: str, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
+    """moto answers GetQueryResults with the next canned result (it does not execute SQL)."""
+    header = {"Data": [{"VarCharValue": name} for name, _ in columns]}
+    body = {
+        "region": REGION,
+        "results": [
+            {
+                "rows": [header] + [{"Data": [{"VarCharValue": v} for v in row]} for row in rows],
+                "column_info": [{"Name": n, "Type": t, "Label": n} for n, t in columns],
+            }
+        ],
+    }
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/static/athena/query-results",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request).close()
+
+
+def _athena_requests() -> list[dict]:
+    athena = boto3.client("athena")
+    ids = athena.list_query_executions()["QueryExecutionIds"]
+    return [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ids]
+
+
+@pytest.mark.parametrize("sql_file", ["validate_counts.sql", "validate_privacy.sql"])
+def test_query_sends_the_sql_file_unchanged_to_athena_and_prints_the_result(aws_env, capsys, sql_file):
+    _canned_athena_result(aws_env, [("name", "varchar"), ("n", "bigint")], [["customer_landing", "956"], ["x", "0"]])
+    path = config.SQL_DIR / sql_file
+    output = f"s3://{BUCKET}/athena-results/"
+    code = main(["aws", "query", str(path), "--database", "stedi", "--s3-output", output])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    [request] = _athena_requests()
+    [statement] = aws.statements(path.read_text())
+    assert request["Query"] == statement
+    assert path.read_text().rstrip().endswith(statement)  # the file's statement, not rewritten
+    assert request["QueryExecutionContext"]["Database"] == "stedi"
+    assert request["ResultConfiguration"]["OutputLocation"].startswith(output)
+    assert request["WorkGroup"] == "primary"
+    assert re.search(r"customer_landing\s+956", captured.out)
+    assert "name" in captured.out.splitlines()[0]
+
+
+def test_query_runs_inline_sql_in_the_given_workgroup(aws_env, capsys):
+    boto3.client("athena").create_work_group(
+        Name="stedi", Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/wg/"}}
+    )
+    code = main(["aws", "query", "--sql", "SELECT COUNT(*) FROM customer_trusted", "--workgroup", "stedi"])
+    assert code == 0, capsys.readouterr().err
+    [request] = _athena_requests()
+    assert request["Query"] == "SELECT COUNT(*) FROM customer_trusted" and request["WorkGroup"] == "stedi"
+
+
+def test_result_frames_drop_the_header_row_and_take_the_column_types():
+    page = {
+        "ResultSet": {
+            "Rows": [{"Data": [{"VarCharValue": "table_name"}, {"VarCharValue": "row_count"}]},
+                     {"Data": [{"VarCharValue": "customer_trusted"}, {"VarCharValue": "482"}]}],
+            "ResultSetMetadata": {"ColumnInfo": [{"Name": "table_name", "Type": "varchar"},
+                                                 {"Name": "row_count", "Type": "bigint"}]},
+        }
+    }
+    frame = aws._result_frame([page])
+    assert frame.to_dict("records") == [{"table_name": "customer_trusted", "row_count": 482}]
+    assert str(frame["row_count"].dtype) == "Int64"
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        ([], "give a .sql file or --sql"),
+        (["sql/validate_counts.sql", "--sql", "SELECT 1"], "one of them"),
+        (["/nonexistent/q.sql"], "SQL file /nonexistent/q.sql does not exist"),
+        (["--sql", "-- only a comment"], "no SQL statement"),
+        (["--sql", "SELECT 1", "--s3-output", "/tmp/results"], "--s3-output must be an s3:// URI"),
+    ],
+)
+def test_query_bad_arguments_exit_2_with_one_line(aws_env, capsys, args, fragment):
+    _one_line_error(capsys, main(["aws", "query", *args]), fragment)
+    assert _athena_requests() == []
+
+
+def test_query_without_credentials_exits_2_before_any_request(aws_env, capsys, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    _one_line_error(capsys, main(["aws", "query", "--sql", "SELECT 1"]), "no AWS credentials")
+
+
+def test_statements_drop_leading_comments_and_empty_statements():
+    text = "-- counts\n-- of all\nSELECT 1 AS a -- trailing\n;\n\n-- nothing here\n;SELECT 2"
+    assert aws.statements(text) == ["SELECT 1 AS a -- trailing", "SELECT 2"]
+
+
+# -- a run under a kernel that prints its failures --------------------------------
+FAKE_GLUE_KERNEL = textwrap.dedent(
+    '''
+    """A stand-in for the glue_pyspark kernel whose Glue session cannot start.
+
+    Like a Glue kernel it answers the session magics, and for code it prints the
+    failure ("An error was encountered:" and the exception) on stdout and completes
+    the cell with status ok: papermill sees no error.
+    """
+    import uuid
+
+    from ipykernel.kernelapp import IPKernelApp
+    from ipykernel.kernelbase import Kernel
+
+
+    class PrintingGlueKernel(Kernel):
+        implementation = "fake_glue_pyspark"
+        implementation_version = "0.1"
+        language = "python"
+        language_version = "3.11"
+        language_info = {"name": "python", "mimetype": "text/x-python", "file_extension": ".py"}
+        banner = "Fake Glue PySpark"
+        session_id = str(uuid.uuid4())
+
+        def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False):
+            lines = [line for line in code.splitlines() if line.strip() and not line.startswith("#")]
+            if not silent and lines:
+                if all(line.startswith("%") for line in lines):
+                    text = "".join(f"Setting {line.split()[0][1:]}: {' '.join(line.split()[1:])}\\n" for line in lines)
+                else:
+                    text = (
+                        "An error was encountered:\\n"
+                        f"Session {self.session_id} failed to start: AccessDeniedException: "
+                        "not authorized to perform iam:PassRole\\n"
+                    )
+                self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": text})
+            return {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}
+
+
+    if __name__ == "__main__":
+        IPKernelApp.launch_instance(kernel_class=PrintingGlueKernel)
+    '''
+)
+
+
+@pytest.fixture
+def printing_glue_kernel(tmp_path, monkeypatch):
+    """Registers the stand-in as `glue_pyspark` in a temporary JUPYTER_PATH, ahead of any real one."""
+    program = tmp_path / "fake_glue_kernel.py"
+    program.write_text(FAKE_GLUE_KERNEL)
+    spec_dir = tmp_path / "jupyter" / "kernels" / config.GLUE_KERNEL
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, str(program), "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
+        "display_name": "Glue PySpark (prints its failures)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return config.GLUE_KERNEL
+
+
+def test_a_glue_kernel_that_prints_its_failure_fails_the_run(aws_env, printing_glue_kernel, tmp_path, capsys):
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    assert KernelSpecManager().get_kernel_spec(printing_glue_kernel).display_name.endswith("prints its failures)")
+    options = RunOptions(
+        kernel=printing_glue_kernel, target="glue", bucket=BUCKET,
+        lake_dir=str(tmp_path / "lake"), runs_dir=str(tmp_path / "runs"),
+    )
+    manifest = run(options)
+    err = capsys.readouterr().err
+    assert manifest["status"] == "failed"
+    [step] = manifest["steps"]  # the run stops at the first step
+    assert step["name"] == "00_raw_to_landing" and step["status"] == "failed"
+    assert "An error was encountered: Session" in step["error"] and "failed to start" in step["error"]
+    assert "step 00_raw_to_landing failed in 00_raw_to_landing.ipynb, cell [" in err
+    assert _keys() == []  # nothing reached the lake
+
+    code = main(["run", "--target", "glue", "--bucket", BUCKET, "--runs-dir", str(tmp_path / "runs2")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "step 00_raw_to_landing failed" in err and "An error was encountered" in err

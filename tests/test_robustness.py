@@ -1,0 +1,135 @@
+"""Re-runs, crashes, concurrent runs: never lost, duplicated or half-written data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from lakes import fingerprints, kill_everything, start_run, stedi_run, wait_for
+from stedi import config
+from stedi.lock import LakeBusy, LakeLock
+from stedi.tables import TABLES
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory, spark):
+    """Fingerprints of uninterrupted strict and udacity runs."""
+    base = tmp_path_factory.mktemp("clean")
+    result = {}
+    for policy in ("strict", "udacity"):
+        stedi_run(base / policy / "lake", base / policy / "runs", "--policy", policy)
+        result[policy] = fingerprints(spark, base / policy / "lake", policy)
+        assert set(result[policy]) == set(TABLES)
+    return result
+
+
+@pytest.mark.e2e
+def test_running_twice_gives_the_same_tables(tmp_path, spark, clean):
+    lake, runs = tmp_path / "lake", tmp_path / "runs"
+    stedi_run(lake, runs)
+    stedi_run(lake, runs)
+    assert fingerprints(spark, lake) == clean["strict"]
+    # Each table folder holds one version only: nothing appended, nothing left behind.
+    for zone in config.ZONES:
+        for versions in (lake / zone / ".versions").iterdir():
+            assert len(list(versions.iterdir())) == 1, versions
+
+
+@pytest.mark.e2e
+def test_killed_mid_write_leaves_previous_or_new_tables_and_resume_completes(tmp_path, spark, clean):
+    lake, runs = tmp_path / "lake", tmp_path / "runs"
+    stedi_run(lake, runs)  # a complete strict build: the previous version of every table
+    proc = start_run(lake, runs, "--policy", "udacity")
+    versions = lake / "trusted" / ".versions" / "accelerometer_trusted"
+    # The moment a new version of accelerometer_trusted is being written (no _SUCCESS yet).
+    wait_for(lambda: any(not (v / "_SUCCESS").exists() for v in versions.iterdir()), proc)
+    kill_everything(proc)
+    now = fingerprints(spark, lake, "udacity")
+    for name in TABLES:
+        assert now[name] in (clean["strict"][name], clean["udacity"][name]), name
+    assert now["accelerometer_trusted"] == clean["strict"]["accelerometer_trusted"]
+    resumed = stedi_run(lake, runs, "--resume")
+    assert "took over the lake lock of run" in resumed.stdout
+    assert "done before, kept" in resumed.stdout
+    assert fingerprints(spark, lake, "udacity") == clean["udacity"]
+    manifest = json.loads((runs / "latest" / "manifest.json").read_text())
+    assert manifest["status"] == "succeeded" and manifest["policy"] == "udacity"
+    assert [s["status"] for s in manifest["steps"]] == ["succeeded"] * 6
+
+
+def _finished_steps(runs) -> int:
+    try:
+        manifest = json.loads((runs / "latest" / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    return sum(step["status"] == "succeeded" for step in manifest["steps"])
+
+
+@pytest.mark.e2e
+def test_killed_between_steps_then_resumed_equals_a_clean_run(tmp_path, spark, clean):
+    lake, runs = tmp_path / "lake", tmp_path / "runs"
+    proc = start_run(lake, runs)
+    # Between steps 2 and 3: the manifest records two finished steps.
+    wait_for(lambda: _finished_steps(runs) == 2, proc)
+    kill_everything(proc)
+    assert set(fingerprints(spark, lake)) >= {"customer_landing", "customer_trusted"}
+    run_id = (runs / "latest").resolve().name
+    resumed = stedi_run(lake, runs, "--resume", run_id)
+    assert f"stedi run {run_id} (resuming at step 3)" in resumed.stdout
+    assert fingerprints(spark, lake) == clean["strict"]
+
+
+@pytest.mark.e2e
+def test_a_second_run_on_a_busy_lake_stops_at_once_naming_the_first(tmp_path):
+    lake, runs = tmp_path / "lake", tmp_path / "runs"
+    first = start_run(lake, runs)
+    lock_file = lake / ".stedi.lock"
+    wait_for(lambda: lock_file.exists() and lock_file.read_text(), first)
+    holder = json.loads(lock_file.read_text())["run_id"]
+    second = stedi_run(lake, runs, check=False)
+    assert second.returncode == 2
+    assert second.stderr.count("\n") == 1
+    assert f"is being written by run {holder}" in second.stderr
+    kill_everything(first)
+
+
+def test_lake_lock_is_exclusive_and_released(tmp_path):
+    first = LakeLock(tmp_path, "run-a").acquire()
+    with pytest.raises(LakeBusy, match="being written by run run-a"):
+        LakeLock(tmp_path, "run-b").acquire()
+    first.release()
+    with LakeLock(tmp_path, "run-b") as second:
+        assert second.took_over is None  # run-a released it cleanly
+
+
+def test_resume_refuses_a_run_that_succeeded_or_does_not_exist(tmp_path, capsys):
+    from stedi.cli import main
+
+    assert main(["run", "--runs-dir", str(tmp_path), "--resume", "nope"]) == 2
+    assert "no run nope to resume" in capsys.readouterr().err
+    run = tmp_path / "r1"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"run_id": "r1", "status": "succeeded"}))
+    assert main(["run", "--runs-dir", str(tmp_path), "--resume", "r1"]) == 2
+    assert "run r1 succeeded; there is nothing to resume" in capsys.readouterr().err
+
+
+def test_a_step_that_writes_no_table_fails_the_run(tmp_path, capsys):
+    from stedi.cli import main
+
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(config.GLUE_SESSIONS_DIR, notebooks)
+    path = notebooks / "00_raw_to_landing.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if "step.land(" not in c.source]
+    nbformat.write(nb, path)
+    code = main(
+        ["run", "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs"), "--notebooks-dir", str(notebooks)]
+    )
+    assert code == 1
+    assert "wrote no table customer_landing, accelerometer_landing, step_trainer_landing" in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "runs" / "latest" / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
