@@ -51,6 +51,10 @@ def test_quarantine_rule_moves_rows_out_of_the_landing_write(step, spark, tmp_pa
         quarantined = spark.createDataFrame([], "source_file string, position bigint, reason string, raw string")
 
         @staticmethod
+        def unpersist():
+            pass
+
+        @staticmethod
         def accounting():
             return {"read": 3, "landed": 3, "quarantined": 0, "duplicates_dropped": 0,
                     "quarantine_reasons": {}, "balanced": True}

@@ -65,6 +65,7 @@ class Step:
         read = landed + quarantined + duplicates holds and the landing table holds exactly
         the records counted as landed.
         """
+        from stedi.intake import check_accounting
         from stedi.tables import landing_table
 
         name = landing_table(result.source)
@@ -72,22 +73,21 @@ class Step:
         report = self.check(name, result.landed)
         quarantine = result.quarantined
         if report.quarantined is not None:
-            quarantine = quarantine.unionByName(report.quarantine_records())
+            moved = report.quarantine_records()
+            quarantine = quarantine.unionByName(moved)
             accounting["quarantined"] += report.quarantined_rows
             accounting["landed"] -= report.quarantined_rows
             reasons = accounting["quarantine_reasons"]
-            for outcome in report.results:
-                if outcome["outcome"] == "quarantined":
-                    reason = f"quality:{outcome['rule']}"
-                    reasons[reason] = reasons.get(reason, 0) + outcome["rows_failing"]
+            for row in moved.groupBy("reason").count().collect():
+                reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
         written = self.write(name, report.passing)
         accounting["quarantine_path"] = self.lake.write_quarantine(name, quarantine)
-        if not accounting["balanced"] or written["rows"] != accounting["landed"]:
+        check_accounting(accounting)  # raises IntakeAccountingError when read != landed + quarantined + dupes
+        if written["rows"] != accounting["landed"]:
             raise RuntimeError(
-                f"intake accounting does not hold for {result.source}: read {accounting['read']} != "
-                f"landed {written['rows']} + quarantined {accounting['quarantined']} + "
-                f"duplicates {accounting['duplicates_dropped']}"
+                f"landing table {name} holds {written['rows']} rows, the intake counted {accounting['landed']} landed"
             )
+        result.unpersist()
         self.intake[name] = accounting
         return accounting
 
@@ -97,7 +97,7 @@ class Step:
 
         return pd.DataFrame(
             [
-                {"table": name, **{k: v for k, v in acc.items() if k != "quarantine_path"}}
+                {"table": name, **{k: v for k, v in acc.items() if k not in ("quarantine_path", "source")}}
                 for name, acc in self.intake.items()
             ]
         )

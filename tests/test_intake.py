@@ -1,0 +1,551 @@
+"""stedi.intake: raw exports -> landing rows, quarantine and accounting, whatever shape the exports arrived in."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+
+import intake_fixtures as fx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stedi import config, intake
+from stedi.lake import QUARANTINE_COLUMNS
+from stedi.schemas import schema_difference
+from stedi.tables import SOURCES, landing_table, table
+
+REAL_COUNTS = {"customer": 956, "accelerometer": 81_273, "step_trainer": 28_680}
+
+# The first lines of an older accelerometer export (data/stedi/raw_samples/test-accelerometer.json):
+# `timeStamp` instead of `timestamp`, lines 5 and 6 the same reading, no newline after the last line.
+RAW_SAMPLE = (
+    '{"user":"Christina.Huey@test.com","timeStamp":1655296571764,"x":-1.0,"y":-1.0,"z":-1.0}\n'
+    '{"user":"Christina.Huey@test.com","timeStamp":1655296571764,"x":0.0,"y":0.0,"z":0.0}\n'
+    '{"user":"Christina.Huey@test.com","timeStamp":1655296571764,"x":0.0,"y":0.0,"z":-1.0}\n'
+    '{"user":"Christina.Huey@test.com","timeStamp":1655296575564,"x":0.0,"y":1.0,"z":-1.0}\n'
+    '{"user":"Christina.Huey@test.com","timeStamp":1655296575564,"x":1.0,"y":0.0,"z":0.0}\n'
+    '{"user":"Christina.Huey@test.com","timeStamp":1655296575564,"x":1.0,"y":0.0,"z":0.0}\n'
+    '{"user":"Christina.Huey@test.com","timeStamp":1655296579364,"x":0.0,"y":-1.0,"z":-1.0}'
+)
+
+
+def names(source: str) -> list[str]:
+    return [n for n, _ in table(landing_table(source)).columns]
+
+
+def outcome(result: intake.IntakeResult):
+    """Everything the intake decided, collected once: per file, landed rows, reasons and duplicates."""
+    cols = names(result.source)
+    per_file: dict[str, dict] = {}
+    for row in result.classified.collect():
+        f = per_file.setdefault(row["source_file"], {"landed": [], "reasons": Counter(), "duplicates": 0, "rows": []})
+        f["rows"].append(row)
+        if row["status"] == "landed":
+            f["landed"].append(tuple(row[c] for c in cols))
+        elif row["status"] == "quarantined":
+            f["reasons"][row["reason"]] += 1
+        else:
+            assert row["status"] == "duplicate", row
+            f["duplicates"] += 1
+    return per_file
+
+
+def assert_balanced(result: intake.IntakeResult, reasons: Counter, duplicates: int, landed: int) -> None:
+    acc = intake.check_accounting(result.accounting())
+    assert acc["balanced"]
+    assert acc["landed"] == landed
+    assert acc["duplicates_dropped"] == duplicates
+    assert acc["quarantine_reasons"] == dict(sorted((+reasons).items()))
+    assert acc["read"] == landed + sum(reasons.values()) + duplicates
+
+
+# -- split_records: pure Python, no Spark ------------------------------------------
+
+RECORDS = fx.real_records("accelerometer", 5)
+
+
+@pytest.mark.parametrize("layout", sorted(fx.LAYOUTS))
+def test_split_records_finds_every_object_whatever_the_layout(layout):
+    text = fx.LAYOUTS[layout](RECORDS)
+    for variant in (text, fx.crlf(text), fx.bom(fx.crlf(text))):
+        split = intake.split_records(variant)
+        assert [r.position for r in split] == [1, 2, 3, 4, 5]
+        assert {r.kind for r in split} == {intake.RECORD}
+        assert [json.loads(r.raw) for r in split] == RECORDS
+
+
+def test_split_records_marks_what_is_not_a_record():
+    text = "\n".join(
+        [
+            fx.dumps(RECORDS[0]),
+            "this is not json",
+            '{"user": broken}',
+            fx.dumps(RECORDS[1]) + " trailing words",
+            "[" + fx.dumps(RECORDS[2]) + "]",
+            fx.cut(fx.dumps(RECORDS[3])),
+        ]
+    )
+    assert intake.split_records(text) == [
+        (1, intake.RECORD, fx.dumps(RECORDS[0])),
+        (2, intake.NOT_JSON, "this is not json"),
+        (3, intake.NOT_JSON, '{"user": broken}'),
+        (4, intake.RECORD, fx.dumps(RECORDS[1])),
+        (5, intake.NOT_JSON, "trailing words"),
+        (6, intake.RECORD, fx.dumps(RECORDS[2])),
+        (7, intake.TRUNCATED, fx.cut(fx.dumps(RECORDS[3]))),
+    ]
+
+
+def test_a_line_cut_short_does_not_swallow_the_records_after_it():
+    cut = fx.cut(fx.dumps(RECORDS[0]))
+    for separator in ("\n", "\r\n"):
+        text = separator.join([cut, fx.dumps(RECORDS[1]), fx.dumps(RECORDS[2])])
+        assert [(r.kind, r.raw) for r in intake.split_records(text)] == [
+            (intake.TRUNCATED, cut),
+            (intake.RECORD, fx.dumps(RECORDS[1])),
+            (intake.RECORD, fx.dumps(RECORDS[2])),
+        ]
+
+
+def test_a_truncated_pretty_printed_array_ends_in_one_truncated_record():
+    text = fx.pretty_array(RECORDS[:3])
+    third_x = text.index('"x"', text.index('"x"', text.index('"x"') + 1) + 1)
+    split = intake.split_records(text[:third_x])
+    assert [r.kind for r in split] == [intake.RECORD, intake.RECORD, intake.TRUNCATED]
+    assert split[-1].raw.startswith("{\n") and split[-1].raw.endswith(f'"timestamp": {RECORDS[2]["timestamp"]},')
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(sorted(fx.LAYOUTS) + ["junk", "cut"]),
+            st.integers(0, len(RECORDS) - 1),
+            st.integers(1, len(RECORDS)),
+        ),
+        max_size=6,
+    ),
+    st.booleans(),
+    st.booleans(),
+)
+def test_split_records_accounts_for_every_character(segments, with_crlf, with_bom):
+    """Records' texts plus separators (blanks, `,`, `[`, `]`) are the whole file; objects come back whole."""
+    parts, expected = [], []
+    for kind, start, count in segments:
+        if kind == "junk":
+            parts.append("not json at all")
+        elif kind == "cut":
+            parts.append(fx.cut(fx.dumps(RECORDS[start])))
+        else:
+            chosen = RECORDS[start : start + count]
+            parts.append(fx.LAYOUTS[kind](chosen))
+            expected.extend(chosen)
+    # A cut record swallows what follows on its line; start every segment on its own line.
+    text = "\n".join(parts)
+    text = fx.crlf(text) if with_crlf else text
+    text = fx.bom(text) if with_bom else text
+    split = intake.split_records(text)
+    assert [r.position for r in split] == list(range(1, len(split) + 1))
+    cursor = 0
+    for record in split:
+        found = text.index(record.raw, cursor)
+        assert set(text[cursor:found]) <= set(" \t\r\n\ufeff,[]")
+        cursor = found + len(record.raw)
+    assert set(text[cursor:]) <= set(" \t\r\n\ufeff,[]")
+    assert [json.loads(r.raw) for r in split if r.kind == intake.RECORD] == expected
+    assert Counter(r.kind for r in split if r.kind != intake.RECORD) == Counter(
+        {"not_json": sum(k == "junk" for k, _, _ in segments), "truncated": sum(k == "cut" for k, _, _ in segments)}
+    ) - Counter()
+
+
+# -- finding the exports, accounting: no Spark ----------------------------------------
+
+
+def test_raw_files_takes_both_layouts_gzip_and_skips_hidden_files(tmp_path):
+    for name in ("customer/a.json", "customer/landing/b.json.gz", "customer/c.jsonl", "customer/_d.json",
+                 "customer/.e.json", "customer/notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    assert intake.raw_files(tmp_path, "customer") == [
+        str(tmp_path / "customer/a.json"),
+        str(tmp_path / "customer/c.jsonl"),
+        str(tmp_path / "customer/landing/b.json.gz"),
+    ]
+
+
+def test_check_raw_dir_names_what_is_missing(tmp_path):
+    with pytest.raises(intake.RawInputError, match="does not exist"):
+        intake.check_raw_dir(tmp_path / "nowhere")
+    with pytest.raises(intake.RawInputError, match="has no folder customer/"):
+        intake.check_raw_dir(tmp_path)
+    for source in SOURCES:
+        (tmp_path / source).mkdir()
+    with pytest.raises(intake.RawInputError, match="has no export files"):
+        intake.check_raw_dir(tmp_path)
+
+
+def test_check_accounting_fails_when_the_identity_does_not_hold():
+    good = {"source": "accelerometer", "read": 10, "landed": 6, "quarantined": 3, "duplicates_dropped": 1,
+            "quarantine_reasons": {"not_json": 2, "truncated": 1}}
+    assert intake.check_accounting(good) is good
+    with pytest.raises(intake.IntakeAccountingError, match=r"read 11 != landed 6 \+ quarantined 3 \+ duplicates 1"):
+        intake.check_accounting({**good, "read": 11})
+    with pytest.raises(intake.IntakeAccountingError, match="add up to 2, not to the 3 quarantined"):
+        intake.check_accounting({**good, "quarantine_reasons": {"not_json": 2}})
+    with pytest.raises(intake.IntakeAccountingError, match="unknown quarantine reasons"):
+        intake.check_accounting({**good, "quarantine_reasons": {"not_json": 2, "gremlins": 1}})
+
+
+# -- classify_records: DataFrame -> DataFrame ------------------------------------------
+
+
+def test_classify_records_normalizes_and_decides_each_record(spark):
+    def line(position, raw, kind="record"):
+        return ("f.json", position, kind, raw)
+
+    records = spark.createDataFrame(
+        [
+            line(1, '{"user":"a@x","timestamp":1655564376361,"x":1.0,"y":0.0,"z":-1.0}'),
+            line(2, '{"user":"a@x","timeStamp":1655564376362.0,"x":"1.5","y":0,"z":null}'),  # drift, coerced
+            line(3, '{"USER":"a@x","timestamp":"1.655564376363E12","x":1,"y":2,"z":3,"extra":[1]}'),
+            line(4, '{"user":"a@x","timestamp":1655564376361,"x":1.0,"y":0.0,"z":-1.0}'),  # copy of 1
+            line(5, '{"user":"a@x","timestamp":1655564376361.5,"x":1,"y":1,"z":1}'),  # not an integer
+            line(6, '{"user":"a@x","timestamp":1655564376364,"x":"abc","y":1,"z":1}'),
+            line(7, '{"user":"a@x","timestamp":1655564376365,"x":NaN,"y":1,"z":1}'),
+            line(8, '{"user":"  ","timestamp":1655564376366,"x":1,"y":1,"z":1}'),  # blank required string
+            line(9, '{"timestamp":1655564376367,"x":1,"y":1,"z":1}'),
+            line(10, '{"user":null,"timestamp":1655564376368,"x":1,"y":1,"z":1}'),
+            line(11, '["user","a@x"]'),
+            line(12, "not json"),
+            line(13, "not json either", "not_json"),
+            line(14, '{"user":"a@x","time', "truncated"),
+            line(15, '{"user":"a@x","timestamp":99999999999999999999,"x":1,"y":1,"z":1}'),  # out of range
+            # Unusable rows are no copies: 16 is bad_type (x unusable), 17 lands with x absent.
+            line(16, '{"user":"b@x","timestamp":5,"x":"abc","y":1,"z":1}'),
+            line(17, '{"user":"b@x","timestamp":5,"x":null,"y":1,"z":1}'),
+            line(18, "{'user':'c@x','timestamp':6,'x':1,'y':1,'z':1}"),  # not JSON, as for split_records
+        ],
+        "source_file string, position long, kind string, raw string",
+    )
+    got = intake.classify_records(records, "accelerometer").orderBy("position").collect()
+    assert [(r.position, r.status, r.reason) for r in got] == [
+        (1, "landed", None),
+        (2, "landed", None),
+        (3, "landed", None),
+        (4, "duplicate", None),
+        (5, "quarantined", "bad_type"),
+        (6, "quarantined", "bad_type"),
+        (7, "quarantined", "bad_type"),
+        (8, "quarantined", "missing_required_field"),
+        (9, "quarantined", "missing_required_field"),
+        (10, "quarantined", "missing_required_field"),
+        (11, "quarantined", "not_json"),
+        (12, "quarantined", "not_json"),
+        (13, "quarantined", "not_json"),
+        (14, "quarantined", "truncated"),
+        (15, "quarantined", "bad_type"),
+        (16, "quarantined", "bad_type"),
+        (17, "landed", None),
+        (18, "quarantined", "not_json"),
+    ]
+    assert [tuple(r[c] for c in names("accelerometer")) for r in got[:3]] == [
+        ("a@x", 1655564376361, 1.0, 0.0, -1.0),
+        ("a@x", 1655564376362, 1.5, 0.0, None),
+        ("a@x", 1655564376363, 1.0, 2.0, 3.0),
+    ]
+
+
+def test_classify_records_keeps_the_latest_version_of_a_customer(spark):
+    def customer(position, updated, phone, email="c@x"):
+        record = {"email": email, "serialNumber": "s", "phone": phone, "lastUpdateDate": updated}
+        return ("f.json", position, json.dumps(record))
+
+    records = spark.createDataFrame(
+        [
+            customer(1, 200, "1"),
+            customer(2, 100, "2"),  # older: superseded
+            customer(3, 300, "3"),  # the latest
+            customer(4, 300, "3"),  # the same record again: a duplicate, not a version
+            customer(5, "abc", "4"),  # unusable rows do not take part
+            customer(6, 100, 5, email="d@x"),
+        ],
+        "source_file string, position long, raw string",
+    )
+    got = intake.classify_records(records, "customer").orderBy("position").collect()
+    assert [(r.position, r.status, r.reason, r.phone) for r in got] == [
+        (1, "quarantined", "superseded", "1"),
+        (2, "quarantined", "superseded", "2"),
+        (3, "landed", None, "3"),
+        (4, "duplicate", None, "3"),
+        (5, "quarantined", "bad_type", "4"),
+        (6, "landed", None, "5"),
+    ]
+
+
+# -- land_source: directories of messy exports --------------------------------------
+
+
+def land_all(spark, raw_dir):
+    return {source: intake.land_source(spark, raw_dir, source) for source in SOURCES}
+
+
+@pytest.fixture(scope="module")
+def defects(spark, tmp_path_factory):
+    """One directory, one file per defect for each table, from disjoint slices of the real records."""
+    raw = tmp_path_factory.mktemp("defects") / "raw"
+    exports = {s: fx.write_exports(raw, s, fx.defect_exports(s, fx.real_records(s, 260))) for s in SOURCES}
+    results = land_all(spark, raw)
+    return exports, results, {s: outcome(results[s]) for s in SOURCES}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_each_defect_alone(defects, source):
+    exports, results, per_file = defects
+    result = results[source]
+    assert set(per_file[source]) == set(exports[source])
+    for path, export in exports[source].items():
+        got = per_file[source][path]
+        assert sorted(got["landed"]) == sorted(export.landed), export.name
+        assert got["reasons"] == export.reasons, export.name
+        assert got["duplicates"] == export.duplicates, export.name
+        positions = sorted(r["position"] for r in got["rows"])
+        assert positions == list(range(1, len(positions) + 1)), export.name
+    assert_balanced(
+        result,
+        sum((e.reasons for e in exports[source].values()), Counter()),
+        sum(e.duplicates for e in exports[source].values()),
+        sum(len(e.landed) for e in exports[source].values()),
+    )
+    # Only the clean JSON-lines files (CRLF and BOM ones too) take the fast path.
+    fast = {p for p in exports[source] if p not in result.repaired_files}
+    assert {exports[source][p].name for p in fast} == {
+        "clean.json", "crlf.json", "bom.json", "key_drift.json", "float_numbers.json", "phone_number.json",
+        "explicit_nulls.json", "missing_required.json", "bad_type.json", "duplicates.json", "superseded.json",
+        "gzipped.json.gz", "in_landing_folder.json",
+    } & {e.name for e in exports[source].values()}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_quarantine_keeps_file_position_reason_and_raw_text(defects, source):
+    exports, results, per_file = defects
+    quarantined = results[source].quarantined
+    assert schema_difference(quarantined.schema, QUARANTINE_COLUMNS) == []
+    by_name = {e.name: (p, e) for p, e in exports[source].items()}
+    rows = {(r.source_file, r.position): r for r in quarantined.collect()}
+
+    path, export = by_name["not_json.json"]
+    lines = export.text.splitlines()
+    for junk in fx.NOT_JSON_LINES:
+        position = lines.index(junk) + 1  # a JSON-lines file: the position is the line number
+        assert (rows[(path, position)].reason, rows[(path, position)].raw) == ("not_json", junk)
+
+    path, export = by_name["truncated.json"]
+    last = len(export.text.splitlines())
+    assert rows[(path, last)].reason == "truncated"
+    assert export.text.endswith(rows[(path, last)].raw)
+
+    path, export = by_name["bad_type.json"]
+    assert [json.loads(rows[(path, p)].raw) for p in (1, 2)] == [json.loads(l) for l in export.text.splitlines()[:2]]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_landed_frame_has_exactly_the_declared_columns(defects, source):
+    _, results, _ = defects
+    assert schema_difference(results[source].landed.schema, table(landing_table(source)).columns) == []
+
+
+@pytest.fixture(scope="module")
+def mixed(spark, tmp_path_factory):
+    """Every defect at once, in files that mix them; the raw tree fingerprinted before and after."""
+    raw = tmp_path_factory.mktemp("mixed") / "raw"
+    exports = {s: fx.write_exports(raw, s, fx.mixed_exports(s, fx.real_records(s, 300))) for s in SOURCES}
+    before = fx.tree_fingerprint(raw)
+    results = land_all(spark, raw)
+    per_file = {s: outcome(results[s]) for s in SOURCES}
+    for result in results.values():  # everything a notebook reads from a result
+        result.landed.count(), result.quarantined.count()
+    return exports, results, per_file, before, fx.tree_fingerprint(raw)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_all_defects_mixed(mixed, source):
+    exports, results, per_file, _, _ = mixed
+    landed = [row for f in per_file[source].values() for row in f["landed"]]
+    expected = [row for e in exports[source].values() for row in e.landed]
+    assert sorted(landed) == sorted(expected)
+    for path, export in exports[source].items():
+        assert per_file[source][path]["reasons"] == export.reasons, export.name
+        assert per_file[source][path]["duplicates"] == export.duplicates, export.name
+    assert set(results[source].repaired_files) == set(exports[source])
+    assert_balanced(
+        results[source],
+        sum((e.reasons for e in exports[source].values()), Counter()),
+        sum(e.duplicates for e in exports[source].values()),
+        len(expected),
+    )
+
+
+def test_input_directory_is_unchanged(mixed):
+    _, _, _, before, after = mixed
+    assert any(kind == "file" for kind, *_ in before.values())
+    assert after == before
+
+
+# -- property: random mixes of layouts over real records --------------------------------
+
+POOL = {s: fx.real_records(s, 150) for s in SOURCES}
+
+
+@st.composite
+def messy_exports(draw):
+    """A table, and 1-3 files holding a slice of its real records in random layouts and drift."""
+    source = draw(st.sampled_from(SOURCES))
+    pool = POOL[source]
+    count = draw(st.integers(1, 60))
+    start = draw(st.integers(0, len(pool) - count))
+    records = pool[start : start + count]
+    files = draw(st.integers(1, 3))
+    exports = []
+    placed = draw(st.lists(st.integers(0, files - 1), min_size=count, max_size=count))
+    for f in range(files):
+        mine = [r for r, where in zip(records, placed) if where == f]
+        segments, text_parts, reasons, duplicates = [], [], Counter(), 0
+        while mine:
+            size = draw(st.integers(1, len(mine)))
+            segments.append((draw(st.sampled_from(sorted(fx.LAYOUTS))), mine[:size]))
+            mine = mine[size:]
+        for layout, rs in segments:
+            if draw(st.booleans()):
+                rs = [fx.drift_keys(source, r) for r in rs]
+            if draw(st.booleans()):
+                rs = [fx.float_numbers(source, r) for r in rs]
+            if source == "customer" and draw(st.booleans()):
+                rs = [fx.explicit_nulls(source, fx.phone_as_number(r)) for r in rs]
+            copies = draw(st.integers(0, min(2, len(rs))))
+            duplicates += copies
+            text_parts.append(fx.LAYOUTS[layout](rs + rs[:copies]))
+            if draw(st.booleans()):
+                text_parts.append(draw(st.sampled_from(fx.NOT_JSON_LINES)))
+                reasons["not_json"] += 1
+        if records and draw(st.booleans()):
+            text_parts.append(fx.cut(fx.dumps(draw(st.sampled_from(records)))))
+            reasons["truncated"] += 1
+        text = "\n".join(text_parts)
+        text = fx.crlf(text) if draw(st.booleans()) else text
+        text = fx.bom(text) if draw(st.booleans()) else text
+        exports.append(
+            fx.Export(
+                f"export-{f}.json" + (".gz" if draw(st.booleans()) else ""),
+                text,
+                reasons=reasons,
+                duplicates=duplicates,
+                folder=draw(st.sampled_from(["", "landing"])),
+            )
+        )
+        exports[-1].gzip = exports[-1].name.endswith(".gz")
+    return source, records, exports
+
+
+@settings(max_examples=10, deadline=None)
+@given(messy_exports())
+def test_any_mix_of_layouts_lands_the_original_records(spark, tmp_path_factory, case):
+    source, records, exports = case
+    raw = tmp_path_factory.mktemp("property") / "raw"
+    for export in exports:
+        export.write(raw, source)  # empty files too
+    result = intake.land_source(spark, raw, source)
+    landed = sorted(tuple(r) for r in result.landed.collect())
+    assert landed == sorted({fx.canonical(source, r) for r in records})
+    assert_balanced(
+        result,
+        sum((e.reasons for e in exports), Counter()),
+        sum(e.duplicates for e in exports),
+        len(landed),
+    )
+    result.unpersist()
+    shutil.rmtree(raw)
+
+
+# -- the real data ---------------------------------------------------------------------
+
+
+def test_raw_sample_of_an_older_export(spark, tmp_path):
+    """timeStamp lands as timestamp; the repeated reading is one duplicate; the last line (no newline) lands."""
+    (tmp_path / "accelerometer" / "landing").mkdir(parents=True)
+    (tmp_path / "accelerometer" / "landing" / "test-accelerometer.json").write_text(RAW_SAMPLE)
+    result = intake.land_source(spark, tmp_path, "accelerometer")
+    assert result.repaired_files == []  # JSON lines: the fast path
+    landed = sorted(tuple(r) for r in result.landed.collect())
+    expected = sorted({(r["user"], r["timeStamp"], r["x"], r["y"], r["z"]) for r in map(json.loads, RAW_SAMPLE.split("\n"))})
+    assert landed == expected and len(landed) == 6
+    assert result.accounting()["duplicates_dropped"] == 1
+    assert result.quarantined.count() == 0
+
+
+def test_file_names_are_not_glob_patterns(spark, tmp_path):
+    """`export[1].json` is that file, not a pattern matching `export1.json`."""
+    records = fx.real_records("step_trainer", 3)
+    (tmp_path / "step_trainer").mkdir()
+    for name, record in zip(("export[1].json", "export1.json", "export {2}+.json"), records):
+        (tmp_path / "step_trainer" / name).write_text(fx.json_lines([record]))
+    result = intake.land_source(spark, tmp_path, "step_trainer")
+    assert sorted(result.read_by_file) == sorted(intake.raw_files(tmp_path, "step_trainer"))
+    assert sorted(tuple(r) for r in result.landed.collect()) == sorted(fx.canonical("step_trainer", r) for r in records)
+
+
+def test_files_without_records_count_nothing(spark, tmp_path):
+    records = fx.real_records("customer", 2)
+    folder = tmp_path / "customer"
+    folder.mkdir()
+    (folder / "empty.json").write_text("")
+    (folder / "blank.json").write_text("\n  \r\n")
+    (folder / "empty_array.json").write_text("[]\n")
+    (folder / "records.json").write_text(fx.json_lines(records))
+    result = intake.land_source(spark, tmp_path, "customer")
+    assert result.read_by_file == {str(folder / "records.json"): 2, str(folder / "empty.json"): 0,
+                                   str(folder / "blank.json"): 0, str(folder / "empty_array.json"): 0}
+    assert_balanced(result, Counter(), 0, 2)
+
+
+def test_a_file_spark_skipped_fails_the_intake(spark, tmp_path, monkeypatch):
+    """Spark skips `_name` files even when named: were one listed, the intake must fail, not shrink."""
+    folder = tmp_path / "step_trainer"
+    folder.mkdir()
+    records = fx.real_records("step_trainer", 2)
+    (folder / "seen.json").write_text(fx.json_lines(records[:1]))
+    (folder / "_skipped.json").write_text(fx.json_lines(records[1:]))
+    monkeypatch.setattr(intake, "raw_files", lambda raw_dir, source: sorted(str(p) for p in folder.iterdir()))
+    with pytest.raises(intake.RawInputError, match="Spark did not read 1 export file"):
+        intake.land_source(spark, tmp_path, "step_trainer")
+
+
+def test_the_real_exports_land_whole_on_the_fast_path(spark):
+    for source in SOURCES:
+        result = intake.land_source(spark, config.RAW_DIR, source)
+        acc = intake.check_accounting(result.accounting())
+        assert (acc["read"], acc["landed"], acc["quarantined"], acc["duplicates_dropped"]) == (
+            REAL_COUNTS[source], REAL_COUNTS[source], 0, 0
+        )
+        assert result.repaired_files == []
+        assert schema_difference(result.landed.schema, table(landing_table(source)).columns) == []
+        result.unpersist()
+
+
+def test_all_real_records_in_a_mixed_defect_directory_land_exactly(spark, tmp_path):
+    for source in SOURCES:
+        records = fx.real_records(source)
+        assert len(records) == REAL_COUNTS[source]
+        exports = fx.write_exports(tmp_path / "raw", source, fx.mixed_exports(source, records, files=4))
+        result = intake.land_source(spark, tmp_path / "raw", source)
+        landed = result.landed.collect()
+        assert len(landed) == REAL_COUNTS[source]
+        assert sorted(tuple(r) for r in landed) == sorted(fx.canonical(source, r) for r in records)
+        assert_balanced(
+            result,
+            sum((e.reasons for e in exports.values()), Counter()),
+            sum(e.duplicates for e in exports.values()),
+            REAL_COUNTS[source],
+        )
+        result.unpersist()
