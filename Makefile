@@ -8,7 +8,7 @@ STAMP := $(VENV)/.stedi-setup
 KERNEL := $(VENV)/share/jupyter/kernels/stedi_glue_local/kernel.json
 ARGS ?=
 
-.PHONY: help setup run test lab clean
+.PHONY: help setup run test report lab bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,6 +25,12 @@ run: setup ## Build the lakehouse from data/raw into data/lake; run record in ru
 
 test: setup ## Run the test suite (unit, notebooks under nbval, end to end)
 	$(PY) -m pytest $(ARGS)
+
+bench: setup ## Scale benchmark: generate N=1,10,100 x the data, run the pipeline and a DuckDB reference; writes benchmarks/results.md
+	$(PY) benchmarks/run_benchmark.py $(ARGS)
+
+report: setup ## Re-export the latest run's notebook reports and index page (ARGS="--run <run_id>")
+	$(VENV)/bin/stedi report $(ARGS)
 
 lab: setup ## Open JupyterLab on the project with the local Glue kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=.

@@ -11,7 +11,7 @@ import papermill
 import pytest
 
 from stedi import config
-from stedi.runner import PIPELINE
+from stedi.runner import ANALYSIS, PIPELINE
 
 LANDING = {"customer_landing": 956, "accelerometer_landing": 81_273, "step_trainer_landing": 28_680}
 EXPECTED = {
@@ -36,19 +36,10 @@ STEDI = [sys.executable, "-m", "stedi.cli"]
 
 
 @pytest.fixture(scope="module", params=["udacity", "strict"])
-def finished_run(request, tmp_path_factory):
+def finished_run(request, clean_builds):
     policy = request.param
-    base = tmp_path_factory.mktemp(f"run-{policy}")
-    lake, runs = base / "lake", base / "runs"
-    done = subprocess.run(
-        [*STEDI, "run", "--policy", policy, "--lake-dir", str(lake), "--runs-dir", str(runs)],
-        capture_output=True,
-        text=True,
-        cwd=config.PROJECT_ROOT,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    run_dir = (runs / "latest").resolve()
-    return policy, lake, run_dir, json.loads((run_dir / "manifest.json").read_text()), done.stdout
+    lake, run_dir, manifest, stdout = clean_builds(policy)
+    return policy, lake, run_dir, manifest, stdout
 
 
 @pytest.mark.e2e
@@ -62,13 +53,23 @@ def test_counts_match_the_policy(finished_run):
 @pytest.mark.e2e
 def test_run_folder_holds_every_executed_notebook_and_its_html(finished_run):
     _, _, run_dir, manifest, stdout = finished_run
-    assert [s["name"] for s in manifest["steps"]] == list(PIPELINE)
+    assert [s["name"] for s in manifest["steps"]] == [*PIPELINE, ANALYSIS]
     for step in manifest["steps"]:
         assert step["status"] == "succeeded" and step["seconds"] > 0
         executed = nbformat.read(run_dir / f"{step['name']}.ipynb", as_version=4)
         assert any(c.get("outputs") for c in executed.cells)  # the executed copy, not the source
         assert "<html" in (run_dir / step["html"]).read_text()
-    assert (run_dir / "index.html").exists()
+    assert "consenting_customers" not in (run_dir / f"{PIPELINE[1]}.html").read_text()  # for readers: no code
+    assert "consenting_customers" in (run_dir / f"{PIPELINE[1]}.code.html").read_text()
+    index = (run_dir / "index.html").read_text()
+    for step in manifest["steps"]:
+        assert f'href="{step["html"]}"' in index
+    for name, table in manifest["tables"].items():
+        assert name in index and f"{table['rows']:,}" in index
+    figures = sorted(p.stem for p in (run_dir / "figures").glob("*.png"))
+    assert "funnel" in figures and len(figures) >= 8
+    assert index.count("data:image/png;base64,") >= len(figures)
+    assert (run_dir.parent / "latest").resolve() == run_dir
     for name, rows in EXPECTED[manifest["policy"]].items():
         assert f"{rows:>10,}" in stdout and name in stdout  # the closing table of counts
 
@@ -150,3 +151,30 @@ def test_manifest_quality_lists_every_rule_and_no_error_failed(finished_run):
     # The data findings of the real exports are reported, with counts.
     findings = {r["rule"]: r["rows_failing"] for r in manifest["quality"]["customer_landing"] if r["outcome"] == "warned"}
     assert findings["phone_unique"] == 956
+
+
+@pytest.fixture(scope="module")
+def messy_raw(tmp_path_factory):
+    """Every real record, spread over files that mix every intake defect (tests/intake_fixtures.py)."""
+    import intake_fixtures as fx
+
+    raw = tmp_path_factory.mktemp("messy") / "raw"
+    for source in ("customer", "accelerometer", "step_trainer"):
+        fx.write_exports(raw, source, fx.mixed_exports(source, fx.real_records(source)))
+    return raw
+
+
+@pytest.mark.e2e
+def test_messy_exports_build_the_same_lake_as_the_clean_ones(finished_run, messy_raw, tmp_path, spark):
+    from lakes import fingerprints, stedi_run
+
+    policy, clean_lake, _, _, _ = finished_run
+    lake, runs = tmp_path / "lake", tmp_path / "runs"
+    stedi_run(lake, runs, "--policy", policy, "--raw-dir", str(messy_raw))
+    manifest = json.loads((runs / "latest" / "manifest.json").read_text())
+    assert {name: manifest["tables"][name]["rows"] for name in LANDING} == LANDING
+    for name, accounting in manifest["intake"].items():
+        assert accounting["read"] == accounting["landed"] + accounting["quarantined"] + accounting["duplicates_dropped"]
+        assert {"not_json", "truncated", "bad_type", "missing_required_field"} <= set(accounting["quarantine_reasons"])
+    assert "superseded" in manifest["intake"]["customer_landing"]["quarantine_reasons"]
+    assert fingerprints(spark, lake, policy) == fingerprints(spark, clean_lake, policy)

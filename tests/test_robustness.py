@@ -15,13 +15,11 @@ from stedi.tables import TABLES
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory, spark):
+def clean(clean_builds, spark):
     """Fingerprints of uninterrupted strict and udacity runs."""
-    base = tmp_path_factory.mktemp("clean")
     result = {}
     for policy in ("strict", "udacity"):
-        stedi_run(base / policy / "lake", base / policy / "runs", "--policy", policy)
-        result[policy] = fingerprints(spark, base / policy / "lake", policy)
+        result[policy] = fingerprints(spark, clean_builds(policy)[0], policy)
         assert set(result[policy]) == set(TABLES)
     return result
 

@@ -50,11 +50,28 @@ def _parser() -> argparse.ArgumentParser:
     quality.add_argument("--dqdl", action="store_true", help="print them as AWS Glue Data Quality (DQDL) rulesets")
     quality.add_argument("--policy", default=config.DEFAULT_POLICY, help="strict (default) or udacity")
 
+    rep = commands.add_parser(
+        "report", help="re-export a run's notebooks (with and without code) and rewrite its index.html"
+    )
+    rep.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
+    rep.add_argument("--run", default="", help="a run id (default: the latest run)")
+
     sql = commands.add_parser("sql", help="run Spark SQL on the local catalog of the lake's tables")
     sql.add_argument("query", help="SQL text, or a path to a .sql file")
     sql.add_argument("--lake-dir", default=str(config.LAKE_DIR))
     sql.add_argument("--policy", default=config.DEFAULT_POLICY)
     sql.add_argument("--limit", type=int, default=50)
+
+    generate = commands.add_parser(
+        "generate", help="write synthetic STEDI exports (the raw layout) of N times the real data's size"
+    )
+    generate.add_argument(
+        "--scale", type=float, required=True, metavar="N", help="size as a multiple of data/raw (0.05, 1, 100)"
+    )
+    generate.add_argument(
+        "--out", required=True, metavar="DIR", help="where to write DIR/<table>/*.json (a new or empty folder)"
+    )
+    generate.add_argument("--seed", type=int, default=0, help="the same seed gives the same files (default: 0)")
 
     package = commands.add_parser("package", help="build dist/stedi.zip, the code for Glue's %%extra_py_files")
     package.add_argument("--output", default="", help="where to write the zip (default: dist/stedi.zip)")
@@ -134,6 +151,18 @@ def _quality(args) -> int:
     return 0
 
 
+def _generate(args) -> int:
+    from stedi.generate import GenerateError, generate
+
+    try:
+        result = generate(args.out, args.scale, seed=args.seed)
+    except GenerateError as exc:
+        print(f"stedi: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"stedi: wrote {result.summary()} to {result.out} ({result.seconds:.1f} s)")
+    return 0
+
+
 def _package(args) -> int:
     from stedi.package import PACKAGE_ZIP, build
 
@@ -171,16 +200,31 @@ def _aws(args) -> int:
         return 1
 
 
+def _report(args) -> int:
+    from stedi import report
+
+    try:
+        print(report.refresh(args.runs_dir, args.run))
+    except FileNotFoundError as exc:
+        print(f"stedi: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
     if args.command == "sql":
         return _sql(args)
+    if args.command == "generate":
+        return _generate(args)
     if args.command == "package":
         return _package(args)
     if args.command == "aws":
         return _aws(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "quality":
         return _quality(args)
     return 2  # pragma: no cover - argparse rejects unknown commands

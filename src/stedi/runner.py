@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from stedi import config
+from stedi import config, report
 from stedi.lock import LakeBusy, LakeLock
 from stedi.tables import TABLES
 
@@ -33,6 +33,12 @@ STEP_OUTPUTS = {
     "05_machine_learning_curated": ("machine_learning_curated",),
 }
 PIPELINE = tuple(STEP_OUTPUTS)
+# The exploratory analysis (notebooks/), run last on a local build; a failure fails the run.
+ANALYSIS = "balance_analysis"
+
+
+def steps_for(options: "RunOptions") -> tuple[str, ...]:
+    return PIPELINE if options.on_glue else (*PIPELINE, ANALYSIS)
 
 
 class UsageError(ValueError):
@@ -118,6 +124,8 @@ def validate(options: RunOptions) -> None:
     for name in PIPELINE:
         if not (Path(options.notebooks_dir) / f"{name}.ipynb").is_file():
             raise UsageError(f"notebook {name}.ipynb is missing from {options.notebooks_dir}")
+    if ANALYSIS in steps_for(options) and not (config.NOTEBOOKS_DIR / f"{ANALYSIS}.ipynb").is_file():
+        raise UsageError(f"notebook {ANALYSIS}.ipynb is missing from {config.NOTEBOOKS_DIR}")
 
 
 def error_outputs(notebook: dict) -> list[tuple[int, str]]:
@@ -198,15 +206,6 @@ def describe_cell(notebook_path: Path, index: int) -> str:
     return f'cell [{cell.get("execution_count")}] ("{first[:60]}")'
 
 
-def export_html(notebook_path: Path, html_path: Path, with_code: bool = True) -> None:
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(exclude_input=not with_code, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
-    html_path.write_text(body, encoding="utf-8")
-
-
 # Run before each notebook in a shared kernel: a clean namespace and In [1] numbering, as in a
 # fresh kernel, while the modules (and so the Spark session and its JVM) stay loaded.
 FRESH_NAMESPACE = "get_ipython().run_line_magic('reset', '-f')\nget_ipython().execution_count = 1"
@@ -250,18 +249,23 @@ def run_step(name: str, options: RunOptions, run_dir: Path, km=None) -> dict:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    source = Path(options.notebooks_dir) / f"{name}.ipynb"
     executed = run_dir / f"{name}.ipynb"
-    if options.on_glue:
-        source = glue_session_copy(source, run_dir, config.s3_uri(options.bucket, options.prefix, config.GLUE_PACKAGE_KEY))
-    parameters = {
-        "raw_dir": options.raw,
-        "lake_dir": options.lake,
-        "policy": options.policy,
-        "target": options.target,
-        "database": options.database,
-        "run_dir": options.record_dir(run_dir),
-    }
+    if name == ANALYSIS:
+        source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
+        parameters = {"lake_dir": options.lake, "policy": options.policy, "run_id": run_dir.name, "run_dir": str(run_dir)}
+    else:
+        source = Path(options.notebooks_dir) / f"{name}.ipynb"
+        if options.on_glue:
+            package = config.s3_uri(options.bucket, options.prefix, config.GLUE_PACKAGE_KEY)
+            source = glue_session_copy(source, run_dir, package)
+        parameters = {
+            "raw_dir": options.raw,
+            "lake_dir": options.lake,
+            "policy": options.policy,
+            "target": options.target,
+            "database": options.database,
+            "run_dir": options.record_dir(run_dir),
+        }
     started = time.monotonic()
     entry: dict = {"name": name, "notebook": executed.name, "status": "failed"}
     error = None
@@ -301,10 +305,7 @@ def run_step(name: str, options: RunOptions, run_dir: Path, km=None) -> dict:
     entry["seconds"] = round(time.monotonic() - started, 2)
     if error is not None and "failed_cell" in entry and executed.exists():
         error = f"{describe_cell(executed, entry['failed_cell'])}: {error}"
-    if executed.exists():
-        html = run_dir / f"{name}.html"
-        export_html(executed, html)
-        entry["html"] = html.name
+    entry.update(report.export_reports(run_dir, [name]).get(name, {}))
     if error is None:
         entry["status"] = "succeeded"
         entry["record"] = record
@@ -346,29 +347,6 @@ def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: st
     }
 
 
-def write_index(run_dir: Path, manifest: dict) -> None:
-    """A plain summary page linking every step report."""
-    import html
-
-    rows = "".join(
-        f"<tr><td>{html.escape(n)}</td><td>{t['zone']}</td><td style='text-align:right'>{t['rows']:,}</td></tr>"
-        for n, t in manifest["tables"].items()
-    )
-    steps = "".join(
-        f"<tr><td><a href='{s.get('html', '')}'>{html.escape(s['name'])}</a></td><td>{s['status']}</td>"
-        f"<td style='text-align:right'>{s['seconds']:.1f}</td><td>{html.escape(s.get('error', ''))}</td></tr>"
-        for s in manifest["steps"]
-    )
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>STEDI run {manifest['run_id']}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}</style>
-</head><body><h1>STEDI run {manifest['run_id']}</h1>
-<p>Status: <b>{manifest['status']}</b> · policy <b>{manifest['policy']}</b> · {manifest['seconds']:.1f} s</p>
-<h2>Steps</h2><table><tr><th>step</th><th>status</th><th>seconds</th><th>error</th></tr>{steps}</table>
-<h2>Tables</h2><table><tr><th>table</th><th>zone</th><th>rows</th></tr>{rows}</table>
-</body></html>"""
-    (run_dir / "index.html").write_text(page, encoding="utf-8")
-
-
 def point_latest(runs_dir: Path, run_dir: Path) -> None:
     latest = runs_dir / "latest"
     tmp = runs_dir / f".latest-{uuid.uuid4().hex[:6]}"
@@ -387,7 +365,7 @@ def _resume_state(runs_dir: Path, resume: str) -> tuple[RunOptions, str, list[di
         raise UsageError(f"run {manifest['run_id']} succeeded; there is nothing to resume")
     options = RunOptions(**{**manifest["options"], "runs_dir": str(runs_dir)})
     finished: list[dict] = []
-    for name, step in zip(PIPELINE, manifest["steps"]):
+    for name, step in zip(steps_for(options), manifest["steps"]):
         record = read_record(f"{options.record_dir(run_dir)}/steps/{name}.json")
         if step["name"] != name or step["status"] != "succeeded" or record is None:
             break
@@ -427,11 +405,12 @@ def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
         started = time.monotonic() - sum(step["seconds"] for step in steps)
         status = "succeeded"
         with kernel_for_run(options) as km:
-            for number, name in enumerate(PIPELINE, 1):
+            names = steps_for(options)
+            for number, name in enumerate(names, 1):
                 if number <= len(steps):
-                    print(f"  [{number}/{len(PIPELINE)}] {name} ... done before, kept", file=out)
+                    print(f"  [{number}/{len(names)}] {name} ... done before, kept", file=out)
                     continue
-                print(f"  [{number}/{len(PIPELINE)}] {name} ...", end="", flush=True, file=out)
+                print(f"  [{number}/{len(names)}] {name} ...", end="", flush=True, file=out)
                 entry = run_step(name, options, run_dir, km)
                 steps.append(entry)
                 print(f" {entry['status']} ({entry['seconds']:.1f} s)", file=out)
@@ -442,7 +421,7 @@ def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
                     break
         manifest = manifest_for(run_id, options, steps, status, time.monotonic() - started)
         write_manifest(run_dir, manifest)
-        write_index(run_dir, manifest)
+        report.write_index(run_dir, manifest)
     finally:
         if lock is not None:
             lock.release()

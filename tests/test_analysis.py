@@ -1,0 +1,496 @@
+"""The balance analysis: its functions on tiny frames, and its notebook under nbval on a small real lake."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import papermill
+import pytest
+from pandas.testing import assert_frame_equal
+
+from frames import CONSENT_A, accelerometer, customers, rows_of, step_trainer
+from stedi import analysis, config
+from stedi.report import FIGURES
+
+T = CONSENT_A
+NOTEBOOK = config.NOTEBOOKS_DIR / "balance_analysis.ipynb"
+ML_SCHEMA = "serialNumber string, distanceFromObject int, x double, y double, z double"
+
+
+# -- consent funnel --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def landing(spark):
+    """a consents at T; b at T + 100 (all b's readings are earlier); c never.
+
+    b also has a reading at T, the instant of one of a's: the rubric's join pairs it with a's device.
+    """
+    people = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T + 100), ("c@x.com", "dev-c", None)])
+    readings = accelerometer(
+        spark,
+        [
+            ("a@x.com", T - 10, 1.0, 0.0, -1.0), ("a@x.com", T, 0.0, 1.0, 0.0), ("a@x.com", T + 10, 1.0, 1.0, -1.0),
+            ("b@x.com", T, -1.0, 0.0, 0.0), ("b@x.com", T + 50, 0.0, 0.0, 0.0),
+            ("c@x.com", T, 1.0, 1.0, 0.0), ("c@x.com", T + 10, 0.0, -1.0, 0.0),
+        ],
+    )
+    steps = step_trainer(
+        spark,
+        [(T - 10, "dev-a", 210), (T, "dev-a", 220), (T + 10, "dev-a", 230), (T + 50, "dev-b", 240), (T, "dev-c", 250)],
+    )
+    return people, readings, steps
+
+
+def test_consent_funnel_counts_every_table_under_both_policies(landing):
+    got = analysis.consent_funnel(*landing)
+    expected = pd.DataFrame(
+        [
+            ("customer_landing", "landing", "customers", 3, 3),
+            ("accelerometer_landing", "landing", "accelerometer readings", 7, 7),
+            ("step_trainer_landing", "landing", "step trainer readings", 5, 5),
+            ("customer_trusted", "trusted", "customers", 2, 2),
+            ("accelerometer_trusted", "trusted", "accelerometer readings", 2, 5),
+            ("step_trainer_trusted", "trusted", "step trainer readings", 2, 4),
+            ("customer_curated", "curated", "customers", 1, 2),
+            ("machine_learning_curated", "curated", "ML rows", 2, 5),
+        ],
+        columns=["table", "zone", "entity", "strict", "udacity"],
+    )
+    assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_funnel_mismatches_and_sentence(landing):
+    funnel = analysis.consent_funnel(*landing)
+    agreeing = {"customer_trusted": 2, "machine_learning_curated": 2}
+    assert analysis.funnel_mismatches(funnel, agreeing, "strict") == {}
+    assert analysis.funnel_mismatches(funnel, agreeing, "udacity") == {
+        "machine_learning_curated": (5, 2)
+    }
+    text = analysis.funnel_sentence(funnel, {}, "strict")
+    assert text.startswith("Consent keeps 2 of 3 customers (66.7%).")
+    assert "drops 3 of the rubric's 5 trusted accelerometer readings (60.0%" in text
+    assert "1 curated customers and 2 step trainer readings" in text
+    assert "the ML table has 5 rows under udacity and 2 under strict" in text
+    assert "hold exactly the recomputed strict counts" in text
+    wrong = analysis.funnel_sentence(funnel, {"machine_learning_curated": (2, 3)}, "strict")
+    assert "differ from the recomputation: machine_learning_curated 2 recomputed vs 3 in the lake" in wrong
+
+
+# -- readings and sampling -------------------------------------------------------
+def test_readings_per_subject(spark):
+    df = step_trainer(spark, [(1, "d1", 200), (2, "d1", 201), (1, "d2", 202)])
+    assert rows_of(analysis.readings_per(df, "serialNumber")) == [("d1", 2), ("d2", 1)]
+
+
+def test_sampling_intervals_per_subject(spark):
+    df = accelerometer(
+        spark,
+        [("u", t, 0.0, 0.0, 0.0) for t in (0, 0, 1000, 2000, 3000)]
+        + [("v", t, 0.0, 0.0, 0.0) for t in (0, 2000, 2500)]
+        + [("w", 5, 0.0, 0.0, 0.0)],
+    )
+    got = analysis.sampling_intervals(df, "user", "timestamp")
+    assert rows_of(got, "user", "readings", "instants", "interval_min", "interval_max") == [
+        ("u", 5, 4, 1000, 1000),
+        ("v", 3, 3, 500, 2000),
+        ("w", 1, 1, None, None),
+    ]
+    summary = analysis.sampling_summary(got.toPandas())
+    assert summary["subjects"] == 3 and summary["readings"] == 9 and summary["instants"] == 8
+    assert summary["max_spread_within"] == 1500  # v: gaps 500 and 2000
+    assert summary["median_min"] == 500 and summary["median_max"] == 1000
+
+
+def test_intervals_by_owner_and_sampling_sentence(spark):
+    people = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T)])
+    readings = accelerometer(spark, [("a@x.com", t, 0.0, 0.0, 0.0) for t in (0, 1000, 2000)]
+                             + [("b@x.com", t, 0.0, 0.0, 0.0) for t in (0, 3000, 6000)])
+    steps = step_trainer(spark, [(t, "dev-a", 200) for t in (0, 1000, 2000)] + [(t, "dev-b", 200) for t in (0, 2000)])
+    accel_sampling = analysis.sampling_intervals(readings, "user", "timestamp")
+    step_sampling = analysis.sampling_intervals(steps, "serialNumber", "sensorReadingTime")
+    by_owner = analysis.intervals_by_owner(accel_sampling, step_sampling, people)
+    assert rows_of(by_owner) == [("dev-a", "a@x.com", 1000, 1000), ("dev-b", "b@x.com", 3000, 2000)]
+    text = analysis.sampling_sentence(
+        analysis.sampling_summary(accel_sampling.toPandas()), analysis.sampling_summary(step_sampling.toPandas()),
+        by_owner.toPandas(),
+    )
+    assert text.startswith("Both sensors sample at one fixed interval per customer or device")
+    assert "from 1,000 to 3,000 ms" in text
+    assert "For 1 of 2 devices the step trainer's interval equals its owner's accelerometer interval" in text
+
+
+def test_readings_sentence():
+    text = analysis.readings_sentence(pd.DataFrame({"readings": [10, 20, 30]}), pd.DataFrame({"readings": [5, 1500]}))
+    assert text == (
+        "3 customers have between 10 and 30 accelerometer readings (median 20); "
+        "2 devices have between 5 and 1,500 step trainer readings (median 752)."
+    )
+
+
+# -- distance --------------------------------------------------------------------
+def test_distance_summary_compares_with_a_uniform_spread(spark):
+    df = step_trainer(spark, [(i, "d", v) for i, v in enumerate(range(1, 11))])
+    s = analysis.distance_summary(df)
+    assert (s["rows"], s["min"], s["max"], s["mean"]) == (10, 1, 10, 5.5)
+    assert s["std"] == pytest.approx(math.sqrt(99 / 12))
+    assert s["uniform_std"] == pytest.approx(math.sqrt(99 / 12))
+    assert rows_of(analysis.value_counts(df, "distanceFromObject"))[:2] == [(1, 1), (2, 1)]
+
+
+def test_lag1_autocorrelation_pairs_readings_within_a_device_in_time_order(spark):
+    # Two rising devices: within each, each value follows a smaller one (r = 1); pairing across
+    # devices or out of time order would break that.
+    rising = step_trainer(spark, [(3, "d1", 3), (1, "d1", 1), (2, "d1", 2), (1, "d2", 1), (2, "d2", 2), (3, "d2", 3)])
+    assert analysis.lag1_autocorrelation(rising, "serialNumber", "sensorReadingTime", "distanceFromObject") == pytest.approx(1.0)
+    alternating = step_trainer(spark, [(t, "d", 1 + t % 2) for t in range(6)])
+    assert analysis.lag1_autocorrelation(alternating, "serialNumber", "sensorReadingTime", "distanceFromObject") == pytest.approx(-1.0)
+    single = step_trainer(spark, [(1, "d", 5)])
+    assert analysis.lag1_autocorrelation(single, "serialNumber", "sensorReadingTime", "distanceFromObject") is None
+
+
+def test_mean_consecutive_change_stays_within_a_device(spark):
+    df = step_trainer(spark, [(1, "d1", 200), (2, "d1", 210), (3, "d1", 205), (1, "d2", 300), (2, "d2", 300)])
+    # d1: |210-200|, |205-210|; d2: |300-300|. Never d2's first reading against d1's last.
+    assert analysis.mean_consecutive_change(df, "serialNumber", "sensorReadingTime", "distanceFromObject") == pytest.approx(5.0)
+    assert analysis.mean_consecutive_change(df.limit(1), "serialNumber", "sensorReadingTime", "distanceFromObject") is None
+
+
+def test_uniform_mean_change_and_series_sentence():
+    assert analysis.uniform_mean_change(1, 2) == pytest.approx(0.5)  # |1-2| half the time
+    assert analysis.uniform_mean_change(201, 300) == pytest.approx(9999 / 300)
+    summary = {"min": 201, "max": 300}
+    noisy = analysis.series_sentence(4, 120, 33.0, summary)
+    assert noisy.startswith("4 example devices, 120 readings")
+    assert "consecutive readings differ by 33.0 on average; two independent draws from 201 to 300 would differ by 33.3" in noisy
+    assert noisy.endswith("the series look like noise rather than a smooth motion.")
+    assert "a smoother signal than independent draws" in analysis.series_sentence(4, 120, 2.0, summary)
+    assert "No device has two readings" in analysis.series_sentence(1, 1, None, summary)
+
+
+def test_busiest_devices_and_their_series(spark):
+    df = step_trainer(spark, [(1000, "d2", 1), (3000, "d2", 2), (5000, "d1", 3), (5500, "d1", 4), (1, "d3", 5)])
+    assert analysis.busiest_devices(df, 2) == ["d1", "d2"]  # equal counts: by serial number
+    series = analysis.device_series(df, ["d1", "d2"])
+    assert rows_of(series, "serialNumber", "seconds") == [("d1", 0.0), ("d1", 0.5), ("d2", 0.0), ("d2", 2.0)]
+
+
+def test_distance_sentence_reads_the_autocorrelation():
+    summary = {"rows": 1000, "min": 201, "max": 300, "mean": 250.0, "std": 28.9, "uniform_std": 28.87}
+    assert "about as predictable from its last one as a fresh random draw" in analysis.distance_sentence(summary, 0.01)
+    assert "partly predictable" in analysis.distance_sentence(summary, 0.8)
+    assert "no device has two readings" in analysis.distance_sentence(summary, None)
+
+
+# -- accelerometer ---------------------------------------------------------------
+def test_magnitude_and_axis_value_counts(spark):
+    df = accelerometer(spark, [("u", 1, 1.0, 1.0, 1.0), ("u", 2, 0.0, 0.0, 0.0), ("u", 3, 3.0, 4.0, 0.0)])
+    got = [round(m, 6) for (m,) in rows_of(analysis.with_magnitude(df), "magnitude")]
+    assert got == [0.0, round(math.sqrt(3), 6), 5.0]
+    counts = analysis.axis_value_counts(df.limit(2))
+    assert rows_of(counts) == [("x", 0.0, 1), ("x", 1.0, 1), ("y", 0.0, 1), ("y", 1.0, 1), ("z", 0.0, 1), ("z", 1.0, 1)]
+
+
+def test_accelerometer_sentence_names_the_levels():
+    axis_counts = pd.DataFrame(
+        [("x", v, 1) for v in (-1.0, 0.0, 1.0)] + [("y", v, 1) for v in (-1.0, 0.0, 1.0)] + [("z", v, 1) for v in (-1.0, 0.0)],
+        columns=["axis", "value", "rows"],
+    )
+    magnitudes = pd.DataFrame({"magnitude": [0.0, 1.0], "rows": [1, 3]})
+    text = analysis.accelerometer_sentence(axis_counts, magnitudes)
+    assert text.startswith("x takes the values {-1, 0, 1}, y {-1, 0, 1} and z {-1, 0}: the axes are quantized to 3 levels")
+    assert "25.0% of 4 readings have magnitude 0" in text
+
+
+# -- alignment -------------------------------------------------------------------
+def test_sensor_alignment_counts_owner_matches_collisions_and_wrong_pairs(spark):
+    people = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T)])
+    steps = step_trainer(
+        spark,
+        [
+            (1000, "dev-a", 200),  # a and b both have a reading at 1000: owner match, and a collision
+            (2000, "dev-a", 200),  # only b has one: another customer's only
+            (3000, "dev-a", 200),  # nobody: unmatched
+            (4000, "dev-b", 200),  # b, twice: owner match, two rubric rows
+            (1000, "dev-x", 200),  # no known owner: not counted
+        ],
+    )
+    readings = accelerometer(
+        spark,
+        [("a@x.com", 1000, 0.0, 0.0, 0.0), ("b@x.com", 1000, 0.0, 0.0, 0.0), ("b@x.com", 2000, 0.0, 0.0, 0.0),
+         ("b@x.com", 4000, 1.0, 0.0, 0.0), ("b@x.com", 4000, 0.0, 1.0, 0.0)],
+    )
+    got = analysis.sensor_alignment(steps, readings, people)
+    assert got == {
+        "step_readings": 4,
+        "matched_owner": 2,
+        "matched_any": 3,
+        "matched_other_only": 1,
+        "unmatched": 1,
+        "instants": 3,
+        "collision_instants": 1,
+        "rubric_pairs": 5,
+        "wrong_customer_pairs": 2,
+    }
+    text = analysis.alignment_sentence(got)
+    assert text.startswith("50.0% of 4 step trainer readings have an accelerometer reading of the device's owner")
+    assert "pairs 2 of its 5 rows (40.0%) with the wrong customer" in text
+
+
+# -- signal ----------------------------------------------------------------------
+def test_split_by_subject_puts_every_subject_in_exactly_one_part(spark):
+    rows = [(f"dev-{i}", 200 + j, float(j % 3 - 1), 0.0, 0.0) for i in range(300) for j in range(2)]
+    df = spark.createDataFrame(rows, ML_SCHEMA)
+    train, test = analysis.split_by_subject(df, "serialNumber", test_fraction=0.25, seed=7)
+    train_keys = {r[0] for r in train.select("serialNumber").distinct().collect()}
+    test_keys = {r[0] for r in test.select("serialNumber").distinct().collect()}
+    assert not train_keys & test_keys
+    assert train_keys | test_keys == {f"dev-{i}" for i in range(300)}
+    assert train.count() + test.count() == 600
+    assert 0.15 < len(test_keys) / 300 < 0.35
+    again = analysis.split_by_subject(df, "serialNumber", test_fraction=0.25, seed=7)[1]
+    assert {r[0] for r in again.select("serialNumber").distinct().collect()} == test_keys  # deterministic
+    other = analysis.split_by_subject(df, "serialNumber", test_fraction=0.25, seed=8)[1]
+    assert {r[0] for r in other.select("serialNumber").distinct().collect()} != test_keys
+    with pytest.raises(ValueError, match="test_fraction"):
+        analysis.split_by_subject(df, "serialNumber", test_fraction=1.0)
+
+
+def test_least_squares_recovers_a_linear_relation(spark):
+    rows = [(f"d{x}{z}", int(3 + 2 * x - 5 * z), float(x), 0.0, float(z)) for x in range(-3, 4) for z in range(-2, 3)]
+    df = spark.createDataFrame(rows, ML_SCHEMA)
+    assert analysis.least_squares(df, "distanceFromObject", ["x", "z"]) == pytest.approx([3.0, 2.0, -5.0])
+
+
+def _ml_frame(spark, distance, devices=40, per_device=30, seed=1):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in range(devices):
+        for _ in range(per_device):
+            x, y, z = (float(v) for v in rng.integers(-1, 2, size=3))
+            rows.append((f"dev-{d:03d}", int(distance(x, y, z, rng)), x, y, z))
+    return spark.createDataFrame(rows, ML_SCHEMA)
+
+
+def test_distance_signal_finds_a_real_relation_on_unseen_devices(spark):
+    ml = _ml_frame(spark, lambda x, y, z, rng: 250 + 30 * x - 10 * z)
+    s = analysis.distance_signal(ml)
+    assert s["train_subjects"] + s["test_subjects"] == 40 and s["test_subjects"] > 0
+    assert s["train_rows"] + s["test_rows"] == 1200
+    assert s["correlations"]["x"] > 0.8
+    assert s["r2"]["least squares on x, y, z, magnitude"] == pytest.approx(1.0, abs=1e-6)
+    assert s["rmse"]["train mean"] > 10
+    assert "carries some signal about distance" in analysis.signal_sentence(s)
+
+
+def test_distance_signal_reports_no_signal_in_noise(spark):
+    ml = _ml_frame(spark, lambda x, y, z, rng: rng.integers(201, 301))
+    s = analysis.distance_signal(ml)
+    assert all(abs(r) < 0.1 for r in s["correlations"].values())
+    assert max(s["r2"].values()) < analysis.SIGNAL_R2
+    text = analysis.signal_sentence(s)
+    assert "the accelerometer carries no usable signal about distance on this data" in text
+    assert f"scored on {s['test_rows']:,} rows of {s['test_subjects']} other devices" in text
+
+
+def test_magnitude_quantiles(spark):
+    ml = spark.createDataFrame([("d", v, 0.0, 0.0, 0.0) for v in range(1, 101)] + [("d", 500, 1.0, 0.0, 0.0)], ML_SCHEMA)
+    q = analysis.magnitude_quantiles(ml)
+    assert list(q["magnitude"]) == [0.0, 1.0] and list(q["rows"]) == [100, 1]
+    assert list(q.iloc[0][["q05", "q25", "q50", "q75", "q95"]]) == [5, 25, 50, 75, 95]
+
+
+# -- findings --------------------------------------------------------------------
+MANIFEST = {
+    "intake": {
+        "customer_landing": {"read": 10, "landed": 7, "quarantined": 2, "duplicates_dropped": 1,
+                             "quarantine_reasons": {"not_json": 1, "truncated": 1}},
+    },
+    "quality": {
+        "machine_learning_curated": [{"rule": "one_reading_per_step", "severity": "warn", "rows_checked": 9,
+                                      "rows_failing": 4, "outcome": "warned", "detail": "d"}],
+        "customer_landing": [
+            {"rule": "email_complete", "severity": "error", "rows_checked": 7, "rows_failing": 0, "outcome": "passed"},
+            {"rule": "phone_unique", "severity": "warn", "rows_checked": 7, "rows_failing": 6, "outcome": "warned"},
+        ],
+    },
+}
+
+
+def test_findings_from_the_manifest():
+    intake = analysis.intake_findings(MANIFEST)
+    assert intake.to_dict("records") == [
+        {"table": "customer_landing", "read": 10, "landed": 7, "quarantined": 2, "duplicates_dropped": 1,
+         "reasons": "not_json: 1, truncated: 1"}
+    ]
+    quality = analysis.quality_findings(MANIFEST)
+    assert list(quality["rule"]) == ["one_reading_per_step", "email_complete", "phone_unique"]
+    outcomes = analysis.quality_outcomes(quality)
+    assert list(outcomes.index) == ["customer_landing", "machine_learning_curated"]  # lake order
+    assert list(outcomes.columns) == ["passed", "warned"]
+    assert outcomes.loc["customer_landing"].tolist() == [1, 1]
+    text = analysis.findings_sentence(intake, quality, True)
+    assert "Intake read 10 records into 1 landing tables: 7 landed, 2 quarantined and 1 exact duplicates dropped." in text
+    assert "3 data-quality rules were evaluated on 2 tables: 2 warned, 1 passed." in text
+    assert "customer_landing.phone_unique (warned, 6 rows); machine_learning_curated.one_reading_per_step" in text
+
+
+def test_findings_without_a_manifest(tmp_path):
+    assert analysis.load_manifest("") is None
+    assert analysis.load_manifest(tmp_path) is None
+    (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
+    assert analysis.load_manifest(tmp_path) == MANIFEST
+    empty_intake, empty_quality = analysis.intake_findings(None), analysis.quality_findings(None)
+    assert empty_intake.empty and empty_quality.empty and analysis.quality_outcomes(empty_quality).empty
+    assert analysis.findings_sentence(empty_intake, empty_quality, False).startswith("No data-quality findings recorded")
+    assert "No data-quality rule results recorded" in analysis.findings_sentence(empty_intake, empty_quality, True)
+
+
+def test_save_figure_and_finish(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    assert analysis.save_figure(fig, "", "funnel") is None
+    path = analysis.save_figure(fig, tmp_path, "funnel", "Consent funnel", "Consent keeps 2 of 3.")
+    plt.close(fig)
+    assert path == tmp_path / "figures" / "funnel.png" and path.read_bytes()[:4] == b"\x89PNG"
+    captions = json.loads((tmp_path / "figures" / "captions.json").read_text())
+    assert captions == {"funnel": {"title": "Consent funnel", "caption": "Consent keeps 2 of 3."}}
+    record = analysis.finish(tmp_path, [path, None], seconds=1.234)
+    assert record == {"step": "balance_analysis", "status": "succeeded", "figures": ["funnel.png"], "seconds": 1.23}
+    assert json.loads((tmp_path / "steps" / "balance_analysis.json").read_text()) == record
+    assert analysis.finish("", [])["figures"] == []
+
+
+# -- the notebook ----------------------------------------------------------------
+def test_notebook_is_thin_parameterized_and_clean():
+    nb = json.loads(NOTEBOOK.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == config.LOCAL_KERNEL
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] is cells[0]
+    names = []
+    for line in "".join(tagged[0]["source"]).splitlines():
+        match = re.match(r'^(\w+): str = "[^"]*"  # ([^=]+)$', line)
+        assert match, f"untyped, uncommented, or '=' in the comment: {line}"
+        names.append(match.group(1))
+    assert names == ["lake_dir", "policy", "run_id", "run_dir"]
+    for cell in cells:
+        source = "".join(cell["source"])
+        assert not re.search(r"^\s*(def|class|lambda) |lambda ", source, re.M), "logic belongs in stedi.analysis"
+        assert not cell.get("outputs") and cell.get("execution_count") is None, "commit the notebook clean"
+
+
+def _first_customers(n):
+    lines = (config.RAW_DIR / "customer").glob("*.json")
+    first = []
+    for path in sorted(lines):
+        for line in path.read_text().splitlines():
+            if line.strip() and len(first) < n:
+                first.append(line)
+    return first
+
+
+@pytest.fixture(scope="module")
+def small_lake(tmp_path_factory, spark):
+    """A strict lake of the first 40 real customers and their readings, built by the real intake and transforms."""
+    from stedi import intake
+    from stedi.lake import Lake
+    from stedi.tables import SOURCES, landing_table
+    from stedi.transforms.accelerometer_trusted import consented_accelerometer_readings
+    from stedi.transforms.customer_curated import customers_with_readings
+    from stedi.transforms.customer_trusted import consenting_customers
+    from stedi.transforms.machine_learning_curated import machine_learning_readings
+    from stedi.transforms.step_trainer_trusted import consented_step_trainer_readings
+
+    base = tmp_path_factory.mktemp("small")
+    customer_lines = _first_customers(40)
+    people = [json.loads(line) for line in customer_lines]
+    keep = {"customer": None, "accelerometer": {p["email"] for p in people}, "step_trainer": {p["serialNumber"] for p in people}}
+    key = {"accelerometer": "user", "step_trainer": "serialNumber"}
+    for source in SOURCES:
+        folder = base / "raw" / source
+        folder.mkdir(parents=True)
+        if source == "customer":
+            lines = customer_lines
+        else:
+            lines = [
+                line
+                for path in sorted((config.RAW_DIR / source).glob("*.json"))
+                for line in path.read_text().splitlines()
+                if line.strip() and json.loads(line)[key[source]] in keep[source]
+            ]
+        (folder / f"{source}-subset.json").write_text("\n".join(lines) + "\n")
+
+    lake = Lake(spark, str(base / "lake"), policy="strict")
+    accounting = {}
+    for source in SOURCES:
+        result = intake.land_source(spark, base / "raw", source)
+        lake.write(landing_table(source), result.landed)
+        accounting[landing_table(source)] = result.accounting()
+    customer_trusted = consenting_customers(lake.read("customer_landing"), "strict")
+    lake.write("customer_trusted", customer_trusted)
+    accelerometer_trusted = consented_accelerometer_readings(
+        lake.read("accelerometer_landing"), lake.read("customer_trusted"), "strict"
+    )
+    lake.write("accelerometer_trusted", accelerometer_trusted)
+    lake.write(
+        "customer_curated",
+        customers_with_readings(lake.read("customer_trusted"), lake.read("accelerometer_trusted"), "strict"),
+    )
+    lake.write(
+        "step_trainer_trusted",
+        consented_step_trainer_readings(lake.read("step_trainer_landing"), lake.read("customer_curated"), "strict"),
+    )
+    lake.write(
+        "machine_learning_curated",
+        machine_learning_readings(
+            lake.read("step_trainer_trusted"), lake.read("accelerometer_trusted"), lake.read("customer_curated"), "strict"
+        ),
+    )
+    # The run folder as the runner leaves it before the analysis: a manifest with intake and quality.
+    run_dir = base / "run"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text(
+        json.dumps({"run_id": "small", "status": "running", "intake": accounting, "quality": MANIFEST["quality"]})
+    )
+    return base / "lake", run_dir
+
+
+@pytest.mark.notebook
+def test_analysis_notebook_runs_under_nbval_and_saves_its_figures(tmp_path, small_lake):
+    lake_dir, run_dir = small_lake
+    prepared = tmp_path / "balance_analysis.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOK),
+        str(prepared),
+        parameters={"lake_dir": str(lake_dir), "policy": "strict", "run_id": "small", "run_dir": str(run_dir)},
+        prepare_only=True,
+        kernel_name=config.LOCAL_KERNEL,
+        language="python",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", str(prepared)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    figures = run_dir / "figures"
+    assert sorted(p.stem for p in figures.glob("*.png")) == sorted(FIGURES)
+    assert all((figures / f"{name}.png").read_bytes()[:4] == b"\x89PNG" for name in FIGURES)
+    captions = json.loads((figures / "captions.json").read_text())
+    assert sorted(captions) == sorted(FIGURES)
+    assert re.match(r"Consent keeps \d+ of 40 customers", captions["funnel"]["caption"])
+    assert "hold exactly the recomputed strict counts" in captions["funnel"]["caption"]
+    assert "2 warned, 1 passed" in captions["findings"]["caption"]
+    record = json.loads((run_dir / "steps" / "balance_analysis.json").read_text())
+    assert record["status"] == "succeeded" and sorted(record["figures"]) == sorted(f"{n}.png" for n in FIGURES)

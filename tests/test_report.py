@@ -1,0 +1,180 @@
+"""The run's pages: index.html (steps, counts, quarantine, quality, figures) and the notebook exports."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+
+import nbformat
+import pytest
+
+from stedi import report
+
+# A 1x1 PNG: figures without drawing anything.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+STEPS = ("00_raw_to_landing", "01_customer_landing_to_trusted", "balance_analysis")
+
+
+def manifest(status="succeeded", **overrides):
+    m = {
+        "run_id": "20240101T000000Z-strict-abcd",
+        "status": status,
+        "policy": "strict",
+        "target": "local",
+        "lake_dir": "/tmp/lake",
+        "seconds": 75.25,
+        "tables": {
+            "customer_landing": {"zone": "landing", "rows": 956, "path": "/tmp/lake/landing/customer_landing"},
+            "accelerometer_landing": {"zone": "landing", "rows": 81273, "path": "/x"},
+            "machine_learning_curated": {"zone": "curated", "rows": 1234567, "path": "/y"},
+        },
+        "intake": {
+            "accelerometer_landing": {
+                "source": "accelerometer", "read": 81280, "landed": 81273, "quarantined": 5,
+                "duplicates_dropped": 2, "quarantine_reasons": {"truncated": 3, "not_json": 2}, "balanced": True,
+            }
+        },
+        "quality": {
+            "customer_landing": [
+                {"rule": "email_complete", "severity": "error", "rows_checked": 956, "rows_failing": 0, "outcome": "passed"},
+                {"rule": "phone_unique", "severity": "warn", "rows_checked": 956, "rows_failing": 9560, "outcome": "warned",
+                 "detail": "most repeated <phone>"},
+            ]
+        },
+        "steps": [
+            {"name": name, "notebook": f"{name}.ipynb", "status": "succeeded", "seconds": 1.5 + i, "html": f"{name}.html"}
+            for i, name in enumerate(STEPS)
+        ],
+    }
+    m.update(overrides)
+    return m
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    folder = tmp_path / "runs" / "20240101T000000Z-strict-abcd"
+    (folder / "figures").mkdir(parents=True)
+    for name in ("funnel", "signal", "zz_extra"):
+        (folder / "figures" / f"{name}.png").write_bytes(PNG + name.encode())  # distinct bytes per figure
+    (folder / "figures" / "captions.json").write_text(
+        json.dumps({"funnel": {"title": "Consent funnel", "caption": "Consent keeps 482 of 956 customers."}})
+    )
+    return folder
+
+
+def test_index_links_every_step_report_and_shows_durations(run_dir):
+    for name in STEPS:
+        (run_dir / f"{name}.code.html").write_text("code")
+    page = report.write_index(run_dir, manifest()).read_text()
+    for name in STEPS:
+        assert f'href="{name}.html"' in page
+        assert f'href="{name}.code.html"' in page
+        assert f'href="{name}.ipynb"' in page
+    assert "1.5 s" in page and "3.5 s" in page
+    assert 'class="badge ok">succeeded<' in page
+    assert "policy <b>strict</b>" in page
+
+
+def test_index_embeds_every_figure_and_links_its_png(run_dir):
+    page = report.write_index(run_dir, manifest()).read_text()
+    for name in ("funnel", "signal", "zz_extra"):
+        data = base64.b64encode((run_dir / "figures" / f"{name}.png").read_bytes()).decode()
+        assert f"data:image/png;base64,{data}" in page
+        assert f'href="figures/{name}.png"' in page
+    assert page.count("<img ") == 3
+    assert "Consent keeps 482 of 956 customers." in page  # the computed caption travels with its figure
+    # the funnel sits with the row counts, before the analysis section; the others in the analysis's order
+    assert page.index('id="fig-funnel"') < page.index("id='analysis'") < page.index('id="fig-signal"') < page.index(
+        'id="fig-zz_extra"'
+    )
+    assert "src=\"figures/" not in page  # nothing depends on the PNG files being next to the page
+
+
+def test_index_shows_the_manifest_counts_formatted_and_right_aligned(run_dir):
+    page = report.write_index(run_dir, manifest()).read_text()
+    for formatted in ("956", "81,273", "1,234,567", "81,280", "9,560"):
+        assert f"<td class='num'>{formatted}</td>" in page or f"<td class='num hot'>{formatted}</td>" in page
+    assert "81273" not in page.replace("rows=81273", "")
+    assert "<td class='num hot'>5</td>" in page  # quarantined rows stand out
+    assert "truncated: 3, not_json: 2" in page
+    assert "phone_unique" in page and 'class="badge warn">warned<' in page
+    assert "most repeated &lt;phone&gt;" in page  # manifest text is escaped
+    assert "Rules that passed (1)" in page
+
+
+def test_index_of_a_failed_run_shows_the_status_and_the_failing_steps_error(run_dir):
+    failed = manifest(status="failed")
+    failed["steps"][1].update(status="failed", error='cell [3] ("x = 1/0"): ZeroDivisionError: division by zero')
+    failed["steps"] = failed["steps"][:2]
+    page = report.write_index(run_dir, failed).read_text()
+    assert 'class="badge bad">failed<' in page
+    assert "<title>STEDI run 20240101T000000Z-strict-abcd · failed</title>" in page
+    assert "Step 01_customer_landing_to_trusted failed." in page
+    assert "ZeroDivisionError: division by zero" in page
+    assert "cell [3] (&quot;x = 1/0&quot;)" in page
+    assert re.search(r"<tr class='failed'>.*01_customer_landing_to_trusted", page)
+
+
+def test_index_without_figures_quality_or_intake_says_so(tmp_path):
+    page = report.write_index(tmp_path, manifest(quality={}, intake={})).read_text()
+    assert "No data-quality results recorded." in page
+    assert "No intake accounting recorded." in page
+    assert "<img " not in page and "id='analysis'" not in page
+
+
+def _notebook(path, code="print('the answer')", output="the answer\n"):
+    cell = nbformat.v4.new_code_cell(code, execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=output)]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A step"), cell])
+    nbformat.write(nb, path)
+
+
+def test_export_reports_writes_a_reader_and_an_engineer_page_per_notebook(tmp_path):
+    _notebook(tmp_path / "00_raw_to_landing.ipynb", code="secret_code_marker = 42\nprint('the answer')")
+    exported = report.export_reports(tmp_path, ["00_raw_to_landing", "01_not_executed"])
+    assert exported == {"00_raw_to_landing": {"html": "00_raw_to_landing.html", "code_html": "00_raw_to_landing.code.html"}}
+    reader = (tmp_path / "00_raw_to_landing.html").read_text()
+    engineer = (tmp_path / "00_raw_to_landing.code.html").read_text()
+    assert "the answer" in reader and "the answer" in engineer
+    assert "secret_code_marker" not in reader
+    assert "secret_code_marker" in engineer
+    assert not (tmp_path / "01_not_executed.html").exists()
+
+
+def test_export_reports_defaults_to_every_notebook_of_the_run(tmp_path):
+    for name in ("a", "b"):
+        _notebook(tmp_path / f"{name}.ipynb")
+    assert sorted(report.export_reports(tmp_path)) == ["a", "b"]
+
+
+def test_latest_run_follows_the_latest_link_then_the_newest_manifest(tmp_path):
+    runs = tmp_path / "runs"
+    with pytest.raises(FileNotFoundError, match="no run folder"):
+        report.latest_run(runs)
+    old, new = runs / "20240101T000000Z-strict-aaaa", runs / "20240102T000000Z-strict-bbbb"
+    for i, folder in enumerate((old, new)):
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text("{}")
+        os.utime(folder / "manifest.json", (1_700_000_000 + i, 1_700_000_000 + i))
+    assert report.latest_run(runs) == new
+    (runs / "latest").symlink_to(old.name, target_is_directory=True)
+    assert report.latest_run(runs) == old.resolve()
+
+
+def test_refresh_re_exports_the_latest_run(tmp_path):
+    runs = tmp_path / "runs"
+    folder = runs / "r1"
+    folder.mkdir(parents=True)
+    m = manifest(steps=[{"name": "00_raw_to_landing", "notebook": "00_raw_to_landing.ipynb", "status": "succeeded", "seconds": 2.0}])
+    (folder / "manifest.json").write_text(json.dumps(m))
+    _notebook(folder / "00_raw_to_landing.ipynb")
+    index = report.refresh(runs)
+    assert index == folder / "index.html"
+    assert (folder / "00_raw_to_landing.html").exists() and (folder / "00_raw_to_landing.code.html").exists()
+    assert 'href="00_raw_to_landing.code.html"' in index.read_text()
+    with pytest.raises(FileNotFoundError):
+        report.refresh(runs, run_id="no-such-run")
