@@ -94,10 +94,12 @@ def instrument() -> None:
 
 
 STEPS = (
-    ("01_customer_landing_to_trusted", "customer_trusted", "stedi.transforms.customer_trusted", "consenting_customers", ("customer_landing",)),
+    ("01_customer_landing_to_trusted", "customer_trusted", "stedi.transforms.customer_trusted", "consenting_customers",
+     ("customer_landing",)),
     ("02_accelerometer_landing_to_trusted", "accelerometer_trusted", "stedi.transforms.accelerometer_trusted",
      "consented_accelerometer_readings", ("accelerometer_landing", "customer_trusted")),
-    ("03_customer_trusted_to_curated", "customer_curated", "stedi.transforms.customer_curated", "customers_with_readings",
+    ("03_customer_trusted_to_curated", "customer_curated", "stedi.transforms.customer_curated",
+     "customers_with_readings",
      ("customer_trusted", "accelerometer_trusted")),
     ("04_step_trainer_landing_to_trusted", "step_trainer_trusted", "stedi.transforms.step_trainer_trusted",
      "consented_step_trainer_readings", ("step_trainer_landing", "customer_curated")),
@@ -188,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     total = time.monotonic() - began
     print(f"{'step':<38}{'phase':<44}{'wall s':>8}{'CPU s':>8}{'jobs':>6}")
     for name, seconds in result["steps"].items():
-        print(f"{name:<38}{'(step total)':<44}{seconds:>8.2f}{result['cpu'][name]:>8.1f}{result['spark_jobs'][name]:>6}")
+        cpu, jobs = result["cpu"][name], result["spark_jobs"][name]
+        print(f"{name:<38}{'(step total)':<44}{seconds:>8.2f}{cpu:>8.1f}{jobs:>6}")
         for (step, what), value in sorted(TIMES.items(), key=lambda kv: -kv[1]):
             if step == name:
                 print(f"{'':<38}{what:<44}{value:>8.2f}{CPU[(step, what)]:>8.1f}{JOBS[(step, what)]:>6}")
@@ -206,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     print("intake phases (seconds since the start of land_source):", json.dumps(result["intake_phases"]))
     out = {"conf": conf, "steps": result["steps"], "cpu": result["cpu"], "spark_jobs": result["spark_jobs"],
            "phase_cpu": {f"{s}|{w}": round(v, 2) for (s, w), v in CPU.items()},
-           "jobs": {f"{s}|{w}": n for (s, w), n in JOBS.items()}, "phases": {f"{s}|{w}": round(v, 3) for (s, w), v in TIMES.items()},
+           "jobs": {f"{s}|{w}": n for (s, w), n in JOBS.items()},
+           "phases": {f"{s}|{w}": round(v, 3) for (s, w), v in TIMES.items()},
            "intake_phases": result["intake_phases"], "total": round(total, 2)}
     if args.rules:
         out["rules"] = rule_costs(str(work / "lake"), args.policy, ("accelerometer_landing", "accelerometer_trusted"))

@@ -215,15 +215,19 @@ def bench_scale(scale: float, work: Path, seed: int, keep: bool) -> dict:
     base.mkdir(parents=True)
     raw = base / "raw"
     print(f"N={scale:g}: generating ...", flush=True)
-    gen = measured([*STEDI, "generate", "--scale", str(scale), "--out", str(raw), "--seed", str(seed)], base / "generate.log")
+    generate = [*STEDI, "generate", "--scale", str(scale), "--out", str(raw), "--seed", str(seed)]
+    gen = measured(generate, base / "generate.log")
     if gen["returncode"] != 0:
         raise RuntimeError(f"stedi generate failed; see {base / 'generate.log'}")
     summary = json.loads((raw / "generation.json").read_text())
     raw_bytes = sum(p.stat().st_size for p in raw.rglob("*.json"))
-    print(f"N={scale:g}: {summary['customers']:,} customers, {raw_bytes / 1e6:,.0f} MB raw ({gen['seconds']} s); stedi run ...", flush=True)
+    size = f"{summary['customers']:,} customers, {raw_bytes / 1e6:,.0f} MB raw ({gen['seconds']} s)"
+    print(f"N={scale:g}: {size}; stedi run ...", flush=True)
     pipeline = pipeline_run(raw, base)
     print(f"N={scale:g}: stedi run {pipeline['seconds']} s; DuckDB reference ...", flush=True)
-    reference_command = [PYTHON, str(HERE / "duckdb_reference.py"), "--raw-dir", str(raw), "--out", str(base / "duckdb"), "--json"]
+    reference_command = [
+        PYTHON, str(HERE / "duckdb_reference.py"), "--raw-dir", str(raw), "--out", str(base / "duckdb"), "--json"
+    ]
     reference = measured(reference_command, base / "duckdb.log")
     if reference["returncode"] != 0:
         raise RuntimeError(f"the DuckDB reference failed; see {base / 'duckdb.log'}")
@@ -277,7 +281,9 @@ def machine() -> dict:
             versions[module] = "?"
     java = subprocess.run(["java", "-version"], capture_output=True, text=True)
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=PROJECT)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=PROJECT
+    )
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -356,7 +362,10 @@ def _run_cell(p: dict) -> str:
     return f"{p['seconds']:.1f}" if _ok(p) else f"failed after {p['seconds']:.0f}"
 
 
-def write_report(path: Path, results: list[dict], real: dict | None, info: dict, loads: dict, plot: Path | None) -> None:
+def write_report(
+    path: Path, results: list[dict], real: dict | None, info: dict, loads: dict, plot: Path | None, when: str = ""
+) -> None:
+    when = when or f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}"
     modified = f" plus uncommitted changes to {', '.join(info['modified'])}" if info["modified"] else ""
     lines = [
         "# STEDI scale benchmark",
@@ -365,7 +374,8 @@ def write_report(path: Path, results: list[dict], real: dict | None, info: dict,
         "real data (`stedi generate`), the pipeline (`stedi run`, strict policy) and the DuckDB",
         "reference (`benchmarks/duckdb_reference.py`, the same strict tables from the same raw files).",
         "",
-        f"Run on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, code at commit {info['commit']}{modified}.",
+        f"Run on {when} UTC, code at commit {info['commit']}{modified}.",
+        "Where the time goes inside the steps, and what would make them faster: [profile.md](profile.md).",
         "",
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_bytes'] / GiB:.1f} GiB memory, "
         f"Linux {info['kernel']}; Python {info['python']}, PySpark {info['versions']['pyspark']} (local[2], "
@@ -397,12 +407,14 @@ def write_report(path: Path, results: list[dict], real: dict | None, info: dict,
         elif not r["count_mismatches"]:
             counts = "equal"
         else:
-            counts = "differ: " + ", ".join(f"{k} {v['pipeline']} vs {v['duckdb']}" for k, v in r["count_mismatches"].items())
+            differ = r["count_mismatches"].items()
+            counts = "differ: " + ", ".join(f"{k} {v['pipeline']} vs {v['duckdb']}" for k, v in differ)
         rate = f"{r['raw_records'] / p['steps_seconds']:,.0f}" if _ok(p) else ""
         ratio = f"{p['steps_seconds'] / d['seconds']:.0f}x" if _ok(p) else ""
         lines.append(
             f"| {r['scale']:g} | {r['customers']:,} | {r['raw_records']:,} | {r['raw_bytes'] / 1e6:,.0f} | "
-            f"{r['generate']['seconds']:.1f} | {_run_cell(p)} | {p['steps_seconds']:.1f} | {p['other_seconds']:.1f} | {rate} | "
+            f"{r['generate']['seconds']:.1f} | {_run_cell(p)} | {p['steps_seconds']:.1f} | {p['other_seconds']:.1f} | "
+            f"{rate} | "
             f"{_gib(p['peak_rss'])} | {_gib(jvm)} | {d['seconds']:.2f} | {_gib(d['peak_rss'])} | {ratio} | {counts} |"
         )
     if real is not None:
@@ -425,8 +437,9 @@ def write_report(path: Path, results: list[dict], real: dict | None, info: dict,
         "and writes included): the pipeline's transform time, compared with DuckDB's total. analysis s: the",
         "other steps of the run (the balance analysis notebook). raw records/s: raw records / zone steps s.",
         "Peak memory: the summed PSS (proportional set size) of `stedi run` and all its descendants (runner,",
-        "kernel, JVM, Python workers), sampled from /proc every 0.2 s; JVM peak: the Spark JVM's own peak RSS.",
-        "DuckDB peak: the same measure for the reference's process.",
+        "kernel, JVM, Python workers), sampled from /proc every 0.2 s (a sample is not atomic: one taken while",
+        "the JVM forks a helper process can count part of its pages twice); JVM peak: the Spark JVM's own peak",
+        "RSS. DuckDB peak: the same measure for the reference's process.",
         "",
         "## Per step",
         "",
@@ -451,7 +464,9 @@ def write_report(path: Path, results: list[dict], real: dict | None, info: dict,
                 rate = f"{step['rows_in'] / step['seconds']:,.0f}" if step["rows_in"] else ""
                 cells.append(f"{step['seconds']:.1f} | {rate}")
         last = results[-1]["duckdb"]["tables"]
-        duck = f"{sum(last[t]['seconds'] for t in DUCKDB_TABLES_OF_STEP[name]):.2f}" if name in DUCKDB_TABLES_OF_STEP else ""
+        duck = ""
+        if name in DUCKDB_TABLES_OF_STEP:
+            duck = f"{sum(last[t]['seconds'] for t in DUCKDB_TABLES_OF_STEP[name]):.2f}"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {duck} |")
     if plot is not None:
         lines += ["", f"![time against N]({plot.name})", ""]
@@ -518,12 +533,21 @@ def write_plot(path: Path, results: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[1, 10, 100], help="N values (default: 1 10 100)")
-    parser.add_argument("--work", default="/tmp/stedi-bench", help="scratch folder for data, lakes, runs (default /tmp/stedi-bench)")
+    parser.add_argument("--work", default="/tmp/stedi-bench", help="scratch folder for data, lakes and runs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-real", action="store_true", help="skip the `stedi run` on data/raw")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and lakes")
-    parser.add_argument("--results", default=str(HERE / "results.md"), help="the report (default benchmarks/results.md)")
+    parser.add_argument("--results", default=str(HERE / "results.md"), help="the report (results.json and the plot beside)")
+    parser.add_argument("--report-only", action="store_true", help="rebuild the report and plot from results.json")
     args = parser.parse_args(argv)
+    report = Path(args.results)
+    plot = report.with_name("time_vs_scale.png")
+    if args.report_only:
+        record = json.loads(report.with_suffix(".json").read_text())
+        write_plot(plot, record["scales"])
+        write_report(report, record["scales"], record["real"], record["machine"], record["load_average"], plot,
+                     record.get("finished", ""))
+        return 0
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     loads = {"start": load_average()}
@@ -531,13 +555,11 @@ def main(argv: list[str] | None = None) -> int:
     real = None if args.no_real else bench_real(work)
     results = [bench_scale(scale, work, args.seed, args.keep) for scale in sorted(args.scales)]
     loads["end"] = load_average()
-    report = Path(args.results)
-    plot = report.with_name("time_vs_scale.png")
+    finished = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}"
     write_plot(plot, results)
-    write_report(report, results, real, info, loads, plot)
-    report.with_suffix(".json").write_text(
-        json.dumps({"machine": info, "load_average": loads, "real": real, "scales": results}, indent=2) + "\n"
-    )
+    write_report(report, results, real, info, loads, plot, finished)
+    record = {"finished": finished, "machine": info, "load_average": loads, "real": real, "scales": results}
+    report.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     print(report.read_text())
     return 0 if all(_ok(r["pipeline"]) and not r["count_mismatches"] for r in results) else 1
 

@@ -80,9 +80,11 @@ def test_key_names_order_and_value_types_are_those_of_the_real_export(scale_one)
         assert c["email"] == c["customerName"].replace(" ", ".") + "@test.com"
     assert all(list(a) == ["user", "timestamp", "x", "y", "z"] for a in records["accelerometer"])
     assert all(type(a["timestamp"]) is int for a in records["accelerometer"])
-    assert {(type(a[k]), a[k]) for a in records["accelerometer"] for k in "xyz"} == {(float, -1.0), (float, 0.0), (float, 1.0)}
+    axes = {(type(a[k]), a[k]) for a in records["accelerometer"] for k in "xyz"}
+    assert axes == {(float, -1.0), (float, 0.0), (float, 1.0)}
     assert all(list(s) == ["sensorReadingTime", "serialNumber", "distanceFromObject"] for s in records["step_trainer"])
-    assert all(type(s["distanceFromObject"]) is int and 201 <= s["distanceFromObject"] <= 300 for s in records["step_trainer"])
+    distances = [s["distanceFromObject"] for s in records["step_trainer"]]
+    assert all(type(d) is int and 201 <= d <= 300 for d in distances)
     assert {s["distanceFromObject"] for s in records["step_trainer"]} == set(range(201, 301))
     # The same formatting as the real files: compact readings, `", "`-separated customers.
     for source in SOURCES:  # every line laid out as some line of the real export
@@ -147,7 +149,7 @@ def test_timestamps_collide_across_customers(scale_one):
 
 def test_some_readings_predate_consent(scale_one):
     _, _, records = scale_one
-    consent = {c["email"]: c["shareWithResearchAsOfDate"] for c in records["customer"] if "shareWithResearchAsOfDate" in c}
+    consent = {c["email"]: c[SHARE_KEYS[0]] for c in records["customer"] if SHARE_KEYS[0] in c}
     readings = [a for a in records["accelerometer"] if a["user"] in consent]
     before = [a for a in readings if a["timestamp"] < consent[a["user"]]]
     assert 0.15 < len(before) / len(readings) < 0.3  # real data: 8,956 of 40,981
@@ -221,7 +223,7 @@ def test_intake_lands_every_generated_record(tmp_path, spark):
     from stedi.intake import land_source
 
     result = generate(tmp_path / "raw", 0.2, seed=3)
-    expected = {"customer": result.customers, "accelerometer": result.accelerometer, "step_trainer": result.step_trainer}
+    expected = dict(zip(SOURCES, (result.customers, result.accelerometer, result.step_trainer)))
     for source in SOURCES:
         intake = land_source(spark, tmp_path / "raw", source)
         try:
@@ -239,11 +241,13 @@ def _reference_counts(root: Path) -> dict[str, dict[str, int]]:
     steps = _records(root, "step_trainer")
     consent = {c["email"]: c["shareWithResearchAsOfDate"] for c in customers if "shareWithResearchAsOfDate" in c}
     owner = {c["serialNumber"]: c["email"] for c in customers}
-    landing = {"customer_landing": len(customers), "accelerometer_landing": len(readings), "step_trainer_landing": len(steps)}
+    landing = {f"{source}_landing": len(rows) for source, rows in zip(SOURCES, (customers, readings, steps))}
     counts = {}
     for policy in ("udacity", "strict"):
         bounded = policy == "strict"
-        trusted = [a for a in readings if a["user"] in consent and (not bounded or a["timestamp"] >= consent[a["user"]])]
+        trusted = [
+            a for a in readings if a["user"] in consent and (not bounded or a["timestamp"] >= consent[a["user"]])
+        ]
         curated = {a["user"] for a in trusted}
         step_trusted = [
             s for s in steps
