@@ -8,8 +8,8 @@ each phase by wrapping the package's functions (nothing in src/ is changed):
 
 - intake: `land_source` per source, split into its own phases (survey, split, classify);
 - quality: `quality.evaluate` per table (the checks of Step.check and Step.land);
-- write: `Lake._write_replacing` (the Spark write), the row count read back after it,
-  and the catalog registration (`Lake.register`); `Lake.write_quarantine`.
+- write: `Lake._stage_at` (the Spark write of a table or quarantine version, rows counted
+  while writing), `Lake.publish` (the link swap and the catalog registration, `Lake.register`).
 
 With --rules, each quality rule of the two largest tables is then also evaluated alone on
 the stored table, to show what each rule costs.
@@ -87,10 +87,9 @@ def instrument() -> None:
 
     timed(intake, "land_source", "intake", key=lambda spark, raw, source: source)
     timed(quality, "evaluate", "quality", key=lambda table, *a, **k: table)
-    timed(lake.Lake, "_write_replacing", "write (Spark)", key=lambda self, df, target, fmt: Path(target).name)
+    timed(lake.Lake, "_stage_at", "write (Spark)", key=lambda self, name, df, target, fmt: Path(target).name)
     timed(lake.Lake, "register", "register", key=lambda self, name: name)
-    timed(lake.Lake, "write", "write total", key=lambda self, name, df: name)
-    timed(lake.Lake, "write_quarantine", "quarantine total", key=lambda self, name, df: name)
+    timed(lake.Lake, "publish", "publish", key=lambda self, staged: staged.name)
 
 
 STEPS = (
@@ -126,11 +125,18 @@ def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = N
     for key, value in conf.items():
         step.spark.conf.set(key, value)
     tracker = step.spark.sparkContext.statusTracker()
-    for source in SOURCES:
-        result = intake.land_source(step.spark, step.raw_dir, source)
+    original = intake.land_source
+
+    def land_source(spark, raw, source):
+        result = original(spark, raw, source)
         phases[source] = result.phases
-        step.land(result)
-        result.unpersist()
+        return result
+
+    intake.land_source = land_source
+    try:
+        step.land_all(SOURCES)  # as the notebook does
+    finally:
+        intake.land_source = original
     steps["00_raw_to_landing"] = time.monotonic() - began
     cpu["00_raw_to_landing"] = cpu_seconds() - cpu_began
     jobs["00_raw_to_landing"] = done = len(tracker.getJobIdsForGroup(None))
@@ -200,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     by_kind: dict[str, list] = defaultdict(lambda: [0.0, 0.0, 0])
     for (step, what), value in TIMES.items():
         kind = what.split(":")[0]
-        if kind not in ("write (Spark)", "register"):  # parts of "write total"
+        if kind != "register":  # part of "publish"
             by_kind[kind][0] += value
             by_kind[kind][1] += CPU[(step, what)]
             by_kind[kind][2] += JOBS[(step, what)]

@@ -13,6 +13,7 @@ import pandas as pd
 import papermill
 import pytest
 from pandas.testing import assert_frame_equal
+from pyspark.sql import functions as F
 
 from frames import CONSENT_A, accelerometer, customers, rows_of, step_trainer
 from stedi import analysis, config
@@ -79,14 +80,38 @@ def test_funnel_mismatches_and_sentence(landing):
     assert "hold exactly the recomputed strict counts" in text
     wrong = analysis.funnel_sentence(funnel, {"machine_learning_curated": (2, 3)}, "strict")
     assert "differ from the recomputation: machine_learning_curated 2 recomputed vs 3 in the lake" in wrong
+    sourced = analysis.funnel_sentence(funnel, {}, "strict", "row counts read from the lake")
+    assert sourced.endswith("hold exactly the recomputed strict counts (row counts read from the lake).")
+
+
+def test_consent_funnel_reads_only_the_funnel_columns(landing):
+    """The transforms need only FUNNEL_COLUMNS: the pruned landing tables give the same funnel."""
+    pruned = {
+        name: df.select(*analysis.FUNNEL_COLUMNS[name])
+        for name, df in zip(("customer_landing", "accelerometer_landing", "step_trainer_landing"), landing)
+    }
+    assert_frame_equal(analysis.consent_funnel(**pruned), analysis.consent_funnel(*landing))
+
+
+def test_recorded_rows_come_from_the_manifest_of_this_lake_only():
+    manifest = {"tables": {
+        "customer_trusted": {"zone": "trusted", "rows": 482, "path": "/lake/trusted/customer_trusted"},
+        "customer_curated": {"zone": "curated", "rows": 464, "path": "/other/curated/customer_curated"},
+        "step_trainer_trusted": {"zone": "trusted", "rows": None, "path": "/lake/trusted/step_trainer_trusted"},
+    }}
+    paths = {name: f"/lake/{zone}/{name}" for name, zone in (
+        ("customer_trusted", "trusted"), ("customer_curated", "curated"), ("step_trainer_trusted", "trusted"))}
+    assert analysis.recorded_rows(manifest, paths) == {"customer_trusted": 482}  # other lake, no count: left out
+    assert analysis.recorded_rows(None, paths) == {} and analysis.recorded_rows({"run_id": "r"}, paths) == {}
+    assert analysis.lake_rows_source({"customer_trusted": 482}, {}) == "row counts as written by this run, from its manifest"
+    assert analysis.lake_rows_source({}, {"customer_curated": 464}) == "row counts read from the lake"
+    assert analysis.lake_rows_source({"customer_trusted": 482}, {"customer_curated": 464}) == (
+        "row counts from this run's manifest; customer_curated counted in the lake"
+    )
+    assert analysis.lake_rows_source({}, {}) == ""
 
 
 # -- readings and sampling -------------------------------------------------------
-def test_readings_per_subject(spark):
-    df = step_trainer(spark, [(1, "d1", 200), (2, "d1", 201), (1, "d2", 202)])
-    assert rows_of(analysis.readings_per(df, "serialNumber")) == [("d1", 2), ("d2", 1)]
-
-
 def test_sampling_intervals_per_subject(spark):
     df = accelerometer(
         spark,
@@ -111,14 +136,20 @@ def test_intervals_by_owner_and_sampling_sentence(spark):
     readings = accelerometer(spark, [("a@x.com", t, 0.0, 0.0, 0.0) for t in (0, 1000, 2000)]
                              + [("b@x.com", t, 0.0, 0.0, 0.0) for t in (0, 3000, 6000)])
     steps = step_trainer(spark, [(t, "dev-a", 200) for t in (0, 1000, 2000)] + [(t, "dev-b", 200) for t in (0, 2000)])
-    accel_sampling = analysis.sampling_intervals(readings, "user", "timestamp")
-    step_sampling = analysis.sampling_intervals(steps, "serialNumber", "sensorReadingTime")
-    by_owner = analysis.intervals_by_owner(accel_sampling, step_sampling, people)
-    assert rows_of(by_owner) == [("dev-a", "a@x.com", 1000, 1000), ("dev-b", "b@x.com", 3000, 2000)]
-    text = analysis.sampling_sentence(
-        analysis.sampling_summary(accel_sampling.toPandas()), analysis.sampling_summary(step_sampling.toPandas()),
-        by_owner.toPandas(),
+    accel_sampling = analysis.sampling_intervals(readings, "user", "timestamp").toPandas()
+    step_sampling = analysis.sampling_intervals(steps, "serialNumber", "sensorReadingTime").toPandas()
+    owners = people.select("serialNumber", "email").toPandas()
+    by_owner = analysis.intervals_by_owner(accel_sampling, step_sampling, owners)
+    expected = pd.DataFrame(
+        [("dev-a", "a@x.com", 1000, 1000), ("dev-b", "b@x.com", 3000, 2000)],
+        columns=["serialNumber", "user", "accelerometer_interval", "step_trainer_interval"],
     )
+    assert_frame_equal(by_owner, expected, check_dtype=False)
+    # A device whose owner has no readings, or an owner without a device's readings, is not paired.
+    lonely = pd.concat([owners, pd.DataFrame([{"serialNumber": "dev-z", "email": "z@x.com"}])])
+    assert_frame_equal(analysis.intervals_by_owner(accel_sampling, step_sampling, lonely), expected, check_dtype=False)
+    assert analysis.intervals_by_owner(accel_sampling, step_sampling, owners.iloc[:0]).empty
+    text = analysis.sampling_sentence(analysis.sampling_summary(accel_sampling), analysis.sampling_summary(step_sampling), by_owner)
     assert text.startswith("Both sensors sample at one fixed interval per customer or device")
     assert "from 1,000 to 3,000 ms" in text
     assert "For 1 of 2 devices the step trainer's interval equals its owner's accelerometer interval" in text
@@ -133,31 +164,38 @@ def test_readings_sentence():
 
 
 # -- distance --------------------------------------------------------------------
-def test_distance_summary_compares_with_a_uniform_spread(spark):
-    df = step_trainer(spark, [(i, "d", v) for i, v in enumerate(range(1, 11))])
-    s = analysis.distance_summary(df)
-    assert (s["rows"], s["min"], s["max"], s["mean"]) == (10, 1, 10, 5.5)
-    assert s["std"] == pytest.approx(math.sqrt(99 / 12))
+def test_distance_summary_from_the_value_counts_matches_spark(spark):
+    df = step_trainer(spark, [(i, "d", v) for i, v in enumerate([*range(1, 11), 3, 3, 7, None])])
+    counts = analysis.value_counts(df, "distanceFromObject").toPandas()
+    assert [tuple(r) for r in analysis.value_counts(df, "distanceFromObject").collect()][:4] == [(None, 1), (1, 1), (2, 1), (3, 3)]
+    s = analysis.distance_summary(counts)
+    spark_row = df.agg(F.count("distanceFromObject"), F.min("distanceFromObject"), F.max("distanceFromObject"),
+                       F.avg("distanceFromObject"), F.stddev_pop("distanceFromObject")).first()
+    assert (s["rows"], s["min"], s["max"]) == (13, 1, 10) == tuple(spark_row[:3])  # the null is not a reading
+    assert s["mean"] == pytest.approx(spark_row[3]) and s["std"] == pytest.approx(spark_row[4])
     assert s["uniform_std"] == pytest.approx(math.sqrt(99 / 12))
-    assert rows_of(analysis.value_counts(df, "distanceFromObject"))[:2] == [(1, 1), (2, 1)]
+    none = analysis.distance_summary(counts.iloc[:1])  # only the null
+    assert none["rows"] == 0 and none["min"] is None and math.isnan(none["uniform_std"])
 
 
-def test_lag1_autocorrelation_pairs_readings_within_a_device_in_time_order(spark):
+def test_consecutive_readings_pair_readings_within_a_device_in_time_order(spark):
     # Two rising devices: within each, each value follows a smaller one (r = 1); pairing across
     # devices or out of time order would break that.
+    key = ("serialNumber", "sensorReadingTime", "distanceFromObject")
     rising = step_trainer(spark, [(3, "d1", 3), (1, "d1", 1), (2, "d1", 2), (1, "d2", 1), (2, "d2", 2), (3, "d2", 3)])
-    assert analysis.lag1_autocorrelation(rising, "serialNumber", "sensorReadingTime", "distanceFromObject") == pytest.approx(1.0)
+    got = analysis.consecutive_readings(rising, *key)
+    assert got["autocorrelation"] == pytest.approx(1.0) and got["mean_change"] == pytest.approx(1.0)
     alternating = step_trainer(spark, [(t, "d", 1 + t % 2) for t in range(6)])
-    assert analysis.lag1_autocorrelation(alternating, "serialNumber", "sensorReadingTime", "distanceFromObject") == pytest.approx(-1.0)
+    assert analysis.consecutive_readings(alternating, *key)["autocorrelation"] == pytest.approx(-1.0)
     single = step_trainer(spark, [(1, "d", 5)])
-    assert analysis.lag1_autocorrelation(single, "serialNumber", "sensorReadingTime", "distanceFromObject") is None
+    assert analysis.consecutive_readings(single, *key) == {"autocorrelation": None, "mean_change": None}
 
 
-def test_mean_consecutive_change_stays_within_a_device(spark):
+def test_mean_change_stays_within_a_device(spark):
     df = step_trainer(spark, [(1, "d1", 200), (2, "d1", 210), (3, "d1", 205), (1, "d2", 300), (2, "d2", 300)])
     # d1: |210-200|, |205-210|; d2: |300-300|. Never d2's first reading against d1's last.
-    assert analysis.mean_consecutive_change(df, "serialNumber", "sensorReadingTime", "distanceFromObject") == pytest.approx(5.0)
-    assert analysis.mean_consecutive_change(df.limit(1), "serialNumber", "sensorReadingTime", "distanceFromObject") is None
+    key = ("serialNumber", "sensorReadingTime", "distanceFromObject")
+    assert analysis.consecutive_readings(df, *key)["mean_change"] == pytest.approx(5.0)
 
 
 def test_uniform_mean_change_and_series_sentence():
@@ -174,7 +212,9 @@ def test_uniform_mean_change_and_series_sentence():
 
 def test_busiest_devices_and_their_series(spark):
     df = step_trainer(spark, [(1000, "d2", 1), (3000, "d2", 2), (5000, "d1", 3), (5500, "d1", 4), (1, "d3", 5)])
-    assert analysis.busiest_devices(df, 2) == ["d1", "d2"]  # equal counts: by serial number
+    per_device = analysis.sampling_intervals(df, "serialNumber", "sensorReadingTime").toPandas()
+    assert analysis.busiest(per_device, 2) == ["d1", "d2"]  # equal counts: by serial number
+    assert analysis.busiest(per_device, 5) == ["d1", "d2", "d3"]
     series = analysis.device_series(df, ["d1", "d2"])
     assert rows_of(series, "serialNumber", "seconds") == [("d1", 0.0), ("d1", 0.5), ("d2", 0.0), ("d2", 2.0)]
 
@@ -236,6 +276,13 @@ def test_sensor_alignment_counts_owner_matches_collisions_and_wrong_pairs(spark)
         "rubric_pairs": 5,
         "wrong_customer_pairs": 2,
     }
+    # Readings of one device at one instant count once each; an empty accelerometer matches nothing.
+    twice = steps.union(steps.where(F.col("sensorReadingTime") == 1000))
+    doubled = analysis.sensor_alignment(twice, readings, people)
+    assert (doubled["step_readings"], doubled["matched_owner"], doubled["rubric_pairs"], doubled["wrong_customer_pairs"]) == (5, 3, 7, 3)
+    empty = analysis.sensor_alignment(steps, readings.limit(0), people)
+    assert empty == {"step_readings": 4, "matched_owner": 0, "matched_any": 0, "matched_other_only": 0, "unmatched": 4,
+                     "instants": 0, "collision_instants": 0, "rubric_pairs": 0, "wrong_customer_pairs": 0}
     text = analysis.alignment_sentence(got)
     assert text.startswith("50.0% of 4 step trainer readings have an accelerometer reading of the device's owner")
     assert "pairs 2 of its 5 rows (40.0%) with the wrong customer" in text
@@ -285,6 +332,30 @@ def test_distance_signal_finds_a_real_relation_on_unseen_devices(spark):
     assert s["r2"]["least squares on x, y, z, magnitude"] == pytest.approx(1.0, abs=1e-6)
     assert s["rmse"]["train mean"] > 10
     assert "carries some signal about distance" in analysis.signal_sentence(s)
+
+
+def test_distance_signal_equals_fitting_each_part_on_its_own(spark):
+    """The one-pass aggregation gives the numbers of fitting on the train part and scoring on the test part."""
+    ml = _ml_frame(spark, lambda x, y, z, rng: 250 + 30 * x - 10 * z + rng.integers(-20, 21))
+    s = analysis.distance_signal(ml)
+    names = ["x", "y", "z", "magnitude"]
+    data = analysis.with_magnitude(ml)
+    train, test = analysis.split_by_subject(data, "serialNumber")
+    assert (s["train_rows"], s["test_rows"]) == (train.count(), test.count())
+    coefficients = analysis.least_squares(train, "distanceFromObject", names)
+    assert list(s["coefficients"].values()) == pytest.approx(list(coefficients))
+    mean = train.agg(F.avg("distanceFromObject")).first()[0]
+    scored = test.toPandas()
+    linear = coefficients[0] + sum(c * scored[f] for c, f in zip(coefficients[1:], names))
+    assert s["rmse"]["train mean"] == pytest.approx(math.sqrt(((scored["distanceFromObject"] - mean) ** 2).mean()))
+    assert s["rmse"]["least squares on x, y, z, magnitude"] == pytest.approx(
+        math.sqrt(((scored["distanceFromObject"] - linear) ** 2).mean())
+    )
+    cells = train.toPandas().groupby(["x", "y", "z"])["distanceFromObject"].mean().rename("cell").reset_index()
+    looked_up = scored.merge(cells, on=["x", "y", "z"], how="left")["cell"].fillna(mean)
+    assert s["rmse"]["mean per orientation"] == pytest.approx(math.sqrt(((scored["distanceFromObject"] - looked_up) ** 2).mean()))
+    pearson = data.toPandas()[["distanceFromObject", *names]].corr()["distanceFromObject"]
+    assert s["correlations"] == pytest.approx({f: pearson[f] for f in names})
 
 
 def test_distance_signal_reports_no_signal_in_noise(spark):

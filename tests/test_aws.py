@@ -8,10 +8,7 @@ results), Glue sessions, IAM. Those are verified only on AWS (README, "Running o
 from __future__ import annotations
 
 import json
-import logging
 import re
-import sys
-import textwrap
 import urllib.request
 
 import boto3
@@ -19,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from aws_fixtures import BUCKET, REGION, aws_env, moto_endpoint  # noqa: F401 (pytest fixtures)
+from glue_kernels import install_fake_glue_kernel
 
 from stedi import aws, config
 from stedi.cli import main
@@ -26,8 +25,6 @@ from stedi.lake import QUARANTINE_COLUMNS
 from stedi.runner import RunOptions, run
 from stedi.tables import SOURCES, TABLES, landing_table
 
-BUCKET = "stedi-test-lake"
-REGION = "us-east-1"
 # quarantine/<table>/: every landing table, and one later table whose quality rules quarantined rows.
 QUARANTINED = tuple(landing_table(s) for s in SOURCES) + ("accelerometer_trusted",)
 
@@ -36,37 +33,7 @@ SAMPLE = {"string": ["a@x.test", "b@x.test", None], "bigint": [1655564444000, 16
           "int": [1, 2, 3], "double": [0.5, -1.0, 2.25]}
 
 
-# -- fixtures ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the captured stderr
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(moto_endpoint, monkeypatch, tmp_path):
-    """A clean moto account, reached through the standard settings only (no code path knows it is moto)."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    # Never the developer's own profiles, and never the instance metadata address.
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    boto3.client("s3").create_bucket(Bucket=BUCKET)
-    return moto_endpoint
-
-
+# -- helpers (the moto server and its environment: tests/aws_fixtures.py) -------------
 def _frame(columns, rows: int = 3) -> pd.DataFrame:
     return pd.DataFrame({name: SAMPLE[typ][:rows] for name, typ in columns})
 
@@ -149,13 +116,19 @@ def test_publish_uploads_every_table_and_registers_its_declared_types(aws_env, t
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert f"s3://{BUCKET}/team/lake" in out
+    # One version folder for the whole publish, under each table's folder (see aws._publish_folder).
+    [version] = set(re.findall(r"/(v\d{8}T\d{12}Z-[0-9a-f]{8})/", out))
 
     expected = []
     for t in TABLES.values():
         folder = lake / t.zone / t.name
-        expected += [f"team/lake/{t.zone}/{t.name}/{p.name}" for p in folder.iterdir() if p.name.startswith("part-")]
+        expected += [
+            f"team/lake/{t.zone}/{t.name}/{version}/{p.name}" for p in folder.iterdir() if p.name.startswith("part-")
+        ]
     for name in QUARANTINED:
-        expected += [f"team/lake/quarantine/{name}/{p.name}" for p in (lake / "quarantine" / name).glob("part-*")]
+        expected += [
+            f"team/lake/quarantine/{name}/{version}/{p.name}" for p in (lake / "quarantine" / name).glob("part-*")
+        ]
     assert _keys() == sorted(expected)  # data files only: no _SUCCESS, no .crc
 
     import awswrangler as wr
@@ -165,7 +138,7 @@ def test_publish_uploads_every_table_and_registers_its_declared_types(aws_env, t
         entry = _catalog_table(t.name)
         storage = entry["StorageDescriptor"]
         assert _catalog_columns(entry) == _declared(t.columns_for("strict")), t.name
-        assert storage["Location"] == f"s3://{BUCKET}/team/lake/{t.zone}/{t.name}/"
+        assert storage["Location"] == f"s3://{BUCKET}/team/lake/{t.zone}/{t.name}/{version}/"
         assert entry["TableType"] == "EXTERNAL_TABLE"
         if t.fmt == "json":
             assert storage["SerdeInfo"]["SerializationLibrary"] == aws.JSON_SERDE
@@ -208,6 +181,111 @@ def test_publishing_twice_replaces_and_never_appends(aws_env, tmp_path):
     assert _catalog_columns(_catalog_table("customer_landing")) == _declared(TABLES["customer_landing"].columns)
 
 
+def _locations() -> dict[str, str]:
+    """Every table's catalog location, without the trailing slash (one request)."""
+    entries = boto3.client("glue").get_tables(DatabaseName=config.DEFAULT_DATABASE)["TableList"]
+    return {e["Name"]: e["StorageDescriptor"]["Location"].rstrip("/") for e in entries if e["Name"] in TABLES}
+
+
+def _objects_under(uri: str, keys: list[str] | None = None) -> list[str]:
+    """The names of the objects under `uri/` (among `keys`, when given)."""
+    prefix = uri.split(f"s3://{BUCKET}/", 1)[1] + "/"
+    return [k[len(prefix) :] for k in (_keys(prefix) if keys is None else keys) if k.startswith(prefix)]
+
+
+def _part_files(lake, name: str) -> list[str]:
+    t = TABLES[name]
+    return sorted(p.name for p in (lake / t.zone / t.name).glob("part-*"))
+
+
+def _new_local_run(lake, run_tag: str = "1111") -> None:
+    """The lake rebuilt: Spark names its part files anew (and the trusted tables get a third part)."""
+    for t in TABLES.values():
+        _write_table(lake / t.zone / t.name, t.fmt, t.columns, parts=3 if t.zone == "trusted" else 1, run_tag=run_tag)
+
+
+def test_republishing_switches_each_table_to_a_complete_new_version(aws_env, tmp_path, monkeypatch):
+    """Athena reads a table at its catalog location: during a re-publish, that is always a complete version."""
+    lake = make_lake(tmp_path / "lake")
+    first = aws.publish(lake_dir=str(lake), bucket=BUCKET)
+    old = _locations()
+    old_files = {name: _part_files(lake, name) for name in TABLES}
+    for name, location in old.items():
+        assert location == first["tables"][name]["location"] == f"{aws.table_uri(BUCKET, '', name)}/{first['version']}"
+        assert _objects_under(location) == old_files[name]
+    _new_local_run(lake)
+    # Files a Glue run wrote straight into a table folder are replaced too.
+    glue_file = "lake/trusted/customer_trusted/part-00000-glue.snappy.parquet"
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=glue_file, Body=b"x")
+    new_files = {name: _part_files(lake, name) for name in TABLES}
+    observed = {"uploads": 0, "removals": 0}
+
+    def table_of(uri: str) -> str:
+        return next(name for name in TABLES if f"/{TABLES[name].zone}/{name}/" in uri + "/")
+
+    real_upload, real_remove = aws._upload_file, aws._remove_other_versions
+
+    def upload_and_check(session, local, target):
+        # While files go up, every table is read where the first publish put it, complete.
+        observed["uploads"] += 1
+        assert _locations() == old
+        keys = _keys()
+        assert all(_objects_under(old[name], keys) == old_files[name] for name in TABLES)
+        real_upload(session, local, target)
+
+    def remove_and_check(session, uri, location):
+        # By the time old versions go, the table's entry points at its complete new version.
+        if "/quarantine/" not in uri:
+            observed["removals"] += 1
+            name = table_of(uri)
+            assert _locations()[name] == location != old[name]
+            assert _objects_under(location) == new_files[name]
+        return real_remove(session, uri, location)
+
+    monkeypatch.setattr(aws, "_upload_file", upload_and_check)
+    monkeypatch.setattr(aws, "_remove_other_versions", remove_and_check)
+    second = aws.publish(lake_dir=str(lake), bucket=BUCKET)
+    assert observed["uploads"] > len(TABLES) and observed["removals"] == len(TABLES)
+
+    new = _locations()
+    for name in TABLES:
+        assert new[name] == second["tables"][name]["location"] != old[name]
+        assert _objects_under(new[name]) == new_files[name]  # exactly the new files
+        assert _objects_under(old[name]) == []  # the previous version is gone
+        assert _keys(f"lake/{TABLES[name].zone}/{name}/") == [
+            f"lake/{TABLES[name].zone}/{name}/{second['version']}/{f}" for f in new_files[name]
+        ]
+
+
+def test_an_upload_failure_leaves_every_table_on_its_complete_previous_version(
+    aws_env, tmp_path, monkeypatch, capsys
+):
+    from botocore.exceptions import ClientError
+
+    lake = make_lake(tmp_path / "lake")
+    aws.publish(lake_dir=str(lake), bucket=BUCKET, register_quarantine=True)
+    keys, old = _keys(), _locations()
+    old_quarantine = _catalog_table("customer_landing_quarantine")["StorageDescriptor"]["Location"]
+    _new_local_run(lake)
+    real_upload = aws._upload_file
+    uploads = []
+
+    def failing_upload(session, local, target):
+        uploads.append(target)
+        if "accelerometer_trusted" in target and len([u for u in uploads if "accelerometer_trusted" in u]) == 2:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "injected: slow down"}}, "PutObject")
+        real_upload(session, local, target)
+
+    monkeypatch.setattr(aws, "_upload_file", failing_upload)
+    code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake), "--register-quarantine"])
+    err = capsys.readouterr().err
+    assert code == 1 and "SlowDown" in err, err
+    assert len(uploads) > 2  # other tables' files had gone up before the failure
+    assert _locations() == old  # no entry moved, not even those of the tables uploaded in full
+    assert _catalog_table("customer_landing_quarantine")["StorageDescriptor"]["Location"] == old_quarantine
+    assert _keys() == keys  # the previous versions are whole, and nothing of the failed publish is left
+
+
 def test_the_ml_table_layout_is_read_from_its_schema(aws_env, tmp_path, capsys):
     lake = make_lake(tmp_path / "lake", policy="udacity")
     summary = aws.publish(
@@ -240,7 +318,8 @@ def test_the_quarantine_is_uploaded_and_can_be_registered(aws_env, tmp_path):
     for name in QUARANTINED:
         entry = _catalog_table(f"{name}_quarantine")
         assert _catalog_columns(entry) == _declared(QUARANTINE_COLUMNS)
-        assert entry["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/lake/quarantine/{name}/"
+        location = f"s3://{BUCKET}/lake/quarantine/{name}/{summary['version']}/"
+        assert entry["StorageDescriptor"]["Location"] == location == summary["quarantine"][name]["location"] + "/"
         assert entry["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == aws.JSON_SERDE
 
 
@@ -388,71 +467,16 @@ def test_statements_drop_leading_comments_and_empty_statements():
 
 
 # -- a run under a kernel that prints its failures --------------------------------
-FAKE_GLUE_KERNEL = textwrap.dedent(
-    '''
-    """A stand-in for the glue_pyspark kernel whose Glue session cannot start.
-
-    Like a Glue kernel it answers the session magics, and for code it prints the
-    failure ("An error was encountered:" and the exception) on stdout and completes
-    the cell with status ok: papermill sees no error.
-    """
-    import uuid
-
-    from ipykernel.kernelapp import IPKernelApp
-    from ipykernel.kernelbase import Kernel
-
-
-    class PrintingGlueKernel(Kernel):
-        implementation = "fake_glue_pyspark"
-        implementation_version = "0.1"
-        language = "python"
-        language_version = "3.11"
-        language_info = {"name": "python", "mimetype": "text/x-python", "file_extension": ".py"}
-        banner = "Fake Glue PySpark"
-        session_id = str(uuid.uuid4())
-
-        def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False):
-            lines = [line for line in code.splitlines() if line.strip() and not line.startswith("#")]
-            if not silent and lines:
-                if all(line.startswith("%") for line in lines):
-                    text = "".join(f"Setting {line.split()[0][1:]}: {' '.join(line.split()[1:])}\\n" for line in lines)
-                else:
-                    text = (
-                        "An error was encountered:\\n"
-                        f"Session {self.session_id} failed to start: AccessDeniedException: "
-                        "not authorized to perform iam:PassRole\\n"
-                    )
-                self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": text})
-            return {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}
-
-
-    if __name__ == "__main__":
-        IPKernelApp.launch_instance(kernel_class=PrintingGlueKernel)
-    '''
-)
-
-
 @pytest.fixture
 def printing_glue_kernel(tmp_path, monkeypatch):
-    """Registers the stand-in as `glue_pyspark` in a temporary JUPYTER_PATH, ahead of any real one."""
-    program = tmp_path / "fake_glue_kernel.py"
-    program.write_text(FAKE_GLUE_KERNEL)
-    spec_dir = tmp_path / "jupyter" / "kernels" / config.GLUE_KERNEL
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, str(program), "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
-        "display_name": "Glue PySpark (prints its failures)",
-        "language": "python",
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    return config.GLUE_KERNEL
+    """A stand-in for glue_pyspark that prints its failure and completes the cell (tests/glue_kernels.py)."""
+    return install_fake_glue_kernel(tmp_path, monkeypatch, "printed")
 
 
 def test_a_glue_kernel_that_prints_its_failure_fails_the_run(aws_env, printing_glue_kernel, tmp_path, capsys):
     from jupyter_client.kernelspec import KernelSpecManager
 
-    assert KernelSpecManager().get_kernel_spec(printing_glue_kernel).display_name.endswith("prints its failures)")
+    assert KernelSpecManager().get_kernel_spec(printing_glue_kernel).display_name.endswith("failure: printed)")
     options = RunOptions(
         kernel=printing_glue_kernel, target="glue", bucket=BUCKET,
         lake_dir=str(tmp_path / "lake"), runs_dir=str(tmp_path / "runs"),

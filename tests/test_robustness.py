@@ -124,7 +124,7 @@ def test_a_step_that_writes_no_table_fails_the_run(tmp_path, capsys):
     shutil.copytree(config.GLUE_SESSIONS_DIR, notebooks)
     path = notebooks / "00_raw_to_landing.ipynb"
     nb = nbformat.read(path, as_version=4)
-    nb.cells = [c for c in nb.cells if "step.land(" not in c.source]
+    nb.cells = [c for c in nb.cells if "step.land_all(" not in c.source]
     nbformat.write(nb, path)
     code = main(
         ["run", "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs"), "--notebooks-dir", str(notebooks)]

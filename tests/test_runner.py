@@ -7,10 +7,11 @@ import shutil
 
 import nbformat
 import pytest
+from glue_kernels import install_fake_glue_kernel
 
 from stedi import config
 from stedi.cli import main
-from stedi.runner import PIPELINE, error_outputs
+from stedi.runner import PIPELINE, RunOptions, error_outputs, failed_cells, reply_error, run
 
 
 def _notebooks_with(tmp_path, step: str, position: int, source: str):
@@ -157,3 +158,46 @@ def test_error_outputs_reads_the_glue_kernels_printed_failures():
         (1, "Exception encountered while creating session: AccessDeniedException"),
         (2, "An error was encountered: AnalysisException: [PATH_NOT_FOUND] Path does not exist"),
     ]
+
+
+@pytest.mark.parametrize(
+    "failure, message",
+    [
+        ("reply", "SessionStartError: session "),
+        ("silent-reply", "the kernel replied with status error and sent no error output"),
+    ],
+)
+def test_an_error_reply_without_error_output_fails_the_run_naming_the_cell(
+    tmp_path, capsys, monkeypatch, failure, message
+):
+    # A Glue kernel may answer a cell with status "error" and send no error output: papermill
+    # then marks the cell in its metadata only, and that is where the runner finds it.
+    for name, value in {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x",
+                        "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)  # nothing may reach AWS; if anything tried, it would fail here
+    kernel = install_fake_glue_kernel(tmp_path, monkeypatch, failure)
+    options = RunOptions(kernel=kernel, target="glue", bucket="stedi-test-lake", runs_dir=str(tmp_path / "runs"))
+    manifest = run(options)
+    err = capsys.readouterr().err
+    assert manifest["status"] == "failed"
+    [step] = manifest["steps"]
+    assert step["name"] == PIPELINE[0] and step["status"] == "failed"
+    executed = nbformat.read(tmp_path / "runs" / "latest" / f"{PIPELINE[0]}.ipynb", as_version=4)
+    failed = executed.cells[step["failed_cell"]]
+    assert failed.source.startswith("from stedi import intake") and failed.outputs == []
+    assert failed_cells(executed) == [step["failed_cell"]]
+    assert step["error"].startswith(f'cell [{failed.execution_count}] ("from stedi import intake, step as stedi_step"): ')
+    assert message in step["error"] and "CellExecutionError" not in step["error"]
+    assert f"step {PIPELINE[0]} failed in {PIPELINE[0]}.ipynb, cell [{failed.execution_count}] (" in err
+
+
+def test_failed_cells_reads_papermills_cell_metadata():
+    nb = nbformat.v4.new_notebook()
+    cells = [nbformat.v4.new_code_cell(str(i)) for i in range(4)]
+    cells[0].metadata["papermill"] = {"status": "completed", "exception": False}
+    cells[2].metadata["papermill"] = {"status": "failed", "exception": True}
+    cells[3].metadata["papermill"] = {"status": "pending", "exception": None}
+    nb.cells = cells
+    assert failed_cells(nb) == [2]
+    assert reply_error({"content": {"status": "error", "ename": "E", "evalue": "v"}}) == "E: v"
+    assert reply_error({"content": {"status": "error", "ename": "E"}}) == "E"

@@ -93,6 +93,14 @@ def policy_tables(
     }
 
 
+# The landing columns the pipeline's transforms read (and the ML table's selected columns):
+# the funnel reads and caches only these.
+FUNNEL_COLUMNS = {
+    "customer_landing": ("email", "serialNumber", "shareWithResearchAsOfDate"),
+    "accelerometer_landing": ("user", "timestamp", "x", "y", "z"),
+    "step_trainer_landing": ("sensorReadingTime", "serialNumber", "distanceFromObject"),
+}
+
 DERIVATION_ORDER = (
     "customer_trusted",
     "accelerometer_trusted",
@@ -108,7 +116,7 @@ def consent_funnel(
     """Rows per table under each policy: one row per table (lake order), columns table, zone, entity, <policies>.
 
     Counts only: each policy's tables are derived from the same landing tables
-    (cache them first; the landing counts are shared by both policies).
+    (cache them first, `FUNNEL_COLUMNS` only; the landing counts are shared by both policies).
     """
     landing = {"customer_landing": customer_landing, "accelerometer_landing": accelerometer_landing,
                "step_trainer_landing": step_trainer_landing}
@@ -129,6 +137,28 @@ def consent_funnel(
     return pd.DataFrame(list(rows.values()))
 
 
+def recorded_rows(manifest: dict | None, paths: dict[str, str]) -> dict[str, int]:
+    """Rows of each table as the run wrote it (its manifest's `tables`), for the tables whose recorded path is `paths[name]`.
+
+    A table recorded at another path (another lake) is left out: count it instead.
+    """
+    tables = (manifest or {}).get("tables") or {}
+    return {
+        name: int(t["rows"])
+        for name, t in tables.items()
+        if name in paths and t.get("rows") is not None and str(t.get("path")) == str(paths[name])
+    }
+
+
+def lake_rows_source(recorded: dict[str, int], counted: dict[str, int]) -> str:
+    """Where the lake's row counts compared with the recomputation come from, for the funnel's caption."""
+    if recorded and counted:
+        return f"row counts from this run's manifest; {', '.join(counted)} counted in the lake"
+    if recorded:
+        return "row counts as written by this run, from its manifest"
+    return "row counts read from the lake" if counted else ""
+
+
 def funnel_mismatches(funnel: pd.DataFrame, lake_rows: dict[str, int], policy: str) -> dict[str, tuple[int, int]]:
     """Tables whose row count in the lake differs from the recomputed one: name -> (recomputed, in the lake)."""
     recomputed = dict(zip(funnel["table"], funnel[policy]))
@@ -139,7 +169,10 @@ def funnel_mismatches(funnel: pd.DataFrame, lake_rows: dict[str, int], policy: s
     }
 
 
-def funnel_sentence(funnel: pd.DataFrame, mismatches: dict[str, tuple[int, int]], policy: str) -> str:
+def funnel_sentence(
+    funnel: pd.DataFrame, mismatches: dict[str, tuple[int, int]], policy: str, lake_rows_from: str = ""
+) -> str:
+    """The funnel's caption; `lake_rows_from` says where the lake's row counts come from (appended in parentheses)."""
     n = dict(zip(funnel["table"], funnel.to_dict("records")))
     c_land, c_trust = n["customer_landing"]["strict"], n["customer_trusted"]["strict"]
     a_u, a_s = n["accelerometer_trusted"]["udacity"], n["accelerometer_trusted"]["strict"]
@@ -158,15 +191,12 @@ def funnel_sentence(funnel: pd.DataFrame, mismatches: dict[str, tuple[int, int]]
         text += f"The lake's tables (policy {policy}) differ from the recomputation: {diffs}."
     else:
         text += f"The lake's tables (policy {policy}) hold exactly the recomputed {policy} counts."
+    if lake_rows_from:
+        text = text[:-1] + f" ({lake_rows_from})."
     return text
 
 
 # -- readings per subject and sampling -----------------------------------------
-def readings_per(df: DataFrame, key: str) -> DataFrame:
-    """(key, readings): how many readings each subject (customer `user`, device `serialNumber`) has."""
-    return df.groupBy(key).agg(F.count(F.lit(1)).alias("readings"))
-
-
 def sampling_intervals(df: DataFrame, key: str, time_col: str) -> DataFrame:
     """Per subject: readings, instants (distinct timestamps) and the gaps between consecutive instants.
 
@@ -185,17 +215,22 @@ def sampling_intervals(df: DataFrame, key: str, time_col: str) -> DataFrame:
     )
 
 
-def intervals_by_owner(accelerometer_sampling: DataFrame, step_trainer_sampling: DataFrame, customers: DataFrame) -> DataFrame:
+def intervals_by_owner(
+    accelerometer_sampling: pd.DataFrame, step_trainer_sampling: pd.DataFrame, owners: pd.DataFrame
+) -> pd.DataFrame:
     """Per device with a known owner: the owner's accelerometer interval beside the device's (median gaps, ms).
 
-    Columns: serialNumber, user, accelerometer_interval, step_trainer_interval (inputs: `sampling_intervals` frames).
+    Inputs are small: `sampling_intervals` frames (one row per subject) and the owners (serialNumber, email),
+    as pandas. Columns: serialNumber, user, accelerometer_interval, step_trainer_interval, ordered by serialNumber, user.
     """
-    owners = customers.select("serialNumber", F.col("email").alias("user"))
-    accel = accelerometer_sampling.select("user", F.col("interval_median").alias("accelerometer_interval"))
-    step = step_trainer_sampling.select("serialNumber", F.col("interval_median").alias("step_trainer_interval"))
-    return owners.join(step, "serialNumber").join(accel, "user").select(
-        "serialNumber", "user", "accelerometer_interval", "step_trainer_interval"
+    owned = owners[["serialNumber", "email"]].rename(columns={"email": "user"})
+    accel = accelerometer_sampling[["user", "interval_median"]].rename(columns={"interval_median": "accelerometer_interval"})
+    step = step_trainer_sampling[["serialNumber", "interval_median"]].rename(
+        columns={"interval_median": "step_trainer_interval"}
     )
+    paired = owned.merge(step, on="serialNumber").merge(accel, on="user")
+    columns = ["serialNumber", "user", "accelerometer_interval", "step_trainer_interval"]
+    return paired[columns].sort_values(["serialNumber", "user"]).reset_index(drop=True)
 
 
 def sampling_summary(intervals: pd.DataFrame) -> dict:
@@ -250,35 +285,47 @@ def value_counts(df: DataFrame, column: str) -> DataFrame:
     return df.groupBy(column).agg(F.count(F.lit(1)).alias("rows")).orderBy(column)
 
 
-def distance_summary(step_trainer: DataFrame, column: str = "distanceFromObject") -> dict:
-    """min, max, mean, std of `column`, and the std a uniform spread over [min, max] (integers) would have."""
-    row = step_trainer.agg(
-        F.min(column).alias("min"), F.max(column).alias("max"), F.avg(column).alias("mean"),
-        F.stddev_pop(column).alias("std"), F.count(column).alias("rows"),
-    ).first()
-    width = (row["max"] - row["min"] + 1) if row["rows"] else 0
+def distance_summary(counts: pd.DataFrame, column: str = "distanceFromObject") -> dict:
+    """rows, min, max, mean, std of `column`, and the std a uniform spread over [min, max] (integers) would have.
+
+    From its `value_counts` (as pandas): the exact distribution, so no second pass over the readings.
+    Nulls are not counted (min, max, mean and std are None when there is no value).
+    """
+    known = counts.dropna(subset=[column])
+    values, weights = known[column].to_numpy(dtype=float), known["rows"].to_numpy(dtype=float)
+    rows = int(weights.sum())
+    if not rows:
+        return {"rows": 0, "min": None, "max": None, "mean": None, "std": None, "uniform_std": float("nan")}
+    mean = float((values * weights).sum() / rows)
+    low, high = int(values.min()), int(values.max())
+    width = high - low + 1
     return {
-        "rows": int(row["rows"]),
-        "min": row["min"],
-        "max": row["max"],
-        "mean": row["mean"],
-        "std": row["std"],
-        "uniform_std": math.sqrt((width**2 - 1) / 12) if width else float("nan"),
+        "rows": rows,
+        "min": low,
+        "max": high,
+        "mean": mean,
+        "std": math.sqrt(float((weights * (values - mean) ** 2).sum() / rows)),
+        "uniform_std": math.sqrt((width**2 - 1) / 12),
     }
 
 
-def lag1_autocorrelation(df: DataFrame, key: str, time_col: str, value: str) -> float | None:
-    """Correlation of each reading with the previous reading of the same subject (None if undefined)."""
-    previous = F.lag(value).over(Window.partitionBy(key).orderBy(time_col))
-    r = df.withColumn("_previous", previous).agg(F.corr(value, "_previous")).first()[0]
-    return None if r is None or (isinstance(r, float) and math.isnan(r)) else float(r)
+def consecutive_readings(df: DataFrame, key: str, time_col: str, value: str) -> dict[str, float | None]:
+    """Each reading against the previous reading of the same subject, in one pass.
 
-
-def mean_consecutive_change(df: DataFrame, key: str, time_col: str, value: str) -> float | None:
-    """Mean |value - previous value| between consecutive readings of the same subject (None if no pairs)."""
+    autocorrelation  correlation of each value with the previous one (None if undefined)
+    mean_change      mean |value - previous value| (None if no subject has two readings)
+    """
     previous = F.lag(value).over(Window.partitionBy(key).orderBy(time_col))
-    m = df.withColumn("_change", F.abs(F.col(value) - previous)).agg(F.avg("_change")).first()[0]
-    return None if m is None else float(m)
+    row = (
+        df.select(F.col(value).alias("_value"), previous.alias("_previous"))
+        .agg(F.corr("_value", "_previous").alias("r"), F.avg(F.abs(F.col("_value") - F.col("_previous"))).alias("m"))
+        .first()
+    )
+    r, m = row["r"], row["m"]
+    return {
+        "autocorrelation": None if r is None or math.isnan(r) else float(r),
+        "mean_change": None if m is None else float(m),
+    }
 
 
 def uniform_mean_change(low: int, high: int) -> float:
@@ -287,10 +334,13 @@ def uniform_mean_change(low: int, high: int) -> float:
     return (n * n - 1) / (3 * n)
 
 
-def busiest_devices(step_trainer: DataFrame, n: int, key: str = "serialNumber") -> list[str]:
-    """The `n` subjects with the most readings (ties by key): a deterministic choice of examples."""
-    top = readings_per(step_trainer, key).orderBy(F.desc("readings"), F.asc(key)).limit(n)
-    return [r[key] for r in top.collect()]
+def busiest(per_subject: pd.DataFrame, n: int, key: str = "serialNumber") -> list[str]:
+    """The `n` subjects with the most readings (ties by key): a deterministic choice of examples.
+
+    `per_subject`: one row per subject with its `readings` (a `sampling_intervals` frame, as pandas).
+    """
+    top = per_subject.sort_values(["readings", key], ascending=[False, True], kind="mergesort").head(n)
+    return [str(k) for k in top[key]]
 
 
 def device_series(
@@ -379,36 +429,47 @@ def sensor_alignment(step_trainer: DataFrame, accelerometer: DataFrame, customer
     instants             distinct accelerometer instants
     rubric_pairs         rows of the rubric's join (step reading x accelerometer reading on the timestamp alone)
     wrong_customer_pairs of those, rows pairing a device with another customer's reading
+
+    One Spark query: the step readings (per instant and owner) are matched with the accelerometer
+    readings counted per (instant, customer), and every count is summed in the same pass.
     """
     owners = customers.select(F.col("serialNumber").alias("_serial"), F.col("email").alias("_owner"))
-    steps = step_trainer.join(F.broadcast(owners), F.col("serialNumber") == F.col("_serial")).select(
-        "sensorReadingTime", "serialNumber", "_owner"
-    ).cache()
-    instants = accelerometer.groupBy("timestamp").agg(F.countDistinct("user").alias("_users"))
-    owner_instants = accelerometer.select(F.col("user").alias("_user"), F.col("timestamp").alias("_ts")).distinct()
-    matched = steps.join(
-        owner_instants,
-        (F.col("_ts") == F.col("sensorReadingTime")) & (F.col("_user") == F.col("_owner")),
-        "left_semi",
+    steps = (
+        step_trainer.join(F.broadcast(owners), F.col("serialNumber") == F.col("_serial"))
+        .groupBy("sensorReadingTime", "_owner")
+        .agg(F.count(F.lit(1)).alias("_steps"))
     )
-    any_match = steps.join(instants, F.col("timestamp") == F.col("sensorReadingTime"), "left_semi")
-    pairs = steps.join(accelerometer.select("timestamp", "user"), F.col("timestamp") == F.col("sensorReadingTime"))
-    pair_counts = pairs.agg(
-        F.count(F.lit(1)).alias("rows"), F.sum(F.when(F.col("user") != F.col("_owner"), 1).otherwise(0)).alias("wrong")
-    ).first()
-    instant_counts = instants.agg(
-        F.count(F.lit(1)).alias("instants"), F.sum(F.when(F.col("_users") > 1, 1).otherwise(0)).alias("collisions")
-    ).first()
+    readings = accelerometer.groupBy(F.col("timestamp").alias("_ts"), F.col("user").alias("_user")).agg(
+        F.count(F.lit(1)).alias("_readings")
+    )
+    per_step = (
+        steps.join(readings, F.col("_ts") == F.col("sensorReadingTime"), "left")
+        .groupBy("sensorReadingTime", "_owner", "_steps")
+        .agg(
+            F.max(F.when(F.col("_user") == F.col("_owner"), 1).otherwise(0)).alias("_owner_match"),
+            F.max(F.when(F.col("_ts").isNotNull(), 1).otherwise(0)).alias("_any_match"),
+            F.sum(F.coalesce(F.col("_readings"), F.lit(0))).alias("_pairs"),
+            F.sum(F.when(F.col("_user") != F.col("_owner"), F.col("_readings")).otherwise(0)).alias("_wrong"),
+        )
+    )
+    step_totals = per_step.agg(
+        F.sum("_steps").alias("step_readings"),
+        F.sum(F.col("_steps") * F.col("_owner_match")).alias("matched_owner"),
+        F.sum(F.col("_steps") * F.col("_any_match")).alias("matched_any"),
+        F.sum(F.col("_steps") * F.col("_pairs")).alias("rubric_pairs"),
+        F.sum(F.col("_steps") * F.col("_wrong")).alias("wrong_customer_pairs"),
+    )
+    instant_totals = (
+        readings.groupBy("_ts")
+        .agg(F.count("_user").alias("_users"))
+        .agg(F.count(F.lit(1)).alias("instants"), F.sum(F.when(F.col("_users") > 1, 1).otherwise(0)).alias("collision_instants"))
+    )
+    row = step_totals.crossJoin(instant_totals).first()
     result = {
-        "step_readings": steps.count(),
-        "matched_owner": matched.count(),
-        "matched_any": any_match.count(),
-        "instants": int(instant_counts["instants"] or 0),
-        "collision_instants": int(instant_counts["collisions"] or 0),
-        "rubric_pairs": int(pair_counts["rows"] or 0),
-        "wrong_customer_pairs": int(pair_counts["wrong"] or 0),
+        name: int(row[name] or 0)
+        for name in ("step_readings", "matched_owner", "matched_any", "instants", "collision_instants",
+                     "rubric_pairs", "wrong_customer_pairs")
     }
-    steps.unpersist()
     result["matched_other_only"] = result["matched_any"] - result["matched_owner"]
     result["unmatched"] = result["step_readings"] - result["matched_any"]
     return result
@@ -433,31 +494,37 @@ def split_by_subject(df: DataFrame, key: str, test_fraction: float = 0.25, seed:
     Deterministic for a given seed, and no subject is in both parts, so a model is
     always judged on subjects it has never seen.
     """
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
-    bucket = F.pmod(F.xxhash64(F.col(key).cast("string"), F.lit(seed)), F.lit(10_000))
-    is_test = bucket < F.lit(int(round(test_fraction * 10_000)))
+    is_test = in_test_part(key, test_fraction, seed)
     return df.where(~is_test), df.where(is_test)
 
 
-def correlations(df: DataFrame, target: str, features: list[str]) -> dict[str, float | None]:
-    """Pearson correlation of `target` with each feature (None where undefined, e.g. a constant feature)."""
-    row = df.agg(*[F.corr(target, f).alias(f) for f in features]).first()
-    out = {}
-    for f in features:
-        r = row[f]
-        out[f] = None if r is None or math.isnan(r) else float(r)
-    return out
+def in_test_part(key: str, test_fraction: float = 0.25, seed: int = 7):
+    """The column expression `split_by_subject` splits on: true for the rows of the test subjects."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    bucket = F.pmod(F.xxhash64(F.col(key).cast("string"), F.lit(seed)), F.lit(10_000))
+    return bucket < F.lit(int(round(test_fraction * 10_000)))
+
+
+def _normal_equation_sums(target: str, features: list[str], where=None) -> list:
+    """Aggregations of XᵀX (xx_i_j) and Xᵀy (xy_i), X = [1, *features], over the rows where `where` holds."""
+    cols = [F.lit(1.0)] + [F.col(f).cast("double") for f in features]
+    y = F.col(target).cast("double")
+    k = len(cols)
+
+    def only(c):
+        return c if where is None else F.when(where, c)
+
+    aggs = [F.sum(only(cols[i] * cols[j])).alias(f"xx_{i}_{j}") for i in range(k) for j in range(i, k)]
+    return aggs + [F.sum(only(cols[i] * y)).alias(f"xy_{i}") for i in range(k)]
 
 
 def least_squares(df: DataFrame, target: str, features: list[str]) -> np.ndarray:
     """Coefficients [intercept, *features] of the least-squares fit, from XᵀX and Xᵀy aggregated by Spark."""
-    cols = [F.lit(1.0)] + [F.col(f).cast("double") for f in features]
-    y = F.col(target).cast("double")
-    k = len(cols)
-    aggs = [F.sum(cols[i] * cols[j]).alias(f"xx_{i}_{j}") for i in range(k) for j in range(i, k)]
-    aggs += [F.sum(cols[i] * y).alias(f"xy_{i}") for i in range(k)]
-    row = df.agg(*aggs).first()
+    return _solve_normal_equations(df.agg(*_normal_equation_sums(target, features)).first(), len(features) + 1)
+
+
+def _solve_normal_equations(row, k: int) -> np.ndarray:
     xtx = np.zeros((k, k))
     for i in range(k):
         for j in range(i, k):
@@ -467,9 +534,8 @@ def least_squares(df: DataFrame, target: str, features: list[str]) -> np.ndarray
     return coefficients
 
 
-def _mse(df: DataFrame, target: str, prediction) -> float:
-    value = df.agg(F.avg((F.col(target) - prediction) ** 2)).first()[0]
-    return float("nan") if value is None else float(value)
+def _defined(value) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def distance_signal(
@@ -487,39 +553,51 @@ def distance_signal(
     line on x, y, z and magnitude, and a lookup of the train mean distance per
     (x, y, z) orientation. r2_* is 1 - MSE / MSE of the mean predictor, on test.
     Correlations are over all rows.
+
+    Two Spark queries: one over all rows (correlations, the split's sizes, the train mean
+    and the normal equations of the train rows), one over the test rows (the three errors).
     """
-    data = with_magnitude(ml).select(key, target, *features, "magnitude").cache()
     names = [*features, "magnitude"]
-    train, test = split_by_subject(data, key, test_fraction, seed)
-    sizes = {
-        part: df.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct(key).alias("subjects")).first()
-        for part, df in (("train", train), ("test", test))
-    }
-    mean = train.agg(F.avg(target)).first()[0]
-    coefficients = least_squares(train, target, names)
+    is_test = in_test_part(key, test_fraction, seed)
+    data = with_magnitude(ml).select(key, target, *features, "magnitude", is_test.alias("_test"))
+    train_only, test_only = ~F.col("_test"), F.col("_test")
+    stats = data.agg(
+        *[F.corr(target, f).alias(f"corr_{f}") for f in names],
+        F.count(F.when(train_only, 1)).alias("train_rows"),
+        F.count(F.when(test_only, 1)).alias("test_rows"),
+        F.countDistinct(F.when(train_only, F.col(key))).alias("train_subjects"),
+        F.countDistinct(F.when(test_only, F.col(key))).alias("test_subjects"),
+        F.avg(F.when(train_only, F.col(target))).alias("train_mean"),
+        *_normal_equation_sums(target, names, where=train_only),
+    ).first()
+    coefficients = _solve_normal_equations(stats, len(names) + 1)
+    mean = F.lit(stats["train_mean"] if stats["train_mean"] is not None else 0.0)
     linear = F.lit(float(coefficients[0])) + sum(
         F.lit(float(c)) * F.col(f) for c, f in zip(coefficients[1:], names)
     )
-    cells = train.groupBy(*features).agg(F.avg(target).alias("_cell_mean"))
-    looked_up = test.join(cells, list(features), "left")
-    mse_mean = _mse(test, target, F.lit(mean if mean is not None else 0.0))
-    mse_linear = _mse(test, target, linear)
-    mse_lookup = _mse(looked_up, target, F.coalesce(F.col("_cell_mean"), F.lit(mean if mean is not None else 0.0)))
+    cells = data.where(train_only).groupBy(*features).agg(F.avg(target).alias("_cell_mean"))
+    looked_up = data.where(test_only).join(cells, list(features), "left")
+    errors = looked_up.agg(
+        F.avg((F.col(target) - mean) ** 2).alias("mean"),
+        F.avg((F.col(target) - linear) ** 2).alias("linear"),
+        F.avg((F.col(target) - F.coalesce(F.col("_cell_mean"), mean)) ** 2).alias("lookup"),
+    ).first()
+    mse = {name: float("nan") if errors[name] is None else float(errors[name]) for name in ("mean", "linear", "lookup")}
     result = {
-        "correlations": correlations(data, target, names),
-        "train_rows": int(sizes["train"]["rows"]),
-        "test_rows": int(sizes["test"]["rows"]),
-        "train_subjects": int(sizes["train"]["subjects"]),
-        "test_subjects": int(sizes["test"]["subjects"]),
+        "correlations": {f: _defined(stats[f"corr_{f}"]) for f in names},
+        "train_rows": int(stats["train_rows"]),
+        "test_rows": int(stats["test_rows"]),
+        "train_subjects": int(stats["train_subjects"]),
+        "test_subjects": int(stats["test_subjects"]),
         "coefficients": dict(zip(["intercept", *names], (float(c) for c in coefficients))),
         "rmse": {
-            "train mean": math.sqrt(mse_mean),
-            "least squares on x, y, z, magnitude": math.sqrt(mse_linear),
-            "mean per orientation": math.sqrt(mse_lookup),
+            "train mean": math.sqrt(mse["mean"]),
+            "least squares on x, y, z, magnitude": math.sqrt(mse["linear"]),
+            "mean per orientation": math.sqrt(mse["lookup"]),
         },
     }
+    mse_mean = mse["mean"]
     result["r2"] = {name: (1 - (rmse**2) / mse_mean) if mse_mean else float("nan") for name, rmse in result["rmse"].items()}
-    data.unpersist()
     return result
 
 

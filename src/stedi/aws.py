@@ -9,16 +9,25 @@ itself, for every service; the tests point it at a moto server).
 The S3 layout is the one a Glue run writes: `stedi run --target glue` gives its
 notebooks the lake root `config.s3_uri(bucket, prefix, config.GLUE_LAKE_KEY)` and
 they write `<root>/<zone>/<table>/` (stedi.lake.Lake.path); `publish` uploads a
-local table to exactly that place, so a published lake and a Glue-run lake are
-the same lake, and the catalog entries of both point at the same locations.
+local table under exactly that place, into a version folder
+`<root>/<zone>/<table>/<version>/` that the catalog entry then points at (so that
+re-publishing never shows Athena a partial table, see _publish_folders). After a
+publish the table folder holds that one version only. Spark given the table folder
+itself does not read files in a non-partition subfolder (Parquet fails to infer a
+schema, JSON with a schema reads 0 rows) unless `recursiveFileLookup` is set: read
+a published table through the catalog, or at its catalog location.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from stedi import config
 from stedi.tables import TABLES, Columns, Table, table
@@ -228,17 +237,83 @@ def _check_bucket(session, bucket: str) -> None:
         raise
 
 
-def _replace_prefix(session, folder: Path, files: list[Path], uri: str) -> list[str]:
-    """Make `uri/` hold exactly `files`: delete what is there, then upload. Returns the object keys' URIs."""
+def new_version() -> str:
+    """The name of a publish's version folder: sortable by time, unique, neither hidden nor a partition.
+
+    Not `_x` or `.x` (Hadoop, Spark and Athena skip such names) and no `=` (Spark would
+    read `<table>/v=…/` as a partition column when a Glue run reads the table folder).
+    """
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"v{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def _upload_file(session, local: Path, target: str) -> None:
     import awswrangler as wr
 
-    wr.s3.delete_objects(f"{uri}/", boto3_session=session)
+    wr.s3.upload(str(local), target, boto3_session=session)
+
+
+def _upload_version(session, folder: Path, files: list[Path], location: str) -> list[str]:
+    """Upload `files` under the new version folder `location`; returns the objects' URIs."""
     written = []
     for relative in files:
-        target = f"{uri}/{relative.as_posix()}"
-        wr.s3.upload(str(folder / relative), target, boto3_session=session)
+        target = f"{location}/{relative.as_posix()}"
+        _upload_file(session, folder / relative, target)
         written.append(target)
     return written
+
+
+def _remove_other_versions(session, uri: str, location: str) -> int:
+    """Delete every object under the table folder `uri/` that is not under `location/`; returns how many."""
+    import awswrangler as wr
+
+    stale = [p for p in wr.s3.list_objects(f"{uri}/", boto3_session=session) if not p.startswith(f"{location}/")]
+    if stale:
+        wr.s3.delete_objects(stale, boto3_session=session)
+    return len(stale)
+
+
+@dataclass
+class _Folder:
+    """One table folder (or quarantine folder) of a publish: where its new version goes, how it is registered."""
+
+    label: str
+    local: Path
+    files: list[Path]
+    uri: str  # the table folder, s3://…/<zone>/<table>
+    location: str  # the new version folder, <uri>/<version>
+    register: Callable[[str], None] | None = None  # points the catalog entry at a location; None: unregistered
+    objects: list[str] = field(default_factory=list)
+
+
+def _publish_folders(session, folders: list[_Folder]) -> None:
+    """Replace what each table folder holds with its local files, never showing readers a partial table.
+
+    1. Upload every folder's files to its fresh version folder `<uri>/<version>/` (nothing
+       points there yet). A failure here deletes what this publish uploaded and re-raises:
+       every catalog entry still points at its previous complete version.
+    2. Point each catalog entry at its new version: one CreateTable or UpdateTable call per
+       table (awswrangler's mode "overwrite" updates an existing table in place).
+    3. Delete everything else under each `<uri>/`: the previous version, files a Glue run
+       wrote straight into `<uri>/`, leftovers of an interrupted publish.
+    A failure in 2 leaves the tables registered so far on their new version, the others on
+    their previous one; the unused new versions are removed by the next publish (step 3).
+    """
+    import awswrangler as wr
+
+    try:
+        for folder in folders:
+            folder.objects = _upload_version(session, folder.local, folder.files, folder.location)
+    except BaseException:
+        for folder in folders:  # best effort: the next publish removes any leftover anyway
+            with contextlib.suppress(Exception):
+                wr.s3.delete_objects(f"{folder.location}/", boto3_session=session)
+        raise
+    for folder in folders:
+        if folder.register is not None:
+            folder.register(folder.location)
+    for folder in folders:
+        _remove_other_versions(session, folder.uri, folder.location)
 
 
 def _register(session, database: str, name: str, fmt: str, uri: str, columns: Columns, description: str) -> None:
@@ -281,8 +356,11 @@ def publish(
 ) -> dict:
     """Upload the local lake's tables and quarantine to S3 and register the tables in the Glue Data Catalog.
 
-    Re-publishing replaces: each table's prefix is emptied before its files go up,
-    and the catalog entry is overwritten. Returns {lake, database, tables: {name: {...}}, quarantine: {...}}.
+    Every table (and quarantine) goes to `<zone>/<table>/<version>/`, one new version
+    folder per publish, and its catalog entry is pointed there before the previous
+    version is deleted (_publish_folders): re-publishing replaces, never appends, and
+    Athena readers see the previous complete table or the new complete one.
+    Returns {lake, database, version, tables: {name: {...}}, quarantine: {...}}.
     """
     import awswrangler as wr
 
@@ -293,24 +371,42 @@ def publish(
     root = lake_root(bucket, prefix)
     print(f"stedi aws publish: {plan.lake_dir} -> {root}, catalog database {database}", file=out)
     wr.catalog.create_database(database, exist_ok=True, boto3_session=session)
-    summary: dict = {"lake": root, "database": database, "policy": plan.policy, "tables": {}, "quarantine": {}}
-    for t, folder, files, columns in plan.tables:
+    version = new_version()
+    summary: dict = {
+        "lake": root, "database": database, "policy": plan.policy, "version": version, "tables": {}, "quarantine": {}
+    }
+    folders = []
+    for t, local, files, columns in plan.tables:
         uri = table_uri(bucket, prefix, t.name)
-        objects = _replace_prefix(session, folder, files, uri)
-        _register(session, database, t.name, t.fmt, uri, columns, f"STEDI {t.zone} table {t.name}")
-        summary["tables"][t.name] = {"zone": t.zone, "path": uri, "objects": len(objects), "format": t.fmt}
-        print(f"  {t.name:<26}{t.zone:<10}{len(objects):>4} file(s)  {uri}/", file=out)
-    for name, folder, files in plan.quarantine:
+
+        def register_table(location, t=t, columns=columns):
+            _register(session, database, t.name, t.fmt, location, columns, f"STEDI {t.zone} table {t.name}")
+
+        folders.append(_Folder(t.name, local, files, uri, f"{uri}/{version}", register_table))
+    for name, local, files in plan.quarantine:
         uri = quarantine_uri(bucket, prefix, name)
-        objects = _replace_prefix(session, folder, files, uri)
-        entry = {"path": uri, "objects": len(objects)}
+        register = None
         if register_quarantine:
             from stedi.lake import QUARANTINE_COLUMNS
 
-            entry["table"] = quarantine_table(name)
-            _register(session, database, entry["table"], "json", uri, QUARANTINE_COLUMNS, f"STEDI quarantine of {name}")
-        summary["quarantine"][name] = entry
-        print(f"  {'quarantine/' + name:<36}{len(objects):>4} file(s)  {uri}/", file=out)
+            def register(location, name=name):
+                description = f"STEDI quarantine of {name}"
+                _register(session, database, quarantine_table(name), "json", location, QUARANTINE_COLUMNS, description)
+
+        folders.append(_Folder(f"{config.QUARANTINE_ZONE}/{name}", local, files, uri, f"{uri}/{version}", register))
+    _publish_folders(session, folders)
+    for folder in folders:
+        entry = {"path": folder.uri, "location": folder.location, "objects": len(folder.objects)}
+        if folder.label in TABLES:
+            t = TABLES[folder.label]
+            summary["tables"][t.name] = {"zone": t.zone, **entry, "format": t.fmt}
+            print(f"  {t.name:<26}{t.zone:<10}{len(folder.objects):>4} file(s)  {folder.location}/", file=out)
+        else:
+            name = folder.label.split("/", 1)[1]
+            if folder.register is not None:
+                entry["table"] = quarantine_table(name)
+            summary["quarantine"][name] = entry
+            print(f"  {folder.label:<36}{len(folder.objects):>4} file(s)  {folder.location}/", file=out)
     return summary
 
 

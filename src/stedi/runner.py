@@ -164,6 +164,28 @@ def error_outputs(notebook: dict) -> list[tuple[int, str]]:
     return found
 
 
+def failed_cells(notebook: dict) -> list[int]:
+    """Indices of the cells papermill marked as failed in an executed notebook's metadata.
+
+    papermill sets `metadata.papermill.exception` (and `status` "failed") on the cell whose
+    execute reply had status "error", whether or not the kernel sent an error output: a
+    Glue kernel may reply "error" with no output at all, and this is then the only trace.
+    """
+    found = []
+    for index, cell in enumerate(notebook.get("cells", [])):
+        marks = cell.get("metadata", {}).get("papermill", {})
+        if marks.get("exception") is True or marks.get("status") == "failed":
+            found.append(index)
+    return found
+
+
+def reply_error(reply: dict) -> str:
+    """What an execute reply with status "error" says: `ename: evalue`, or that it says nothing."""
+    content = reply.get("content", {})
+    said = f"{content.get('ename') or ''}: {content.get('evalue') or ''}".strip(": ")
+    return said or "the kernel replied with status error and sent no error output"
+
+
 def glue_session_copy(source: Path, run_dir: Path, package_uri: str) -> Path:
     """A copy of a notebook whose %extra_py_files magic names this deployment's stedi.zip."""
     import nbformat
@@ -270,6 +292,8 @@ def run_step(name: str, options: RunOptions, run_dir: Path, km=None) -> dict:
     entry: dict = {"name": name, "notebook": executed.name, "status": "failed"}
     error = None
     shared = {"km": km} if km is not None else {}
+    replies: list[str] = []  # what the kernel's error replies said, in case no output says it
+    shared["on_cell_error"] = lambda execute_reply, **_: replies.append(reply_error(execute_reply))
     try:
         if km is not None and not options.on_glue:  # the Glue kernel runs code remotely: no IPython there
             reset_kernel(km)
@@ -289,10 +313,17 @@ def run_step(name: str, options: RunOptions, run_dir: Path, km=None) -> dict:
     except Exception as exc:  # the kernel died, could not start, timed out ...
         error = f"{type(exc).__name__}: {exc}"
     if executed.exists():
-        problems = error_outputs(nbformat.read(executed, as_version=4))
+        notebook = nbformat.read(executed, as_version=4)
+        problems = error_outputs(notebook)
         if problems:
             entry["failed_cell"] = problems[0][0]
             error = error or problems[0][1]
+        elif error is not None and failed_cells(notebook):
+            # An error reply without an error output: papermill's metadata names the cell, and
+            # its exception says only "CellExecutionError"; the reply may say more.
+            entry["failed_cell"] = failed_cells(notebook)[0]
+            if error.rstrip(": ") == "CellExecutionError":
+                error = replies[0] if replies else reply_error({})
     record = None
     if error is None:
         record = read_record(f"{options.record_dir(run_dir)}/steps/{name}.json")

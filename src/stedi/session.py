@@ -21,8 +21,11 @@ def local_spark(app_name: str = "stedi"):
     # spark-submit puts SPARK_CONF_DIR on the driver's classpath: our log4j2.properties
     # replaces Spark's default one (which prints "Setting default log level" and INFO lines).
     os.environ["SPARK_CONF_DIR"] = str(config.PACKAGE_DIR / "spark_conf")
+    builder = SparkSession.builder
+    if config.SPARK_DRIVER_JAVA_OPTIONS:
+        builder = builder.config("spark.driver.extraJavaOptions", config.SPARK_DRIVER_JAVA_OPTIONS)
     return (
-        SparkSession.builder.master(config.SPARK_MASTER)
+        builder.master(config.SPARK_MASTER)
         .appName(app_name)
         .config("spark.sql.shuffle.partitions", str(config.SPARK_SHUFFLE_PARTITIONS))
         .config("spark.default.parallelism", str(config.SPARK_SHUFFLE_PARTITIONS))

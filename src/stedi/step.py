@@ -16,7 +16,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 
 from stedi import config
-from stedi.lake import Lake
+from stedi.lake import Lake, Staged
 from stedi.session import spark_for
 
 
@@ -48,12 +48,31 @@ class Step:
         self.tables: dict[str, dict] = {}
         self.intake: dict[str, dict] = {}
         self.quality: dict[str, list[dict]] = {}
+        # Versions written by `check` and checked, waiting for `write` to publish them.
+        self._checked: dict[str, tuple[Staged, object]] = {}
 
     def read(self, table: str) -> DataFrame:
         return self.lake.read(table)
 
     def write(self, table: str, df: DataFrame) -> dict:
-        written = self.lake.write(table, df)
+        """Replace `table` with `df`; returns {table, zone, rows, path}.
+
+        When `df` is the `passing` frame of this step's `check` of the table, the version
+        written and checked there is published as it is (nothing is computed again); with
+        rows quarantined, the passing rows are copied from it.
+        """
+        checked = self._checked.pop(table, None)
+        if checked is not None:
+            staged, report = checked
+            if df is report.passing and report.quarantined is None:
+                written = self.lake.publish(staged)
+            else:
+                try:
+                    written = self.lake.write(table, df)
+                finally:
+                    self.lake.discard(staged)
+        else:
+            written = self.lake.write(table, df)
         self.tables[table] = written
         return written
 
@@ -65,7 +84,7 @@ class Step:
         read = landed + quarantined + duplicates holds and the landing table holds exactly
         the records counted as landed.
         """
-        from stedi.intake import check_accounting
+        from stedi.intake import IntakeAccountingError, check_accounting
         from stedi.tables import landing_table
 
         name = landing_table(result.source)
@@ -80,16 +99,68 @@ class Step:
             reasons = accounting["quarantine_reasons"]
             for row in moved.groupBy("reason").count().collect():
                 reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
-        written = self.write(name, report.passing)
-        accounting["quarantine_path"] = self.lake.write_quarantine(name, quarantine)
         check_accounting(accounting)  # raises IntakeAccountingError when read != landed + quarantined + dupes
-        if written["rows"] != accounting["landed"]:
-            raise RuntimeError(
-                f"landing table {name} holds {written['rows']} rows, the intake counted {accounting['landed']} landed"
-            )
+        # Both written, counted while writing, checked against the accounting, then published.
+        staged = self.lake.stage(name, report.passing)
+        held = self.lake.stage_quarantine(name, quarantine)
+        try:
+            if staged.rows != accounting["landed"] or held.rows != accounting["quarantined"]:
+                raise IntakeAccountingError(
+                    f"{name}: wrote {staged.rows} landed and {held.rows} quarantined rows, the intake counted "
+                    f"{accounting['landed']} landed and {accounting['quarantined']} quarantined"
+                )
+        except BaseException:
+            self.lake.discard(staged)
+            self.lake.discard(held)
+            raise
+        self.tables[name] = self.lake.publish(staged)
+        accounting["quarantine_path"] = self.lake.publish_quarantine(held)
         result.unpersist()
         self.intake[name] = accounting
         return accounting
+
+    def land_all(self, sources: tuple[str, ...] | None = None, *, concurrent: bool = True) -> dict[str, dict]:
+        """Read, check and write the landing table of every source (stedi.intake.land_source, then `land`).
+
+        A landing table whose rules look up another landing table (readings refer to
+        customers) waits for it; tables that do not depend on each other are landed at
+        the same time, on threads sharing the Spark session, so that while one waits on
+        the driver (planning, code generation, small jobs) the other uses the cores.
+        Returns the accounting per landing table, in the order of `sources`.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        from stedi import intake, quality
+        from stedi.tables import SOURCES, landing_table
+
+        sources = tuple(sources or SOURCES)
+        landing = {landing_table(source): source for source in sources}
+        needs = {
+            source: {t for t in quality.tables_needed(landing_table(source), self.policy) if t in landing}
+            for source in sources
+        }
+        done: set[str] = set()
+
+        def land_one(source: str) -> dict:
+            return self.land(intake.land_source(self.spark, self.raw_dir, source))
+
+        while len(done) < len(sources):
+            ready = [s for s in sources if s not in done and needs[s] <= {landing_table(d) for d in done}]
+            if not ready:
+                raise RuntimeError(f"landing tables depend on each other in a cycle: {needs}")
+            if concurrent and len(ready) > 1:
+                with ThreadPoolExecutor(len(ready), thread_name_prefix="stedi-land") as pool:
+                    list(pool.map(land_one, ready))
+            else:
+                for source in ready:
+                    land_one(source)
+            done.update(ready)
+        # The same order whatever finished first: the notebook's tables and the manifest stay stable.
+        order = [landing_table(s) for s in sources]
+        self.intake = {t: self.intake[t] for t in order if t in self.intake} | self.intake
+        self.tables = {t: self.tables[t] for t in order if t in self.tables} | self.tables
+        self.quality = {t: self.quality[t] for t in order if t in self.quality} | self.quality
+        return {t: self.intake[t] for t in order}
 
     def intake_summary(self):
         """Per landing table: read, landed, quarantined (by reason), duplicates dropped."""
@@ -108,15 +179,38 @@ class Step:
         Rows failing a `quarantine` rule are left out of `report.passing` (write that);
         for a table outside landing they are written to quarantine/<table>/ here. A failed
         `error` rule shows the report and raises QualityError naming the rule.
+
+        A Parquet table (trusted, curated) is written first, as a version readers do not
+        see yet, and the rules are evaluated on what was written: the transform runs once,
+        and `write(table, report.passing)` publishes that version. A landing table is
+        checked as given (the intake's cached records) and written by `write`.
         """
         from stedi import quality
+        from stedi.tables import table as declared
 
-        others = {name: self.read(name) for name in sorted(quality.tables_needed(table, self.policy))}
-        report = quality.evaluate(table, df, self.policy, others)
-        self.quality[table] = report.results
-        if not report.ok:
-            _show(report)
-            report.raise_for_errors()
+        staged = None
+        if declared(table).fmt == "parquet":
+            staged = self.lake.stage(table, df)
+            df = self.lake.read_staged(staged)
+        try:
+            needed = sorted(quality.tables_needed(table, self.policy))
+            others = {name: self.read(name) for name in needed}
+            known = {name: self.lake.rows(name) for name in quality.row_count_references(table, self.policy)}
+            report = quality.evaluate(table, df, self.policy, others, reference_rows=known)
+            if staged is not None and report.rows != staged.rows:
+                raise RuntimeError(
+                    f"{table}: {staged.rows} rows were written but {report.rows} read back from the staged version"
+                )
+            self.quality[table] = report.results
+            if not report.ok:
+                _show(report)
+                report.raise_for_errors()
+        except BaseException:
+            if staged is not None:
+                self.lake.discard(staged)
+            raise
+        if staged is not None:
+            self._checked[table] = (staged, report)
         if report.quarantined is not None and not table.endswith("_landing"):
             self.lake.write_quarantine(table, report.quarantine_records())
         return report

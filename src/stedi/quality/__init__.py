@@ -31,7 +31,7 @@ from typing import Mapping
 
 from pyspark.sql import DataFrame
 
-from stedi.quality.catalog import RULES, common_rules, rules_for, tables_needed
+from stedi.quality.catalog import RULES, common_rules, row_count_references, rules_for, tables_needed
 from stedi.quality.dqdl import dqdl_ruleset, dqdl_rulesets
 from stedi.quality.engine import (
     FAILED,
@@ -48,15 +48,22 @@ from stedi.quality.rules import ERROR, KINDS, QUARANTINE, SEVERITIES, WARN, Rule
 
 
 def evaluate(
-    table: str, df: DataFrame, policy: str, others: Mapping[str, DataFrame] | None = None
+    table: str,
+    df: DataFrame,
+    policy: str,
+    others: Mapping[str, DataFrame] | None = None,
+    reference_rows: Mapping[str, int] | None = None,
 ) -> QualityReport:
     """Evaluate the declared rules of `table` (under `policy`) on `df`.
 
     `others` maps table name -> DataFrame for every table in `tables_needed(table, policy)`
-    (a missing one raises ValueError). Nothing is written: the caller writes
-    `report.passing` and, when not None, the quarantine.
+    (a missing one raises ValueError); `reference_rows` the row counts of those already
+    known. Nothing is written: the caller writes `report.passing` and, when not None,
+    the quarantine.
     """
-    return evaluate_rules(df, rules_for(table, policy), others or {}, table=table, policy=policy)
+    return evaluate_rules(
+        df, rules_for(table, policy), others or {}, table=table, policy=policy, reference_rows=reference_rows
+    )
 
 
 __all__ = [
@@ -80,6 +87,7 @@ __all__ = [
     "dqdl_rulesets",
     "evaluate",
     "evaluate_rules",
+    "row_count_references",
     "rules_for",
     "tables_needed",
 ]

@@ -93,7 +93,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
             name="reading_owner_known",
             description="a reading belongs to a known customer",
         ),
-        unique("user", "timestamp", "x", "y", "z", name="no_duplicate_readings", description="no reading twice (intake drops exact duplicates)"),
+        # No uniqueness rule over all five columns: intake drops exact duplicates, so it could not fail.
         allowed(
             "x",
             "y",
@@ -314,3 +314,12 @@ def rules_for(name: str, policy: str) -> list[Rule]:
 def tables_needed(name: str, policy: str) -> set[str]:
     """The other tables the rules of `name` read: pass exactly these to `evaluate` in `others`."""
     return {t for rule in rules_for(name, policy) for t in rule.needs}
+
+
+def row_count_references(name: str, policy: str) -> set[str]:
+    """The tables whose row counts the rules of `name` compare with (pass them as `reference_rows`)."""
+    return {
+        rule.params["reference"]
+        for rule in rules_for(name, policy)
+        if rule.kind == "row_count" and "reference" in rule.params
+    }

@@ -4,8 +4,8 @@ Spark work per evaluation, kept small on purpose:
 
 - one aggregation over the frame counts every row-level rule (completeness,
   allowed values, ranges, expressions, referential integrity through small
-  broadcast lookups), every uniqueness rule (distinct keys) and the row count;
-- a uniqueness rule that found duplicates runs one more query for its detail;
+  broadcast lookups) and the row count;
+- each uniqueness rule is one grouping (distinct keys and, if any repeat, the detail);
 - a row-count relation counts its reference table (once per table);
 - each free SQL rule and each group-size rule is one query;
 - a failing row-level rule fetches up to `examples` example rows.
@@ -140,8 +140,12 @@ def evaluate_rules(
     table: str = "",
     policy: str = "",
     examples: int = EXAMPLES,
+    reference_rows: Mapping[str, int] | None = None,
 ) -> QualityReport:
     """Evaluate `rules` on `df`; `others` holds every table the rules need, by name.
+
+    `reference_rows` may give the row counts of tables in `others` that are already
+    known (the lake records them when it writes a table); the others are counted.
 
     Cache `df` first if it is expensive to compute: the aggregation, each SQL rule
     and the final write each read it.
@@ -172,22 +176,20 @@ def evaluate_rules(
     for i, rule in enumerate(runnable):
         if rule.row_level:
             aggregates.append(F.sum(F.when(conditions[rule.name], 1).otherwise(0)).alias(f"__r{i}"))
-        elif rule.kind == "uniqueness":
-            aggregates.append(F.count_distinct(F.struct(*rule.columns)).alias(f"__r{i}"))
         elif rule.kind == "row_count" and "distinct" in rule.params:
             aggregates.append(F.count_distinct(F.col(rule.params["distinct"])).alias(f"__r{i}"))
     counted = enriched.agg(*aggregates).first().asDict()
     rows = int(counted["__rows"])
 
-    reference_rows: dict[str, int] = {}
+    known_rows: dict[str, int] = dict(reference_rows or {})
     for i, rule in enumerate(runnable):
         value = counted.get(f"__r{i}")
         if rule.row_level:
             results[rule.name] = _row_level_result(rule, enriched, conditions[rule.name], rows, int(value or 0), examples)
         elif rule.kind == "uniqueness":
-            results[rule.name] = _uniqueness_result(rule, df, rows, int(value))
+            results[rule.name] = _uniqueness_result(rule, df, rows)
         elif rule.kind == "row_count":
-            results[rule.name] = _row_count_result(rule, rows, value, others, reference_rows)
+            results[rule.name] = _row_count_result(rule, rows, value, others, known_rows)
         elif rule.kind == "schema":
             problems = schema_difference(df.schema, rule.params["declared"])
             results[rule.name] = _result(rule, None, None, failed=bool(problems), detail="; ".join(problems))
@@ -344,21 +346,27 @@ def _row_failure_text(rule: Rule) -> str:
     }[rule.kind]
 
 
-def _uniqueness_result(rule: Rule, df: DataFrame, rows: int, distinct: int) -> dict:
-    if distinct == rows:
-        return _result(rule, rows, 0, failed=False)
+def _uniqueness_result(rule: Rule, df: DataFrame, rows: int) -> dict:
+    """One grouping by the rule's columns gives the distinct keys and, when some repeat, the detail.
+
+    (A count of distinct keys inside the table's main aggregation would make Spark expand
+    every row once per distinct aggregate.)"""
+    repeated = F.col("count") > 1
     stats = (
         df.groupBy(*rule.columns)
         .count()
-        .where(F.col("count") > 1)
         .agg(
-            F.sum("count").alias("rows"),
-            F.count(F.lit(1)).alias("keys"),
+            F.count(F.lit(1)).alias("distinct"),
+            F.sum(F.when(repeated, F.col("count"))).alias("rows"),
+            F.count(F.when(repeated, 1)).alias("keys"),
             F.max("count").alias("top_rows"),
             F.max_by(F.struct(*rule.columns), "count").alias("top"),
         )
         .first()
     )
+    distinct = int(stats["distinct"])
+    if distinct == rows:
+        return _result(rule, rows, 0, failed=False)
     failing = int(stats["rows"])
     top = ", ".join(f"{k}={v!r}" for k, v in stats["top"].asDict().items())
     detail = (
