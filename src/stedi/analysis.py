@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -122,18 +123,25 @@ def consent_funnel(
                "step_trainer_landing": step_trainer_landing}
     landing_rows = {name: df.count() for name, df in landing.items()}
     rows = {name: {"table": name, "zone": TABLES[name].zone, "entity": FUNNEL_ENTITIES[name]} for name in TABLES}
-    for policy in POLICIES:
+
+    def policy_counts(policy: str) -> dict[str, int]:
         tables = policy_tables(customer_landing, accelerometer_landing, step_trainer_landing, policy)
-        cached = []
+        counts, cached = dict(landing_rows), []
         # In dependency order, each cached once counted: the later tables reuse the earlier ones.
         for name in DERIVATION_ORDER:
             table = tables[name].cache()
             cached.append(table)
-            rows[name][policy] = table.count()
+            counts[name] = table.count()
         for table in cached:
             table.unpersist()
-        for name, n in landing_rows.items():
-            rows[name][policy] = n
+        return counts
+
+    # Both policies at once, on threads sharing the Spark session (many small jobs: while one
+    # waits on the driver, the other uses the cores).
+    with ThreadPoolExecutor(len(POLICIES), thread_name_prefix="stedi-funnel") as pool:
+        for policy, counts in zip(POLICIES, pool.map(policy_counts, POLICIES)):
+            for name, n in counts.items():
+                rows[name][policy] = n
     return pd.DataFrame(list(rows.values()))
 
 
@@ -720,7 +728,9 @@ def findings_sentence(intake: pd.DataFrame, quality: pd.DataFrame, have_manifest
 
 # -- figures and the completion record -----------------------------------------
 def save_figure(fig, run_dir: str | Path | None, name: str, title: str = "", caption: str = "") -> Path | None:
-    """Save `fig` as <run_dir>/figures/<name>.png (and its title and caption) when run_dir is set."""
+    """Save `fig` as <run_dir>/figures/<name>.png (and its title and caption) when run_dir is set.
+
+    In a notebook the saved PNG is what the cell shows (the figure is closed, not drawn twice)."""
     if not run_dir:
         return None
     folder = Path(run_dir) / FIGURES_DIR
@@ -731,7 +741,24 @@ def save_figure(fig, run_dir: str | Path | None, name: str, title: str = "", cap
     captions = json.loads(captions_path.read_text()) if captions_path.is_file() else {}
     captions[name] = {"title": title, "caption": caption}
     captions_path.write_text(json.dumps(captions, indent=2))
+    _show_saved(fig, path)
     return path
+
+
+def _show_saved(fig, path: Path) -> None:
+    """In a notebook, show the saved PNG and close the figure: the inline backend would
+    otherwise draw it a second time at the end of the cell."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:  # pragma: no cover - IPython comes with the notebook stack
+        return
+    if get_ipython() is None:
+        return
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    display(Image(filename=str(path)))
 
 
 def finish(run_dir: str | Path | None, figures: list, seconds: float | None = None) -> dict:

@@ -50,6 +50,7 @@ GLUE_RAW_KEY = "raw"
 SPARK_MASTER = os.environ.get("STEDI_SPARK_MASTER", "local[2]")
 SPARK_SHUFFLE_PARTITIONS = int(os.environ.get("STEDI_SHUFFLE_PARTITIONS", "2"))
 SPARK_DRIVER_MEMORY = os.environ.get("STEDI_DRIVER_MEMORY", "2g")
+SPARK_ADAPTIVE = os.environ.get("STEDI_SPARK_ADAPTIVE", "false")
 # JVM flags of the local driver. A run is short and made of many small, different Spark
 # jobs, so the JVM spends much of it compiling: stopping at the quick C1 compiler and a
 # single-threaded collector cut the CPU of the landing step by about 40 % at N=1 and 15 %

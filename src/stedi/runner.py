@@ -16,6 +16,7 @@ import os
 import sys
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -336,7 +337,6 @@ def run_step(name: str, options: RunOptions, run_dir: Path, km=None) -> dict:
     entry["seconds"] = round(time.monotonic() - started, 2)
     if error is not None and "failed_cell" in entry and executed.exists():
         error = f"{describe_cell(executed, entry['failed_cell'])}: {error}"
-    entry.update(report.export_reports(run_dir, [name]).get(name, {}))
     if error is None:
         entry["status"] = "succeeded"
         entry["record"] = record
@@ -435,7 +435,11 @@ def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
             print(f"  {lock.took_over}", file=out)
         started = time.monotonic() - sum(step["seconds"] for step in steps)
         status = "succeeded"
-        with kernel_for_run(options) as km:
+        # Each step's HTML reports are exported on a thread while the next step runs in the
+        # kernel (a separate process): the runner itself only waits for the kernel meanwhile.
+        exporter = ThreadPoolExecutor(1, thread_name_prefix="stedi-report")
+        exports: dict[str, Future] = {}
+        with exporter, kernel_for_run(options) as km:
             names = steps_for(options)
             for number, name in enumerate(names, 1):
                 if number <= len(steps):
@@ -443,6 +447,7 @@ def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
                     continue
                 print(f"  [{number}/{len(names)}] {name} ...", end="", flush=True, file=out)
                 entry = run_step(name, options, run_dir, km)
+                exports[name] = exporter.submit(report.export_reports, run_dir, [name])
                 steps.append(entry)
                 print(f" {entry['status']} ({entry['seconds']:.1f} s)", file=out)
                 write_manifest(run_dir, manifest_for(run_id, options, steps, "running", time.monotonic() - started))
@@ -450,6 +455,9 @@ def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
                     status = "failed"
                     print(f"stedi: step {name} failed in {name}.ipynb, {entry['error']}", file=sys.stderr)
                     break
+            for entry in steps:
+                if entry["name"] in exports:
+                    entry.update(exports[entry["name"]].result().get(entry["name"], {}))
         manifest = manifest_for(run_id, options, steps, status, time.monotonic() - started)
         write_manifest(run_dir, manifest)
         report.write_index(run_dir, manifest)

@@ -122,45 +122,58 @@ class Step:
     def land_all(self, sources: tuple[str, ...] | None = None, *, concurrent: bool = True) -> dict[str, dict]:
         """Read, check and write the landing table of every source (stedi.intake.land_source, then `land`).
 
-        A landing table whose rules look up another landing table (readings refer to
-        customers) waits for it; tables that do not depend on each other are landed at
-        the same time, on threads sharing the Spark session, so that while one waits on
-        the driver (planning, code generation, small jobs) the other uses the cores.
-        Returns the accounting per landing table, in the order of `sources`.
+        Every source's exports are read and classified at the same time, on threads sharing
+        the Spark session: while one thread waits on the driver (planning, code generation,
+        small jobs), another uses the cores. A landing table whose rules look up another
+        landing table (readings refer to customers) is checked and written once that one is
+        written. Returns the accounting per landing table, in the order of `sources`; the
+        first failure (in that order) is raised, after every thread has stopped.
         """
+        import threading
         from concurrent.futures import ThreadPoolExecutor
 
         from stedi import intake, quality
         from stedi.tables import SOURCES, landing_table
 
         sources = tuple(sources or SOURCES)
-        landing = {landing_table(source): source for source in sources}
-        needs = {
-            source: {t for t in quality.tables_needed(landing_table(source), self.policy) if t in landing}
+        tables = {source: landing_table(source) for source in sources}
+        needs = {  # the other landing tables each one's rules read
+            source: {t for t in quality.tables_needed(tables[source], self.policy) if t in tables.values()}
             for source in sources
         }
-        done: set[str] = set()
+        order = _dependency_order(sources, {s: {o for o in sources if tables[o] in needs[s]} for s in sources})
+        written = {tables[s]: threading.Event() for s in sources}
+        failed: set[str] = set()
 
-        def land_one(source: str) -> dict:
-            return self.land(intake.land_source(self.spark, self.raw_dir, source))
+        def land_one(source: str) -> None:
+            try:
+                result = intake.land_source(self.spark, self.raw_dir, source)
+                for table_needed in sorted(needs[source]):
+                    written[table_needed].wait()
+                    if table_needed in failed:
+                        result.unpersist()
+                        raise RuntimeError(f"{tables[source]} not written: {table_needed} failed")
+                self.land(result)
+            except BaseException:
+                failed.add(tables[source])
+                raise
+            finally:
+                written[tables[source]].set()
 
-        while len(done) < len(sources):
-            ready = [s for s in sources if s not in done and needs[s] <= {landing_table(d) for d in done}]
-            if not ready:
-                raise RuntimeError(f"landing tables depend on each other in a cycle: {needs}")
-            if concurrent and len(ready) > 1:
-                with ThreadPoolExecutor(len(ready), thread_name_prefix="stedi-land") as pool:
-                    list(pool.map(land_one, ready))
-            else:
-                for source in ready:
-                    land_one(source)
-            done.update(ready)
+        if concurrent and len(order) > 1:
+            with ThreadPoolExecutor(len(order), thread_name_prefix="stedi-land") as pool:
+                futures = {source: pool.submit(land_one, source) for source in order}
+            for source in sources:  # every thread has stopped: raise the first failure, if any
+                futures[source].result()
+        else:
+            for source in order:
+                land_one(source)
         # The same order whatever finished first: the notebook's tables and the manifest stay stable.
-        order = [landing_table(s) for s in sources]
-        self.intake = {t: self.intake[t] for t in order if t in self.intake} | self.intake
-        self.tables = {t: self.tables[t] for t in order if t in self.tables} | self.tables
-        self.quality = {t: self.quality[t] for t in order if t in self.quality} | self.quality
-        return {t: self.intake[t] for t in order}
+        landing = [tables[s] for s in sources]
+        self.intake = {t: self.intake[t] for t in landing if t in self.intake} | self.intake
+        self.tables = {t: self.tables[t] for t in landing if t in self.tables} | self.tables
+        self.quality = {t: self.quality[t] for t in landing if t in self.quality} | self.quality
+        return {t: self.intake[t] for t in landing}
 
     def intake_summary(self):
         """Per landing table: read, landed, quarantined (by reason), duplicates dropped."""
@@ -247,6 +260,17 @@ class Step:
         return pd.DataFrame(
             [{"table": t, "zone": w["zone"], "rows": w["rows"], "path": w["path"]} for t, w in self.tables.items()]
         )
+
+
+def _dependency_order(items: tuple[str, ...], needs: dict[str, set[str]]) -> list[str]:
+    """`items` ordered so that each comes after what it needs (stable otherwise); a cycle is an error."""
+    ordered: list[str] = []
+    while len(ordered) < len(items):
+        ready = [i for i in items if i not in ordered and needs[i] <= set(ordered)]
+        if not ready:
+            raise RuntimeError(f"landing tables depend on each other in a cycle: {needs}")
+        ordered.extend(ready)
+    return ordered
 
 
 def _show(obj) -> None:
