@@ -234,12 +234,31 @@ def describe_cell(notebook_path: Path, index: int) -> str:
 FRESH_NAMESPACE = "get_ipython().run_line_magic('reset', '-f')\nget_ipython().execution_count = 1"
 
 
+def raw_bytes(raw_dir: str) -> int:
+    """Bytes of the files under a local raw directory (0 for S3 or a missing folder)."""
+    if raw_dir.startswith("s3://"):
+        return 0
+    return sum(
+        os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(raw_dir) for name in names
+    )
+
+
+@dataclass
+class SharedKernel:
+    """The run's kernel and one client connected to it, used for every notebook of the run."""
+
+    km: object  # jupyter_client KernelManager
+    client: object  # its BlockingKernelClient, channels started
+
+
 @contextlib.contextmanager
 def kernel_for_run(options: RunOptions):
     """One kernel for every step of a run, so the JVM (or the Glue session) starts once.
 
-    Yields a started KernelManager, or None with `fresh_kernels` (papermill then starts a
-    kernel per notebook). Each notebook is still tested alone, in its own kernel, by nbval.
+    Yields a SharedKernel, or None with `fresh_kernels` (papermill then starts a kernel per
+    notebook). One client serves every notebook too: starting a client and waiting for the
+    kernel to answer it costs about 0.2 s (jupyter_client drains IOPub for 0.2 s), twice per
+    notebook otherwise. Each notebook is still tested alone, in its own kernel, by nbval.
     """
     if options.fresh_kernels:
         yield None
@@ -247,26 +266,74 @@ def kernel_for_run(options: RunOptions):
     from jupyter_client.manager import KernelManager
 
     km = KernelManager(kernel_name=options.kernel_name)
-    km.start_kernel(cwd=str(config.PROJECT_ROOT))
+    env = dict(os.environ)
+    if not options.on_glue and "STEDI_SPARK_JAVA_OPTIONS" not in env:
+        env["STEDI_SPARK_JAVA_OPTIONS"] = config.java_options_for(raw_bytes(options.raw))
+    km.start_kernel(cwd=str(config.PROJECT_ROOT), env=env)
+    client = None
     try:
-        yield km
+        client = km.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=120)
+        yield SharedKernel(km, client)
     finally:
+        if client is not None:
+            client.stop_channels()
         km.shutdown_kernel(now=True)
 
 
-def reset_kernel(km) -> None:
-    client = km.client()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=120)
-        reply = client.execute_interactive(FRESH_NAMESPACE, silent=True, store_history=False, timeout=120)
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"could not reset the shared kernel: {reply['content'].get('evalue')}")
-    finally:
-        client.stop_channels()
+def reset_kernel(kernel: SharedKernel) -> None:
+    """A fresh namespace in the shared kernel before the next notebook."""
+    reply = kernel.client.execute_interactive(FRESH_NAMESPACE, silent=True, store_history=False, timeout=120)
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"could not reset the shared kernel: {reply['content'].get('evalue')}")
 
 
-def run_step(name: str, options: RunOptions, run_dir: Path, km=None) -> dict:
+def _shared_kernel_engine():
+    """papermill's nbclient engine, executing on the run's connected client instead of a new one."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class SharedKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            shared_client=None,
+            **kwargs,
+        ):
+            # As NBClientEngine.execute_managed_notebook, with the client set before executing.
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            client = PapermillNotebookClient(nb_man, **final_kwargs)
+            client.kc = shared_client  # nbclient keeps a client it did not create (km given)
+            return client.execute()
+
+    return SharedKernelEngine
+
+
+SHARED_KERNEL_ENGINE = "stedi-shared-kernel"
+
+
+def run_step(name: str, options: RunOptions, run_dir: Path, kernel: SharedKernel | None = None) -> dict:
     """Execute one notebook into the run folder; returns its step entry for the manifest."""
     import nbformat
     import papermill as pm
@@ -292,12 +359,17 @@ def run_step(name: str, options: RunOptions, run_dir: Path, km=None) -> dict:
     started = time.monotonic()
     entry: dict = {"name": name, "notebook": executed.name, "status": "failed"}
     error = None
-    shared = {"km": km} if km is not None else {}
+    shared = {}
+    if kernel is not None:
+        from papermill.engines import papermill_engines
+
+        papermill_engines.register(SHARED_KERNEL_ENGINE, _shared_kernel_engine())
+        shared = {"km": kernel.km, "engine_name": SHARED_KERNEL_ENGINE, "shared_client": kernel.client}
     replies: list[str] = []  # what the kernel's error replies said, in case no output says it
     shared["on_cell_error"] = lambda execute_reply, **_: replies.append(reply_error(execute_reply))
     try:
-        if km is not None and not options.on_glue:  # the Glue kernel runs code remotely: no IPython there
-            reset_kernel(km)
+        if kernel is not None and not options.on_glue:  # the Glue kernel runs code remotely: no IPython there
+            reset_kernel(kernel)
         pm.execute_notebook(
             str(source),
             str(executed),
@@ -439,14 +511,14 @@ def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
         # kernel (a separate process): the runner itself only waits for the kernel meanwhile.
         exporter = ThreadPoolExecutor(1, thread_name_prefix="stedi-report")
         exports: dict[str, Future] = {}
-        with exporter, kernel_for_run(options) as km:
+        with exporter, kernel_for_run(options) as kernel:
             names = steps_for(options)
             for number, name in enumerate(names, 1):
                 if number <= len(steps):
                     print(f"  [{number}/{len(names)}] {name} ... done before, kept", file=out)
                     continue
                 print(f"  [{number}/{len(names)}] {name} ...", end="", flush=True, file=out)
-                entry = run_step(name, options, run_dir, km)
+                entry = run_step(name, options, run_dir, kernel)
                 exports[name] = exporter.submit(report.export_reports, run_dir, [name])
                 steps.append(entry)
                 print(f" {entry['status']} ({entry['seconds']:.1f} s)", file=out)
