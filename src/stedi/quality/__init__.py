@@ -4,7 +4,8 @@ The rules of every table live in stedi.quality.catalog (one place); a rule is
 `error` (fails the run), `quarantine` (its failing rows leave the table for
 <lake>/quarantine/<table>/) or `warn` (reported).
 
-In a zone notebook, before writing the output table::
+In a zone notebook, before publishing the output table (`stedi.step.Step.check` does this on the
+written, not yet published version)::
 
     from stedi import quality
 
