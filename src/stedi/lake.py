@@ -88,17 +88,21 @@ class Lake:
 
     # -- read ----------------------------------------------------------------
     def read(self, name: str) -> DataFrame:
-        t = table(name)
+        table(name)  # an unknown name fails here, with the known ones listed
         if self.is_local and not self.exists(name):
             raise FileNotFoundError(
                 f"table {name} does not exist at {self.path(name)}; run the step that writes it first"
             )
+        return self._read_at(name, self.path(name))
+
+    def _read_at(self, name: str, location: str) -> DataFrame:
+        t = table(name)
         reader = self.spark.read
         if not self.is_local:  # pragma: no cover - on S3 a published table's files are in a version folder
             reader = reader.option("recursiveFileLookup", "true")
         if t.fmt == "json":
-            return reader.schema(spark_schema(t.columns)).json(self.path(name))
-        return reader.parquet(self.path(name))
+            return reader.schema(spark_schema(t.columns)).json(location)
+        return reader.parquet(location)
 
     # -- write ---------------------------------------------------------------
     def write(self, name: str, df: DataFrame) -> dict:
@@ -123,10 +127,7 @@ class Lake:
 
     def read_staged(self, staged: "Staged") -> DataFrame:
         """The staged version of a table, as readers will see it once published."""
-        t = table(staged.name)
-        if t.fmt == "json":
-            return self.spark.read.schema(spark_schema(t.columns)).json(staged.location)
-        return self.spark.read.parquet(staged.location)
+        return self._read_at(staged.name, staged.location)
 
     def publish(self, staged: "Staged") -> dict:
         """Make a staged version the table (one atomic rename locally) and register it."""

@@ -135,41 +135,38 @@ class Step:
         from stedi import intake, quality
         from stedi.tables import SOURCES, landing_table
 
-        sources = tuple(sources or SOURCES)
-        tables = {source: landing_table(source) for source in sources}
-        needs = {  # the other landing tables each one's rules read
-            source: {t for t in quality.tables_needed(tables[source], self.policy) if t in tables.values()}
-            for source in sources
-        }
-        order = _dependency_order(sources, {s: {o for o in sources if tables[o] in needs[s]} for s in sources})
-        written = {tables[s]: threading.Event() for s in sources}
+        sources = {landing_table(source): source for source in (sources or SOURCES)}  # landing table -> source
+        # The other landing tables each one's rules read: it is checked and written after them.
+        needs = {name: quality.tables_needed(name, self.policy) & sources.keys() for name in sources}
+        order = _dependency_order(tuple(sources), needs)
+        written = {name: threading.Event() for name in sources}
         failed: set[str] = set()
 
-        def land_one(source: str) -> None:
+        def land_one(name: str) -> None:
             try:
-                result = intake.land_source(self.spark, self.raw_dir, source)
-                for table_needed in sorted(needs[source]):
-                    written[table_needed].wait()
-                    if table_needed in failed:
+                result = intake.land_source(self.spark, self.raw_dir, sources[name])
+                for needed in sorted(needs[name]):
+                    written[needed].wait()
+                    if needed in failed:
                         result.unpersist()
-                        raise RuntimeError(f"{tables[source]} not written: {table_needed} failed")
+                        raise RuntimeError(f"{name} not written: {needed} failed")
                 self.land(result)
             except BaseException:
-                failed.add(tables[source])
+                failed.add(name)
                 raise
             finally:
-                written[tables[source]].set()
+                written[name].set()
 
         if concurrent and len(order) > 1:
             with ThreadPoolExecutor(len(order), thread_name_prefix="stedi-land") as pool:
-                futures = {source: pool.submit(land_one, source) for source in order}
-            for source in sources:  # every thread has stopped: raise the first failure, if any
-                futures[source].result()
+                futures = {name: pool.submit(land_one, name) for name in order}
+            for name in sources:  # every thread has stopped: raise the first failure, if any
+                futures[name].result()
         else:
-            for source in order:
-                land_one(source)
+            for name in order:
+                land_one(name)
         # The same order whatever finished first: the notebook's tables and the manifest stay stable.
-        landing = [tables[s] for s in sources]
+        landing = list(sources)
         self.intake = {t: self.intake[t] for t in landing if t in self.intake} | self.intake
         self.tables = {t: self.tables[t] for t in landing if t in self.tables} | self.tables
         self.quality = {t: self.quality[t] for t in landing if t in self.quality} | self.quality
