@@ -1,4 +1,4 @@
-"""The scale benchmark: generate N x the real data, run the pipeline and the DuckDB reference, report.
+"""The scale benchmark: generate N x the real data, run the pipeline and the DuckDB and Spark SQL references, report.
 
     python benchmarks/run_benchmark.py [--scales 1 10 100] [--work /tmp/stedi-bench] [--no-real]
 
@@ -9,7 +9,10 @@ For each scale N, on the same files:
    end-to-end wall time of the command, per step the seconds of the run's manifest
    (`steps[].seconds`), the rows each step read, and the peak memory of the process tree;
 3. `benchmarks/duckdb_reference.py` on the same raw files: the same strict tables, timed,
-   its row counts compared with the pipeline's.
+   its row counts compared with the pipeline's;
+4. `benchmarks/spark_reference.py` on the same raw files: the DuckDB reference's queries run by
+   plain Spark SQL with the pipeline's Spark settings (no checks, accounting or quarantine),
+   timed, its row counts compared with DuckDB's: what the engine alone needs for the same work.
 
 Unless --no-real, `stedi run` also runs once on data/raw (what `make run` does, into scratch
 folders): the README's "make run at N=1" figure.
@@ -231,18 +234,36 @@ def bench_scale(scale: float, work: Path, seed: int, keep: bool) -> dict:
     reference = measured(reference_command, base / "duckdb.log")
     if reference["returncode"] != 0:
         raise RuntimeError(f"the DuckDB reference failed; see {base / 'duckdb.log'}")
-    reference.update(json.loads((base / "duckdb.log").read_text().strip().splitlines()[-1]))
+    reference.update(_last_json(base / "duckdb.log"))
     mismatches = {
         name: {"pipeline": pipeline["rows"].get(name), "duckdb": reference["tables"][name]["rows"]}
         for name in STRICT_TABLES
         if pipeline["status"] == "succeeded" and pipeline["rows"].get(name) != reference["tables"][name]["rows"]
     }
+    print(f"N={scale:g}: DuckDB {reference['seconds']} s; Spark SQL reference ...", flush=True)
+    spark_command = [
+        PYTHON, str(HERE / "spark_reference.py"), "--raw-dir", str(raw), "--out", str(base / "spark_sql"), "--json"
+    ]
+    spark_sql = measured(spark_command, base / "spark_reference.log")
+    if spark_sql["returncode"] != 0:  # recorded, not raised: the pipeline's figures are still worth a report
+        print(f"  the Spark SQL reference FAILED; see {base / 'spark_reference.log'}", flush=True)
+    else:
+        spark_sql.update(_last_json(base / "spark_reference.log"))
+    spark_mismatches = {
+        name: {"spark_sql": spark_sql["tables"][name]["rows"], "duckdb": reference["tables"][name]["rows"]}
+        for name in STRICT_TABLES
+        if "tables" in spark_sql and spark_sql["tables"][name]["rows"] != reference["tables"][name]["rows"]
+    }
     verdict = "the pipeline failed" if pipeline["status"] != "succeeded" else "differ" if mismatches else "equal"
-    print(f"N={scale:g}: DuckDB {reference['seconds']} s; counts {verdict}", flush=True)
+    if "tables" not in spark_sql:
+        verdict += "; the Spark SQL reference failed"
+    elif spark_mismatches:
+        verdict += "; Spark SQL's differ from DuckDB's: " + ", ".join(spark_mismatches)
+    spark_seconds = spark_sql.get("seconds") if "tables" in spark_sql else "-"
+    print(f"N={scale:g}: DuckDB {reference['seconds']} s, Spark SQL {spark_seconds} s; counts {verdict}", flush=True)
     if not keep:
-        shutil.rmtree(base / "raw", ignore_errors=True)
-        shutil.rmtree(base / "lake", ignore_errors=True)
-        shutil.rmtree(base / "duckdb", ignore_errors=True)
+        for folder in ("raw", "lake", "duckdb", "spark_sql"):
+            shutil.rmtree(base / folder, ignore_errors=True)
     return {
         "scale": scale,
         "customers": summary["customers"],
@@ -251,8 +272,15 @@ def bench_scale(scale: float, work: Path, seed: int, keep: bool) -> dict:
         "generate": gen,
         "pipeline": pipeline,
         "duckdb": reference,
+        "spark_sql": spark_sql,
         "count_mismatches": mismatches,
+        "spark_count_mismatches": spark_mismatches,
     }
+
+
+def _last_json(log: Path) -> dict:
+    """The JSON object a reference printed last (its log also holds anything it wrote to stderr)."""
+    return json.loads(next(line for line in reversed(log.read_text().splitlines()) if line.startswith("{")))
 
 
 def bench_real(work: Path) -> dict:
@@ -318,6 +346,12 @@ def _ok(r: dict) -> bool:
     return r["status"] == "succeeded"
 
 
+def _spark(r: dict) -> dict | None:
+    """The scale's Spark SQL reference when it ran and succeeded (older results.json have none)."""
+    spark = r.get("spark_sql")
+    return spark if spark and "tables" in spark else None
+
+
 def targets(results: list[dict], real: dict | None) -> list[tuple[str, bool, str]]:
     by_scale = {r["scale"]: r for r in results}
     out = []
@@ -327,14 +361,17 @@ def targets(results: list[dict], real: dict | None) -> list[tuple[str, bool, str
         detail = f"`stedi run` on {where}: {one['seconds']:.1f} s wall" + ("" if _ok(one) else " (the run failed)")
         out.append(("`make run` end to end at N=1 <= 30 s", _ok(one) and one["seconds"] <= 30, detail))
     if 100.0 in by_scale:
-        p, d = by_scale[100.0]["pipeline"], by_scale[100.0]["duckdb"]
+        p, d, spark = by_scale[100.0]["pipeline"], by_scale[100.0]["duckdb"], _spark(by_scale[100.0])
+        alone = ""
+        if spark is not None:
+            alone = f"; Spark SQL alone: {spark['seconds']:.1f} s = {spark['seconds'] / d['seconds']:.1f}x DuckDB"
         if _ok(p):
             ratio = p["steps_seconds"] / d["seconds"]
             detail = f"{p['steps_seconds']:.1f} s (sum of the zone steps) / {d['seconds']:.1f} s = {ratio:.1f}x"
-            out.append(("N=100: pipeline transforms within 5x the DuckDB reference", ratio <= 5, detail))
+            out.append(("N=100: pipeline transforms within 5x the DuckDB reference", ratio <= 5, detail + alone))
         else:
             out.append(("N=100: pipeline transforms within 5x the DuckDB reference", False,
-                        f"the run failed after {p['seconds']:.0f} s: {p['error'][:160]}"))
+                        f"the run failed after {p['seconds']:.0f} s: {p['error'][:160]}{alone}"))
     peaks = [(f"N={r['scale']:g}", r["pipeline"]["peak_rss"]) for r in results]
     peaks += [("data/raw", real["peak_rss"])] if real else []
     if peaks:
@@ -362,17 +399,24 @@ def _run_cell(p: dict) -> str:
     return f"{p['seconds']:.1f}" if _ok(p) else f"failed after {p['seconds']:.0f}"
 
 
+def _span(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.1f}" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f} to {high:.1f}"
+
+
 def write_report(
     path: Path, results: list[dict], real: dict | None, info: dict, loads: dict, plot: Path | None, when: str = ""
 ) -> None:
     when = when or f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}"
+    starts = [s["startup_seconds"] for s in map(_spark, results) if s is not None]
     modified = f" plus uncommitted changes to {', '.join(info['modified'])}" if info["modified"] else ""
     lines = [
         "# STEDI scale benchmark",
         "",
         "Generated by `make bench` (`benchmarks/run_benchmark.py`): synthetic exports of N times the",
-        "real data (`stedi generate`), the pipeline (`stedi run`, strict policy) and the DuckDB",
-        "reference (`benchmarks/duckdb_reference.py`, the same strict tables from the same raw files).",
+        "real data (`stedi generate`), the pipeline (`stedi run`, strict policy), the DuckDB",
+        "reference (`benchmarks/duckdb_reference.py`, the same strict tables from the same raw files)",
+        "and the Spark SQL reference (`benchmarks/spark_reference.py`, the same queries run by Spark).",
         "",
         f"Run on {when} UTC, code at commit {info['commit']}{modified}.",
         "Where the time goes inside the steps, and what would make them faster: [profile.md](profile.md).",
@@ -396,11 +440,12 @@ def write_report(
         "## End to end",
         "",
         "| N | customers | raw records | raw MB | generate s | `stedi run` s | zone steps s | analysis s "
-        "| raw records/s | peak memory (tree) | JVM peak | DuckDB s | DuckDB peak | zone steps / DuckDB | counts |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| raw records/s | peak memory (tree) | JVM peak | DuckDB s | DuckDB peak | zone steps / DuckDB "
+        "| Spark SQL s | zone steps / Spark SQL | Spark SQL / DuckDB | counts |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        p, d = r["pipeline"], r["duckdb"]
+        p, d, spark = r["pipeline"], r["duckdb"], _spark(r)
         jvm = p["peak_rss_by_name"].get("java", 0)
         if not _ok(p):
             counts = "pipeline failed"
@@ -409,13 +454,23 @@ def write_report(
         else:
             differ = r["count_mismatches"].items()
             counts = "differ: " + ", ".join(f"{k} {v['pipeline']} vs {v['duckdb']}" for k, v in differ)
+        if r.get("spark_sql") and spark is None:
+            counts += "; Spark SQL reference failed"
+        elif r.get("spark_count_mismatches"):
+            differ = r["spark_count_mismatches"].items()
+            counts += "; Spark SQL differs: " + ", ".join(f"{k} {v['spark_sql']} vs {v['duckdb']}" for k, v in differ)
         rate = f"{r['raw_records'] / p['steps_seconds']:,.0f}" if _ok(p) else ""
         ratio = f"{p['steps_seconds'] / d['seconds']:.0f}x" if _ok(p) else ""
+        spark_cells = ["", "", ""]
+        if spark is not None:
+            overhead = f"{p['steps_seconds'] / spark['seconds']:.1f}x" if _ok(p) else ""
+            spark_cells = [f"{spark['seconds']:.2f}", overhead, f"{spark['seconds'] / d['seconds']:.0f}x"]
         lines.append(
             f"| {r['scale']:g} | {r['customers']:,} | {r['raw_records']:,} | {r['raw_bytes'] / 1e6:,.0f} | "
             f"{r['generate']['seconds']:.1f} | {_run_cell(p)} | {p['steps_seconds']:.1f} | {p['other_seconds']:.1f} | "
             f"{rate} | "
-            f"{_gib(p['peak_rss'])} | {_gib(jvm)} | {d['seconds']:.2f} | {_gib(d['peak_rss'])} | {ratio} | {counts} |"
+            f"{_gib(p['peak_rss'])} | {_gib(jvm)} | {d['seconds']:.2f} | {_gib(d['peak_rss'])} | {ratio} | "
+            + " | ".join(spark_cells) + f" | {counts} |"
         )
     if real is not None:
         jvm = real["peak_rss_by_name"].get("java", 0)
@@ -423,7 +478,7 @@ def write_report(
         lines.append(
             f"| data/raw | 956 | {records:,} | {real['raw_bytes'] / 1e6:,.0f} | | {_run_cell(real)} | "
             f"{real['steps_seconds']:.1f} | {real['other_seconds']:.1f} | | {_gib(real['peak_rss'])} | {_gib(jvm)} "
-            "| | | | |"
+            "| | | | | | | |"
         )
     failures = [(f"N={r['scale']:g}", r["pipeline"]) for r in results] + ([("data/raw", real)] if real else [])
     for where, p in failures:
@@ -441,17 +496,30 @@ def write_report(
         "the JVM forks a helper process can count part of its pages twice); JVM peak: the Spark JVM's own peak",
         "RSS. DuckDB peak: the same measure for the reference's process.",
         "",
+        "Spark SQL s: the Spark SQL reference (`benchmarks/spark_reference.py`): the DuckDB reference's",
+        "queries, on the same raw files, run by PySpark in a session built like the pipeline's (local[2],",
+        "the same driver memory, shuffle partitions and JVM flags): the same work on the same engine and",
+        "settings as the zone steps, without their quality checks, intake accounting and quarantine. zone",
+        "steps / Spark SQL is the factor the pipeline's own work adds to the engine's; Spark SQL / DuckDB is",
+        "the engine's share of the gap, and a floor for any Spark pipeline on this machine (local[2]). Spark",
+        "SQL s is the tables' time only: the session's start-up" + (f" ({_span(starts)} s)" if starts else ""),
+        "is left out, as DuckDB's process start is (the pipeline's step 00 includes its session's start).",
+        "",
         "## Per step",
         "",
         "Seconds from the run's manifest, and rows read per second (step 00: raw records; the others: the rows",
-        "of the tables the step reads). DuckDB: the seconds of the same tables in the reference, at the largest N.",
+        "of the tables the step reads). DuckDB, Spark SQL: the seconds of the same tables in the references,",
+        "at the largest N.",
         "",
     ]
     names = list(DUCKDB_TABLES_OF_STEP)
     names += sorted({s["name"] for r in results for s in r["pipeline"]["steps"]} - set(names))
     header = "| step | " + " | ".join(f"N={r['scale']:g} s | rows/s" for r in results)
-    header += f" | DuckDB N={results[-1]['scale']:g} s |" if results else " |"
-    lines += [header, "|---|" + "---:|---:|" * len(results) + "---:|"]
+    if results:
+        header += f" | DuckDB N={results[-1]['scale']:g} s | Spark SQL N={results[-1]['scale']:g} s |"
+    else:
+        header += " | DuckDB s | Spark SQL s |"
+    lines += [header, "|---|" + "---:|---:|" * len(results) + "---:|---:|"]
     for name in names:
         cells = []
         for r in results:
@@ -463,11 +531,13 @@ def write_report(
             else:
                 rate = f"{step['rows_in'] / step['seconds']:,.0f}" if step["rows_in"] else ""
                 cells.append(f"{step['seconds']:.1f} | {rate}")
-        last = results[-1]["duckdb"]["tables"]
-        duck = ""
+        last, spark = results[-1]["duckdb"]["tables"], _spark(results[-1])
+        duck = sql = ""
         if name in DUCKDB_TABLES_OF_STEP:
             duck = f"{sum(last[t]['seconds'] for t in DUCKDB_TABLES_OF_STEP[name]):.2f}"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {duck} |")
+            if spark is not None:
+                sql = f"{sum(spark['tables'][t]['seconds'] for t in DUCKDB_TABLES_OF_STEP[name]):.2f}"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {duck} | {sql} |")
     if plot is not None:
         lines += ["", f"![time against N]({plot.name})", ""]
     lines += [
@@ -497,6 +567,7 @@ def write_plot(path: Path, results: list[dict]) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     ok = [r for r in results if _ok(r["pipeline"])]
     okscales = [r["scale"] for r in ok]
+    sparks = [(r["scale"], _spark(r)["seconds"]) for r in results if _spark(r)]
 
     def step_00(r):
         return next((s["seconds"] for s in r["pipeline"]["steps"] if s["name"] == "00_raw_to_landing"), float("nan"))
@@ -506,10 +577,12 @@ def write_plot(path: Path, results: list[dict]) -> None:
         "zone steps (sum)": (okscales, [r["pipeline"]["steps_seconds"] for r in ok]),
         "step 00_raw_to_landing": (okscales, [step_00(r) for r in ok]),
         "DuckDB reference": (scales, [r["duckdb"]["seconds"] for r in results]),
+        "Spark SQL reference": ([x for x, _ in sparks], [t for _, t in sparks]),
         "stedi generate": (scales, [r["generate"]["seconds"] for r in results]),
     }
     for label, (xs, values) in series.items():
-        ax.plot(xs, values, marker="o", label=label)
+        if xs:  # an older results.json has no Spark SQL reference
+            ax.plot(xs, values, marker="o", label=label)
     for r in results:
         if not _ok(r["pipeline"]):
             ax.plot([r["scale"]], [r["pipeline"]["seconds"]], marker="x", color="red", ls="none", markersize=10)
@@ -561,7 +634,8 @@ def main(argv: list[str] | None = None) -> int:
     record = {"finished": finished, "machine": info, "load_average": loads, "real": real, "scales": results}
     report.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     print(report.read_text())
-    return 0 if all(_ok(r["pipeline"]) and not r["count_mismatches"] for r in results) else 1
+    checked = all(_spark(r) and not r["count_mismatches"] and not r["spark_count_mismatches"] for r in results)
+    return 0 if checked and all(_ok(r["pipeline"]) for r in results) else 1
 
 
 if __name__ == "__main__":

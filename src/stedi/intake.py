@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -103,6 +104,12 @@ _UNITS = T.ArrayType(
         ]
     )
 )
+
+# Where the classified records are kept between the tally, the checks and the writes: on
+# the local disk. Building the compressed in-memory cache cost more than reading the disk
+# copy back (accelerometer at N=100, intake and landing: 55 s against 59 s), and three
+# tables landed at once no longer compete for the driver's heap.
+_CACHE_LEVEL = StorageLevel.DISK_ONLY
 
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -373,10 +380,13 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
     """Records -> the canonical columns (typed), `reason` (why unusable, or null), kind,
     source_file, position, raw, then the other columns of `records`.
 
-    Each record is parsed once into a struct of the canonical columns (as text). Only
-    a record for which that does not settle every column (a column absent or null, a
-    key written in another case, not an object, not JSON) is parsed again into a map,
-    where keys are matched case-insensitively; that second parse decides.
+    Each record is parsed once into a struct of the canonical columns with their
+    declared types. A record that parses cleanly with every column present and usable
+    (no NaN or infinity) is settled: nothing else is computed for it. Only the others
+    (a column absent or null, a key written in another case, a value of another JSON
+    type such as a number written as a string, not an object, not JSON) are parsed
+    again into a map, where keys are matched case-insensitively and values coerced;
+    that second parse decides.
     """
     if "raw" not in records.columns and "value" in records.columns:
         records = records.withColumnRenamed("value", "raw")
@@ -386,9 +396,11 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
     columns = table(landing_table(source)).columns
     required = REQUIRED_COLUMNS[source]
 
-    fields = ", ".join(f"`{name}`: string" for name, _ in columns)
+    fields = ", ".join(f"`{name}`: {typ}" for name, typ in columns)
     struct_options = f"map('allowSingleQuotes', 'false', 'columnNameOfCorruptRecord', '{_CORRUPT}')"
-    complete = " AND ".join(f"_s.`{name}` IS NOT NULL" for name, _ in columns)
+    settled = [f"_s.`{name}` IS NOT NULL" for name, _ in columns] + [
+        f"NOT isnan(_s.`{name}`) AND abs(_s.`{name}`) != double('infinity')" for name, typ in columns if typ == "double"
+    ]
     parsed = records.selectExpr(
         "source_file",
         "CAST(position AS bigint) AS position",
@@ -397,31 +409,33 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         *carried,
         f"CASE WHEN {kind} = '{RECORD}' AND startswith(raw, '{{') "
         f"THEN from_json(raw, 'struct<{fields}, `{_CORRUPT}`: string>', {struct_options}) END AS _s",
-    ).selectExpr("*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {complete}, false) AS _fast")
-    # CASE is evaluated lazily: the map parse runs only for the records the struct did not settle.
+    ).selectExpr("*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {' AND '.join(settled)}, false) AS _fast")
+    # CASE is evaluated lazily: the map parse and the coercions run only for the records
+    # the typed struct did not settle.
     with_map = parsed.selectExpr(
         "*",
         f"CASE WHEN NOT _fast AND kind = '{RECORD}' THEN from_json(raw, 'map<string,string>', {_JSON_OPTIONS}) END AS _m",
     )
     texts = with_map.selectExpr(
-        "*",
-        *[
-            f"CASE WHEN _fast THEN _s.`{name}` ELSE {_value_sql(name)} END AS `_t{i}`"
-            for i, (name, _) in enumerate(columns)
-        ],
+        "*", *[f"CASE WHEN NOT _fast THEN {_value_sql(name)} END AS `_t{i}`" for i, (name, _) in enumerate(columns)]
     )
     typed, bad, missing = [], [], []
     for i, (name, typ) in enumerate(columns):
         text = f"`_t{i}`"
         value, unusable = _coerced_sql(text, typ)
-        typed.append(f"{value} AS `{name}`")
+        typed.append(f"CASE WHEN _fast THEN _s.`{name}` ELSE {value} END AS `{name}`")
         bad.append(unusable)
         if name in required:
-            missing.append(f"{text} IS NULL" + (f" OR trim({text}) = ''" if typ == "string" else ""))
+            blank = f" OR trim({text}) = ''" if typ == "string" else ""
+            missing.append(f"{text} IS NULL{blank}")
+    # A settled record is unusable only when a required text is blank.
+    blank = [f"trim(_s.`{name}`) = ''" for name, typ in columns if name in required and typ == "string"]
+    settled_reason = f"CASE WHEN {' OR '.join(blank)} THEN 'missing_required_field' END" if blank else "NULL"
     reason = (
-        f"CASE WHEN kind = '{UNSPLIT}' THEN NULL "
+        f"CASE WHEN _fast THEN {settled_reason} "
+        f"WHEN kind = '{UNSPLIT}' THEN NULL "
         f"WHEN kind = '{TRUNCATED}' THEN 'truncated' "
-        f"WHEN kind = '{NOT_JSON}' OR (NOT _fast AND _m IS NULL) THEN 'not_json' "
+        f"WHEN kind = '{NOT_JSON}' OR _m IS NULL THEN 'not_json' "
         f"WHEN {' OR '.join(missing)} THEN 'missing_required_field' "
         f"WHEN {' OR '.join(bad)} THEN 'bad_type' END"
     )
@@ -444,8 +458,13 @@ def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") 
         raw = f"CASE WHEN {usable} THEN NULL ELSE raw END AS raw"
     slim = normalized.selectExpr(*names, "reason", "kind", "source_file", "position", raw, *carried)
 
-    # Exact duplicates among the usable records: the first by (file, position) is kept.
-    copy = f"row_number() OVER (PARTITION BY {usable}, {', '.join(names)} ORDER BY source_file, position)"
+    # Exact duplicates among the usable records: the first by (file, position) is kept. The
+    # hash of the values leads the partition key: the sort then compares one long for nearly
+    # every pair of rows instead of the values themselves (20 % faster at 8 M readings).
+    copy = (
+        f"row_number() OVER (PARTITION BY xxhash64({', '.join(names)}), {usable}, {', '.join(names)} "
+        "ORDER BY source_file, position)"
+    )
     status = (
         f"CASE WHEN kind = '{UNSPLIT}' THEN '{UNSPLIT}' WHEN reason IS NOT NULL THEN '{QUARANTINED}' "
         f"WHEN {copy} > 1 THEN '{DUPLICATE}' ELSE '{LANDED}' END"
@@ -587,7 +606,7 @@ def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> Intake
     started = time.monotonic()
     phases: dict[str, float] = {}
     files = raw_files(raw_dir, source)
-    classified = classify_records(file_units(read_texts(spark, files)), source, raw_for="kept").persist()
+    classified = classify_records(file_units(read_texts(spark, files)), source, raw_for="kept").persist(_CACHE_LEVEL)
     tallies = _tally(classified)
     phases["read_and_classify"] = time.monotonic() - started
 
@@ -607,7 +626,7 @@ def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> Intake
         )
         pieces = normalize_records(split_file_records(whole_files), source)
         units = lines.unionByName(pieces)
-        reclassified = decide_records(units, source, raw_for="kept").persist()
+        reclassified = decide_records(units, source, raw_for="kept").persist(_CACHE_LEVEL)
         tallies = _tally(reclassified)
         classified.unpersist()
         classified = reclassified
@@ -647,3 +666,4 @@ def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> Intake
         read_by_file=read_by_file,
         phases={k: round(v, 3) for k, v in phases.items()},
     )
+

@@ -61,6 +61,9 @@ def _research_consent() -> Rule:
     )
 
 
+# The customer tables are small: the joins with them are broadcast (`/*+ BROADCAST(c) */`), since
+# from the size of its JSON Spark would shuffle and sort every reading to join customer_landing
+# once it passes 10 MB (at N=40 or so).
 RULES: dict[str, tuple[Rule, ...]] = {
     # -- landing: what was received, well-formed and typed ---------------------------------
     "customer_landing": (
@@ -113,7 +116,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         usual_group_size("user", unit="customers", name="readings_per_customer_usual", description="readings per customer within the usual range"),
         sql(
             "reading_not_before_registration",
-            """select a.* from {primary} a left semi join {customer_landing} c
+            """select /*+ BROADCAST(c) */ a.* from {primary} a left semi join {customer_landing} c
                on a.user = c.email and a.timestamp < c.registrationDate""",
             severity=WARN,
             description="readings taken before their owner registered",
@@ -148,7 +151,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         usual_group_size("serialNumber", unit="devices", name="readings_per_device_usual", description="readings per device within the usual range"),
         sql(
             "reading_not_before_registration",
-            """select s.* from {primary} s left semi join {customer_landing} c
+            """select /*+ BROADCAST(c) */ s.* from {primary} s left semi join {customer_landing} c
                on s.serialNumber = c.serialNumber and s.sensorReadingTime < c.registrationDate""",
             severity=WARN,
             description="readings taken before the device's owner registered",
@@ -172,7 +175,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         ),
         sql(
             "reading_not_before_consent",
-            """select a.* from {primary} a left semi join {customer_trusted} c
+            """select /*+ BROADCAST(c) */ a.* from {primary} a left semi join {customer_trusted} c
                on a.user = c.email and a.timestamp < c.shareWithResearchAsOfDate""",
             description="no reading taken before its owner's consent",
             policies=(STRICT,),
@@ -198,7 +201,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         ),
         sql(
             "reading_not_before_consent",
-            """select s.* from {primary} s left semi join {customer_trusted} c
+            """select /*+ BROADCAST(c) */ s.* from {primary} s left semi join {customer_trusted} c
                on s.serialNumber = c.serialNumber and s.sensorReadingTime < c.shareWithResearchAsOfDate""",
             description="no reading taken before its owner's consent",
             policies=(STRICT,),
@@ -248,7 +251,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         sql(
             "reading_of_device_owner",
             """select m.* from {primary} m left anti join (
-                 select c.serialNumber, a.timestamp, a.x, a.y, a.z
+                 select /*+ BROADCAST(c) */ c.serialNumber, a.timestamp, a.x, a.y, a.z
                  from {customer_trusted} c join {accelerometer_trusted} a on a.user = c.email
                ) o
                on o.serialNumber = m.serialNumber and o.timestamp = m.timestamp
@@ -258,7 +261,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         ),
         sql(
             "reading_not_before_consent",
-            """select m.* from {primary} m left semi join {customer_trusted} c
+            """select /*+ BROADCAST(c) */ m.* from {primary} m left semi join {customer_trusted} c
                on m.serialNumber = c.serialNumber
                   and least(m.sensorReadingTime, m.timestamp) < c.shareWithResearchAsOfDate""",
             description="no reading taken before its owner's consent",
