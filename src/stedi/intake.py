@@ -459,12 +459,10 @@ def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") 
     slim = normalized.selectExpr(*names, "reason", "kind", "source_file", "position", raw, *carried)
 
     # Exact duplicates among the usable records: the first by (file, position) is kept. The
-    # hash of the values leads the partition key: the sort then compares one long for nearly
-    # every pair of rows instead of the values themselves (20 % faster at 8 M readings).
-    copy = (
-        f"row_number() OVER (PARTITION BY xxhash64({', '.join(names)}), {usable}, {', '.join(names)} "
-        "ORDER BY source_file, position)"
-    )
+    # window sorts the records by their values (user, timestamp, ...): the landing tables are
+    # written in that order, which every later step profits from (do not lead the key with a
+    # hash: that saved 2 s here and cost 30 s downstream at N=100, see notes.md).
+    copy = f"row_number() OVER (PARTITION BY {usable}, {', '.join(names)} ORDER BY source_file, position)"
     status = (
         f"CASE WHEN kind = '{UNSPLIT}' THEN '{UNSPLIT}' WHEN reason IS NOT NULL THEN '{QUARANTINED}' "
         f"WHEN {copy} > 1 THEN '{DUPLICATE}' ELSE '{LANDED}' END"
