@@ -13,13 +13,14 @@ How a table is read (each file once):
    exactly one flat JSON object is *clean* (JSON lines, with CRLF endings or a
    byte-order mark or not) and takes the fast path: it is cut into its lines,
    which are the records, parsed by `from_json`. Any other file stays whole.
-3. `classify_records`, one DataFrame function for every record: parsed as a JSON
+3. `classify_records`, one DataFrame function for every record: parsed with the
+   declared types; a record that parse does not settle is parsed again as a JSON
    object into a map, keys matched to the canonical columns case-insensitively
    (`timeStamp` is `timestamp`), values coerced to the declared types
-   (`1655564376361.0` is a bigint, a phone written as a number is a string),
+   (`1655564376361.0` is a bigint, a phone written as a number is a string);
    required keys checked, exact duplicates dropped, for customers the latest
-   version per email kept. The result is cached and counted. When every file was
-   clean, that is all: one Spark job.
+   version per email kept. The result is stored (on the local disk) and counted.
+   When every file was clean, that is all: one Spark job.
 4. Files that were not clean (objects run together `}{`, separated by commas, a
    JSON array, pretty-printed, a truncated last record, lines that are not JSON,
    ...) come out of step 3 whole, in the cache. `split_records`, a pure Python
