@@ -25,7 +25,6 @@ This is a benchmark helper, not part of the package.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -33,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from duckdb_reference import STRICT  # noqa: E402  (the sibling module's query text)
+from duckdb_reference import STRICT, show  # noqa: E402  (the sibling module's query text and output)
 
 SOURCES = ("customer", "accelerometer", "step_trainer")
 LAST = "machine_learning_curated"  # read by no other table: not cached
@@ -100,13 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     result = build(args.raw_dir, args.out)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for name, t in result["tables"].items():
-            print(f"{name:<26}{t['rows']:>12,}{t['seconds']:>9.2f} s")
-        print(f"{'total':<38}{result['seconds']:>9.2f} s")
-        print(f"{'session start-up (not in the total)':<38}{result['startup_seconds']:>9.2f} s")
+    show(result, as_json=args.json, extra={"session start-up (not in the total)": result["startup_seconds"]})
     return 0
 
 
