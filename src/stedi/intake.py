@@ -427,8 +427,7 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         typed.append(f"CASE WHEN _fast THEN _s.`{name}` ELSE {value} END AS `{name}`")
         bad.append(unusable)
         if name in required:
-            blank = f" OR trim({text}) = ''" if typ == "string" else ""
-            missing.append(f"{text} IS NULL{blank}")
+            missing.append(f"{text} IS NULL" + (f" OR trim({text}) = ''" if typ == "string" else ""))
     # A settled record is unusable only when a required text is blank.
     blank = [f"trim(_s.`{name}`) = ''" for name, typ in columns if name in required and typ == "string"]
     settled_reason = f"CASE WHEN {' OR '.join(blank)} THEN 'missing_required_field' END" if blank else "NULL"
@@ -665,4 +664,3 @@ def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> Intake
         read_by_file=read_by_file,
         phases={k: round(v, 3) for k, v in phases.items()},
     )
-
