@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv, install the project editable, find Java, register the local kernel
-	@test -f $(KERNEL) || $(PY) -m stedi.kernel
+	@test -f $(KERNEL) || $(PY) -m stedi.engine.kernel
 
 run: setup ## Build the lakehouse from data/raw into data/lake; run record in runs/<run_id>/ (ARGS="--policy udacity")
 	$(VENV)/bin/stedi run $(ARGS)

@@ -4,9 +4,9 @@
 
 The same transforms as src/stedi/transforms under `strict`, on the same raw files:
 
-- landing: `read_json` with explicit columns (the declared types of stedi.tables), records
+- landing: `read_json` with explicit columns (the declared types of stedi.core.tables), records
   missing a required column dropped, exact duplicates dropped, and per customer email the
-  latest lastUpdateDate kept (what stedi.intake lands from clean JSON lines); written as
+  latest lastUpdateDate kept (what stedi.core.intake lands from clean JSON lines); written as
   JSON lines, like the pipeline's landing zone;
 - customer_trusted: customers with a research consent date;
 - accelerometer_trusted: readings of a consenting customer taken at or after the consent;
@@ -18,7 +18,7 @@ The same transforms as src/stedi/transforms under `strict`, on the same raw file
 Trusted and curated tables are written as Parquet. Prints a JSON object (with --json) or a
 table: per table its rows and the seconds to compute and write it, and the total.
 This is a benchmark helper, not part of the package: it does not handle the broken export
-layouts that stedi.intake repairs (the generated exports are clean JSON lines).
+layouts that stedi.core.intake repairs (the generated exports are clean JSON lines).
 """
 
 from __future__ import annotations

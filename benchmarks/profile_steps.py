@@ -2,8 +2,8 @@
 
     python benchmarks/profile_steps.py --raw-dir RAW [--work DIR] [--policy strict] [--rules] [--json FILE]
 
-Runs what the six glue_sessions/ notebooks run (stedi.step, stedi.intake, the transforms,
-stedi.quality, stedi.lake), in order, in one Spark session, without papermill, and times
+Runs what the six glue_sessions/ notebooks run (stedi.run.step, stedi.core.intake, the transforms,
+stedi.core.quality, stedi.lake.store), in order, in one Spark session, without papermill, and times
 each phase by wrapping the package's functions (nothing in src/ is changed):
 
 - intake: `land_source` per source, split into its own phases (survey, split, classify);
@@ -83,7 +83,9 @@ def timed(owner, name: str, label: str | None = None, key=None):
 
 
 def instrument() -> None:
-    from stedi import intake, lake, quality
+    from stedi.core import intake
+    from stedi.lake import store as lake
+    from stedi.core import quality
 
     timed(intake, "land_source", "intake", key=lambda spark, raw, source: source)
     timed(quality, "evaluate", "quality", key=lambda table, *a, **k: table)
@@ -93,16 +95,16 @@ def instrument() -> None:
 
 
 STEPS = (
-    ("01_customer_landing_to_trusted", "customer_trusted", "stedi.transforms.customer_trusted", "consenting_customers",
+    ("01_customer_landing_to_trusted", "customer_trusted", "stedi.core.transforms.customer_trusted", "consenting_customers",
      ("customer_landing",)),
-    ("02_accelerometer_landing_to_trusted", "accelerometer_trusted", "stedi.transforms.accelerometer_trusted",
+    ("02_accelerometer_landing_to_trusted", "accelerometer_trusted", "stedi.core.transforms.accelerometer_trusted",
      "consented_accelerometer_readings", ("accelerometer_landing", "customer_trusted")),
-    ("03_customer_trusted_to_curated", "customer_curated", "stedi.transforms.customer_curated",
+    ("03_customer_trusted_to_curated", "customer_curated", "stedi.core.transforms.customer_curated",
      "customers_with_readings",
      ("customer_trusted", "accelerometer_trusted")),
-    ("04_step_trainer_landing_to_trusted", "step_trainer_trusted", "stedi.transforms.step_trainer_trusted",
+    ("04_step_trainer_landing_to_trusted", "step_trainer_trusted", "stedi.core.transforms.step_trainer_trusted",
      "consented_step_trainer_readings", ("step_trainer_landing", "customer_curated")),
-    ("05_machine_learning_curated", "machine_learning_curated", "stedi.transforms.machine_learning_curated",
+    ("05_machine_learning_curated", "machine_learning_curated", "stedi.core.transforms.machine_learning_curated",
      "machine_learning_readings", ("step_trainer_trusted", "accelerometer_trusted", "customer_curated")),
 )
 
@@ -113,9 +115,9 @@ def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = N
     conf = conf or {}
     import importlib
 
-    from stedi import intake
-    from stedi import step as stedi_step
-    from stedi.tables import SOURCES
+    from stedi.core import intake
+    from stedi.run import step as stedi_step
+    from stedi.core.tables import SOURCES
 
     steps, phases, jobs, cpu = {}, {}, {}, {}
     began, cpu_began = time.monotonic(), cpu_seconds()
@@ -157,9 +159,9 @@ def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = N
 
 def rule_costs(lake_dir: str, policy: str, tables: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """Each rule of `tables` evaluated alone on the stored table: seconds per rule."""
-    from stedi import quality
-    from stedi.lake import Lake
-    from stedi.session import local_spark
+    from stedi.core import quality
+    from stedi.lake.store import Lake
+    from stedi.engine.session import local_spark
 
     lake = Lake(local_spark(), lake_dir, policy=policy)
     costs: dict[str, dict[str, float]] = {}

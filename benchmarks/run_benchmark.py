@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from stedi.runner import STEP_OUTPUTS
+from stedi.run.runner import STEP_OUTPUTS
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent

@@ -3,11 +3,11 @@
     python benchmarks/spark_reference.py --raw-dir RAW --out DIR [--json]
 
 The same queries as benchmarks/duckdb_reference.py, run by PySpark in a session built like the
-pipeline's (stedi.session.local_spark: local[2], 2 shuffle partitions, driver memory 2g, adaptive
+pipeline's (stedi.engine.session.local_spark: local[2], 2 shuffle partitions, driver memory 2g, adaptive
 off, and the JVM flags `stedi run` gives for the input's size), without the pipeline's quality
 checks, intake accounting and quarantine:
 
-- landing: the raw JSON lines read with the declared schema of stedi.tables, records missing a
+- landing: the raw JSON lines read with the declared schema of stedi.core.tables, records missing a
   required column dropped, exact duplicates dropped, per customer email the latest
   lastUpdateDate kept; written as JSON lines;
 - trusted and curated: duckdb_reference.STRICT (SEMI JOIN spelled LEFT SEMI JOIN); written as Parquet.
@@ -55,9 +55,9 @@ def build(raw_dir: str | Path, out: str | Path) -> dict:
     from pyspark.sql import Observation, Window
     from pyspark.sql import functions as F
 
-    from stedi.schemas import spark_schema
-    from stedi.session import local_spark
-    from stedi.tables import REQUIRED_COLUMNS, TABLES
+    from stedi.core.schemas import spark_schema
+    from stedi.engine.session import local_spark
+    from stedi.core.tables import REQUIRED_COLUMNS, TABLES
 
     spark = local_spark("spark-reference")
     startup = time.monotonic() - began

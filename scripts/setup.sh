@@ -24,5 +24,5 @@ fi
 echo "setup: installing the project and its dependencies into .venv"
 .venv/bin/python -m pip install -q -e . 2>&1 | grep -v "is ignored: it is neither" || true
 .venv/bin/python -c 'import stedi, pyspark, papermill' # fail loudly if the install did not happen
-.venv/bin/python -m stedi.java --ensure
-.venv/bin/python -m stedi.kernel
+.venv/bin/python -m stedi.engine.java --ensure
+.venv/bin/python -m stedi.engine.kernel

@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spark():
-    from stedi.session import local_spark
+    from stedi.engine.session import local_spark
 
     session = local_spark("stedi-tests")
     yield session

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stedi.schemas import spark_schema
-from stedi.tables import ACCELEROMETER_COLUMNS, CUSTOMER_COLUMNS, STEP_TRAINER_COLUMNS
+from stedi.core.schemas import spark_schema
+from stedi.core.tables import ACCELEROMETER_COLUMNS, CUSTOMER_COLUMNS, STEP_TRAINER_COLUMNS
 
 CONSENT_A = 1_655_564_000_000
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stedi import config
-from stedi.tables import REQUIRED_COLUMNS, landing_table, table
+from stedi.core.tables import REQUIRED_COLUMNS, landing_table, table
 
 Record = dict
 

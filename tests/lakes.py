@@ -12,8 +12,8 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from stedi import config
-from stedi.lake import Lake
-from stedi.tables import TABLES
+from stedi.lake.store import Lake
+from stedi.core.tables import TABLES
 
 STEDI = [sys.executable, "-m", "stedi.cli"]
 

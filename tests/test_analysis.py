@@ -16,8 +16,9 @@ from pandas.testing import assert_frame_equal
 from pyspark.sql import functions as F
 
 from frames import CONSENT_A, accelerometer, customers, rows_of, step_trainer
-from stedi import analysis, config
-from stedi.report import FIGURES
+from stedi import config
+from stedi.analysis import balance as analysis
+from stedi.run.report import FIGURES
 
 T = CONSENT_A
 NOTEBOOK = config.NOTEBOOKS_DIR / "balance_analysis.ipynb"
@@ -456,7 +457,7 @@ def test_notebook_is_thin_parameterized_and_clean():
     assert names == ["lake_dir", "policy", "run_id", "run_dir"]
     for cell in cells:
         source = "".join(cell["source"])
-        assert not re.search(r"^\s*(def|class|lambda) |lambda ", source, re.M), "logic belongs in stedi.analysis"
+        assert not re.search(r"^\s*(def|class|lambda) |lambda ", source, re.M), "logic belongs in stedi.analysis.balance"
         assert not cell.get("outputs") and cell.get("execution_count") is None, "commit the notebook clean"
 
 
@@ -473,14 +474,14 @@ def _first_customers(n):
 @pytest.fixture(scope="module")
 def small_lake(tmp_path_factory, spark):
     """A strict lake of the first 40 real customers and their readings, built by the real intake and transforms."""
-    from stedi import intake
-    from stedi.lake import Lake
-    from stedi.tables import SOURCES, landing_table
-    from stedi.transforms.accelerometer_trusted import consented_accelerometer_readings
-    from stedi.transforms.customer_curated import customers_with_readings
-    from stedi.transforms.customer_trusted import consenting_customers
-    from stedi.transforms.machine_learning_curated import machine_learning_readings
-    from stedi.transforms.step_trainer_trusted import consented_step_trainer_readings
+    from stedi.core import intake
+    from stedi.lake.store import Lake
+    from stedi.core.tables import SOURCES, landing_table
+    from stedi.core.transforms.accelerometer_trusted import consented_accelerometer_readings
+    from stedi.core.transforms.customer_curated import customers_with_readings
+    from stedi.core.transforms.customer_trusted import consenting_customers
+    from stedi.core.transforms.machine_learning_curated import machine_learning_readings
+    from stedi.core.transforms.step_trainer_trusted import consented_step_trainer_readings
 
     base = tmp_path_factory.mktemp("small")
     customer_lines = _first_customers(40)

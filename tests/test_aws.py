@@ -19,11 +19,13 @@ import pytest
 from aws_fixtures import BUCKET, REGION, aws_env, moto_endpoint  # noqa: F401 (pytest fixtures)
 from glue_kernels import install_fake_glue_kernel
 
-from stedi import aws, config
+from stedi import config
+
+from stedi.aws import lake as aws
 from stedi.cli import main
-from stedi.lake import QUARANTINE_COLUMNS
-from stedi.runner import RunOptions, run
-from stedi.tables import SOURCES, TABLES, landing_table
+from stedi.lake.store import QUARANTINE_COLUMNS
+from stedi.run.runner import RunOptions, run
+from stedi.core.tables import SOURCES, TABLES, landing_table
 
 # quarantine/<table>/: every landing table, and one later table whose quality rules quarantined rows.
 QUARANTINED = tuple(landing_table(s) for s in SOURCES) + ("accelerometer_trusted",)
@@ -57,7 +59,7 @@ def _write_table(folder, fmt: str, columns, parts: int = 1, run_tag: str = "0000
 
 
 def make_lake(root, policy: str = "strict"):
-    """A small lake in the layout stedi.lake.Lake writes, with the declared types, without Spark."""
+    """A small lake in the layout stedi.lake.store.Lake writes, with the declared types, without Spark."""
     for t in TABLES.values():
         _write_table(root / t.zone / t.name, t.fmt, t.columns_for(policy), parts=2 if t.zone == "trusted" else 1)
     for name in QUARANTINED:
@@ -92,7 +94,7 @@ def _one_line_error(capsys, code: int, fragment: str) -> str:
 
 # -- layout --------------------------------------------------------------------
 def test_published_tables_go_where_a_glue_run_writes_them():
-    from stedi.lake import Lake
+    from stedi.lake.store import Lake
 
     glue_lake = RunOptions(target="glue", bucket=BUCKET, prefix="team/").lake
     assert aws.lake_root(BUCKET, "team/") == glue_lake == f"s3://{BUCKET}/team/lake"

@@ -1,4 +1,4 @@
-"""stedi.generate: synthetic exports with the real data's shape, deterministic, streamed, usable by the pipeline."""
+"""stedi.dev.generate: synthetic exports with the real data's shape, deterministic, streamed, usable by the pipeline."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 
 from stedi import config
 from stedi.cli import main
-from stedi.generate import LINES_PER_FILE, customer_count, generate
-from stedi.tables import SOURCES
+from stedi.dev.generate import LINES_PER_FILE, customer_count, generate
+from stedi.core.tables import SOURCES
 
 STEDI = [sys.executable, "-m", "stedi.cli"]
 CUSTOMER_KEYS = (
@@ -220,7 +220,7 @@ def test_an_occupied_folder_is_refused_and_left_alone(tmp_path, capsys):
 
 
 def test_intake_lands_every_generated_record(tmp_path, spark):
-    from stedi.intake import land_source
+    from stedi.core.intake import land_source
 
     result = generate(tmp_path / "raw", 0.2, seed=3)
     expected = dict(zip(SOURCES, (result.customers, result.accelerometer, result.step_trainer)))

@@ -1,4 +1,4 @@
-"""stedi.intake: raw exports -> landing rows, quarantine and accounting, whatever shape the exports arrived in."""
+"""stedi.core.intake: raw exports -> landing rows, quarantine and accounting, whatever shape the exports arrived in."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stedi import config, intake
-from stedi.lake import QUARANTINE_COLUMNS
-from stedi.schemas import schema_difference
-from stedi.tables import SOURCES, landing_table, table
+from stedi import config
+
+from stedi.core import intake
+from stedi.lake.store import QUARANTINE_COLUMNS
+from stedi.core.schemas import schema_difference
+from stedi.core.tables import SOURCES, landing_table, table
 
 REAL_COUNTS = {"customer": 956, "accelerometer": 81_273, "step_trainer": 28_680}
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from stedi import config
-from stedi.runner import PIPELINE
+from stedi.run.runner import PIPELINE
 
 NOTEBOOKS = sorted(config.GLUE_SESSIONS_DIR.glob("*.ipynb"))
 GLUE_MAGICS = ("%glue_version 5.0", "%worker_type", "%number_of_workers", "%idle_timeout", "%extra_py_files")

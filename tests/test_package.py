@@ -10,7 +10,7 @@ import zipfile
 
 from stedi import config
 from stedi.cli import main
-from stedi.package import PACKAGE_DATA, build, package_files
+from stedi.dev.package import PACKAGE_DATA, build, package_files
 
 
 def test_the_zip_holds_the_package_at_its_root_and_nothing_else(tmp_path):
@@ -19,7 +19,7 @@ def test_the_zip_holds_the_package_at_its_root_and_nothing_else(tmp_path):
     shutil.copytree(config.PACKAGE_DIR, source)
     (source / "__pycache__").mkdir(exist_ok=True)
     (source / "__pycache__" / "stray.cpython-311.pyc").write_bytes(b"")
-    (source / "transforms" / "stray.pyc").write_bytes(b"")
+    (source / "core" / "transforms" / "stray.pyc").write_bytes(b"")
     (source / ".editor-backup.py").write_text("")
     names = zipfile.ZipFile(build(tmp_path / "stedi.zip", package_dir=source)).namelist()
     modules = {
@@ -28,7 +28,7 @@ def test_the_zip_holds_the_package_at_its_root_and_nothing_else(tmp_path):
         if "__pycache__" not in p.parts
     }
     assert {n for n in names if n.endswith(".py")} == modules
-    assert "stedi/transforms/__init__.py" in names and "stedi/spark_conf/log4j2.properties" in names
+    assert "stedi/core/transforms/__init__.py" in names and "stedi/engine/spark_conf/log4j2.properties" in names
     assert all(n.startswith("stedi/") for n in names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "tests/" in n or "/." in n]
 
@@ -37,10 +37,10 @@ def test_the_zip_imports_the_transforms_and_the_step_context(tmp_path):
     archive = build(tmp_path / "stedi.zip")
     code = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
-        "import stedi, stedi.transforms, stedi.step, stedi.tables\n"
+        "import stedi, stedi.core.transforms, stedi.run.step, stedi.core.tables\n"
         "assert stedi.__file__.startswith(sys.argv[1]), stedi.__file__\n"
-        "assert stedi.step.__file__.startswith(sys.argv[1]), stedi.step.__file__\n"
-        "print(len(stedi.tables.TABLES))\n"
+        "assert stedi.run.step.__file__.startswith(sys.argv[1]), stedi.run.step.__file__\n"
+        "print(len(stedi.core.tables.TABLES))\n"
     )
     done = subprocess.run([sys.executable, "-c", code, str(archive)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -11,7 +11,7 @@ import papermill
 import pytest
 
 from stedi import config
-from stedi.runner import ANALYSIS, PIPELINE
+from stedi.run.runner import ANALYSIS, PIPELINE
 
 LANDING = {"customer_landing": 956, "accelerometer_landing": 81_273, "step_trainer_landing": 28_680}
 EXPECTED = {
@@ -77,9 +77,9 @@ def test_run_folder_holds_every_executed_notebook_and_its_html(finished_run):
 @pytest.mark.e2e
 def test_lake_tables_are_where_the_manifest_says_with_their_declared_types(finished_run, spark):
     policy, lake, _, manifest, _ = finished_run
-    from stedi.lake import Lake
-    from stedi.schemas import schema_difference
-    from stedi.tables import table
+    from stedi.lake.store import Lake
+    from stedi.core.schemas import schema_difference
+    from stedi.core.tables import table
 
     reader = Lake(spark, str(lake), policy=policy)
     for name, entry in manifest["tables"].items():
@@ -125,7 +125,7 @@ def test_every_zone_notebook_runs_under_nbval(tmp_path, spark):
 @pytest.mark.e2e
 def test_sql_validation_queries_agree_with_the_manifest(finished_run, spark):
     policy, lake, _, manifest, _ = finished_run
-    from stedi.lake import Lake
+    from stedi.lake.store import Lake
 
     reader = Lake(spark, str(lake), policy=policy)
     reader.register_existing()
@@ -142,7 +142,7 @@ def test_sql_validation_queries_agree_with_the_manifest(finished_run, spark):
 @pytest.mark.e2e
 def test_manifest_quality_lists_every_rule_and_no_error_failed(finished_run):
     policy, _, _, manifest, _ = finished_run
-    from stedi import quality
+    from stedi.core import quality
 
     assert set(manifest["quality"]) == set(manifest["tables"])
     for name, results in manifest["quality"].items():

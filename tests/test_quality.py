@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from stedi import quality
-from stedi.quality import rules as R
-from stedi.schemas import spark_schema
-from stedi.tables import (
+from stedi.core import quality
+from stedi.core.quality import rules as R
+from stedi.core.schemas import spark_schema
+from stedi.core.tables import (
     ACCELEROMETER_COLUMNS,
     CUSTOMER_COLUMNS,
     MACHINE_LEARNING_COLUMNS,
@@ -17,11 +17,11 @@ from stedi.tables import (
     TABLES,
     table,
 )
-from stedi.transforms.accelerometer_trusted import consented_accelerometer_readings
-from stedi.transforms.customer_curated import customers_with_readings
-from stedi.transforms.customer_trusted import consenting_customers
-from stedi.transforms.machine_learning_curated import machine_learning_readings
-from stedi.transforms.step_trainer_trusted import consented_step_trainer_readings
+from stedi.core.transforms.accelerometer_trusted import consented_accelerometer_readings
+from stedi.core.transforms.customer_curated import customers_with_readings
+from stedi.core.transforms.customer_trusted import consenting_customers
+from stedi.core.transforms.machine_learning_curated import machine_learning_readings
+from stedi.core.transforms.step_trainer_trusted import consented_step_trainer_readings
 
 T = 1_655_564_000_000  # a consent instant
 REGISTERED = T - 1000

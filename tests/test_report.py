@@ -10,7 +10,7 @@ import re
 import nbformat
 import pytest
 
-from stedi import report
+from stedi.run import report
 
 # A 1x1 PNG: figures without drawing anything.
 PNG = base64.b64decode(

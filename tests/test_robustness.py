@@ -10,9 +10,9 @@ import pytest
 
 from lakes import fingerprints, kill_everything, start_run, stedi_run, wait_for
 from stedi import config
-from stedi.lock import LakeBusy, LakeLock
-from stedi.runner import ANALYSIS, PIPELINE
-from stedi.tables import TABLES
+from stedi.lake.lock import LakeBusy, LakeLock
+from stedi.run.runner import ANALYSIS, PIPELINE
+from stedi.core.tables import TABLES
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_killed_between_steps_then_resumed_equals_a_clean_run(tmp_path, spark, c
 def test_a_second_run_on_a_busy_lake_stops_at_once_naming_the_first(tmp_path):
     lake, runs = tmp_path / "lake", tmp_path / "runs"
     first = start_run(lake, runs)
-    lock_file = lake / ".stedi.lock"
+    lock_file = lake / ".stedi.lake.lock"
     wait_for(lambda: lock_file.exists() and lock_file.read_text(), first)
     holder = json.loads(lock_file.read_text())["run_id"]
     second = stedi_run(lake, runs, check=False)

@@ -11,7 +11,7 @@ from glue_kernels import install_fake_glue_kernel
 
 from stedi import config
 from stedi.cli import main
-from stedi.runner import PIPELINE, RunOptions, error_outputs, failed_cells, reply_error, run
+from stedi.run.runner import PIPELINE, RunOptions, error_outputs, failed_cells, reply_error, run
 
 
 def _notebooks_with(tmp_path, step: str, position: int, source: str):
@@ -184,9 +184,9 @@ def test_an_error_reply_without_error_output_fails_the_run_naming_the_cell(
     assert step["name"] == PIPELINE[0] and step["status"] == "failed"
     executed = nbformat.read(tmp_path / "runs" / "latest" / f"{PIPELINE[0]}.ipynb", as_version=4)
     failed = executed.cells[step["failed_cell"]]
-    assert failed.source.startswith("from stedi import intake") and failed.outputs == []
+    assert failed.source.startswith("from stedi.core import intake") and failed.outputs == []
     assert failed_cells(executed) == [step["failed_cell"]]
-    assert step["error"].startswith(f'cell [{failed.execution_count}] ("from stedi import intake, step as stedi_step"): ')
+    assert step["error"].startswith(f'cell [{failed.execution_count}] ("from stedi.core import intake"): ')
     assert message in step["error"] and "CellExecutionError" not in step["error"]
     assert f"step {PIPELINE[0]} failed in {PIPELINE[0]}.ipynb, cell [{failed.execution_count}] (" in err
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from stedi import config
-from stedi.tables import SOURCES, landing_table, table
+from stedi.core.tables import SOURCES, landing_table, table
 
 
 def ddl_columns(text: str) -> list[tuple[str, str]]:

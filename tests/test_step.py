@@ -7,9 +7,9 @@ import json
 import pytest
 
 from frames import CONSENT_A, accelerometer, customers
-from stedi.quality import QualityError
-from stedi.step import Step
-from stedi.transforms.customer_trusted import consenting_customers
+from stedi.core.quality import QualityError
+from stedi.run.step import Step
+from stedi.core.transforms.customer_trusted import consenting_customers
 
 T = CONSENT_A
 
@@ -45,7 +45,7 @@ def test_quarantine_rule_moves_rows_out_of_the_landing_write(step, spark, tmp_pa
         [("a@x.com", T, 1.0, 0.0, 0.0), ("a@x.com", T + 1, None, 0.0, 0.0), ("stranger@x.com", T, 0.0, 0.0, 0.0)],
     )
 
-    class Intake:  # the shape of stedi.intake.IntakeResult that Step.land uses
+    class Intake:  # the shape of stedi.core.intake.IntakeResult that Step.land uses
         source = "accelerometer"
         landed = readings
         quarantined = spark.createDataFrame([], "source_file string, position bigint, reason string, raw string")
@@ -103,7 +103,7 @@ def test_writing_another_frame_after_check_discards_the_checked_version(step, sp
 
 
 class _Landed:
-    """What Step.land uses of a stedi.intake.IntakeResult."""
+    """What Step.land uses of a stedi.core.intake.IntakeResult."""
 
     def __init__(self, source, landed, spark):
         self.source, self.landed = source, landed
@@ -121,7 +121,7 @@ class _Landed:
 def test_land_all_lands_customers_first_then_the_others_together(step, spark, monkeypatch):
     from frames import step_trainer
 
-    from stedi import intake
+    from stedi.core import intake
 
     finished = []
     frames = {
@@ -155,7 +155,7 @@ def test_land_all_lands_customers_first_then_the_others_together(step, spark, mo
 
 
 def test_land_all_stops_the_tables_that_depend_on_a_failed_one(step, spark, monkeypatch):
-    from stedi import intake
+    from stedi.core import intake
 
     def land_source(_spark, _raw, source):
         if source == "customer":
@@ -169,7 +169,7 @@ def test_land_all_stops_the_tables_that_depend_on_a_failed_one(step, spark, monk
 
 
 def test_landing_tables_depending_on_each_other_are_refused():
-    from stedi.step import _dependency_order
+    from stedi.run.step import _dependency_order
 
     assert _dependency_order(("a", "b", "c"), {"a": {"b"}, "b": set(), "c": set()}) == ["b", "c", "a"]
     with pytest.raises(RuntimeError, match="cycle"):

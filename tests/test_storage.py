@@ -1,4 +1,4 @@
-"""stedi.storage: the same folder listings and blank-file checks on the local disk and on S3 (moto)."""
+"""stedi.core.storage: the same folder listings and blank-file checks on the local disk and on S3 (moto)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import boto3
 import pytest
 from aws_fixtures import BUCKET, aws_env, moto_endpoint  # noqa: F401 (pytest fixtures)
 
-from stedi import storage
+from stedi.core import storage
 
 
 class LocalPlace:
@@ -64,7 +64,7 @@ def test_list_files_lists_the_files_directly_in_the_folder_sorted(place):
     place.put("landing/deeper/x.json")
     place.put("customer2/other.json")  # a sibling whose name starts with the folder's: not listed
     assert storage.folder_exists(place.folder())
-    # Hidden names are listed too: deciding what is an export is stedi.intake's job.
+    # Hidden names are listed too: deciding what is an export is stedi.core.intake's job.
     assert storage.list_files(place.folder()) == sorted(files)
     assert storage.list_files(place.folder("landing")) == [place.folder("landing/nested.json")]
     assert storage.list_files(place.folder() + "/") == sorted(files)  # a trailing slash changes nothing
@@ -200,7 +200,7 @@ def test_is_blank_of_a_missing_file_raises(place):
 
 def test_intake_lists_raw_exports_on_s3(aws_env):  # noqa: F811 (pytest fixture)
     """On Glue raw_dir is s3://...: the intake finds the same exports there as on disk."""
-    from stedi import intake
+    from stedi.core import intake
 
     s3 = boto3.client("s3")
     keys = [

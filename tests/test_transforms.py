@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from frames import CONSENT_A, accelerometer, customers, rows_of, step_trainer
-from stedi.transforms.accelerometer_trusted import consented_accelerometer_readings
-from stedi.transforms.customer_curated import customers_with_readings
-from stedi.transforms.customer_trusted import consenting_customers
-from stedi.transforms.machine_learning_curated import machine_learning_readings
-from stedi.transforms.step_trainer_trusted import consented_step_trainer_readings
+from stedi.core.transforms.accelerometer_trusted import consented_accelerometer_readings
+from stedi.core.transforms.customer_curated import customers_with_readings
+from stedi.core.transforms.customer_trusted import consenting_customers
+from stedi.core.transforms.machine_learning_curated import machine_learning_readings
+from stedi.core.transforms.step_trainer_trusted import consented_step_trainer_readings
 
 T = CONSENT_A
 

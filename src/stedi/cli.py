@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
-    from stedi.runner import RunOptions, UsageError, run
+    from stedi.run.runner import RunOptions, UsageError, run
 
     options = RunOptions(
         raw_dir=args.raw_dir, lake_dir=args.lake_dir, runs_dir=args.runs_dir, policy=args.policy, target=args.target,
@@ -123,8 +123,8 @@ def _run(args) -> int:
 def _sql(args) -> int:
     from pathlib import Path
 
-    from stedi.lake import Lake
-    from stedi.session import local_spark
+    from stedi.lake.store import Lake
+    from stedi.engine.session import local_spark
 
     text = Path(args.query).read_text() if args.query.endswith(".sql") else args.query
     lake = Lake(local_spark("stedi-sql"), args.lake_dir, policy=args.policy)
@@ -138,8 +138,8 @@ def _quality(args) -> int:
     if args.policy not in config.POLICIES:
         print(f"stedi: error: unknown policy {args.policy!r}; choose one of: {', '.join(config.POLICIES)}", file=sys.stderr)
         return 2
-    from stedi import quality
-    from stedi.tables import TABLES
+    from stedi.core import quality
+    from stedi.core.tables import TABLES
 
     if args.dqdl:
         print(quality.dqdl_rulesets(args.policy))
@@ -152,7 +152,7 @@ def _quality(args) -> int:
 
 
 def _generate(args) -> int:
-    from stedi.generate import GenerateError, generate
+    from stedi.dev.generate import GenerateError, generate
 
     try:
         result = generate(args.out, args.scale, seed=args.seed)
@@ -164,7 +164,7 @@ def _generate(args) -> int:
 
 
 def _package(args) -> int:
-    from stedi.package import PACKAGE_ZIP, build
+    from stedi.dev.package import PACKAGE_ZIP, build
 
     path = build(args.output or PACKAGE_ZIP)
     print(f"stedi: wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
@@ -176,7 +176,7 @@ def _aws(args) -> int:
 
     from botocore.exceptions import NoCredentialsError, NoRegionError
 
-    from stedi import aws
+    from stedi.aws import lake as aws
 
     try:
         if args.aws_command == "publish":
@@ -201,7 +201,7 @@ def _aws(args) -> int:
 
 
 def _report(args) -> int:
-    from stedi import report
+    from stedi.run import report
 
     try:
         print(report.refresh(args.runs_dir, args.run))

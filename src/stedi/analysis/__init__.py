@@ -1,0 +1,1 @@
+"""The exploratory balance analysis's computations; the notebook in notebooks/ plots them."""

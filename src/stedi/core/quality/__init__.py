@@ -1,0 +1,94 @@
+"""Declared data-quality rules per table: evaluate, quarantine, report, export as DQDL.
+
+The rules of every table live in stedi.core.quality.catalog (one place); a rule is
+`error` (fails the run), `quarantine` (its failing rows leave the table for
+<lake>/quarantine/<table>/) or `warn` (reported).
+
+In a zone notebook, before publishing the output table (`stedi.run.step.Step.check` does this on the
+written, not yet published version)::
+
+    from stedi.core import quality
+
+    others = {t: step.read(t) for t in quality.tables_needed("customer_trusted", step.policy)}
+    report = quality.evaluate("customer_trusted", df, step.policy, others)
+    report                      # renders the results table (rule, severity, rows, outcome)
+    report.raise_for_errors()   # QualityError naming the failed rules
+    step.write("customer_trusted", report.passing)
+    if report.quarantined is not None:
+        step.lake.write_quarantine("customer_trusted", report.quarantine_records())
+    # manifest: report.results (JSON-serializable), or report.to_dict()
+
+API:
+    rules_for(table, policy) -> list[Rule]
+    tables_needed(table, policy) -> set[str]
+    evaluate(table, df, policy, others) -> QualityReport
+    evaluate_rules(df, rules, others) -> QualityReport        (ad-hoc rules)
+    dqdl_rulesets(policy) -> str                              (`stedi quality --dqdl`)
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from pyspark.sql import DataFrame
+
+from stedi.core.quality.catalog import RULES, common_rules, row_count_references, rules_for, tables_needed
+from stedi.core.quality.dqdl import dqdl_ruleset, dqdl_rulesets
+from stedi.core.quality.engine import (
+    FAILED,
+    OUTCOMES,
+    PASSED,
+    QUARANTINED,
+    RESULT_KEYS,
+    WARNED,
+    QualityError,
+    QualityReport,
+    evaluate_rules,
+)
+from stedi.core.quality.rules import ERROR, KINDS, QUARANTINE, SEVERITIES, WARN, Rule
+
+
+def evaluate(
+    table: str,
+    df: DataFrame,
+    policy: str,
+    others: Mapping[str, DataFrame] | None = None,
+    reference_rows: Mapping[str, int] | None = None,
+) -> QualityReport:
+    """Evaluate the declared rules of `table` (under `policy`) on `df`.
+
+    `others` maps table name -> DataFrame for every table in `tables_needed(table, policy)`
+    (a missing one raises ValueError); `reference_rows` the row counts of those already
+    known. Nothing is written: the caller writes `report.passing` and, when not None,
+    the quarantine.
+    """
+    return evaluate_rules(
+        df, rules_for(table, policy), others or {}, table=table, policy=policy, reference_rows=reference_rows
+    )
+
+
+__all__ = [
+    "ERROR",
+    "FAILED",
+    "KINDS",
+    "OUTCOMES",
+    "PASSED",
+    "QUARANTINE",
+    "QUARANTINED",
+    "RESULT_KEYS",
+    "RULES",
+    "SEVERITIES",
+    "WARN",
+    "WARNED",
+    "QualityError",
+    "QualityReport",
+    "Rule",
+    "common_rules",
+    "dqdl_ruleset",
+    "dqdl_rulesets",
+    "evaluate",
+    "evaluate_rules",
+    "row_count_references",
+    "rules_for",
+    "tables_needed",
+]

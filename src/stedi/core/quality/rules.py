@@ -1,0 +1,483 @@
+"""A data-quality rule: what must hold for a table, how to check it, and its DQDL form.
+
+A `Rule` is plain data (name, kind, severity, columns, params, description); the
+engine (stedi.core.quality.engine) knows how to evaluate each kind and the catalog
+(stedi.core.quality.catalog) declares which rules hold for which table. The
+constructors below (`complete`, `unique`, `allowed`, ...) are the vocabulary the
+catalog is written in.
+
+Kinds:
+
+=====================  ==========================================================  =========
+kind                   fails for                                                    row-level
+=====================  ==========================================================  =========
+completeness           a row with a null in any of `columns`                        yes
+uniqueness             rows sharing their `columns` values (nulls count as values)  no
+allowed_values         a non-null value not in `values` / not matching `pattern`    yes
+range                  a non-null value below `min` or above `max` (inclusive)      yes
+expression             a row for which the SQL boolean `expression` is not true     yes
+referential_integrity  a row whose (non-null) key has no match in `table`           yes
+schema                 the frame's columns/types differ from `declared`             no
+forbidden_columns      the frame has any of `forbidden`                             no
+row_count              rows (or distinct `distinct` values) fail `compare` against
+                       `reference` table's rows or the constant `value`             no
+group_size             groups of `columns` whose row count is outside the Tukey
+                       fences of all groups (the "usual range")                     no
+sql                    the free SQL `query` returns rows (the failing ones)         no
+=====================  ==========================================================  =========
+
+Severities: ``error`` fails the run, ``quarantine`` moves the failing rows out of
+the table (row-level kinds only), ``warn`` reports.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from stedi import config
+from stedi.core.tables import Columns
+
+ERROR = "error"
+QUARANTINE = "quarantine"
+WARN = "warn"
+SEVERITIES = (ERROR, QUARANTINE, WARN)
+
+STRICT = "strict"
+UDACITY = "udacity"
+ALL_POLICIES = (STRICT, UDACITY)
+
+KINDS = (
+    "completeness",
+    "uniqueness",
+    "allowed_values",
+    "range",
+    "expression",
+    "referential_integrity",
+    "schema",
+    "forbidden_columns",
+    "row_count",
+    "group_size",
+    "sql",
+)
+# Kinds judged row by row: their failing rows can be counted in one pass and quarantined.
+ROW_LEVEL = ("completeness", "allowed_values", "range", "expression", "referential_integrity")
+COMPARISONS = ("<=", "<", ">=", ">", "==")
+
+_REQUIRED_PARAMS = {
+    "allowed_values": (),  # `values` or `pattern`, checked below
+    "range": (),  # `min` and/or `max`, checked below
+    "expression": ("expression",),
+    "referential_integrity": ("table", "table_columns"),
+    "schema": ("declared",),
+    "forbidden_columns": ("forbidden",),
+    "row_count": ("compare",),
+    "group_size": ("unit",),
+    "sql": ("query",),
+}
+_NEEDS_COLUMNS = ("completeness", "uniqueness", "allowed_values", "range", "referential_integrity", "group_size")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule for one table. Build rules with the constructors of this module."""
+
+    name: str
+    kind: str
+    severity: str
+    columns: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    policies: tuple[str, ...] = ALL_POLICIES
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", self.name):
+            raise ValueError(f"rule name {self.name!r} must be an identifier")
+        if self.kind not in KINDS:
+            raise ValueError(f"rule {self.name}: unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"rule {self.name}: unknown severity {self.severity!r}; expected one of {', '.join(SEVERITIES)}")
+        if self.severity == QUARANTINE and self.kind not in ROW_LEVEL:
+            raise ValueError(
+                f"rule {self.name}: only row-level kinds ({', '.join(ROW_LEVEL)}) can quarantine, not {self.kind}"
+            )
+        unknown = set(self.policies) - set(ALL_POLICIES)
+        if unknown or not self.policies:
+            raise ValueError(f"rule {self.name}: policies must be among {', '.join(ALL_POLICIES)}")
+        if self.kind in _NEEDS_COLUMNS and not self.columns:
+            raise ValueError(f"rule {self.name}: a {self.kind} rule needs columns")
+        missing = [p for p in _REQUIRED_PARAMS.get(self.kind, ()) if p not in self.params]
+        if missing:
+            raise ValueError(f"rule {self.name}: a {self.kind} rule needs params {', '.join(missing)}")
+        if self.kind == "allowed_values" and ("values" in self.params) == ("pattern" in self.params):
+            raise ValueError(f"rule {self.name}: give exactly one of values or pattern")
+        if self.kind == "range" and "min" not in self.params and "max" not in self.params:
+            raise ValueError(f"rule {self.name}: a range needs min and/or max")
+        if self.kind == "referential_integrity" and len(self.params["table_columns"]) != len(self.columns):
+            raise ValueError(f"rule {self.name}: as many table_columns as columns")
+        if self.kind == "row_count":
+            if self.params["compare"] not in COMPARISONS:
+                raise ValueError(f"rule {self.name}: compare must be one of {', '.join(COMPARISONS)}")
+            if ("reference" in self.params) == ("value" in self.params):
+                raise ValueError(f"rule {self.name}: give exactly one of reference (a table) or value")
+
+    # -- what the rule needs -------------------------------------------------
+    @property
+    def row_level(self) -> bool:
+        return self.kind in ROW_LEVEL
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The other tables this rule reads (pass them to `evaluate` in `others`)."""
+        if self.kind == "referential_integrity":
+            return (self.params["table"],)
+        if self.kind == "row_count" and "reference" in self.params:
+            return (self.params["reference"],)
+        if self.kind == "sql":
+            return tuple(sorted(sql_tables(self.params["query"])))
+        return ()
+
+    def applies_to(self, policy: str) -> bool:
+        return policy in self.policies
+
+    # -- DQDL ----------------------------------------------------------------
+    def dqdl(self, database: str = config.DEFAULT_DATABASE) -> str | None:
+        """The rule in AWS Glue DQDL, or None when DQDL cannot express it.
+
+        Reference datasets (ReferentialIntegrity, RowCountMatch) are aliased by
+        their table name; free SQL names other tables `<database>.<table>`, as
+        Glue Data Quality does for Data Catalog tables.
+        """
+        return _DQDL[self.kind](self, database)
+
+    def dqdl_note(self) -> str:
+        """What the DQDL form leaves out, if anything."""
+        if self.kind == "schema":
+            return "DQDL checks the column names and count; the column types are declared by the catalog table"
+        return ""
+
+
+def sql_tables(query: str) -> set[str]:
+    """The `{table}` placeholders of a free SQL query, except `{primary}` (the table being checked)."""
+    names = {f for _, f, _, _ in string.Formatter().parse(query) if f}
+    return names - {"primary"}
+
+
+# -- constructors: the vocabulary of the catalog -------------------------------
+
+
+def complete(*columns: str, severity: str = ERROR, name: str | None = None, description: str = "", policies=ALL_POLICIES) -> Rule:
+    """No null in any of `columns`."""
+    return Rule(
+        name or f"{'_'.join(columns)}_complete",
+        "completeness",
+        severity,
+        tuple(columns),
+        {},
+        description or f"{', '.join(columns)} never null",
+        tuple(policies),
+    )
+
+
+def unique(*columns: str, severity: str = ERROR, name: str | None = None, description: str = "", policies=ALL_POLICIES) -> Rule:
+    """No two rows share the values of `columns` (a compound key when several)."""
+    return Rule(
+        name or f"{'_'.join(columns)}_unique",
+        "uniqueness",
+        severity,
+        tuple(columns),
+        {},
+        description or f"no two rows share {', '.join(columns)}",
+        tuple(policies),
+    )
+
+
+def allowed(
+    *columns: str,
+    values: tuple | None = None,
+    pattern: str | None = None,
+    severity: str = ERROR,
+    name: str,
+    description: str = "",
+    policies=ALL_POLICIES,
+) -> Rule:
+    """Every non-null value of `columns` is one of `values`, or matches the regular expression `pattern`."""
+    params: dict[str, Any] = {}
+    if values is not None:
+        params["values"] = tuple(values)
+    if pattern is not None:
+        params["pattern"] = pattern
+    return Rule(name, "allowed_values", severity, tuple(columns), params, description, tuple(policies))
+
+
+def in_range(
+    *columns: str,
+    min: float | None = None,  # noqa: A002 - the DQDL vocabulary
+    max: float | None = None,  # noqa: A002
+    severity: str = ERROR,
+    name: str,
+    description: str = "",
+    policies=ALL_POLICIES,
+) -> Rule:
+    """Every non-null value of `columns` lies in [min, max] (either bound may be left open)."""
+    params = {k: v for k, v in (("min", min), ("max", max)) if v is not None}
+    return Rule(name, "range", severity, tuple(columns), params, description, tuple(policies))
+
+
+def holds(
+    name: str,
+    expression: str,
+    *,
+    columns: tuple[str, ...],
+    severity: str = ERROR,
+    description: str = "",
+    policies=ALL_POLICIES,
+) -> Rule:
+    """The Spark SQL boolean `expression` is true for every row (a null result fails).
+
+    `columns` are the columns the expression reads (checked to exist before it runs).
+    """
+    return Rule(name, "expression", severity, tuple(columns), {"expression": expression}, description, tuple(policies))
+
+
+def references(
+    columns: str | tuple[str, ...],
+    table: str,
+    table_columns: str | tuple[str, ...],
+    *,
+    severity: str = ERROR,
+    name: str,
+    description: str = "",
+    policies=ALL_POLICIES,
+) -> Rule:
+    """Every row's (non-null) `columns` value is present in `table`.`table_columns`."""
+    cols = (columns,) if isinstance(columns, str) else tuple(columns)
+    ref = (table_columns,) if isinstance(table_columns, str) else tuple(table_columns)
+    return Rule(
+        name,
+        "referential_integrity",
+        severity,
+        cols,
+        {"table": table, "table_columns": ref},
+        description or f"{', '.join(cols)} present in {table}.{', '.join(ref)}",
+        tuple(policies),
+    )
+
+
+def matches_schema(declared: Columns, *, name: str = "schema_matches_declared", policies=ALL_POLICIES) -> Rule:
+    """The frame's columns, in order, with their types, are exactly `declared`."""
+    return Rule(
+        name,
+        "schema",
+        ERROR,
+        (),
+        {"declared": tuple(declared)},
+        "columns, order and types equal the declared ones (stedi.core.tables)",
+        tuple(policies),
+    )
+
+
+def forbids(*forbidden: str, name: str, description: str = "", severity: str = ERROR, policies=ALL_POLICIES) -> Rule:
+    """None of the `forbidden` columns is present."""
+    return Rule(name, "forbidden_columns", severity, (), {"forbidden": tuple(forbidden)}, description, tuple(policies))
+
+
+def row_count(
+    compare: str,
+    *,
+    reference: str | None = None,
+    value: int | None = None,
+    distinct: str | None = None,
+    severity: str = ERROR,
+    name: str,
+    description: str = "",
+    policies=ALL_POLICIES,
+) -> Rule:
+    """rows (or distinct values of `distinct`) `compare` the rows of table `reference`, or the constant `value`."""
+    params: dict[str, Any] = {"compare": compare}
+    if reference is not None:
+        params["reference"] = reference
+    if value is not None:
+        params["value"] = value
+    if distinct is not None:
+        params["distinct"] = distinct
+    return Rule(name, "row_count", severity, (distinct,) if distinct else (), params, description, tuple(policies))
+
+
+def usual_group_size(
+    *columns: str,
+    unit: str,
+    fence: float = 1.5,
+    severity: str = WARN,
+    name: str,
+    description: str = "",
+    policies=ALL_POLICIES,
+) -> Rule:
+    """Each group of `columns` has a row count within the Tukey fences of all groups' counts.
+
+    The usual range is [Q1 - fence * IQR, Q3 + fence * IQR] of the per-group row counts;
+    `unit` names a group in reports ("customers", "devices").
+    """
+    return Rule(name, "group_size", severity, tuple(columns), {"unit": unit, "fence": fence}, description, tuple(policies))
+
+
+def sql(name: str, query: str, *, severity: str = ERROR, description: str = "", policies=ALL_POLICIES) -> Rule:
+    """Free Spark SQL returning the failing rows.
+
+    Write `{primary}` for the table being checked and `{<table>}` for any other
+    table (which the rule then needs); no other braces.
+    """
+    return Rule(name, "sql", severity, (), {"query": " ".join(query.split())}, description, tuple(policies))
+
+
+# -- SQL shared by evaluation and DQDL -----------------------------------------
+
+
+def group_size_sql(rule: Rule) -> str:
+    """Per-group row counts against their Tukey fences; one row of statistics.
+
+    Placeholders: `{primary}`. Columns: groups, unusual_groups, unusual_rows,
+    smallest, largest, q1, q3, low, high.
+    """
+    keys = ", ".join(f"`{c}`" for c in rule.columns)
+    k = float(rule.params["fence"])
+    return " ".join(
+        f"""
+        with groups as (select {keys}, count(*) as n from {{primary}} group by {keys}),
+        quartiles as (select percentile(n, 0.25) as q1, percentile(n, 0.75) as q3 from groups),
+        bounds as (select q1, q3, q1 - {k} * (q3 - q1) as low, q3 + {k} * (q3 - q1) as high from quartiles)
+        select count(*) as groups,
+               count_if(n < low or n > high) as unusual_groups,
+               coalesce(sum(case when n < low or n > high then n else 0 end), 0) as unusual_rows,
+               min(n) as smallest, max(n) as largest,
+               first(q1) as q1, first(q3) as q3, first(low) as low, first(high) as high
+        from groups cross join bounds
+        """.split()
+    )
+
+
+# -- DQDL rendering --------------------------------------------------------------
+
+
+def _q(text: str) -> str:
+    """A DQDL quoted string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _all(parts: list[str]) -> str:
+    """One rule, or a composite that holds when all hold (one part per line when long)."""
+    if len(parts) == 1:
+        return parts[0]
+    text = " and ".join(f"({p})" for p in parts)
+    return text if len(text) <= 100 else "\n    and ".join(f"({p})" for p in parts)
+
+
+def _number(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _literal(v) -> str:
+    return _number(v) if isinstance(v, (int, float)) else _q(str(v))
+
+
+def _custom_sql_count_zero(query: str, database: str, tables: set[str]) -> str:
+    # Placeholders are replaced literally: an expression may hold braces of its own (regex `{4}`).
+    names = {"primary": "primary", **{t: f"{database}.{t}" for t in tables}}
+    for placeholder, name in names.items():
+        query = query.replace("{" + placeholder + "}", name)
+    return f"CustomSql {_q(query)} = 0"
+
+
+def _dqdl_completeness(rule: Rule, database: str) -> str:
+    return _all([f"IsComplete {_q(c)}" for c in rule.columns])
+
+
+def _dqdl_uniqueness(rule: Rule, database: str) -> str:
+    return "IsUnique " + " ".join(_q(c) for c in rule.columns)
+
+
+def _not_null(column: str) -> str:
+    return f"where {_q(f'`{column}` is not null')}"
+
+
+def _dqdl_allowed(rule: Rule, database: str) -> str:
+    if "values" in rule.params:
+        values = ", ".join(_literal(v) for v in rule.params["values"])
+        return _all([f"ColumnValues {_q(c)} in [{values}] {_not_null(c)}" for c in rule.columns])
+    return _all([f"ColumnValues {_q(c)} matches {_q(rule.params['pattern'])} {_not_null(c)}" for c in rule.columns])
+
+
+def _dqdl_range(rule: Rule, database: str) -> str:
+    parts = []
+    for c in rule.columns:
+        if "min" in rule.params:
+            parts.append(f"ColumnValues {_q(c)} >= {_number(rule.params['min'])} {_not_null(c)}")
+        if "max" in rule.params:
+            parts.append(f"ColumnValues {_q(c)} <= {_number(rule.params['max'])} {_not_null(c)}")
+    return _all(parts)
+
+
+def _dqdl_expression(rule: Rule, database: str) -> str:
+    query = f"select count(*) from {{primary}} where not coalesce({rule.params['expression']}, false)"
+    return _custom_sql_count_zero(query, database, set())
+
+
+def _dqdl_referential(rule: Rule, database: str) -> str:
+    ref = rule.params["table_columns"]
+    ref_text = ref[0] if len(ref) == 1 else "{" + ",".join(ref) + "}"
+    return f"ReferentialIntegrity {_q(','.join(rule.columns))} {_q(rule.params['table'] + '.' + ref_text)} = 1.0"
+
+
+def _dqdl_schema(rule: Rule, database: str) -> str:
+    declared = rule.params["declared"]
+    return _all([f"ColumnCount = {len(declared)}"] + [f"ColumnExists {_q(n)}" for n, _ in declared])
+
+
+def _dqdl_forbidden(rule: Rule, database: str) -> str:
+    names = "|".join(re.escape(n) for n in rule.params["forbidden"])
+    return f"ColumnNamesMatchPattern {_q(f'^(?!({names})$).*$')}"
+
+
+def _dqdl_row_count(rule: Rule, database: str) -> str:
+    op = rule.params["compare"]
+    dq_op = "=" if op == "==" else op
+    distinct = rule.params.get("distinct")
+    if "value" in rule.params and not distinct:
+        return f"RowCount {dq_op} {rule.params['value']}"
+    if "reference" in rule.params and not distinct:
+        return f"RowCountMatch {_q(rule.params['reference'])} {dq_op} 1.0"
+    measure = f"select count(distinct `{distinct}`) from primary"
+    if "value" in rule.params:
+        return f"CustomSql {_q(measure)} {dq_op} {rule.params['value']}"
+    reference = f"{database}.{rule.params['reference']}"
+    query = f"select ({measure}) - (select count(*) from {reference})"
+    return f"CustomSql {_q(query)} {dq_op} 0"
+
+
+def _dqdl_group_size(rule: Rule, database: str) -> str:
+    # The statistics the evaluation computes, reduced to the number of unusual groups.
+    return _custom_sql_count_zero(f"select unusual_groups from ({group_size_sql(rule)})", database, set())
+
+
+def _dqdl_sql(rule: Rule, database: str) -> str:
+    query = f"select count(*) from ({rule.params['query']})"
+    return _custom_sql_count_zero(query, database, sql_tables(rule.params["query"]))
+
+
+_DQDL = {
+    "completeness": _dqdl_completeness,
+    "uniqueness": _dqdl_uniqueness,
+    "allowed_values": _dqdl_allowed,
+    "range": _dqdl_range,
+    "expression": _dqdl_expression,
+    "referential_integrity": _dqdl_referential,
+    "schema": _dqdl_schema,
+    "forbidden_columns": _dqdl_forbidden,
+    "row_count": _dqdl_row_count,
+    "group_size": _dqdl_group_size,
+    "sql": _dqdl_sql,
+}

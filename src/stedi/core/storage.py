@@ -1,0 +1,165 @@
+"""Folders and files on the local disk or on S3, for the raw exports a run reads.
+
+Every function takes a local path or an `s3://bucket/key` URI. S3 goes through boto3
+with the standard settings: credentials from the usual chain, the region from
+AWS_DEFAULT_REGION, AWS_REGION or the profile, the endpoint from AWS_ENDPOINT_URL
+(the tests point it at a moto server). The client is created on first use, once
+per distinct set of those settings.
+
+S3 has no folders: a "folder" is a key prefix ending in `/`, and keys that end in
+`/` (the empty "folder markers" consoles create) are not files.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import os
+import threading
+from pathlib import Path
+
+S3_SCHEME = "s3://"
+# JSON whitespace and the byte-order mark: what a blank export file may hold (as stedi.core.intake).
+BLANK_CHARACTERS = " \t\r\n\ufeff"
+_CHUNK = 64 * 1024  # bytes read at a time by is_blank
+_PAGE_SIZE = 1000  # keys per ListObjectsV2 page (S3's maximum; the tests make it small)
+
+# The settings boto3 reads from the environment that decide which client we get.
+_CLIENT_SETTINGS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+_clients: dict[tuple, object] = {}
+_clients_lock = threading.Lock()
+
+
+def is_s3(uri: str) -> bool:
+    """Whether `uri` names an S3 location (`s3://bucket/...`)."""
+    return str(uri).startswith(S3_SCHEME)
+
+
+def folder_exists(folder: str) -> bool:
+    """A local directory; on S3, a prefix with at least one object under `folder/`."""
+    if not is_s3(folder):
+        return Path(folder).is_dir()
+    bucket, prefix = _split_folder(folder)
+    try:
+        listed = _s3().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    except Exception as exc:
+        if _missing_bucket(exc):
+            return False
+        raise
+    return bool(listed.get("KeyCount") or listed.get("Contents"))
+
+
+def list_files(folder: str) -> list[str]:
+    """The regular files directly in `folder` (not in its subfolders), sorted; [] when it does not exist.
+
+    Local files come back as `os.path.join(folder, name)` (absolute when `folder` is);
+    S3 objects as `s3://bucket/key`. Nothing is filtered by name: hidden files
+    (`.x`, `_SUCCESS`) are listed too.
+    """
+    if not is_s3(folder):
+        try:
+            with os.scandir(folder) as entries:
+                return sorted(os.path.join(folder, e.name) for e in entries if e.is_file())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+    bucket, prefix = _split_folder(folder)
+    paginator = _s3().get_paginator("list_objects_v2")
+    pages = paginator.paginate(
+        Bucket=bucket, Prefix=prefix, Delimiter="/", PaginationConfig={"PageSize": _PAGE_SIZE}
+    )
+    found = []
+    try:
+        for page in pages:
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if not key.endswith("/"):
+                    found.append(f"{S3_SCHEME}{bucket}/{key}")
+    except Exception as exc:
+        if _missing_bucket(exc):
+            return []
+        raise
+    return sorted(found)
+
+
+def is_blank(path: str) -> bool:
+    """Whether the file holds nothing but JSON whitespace and byte-order marks (gunzipped if `.gz`).
+
+    Bytes are decoded as UTF-8 (an invalid byte counts as a character, so as not
+    blank) and read in chunks only until the first other character.
+    """
+    with _open_binary(path) as raw:
+        handle = gzip.GzipFile(fileobj=raw, mode="rb") if str(path).endswith(".gz") else raw
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        while True:
+            chunk = handle.read(_CHUNK)
+            if decoder.decode(chunk, final=not chunk).strip(BLANK_CHARACTERS):
+                return False
+            if not chunk:
+                return True
+
+
+# -- S3 ------------------------------------------------------------------------
+def _split_folder(folder: str) -> tuple[str, str]:
+    """(bucket, key prefix ending in `/`, or "" for the bucket's top level)."""
+    bucket, _, key = folder[len(S3_SCHEME) :].partition("/")
+    if not bucket:
+        raise ValueError(f"{folder!r} names no bucket")
+    key = key.strip("/")
+    return bucket, f"{key}/" if key else ""
+
+
+def _split_object(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len(S3_SCHEME) :].partition("/")
+    if not bucket or not key or key.endswith("/"):
+        raise ValueError(f"{uri!r} names no S3 object")
+    return bucket, key
+
+
+def _missing_bucket(exc: Exception) -> bool:
+    response = getattr(exc, "response", None) or {}
+    return response.get("Error", {}).get("Code") == "NoSuchBucket"
+
+
+def _s3():
+    """The S3 client for the current settings, created on first use."""
+    settings = tuple(os.environ.get(name) for name in _CLIENT_SETTINGS)
+    with _clients_lock:
+        client = _clients.get(settings)
+        if client is None:
+            import boto3
+
+            session = boto3.session.Session()
+            region = session.region_name or os.environ.get("AWS_REGION")
+            client = session.client("s3", region_name=region)
+            _clients[settings] = client
+        return client
+
+
+class _S3Body:
+    """An object's body as a closable binary stream (read in chunks, never whole)."""
+
+    def __init__(self, uri: str):
+        bucket, key = _split_object(uri)
+        self._body = _s3().get_object(Bucket=bucket, Key=key)["Body"]
+
+    def read(self, size: int = -1) -> bytes:
+        return self._body.read(None if size is None or size < 0 else size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._body.close()
+
+
+def _open_binary(path: str):
+    return _S3Body(path) if is_s3(path) else open(path, "rb")

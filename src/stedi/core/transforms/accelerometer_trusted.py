@@ -1,0 +1,23 @@
+"""accelerometer_landing -> accelerometer_trusted: readings of consenting customers."""
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from stedi.core.transforms import STRICT, check_policy
+
+
+def consented_accelerometer_readings(
+    accelerometer_landing: DataFrame, customer_trusted: DataFrame, policy: str
+) -> DataFrame:
+    """Readings whose `user` is a consenting customer's email.
+
+    strict: and only readings taken at or after that customer's consent date.
+    """
+    check_policy(policy)
+    consent = customer_trusted.select(
+        F.col("email").alias("_email"), F.col("shareWithResearchAsOfDate").alias("_consent")
+    )
+    condition = F.col("user") == F.col("_email")
+    if policy == STRICT:
+        condition = condition & (F.col("timestamp") >= F.col("_consent"))
+    return accelerometer_landing.join(F.broadcast(consent), condition, "left_semi")

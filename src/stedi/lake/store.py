@@ -1,0 +1,230 @@
+"""Read, write and register lake tables by name.
+
+`<root>/<zone>/<table>/` on the local disk or on S3. Landing tables are cleaned
+JSON lines, the others Parquet. Every table is also registered in a catalog
+database (Spark's in-memory catalog locally, the Glue Data Catalog on AWS) so
+that it can be queried by name with SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from stedi import config
+from stedi.core.schemas import spark_schema
+from stedi.core.tables import TABLES, Table, ddl_columns, table
+
+VERSIONS_DIR = ".versions"
+ROWS_FILE = "_stedi_rows.json"  # in a table version: the rows written (Spark skips `_` names)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A version of a table written but not yet published (see Lake.stage)."""
+
+    name: str
+    target: str  # the table's path
+    location: str  # where this version was written (the target itself on S3)
+    rows: int  # rows written, counted while writing
+
+QUARANTINE_COLUMNS = (
+    ("source_file", "string"),
+    ("position", "bigint"),
+    ("reason", "string"),
+    ("raw", "string"),
+)
+
+
+def publish_version(link: Path, version: Path) -> None:
+    """Point `link` at `version` with one atomic rename (a folder of an older layout is moved aside)."""
+    tmp = link.parent / f".link-{link.name}-{uuid.uuid4().hex[:8]}"
+    os.symlink(os.path.relpath(version, link.parent), tmp)
+    if link.exists() and not link.is_symlink():
+        link.rename(version.parent / f"unversioned-{uuid.uuid4().hex[:8]}")
+    os.replace(tmp, link)
+
+
+class Lake:
+    """The lake at `root` (a local folder or an s3:// URI) and its catalog database."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        root: str,
+        policy: str = config.DEFAULT_POLICY,
+        database: str = config.DEFAULT_DATABASE,
+    ):
+        if policy not in config.POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
+        self.spark = spark
+        self.root = config.resolve(root)
+        self.policy = policy
+        self.database = database
+        self.is_local = not self.root.startswith("s3://")
+
+    # -- paths ---------------------------------------------------------------
+    def path(self, name: str) -> str:
+        t = table(name)
+        return f"{self.root}/{t.zone}/{t.name}"
+
+    def quarantine_path(self, name: str) -> str:
+        table(name)
+        return f"{self.root}/{config.QUARANTINE_ZONE}/{name}"
+
+    def exists(self, name: str) -> bool:
+        if self.is_local:
+            return Path(self.path(name)).is_dir()
+        return True  # pragma: no cover - S3 existence is checked by the read itself
+
+    # -- read ----------------------------------------------------------------
+    def read(self, name: str) -> DataFrame:
+        table(name)  # an unknown name fails here, with the known ones listed
+        if self.is_local and not self.exists(name):
+            raise FileNotFoundError(
+                f"table {name} does not exist at {self.path(name)}; run the step that writes it first"
+            )
+        return self._read_at(name, self.path(name))
+
+    def _read_at(self, name: str, location: str) -> DataFrame:
+        t = table(name)
+        reader = self.spark.read
+        if not self.is_local:  # pragma: no cover - on S3 a published table's files are in a version folder
+            reader = reader.option("recursiveFileLookup", "true")
+        if t.fmt == "json":
+            return reader.schema(spark_schema(t.columns)).json(location)
+        return reader.parquet(location)
+
+    # -- write ---------------------------------------------------------------
+    def write(self, name: str, df: DataFrame) -> dict:
+        """Replace table `name` with `df`; returns {table, zone, rows, path}.
+
+        Locally the new version is written to a staging folder and then moved into
+        place, so a failed write never leaves a half-written table behind. `rows` is
+        counted while writing (no second pass over the data).
+        """
+        return self.publish(self.stage(name, df))
+
+    def stage(self, name: str, df: DataFrame) -> "Staged":
+        """Write a complete new version of table `name`, not yet visible to readers.
+
+        Locally `<zone>/<table>` is a symbolic link to `<zone>/.versions/<table>/<version>/`;
+        the new version is written beside the current one (`publish` swaps the link, `discard`
+        removes it). On S3, which has no rename, Spark overwrites the table in place. The
+        rows written are counted as they are written (a Spark observation).
+        """
+        t = table(name)
+        return self._stage_at(name, df, self.path(name), t.fmt)
+
+    def read_staged(self, staged: "Staged") -> DataFrame:
+        """The staged version of a table, as readers will see it once published."""
+        return self._read_at(staged.name, staged.location)
+
+    def publish(self, staged: "Staged") -> dict:
+        """Make a staged version the table (one atomic rename locally) and register it."""
+        self._publish(staged)
+        self.register(staged.name)
+        t = table(staged.name)
+        return {"table": staged.name, "zone": t.zone, "rows": staged.rows, "path": staged.target}
+
+    def discard(self, staged: "Staged") -> None:
+        """Remove a staged version that will not be published."""
+        if self.is_local and staged.location != staged.target:
+            shutil.rmtree(staged.location, ignore_errors=True)
+
+    def rows(self, name: str) -> int:
+        """Rows of table `name`: recorded when its version was written, else counted."""
+        if self.is_local:
+            marker = Path(self.path(name)) / ROWS_FILE
+            if marker.is_file():
+                return int(json.loads(marker.read_text())["rows"])
+        return self.read(name).count()
+
+    def write_quarantine(self, name: str, df: DataFrame) -> str:
+        """Replace the quarantine of table `name` (JSON lines: source_file, position, reason, raw)."""
+        return self.publish_quarantine(self.stage_quarantine(name, df))
+
+    def stage_quarantine(self, name: str, df: DataFrame) -> "Staged":
+        """Stage a new quarantine of table `name` (published by `publish_quarantine`)."""
+        return self._stage_at(name, df.select(*[c for c, _ in QUARANTINE_COLUMNS]), self.quarantine_path(name), "json")
+
+    def publish_quarantine(self, staged: "Staged") -> str:
+        self._publish(staged)
+        return staged.target
+
+    def read_quarantine(self, name: str) -> DataFrame:
+        return self.spark.read.schema(spark_schema(QUARANTINE_COLUMNS)).json(self.quarantine_path(name))
+
+    def _stage_at(self, name: str, df: DataFrame, target: str, fmt: str) -> "Staged":
+        counted = Observation(f"rows-{uuid.uuid4().hex[:8]}")
+        observed = df.observe(counted, F.count(F.lit(1)).alias("rows"))
+        if not self.is_local:  # pragma: no cover - S3 has no rename; Spark overwrites in place
+            observed.write.mode("overwrite").format(fmt).save(target)
+            return Staged(name, target, target, int(counted.get["rows"]))
+        link = Path(target)
+        versions = link.parent / VERSIONS_DIR / link.name
+        versions.mkdir(parents=True, exist_ok=True)
+        version = versions / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        try:
+            observed.write.format(fmt).save(str(version))
+            rows = int(counted.get["rows"])
+            # Hidden from Spark's readers (a name starting with `_`), kept with the version.
+            (version / ROWS_FILE).write_text(json.dumps({"table": name, "rows": rows}))
+        except BaseException:
+            shutil.rmtree(version, ignore_errors=True)
+            raise
+        return Staged(name, target, str(version), rows)
+
+    def _publish(self, staged: "Staged") -> None:
+        """Swap the table's link to the staged version; older versions (and any version left
+        behind by a killed write, never linked) are removed. Readers, and a run killed at any
+        moment, see the previous complete version or the new complete one, never a mix."""
+        if not self.is_local or staged.location == staged.target:
+            return
+        link, version = Path(staged.target), Path(staged.location)
+        publish_version(link, version)
+        for other in version.parent.iterdir():
+            if other != version:
+                shutil.rmtree(other, ignore_errors=True)
+
+    # -- catalog -------------------------------------------------------------
+    def register(self, name: str) -> None:
+        """(Re)register table `name` in the catalog database, with its declared column types."""
+        t: Table = table(name)
+        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+        qualified = f"`{self.database}`.`{name}`"
+        self.spark.sql(f"DROP TABLE IF EXISTS {qualified}")
+        columns = ddl_columns(t.columns_for(self.policy))
+        if self.is_local:
+            self.spark.sql(
+                f"CREATE TABLE {qualified} ({columns}) USING {t.fmt} LOCATION '{self.path(name)}'"
+            )
+        else:  # pragma: no cover - Glue Data Catalog through Spark's Hive support
+            stored = (
+                "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'"
+                if t.fmt == "json"
+                else "STORED AS PARQUET"
+            )
+            self.spark.sql(
+                f"CREATE EXTERNAL TABLE {qualified} ({columns}) {stored} LOCATION '{self.path(name)}/'"
+            )
+
+    def register_existing(self) -> list[str]:
+        """Register every table that exists in the lake; returns their names."""
+        present = [name for name in TABLES if self.exists(name)]
+        for name in present:
+            self.register(name)
+        return present
+
+    def sql(self, query: str) -> DataFrame:
+        self.spark.catalog.setCurrentDatabase(self.database)
+        return self.spark.sql(query)
