@@ -163,3 +163,29 @@ class _S3Body:
 
 def _open_binary(path: str):
     return _S3Body(path) if is_s3(path) else open(path, "rb")
+
+
+# -- small text files: run records ----------------------------------------------
+def write_text(where: str, text: str) -> None:
+    """Write a small text file whole: locally through a rename, on S3 in one PUT."""
+    if is_s3(where):
+        bucket, key = _split_object(where)
+        _s3().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
+        return
+    from stedi.files import write_atomic
+
+    write_atomic(where, text)
+
+
+def read_text(where: str) -> str | None:
+    """A small text file's content, or None when there is no such file (or object)."""
+    if is_s3(where):
+        from botocore.exceptions import ClientError
+
+        bucket, key = _split_object(where)
+        try:
+            return _s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+        except ClientError:
+            return None
+    path = Path(where)
+    return path.read_text(encoding="utf-8") if path.is_file() else None
