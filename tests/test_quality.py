@@ -7,6 +7,7 @@ import re
 import pytest
 
 from stedi.core import quality
+from stedi.core.quality import dqdl_render
 from stedi.core.quality import rules as R
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import (
@@ -626,7 +627,7 @@ def test_dqdl_of_the_issue_examples():
 
 
 def test_dqdl_lists_rules_without_an_equivalent(monkeypatch):
-    monkeypatch.setitem(R._DQDL, "group_size", lambda rule, database: None)
+    monkeypatch.setitem(dqdl_render.RENDERERS, "group_size", lambda rule, database: None)
     text = quality.dqdl_ruleset("accelerometer_landing", "strict")
     assert "# No DQDL equivalent:\n#   readings_per_customer_usual [warn]" in text
     assert "unusual_groups" not in text

@@ -32,19 +32,23 @@ from typing import Mapping
 
 from pyspark.sql import DataFrame
 
-from stedi.core.quality.catalog import RULES, common_rules, row_count_references, rules_for, tables_needed
-from stedi.core.quality.dqdl import dqdl_ruleset, dqdl_rulesets
-from stedi.core.quality.engine import (
+from stedi.core.quality.catalog import (
+    RULES,
+    common_rules,
+    row_count_references,
+    rules_for,
+    tables_needed,
+)
+from stedi.core.quality.checks import (
     FAILED,
     OUTCOMES,
     PASSED,
     QUARANTINED,
     RESULT_KEYS,
     WARNED,
-    QualityError,
-    QualityReport,
-    evaluate_rules,
 )
+from stedi.core.quality.dqdl import dqdl_ruleset, dqdl_rulesets
+from stedi.core.quality.engine import QualityError, QualityReport, evaluate_rules
 from stedi.core.quality.rules import ERROR, KINDS, QUARANTINE, SEVERITIES, WARN, Rule
 
 

@@ -30,7 +30,12 @@ from stedi.core.quality.rules import (
     unique,
     usual_group_size,
 )
-from stedi.core.tables import DIRECT_IDENTIFIERS, MACHINE_LEARNING_COLUMNS, MACHINE_LEARNING_COLUMNS_UDACITY, table
+from stedi.core.tables import (
+    DIRECT_IDENTIFIERS,
+    MACHINE_LEARNING_COLUMNS,
+    MACHINE_LEARNING_COLUMNS_UDACITY,
+    table,
+)
 
 # The oldest customer we believe in: born at most this many years before registering.
 MAX_AGE_YEARS = 110

@@ -20,19 +20,27 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Mapping
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.utils import AnalysisException
 
-from stedi.core.quality.rules import ERROR, QUARANTINE, WARN, Rule, group_size_sql
+from stedi.core.quality.checks import (
+    EXAMPLES,
+    FAILED,
+    OUTCOMES,
+    RESULT_KEYS,
+    WARNED,
+    cannot_run,
+    group_size_result,
+    not_evaluated,
+    result_row,
+    row_count_result,
+    row_level_result,
+    sql_result,
+    uniqueness_result,
+    with_row_conditions,
+)
+from stedi.core.quality.rules import QUARANTINE, Rule
 from stedi.core.schemas import schema_difference
-
-PASSED, FAILED, WARNED, QUARANTINED = "passed", "failed", "warned", "quarantined"
-OUTCOMES = (PASSED, FAILED, WARNED, QUARANTINED)
-RESULT_KEYS = ("rule", "kind", "severity", "rows_checked", "rows_failing", "outcome", "detail")
-EXAMPLES = 3
-
-_FAILED_OUTCOME = {ERROR: FAILED, QUARANTINE: QUARANTINED, WARN: WARNED}
 
 
 class QualityError(Exception):
@@ -164,14 +172,14 @@ def evaluate_rules(
     results: dict[str, dict] = {}
     runnable: list[Rule] = []
     for rule in rules:
-        reason = _cannot_run(rule, df, others)
+        reason = cannot_run(rule, df, others)
         if reason:
-            results[rule.name] = _not_evaluated(rule, reason)
+            results[rule.name] = not_evaluated(rule, reason)
         else:
             runnable.append(rule)
 
     # One pass: lookups for referential integrity, then a single aggregation.
-    enriched, conditions = _with_row_conditions(df, [r for r in runnable if r.row_level], others)
+    enriched, conditions = with_row_conditions(df, [r for r in runnable if r.row_level], others)
     aggregates = [F.count(F.lit(1)).alias("__rows")]
     for i, rule in enumerate(runnable):
         if rule.row_level:
@@ -185,22 +193,22 @@ def evaluate_rules(
     for i, rule in enumerate(runnable):
         value = counted.get(f"__r{i}")
         if rule.row_level:
-            results[rule.name] = _row_level_result(rule, enriched, conditions[rule.name], rows, int(value or 0), examples)
+            results[rule.name] = row_level_result(rule, enriched, conditions[rule.name], rows, int(value or 0), examples)
         elif rule.kind == "uniqueness":
-            results[rule.name] = _uniqueness_result(rule, df, rows)
+            results[rule.name] = uniqueness_result(rule, df, rows)
         elif rule.kind == "row_count":
-            results[rule.name] = _row_count_result(rule, rows, value, others, known_rows)
+            results[rule.name] = row_count_result(rule, rows, value, others, known_rows)
         elif rule.kind == "schema":
             problems = schema_difference(df.schema, rule.params["declared"])
-            results[rule.name] = _result(rule, None, None, failed=bool(problems), detail="; ".join(problems))
+            results[rule.name] = result_row(rule, None, None, failed=bool(problems), detail="; ".join(problems))
         elif rule.kind == "forbidden_columns":
             present = [c for c in df.columns if c in rule.params["forbidden"]]
             detail = f"present: {', '.join(present)}" if present else ""
-            results[rule.name] = _result(rule, None, None, failed=bool(present), detail=detail)
+            results[rule.name] = result_row(rule, None, None, failed=bool(present), detail=detail)
         elif rule.kind == "group_size":
-            results[rule.name] = _group_size_result(rule, df, rows)
+            results[rule.name] = group_size_result(rule, df, rows)
         elif rule.kind == "sql":
-            results[rule.name] = _sql_result(rule, df, others, rows, examples)
+            results[rule.name] = sql_result(rule, df, others, rows, examples)
         else:  # pragma: no cover - every kind is handled above
             raise AssertionError(rule.kind)
 
@@ -224,214 +232,3 @@ def evaluate_rules(
         quarantined=quarantined,
         quarantined_rows=quarantined_rows,
     )
-
-
-# -- helpers --------------------------------------------------------------------
-
-
-def _result(rule: Rule, rows_checked, rows_failing, *, failed: bool, detail: str = "") -> dict:
-    outcome = _FAILED_OUTCOME[rule.severity] if failed else PASSED
-    return {
-        "rule": rule.name,
-        "kind": rule.kind,
-        "severity": rule.severity,
-        "rows_checked": rows_checked,
-        "rows_failing": rows_failing,
-        "outcome": outcome,
-        "detail": detail,
-    }
-
-
-def _not_evaluated(rule: Rule, reason: str) -> dict:
-    """A rule that could not run: a warning for warn rules, a failure otherwise
-    (a quarantine rule that cannot run has removed nothing)."""
-    result = _result(rule, None, None, failed=True, detail=f"not evaluated: {reason}")
-    result["outcome"] = WARNED if rule.severity == WARN else FAILED
-    return result
-
-
-def _cannot_run(rule: Rule, df: DataFrame, others: Mapping[str, DataFrame]) -> str:
-    missing = [c for c in rule.columns if c not in df.columns]
-    if missing:
-        return f"missing column(s) {', '.join(missing)}"
-    if rule.kind == "referential_integrity":
-        ref = others[rule.params["table"]]
-        absent = [c for c in rule.params["table_columns"] if c not in ref.columns]
-        if absent:
-            return f"{rule.params['table']} has no column(s) {', '.join(absent)}"
-    return ""
-
-
-def _with_row_conditions(
-    df: DataFrame, rules: list[Rule], others: Mapping[str, DataFrame]
-) -> tuple[DataFrame, dict[str, Column]]:
-    """The frame with one marker column per referential-integrity lookup, and each rule's failing condition."""
-    enriched = df
-    conditions: dict[str, Column] = {}
-    for i, rule in enumerate(rules):
-        cols = [F.col(c) for c in rule.columns]
-        if rule.kind == "completeness":
-            condition = reduce(lambda a, b: a | b, [c.isNull() for c in cols])
-        elif rule.kind == "allowed_values" and "values" in rule.params:
-            values = list(rule.params["values"])
-            condition = reduce(lambda a, b: a | b, [c.isNotNull() & ~c.isin(values) for c in cols])
-        elif rule.kind == "allowed_values":
-            pattern = rule.params["pattern"]
-            condition = reduce(lambda a, b: a | b, [c.isNotNull() & ~c.rlike(pattern) for c in cols])
-        elif rule.kind == "range":
-            parts = []
-            for c in cols:
-                if "min" in rule.params:
-                    parts.append(c < F.lit(rule.params["min"]))
-                if "max" in rule.params:
-                    parts.append(c > F.lit(rule.params["max"]))
-            condition = reduce(lambda a, b: a | b, parts)
-        elif rule.kind == "expression":
-            condition = ~F.coalesce(F.expr(rule.params["expression"]), F.lit(False))
-        elif rule.kind == "referential_integrity":
-            marker = f"__ref{i}"
-            keys = [f"__ref{i}_{j}" for j in range(len(rule.columns))]
-            lookup = (
-                others[rule.params["table"]]
-                .select(*[F.col(c).alias(k) for c, k in zip(rule.params["table_columns"], keys)])
-                .distinct()
-                .withColumn(marker, F.lit(True))
-            )
-            on = reduce(lambda a, b: a & b, [c == F.col(k) for c, k in zip(cols, keys)])
-            enriched = enriched.join(F.broadcast(lookup), on, "left").drop(*keys)
-            # A null key references nothing (completeness rules judge nulls).
-            known = reduce(lambda a, b: a & b, [c.isNotNull() for c in cols])
-            condition = known & F.col(marker).isNull()
-        else:  # pragma: no cover
-            raise AssertionError(rule.kind)
-        conditions[rule.name] = F.coalesce(condition, F.lit(False))
-    return enriched, conditions
-
-
-def _examples(frame: DataFrame, columns: tuple[str, ...] | list[str], n: int) -> str:
-    if n <= 0:
-        return ""
-    shown = []
-    for row in frame.select(*columns).limit(n).collect():
-        values = row.asDict()
-        shown.append(", ".join(f"{k}={v!r}" for k, v in values.items()) if len(values) > 1 else repr(row[0]))
-    return "; e.g. " + " | ".join(shown) if shown else ""
-
-
-def _row_level_result(rule: Rule, enriched: DataFrame, condition: Column, rows: int, failing: int, examples: int) -> dict:
-    if not failing:
-        return _result(rule, rows, 0, failed=False)
-    if rule.kind == "expression" and rule.description:
-        what = f"fail: {rule.description}"
-    else:
-        what = _row_failure_text(rule)
-    detail = f"{failing:,} of {rows:,} rows {what}" + _examples(enriched.where(condition), rule.columns, examples)
-    return _result(rule, rows, failing, failed=True, detail=detail)
-
-
-def _row_failure_text(rule: Rule) -> str:
-    return {
-        "completeness": f"with a null {' or '.join(rule.columns)}",
-        "allowed_values": (
-            f"with a value not in {list(rule.params.get('values', ()))}"
-            if "values" in rule.params
-            else f"not matching {rule.params.get('pattern')}"
-        ),
-        "range": f"outside [{rule.params.get('min', '-inf')}, {rule.params.get('max', 'inf')}]",
-        "expression": f"where {rule.params.get('expression')} does not hold",
-        "referential_integrity": (
-            f"whose {', '.join(rule.columns)} is not in "
-            f"{rule.params.get('table')}.{', '.join(rule.params.get('table_columns', ()))}"
-        ),
-    }[rule.kind]
-
-
-def _uniqueness_result(rule: Rule, df: DataFrame, rows: int) -> dict:
-    """One grouping by the rule's columns gives the distinct keys and, when some repeat, the detail.
-
-    (A count of distinct keys inside the table's main aggregation would make Spark expand
-    every row once per distinct aggregate.)"""
-    repeated = F.col("count") > 1
-    stats = (
-        df.groupBy(*rule.columns)
-        .count()
-        .agg(
-            F.count(F.lit(1)).alias("distinct"),
-            F.sum(F.when(repeated, F.col("count"))).alias("rows"),
-            F.count(F.when(repeated, 1)).alias("keys"),
-            F.max("count").alias("top_rows"),
-            F.max_by(F.struct(*rule.columns), "count").alias("top"),
-        )
-        .first()
-    )
-    distinct = int(stats["distinct"])
-    if distinct == rows:
-        return _result(rule, rows, 0, failed=False)
-    failing = int(stats["rows"])
-    top = ", ".join(f"{k}={v!r}" for k, v in stats["top"].asDict().items())
-    detail = (
-        f"{failing:,} of {rows:,} rows share their {', '.join(rule.columns)} with another row "
-        f"({stats['keys']:,} repeated value(s), {rows - distinct:,} surplus rows); "
-        f"most repeated: {top} ({stats['top_rows']:,} rows)"
-    )
-    return _result(rule, rows, failing, failed=True, detail=detail)
-
-
-_COMPARE = {
-    "<=": lambda a, b: a <= b,
-    "<": lambda a, b: a < b,
-    ">=": lambda a, b: a >= b,
-    ">": lambda a, b: a > b,
-    "==": lambda a, b: a == b,
-}
-
-
-def _row_count_result(rule: Rule, rows: int, distinct, others, reference_rows: dict[str, int]) -> dict:
-    op = rule.params["compare"]
-    measure = int(distinct) if "distinct" in rule.params else rows
-    what = f"distinct {rule.params['distinct']}" if "distinct" in rule.params else "rows"
-    if "reference" in rule.params:
-        ref = rule.params["reference"]
-        if ref not in reference_rows:
-            reference_rows[ref] = others[ref].count()
-        bound = reference_rows[ref]
-        bound_text = f"{bound:,} (rows of {ref})"
-    else:
-        bound = rule.params["value"]
-        bound_text = f"{bound:,}"
-    holds = _COMPARE[op](measure, bound)
-    detail = f"{measure:,} {what} {op} {bound_text}: {'holds' if holds else 'does not hold'}"
-    return _result(rule, rows, None, failed=not holds, detail=detail)
-
-
-def _group_size_result(rule: Rule, df: DataFrame, rows: int) -> dict:
-    stats = df.sparkSession.sql(group_size_sql(rule), primary=df).first()
-    if not stats["groups"]:
-        return _result(rule, rows, 0, failed=False, detail="no groups")
-    unit = rule.params["unit"]
-    usual = f"{stats['low']:g} to {stats['high']:g} rows per {unit.rstrip('s')}"
-    spread = f"quartiles {stats['q1']:g}/{stats['q3']:g}, counts {stats['smallest']}..{stats['largest']}"
-    unusual = int(stats["unusual_groups"])
-    if not unusual:
-        return _result(rule, rows, 0, failed=False, detail=f"all {stats['groups']:,} {unit} within {usual} ({spread})")
-    failing = int(stats["unusual_rows"])
-    detail = (
-        f"{unusual:,} of {stats['groups']:,} {unit} outside the usual {usual} ({spread}); "
-        f"they hold {failing:,} of {rows:,} rows"
-    )
-    return _result(rule, rows, failing, failed=True, detail=detail)
-
-
-def _sql_result(rule: Rule, df: DataFrame, others: Mapping[str, DataFrame], rows: int, examples: int) -> dict:
-    frames = {"primary": df, **{t: others[t] for t in rule.needs}}
-    try:
-        failing_rows = df.sparkSession.sql(rule.params["query"], **frames)
-    except AnalysisException as problem:
-        return _not_evaluated(rule, str(problem).splitlines()[0])
-    failing = failing_rows.count()
-    if not failing:
-        return _result(rule, rows, 0, failed=False)
-    detail = f"{failing:,} of {rows:,} rows returned" + _examples(failing_rows, failing_rows.columns[:4], examples)
-    if rule.description:
-        detail = f"{detail} ({rule.description})"
-    return _result(rule, rows, failing, failed=True, detail=detail)

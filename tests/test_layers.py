@@ -1,0 +1,80 @@
+"""The package's layout shows its layers: every folder says what it holds, and imports only point down."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from stedi import config
+
+# Lowest first. A module may import from its own layer or a lower one, never a higher one.
+LAYERS = {
+    "config": 0, "files": 0, "errors": 0, "display": 0, "__init__": 0,
+    "core": 1,
+    "lake": 2, "engine": 2,
+    "run": 3,
+    "analysis": 4, "aws": 4, "dev": 4,
+    "cli": 5,
+}
+PACKAGE = config.PACKAGE_DIR
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+MAX_LINES = 400
+
+
+def _part(module: str) -> str:
+    """`stedi.core.intake` -> "core"; `stedi` -> "__init__"."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _name(path: Path) -> str:
+    relative = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(relative.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every stedi module `path` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "stedi"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == "stedi":
+            found |= {f"{node.module}.{a.name}" if node.module == "stedi" else node.module for a in node.names}
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: _name(p))
+def test_imports_point_only_down_the_layers(path):
+    importer = _part(_name(path))
+    assert importer in LAYERS, f"{_name(path)}: place its folder in a layer (tests/test_layers.py)"
+    upward = sorted(m for m in _imports(path) if LAYERS[_part(m)] > LAYERS[importer])
+    assert not upward, f"{_name(path)} (layer {LAYERS[importer]}) imports from a higher layer: {upward}"
+
+
+def test_transforms_import_nothing_but_pyspark():
+    for path in (PACKAGE / "core" / "transforms").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        modules |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert {m.split(".")[0] for m in modules} <= {"pyspark", "__future__", "stedi"}, path
+        assert {m for m in modules if m.startswith("stedi")} <= {"stedi.core.transforms"}, path
+
+
+def test_every_folder_says_what_it_holds():
+    for folder in [PACKAGE, *(p for p in PACKAGE.rglob("*") if p.is_dir() and p.name != "__pycache__")]:
+        if not any(folder.glob("*.py")):
+            continue  # data folders (spark_conf, templates)
+        init = folder / "__init__.py"
+        assert init.is_file(), f"{folder} has no __init__.py"
+        docstring = ast.get_docstring(ast.parse(init.read_text()))
+        assert docstring and docstring.strip(), f"{init} has no docstring saying what the folder holds"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: _name(p))
+def test_no_module_needs_more_than_about_400_lines(path):
+    assert len(path.read_text().splitlines()) <= MAX_LINES
