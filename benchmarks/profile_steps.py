@@ -87,37 +87,22 @@ def instrument() -> None:
     from stedi.lake import store as lake
     from stedi.core import quality
 
-    timed(intake, "land_source", "intake", key=lambda spark, raw, source: source)
+    timed(intake.landing, "land_source", "intake", key=lambda spark, raw, source: source)
     timed(quality, "evaluate", "quality", key=lambda table, *a, **k: table)
     timed(lake.Lake, "_stage_at", "write (Spark)", key=lambda self, name, df, target, fmt: Path(target).name)
     timed(lake.Lake, "register", "register", key=lambda self, name: name)
     timed(lake.Lake, "publish", "publish", key=lambda self, staged: staged.name)
 
 
-STEPS = (
-    ("01_customer_landing_to_trusted", "customer_trusted", "stedi.core.transforms.customer_trusted", "consenting_customers",
-     ("customer_landing",)),
-    ("02_accelerometer_landing_to_trusted", "accelerometer_trusted", "stedi.core.transforms.accelerometer_trusted",
-     "consented_accelerometer_readings", ("accelerometer_landing", "customer_trusted")),
-    ("03_customer_trusted_to_curated", "customer_curated", "stedi.core.transforms.customer_curated",
-     "customers_with_readings",
-     ("customer_trusted", "accelerometer_trusted")),
-    ("04_step_trainer_landing_to_trusted", "step_trainer_trusted", "stedi.core.transforms.step_trainer_trusted",
-     "consented_step_trainer_readings", ("step_trainer_landing", "customer_curated")),
-    ("05_machine_learning_curated", "machine_learning_curated", "stedi.core.transforms.machine_learning_curated",
-     "machine_learning_readings", ("step_trainer_trusted", "accelerometer_trusted", "customer_curated")),
-)
-
-
 def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = None) -> dict:
     """The six steps as the notebooks run them, with the Spark SQL settings `conf` applied on top of
     the session's; returns per step its seconds, Spark jobs, and the intake phases."""
     conf = conf or {}
-    import importlib
 
     from stedi.core import intake
     from stedi.run import step as stedi_step
     from stedi.core.tables import SOURCES
+    from stedi.run.pipeline import ZONE_STEPS
 
     steps, phases, jobs, cpu = {}, {}, {}, {}
     began, cpu_began = time.monotonic(), cpu_seconds()
@@ -127,29 +112,28 @@ def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = N
     for key, value in conf.items():
         step.spark.conf.set(key, value)
     tracker = step.spark.sparkContext.statusTracker()
-    original = intake.land_source
+    original = intake.landing.land_source
 
     def land_source(spark, raw, source):
         result = original(spark, raw, source)
         phases[source] = result.phases
         return result
 
-    intake.land_source = land_source
+    intake.landing.land_source = land_source
     try:
         step.land_all(SOURCES)  # as the notebook does
     finally:
-        intake.land_source = original
+        intake.landing.land_source = original
     steps["00_raw_to_landing"] = time.monotonic() - began
     cpu["00_raw_to_landing"] = cpu_seconds() - cpu_began
     jobs["00_raw_to_landing"] = done = len(tracker.getJobIdsForGroup(None))
-    for name, output, module, function, inputs in STEPS:
+    for declared in [s for s in ZONE_STEPS if s.transform]:  # what each zone notebook does, from the pipeline's declaration
+        name, (output,) = declared.name, declared.writes
         began, cpu_began = time.monotonic(), cpu_seconds()
         CURRENT["step"] = name
         step = stedi_step.start(name, lake_dir=lake_dir, policy=policy)
-        frames = [step.read(t) for t in inputs]
-        df = getattr(importlib.import_module(module), function)(*frames, policy)
-        report = step.check(output, df)
-        step.write(output, report.passing)
+        frames = [step.read(t) for t in declared.reads]
+        step.publish(output, declared.transform_function()(*frames, policy))
         steps[name] = time.monotonic() - began
         cpu[name] = cpu_seconds() - cpu_began
         jobs[name] = len(tracker.getJobIdsForGroup(None)) - done

@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from stedi.run.runner import STEP_OUTPUTS
+from stedi.run.pipeline import ZONE_STEPS
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
@@ -392,7 +392,7 @@ def targets(results: list[dict], real: dict | None) -> list[tuple[str, bool, str
 
 
 # The tables each zone step writes: the DuckDB reference times the same tables.
-DUCKDB_TABLES_OF_STEP = STEP_OUTPUTS
+DUCKDB_TABLES_OF_STEP = {step.name: step.writes for step in ZONE_STEPS}
 
 
 def _run_cell(p: dict) -> str:

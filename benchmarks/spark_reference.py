@@ -46,10 +46,11 @@ def build(raw_dir: str | Path, out: str | Path) -> dict:
     out.mkdir(parents=True)
     began = time.monotonic()
     from stedi import config
+    from stedi.engine.java import java_options_for
 
     if "STEDI_SPARK_JAVA_OPTIONS" not in os.environ:  # what `stedi run` gives its kernel
         raw_bytes = sum(p.stat().st_size for p in raw_dir.rglob("*.json"))
-        os.environ["STEDI_SPARK_JAVA_OPTIONS"] = config.java_options_for(raw_bytes)
+        os.environ["STEDI_SPARK_JAVA_OPTIONS"] = java_options_for(raw_bytes)
         config.SPARK_DRIVER_JAVA_OPTIONS = os.environ["STEDI_SPARK_JAVA_OPTIONS"]  # config read it at import
     import pyspark
     from pyspark.sql import Observation, Window

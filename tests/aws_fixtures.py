@@ -1,6 +1,7 @@
 """A moto server on 127.0.0.1 and an environment that points boto3 at it, for the AWS tests.
 
-Import the fixtures into a test module (`from aws_fixtures import aws_env, moto_endpoint`).
+Import the fixtures into a test module (`from aws_fixtures import aws_env, moto_endpoint`),
+with `one_line_error`, the check of a refused `stedi aws` command.
 Code under test reaches moto through the standard settings only (AWS_ENDPOINT_URL and
 friends): no code path knows it is moto.
 """
@@ -45,3 +46,11 @@ def aws_env(moto_endpoint, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     return moto_endpoint
+
+
+def one_line_error(capsys, code: int, fragment: str) -> str:
+    """The captured stderr of a command that must have exited 2 with one `stedi: error:` line naming `fragment`."""
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("stedi: error: ") and fragment in err, err
+    return err

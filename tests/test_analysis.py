@@ -17,12 +17,72 @@ from pyspark.sql import functions as F
 
 from frames import CONSENT_A, accelerometer, customers, rows_of, step_trainer
 from stedi import config
-from stedi.analysis import balance as analysis
-from stedi.run.report import FIGURES
+from stedi.analysis.accelerometer import (
+    accelerometer_sentence,
+    axis_value_counts,
+    with_magnitude,
+)
+from stedi.analysis.alignment import alignment_sentence, sensor_alignment
+from stedi.analysis.distance import (
+    busiest,
+    consecutive_readings,
+    device_series,
+    distance_sentence,
+    distance_summary,
+    series_sentence,
+    uniform_mean_change,
+)
+from stedi.analysis.figures import finish, save_figure
+from stedi.analysis.findings import (
+    findings_sentence,
+    intake_findings,
+    load_manifest,
+    quality_findings,
+    quality_outcomes,
+)
+from stedi.analysis.funnel import (
+    FUNNEL_COLUMNS,
+    LANDING_TABLES,
+    consent_funnel,
+    funnel_mismatches,
+    funnel_sentence,
+    lake_rows_source,
+    recorded_rows,
+)
+from stedi.analysis.readings import (
+    intervals_by_owner,
+    readings_sentence,
+    sampling_intervals,
+    sampling_sentence,
+    sampling_summary,
+    value_counts,
+)
+from stedi.analysis.signal import (
+    SIGNAL_R2,
+    distance_signal,
+    in_test_part,
+    magnitude_quantiles,
+    normal_equation_sums,
+    signal_sentence,
+    solve_normal_equations,
+)
+from stedi.run.folder import RunFolder
 
 T = CONSENT_A
 NOTEBOOK = config.NOTEBOOKS_DIR / "balance_analysis.ipynb"
 ML_SCHEMA = "serialNumber string, distanceFromObject int, x double, y double, z double"
+# The notebook's figures, in the order it saves them (the order the run's page shows them).
+FIGURES = (
+    "funnel",
+    "readings_per_subject",
+    "sampling_intervals",
+    "distance",
+    "distance_series",
+    "accelerometer",
+    "alignment",
+    "signal",
+    "findings",
+)
 
 
 # -- consent funnel --------------------------------------------------------------
@@ -45,11 +105,11 @@ def landing(spark):
         spark,
         [(T - 10, "dev-a", 210), (T, "dev-a", 220), (T + 10, "dev-a", 230), (T + 50, "dev-b", 240), (T, "dev-c", 250)],
     )
-    return people, readings, steps
+    return {"customer_landing": people, "accelerometer_landing": readings, "step_trainer_landing": steps}
 
 
 def test_consent_funnel_counts_every_table_under_both_policies(landing):
-    got = analysis.consent_funnel(*landing)
+    got = consent_funnel(landing)
     expected = pd.DataFrame(
         [
             ("customer_landing", "landing", "customers", 3, 3),
@@ -67,31 +127,29 @@ def test_consent_funnel_counts_every_table_under_both_policies(landing):
 
 
 def test_funnel_mismatches_and_sentence(landing):
-    funnel = analysis.consent_funnel(*landing)
+    funnel = consent_funnel(landing)
     agreeing = {"customer_trusted": 2, "machine_learning_curated": 2}
-    assert analysis.funnel_mismatches(funnel, agreeing, "strict") == {}
-    assert analysis.funnel_mismatches(funnel, agreeing, "udacity") == {
+    assert funnel_mismatches(funnel, agreeing, "strict") == {}
+    assert funnel_mismatches(funnel, agreeing, "udacity") == {
         "machine_learning_curated": (5, 2)
     }
-    text = analysis.funnel_sentence(funnel, {}, "strict")
+    text = funnel_sentence(funnel, {}, "strict")
     assert text.startswith("Consent keeps 2 of 3 customers (66.7%).")
     assert "drops 3 of the rubric's 5 trusted accelerometer readings (60.0%" in text
     assert "1 curated customers and 2 step trainer readings" in text
     assert "the ML table has 5 rows under udacity and 2 under strict" in text
     assert "hold exactly the recomputed strict counts" in text
-    wrong = analysis.funnel_sentence(funnel, {"machine_learning_curated": (2, 3)}, "strict")
+    wrong = funnel_sentence(funnel, {"machine_learning_curated": (2, 3)}, "strict")
     assert "differ from the recomputation: machine_learning_curated 2 recomputed vs 3 in the lake" in wrong
-    sourced = analysis.funnel_sentence(funnel, {}, "strict", "row counts read from the lake")
+    sourced = funnel_sentence(funnel, {}, "strict", "row counts read from the lake")
     assert sourced.endswith("hold exactly the recomputed strict counts (row counts read from the lake).")
 
 
 def test_consent_funnel_reads_only_the_funnel_columns(landing):
     """The transforms need only FUNNEL_COLUMNS: the pruned landing tables give the same funnel."""
-    pruned = {
-        name: df.select(*analysis.FUNNEL_COLUMNS[name])
-        for name, df in zip(("customer_landing", "accelerometer_landing", "step_trainer_landing"), landing)
-    }
-    assert_frame_equal(analysis.consent_funnel(**pruned), analysis.consent_funnel(*landing))
+    assert tuple(FUNNEL_COLUMNS) == LANDING_TABLES == tuple(landing)
+    pruned = {name: df.select(*FUNNEL_COLUMNS[name]) for name, df in landing.items()}
+    assert_frame_equal(consent_funnel(pruned), consent_funnel(landing))
 
 
 def test_recorded_rows_come_from_the_manifest_of_this_lake_only():
@@ -102,14 +160,14 @@ def test_recorded_rows_come_from_the_manifest_of_this_lake_only():
     }}
     paths = {name: f"/lake/{zone}/{name}" for name, zone in (
         ("customer_trusted", "trusted"), ("customer_curated", "curated"), ("step_trainer_trusted", "trusted"))}
-    assert analysis.recorded_rows(manifest, paths) == {"customer_trusted": 482}  # other lake, no count: left out
-    assert analysis.recorded_rows(None, paths) == {} and analysis.recorded_rows({"run_id": "r"}, paths) == {}
-    assert analysis.lake_rows_source({"customer_trusted": 482}, {}) == "row counts as written by this run, from its manifest"
-    assert analysis.lake_rows_source({}, {"customer_curated": 464}) == "row counts read from the lake"
-    assert analysis.lake_rows_source({"customer_trusted": 482}, {"customer_curated": 464}) == (
+    assert recorded_rows(manifest, paths) == {"customer_trusted": 482}  # other lake, no count: left out
+    assert recorded_rows(None, paths) == {} and recorded_rows({"run_id": "r"}, paths) == {}
+    assert lake_rows_source({"customer_trusted": 482}, {}) == "row counts as written by this run, from its manifest"
+    assert lake_rows_source({}, {"customer_curated": 464}) == "row counts read from the lake"
+    assert lake_rows_source({"customer_trusted": 482}, {"customer_curated": 464}) == (
         "row counts from this run's manifest; customer_curated counted in the lake"
     )
-    assert analysis.lake_rows_source({}, {}) == ""
+    assert lake_rows_source({}, {}) == ""
 
 
 # -- readings and sampling -------------------------------------------------------
@@ -120,13 +178,13 @@ def test_sampling_intervals_per_subject(spark):
         + [("v", t, 0.0, 0.0, 0.0) for t in (0, 2000, 2500)]
         + [("w", 5, 0.0, 0.0, 0.0)],
     )
-    got = analysis.sampling_intervals(df, "user", "timestamp")
+    got = sampling_intervals(df, "user", "timestamp")
     assert rows_of(got, "user", "readings", "instants", "interval_min", "interval_max") == [
         ("u", 5, 4, 1000, 1000),
         ("v", 3, 3, 500, 2000),
         ("w", 1, 1, None, None),
     ]
-    summary = analysis.sampling_summary(got.toPandas())
+    summary = sampling_summary(got.toPandas())
     assert summary["subjects"] == 3 and summary["readings"] == 9 and summary["instants"] == 8
     assert summary["max_spread_within"] == 1500  # v: gaps 500 and 2000
     assert summary["median_min"] == 500 and summary["median_max"] == 1000
@@ -137,10 +195,10 @@ def test_intervals_by_owner_and_sampling_sentence(spark):
     readings = accelerometer(spark, [("a@x.com", t, 0.0, 0.0, 0.0) for t in (0, 1000, 2000)]
                              + [("b@x.com", t, 0.0, 0.0, 0.0) for t in (0, 3000, 6000)])
     steps = step_trainer(spark, [(t, "dev-a", 200) for t in (0, 1000, 2000)] + [(t, "dev-b", 200) for t in (0, 2000)])
-    accel_sampling = analysis.sampling_intervals(readings, "user", "timestamp").toPandas()
-    step_sampling = analysis.sampling_intervals(steps, "serialNumber", "sensorReadingTime").toPandas()
+    accel_sampling = sampling_intervals(readings, "user", "timestamp").toPandas()
+    step_sampling = sampling_intervals(steps, "serialNumber", "sensorReadingTime").toPandas()
     owners = people.select("serialNumber", "email").toPandas()
-    by_owner = analysis.intervals_by_owner(accel_sampling, step_sampling, owners)
+    by_owner = intervals_by_owner(accel_sampling, step_sampling, owners)
     expected = pd.DataFrame(
         [("dev-a", "a@x.com", 1000, 1000), ("dev-b", "b@x.com", 3000, 2000)],
         columns=["serialNumber", "user", "accelerometer_interval", "step_trainer_interval"],
@@ -148,16 +206,16 @@ def test_intervals_by_owner_and_sampling_sentence(spark):
     assert_frame_equal(by_owner, expected, check_dtype=False)
     # A device whose owner has no readings, or an owner without a device's readings, is not paired.
     lonely = pd.concat([owners, pd.DataFrame([{"serialNumber": "dev-z", "email": "z@x.com"}])])
-    assert_frame_equal(analysis.intervals_by_owner(accel_sampling, step_sampling, lonely), expected, check_dtype=False)
-    assert analysis.intervals_by_owner(accel_sampling, step_sampling, owners.iloc[:0]).empty
-    text = analysis.sampling_sentence(analysis.sampling_summary(accel_sampling), analysis.sampling_summary(step_sampling), by_owner)
+    assert_frame_equal(intervals_by_owner(accel_sampling, step_sampling, lonely), expected, check_dtype=False)
+    assert intervals_by_owner(accel_sampling, step_sampling, owners.iloc[:0]).empty
+    text = sampling_sentence(sampling_summary(accel_sampling), sampling_summary(step_sampling), by_owner)
     assert text.startswith("Both sensors sample at one fixed interval per customer or device")
     assert "from 1,000 to 3,000 ms" in text
     assert "For 1 of 2 devices the step trainer's interval equals its owner's accelerometer interval" in text
 
 
 def test_readings_sentence():
-    text = analysis.readings_sentence(pd.DataFrame({"readings": [10, 20, 30]}), pd.DataFrame({"readings": [5, 1500]}))
+    text = readings_sentence(pd.DataFrame({"readings": [10, 20, 30]}), pd.DataFrame({"readings": [5, 1500]}))
     assert text == (
         "3 customers have between 10 and 30 accelerometer readings (median 20); "
         "2 devices have between 5 and 1,500 step trainer readings (median 752)."
@@ -167,15 +225,15 @@ def test_readings_sentence():
 # -- distance --------------------------------------------------------------------
 def test_distance_summary_from_the_value_counts_matches_spark(spark):
     df = step_trainer(spark, [(i, "d", v) for i, v in enumerate([*range(1, 11), 3, 3, 7, None])])
-    counts = analysis.value_counts(df, "distanceFromObject").toPandas()
-    assert [tuple(r) for r in analysis.value_counts(df, "distanceFromObject").collect()][:4] == [(None, 1), (1, 1), (2, 1), (3, 3)]
-    s = analysis.distance_summary(counts)
+    counts = value_counts(df, "distanceFromObject").toPandas()
+    assert [tuple(r) for r in value_counts(df, "distanceFromObject").collect()][:4] == [(None, 1), (1, 1), (2, 1), (3, 3)]
+    s = distance_summary(counts)
     spark_row = df.agg(F.count("distanceFromObject"), F.min("distanceFromObject"), F.max("distanceFromObject"),
                        F.avg("distanceFromObject"), F.stddev_pop("distanceFromObject")).first()
     assert (s["rows"], s["min"], s["max"]) == (13, 1, 10) == tuple(spark_row[:3])  # the null is not a reading
     assert s["mean"] == pytest.approx(spark_row[3]) and s["std"] == pytest.approx(spark_row[4])
     assert s["uniform_std"] == pytest.approx(math.sqrt(99 / 12))
-    none = analysis.distance_summary(counts.iloc[:1])  # only the null
+    none = distance_summary(counts.iloc[:1])  # only the null
     assert none["rows"] == 0 and none["min"] is None and math.isnan(none["uniform_std"])
 
 
@@ -184,55 +242,55 @@ def test_consecutive_readings_pair_readings_within_a_device_in_time_order(spark)
     # devices or out of time order would break that.
     key = ("serialNumber", "sensorReadingTime", "distanceFromObject")
     rising = step_trainer(spark, [(3, "d1", 3), (1, "d1", 1), (2, "d1", 2), (1, "d2", 1), (2, "d2", 2), (3, "d2", 3)])
-    got = analysis.consecutive_readings(rising, *key)
+    got = consecutive_readings(rising, *key)
     assert got["autocorrelation"] == pytest.approx(1.0) and got["mean_change"] == pytest.approx(1.0)
     alternating = step_trainer(spark, [(t, "d", 1 + t % 2) for t in range(6)])
-    assert analysis.consecutive_readings(alternating, *key)["autocorrelation"] == pytest.approx(-1.0)
+    assert consecutive_readings(alternating, *key)["autocorrelation"] == pytest.approx(-1.0)
     single = step_trainer(spark, [(1, "d", 5)])
-    assert analysis.consecutive_readings(single, *key) == {"autocorrelation": None, "mean_change": None}
+    assert consecutive_readings(single, *key) == {"autocorrelation": None, "mean_change": None}
 
 
 def test_mean_change_stays_within_a_device(spark):
     df = step_trainer(spark, [(1, "d1", 200), (2, "d1", 210), (3, "d1", 205), (1, "d2", 300), (2, "d2", 300)])
     # d1: |210-200|, |205-210|; d2: |300-300|. Never d2's first reading against d1's last.
     key = ("serialNumber", "sensorReadingTime", "distanceFromObject")
-    assert analysis.consecutive_readings(df, *key)["mean_change"] == pytest.approx(5.0)
+    assert consecutive_readings(df, *key)["mean_change"] == pytest.approx(5.0)
 
 
 def test_uniform_mean_change_and_series_sentence():
-    assert analysis.uniform_mean_change(1, 2) == pytest.approx(0.5)  # |1-2| half the time
-    assert analysis.uniform_mean_change(201, 300) == pytest.approx(9999 / 300)
+    assert uniform_mean_change(1, 2) == pytest.approx(0.5)  # |1-2| half the time
+    assert uniform_mean_change(201, 300) == pytest.approx(9999 / 300)
     summary = {"min": 201, "max": 300}
-    noisy = analysis.series_sentence(4, 120, 33.0, summary)
+    noisy = series_sentence(4, 120, 33.0, summary)
     assert noisy.startswith("4 example devices, 120 readings")
     assert "consecutive readings differ by 33.0 on average; two independent draws from 201 to 300 would differ by 33.3" in noisy
     assert noisy.endswith("the series look like noise rather than a smooth motion.")
-    assert "a smoother signal than independent draws" in analysis.series_sentence(4, 120, 2.0, summary)
-    assert "No device has two readings" in analysis.series_sentence(1, 1, None, summary)
+    assert "a smoother signal than independent draws" in series_sentence(4, 120, 2.0, summary)
+    assert "No device has two readings" in series_sentence(1, 1, None, summary)
 
 
 def test_busiest_devices_and_their_series(spark):
     df = step_trainer(spark, [(1000, "d2", 1), (3000, "d2", 2), (5000, "d1", 3), (5500, "d1", 4), (1, "d3", 5)])
-    per_device = analysis.sampling_intervals(df, "serialNumber", "sensorReadingTime").toPandas()
-    assert analysis.busiest(per_device, 2) == ["d1", "d2"]  # equal counts: by serial number
-    assert analysis.busiest(per_device, 5) == ["d1", "d2", "d3"]
-    series = analysis.device_series(df, ["d1", "d2"])
+    per_device = sampling_intervals(df, "serialNumber", "sensorReadingTime").toPandas()
+    assert busiest(per_device, 2) == ["d1", "d2"]  # equal counts: by serial number
+    assert busiest(per_device, 5) == ["d1", "d2", "d3"]
+    series = device_series(df, ["d1", "d2"])
     assert rows_of(series, "serialNumber", "seconds") == [("d1", 0.0), ("d1", 0.5), ("d2", 0.0), ("d2", 2.0)]
 
 
 def test_distance_sentence_reads_the_autocorrelation():
     summary = {"rows": 1000, "min": 201, "max": 300, "mean": 250.0, "std": 28.9, "uniform_std": 28.87}
-    assert "about as predictable from its last one as a fresh random draw" in analysis.distance_sentence(summary, 0.01)
-    assert "partly predictable" in analysis.distance_sentence(summary, 0.8)
-    assert "no device has two readings" in analysis.distance_sentence(summary, None)
+    assert "about as predictable from its last one as a fresh random draw" in distance_sentence(summary, 0.01)
+    assert "partly predictable" in distance_sentence(summary, 0.8)
+    assert "no device has two readings" in distance_sentence(summary, None)
 
 
 # -- accelerometer ---------------------------------------------------------------
 def test_magnitude_and_axis_value_counts(spark):
     df = accelerometer(spark, [("u", 1, 1.0, 1.0, 1.0), ("u", 2, 0.0, 0.0, 0.0), ("u", 3, 3.0, 4.0, 0.0)])
-    got = [round(m, 6) for (m,) in rows_of(analysis.with_magnitude(df), "magnitude")]
+    got = [round(m, 6) for (m,) in rows_of(with_magnitude(df), "magnitude")]
     assert got == [0.0, round(math.sqrt(3), 6), 5.0]
-    counts = analysis.axis_value_counts(df.limit(2))
+    counts = axis_value_counts(df.limit(2))
     assert rows_of(counts) == [("x", 0.0, 1), ("x", 1.0, 1), ("y", 0.0, 1), ("y", 1.0, 1), ("z", 0.0, 1), ("z", 1.0, 1)]
 
 
@@ -242,7 +300,7 @@ def test_accelerometer_sentence_names_the_levels():
         columns=["axis", "value", "rows"],
     )
     magnitudes = pd.DataFrame({"magnitude": [0.0, 1.0], "rows": [1, 3]})
-    text = analysis.accelerometer_sentence(axis_counts, magnitudes)
+    text = accelerometer_sentence(axis_counts, magnitudes)
     assert text.startswith("x takes the values {-1, 0, 1}, y {-1, 0, 1} and z {-1, 0}: the axes are quantized to 3 levels")
     assert "25.0% of 4 readings have magnitude 0" in text
 
@@ -265,7 +323,7 @@ def test_sensor_alignment_counts_owner_matches_collisions_and_wrong_pairs(spark)
         [("a@x.com", 1000, 0.0, 0.0, 0.0), ("b@x.com", 1000, 0.0, 0.0, 0.0), ("b@x.com", 2000, 0.0, 0.0, 0.0),
          ("b@x.com", 4000, 1.0, 0.0, 0.0), ("b@x.com", 4000, 0.0, 1.0, 0.0)],
     )
-    got = analysis.sensor_alignment(steps, readings, people)
+    got = sensor_alignment(steps, readings, people)
     assert got == {
         "step_readings": 4,
         "matched_owner": 2,
@@ -279,39 +337,44 @@ def test_sensor_alignment_counts_owner_matches_collisions_and_wrong_pairs(spark)
     }
     # Readings of one device at one instant count once each; an empty accelerometer matches nothing.
     twice = steps.union(steps.where(F.col("sensorReadingTime") == 1000))
-    doubled = analysis.sensor_alignment(twice, readings, people)
+    doubled = sensor_alignment(twice, readings, people)
     assert (doubled["step_readings"], doubled["matched_owner"], doubled["rubric_pairs"], doubled["wrong_customer_pairs"]) == (5, 3, 7, 3)
-    empty = analysis.sensor_alignment(steps, readings.limit(0), people)
+    empty = sensor_alignment(steps, readings.limit(0), people)
     assert empty == {"step_readings": 4, "matched_owner": 0, "matched_any": 0, "matched_other_only": 0, "unmatched": 4,
                      "instants": 0, "collision_instants": 0, "rubric_pairs": 0, "wrong_customer_pairs": 0}
-    text = analysis.alignment_sentence(got)
+    text = alignment_sentence(got)
     assert text.startswith("50.0% of 4 step trainer readings have an accelerometer reading of the device's owner")
     assert "pairs 2 of its 5 rows (40.0%) with the wrong customer" in text
 
 
 # -- signal ----------------------------------------------------------------------
-def test_split_by_subject_puts_every_subject_in_exactly_one_part(spark):
+def test_in_test_part_puts_every_subject_in_exactly_one_part(spark):
     rows = [(f"dev-{i}", 200 + j, float(j % 3 - 1), 0.0, 0.0) for i in range(300) for j in range(2)]
     df = spark.createDataFrame(rows, ML_SCHEMA)
-    train, test = analysis.split_by_subject(df, "serialNumber", test_fraction=0.25, seed=7)
+    is_test = in_test_part("serialNumber", test_fraction=0.25, seed=7)
+    train, test = df.where(~is_test), df.where(is_test)
     train_keys = {r[0] for r in train.select("serialNumber").distinct().collect()}
     test_keys = {r[0] for r in test.select("serialNumber").distinct().collect()}
     assert not train_keys & test_keys
     assert train_keys | test_keys == {f"dev-{i}" for i in range(300)}
     assert train.count() + test.count() == 600
     assert 0.15 < len(test_keys) / 300 < 0.35
-    again = analysis.split_by_subject(df, "serialNumber", test_fraction=0.25, seed=7)[1]
+    again = df.where(in_test_part("serialNumber", test_fraction=0.25, seed=7))
     assert {r[0] for r in again.select("serialNumber").distinct().collect()} == test_keys  # deterministic
-    other = analysis.split_by_subject(df, "serialNumber", test_fraction=0.25, seed=8)[1]
+    other = df.where(in_test_part("serialNumber", test_fraction=0.25, seed=8))
     assert {r[0] for r in other.select("serialNumber").distinct().collect()} != test_keys
     with pytest.raises(ValueError, match="test_fraction"):
-        analysis.split_by_subject(df, "serialNumber", test_fraction=1.0)
+        in_test_part("serialNumber", test_fraction=1.0)
 
 
-def test_least_squares_recovers_a_linear_relation(spark):
+def test_normal_equations_recover_a_linear_relation(spark):
     rows = [(f"d{x}{z}", int(3 + 2 * x - 5 * z), float(x), 0.0, float(z)) for x in range(-3, 4) for z in range(-2, 3)]
     df = spark.createDataFrame(rows, ML_SCHEMA)
-    assert analysis.least_squares(df, "distanceFromObject", ["x", "z"]) == pytest.approx([3.0, 2.0, -5.0])
+    sums = df.agg(*normal_equation_sums("distanceFromObject", ["x", "z"])).first()
+    assert solve_normal_equations(sums, 3) == pytest.approx([3.0, 2.0, -5.0])
+    # y is 0 on every row: XᵀX is singular, and the fit still gives y no weight.
+    singular = df.agg(*normal_equation_sums("distanceFromObject", ["x", "y", "z"])).first()
+    assert solve_normal_equations(singular, 4) == pytest.approx([3.0, 2.0, 0.0, -5.0], abs=1e-9)
 
 
 def _ml_frame(spark, distance, devices=40, per_device=30, seed=1):
@@ -326,33 +389,35 @@ def _ml_frame(spark, distance, devices=40, per_device=30, seed=1):
 
 def test_distance_signal_finds_a_real_relation_on_unseen_devices(spark):
     ml = _ml_frame(spark, lambda x, y, z, rng: 250 + 30 * x - 10 * z)
-    s = analysis.distance_signal(ml)
+    s = distance_signal(ml)
     assert s["train_subjects"] + s["test_subjects"] == 40 and s["test_subjects"] > 0
     assert s["train_rows"] + s["test_rows"] == 1200
     assert s["correlations"]["x"] > 0.8
     assert s["r2"]["least squares on x, y, z, magnitude"] == pytest.approx(1.0, abs=1e-6)
     assert s["rmse"]["train mean"] > 10
-    assert "carries some signal about distance" in analysis.signal_sentence(s)
+    assert "carries some signal about distance" in signal_sentence(s)
 
 
 def test_distance_signal_equals_fitting_each_part_on_its_own(spark):
     """The one-pass aggregation gives the numbers of fitting on the train part and scoring on the test part."""
     ml = _ml_frame(spark, lambda x, y, z, rng: 250 + 30 * x - 10 * z + rng.integers(-20, 21))
-    s = analysis.distance_signal(ml)
+    s = distance_signal(ml)
     names = ["x", "y", "z", "magnitude"]
-    data = analysis.with_magnitude(ml)
-    train, test = analysis.split_by_subject(data, "serialNumber")
-    assert (s["train_rows"], s["test_rows"]) == (train.count(), test.count())
-    coefficients = analysis.least_squares(train, "distanceFromObject", names)
+    data = with_magnitude(ml)
+    is_test = in_test_part("serialNumber")
+    train, test = data.where(~is_test).toPandas(), data.where(is_test).toPandas()
+    assert (s["train_rows"], s["test_rows"]) == (len(train), len(test))
+    design = np.column_stack([np.ones(len(train)), train[names].to_numpy(dtype=float)])
+    coefficients = np.linalg.lstsq(design, train["distanceFromObject"].to_numpy(dtype=float), rcond=None)[0]
     assert list(s["coefficients"].values()) == pytest.approx(list(coefficients))
-    mean = train.agg(F.avg("distanceFromObject")).first()[0]
-    scored = test.toPandas()
+    mean = train["distanceFromObject"].mean()
+    scored = test
     linear = coefficients[0] + sum(c * scored[f] for c, f in zip(coefficients[1:], names))
     assert s["rmse"]["train mean"] == pytest.approx(math.sqrt(((scored["distanceFromObject"] - mean) ** 2).mean()))
     assert s["rmse"]["least squares on x, y, z, magnitude"] == pytest.approx(
         math.sqrt(((scored["distanceFromObject"] - linear) ** 2).mean())
     )
-    cells = train.toPandas().groupby(["x", "y", "z"])["distanceFromObject"].mean().rename("cell").reset_index()
+    cells = train.groupby(["x", "y", "z"])["distanceFromObject"].mean().rename("cell").reset_index()
     looked_up = scored.merge(cells, on=["x", "y", "z"], how="left")["cell"].fillna(mean)
     assert s["rmse"]["mean per orientation"] == pytest.approx(math.sqrt(((scored["distanceFromObject"] - looked_up) ** 2).mean()))
     pearson = data.toPandas()[["distanceFromObject", *names]].corr()["distanceFromObject"]
@@ -361,17 +426,17 @@ def test_distance_signal_equals_fitting_each_part_on_its_own(spark):
 
 def test_distance_signal_reports_no_signal_in_noise(spark):
     ml = _ml_frame(spark, lambda x, y, z, rng: rng.integers(201, 301))
-    s = analysis.distance_signal(ml)
+    s = distance_signal(ml)
     assert all(abs(r) < 0.1 for r in s["correlations"].values())
-    assert max(s["r2"].values()) < analysis.SIGNAL_R2
-    text = analysis.signal_sentence(s)
+    assert max(s["r2"].values()) < SIGNAL_R2
+    text = signal_sentence(s)
     assert "the accelerometer carries no usable signal about distance on this data" in text
     assert f"scored on {s['test_rows']:,} rows of {s['test_subjects']} other devices" in text
 
 
 def test_magnitude_quantiles(spark):
     ml = spark.createDataFrame([("d", v, 0.0, 0.0, 0.0) for v in range(1, 101)] + [("d", 500, 1.0, 0.0, 0.0)], ML_SCHEMA)
-    q = analysis.magnitude_quantiles(ml)
+    q = magnitude_quantiles(ml)
     assert list(q["magnitude"]) == [0.0, 1.0] and list(q["rows"]) == [100, 1]
     assert list(q.iloc[0][["q05", "q25", "q50", "q75", "q95"]]) == [5, 25, 50, 75, 95]
 
@@ -394,32 +459,32 @@ MANIFEST = {
 
 
 def test_findings_from_the_manifest():
-    intake = analysis.intake_findings(MANIFEST)
+    intake = intake_findings(MANIFEST)
     assert intake.to_dict("records") == [
         {"table": "customer_landing", "read": 10, "landed": 7, "quarantined": 2, "duplicates_dropped": 1,
          "reasons": "not_json: 1, truncated: 1"}
     ]
-    quality = analysis.quality_findings(MANIFEST)
+    quality = quality_findings(MANIFEST)
     assert list(quality["rule"]) == ["one_reading_per_step", "email_complete", "phone_unique"]
-    outcomes = analysis.quality_outcomes(quality)
+    outcomes = quality_outcomes(quality)
     assert list(outcomes.index) == ["customer_landing", "machine_learning_curated"]  # lake order
     assert list(outcomes.columns) == ["passed", "warned"]
     assert outcomes.loc["customer_landing"].tolist() == [1, 1]
-    text = analysis.findings_sentence(intake, quality, True)
+    text = findings_sentence(intake, quality, True)
     assert "Intake read 10 records into 1 landing tables: 7 landed, 2 quarantined and 1 exact duplicates dropped." in text
     assert "3 data-quality rules were evaluated on 2 tables: 2 warned, 1 passed." in text
     assert "customer_landing.phone_unique (warned, 6 rows); machine_learning_curated.one_reading_per_step" in text
 
 
 def test_findings_without_a_manifest(tmp_path):
-    assert analysis.load_manifest("") is None
-    assert analysis.load_manifest(tmp_path) is None
-    (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST))
-    assert analysis.load_manifest(tmp_path) == MANIFEST
-    empty_intake, empty_quality = analysis.intake_findings(None), analysis.quality_findings(None)
-    assert empty_intake.empty and empty_quality.empty and analysis.quality_outcomes(empty_quality).empty
-    assert analysis.findings_sentence(empty_intake, empty_quality, False).startswith("No data-quality findings recorded")
-    assert "No data-quality rule results recorded" in analysis.findings_sentence(empty_intake, empty_quality, True)
+    assert load_manifest("") is None
+    assert load_manifest(tmp_path) is None
+    RunFolder(tmp_path).write_manifest(MANIFEST)
+    assert load_manifest(tmp_path) == MANIFEST
+    empty_intake, empty_quality = intake_findings(None), quality_findings(None)
+    assert empty_intake.empty and empty_quality.empty and quality_outcomes(empty_quality).empty
+    assert findings_sentence(empty_intake, empty_quality, False).startswith("No data-quality findings recorded")
+    assert "No data-quality rule results recorded" in findings_sentence(empty_intake, empty_quality, True)
 
 
 def test_save_figure_and_finish(tmp_path):
@@ -430,16 +495,20 @@ def test_save_figure_and_finish(tmp_path):
 
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
-    assert analysis.save_figure(fig, "", "funnel") is None
-    path = analysis.save_figure(fig, tmp_path, "funnel", "Consent funnel", "Consent keeps 2 of 3.")
+    folder = RunFolder(tmp_path)
+    assert save_figure(fig, "", "funnel") is None
+    path = save_figure(fig, tmp_path, "funnel", "Consent funnel", "Consent keeps 2 of 3.")
+    assert path == folder.figures_dir / "funnel.png" and path.read_bytes()[:4] == b"\x89PNG"
+    assert folder.captions() == {"funnel": {"title": "Consent funnel", "caption": "Consent keeps 2 of 3."}}
+    second = save_figure(fig, tmp_path, "alignment", "Sensor alignment", "Half match.")
     plt.close(fig)
-    assert path == tmp_path / "figures" / "funnel.png" and path.read_bytes()[:4] == b"\x89PNG"
-    captions = json.loads((tmp_path / "figures" / "captions.json").read_text())
-    assert captions == {"funnel": {"title": "Consent funnel", "caption": "Consent keeps 2 of 3."}}
-    record = analysis.finish(tmp_path, [path, None], seconds=1.234)
-    assert record == {"step": "balance_analysis", "status": "succeeded", "figures": ["funnel.png"], "seconds": 1.23}
-    assert json.loads((tmp_path / "steps" / "balance_analysis.json").read_text()) == record
-    assert analysis.finish("", [])["figures"] == []
+    assert list(folder.captions()) == ["funnel", "alignment"]  # the order they were saved in
+    record = finish(tmp_path, [path, None, second], seconds=1.234)
+    assert record == {
+        "step": "balance_analysis", "status": "succeeded", "figures": ["funnel.png", "alignment.png"], "seconds": 1.23
+    }
+    assert folder.read_record("balance_analysis") == record
+    assert finish("", [])["figures"] == []
 
 
 # -- the notebook ----------------------------------------------------------------
@@ -457,7 +526,7 @@ def test_notebook_is_thin_parameterized_and_clean():
     assert names == ["lake_dir", "policy", "run_id", "run_dir"]
     for cell in cells:
         source = "".join(cell["source"])
-        assert not re.search(r"^\s*(def|class|lambda) |lambda ", source, re.M), "logic belongs in stedi.analysis.balance"
+        assert not re.search(r"^\s*(def|class|lambda) |lambda ", source, re.M), "logic belongs in stedi.analysis"
         assert not cell.get("outputs") and cell.get("execution_count") is None, "commit the notebook clean"
 
 
@@ -475,13 +544,9 @@ def _first_customers(n):
 def small_lake(tmp_path_factory, spark):
     """A strict lake of the first 40 real customers and their readings, built by the real intake and transforms."""
     from stedi.core import intake
-    from stedi.lake.store import Lake
     from stedi.core.tables import SOURCES, landing_table
-    from stedi.core.transforms.accelerometer_trusted import consented_accelerometer_readings
-    from stedi.core.transforms.customer_curated import customers_with_readings
-    from stedi.core.transforms.customer_trusted import consenting_customers
-    from stedi.core.transforms.machine_learning_curated import machine_learning_readings
-    from stedi.core.transforms.step_trainer_trusted import consented_step_trainer_readings
+    from stedi.lake.store import Lake
+    from stedi.run.pipeline import derive
 
     base = tmp_path_factory.mktemp("small")
     customer_lines = _first_customers(40)
@@ -508,31 +573,14 @@ def small_lake(tmp_path_factory, spark):
         result = intake.land_source(spark, base / "raw", source)
         lake.write(landing_table(source), result.landed)
         accounting[landing_table(source)] = result.accounting()
-    customer_trusted = consenting_customers(lake.read("customer_landing"), "strict")
-    lake.write("customer_trusted", customer_trusted)
-    accelerometer_trusted = consented_accelerometer_readings(
-        lake.read("accelerometer_landing"), lake.read("customer_trusted"), "strict"
-    )
-    lake.write("accelerometer_trusted", accelerometer_trusted)
-    lake.write(
-        "customer_curated",
-        customers_with_readings(lake.read("customer_trusted"), lake.read("accelerometer_trusted"), "strict"),
-    )
-    lake.write(
-        "step_trainer_trusted",
-        consented_step_trainer_readings(lake.read("step_trainer_landing"), lake.read("customer_curated"), "strict"),
-    )
-    lake.write(
-        "machine_learning_curated",
-        machine_learning_readings(
-            lake.read("step_trainer_trusted"), lake.read("accelerometer_trusted"), lake.read("customer_curated"), "strict"
-        ),
-    )
+    landing = {name: lake.read(name) for name in accounting}
+    for name, table in derive(landing, "strict").items():
+        if name not in landing:
+            lake.write(name, table)
     # The run folder as the runner leaves it before the analysis: a manifest with intake and quality.
     run_dir = base / "run"
-    run_dir.mkdir()
-    (run_dir / "manifest.json").write_text(
-        json.dumps({"run_id": "small", "status": "running", "intake": accounting, "quality": MANIFEST["quality"]})
+    RunFolder(run_dir).write_manifest(
+        {"run_id": "small", "status": "running", "intake": accounting, "quality": MANIFEST["quality"]}
     )
     return base / "lake", run_dir
 
@@ -556,13 +604,13 @@ def test_analysis_notebook_runs_under_nbval_and_saves_its_figures(tmp_path, smal
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    figures = run_dir / "figures"
-    assert sorted(p.stem for p in figures.glob("*.png")) == sorted(FIGURES)
-    assert all((figures / f"{name}.png").read_bytes()[:4] == b"\x89PNG" for name in FIGURES)
-    captions = json.loads((figures / "captions.json").read_text())
-    assert sorted(captions) == sorted(FIGURES)
+    folder = RunFolder(run_dir)
+    assert sorted(p.stem for p in folder.figures()) == sorted(FIGURES)
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in folder.figures())
+    captions = folder.captions()
+    assert tuple(captions) == FIGURES  # in the order the notebook saved them
     assert re.match(r"Consent keeps \d+ of 40 customers", captions["funnel"]["caption"])
     assert "hold exactly the recomputed strict counts" in captions["funnel"]["caption"]
     assert "2 warned, 1 passed" in captions["findings"]["caption"]
-    record = json.loads((run_dir / "steps" / "balance_analysis.json").read_text())
-    assert record["status"] == "succeeded" and sorted(record["figures"]) == sorted(f"{n}.png" for n in FIGURES)
+    record = folder.read_record("balance_analysis")
+    assert record["status"] == "succeeded" and record["figures"] == [f"{n}.png" for n in FIGURES]

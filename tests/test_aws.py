@@ -1,5 +1,6 @@
-"""The AWS side against a moto server on 127.0.0.1: publish (S3 + Glue Data Catalog), Athena
-queries, and a run under a stand-in for the Glue kernel that prints its failures.
+"""The AWS side against a moto server on 127.0.0.1: the lake layout, publish (S3 + Glue Data
+Catalog), and a run under a stand-in for the Glue kernel that prints its failures
+(Athena queries: tests/test_aws_query.py).
 
 What moto cannot show: Athena executing SQL (it records the request and returns canned
 results), Glue sessions, IAM. Those are verified only on AWS (README, "Running on AWS").
@@ -9,23 +10,26 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 
 import boto3
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from aws_fixtures import BUCKET, REGION, aws_env, moto_endpoint  # noqa: F401 (pytest fixtures)
+from aws_fixtures import BUCKET, aws_env, moto_endpoint, one_line_error  # noqa: F401 (pytest fixtures)
 from glue_kernels import install_fake_glue_kernel
 
 from stedi import config
-
-from stedi.aws import lake as aws
+from stedi.aws import catalog
+from stedi.aws import publish as publishing
+from stedi.aws.publish import publish
 from stedi.cli import main
-from stedi.lake.store import QUARANTINE_COLUMNS
-from stedi.run.runner import RunOptions, run
 from stedi.core.tables import SOURCES, TABLES, landing_table
+from stedi.errors import UsageError
+from stedi.lake import layout
+from stedi.lake.store import QUARANTINE_COLUMNS
+from stedi.run.options import RunOptions
+from stedi.run.runner import run
 
 # quarantine/<table>/: every landing table, and one later table whose quality rules quarantined rows.
 QUARANTINED = tuple(landing_table(s) for s in SOURCES) + ("accelerometer_trusted",)
@@ -85,30 +89,42 @@ def _declared(columns) -> list[tuple[str, str]]:
     return [(name.lower(), typ) for name, typ in columns]
 
 
-def _one_line_error(capsys, code: int, fragment: str) -> str:
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("stedi: error: ") and fragment in err, err
-    return err
-
-
 # -- layout --------------------------------------------------------------------
-def test_published_tables_go_where_a_glue_run_writes_them():
+def _table_uri(name: str) -> str:
+    """Where table `name` goes in the lake of BUCKET without a prefix."""
+    return layout.table_path(layout.s3_root(BUCKET), name)
+
+
+def test_the_layout_places_tables_under_their_zone_for_any_root():
+    assert layout.s3_root(BUCKET, "team/") == f"s3://{BUCKET}/team/lake"
+    assert layout.s3_root(BUCKET) == f"s3://{BUCKET}/lake"
+    for root in (f"s3://{BUCKET}/team/lake", "/data/lake"):
+        assert layout.table_path(root, "customer_trusted") == f"{root}/trusted/customer_trusted"
+        assert layout.quarantine_path(root, "step_trainer_landing") == f"{root}/quarantine/step_trainer_landing"
+    with pytest.raises(KeyError, match="customer_lounge"):
+        layout.table_path("/data/lake", "customer_lounge")
+
+
+def test_published_tables_go_where_a_glue_run_writes_them(aws_env, tmp_path):
     from stedi.lake.store import Lake
 
     glue_lake = RunOptions(target="glue", bucket=BUCKET, prefix="team/").lake
-    assert aws.lake_root(BUCKET, "team/") == glue_lake == f"s3://{BUCKET}/team/lake"
-    for name in TABLES:
-        assert aws.table_uri(BUCKET, "team/", name) == Lake(None, glue_lake).path(name)
-        assert aws.quarantine_uri(BUCKET, "team/", name) == Lake(None, glue_lake).quarantine_path(name)
+    summary = publish(lake_dir=str(make_lake(tmp_path / "lake")), bucket=BUCKET, prefix="team/")
+    assert summary["lake"] == glue_lake == f"s3://{BUCKET}/team/lake"
+    assert {name: entry["path"] for name, entry in summary["tables"].items()} == {
+        name: Lake(None, glue_lake).path(name) for name in TABLES
+    }
+    assert {name: entry["path"] for name, entry in summary["quarantine"].items()} == {
+        name: Lake(None, glue_lake).quarantine_path(name) for name in QUARANTINED
+    }
 
 
 def test_the_json_serde_is_the_one_of_the_landing_ddl():
     for source in SOURCES:
         ddl = (config.SQL_DIR / f"{source}_landing.sql").read_text()
-        assert f"ROW FORMAT SERDE '{aws.JSON_SERDE}'" in ddl
+        assert f"ROW FORMAT SERDE '{catalog.JSON_SERDE}'" in ddl
         properties = re.search(r"WITH SERDEPROPERTIES \((.*?)\)\n", ddl).group(1)
-        assert dict(re.findall(r"'([^']+)' = '([^']*)'", properties)) == aws.JSON_SERDE_PARAMETERS
+        assert dict(re.findall(r"'([^']+)' = '([^']*)'", properties)) == catalog.JSON_SERDE_PARAMETERS
 
 
 # -- publish -------------------------------------------------------------------
@@ -118,7 +134,7 @@ def test_publish_uploads_every_table_and_registers_its_declared_types(aws_env, t
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert f"s3://{BUCKET}/team/lake" in out
-    # One version folder for the whole publish, under each table's folder (see aws._publish_folder).
+    # One version folder for the whole publish, under each table's folder (see stedi.aws.publish._publish_folders).
     [version] = set(re.findall(r"/(v\d{8}T\d{12}Z-[0-9a-f]{8})/", out))
 
     expected = []
@@ -143,40 +159,40 @@ def test_publish_uploads_every_table_and_registers_its_declared_types(aws_env, t
         assert storage["Location"] == f"s3://{BUCKET}/team/lake/{t.zone}/{t.name}/{version}/"
         assert entry["TableType"] == "EXTERNAL_TABLE"
         if t.fmt == "json":
-            assert storage["SerdeInfo"]["SerializationLibrary"] == aws.JSON_SERDE
-            assert storage["SerdeInfo"]["Parameters"] == aws.JSON_SERDE_PARAMETERS
+            assert storage["SerdeInfo"]["SerializationLibrary"] == catalog.JSON_SERDE
+            assert storage["SerdeInfo"]["Parameters"] == catalog.JSON_SERDE_PARAMETERS
             assert storage["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
         else:
             assert "parquet" in storage["SerdeInfo"]["SerializationLibrary"].lower()
             assert "parquet" in storage["InputFormat"].lower()
-    assert "user" not in dict(aws.declared_columns(TABLES["machine_learning_curated"], *_ml_files(lake), None)[0])
+    assert "user" not in dict(catalog.declared_columns(TABLES["machine_learning_curated"], *_ml_files(lake), None)[0])
 
 
 def _ml_files(lake):
     folder = lake / "curated" / "machine_learning_curated"
-    return folder, aws.data_files(folder)
+    return folder, catalog.data_files(folder)
 
 
 def test_publishing_twice_replaces_and_never_appends(aws_env, tmp_path):
     import awswrangler as wr
 
     lake = make_lake(tmp_path / "lake")
-    aws.publish(lake_dir=str(lake), bucket=BUCKET)
+    publish(lake_dir=str(lake), bucket=BUCKET)
     first_keys = _keys()
     first_rows = {
-        name: len(wr.s3.read_parquet(aws.table_uri(BUCKET, "", name) + "/"))
+        name: len(wr.s3.read_parquet(_table_uri(name) + "/"))
         for name, t in TABLES.items()
         if t.fmt == "parquet"
     }
     # A new local run: Spark names its part files anew, so an appending upload would double the rows.
     for t in TABLES.values():
         _write_table(lake / t.zone / t.name, t.fmt, t.columns, parts=2 if t.zone == "trusted" else 1, run_tag="1111")
-    aws.publish(lake_dir=str(lake), bucket=BUCKET)
+    publish(lake_dir=str(lake), bucket=BUCKET)
     second_keys = _keys()
     assert len(second_keys) == len(first_keys)
     assert not [k for k in second_keys if "-0000." in k and "/quarantine/" not in k]  # the old files are gone
     for name, rows in first_rows.items():
-        assert len(wr.s3.read_parquet(aws.table_uri(BUCKET, "", name) + "/")) == rows == 3 * (
+        assert len(wr.s3.read_parquet(_table_uri(name) + "/")) == rows == 3 * (
             2 if TABLES[name].zone == "trusted" else 1
         )
     assert sorted(wr.catalog.tables(database="stedi", limit=100)["Table"]) == sorted(TABLES)
@@ -209,11 +225,11 @@ def _new_local_run(lake, run_tag: str = "1111") -> None:
 def test_republishing_switches_each_table_to_a_complete_new_version(aws_env, tmp_path, monkeypatch):
     """Athena reads a table at its catalog location: during a re-publish, that is always a complete version."""
     lake = make_lake(tmp_path / "lake")
-    first = aws.publish(lake_dir=str(lake), bucket=BUCKET)
+    first = publish(lake_dir=str(lake), bucket=BUCKET)
     old = _locations()
     old_files = {name: _part_files(lake, name) for name in TABLES}
     for name, location in old.items():
-        assert location == first["tables"][name]["location"] == f"{aws.table_uri(BUCKET, '', name)}/{first['version']}"
+        assert location == first["tables"][name]["location"] == f"{_table_uri(name)}/{first['version']}"
         assert _objects_under(location) == old_files[name]
     _new_local_run(lake)
     # Files a Glue run wrote straight into a table folder are replaced too.
@@ -225,7 +241,7 @@ def test_republishing_switches_each_table_to_a_complete_new_version(aws_env, tmp
     def table_of(uri: str) -> str:
         return next(name for name in TABLES if f"/{TABLES[name].zone}/{name}/" in uri + "/")
 
-    real_upload, real_remove = aws._upload_file, aws._remove_other_versions
+    real_upload, real_remove = publishing._upload_file, publishing._remove_other_versions
 
     def upload_and_check(session, local, target):
         # While files go up, every table is read where the first publish put it, complete.
@@ -244,9 +260,9 @@ def test_republishing_switches_each_table_to_a_complete_new_version(aws_env, tmp
             assert _objects_under(location) == new_files[name]
         return real_remove(session, uri, location)
 
-    monkeypatch.setattr(aws, "_upload_file", upload_and_check)
-    monkeypatch.setattr(aws, "_remove_other_versions", remove_and_check)
-    second = aws.publish(lake_dir=str(lake), bucket=BUCKET)
+    monkeypatch.setattr(publishing, "_upload_file", upload_and_check)
+    monkeypatch.setattr(publishing, "_remove_other_versions", remove_and_check)
+    second = publish(lake_dir=str(lake), bucket=BUCKET)
     assert observed["uploads"] > len(TABLES) and observed["removals"] == len(TABLES)
 
     new = _locations()
@@ -265,11 +281,11 @@ def test_an_upload_failure_leaves_every_table_on_its_complete_previous_version(
     from botocore.exceptions import ClientError
 
     lake = make_lake(tmp_path / "lake")
-    aws.publish(lake_dir=str(lake), bucket=BUCKET, register_quarantine=True)
+    publish(lake_dir=str(lake), bucket=BUCKET, register_quarantine=True)
     keys, old = _keys(), _locations()
     old_quarantine = _catalog_table("customer_landing_quarantine")["StorageDescriptor"]["Location"]
     _new_local_run(lake)
-    real_upload = aws._upload_file
+    real_upload = publishing._upload_file
     uploads = []
 
     def failing_upload(session, local, target):
@@ -278,7 +294,7 @@ def test_an_upload_failure_leaves_every_table_on_its_complete_previous_version(
             raise ClientError({"Error": {"Code": "SlowDown", "Message": "injected: slow down"}}, "PutObject")
         real_upload(session, local, target)
 
-    monkeypatch.setattr(aws, "_upload_file", failing_upload)
+    monkeypatch.setattr(publishing, "_upload_file", failing_upload)
     code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake), "--register-quarantine"])
     err = capsys.readouterr().err
     assert code == 1 and "SlowDown" in err, err
@@ -290,7 +306,7 @@ def test_an_upload_failure_leaves_every_table_on_its_complete_previous_version(
 
 def test_the_ml_table_layout_is_read_from_its_schema(aws_env, tmp_path, capsys):
     lake = make_lake(tmp_path / "lake", policy="udacity")
-    summary = aws.publish(
+    summary = publish(
         lake_dir=str(lake), bucket=BUCKET, database="stedi_udacity", tables=["machine_learning_curated"]
     )
     assert summary["policy"] == "udacity"
@@ -300,7 +316,7 @@ def test_the_ml_table_layout_is_read_from_its_schema(aws_env, tmp_path, capsys):
     # Saying strict about a udacity table is refused, before anything is written.
     before = _keys()
     code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake), "--policy", "strict"])
-    _one_line_error(capsys, code, "machine_learning_curated")
+    one_line_error(capsys, code, "machine_learning_curated")
     assert _keys() == before
 
 
@@ -308,21 +324,21 @@ def test_a_table_of_unknown_layout_is_refused(aws_env, tmp_path, capsys):
     lake = make_lake(tmp_path / "lake")
     _write_table(lake / "trusted" / "customer_trusted", "parquet", (("email", "string"), ("phone", "bigint")))
     code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake)])
-    err = _one_line_error(capsys, code, "table customer_trusted")
+    err = one_line_error(capsys, code, "table customer_trusted")
     assert "unknown layout (email string, phone int64)" in err
     assert _keys() == []  # checked before anything is written
 
 
 def test_the_quarantine_is_uploaded_and_can_be_registered(aws_env, tmp_path):
     lake = make_lake(tmp_path / "lake")
-    summary = aws.publish(lake_dir=str(lake), bucket=BUCKET, tables=["customer_landing"], register_quarantine=True)
+    summary = publish(lake_dir=str(lake), bucket=BUCKET, tables=["customer_landing"], register_quarantine=True)
     assert sorted(summary["quarantine"]) == sorted(QUARANTINED)
     for name in QUARANTINED:
         entry = _catalog_table(f"{name}_quarantine")
         assert _catalog_columns(entry) == _declared(QUARANTINE_COLUMNS)
         location = f"s3://{BUCKET}/lake/quarantine/{name}/{summary['version']}/"
         assert entry["StorageDescriptor"]["Location"] == location == summary["quarantine"][name]["location"] + "/"
-        assert entry["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == aws.JSON_SERDE
+        assert entry["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == catalog.JSON_SERDE
 
 
 @pytest.mark.parametrize(
@@ -330,13 +346,24 @@ def test_the_quarantine_is_uploaded_and_can_be_registered(aws_env, tmp_path):
     [
         (["--lake-dir", "/nonexistent/lake"], "lake directory /nonexistent/lake does not exist"),
         (["--table", "customer_lounge"], "unknown table 'customer_lounge'"),
-        (["--policy", "lenient"], "unknown policy 'lenient'"),
     ],
 )
 def test_publish_bad_arguments_exit_2_with_one_line(aws_env, tmp_path, capsys, args, fragment):
     lake = make_lake(tmp_path / "lake")
     code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake), *args])
-    _one_line_error(capsys, code, fragment)
+    one_line_error(capsys, code, fragment)
+    assert _keys() == []
+
+
+def test_publish_refuses_an_unknown_policy_before_anything_is_written(aws_env, tmp_path, capsys):
+    lake = make_lake(tmp_path / "lake")
+    with pytest.raises(SystemExit) as exit_info:  # argparse's choices
+        main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake), "--policy", "lenient"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice: 'lenient'" in err, err
+    with pytest.raises(UsageError, match="unknown policy 'lenient'"):
+        publish(lake_dir=str(lake), bucket=BUCKET, policy="lenient")
     assert _keys() == []
 
 
@@ -346,20 +373,20 @@ def test_publish_refuses_a_lake_missing_a_table(aws_env, tmp_path, capsys):
         p.unlink()
     (lake / "curated" / "customer_curated").rmdir()
     code = main(["aws", "publish", "--bucket", BUCKET, "--lake-dir", str(lake)])
-    _one_line_error(capsys, code, "no table customer_curated")
+    one_line_error(capsys, code, "no table customer_curated")
 
 
 def test_publish_to_a_missing_bucket_or_without_credentials_exits_2(aws_env, tmp_path, capsys, monkeypatch):
     lake = make_lake(tmp_path / "lake")
     publish = ["aws", "publish", "--lake-dir", str(lake), "--bucket"]
-    _one_line_error(capsys, main([*publish, "no-such-bucket"]), "bucket no-such-bucket does not exist")
+    one_line_error(capsys, main([*publish, "no-such-bucket"]), "bucket no-such-bucket does not exist")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    _one_line_error(capsys, main([*publish, BUCKET]), "no AWS credentials")
+    one_line_error(capsys, main([*publish, BUCKET]), "no AWS credentials")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_DEFAULT_REGION")
-    _one_line_error(capsys, main([*publish, BUCKET]), "no AWS region")
+    one_line_error(capsys, main([*publish, BUCKET]), "no AWS region")
     assert _keys() == []
 
 
@@ -369,103 +396,6 @@ def test_publish_without_bucket_is_an_argparse_error(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--bucket" in err
-
-
-# -- query ---------------------------------------------------------------------
-def _canned_athena_result(endpoint: str, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
-    """moto answers GetQueryResults with the next canned result (it does not execute SQL)."""
-    header = {"Data": [{"VarCharValue": name} for name, _ in columns]}
-    body = {
-        "region": REGION,
-        "results": [
-            {
-                "rows": [header] + [{"Data": [{"VarCharValue": v} for v in row]} for row in rows],
-                "column_info": [{"Name": n, "Type": t, "Label": n} for n, t in columns],
-            }
-        ],
-    }
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/static/athena/query-results",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request).close()
-
-
-def _athena_requests() -> list[dict]:
-    athena = boto3.client("athena")
-    ids = athena.list_query_executions()["QueryExecutionIds"]
-    return [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ids]
-
-
-@pytest.mark.parametrize("sql_file", ["validate_counts.sql", "validate_privacy.sql"])
-def test_query_sends_the_sql_file_unchanged_to_athena_and_prints_the_result(aws_env, capsys, sql_file):
-    _canned_athena_result(aws_env, [("name", "varchar"), ("n", "bigint")], [["customer_landing", "956"], ["x", "0"]])
-    path = config.SQL_DIR / sql_file
-    output = f"s3://{BUCKET}/athena-results/"
-    code = main(["aws", "query", str(path), "--database", "stedi", "--s3-output", output])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    [request] = _athena_requests()
-    [statement] = aws.statements(path.read_text())
-    assert request["Query"] == statement
-    assert path.read_text().rstrip().endswith(statement)  # the file's statement, not rewritten
-    assert request["QueryExecutionContext"]["Database"] == "stedi"
-    assert request["ResultConfiguration"]["OutputLocation"].startswith(output)
-    assert request["WorkGroup"] == "primary"
-    assert re.search(r"customer_landing\s+956", captured.out)
-    assert "name" in captured.out.splitlines()[0]
-
-
-def test_query_runs_inline_sql_in_the_given_workgroup(aws_env, capsys):
-    boto3.client("athena").create_work_group(
-        Name="stedi", Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/wg/"}}
-    )
-    code = main(["aws", "query", "--sql", "SELECT COUNT(*) FROM customer_trusted", "--workgroup", "stedi"])
-    assert code == 0, capsys.readouterr().err
-    [request] = _athena_requests()
-    assert request["Query"] == "SELECT COUNT(*) FROM customer_trusted" and request["WorkGroup"] == "stedi"
-
-
-def test_result_frames_drop_the_header_row_and_take_the_column_types():
-    page = {
-        "ResultSet": {
-            "Rows": [{"Data": [{"VarCharValue": "table_name"}, {"VarCharValue": "row_count"}]},
-                     {"Data": [{"VarCharValue": "customer_trusted"}, {"VarCharValue": "482"}]}],
-            "ResultSetMetadata": {"ColumnInfo": [{"Name": "table_name", "Type": "varchar"},
-                                                 {"Name": "row_count", "Type": "bigint"}]},
-        }
-    }
-    frame = aws._result_frame([page])
-    assert frame.to_dict("records") == [{"table_name": "customer_trusted", "row_count": 482}]
-    assert str(frame["row_count"].dtype) == "Int64"
-
-
-@pytest.mark.parametrize(
-    "args, fragment",
-    [
-        ([], "give a .sql file or --sql"),
-        (["sql/validate_counts.sql", "--sql", "SELECT 1"], "one of them"),
-        (["/nonexistent/q.sql"], "SQL file /nonexistent/q.sql does not exist"),
-        (["--sql", "-- only a comment"], "no SQL statement"),
-        (["--sql", "SELECT 1", "--s3-output", "/tmp/results"], "--s3-output must be an s3:// URI"),
-    ],
-)
-def test_query_bad_arguments_exit_2_with_one_line(aws_env, capsys, args, fragment):
-    _one_line_error(capsys, main(["aws", "query", *args]), fragment)
-    assert _athena_requests() == []
-
-
-def test_query_without_credentials_exits_2_before_any_request(aws_env, capsys, monkeypatch):
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    _one_line_error(capsys, main(["aws", "query", "--sql", "SELECT 1"]), "no AWS credentials")
-
-
-def test_statements_drop_leading_comments_and_empty_statements():
-    text = "-- counts\n-- of all\nSELECT 1 AS a -- trailing\n;\n\n-- nothing here\n;SELECT 2"
-    assert aws.statements(text) == ["SELECT 1 AS a -- trailing", "SELECT 2"]
 
 
 # -- a run under a kernel that prints its failures --------------------------------

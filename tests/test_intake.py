@@ -518,7 +518,7 @@ def test_a_file_spark_skipped_fails_the_intake(spark, tmp_path, monkeypatch):
     records = fx.real_records("step_trainer", 2)
     (folder / "seen.json").write_text(fx.json_lines(records[:1]))
     (folder / "_skipped.json").write_text(fx.json_lines(records[1:]))
-    monkeypatch.setattr(intake, "raw_files", lambda raw_dir, source: sorted(str(p) for p in folder.iterdir()))
+    monkeypatch.setattr(intake.landing, "raw_files", lambda raw_dir, source: sorted(str(p) for p in folder.iterdir()))
     with pytest.raises(intake.RawInputError, match="Spark did not read 1 export file"):
         intake.land_source(spark, tmp_path, "step_trainer")
 

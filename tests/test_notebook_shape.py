@@ -1,4 +1,4 @@
-"""The glue_sessions/ notebooks keep the project's shape: thin, parameterized, clean."""
+"""The glue_sessions/ notebooks keep the project's shape: thin, parameterized, clean, one publish per output."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import re
 import pytest
 
 from stedi import config
-from stedi.run.runner import PIPELINE
+from stedi.run.pipeline import ZONE_STEPS
 
-NOTEBOOKS = sorted(config.GLUE_SESSIONS_DIR.glob("*.ipynb"))
 GLUE_MAGICS = ("%glue_version 5.0", "%worker_type", "%number_of_workers", "%idle_timeout", "%extra_py_files")
 
 
@@ -18,12 +17,7 @@ def code_cells(path):
     return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
 
 
-def test_every_notebook_is_a_pipeline_step_in_numbered_order():
-    assert [p.stem for p in NOTEBOOKS] == list(PIPELINE)
-    assert [int(re.match(r"\d+", name).group()) for name in PIPELINE] == list(range(len(PIPELINE)))
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [s.notebook for s in ZONE_STEPS], ids=lambda p: p.stem)
 def test_notebook_shape(path):
     nb = json.loads(path.read_text())
     cells = code_cells(path)
@@ -40,3 +34,19 @@ def test_notebook_shape(path):
         assert not re.search(r"^\s*(def|class) ", source, re.M), "function definitions belong in src/"
         assert not cell.get("outputs") and cell.get("execution_count") is None, "commit notebooks clean"
     assert "step.finish()" in "".join(cells[-1]["source"])
+
+
+@pytest.mark.parametrize("step", [s for s in ZONE_STEPS if s.transform], ids=lambda s: s.name)
+def test_a_zone_step_publishes_its_output_in_one_call_and_shows_the_report(step):
+    sources = ["".join(c["source"]) for c in code_cells(step.notebook)]
+    (output,) = step.writes
+    publishing = [s for s in sources if "step.publish(" in s]
+    assert publishing == [f'report = step.publish("{output}", {output})\nreport']
+    assert not [s for s in sources if re.search(r"step\.(check|write)\(", s)], "publish checks and writes"
+
+
+def test_the_intake_step_lands_every_source_at_once():
+    [intake] = [s for s in ZONE_STEPS if s.sources]
+    sources = ["".join(c["source"]) for c in code_cells(intake.notebook)]
+    assert [s for s in sources if "step.land_all(" in s] == ["accounting = step.land_all(SOURCES)"]
+    assert not [s for s in sources if "step.publish(" in s]

@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from stedi.run import report
+from stedi.run.folder import RunFolder
 
 # A 1x1 PNG: figures without drawing anything.
 PNG = base64.b64decode(
@@ -94,6 +95,18 @@ def test_index_embeds_every_figure_and_links_its_png(run_dir):
     assert "src=\"figures/" not in page  # nothing depends on the PNG files being next to the page
 
 
+def test_figures_come_in_the_order_the_analysis_saved_them_then_by_name(run_dir):
+    (run_dir / "figures" / "alignment.png").write_bytes(PNG + b"alignment")
+    folder = RunFolder(run_dir)
+    folder.write_caption("signal", "Signal", "")
+    folder.write_caption("zz_extra", "Extra", "")
+    folder.write_caption("not_drawn", "A caption without its PNG", "")
+    page = report.write_index(run_dir, manifest()).read_text()
+    positions = [page.index(f'id="fig-{name}"') for name in ("signal", "zz_extra", "alignment")]
+    assert positions == sorted(positions)
+    assert "fig-not_drawn" not in page and page.count("<img ") == 4
+
+
 def test_index_shows_the_manifest_counts_formatted_and_right_aligned(run_dir):
     page = report.write_index(run_dir, manifest()).read_text()
     for formatted in ("956", "81,273", "1,234,567", "81,280", "9,560"):
@@ -115,7 +128,7 @@ def test_index_of_a_failed_run_shows_the_status_and_the_failing_steps_error(run_
     assert "<title>STEDI run 20240101T000000Z-strict-abcd · failed</title>" in page
     assert "Step 01_customer_landing_to_trusted failed." in page
     assert "ZeroDivisionError: division by zero" in page
-    assert "cell [3] (&quot;x = 1/0&quot;)" in page
+    assert "cell [3] (&#34;x = 1/0&#34;)" in page  # escaped
     assert re.search(r"<tr class='failed'>.*01_customer_landing_to_trusted", page)
 
 
@@ -154,15 +167,15 @@ def test_export_reports_defaults_to_every_notebook_of_the_run(tmp_path):
 def test_latest_run_follows_the_latest_link_then_the_newest_manifest(tmp_path):
     runs = tmp_path / "runs"
     with pytest.raises(FileNotFoundError, match="no run folder"):
-        report.latest_run(runs)
+        RunFolder.latest(runs)
     old, new = runs / "20240101T000000Z-strict-aaaa", runs / "20240102T000000Z-strict-bbbb"
     for i, folder in enumerate((old, new)):
         folder.mkdir(parents=True)
         (folder / "manifest.json").write_text("{}")
         os.utime(folder / "manifest.json", (1_700_000_000 + i, 1_700_000_000 + i))
-    assert report.latest_run(runs) == new
+    assert RunFolder.latest(runs).path == new
     (runs / "latest").symlink_to(old.name, target_is_directory=True)
-    assert report.latest_run(runs) == old.resolve()
+    assert RunFolder.latest(runs).path == old.resolve()
 
 
 def test_refresh_re_exports_the_latest_run(tmp_path):
@@ -172,9 +185,9 @@ def test_refresh_re_exports_the_latest_run(tmp_path):
     m = manifest(steps=[{"name": "00_raw_to_landing", "notebook": "00_raw_to_landing.ipynb", "status": "succeeded", "seconds": 2.0}])
     (folder / "manifest.json").write_text(json.dumps(m))
     _notebook(folder / "00_raw_to_landing.ipynb")
-    index = report.refresh(runs)
+    index = report.refresh(RunFolder.find(runs))
     assert index == folder / "index.html"
     assert (folder / "00_raw_to_landing.html").exists() and (folder / "00_raw_to_landing.code.html").exists()
     assert 'href="00_raw_to_landing.code.html"' in index.read_text()
     with pytest.raises(FileNotFoundError):
-        report.refresh(runs, run_id="no-such-run")
+        report.refresh(RunFolder.find(runs, "no-such-run"))

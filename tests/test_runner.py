@@ -1,4 +1,9 @@
-"""The runner's verdicts, with real papermill runs of deliberately broken notebooks."""
+"""The runner: verdicts on executed notebooks, --dry-run, --from / --only, resume.
+
+Runs use stand-in notebooks (the steps' parameters, then a cell that makes the step's
+table folders and writes its completion record): papermill and the kernel are real,
+Spark is never started.
+"""
 
 from __future__ import annotations
 
@@ -11,31 +16,66 @@ from glue_kernels import install_fake_glue_kernel
 
 from stedi import config
 from stedi.cli import main
-from stedi.run.runner import PIPELINE, RunOptions, error_outputs, failed_cells, reply_error, run
+from stedi.core.tables import table
+from stedi.run import pipeline, runner
+from stedi.run.options import RunOptions
+from stedi.run.pipeline import PIPELINE, STEPS, ZONE_STEPS
+from stedi.run.verdict import error_outputs, failed_cells, reply_error
+
+FIRST = ZONE_STEPS[0].name
+PARAMETERS = """raw_dir: str = "data/raw"
+lake_dir: str = "data/lake"
+policy: str = "strict"
+target: str = "local"
+database: str = "stedi"
+run_dir: str = \"\""""
+FINISH = """import json, pathlib
+tables = {{}}
+for name, zone in {writes!r}:
+    path = pathlib.Path(lake_dir, zone, name)
+    path.mkdir(parents=True, exist_ok=True)
+    tables[name] = {{"zone": zone, "rows": 1, "path": str(path)}}
+record = pathlib.Path(run_dir, "steps", "{name}.json")
+record.parent.mkdir(parents=True, exist_ok=True)
+record.write_text(json.dumps({{"step": "{name}", "tables": tables, "reads": {reads!r}}}))"""
 
 
-def _notebooks_with(tmp_path, step: str, position: int, source: str):
-    """A copy of glue_sessions/ where `step` gets a code cell `source` inserted at `position`."""
+def stand_in(step, *, reads=None, fault: str = "", finish: bool = True):
+    """A notebook shaped like a zone step's: markdown, magics, parameters, markdown, (fault), finish."""
+    cells = [
+        nbformat.v4.new_markdown_cell(f"# stand-in for {step.name}"),
+        nbformat.v4.new_code_cell("%glue_version 5.0"),
+        nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_markdown_cell("## Context"),
+    ]
+    if fault:
+        cells.append(nbformat.v4.new_code_cell(fault))
+    if finish:
+        writes = [(name, table(name).zone) for name in step.writes]
+        declared = list(step.reads) if reads is None else reads
+        cells.append(nbformat.v4.new_code_cell(FINISH.format(writes=writes, name=step.name, reads=declared)))
+    return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": config.LOCAL_KERNEL, "display_name": "stand-in", "language": "python"}})
+
+
+def stand_ins(tmp_path, **changed) -> str:
+    """A notebooks folder of stand-ins for every zone step; `changed` maps a step name to its stand-in's arguments."""
     folder = tmp_path / "notebooks"
-    shutil.copytree(config.GLUE_SESSIONS_DIR, folder)
-    path = folder / f"{step}.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    cell = nbformat.v4.new_code_cell(source)
-    cell["id"] = "injected-fault"
-    nb.cells.insert(position, cell)
-    nbformat.write(nb, path)
-    return folder
+    folder.mkdir(parents=True)
+    for step in ZONE_STEPS:
+        nbformat.write(stand_in(step, **changed.get(step.name, {})), folder / f"{step.name}.ipynb")
+    return str(folder)
+
+
+def lake_with(tmp_path, *tables):
+    lake = tmp_path / "lake"
+    for name in tables:
+        (lake / table(name).zone / name).mkdir(parents=True)
+    return lake
 
 
 def _run(tmp_path, notebooks, *extra):
     return main(
-        [
-            "run",
-            "--lake-dir", str(tmp_path / "lake"),
-            "--runs-dir", str(tmp_path / "runs"),
-            "--notebooks-dir", str(notebooks),
-            *extra,
-        ]
+        ["run", "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs"), "--notebooks-dir", notebooks, *extra]
     )
 
 
@@ -43,52 +83,180 @@ def _manifest(tmp_path):
     return json.loads((tmp_path / "runs" / "latest" / "manifest.json").read_text())
 
 
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """Any attempt to start a kernel or execute a notebook fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(runner, "kernel_for_run", refuse)
+    monkeypatch.setattr(runner, "run_step", refuse)
+
+
+# -- verdicts ---------------------------------------------------------------------
 def test_a_raising_cell_fails_the_run_naming_notebook_and_cell(tmp_path, capsys):
-    notebooks = _notebooks_with(tmp_path, PIPELINE[0], 4, 'raise RuntimeError("injected fault")')
+    notebooks = stand_ins(tmp_path, **{FIRST: {"fault": 'raise RuntimeError("injected fault")'}})
     assert _run(tmp_path, notebooks) == 1
     err = capsys.readouterr().err
-    assert f"step {PIPELINE[0]} failed in {PIPELINE[0]}.ipynb, cell [" in err
+    assert f"step {FIRST} failed in {FIRST}.ipynb, cell [" in err
     assert '("raise RuntimeError(\"injected fault\")"): RuntimeError: injected fault' in err
     manifest = _manifest(tmp_path)
     assert manifest["status"] == "failed"
     assert [s["status"] for s in manifest["steps"]] == ["failed"]  # the run stopped at the failed step
-    assert manifest["steps"][0]["failed_cell"] >= 4
     run_dir = tmp_path / "runs" / "latest"
-    assert (run_dir / f"{PIPELINE[0]}.ipynb").exists() and (run_dir / f"{PIPELINE[0]}.html").exists()
+    executed = nbformat.read(run_dir / f"{FIRST}.ipynb", as_version=4)
+    assert executed.cells[manifest["steps"][0]["failed_cell"]].source == 'raise RuntimeError("injected fault")'
+    assert (run_dir / f"{FIRST}.ipynb").exists() and (run_dir / f"{FIRST}.html").exists()
+    assert (run_dir / "index.html").exists()
 
 
 def test_an_error_printed_without_raising_still_fails_the_step(tmp_path, capsys):
     # The Glue kernel reports some failures as printed text; papermill sees success.
     source = 'import sys\nprint("Exception: Unable to start session: AccessDenied", file=sys.stderr)'
-    notebooks = _notebooks_with(tmp_path, PIPELINE[0], 4, source)
-    assert _run(tmp_path, notebooks) == 1
+    assert _run(tmp_path, stand_ins(tmp_path, **{FIRST: {"fault": source}})) == 1
     assert "Unable to start session" in capsys.readouterr().err
     assert _manifest(tmp_path)["steps"][0]["status"] == "failed"
 
 
 def test_a_step_without_completion_record_is_failed(tmp_path, capsys):
-    notebooks = _notebooks_with(tmp_path, PIPELINE[0], 3, "")
-    nb_path = notebooks / f"{PIPELINE[0]}.ipynb"
-    nb = nbformat.read(nb_path, as_version=4)
-    nb.cells = [c for c in nb.cells if "step.finish()" not in c.source]
-    nbformat.write(nb, nb_path)
-    assert _run(tmp_path, notebooks) == 1
+    assert _run(tmp_path, stand_ins(tmp_path, **{FIRST: {"finish": False}})) == 1
     assert "without writing its completion record" in capsys.readouterr().err
 
 
+def test_a_record_that_read_other_tables_than_declared_fails_the_step(tmp_path, capsys):
+    lake_with(tmp_path, "customer_landing")
+    step = "01_customer_landing_to_trusted"
+    notebooks = stand_ins(tmp_path, **{step: {"reads": ["customer_landing", "accelerometer_landing"]}})
+    assert _run(tmp_path, notebooks, "--only", "01") == 1
+    err = capsys.readouterr().err
+    assert "the step read accelerometer_landing, customer_landing; the pipeline declares customer_landing" in err
+    assert _manifest(tmp_path)["steps"][0]["status"] == "failed"
+
+
+# -- partial runs -----------------------------------------------------------------
+def test_only_one_step_on_a_lake_holding_its_input_runs_that_step_alone(tmp_path, capsys):
+    lake_with(tmp_path, "customer_landing")
+    assert _run(tmp_path, stand_ins(tmp_path), "--only", "01") == 0
+    manifest = _manifest(tmp_path)
+    assert [s["name"] for s in manifest["steps"]] == ["01_customer_landing_to_trusted"]
+    assert manifest["status"] == "succeeded" and list(manifest["tables"]) == ["customer_trusted"]
+    assert list(manifest) == [
+        "run_id", "status", "policy", "target", "raw_dir", "lake_dir", "seconds",
+        "tables", "intake", "quality", "steps", "options",
+    ]
+    assert manifest["options"]["only"] == "01"
+    assert "[1/1] 01_customer_landing_to_trusted ... succeeded" in capsys.readouterr().out
+
+
+def test_a_failed_partial_run_resumes_with_its_own_selection(tmp_path, capsys):
+    lake_with(tmp_path, "customer_trusted", "accelerometer_trusted", "step_trainer_trusted")
+    notebooks = stand_ins(tmp_path, **{"05_machine_learning_curated": {"fault": "raise ValueError('not yet')"}})
+    assert _run(tmp_path, notebooks, "--only", "03,05") == 1
+    assert [s["status"] for s in _manifest(tmp_path)["steps"]] == ["succeeded", "failed"]
+    stand_ins(tmp_path / "fixed")
+    shutil.copy(tmp_path / "fixed" / "notebooks" / "05_machine_learning_curated.ipynb", notebooks)
+    capsys.readouterr()
+    assert main(["run", "--runs-dir", str(tmp_path / "runs"), "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "[1/2] 03_customer_trusted_to_curated ... done before, kept" in out
+    manifest = _manifest(tmp_path)
+    assert [s["name"] for s in manifest["steps"]] == ["03_customer_trusted_to_curated", "05_machine_learning_curated"]
+    assert list(manifest["tables"]) == ["customer_curated", "machine_learning_curated"]
+
+
+def test_resume_without_a_run_to_resume_is_one_line_exit_2(tmp_path, capsys, no_kernel):
+    assert main(["run", "--runs-dir", str(tmp_path / "runs"), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"stedi: error: no run latest to resume in {tmp_path / 'runs'}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
-    "args, message",
+    "selection, missing",
     [
-        (["--policy", "lenient"], "unknown policy 'lenient'"),
-        (["--raw-dir", "/nonexistent/raw"], "raw directory /nonexistent/raw does not exist"),
-        (["--target", "mars"], "unknown target 'mars'"),
+        (["--only", "02"], "customer_trusted"),
+        (["--only", "01,02"], "customer_landing"),
+        # the analysis, last on a local run, reads every table
+        (["--from", "03_customer_trusted_to_curated"], "customer_trusted, accelerometer_trusted, step_trainer_landing, customer_landing"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, args, message):
-    code = main(["run", "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs"), *args])
+def test_a_selection_whose_input_table_is_missing_is_refused(tmp_path, capsys, no_kernel, selection, missing):
+    lake_with(tmp_path, "accelerometer_landing")
+    notebooks = stand_ins(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert _run(tmp_path, notebooks, *selection) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("stedi: error: ")
+    assert f"has no table {missing}, which the selected steps read" in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "selection, message",
+    [
+        (["--only", "07"], "unknown step '07'"),
+        (["--from", "customer_landing"], "unknown step 'customer_landing'"),
+        (["--from", "01", "--only", "02"], "argument --only: not allowed with argument --from"),
+        (["--resume", "--only", "02"], "--resume continues a run with that run's steps; it does not take --from or --only"),
+    ],
+)
+def test_an_unknown_step_or_both_flags_exit_2_with_one_line(tmp_path, capsys, no_kernel, selection, message):
+    try:
+        code = main(["run", "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs"), *selection])
+    except SystemExit as exit_info:
+        code = exit_info.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("stedi: error: ") and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["02", "accelerometer_landing_to_trusted", "02_accelerometer_landing_to_trusted"])
+def test_a_step_is_selected_by_its_number_its_name_or_its_name_without_number(name):
+    assert [s.name for s in RunOptions(only=name).selected_steps()] == ["02_accelerometer_landing_to_trusted"]
+
+
+def test_from_selects_the_rest_of_the_pipeline_of_the_target():
+    rest = ["04_step_trainer_landing_to_trusted", "05_machine_learning_curated"]
+    assert [s.name for s in RunOptions(from_step="04").selected_steps()] == [*rest, "balance_analysis"]
+    assert [s.name for s in RunOptions(from_step="04", target="glue", bucket="b").selected_steps()] == rest
+    only = RunOptions(only="05, 01").selected_steps()  # pipeline order, whatever order given
+    assert [s.name for s in only] == ["01_customer_landing_to_trusted", "05_machine_learning_curated"]
+
+
+# -- dry run ----------------------------------------------------------------------
+def test_dry_run_prints_the_seven_steps_with_inputs_and_outputs_and_writes_nothing(tmp_path, capsys, no_kernel):
+    assert main(["run", "--dry-run", "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert len(PIPELINE) == 7 and pipeline.describe(PIPELINE) in out
+    for position, step in enumerate(PIPELINE, 1):
+        assert f"[{position}/7] {step.name}" in out
+    lines = out.splitlines()
+    at = lines.index("  [3/7] 02_accelerometer_landing_to_trusted (zone)")
+    assert lines[at + 1].split() == ["reads", "accelerometer_landing,", "customer_trusted"]
+    assert lines[at + 2].split() == ["writes", "accelerometer_trusted"]
+    first = lines.index("  [1/7] 00_raw_to_landing (zone)")
+    assert lines[first + 1].split() == ["reads", "raw/customer,", "raw/accelerometer,", "raw/step_trainer"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dry_run_of_a_selection_lists_its_steps_and_what_it_takes_from_the_lake(tmp_path, capsys, no_kernel):
+    lake_with(tmp_path, "customer_landing", "accelerometer_landing", "step_trainer_landing", "customer_trusted", "accelerometer_trusted")
+    lake = str(tmp_path / "lake")
+    assert main(["run", "--dry-run", "--from", "03", "--lake-dir", lake, "--runs-dir", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "from the lake: customer_trusted, accelerometer_trusted, step_trainer_landing, customer_landing, accelerometer_landing" in out
+    assert "[1/4] 03_customer_trusted_to_curated" in out and "[4/4] balance_analysis" in out
+    assert STEPS["02_accelerometer_landing_to_trusted"].name not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lake"]
+
+
+# -- arguments --------------------------------------------------------------------
+def test_raw_dir_missing_is_refused(tmp_path, capsys):
+    code = main(["run", "--raw-dir", "/nonexistent/raw", "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs")])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.count("\n") == 1 and message in err
+    assert err.count("\n") == 1 and "raw directory /nonexistent/raw does not exist" in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -110,13 +278,19 @@ def test_lake_dir_that_is_a_file_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lake"]
 
 
-def test_unknown_option_is_one_line_exit_2(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", "--bogus"])
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip().startswith("stedi: error: unrecognized arguments: --bogus")
+def test_run_options_are_checked_when_the_runner_is_called_directly(tmp_path):
+    from stedi.errors import UsageError
+
+    for options, message in (
+        (RunOptions(policy="lenient"), "unknown policy 'lenient'"),
+        (RunOptions(target="mars"), "unknown target 'mars'"),
+        (RunOptions(target="glue"), "--target glue needs --bucket"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            runner.run(options)
 
 
+# -- what a kernel shows ----------------------------------------------------------
 def test_error_outputs_reads_raised_and_printed_errors():
     nb = nbformat.v4.new_notebook()
     ok = nbformat.v4.new_code_cell("1")
@@ -177,18 +351,18 @@ def test_an_error_reply_without_error_output_fails_the_run_naming_the_cell(
         monkeypatch.setenv(name, value)  # nothing may reach AWS; if anything tried, it would fail here
     kernel = install_fake_glue_kernel(tmp_path, monkeypatch, failure)
     options = RunOptions(kernel=kernel, target="glue", bucket="stedi-test-lake", runs_dir=str(tmp_path / "runs"))
-    manifest = run(options)
+    manifest = runner.run(options)
     err = capsys.readouterr().err
     assert manifest["status"] == "failed"
     [step] = manifest["steps"]
-    assert step["name"] == PIPELINE[0] and step["status"] == "failed"
-    executed = nbformat.read(tmp_path / "runs" / "latest" / f"{PIPELINE[0]}.ipynb", as_version=4)
+    assert step["name"] == FIRST and step["status"] == "failed"
+    executed = nbformat.read(tmp_path / "runs" / "latest" / f"{FIRST}.ipynb", as_version=4)
     failed = executed.cells[step["failed_cell"]]
     assert failed.source.startswith("from stedi.core import intake") and failed.outputs == []
     assert failed_cells(executed) == [step["failed_cell"]]
     assert step["error"].startswith(f'cell [{failed.execution_count}] ("from stedi.core import intake"): ')
     assert message in step["error"] and "CellExecutionError" not in step["error"]
-    assert f"step {PIPELINE[0]} failed in {PIPELINE[0]}.ipynb, cell [{failed.execution_count}] (" in err
+    assert f"step {FIRST} failed in {FIRST}.ipynb, cell [{failed.execution_count}] (" in err
 
 
 def test_failed_cells_reads_papermills_cell_metadata():

@@ -1,4 +1,4 @@
-"""sql/: the Athena DDL agrees with the declared tables."""
+"""sql/: the Athena DDL agrees with the declared tables, and SQL text splits into the statements both engines run."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 import pytest
 
 from stedi import config
+from stedi.core.sqltext import statements
 from stedi.core.tables import SOURCES, landing_table, table
 
 
@@ -23,3 +24,8 @@ def test_landing_ddl_has_the_declared_columns_and_types(source):
     assert "org.openx.data.jsonserde.JsonSerDe" in text
     assert f"landing/{name}/" in text
     assert ddl_columns(text) == list(table(name).columns)
+
+
+def test_statements_drop_leading_comments_and_empty_statements():
+    text = "-- counts\n-- of all\nSELECT 1 AS a -- trailing\n;\n\n-- nothing here\n;SELECT 2"
+    assert statements(text) == ["SELECT 1 AS a -- trailing", "SELECT 2"]

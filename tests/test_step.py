@@ -1,15 +1,21 @@
-"""The write path of a zone step: checks before writes, quarantine, completion record."""
+"""The step protocol of a zone notebook: read, publish (stage, check, quarantine, publish), land, the completion record."""
 
 from __future__ import annotations
 
+import graphlib
 import json
+import os
+from urllib.parse import urlparse
 
 import pytest
 
-from frames import CONSENT_A, accelerometer, customers
-from stedi.core.quality import QualityError
-from stedi.run.step import Step
+from frames import CONSENT_A, accelerometer, customers, step_trainer
+from stedi.core import intake, quality
+from stedi.core.intake import landing as intake_landing
+from stedi.core.quality import QUARANTINE, QualityError
+from stedi.core.quality.rules import holds
 from stedi.core.transforms.customer_trusted import consenting_customers
+from stedi.run.step import Step
 
 T = CONSENT_A
 
@@ -19,27 +25,108 @@ def step(tmp_path, spark):
     return Step("99_test_step", lake_dir=str(tmp_path / "lake"), run_dir=str(tmp_path / "run"))
 
 
-def test_a_broken_frame_fails_its_error_rule_by_name_and_writes_nothing(step, spark, tmp_path):
-    landing = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", None)])
-    step.write("customer_landing", landing)
+def lake_contents(root) -> dict[str, str]:
+    """Every file and link under the lake folder: path -> what a link points at ("" for a file)."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            found[os.path.relpath(path, root)] = os.readlink(path) if os.path.islink(path) else ""
+    return found
+
+
+def landed_customers(step, spark, *rows):
+    """customer_landing written with `rows` (see frames.customers), read back through the step."""
+    step.lake.write("customer_landing", customers(spark, list(rows)))
+    return step.read("customer_landing")
+
+
+def test_a_broken_frame_fails_its_error_rule_by_name_and_publishes_nothing(step, spark, tmp_path):
+    landing = landed_customers(step, spark, ("a@x.com", "dev-a", T), ("b@x.com", "dev-b", None))
     broken = landing  # the transform skipped: a customer without research consent slips through
-    with pytest.raises(QualityError, match="research_consent_present"):
-        step.check("customer_trusted", broken)
-    assert not (tmp_path / "lake" / "trusted" / "customer_trusted").exists()
-    failed = [r for r in step.quality["customer_trusted"] if r["outcome"] == "failed"]
-    assert [r["rule"] for r in failed] == ["research_consent_present"] and failed[0]["rows_failing"] == 1
+    with pytest.raises(QualityError, match="research_consent_present") as raised:
+        step.publish("customer_trusted", broken)
+    assert [r["rule"] for r in raised.value.failures] == ["research_consent_present"]
+    assert raised.value.failures[0]["rows_failing"] == 1
+    trusted = tmp_path / "lake" / "trusted"
+    assert not (trusted / "customer_trusted").exists()
+    assert list((trusted / ".versions" / "customer_trusted").iterdir()) == []  # the staged version removed
+    assert not (tmp_path / "lake" / "quarantine" / "customer_trusted").exists()
+    assert "customer_trusted" not in step.tables
 
 
-def test_the_correct_frame_passes_and_is_written(step, spark):
-    landing = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", None)])
-    step.write("customer_landing", landing)
-    report = step.check("customer_trusted", consenting_customers(landing, "strict"))
-    assert report.ok
-    assert step.write("customer_trusted", report.passing)["rows"] == 1
+def test_the_correct_frame_passes_and_is_published(step, spark):
+    landing = landed_customers(step, spark, ("a@x.com", "dev-a", T), ("b@x.com", "dev-b", None))
+    report = step.publish("customer_trusted", consenting_customers(landing, "strict"))
+    assert report.ok and report.rows == 1
+    assert step.tables["customer_trusted"]["rows"] == 1 == step.read("customer_trusted").count()
+
+
+def test_publish_writes_once_and_publishes_the_checked_version(step, spark, tmp_path, monkeypatch):
+    """The transform runs once: publish writes a version readers cannot see yet, evaluates the
+    rules on what was written, and publishes that same folder, with the rows counted while writing."""
+    landing = landed_customers(
+        step, spark, ("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T), ("c@x.com", "dev-c", None)
+    )
+    link = tmp_path / "lake" / "trusted" / "customer_trusted"
+    versions = tmp_path / "lake" / "trusted" / ".versions" / "customer_trusted"
+    seen = {}
+    evaluate = quality.evaluate
+
+    def evaluate_and_look(table, df, *args, **kwargs):
+        seen["link_existed"] = link.exists()
+        seen["versions"] = sorted(p.resolve() for p in versions.iterdir())
+        seen["evaluated"] = {os.path.dirname(urlparse(f).path) for f in df.inputFiles()}
+        return evaluate(table, df, *args, **kwargs)
+
+    monkeypatch.setattr(quality, "evaluate", evaluate_and_look)
+    report = step.publish("customer_trusted", consenting_customers(landing, "strict"))
+    [staged] = seen["versions"]
+    assert not seen["link_existed"] and seen["evaluated"] == {str(staged)} and report.rows == 2
+    assert link.resolve() == staged and sorted(p.resolve() for p in versions.iterdir()) == [staged]
+    assert step.tables["customer_trusted"]["rows"] == 2 == step.lake.rows("customer_trusted")
+    assert step.read("customer_trusted").count() == 2
+
+
+def test_publish_sends_quarantined_rows_out_of_a_parquet_table(step, spark, tmp_path, monkeypatch):
+    landing = landed_customers(step, spark, ("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T))
+    rules_for = quality.rules_for
+    not_b = holds("not_customer_b", "email != 'b@x.com'", columns=("email",), severity=QUARANTINE)
+    monkeypatch.setattr(quality, "rules_for", lambda t, p: rules_for(t, p) + ([not_b] if t == "customer_trusted" else []))
+    report = step.publish("customer_trusted", consenting_customers(landing, "strict"))
+    assert report.quarantined_rows == 1
+    assert [r["email"] for r in step.read("customer_trusted").collect()] == ["a@x.com"]
+    assert step.tables["customer_trusted"]["rows"] == 1
+    [held] = step.lake.read_quarantine("customer_trusted").collect()
+    assert held["reason"] == "quality:not_customer_b" and json.loads(held["raw"])["email"] == "b@x.com"
+    versions = list((tmp_path / "lake" / "trusted" / ".versions" / "customer_trusted").iterdir())
+    assert len(versions) == 1  # the checked version with both rows is gone
+
+
+def test_publish_of_a_landing_table_sends_its_quarantined_rows_out(step, spark):
+    landed_customers(step, spark, ("a@x.com", "dev-a", T))
+    readings = accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0), ("stranger@x.com", T, 0.0, 0.0, 0.0)])
+    report = step.publish("accelerometer_landing", readings)
+    assert report.quarantined_rows == 1
+    assert [r["user"] for r in step.read("accelerometer_landing").collect()] == ["a@x.com"]
+    assert [r["reason"] for r in step.lake.read_quarantine("accelerometer_landing").collect()] == [
+        "quality:reading_owner_known"
+    ]
+
+
+def test_check_writes_nothing_and_records_nothing(step, spark, tmp_path):
+    landing = landed_customers(step, spark, ("a@x.com", "dev-a", T), ("b@x.com", "dev-b", None))
+    before = lake_contents(tmp_path / "lake")
+    good = step.check("customer_trusted", consenting_customers(landing, "strict"))
+    bad = step.check("customer_trusted", landing)  # a failed error rule is reported, not raised
+    assert good.ok and good.rows == 1
+    assert not bad.ok and [r["rule"] for r in bad.errors] == ["research_consent_present"]
+    assert lake_contents(tmp_path / "lake") == before
+    assert step.tables == {} and step.quality == {}
 
 
 def test_quarantine_rule_moves_rows_out_of_the_landing_write(step, spark, tmp_path):
-    step.write("customer_landing", customers(spark, [("a@x.com", "dev-a", T)]))
+    step.lake.write("customer_landing", customers(spark, [("a@x.com", "dev-a", T)]))
     readings = accelerometer(
         spark,
         [("a@x.com", T, 1.0, 0.0, 0.0), ("a@x.com", T + 1, None, 0.0, 0.0), ("stranger@x.com", T, 0.0, 0.0, 0.0)],
@@ -68,38 +155,26 @@ def test_quarantine_rule_moves_rows_out_of_the_landing_write(step, spark, tmp_pa
     assert all(r["raw"] and r["source_file"] == "accelerometer_landing" for r in quarantined)
 
 
-def test_finish_writes_the_completion_record_with_tables_and_quality(step, spark, tmp_path):
-    landing = customers(spark, [("a@x.com", "dev-a", T)])
-    step.write("customer_landing", landing)
-    step.write("customer_trusted", step.check("customer_trusted", landing).passing)
+def test_finish_writes_the_completion_record_with_reads_tables_and_quality(step, spark, tmp_path):
+    step.lake.write("customer_landing", customers(spark, [("a@x.com", "dev-a", T)]))
+    step.publish("customer_trusted", consenting_customers(step.read("customer_landing"), "strict"))
+    step.read("customer_landing")  # read again: listed once
     step.finish()
     record = json.loads((tmp_path / "run" / "steps" / "99_test_step.json").read_text())
     assert record["status"] == "succeeded"
+    # The rules' lookups (customer_landing's row count) are not the notebook's reads.
+    assert record["reads"] == ["customer_landing"]
     assert record["tables"]["customer_trusted"]["rows"] == 1
     assert {r["rule"] for r in record["quality"]["customer_trusted"]} >= {"research_consent_present"}
 
 
-def test_check_writes_once_and_write_publishes_the_checked_version(step, spark, tmp_path):
-    """The transform runs once: check writes a version readers cannot see yet and evaluates the
-    rules on it; write publishes that same folder, with the rows counted while writing."""
-    landing = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T), ("c@x.com", "dev-c", None)])
-    step.write("customer_landing", landing)
-    link = tmp_path / "lake" / "trusted" / "customer_trusted"
-    report = step.check("customer_trusted", consenting_customers(landing, "strict"))
-    staged = [p for p in (tmp_path / "lake" / "trusted" / ".versions" / "customer_trusted").iterdir()]
-    assert not link.exists() and len(staged) == 1 and report.rows == 2
-    written = step.write("customer_trusted", report.passing)
-    assert link.resolve() == staged[0].resolve()
-    assert written["rows"] == 2 == step.lake.rows("customer_trusted") == step.read("customer_trusted").count()
+def test_a_step_that_reads_nothing_records_no_reads(step, tmp_path):
+    step.finish()
+    record = json.loads((tmp_path / "run" / "steps" / "99_test_step.json").read_text())
+    assert record["reads"] == [] and record["tables"] == {}
 
 
-def test_writing_another_frame_after_check_discards_the_checked_version(step, spark, tmp_path):
-    landing = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T)])
-    step.write("customer_landing", landing)
-    step.check("customer_trusted", consenting_customers(landing, "strict"))
-    written = step.write("customer_trusted", consenting_customers(landing, "strict").limit(1))
-    versions = list((tmp_path / "lake" / "trusted" / ".versions" / "customer_trusted").iterdir())
-    assert written["rows"] == 1 and len(versions) == 1
+# -- landing every source at once (stedi.core.intake.land_all, driven by Step.land_all) --------
 
 
 class _Landed:
@@ -119,10 +194,6 @@ class _Landed:
 
 
 def test_land_all_lands_customers_first_then_the_others_together(step, spark, monkeypatch):
-    from frames import step_trainer
-
-    from stedi.core import intake
-
     finished = []
     frames = {
         "customer": customers(spark, [("a@x.com", "dev-a", T)]),
@@ -145,32 +216,32 @@ def test_land_all_lands_customers_first_then_the_others_together(step, spark, mo
         finished.append(f"{result.source}_landing")
         return accounting
 
-    monkeypatch.setattr(intake, "land_source", land_source)
+    monkeypatch.setattr(intake_landing, "land_source", land_source)
     monkeypatch.setattr(step, "land", land)
     accounting = step.land_all()
     assert list(accounting) == ["customer_landing", "accelerometer_landing", "step_trainer_landing"]
     assert list(step.tables) == list(accounting) and finished[0] == "customer_landing"
     assert sorted(read) == ["accelerometer", "customer", "step_trainer"]
     assert {name: a["landed"] for name, a in accounting.items()} == dict.fromkeys(accounting, 1)
+    assert step.reads == []  # the rules' lookups of customer_landing are not the step's reads
 
 
 def test_land_all_stops_the_tables_that_depend_on_a_failed_one(step, spark, monkeypatch):
-    from stedi.core import intake
-
     def land_source(_spark, _raw, source):
         if source == "customer":
             raise intake.RawInputError("raw directory has no folder customer/")
         return _Landed(source, accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0)]), spark)
 
-    monkeypatch.setattr(intake, "land_source", land_source)
+    monkeypatch.setattr(intake_landing, "land_source", land_source)
     with pytest.raises(intake.RawInputError, match="no folder customer"):
         step.land_all()
     assert step.tables == {}
 
 
-def test_landing_tables_depending_on_each_other_are_refused():
-    from stedi.run.step import _dependency_order
-
-    assert _dependency_order(("a", "b", "c"), {"a": {"b"}, "b": set(), "c": set()}) == ["b", "c", "a"]
-    with pytest.raises(RuntimeError, match="cycle"):
-        _dependency_order(("a", "b"), {"a": {"b"}, "b": {"a"}})
+def test_land_all_refuses_landing_tables_that_depend_on_each_other(spark, monkeypatch):
+    landed = []
+    monkeypatch.setattr(intake_landing, "land_source", lambda _spark, _raw, source: landed.append(source))
+    needs = {"customer_landing": {"accelerometer_landing"}, "accelerometer_landing": {"customer_landing"}}
+    with pytest.raises(graphlib.CycleError):
+        intake.land_all(spark, "raw", ("customer", "accelerometer"), needs=needs, write=lambda result: None)
+    assert landed == []

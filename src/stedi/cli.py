@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from stedi import config
+from stedi.errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,8 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--raw-dir", default=str(config.RAW_DIR), help="exports as received (default: data/raw)")
     run.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="lake root (default: data/lake)")
     run.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
-    run.add_argument("--policy", default=config.DEFAULT_POLICY, help="strict (default) or udacity")
-    run.add_argument("--target", default=config.DEFAULT_TARGET, help="local (default) or glue")
+    run.add_argument(
+        "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
+    )
+    run.add_argument("--target", default=config.DEFAULT_TARGET, choices=config.TARGETS, help="local (default) or glue")
     run.add_argument("--bucket", default="", help="target glue: the S3 bucket of the lake")
     run.add_argument("--prefix", default="", help="target glue: a key prefix inside the bucket")
     run.add_argument("--database", default=config.DEFAULT_DATABASE, help="catalog database (default: stedi)")
@@ -45,10 +48,27 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--notebooks-dir", default=str(config.GLUE_SESSIONS_DIR), help="the step notebooks (default: glue_sessions)"
     )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the steps in order with what each reads and writes; start nothing, write nothing",
+    )
+    part = run.add_mutually_exclusive_group()
+    part.add_argument(
+        "--from",
+        dest="from_step",
+        metavar="STEP",
+        help="run from STEP on, on an existing lake (STEP: a name, its number like 02, or its name without the number)",
+    )
+    part.add_argument(
+        "--only", metavar="STEP[,STEP]", help="run just these steps, in pipeline order, on an existing lake"
+    )
 
     quality = commands.add_parser("quality", help="the declared data-quality rules of every table")
     quality.add_argument("--dqdl", action="store_true", help="print them as AWS Glue Data Quality (DQDL) rulesets")
-    quality.add_argument("--policy", default=config.DEFAULT_POLICY, help="strict (default) or udacity")
+    quality.add_argument(
+        "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
+    )
 
     rep = commands.add_parser(
         "report", help="re-export a run's notebooks (with and without code) and rewrite its index.html"
@@ -59,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help="run Spark SQL on the local catalog of the lake's tables")
     sql.add_argument("query", help="SQL text, or a path to a .sql file")
     sql.add_argument("--lake-dir", default=str(config.LAKE_DIR))
-    sql.add_argument("--policy", default=config.DEFAULT_POLICY)
+    sql.add_argument("--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES)
     sql.add_argument("--limit", type=int, default=50)
 
     generate = commands.add_parser(
@@ -85,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--database", default=config.DEFAULT_DATABASE, help="Glue database (default: stedi)")
     publish.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="the local lake (default: data/lake)")
     publish.add_argument("--prefix", default="", help="a key prefix inside the bucket")
-    publish.add_argument("--policy", default=None, help="strict or udacity (default: read from the ML table)")
+    publish.add_argument(
+        "--policy", default=None, choices=config.POLICIES, help="strict or udacity (default: read from the ML table)"
+    )
     publish.add_argument("--table", action="append", dest="tables", help="publish only this table (repeatable)")
     publish.add_argument(
         "--register-quarantine", action="store_true", help="also register <source>_quarantine tables"
@@ -102,42 +124,48 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
-    from stedi.run.runner import RunOptions, UsageError, run
+    from stedi.run.options import RunOptions
+    from stedi.run.runner import dry_run, run
 
     options = RunOptions(
-        raw_dir=args.raw_dir, lake_dir=args.lake_dir, runs_dir=args.runs_dir, policy=args.policy, target=args.target,
+        raw_dir=args.raw_dir,
+        lake_dir=args.lake_dir,
+        runs_dir=args.runs_dir,
+        policy=args.policy,
+        target=args.target,
         notebooks_dir=args.notebooks_dir,
         bucket=args.bucket,
         prefix=args.prefix,
         database=args.database,
         fresh_kernels=args.fresh_kernels,
+        from_step=args.from_step or "",
+        only=args.only or "",
     )
-    try:
-        manifest = run(options, resume=args.resume)
-    except UsageError as exc:
-        print(f"stedi: error: {exc}", file=sys.stderr)
-        return 2
+    if args.resume and (options.from_step or options.only):
+        raise UsageError("--resume continues a run with that run's steps; it does not take --from or --only")
+    if args.dry_run:
+        dry_run(options, resume=args.resume)
+        return 0
+    manifest = run(options, resume=args.resume)
     return 0 if manifest["status"] == "succeeded" else 1
 
 
 def _sql(args) -> int:
     from pathlib import Path
 
-    from stedi.lake.store import Lake
+    from stedi.core.sqltext import statements
     from stedi.engine.session import local_spark
+    from stedi.lake.store import Lake
 
     text = Path(args.query).read_text() if args.query.endswith(".sql") else args.query
     lake = Lake(local_spark("stedi-sql"), args.lake_dir, policy=args.policy)
     lake.register_existing()
-    for statement in [s.strip() for s in text.split(";") if s.strip()]:
+    for statement in statements(text):
         print(lake.sql(statement).limit(args.limit).toPandas().to_string(index=False))
     return 0
 
 
 def _quality(args) -> int:
-    if args.policy not in config.POLICIES:
-        print(f"stedi: error: unknown policy {args.policy!r}; choose one of: {', '.join(config.POLICIES)}", file=sys.stderr)
-        return 2
     from stedi.core import quality
     from stedi.core.tables import TABLES
 
@@ -157,8 +185,7 @@ def _generate(args) -> int:
     try:
         result = generate(args.out, args.scale, seed=args.seed)
     except GenerateError as exc:
-        print(f"stedi: error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     print(f"stedi: wrote {result.summary()} to {result.out} ({result.seconds:.1f} s)")
     return 0
 
@@ -171,63 +198,80 @@ def _package(args) -> int:
     return 0
 
 
-def _aws(args) -> int:
+def _aws_publish(args) -> None:
+    from stedi.aws.publish import publish
+
+    publish(
+        lake_dir=args.lake_dir,
+        bucket=args.bucket,
+        database=args.database,
+        prefix=args.prefix,
+        policy=args.policy,
+        tables=args.tables,
+        register_quarantine=args.register_quarantine,
+    )
+
+
+def _aws_query(args) -> None:
     from pathlib import Path
 
+    from stedi.aws.query import query
+
+    if (args.file is None) == (args.sql is None):
+        raise UsageError('give a .sql file or --sql "..." (one of them)')
+    if args.file is not None and not Path(args.file).is_file():
+        raise UsageError(f"SQL file {args.file} does not exist")
+    text = Path(args.file).read_text(encoding="utf-8") if args.file is not None else args.sql
+    query(text, database=args.database, workgroup=args.workgroup, s3_output=args.s3_output)
+
+
+AWS_COMMANDS = {"publish": _aws_publish, "query": _aws_query}
+
+
+def _aws(args) -> int:
     from botocore.exceptions import NoCredentialsError, NoRegionError
 
-    from stedi.aws import lake as aws
+    from stedi.aws.session import failure_types
 
     try:
-        if args.aws_command == "publish":
-            aws.publish(
-                lake_dir=args.lake_dir, bucket=args.bucket, database=args.database, prefix=args.prefix,
-                policy=args.policy, tables=args.tables, register_quarantine=args.register_quarantine,
-            )
-            return 0
-        if (args.file is None) == (args.sql is None):
-            raise aws.UsageError("give a .sql file or --sql \"...\" (one of them)")
-        if args.file is not None and not Path(args.file).is_file():
-            raise aws.UsageError(f"SQL file {args.file} does not exist")
-        text = Path(args.file).read_text(encoding="utf-8") if args.file is not None else args.sql
-        aws.query(text, database=args.database, workgroup=args.workgroup, s3_output=args.s3_output)
-        return 0
-    except (aws.UsageError, NoCredentialsError, NoRegionError) as exc:
-        print(f"stedi: error: {exc}", file=sys.stderr)
-        return 2
-    except aws.failure_types() as exc:
+        AWS_COMMANDS[args.aws_command](args)
+    except (NoCredentialsError, NoRegionError) as exc:
+        raise UsageError(str(exc)) from None
+    except failure_types() as exc:
         print(f"stedi: aws {args.aws_command} failed: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
+    return 0
 
 
 def _report(args) -> int:
     from stedi.run import report
+    from stedi.run.folder import RunFolder
 
     try:
-        print(report.refresh(args.runs_dir, args.run))
+        print(report.refresh(RunFolder.find(args.runs_dir, args.run)))
     except FileNotFoundError as exc:
-        print(f"stedi: error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     return 0
+
+
+COMMANDS = {
+    "run": _run,
+    "sql": _sql,
+    "quality": _quality,
+    "report": _report,
+    "generate": _generate,
+    "package": _package,
+    "aws": _aws,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    if args.command == "sql":
-        return _sql(args)
-    if args.command == "generate":
-        return _generate(args)
-    if args.command == "package":
-        return _package(args)
-    if args.command == "aws":
-        return _aws(args)
-    if args.command == "report":
-        return _report(args)
-    if args.command == "quality":
-        return _quality(args)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"stedi: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

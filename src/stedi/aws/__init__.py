@@ -1,1 +1,1 @@
-"""AWS: publish the lake to S3 and the Glue Data Catalog, and query it with Athena (awswrangler)."""
+"""AWS: publish the lake to S3 and the Glue Data Catalog (publish, catalog), query it with Athena (query)."""

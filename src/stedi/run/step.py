@@ -1,23 +1,28 @@
 """The context a zone notebook works in: session, lake, policy, and the step's record.
 
-A notebook opens a step, reads tables by name, writes tables by name, and
-finishes: `finish()` writes the step's completion record into the run folder
-(`<run_dir>/steps/<step>.json`). The runner trusts a step only when that record
-exists, so a notebook that died without raising (as the Glue kernel can report
-failures) is not taken for a success.
+A notebook opens a step, reads tables by name (`read`), publishes its output table
+(`publish`: staged, checked against the table's declared quality rules, quarantine
+written, published) and finishes: `finish()` writes the step's completion record
+(the tables it read and wrote, the intake's accounting, the quality results) into the
+run folder. The runner trusts a step only when that record exists, so a notebook that
+died without raising (as the Glue kernel can report failures) is not taken for a
+success.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
+from typing import Callable
 
 from pyspark.sql import DataFrame
 
 from stedi import config
-from stedi.lake.store import Lake, Staged
+from stedi.core import quality
+from stedi.core.tables import table as declared
+from stedi.display import show
 from stedi.engine.session import spark_for
+from stedi.lake.store import Lake, Staged
+from stedi.run.folder import RunFolder
 
 
 class Step:
@@ -45,36 +50,61 @@ class Step:
         self.started = time.monotonic()
         self.spark = spark_for(target)
         self.lake = Lake(self.spark, lake_dir, policy=policy, database=database)
+        self.reads: list[str] = []  # the tables the notebook read, in the order it first read them
         self.tables: dict[str, dict] = {}
         self.intake: dict[str, dict] = {}
         self.quality: dict[str, list[dict]] = {}
-        # Versions written by `check` and checked, waiting for `write` to publish them.
-        self._checked: dict[str, tuple[Staged, object]] = {}
 
     def read(self, table: str) -> DataFrame:
-        return self.lake.read(table)
+        """Table `table` of the lake; the completion record lists it among the step's reads."""
+        df = self.lake.read(table)
+        if table not in self.reads:
+            self.reads.append(table)
+        return df
 
-    def write(self, table: str, df: DataFrame) -> dict:
-        """Replace `table` with `df`; returns {table, zone, rows, path}.
+    def publish(self, table: str, df: DataFrame):
+        """Replace `table` with the rows of `df` that pass its declared quality rules; returns the QualityReport.
 
-        When `df` is the `passing` frame of this step's `check` of the table, the version
-        written and checked there is published as it is (nothing is computed again); with
-        rows quarantined, the passing rows are copied from it.
+        A Parquet table (trusted, curated) is written once, as a version readers do not see
+        yet, and the rules are evaluated on what was written: the transform runs once. That
+        version is then published as it is; when a `quarantine` rule took rows out, the
+        passing rows are copied from it and the failing ones go to quarantine/<table>/. A
+        landing table is checked on `df` as given, then written with its quarantine.
+
+        A failed `error` rule shows the report and raises QualityError naming the rule;
+        nothing is published.
         """
-        checked = self._checked.pop(table, None)
-        if checked is not None:
-            staged, report = checked
-            if df is report.passing and report.quarantined is None:
-                written = self.lake.publish(staged)
-            else:
-                try:
-                    written = self.lake.write(table, df)
-                finally:
-                    self.lake.discard(staged)
-        else:
-            written = self.lake.write(table, df)
-        self.tables[table] = written
-        return written
+        if declared(table).fmt != "parquet":
+            report = self._checked(table, df)
+            self._stage_and_publish(table, report.passing, report.quarantine_records())
+            return report
+        staged = self.lake.stage(table, df)
+        try:
+            report = self._checked(table, self.lake.read_staged(staged))
+            if report.rows != staged.rows:
+                raise RuntimeError(
+                    f"{table}: {staged.rows} rows were written but {report.rows} read back from the staged version"
+                )
+        except BaseException:
+            self.lake.discard(staged)
+            raise
+        if report.quarantined is None:
+            self.tables[table] = self.lake.publish(staged)
+            return report
+        try:
+            self._stage_and_publish(table, report.passing, report.quarantine_records())
+        finally:
+            self.lake.discard(staged)
+        return report
+
+    def check(self, table: str, df: DataFrame):
+        """Evaluate the declared rules of `table` on `df` (stedi.core.quality); returns the QualityReport.
+
+        Writes nothing and records nothing: a way to look at a frame's quality before
+        publishing it. A failed `error` rule is in the report (`report.ok` is False,
+        `report.raise_for_errors()` raises); `publish` is what stops on it.
+        """
+        return self._evaluate(table, df)
 
     def land(self, result) -> dict:
         """Check and write an intake result (stedi.core.intake.IntakeResult): landing table and quarantine.
@@ -89,7 +119,7 @@ class Step:
 
         name = landing_table(result.source)
         accounting = result.accounting()
-        report = self.check(name, result.landed)
+        report = self._checked(name, result.landed)
         quarantine = result.quarantined
         if report.quarantined is not None:
             moved = report.quarantine_records()
@@ -100,75 +130,36 @@ class Step:
             for row in moved.groupBy("reason").count().collect():
                 reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
         check_accounting(accounting)  # raises IntakeAccountingError when read != landed + quarantined + dupes
-        # Both written, counted while writing, checked against the accounting, then published.
-        staged = self.lake.stage(name, report.passing)
-        held = self.lake.stage_quarantine(name, quarantine)
-        try:
+
+        def written_as_counted(staged: Staged, held: Staged) -> None:
             if staged.rows != accounting["landed"] or held.rows != accounting["quarantined"]:
                 raise IntakeAccountingError(
                     f"{name}: wrote {staged.rows} landed and {held.rows} quarantined rows, the intake counted "
                     f"{accounting['landed']} landed and {accounting['quarantined']} quarantined"
                 )
-        except BaseException:
-            self.lake.discard(staged)
-            self.lake.discard(held)
-            raise
-        self.tables[name] = self.lake.publish(staged)
-        accounting["quarantine_path"] = self.lake.publish_quarantine(held)
+
+        accounting["quarantine_path"] = self._stage_and_publish(name, report.passing, quarantine, written_as_counted)
         result.unpersist()
         self.intake[name] = accounting
         return accounting
 
     def land_all(self, sources: tuple[str, ...] | None = None, *, concurrent: bool = True) -> dict[str, dict]:
-        """Read, check and write the landing table of every source (stedi.core.intake.land_source, then `land`).
+        """Land every source at once (stedi.core.intake.land_all), each landing table checked and written by `land`.
 
-        Every source's exports are read and classified at the same time, on threads sharing
-        the Spark session: while one thread waits on the driver (planning, code generation,
-        small jobs), another uses the cores. A landing table whose rules look up another
-        landing table (readings refer to customers) is checked and written once that one is
-        written. Returns the accounting per landing table, in the order of `sources`; the
-        first failure (in that order) is raised, after every thread has stopped.
+        A landing table whose rules look up another landing table (readings refer to
+        customers) is checked and written once that one is written. Returns the accounting
+        per landing table, in the order of `sources`; the first failure is raised after
+        every source has stopped.
         """
-        import threading
-        from concurrent.futures import ThreadPoolExecutor
-
         from stedi.core import intake
-
-        from stedi.core import quality
         from stedi.core.tables import SOURCES, landing_table
 
-        sources = {landing_table(source): source for source in (sources or SOURCES)}  # landing table -> source
+        sources = tuple(sources or SOURCES)
+        landing = [landing_table(source) for source in sources]
         # The other landing tables each one's rules read: it is checked and written after them.
-        needs = {name: quality.tables_needed(name, self.policy) & sources.keys() for name in sources}
-        order = _dependency_order(tuple(sources), needs)
-        written = {name: threading.Event() for name in sources}
-        failed: set[str] = set()
-
-        def land_one(name: str) -> None:
-            try:
-                result = intake.land_source(self.spark, self.raw_dir, sources[name])
-                for needed in sorted(needs[name]):
-                    written[needed].wait()
-                    if needed in failed:
-                        result.unpersist()
-                        raise RuntimeError(f"{name} not written: {needed} failed")
-                self.land(result)
-            except BaseException:
-                failed.add(name)
-                raise
-            finally:
-                written[name].set()
-
-        if concurrent and len(order) > 1:
-            with ThreadPoolExecutor(len(order), thread_name_prefix="stedi-land") as pool:
-                futures = {name: pool.submit(land_one, name) for name in order}
-            for name in sources:  # every thread has stopped: raise the first failure, if any
-                futures[name].result()
-        else:
-            for name in order:
-                land_one(name)
+        needs = {name: quality.tables_needed(name, self.policy) & set(landing) for name in landing}
+        intake.land_all(self.spark, self.raw_dir, sources, needs=needs, write=self.land, concurrent=concurrent)
         # The same order whatever finished first: the notebook's tables and the manifest stay stable.
-        landing = list(sources)
         self.intake = {t: self.intake[t] for t in landing if t in self.intake} | self.intake
         self.tables = {t: self.tables[t] for t in landing if t in self.tables} | self.tables
         self.quality = {t: self.quality[t] for t in landing if t in self.quality} | self.quality
@@ -184,48 +175,6 @@ class Step:
                 for name, acc in self.intake.items()
             ]
         )
-
-    def check(self, table: str, df: DataFrame):
-        """Evaluate the declared rules of `table` on `df` (stedi.core.quality); returns the QualityReport.
-
-        Rows failing a `quarantine` rule are left out of `report.passing` (write that);
-        for a table outside landing they are written to quarantine/<table>/ here. A failed
-        `error` rule shows the report and raises QualityError naming the rule.
-
-        A Parquet table (trusted, curated) is written first, as a version readers do not
-        see yet, and the rules are evaluated on what was written: the transform runs once,
-        and `write(table, report.passing)` publishes that version. A landing table is
-        checked as given (the intake's cached records) and written by `write`.
-        """
-        from stedi.core import quality
-        from stedi.core.tables import table as declared
-
-        staged = None
-        if declared(table).fmt == "parquet":
-            staged = self.lake.stage(table, df)
-            df = self.lake.read_staged(staged)
-        try:
-            needed = sorted(quality.tables_needed(table, self.policy))
-            others = {name: self.read(name) for name in needed}
-            known = {name: self.lake.rows(name) for name in quality.row_count_references(table, self.policy)}
-            report = quality.evaluate(table, df, self.policy, others, reference_rows=known)
-            if staged is not None and report.rows != staged.rows:
-                raise RuntimeError(
-                    f"{table}: {staged.rows} rows were written but {report.rows} read back from the staged version"
-                )
-            self.quality[table] = report.results
-            if not report.ok:
-                _show(report)
-                report.raise_for_errors()
-        except BaseException:
-            if staged is not None:
-                self.lake.discard(staged)
-            raise
-        if staged is not None:
-            self._checked[table] = (staged, report)
-        if report.quarantined is not None and not table.endswith("_landing"):
-            self.lake.write_quarantine(table, report.quarantine_records())
-        return report
 
     def quality_summary(self):
         """Every rule evaluated in this step: table, rule, severity, rows checked and failing, outcome."""
@@ -244,6 +193,7 @@ class Step:
             "policy": self.policy,
             "target": self.target,
             "seconds": round(time.monotonic() - self.started, 2),
+            "reads": list(self.reads),
             "tables": self.tables,
             "intake": self.intake,
             "quality": self.quality,
@@ -253,53 +203,55 @@ class Step:
         """Write the completion record (when run by `stedi run`) and return a summary table."""
         record = self.record()
         if self.run_dir is not None:
-            write_record(f"{self.run_dir}/steps/{self.name}.json", record)
+            # The run folder's records place: the folder itself, or its s3:// prefix on Glue.
+            RunFolder(self.run_dir).write_record(self.name, record)
         import pandas as pd
 
         return pd.DataFrame(
             [{"table": t, "zone": w["zone"], "rows": w["rows"], "path": w["path"]} for t, w in self.tables.items()]
         )
 
+    # -- evaluating and writing ---------------------------------------------------
+    def _evaluate(self, table: str, df: DataFrame):
+        """The QualityReport of `df` as `table`. The tables the rules look up are read from the
+        lake directly: they are not the notebook's reads."""
+        others = {name: self.lake.read(name) for name in sorted(quality.tables_needed(table, self.policy))}
+        known = {name: self.lake.rows(name) for name in quality.row_count_references(table, self.policy)}
+        return quality.evaluate(table, df, self.policy, others, reference_rows=known)
 
-def _dependency_order(items: tuple[str, ...], needs: dict[str, set[str]]) -> list[str]:
-    """`items` ordered so that each comes after what it needs (stable otherwise); a cycle is an error."""
-    ordered: list[str] = []
-    while len(ordered) < len(items):
-        ready = [i for i in items if i not in ordered and needs[i] <= set(ordered)]
-        if not ready:
-            raise RuntimeError(f"landing tables depend on each other in a cycle: {needs}")
-        ordered.extend(ready)
-    return ordered
+    def _checked(self, table: str, df: DataFrame):
+        """`_evaluate`, its results kept for the record; a failed `error` rule shows the report and raises."""
+        report = self._evaluate(table, df)
+        self.quality[table] = report.results
+        if not report.ok:
+            show(report)
+            report.raise_for_errors()
+        return report
 
-
-def _show(obj) -> None:
-    """Display in a notebook (the report then appears in the step's HTML); print elsewhere."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:  # pragma: no cover - IPython comes with the notebook stack
-        print(obj)
-        return
-    if get_ipython() is not None:
-        display(obj)
-    else:
-        print(obj)
-
-
-def write_record(where: str, record: dict) -> None:
-    """Write a JSON record whole: locally through a rename, on S3 in one PUT."""
-    text = json.dumps(record, indent=2)
-    if where.startswith("s3://"):  # pragma: no cover - exercised on AWS (and by the moto tests of stedi.aws.lake)
-        import boto3
-
-        bucket, _, key = where[len("s3://") :].partition("/")
-        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode())
-        return
-    path = Path(where)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    def _stage_and_publish(
+        self,
+        table: str,
+        rows: DataFrame,
+        quarantine: DataFrame | None,
+        verify: Callable[[Staged, Staged], None] | None = None,
+    ) -> str | None:
+        """Write `rows` as `table` and `quarantine` (if any) as its quarantine, both as unpublished
+        versions; `verify(staged, held)` may refuse them (then both are removed); then publish both.
+        Returns the quarantine's path, or None without a quarantine."""
+        staged = self.lake.stage(table, rows)
+        held = None
+        try:
+            if quarantine is not None:
+                held = self.lake.stage_quarantine(table, quarantine)
+            if verify is not None:
+                verify(staged, held)
+        except BaseException:
+            self.lake.discard(staged)
+            if held is not None:
+                self.lake.discard(held)
+            raise
+        self.tables[table] = self.lake.publish(staged)
+        return None if held is None else self.lake.publish_quarantine(held)
 
 
 def start(name: str, **kwargs) -> Step:

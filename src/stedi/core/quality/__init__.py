@@ -4,19 +4,10 @@ The rules of every table live in stedi.core.quality.catalog (one place); a rule 
 `error` (fails the run), `quarantine` (its failing rows leave the table for
 <lake>/quarantine/<table>/) or `warn` (reported).
 
-In a zone notebook, before publishing the output table (`stedi.run.step.Step.check` does this on the
-written, not yet published version)::
-
-    from stedi.core import quality
-
-    others = {t: step.read(t) for t in quality.tables_needed("customer_trusted", step.policy)}
-    report = quality.evaluate("customer_trusted", df, step.policy, others)
-    report                      # renders the results table (rule, severity, rows, outcome)
-    report.raise_for_errors()   # QualityError naming the failed rules
-    step.write("customer_trusted", report.passing)
-    if report.quarantined is not None:
-        step.lake.write_quarantine("customer_trusted", report.quarantine_records())
-    # manifest: report.results (JSON-serializable), or report.to_dict()
+A zone notebook does not call this module itself: `step.publish(table, df)`
+(stedi.run.step) writes the table as an unpublished version, evaluates these rules on
+what was written, moves quarantined rows to quarantine/<table>/ and publishes the
+rest, or raises QualityError naming the failed `error` rules with nothing published.
 
 API:
     rules_for(table, policy) -> list[Rule]

@@ -1,0 +1,86 @@
+"""raw -> landing: find the exports, split them into records, normalize to the canonical schema, account.
+
+Every record read ends in exactly one of: landed, quarantined (with a reason), or
+dropped as an exact duplicate (counted). `IntakeResult.accounting` states the
+identity `read = landed + quarantined + duplicates`; `check_accounting` fails when
+it does not hold.
+
+How a table is read (each file once):
+
+1. Every export file is read whole (`wholetext`; gzip decompressed by Spark): one
+   row per file.
+2. In the JVM (`file_units`), each file is checked: a file whose every line is
+   exactly one flat JSON object is *clean* (JSON lines, with CRLF endings or a
+   byte-order mark or not) and takes the fast path: it is cut into its lines,
+   which are the records, parsed by `from_json`. Any other file stays whole.
+3. `classify_records`, one DataFrame function for every record: parsed with the
+   declared types; a record that parse does not settle is parsed again as a JSON
+   object into a map, keys matched to the canonical columns case-insensitively
+   (`timeStamp` is `timestamp`), values coerced to the declared types
+   (`1655564376361.0` is a bigint, a phone written as a number is a string);
+   required keys checked, exact duplicates dropped, for customers the latest
+   version per email kept. The result is stored (on the local disk) and counted.
+   When every file was clean, that is all: one Spark job.
+4. Files that were not clean (objects run together `}{`, separated by commas, a
+   JSON array, pretty-printed, a truncated last record, lines that are not JSON,
+   ...) come out of step 3 whole, in the cache. `split_records`, a pure Python
+   function, cuts each into records in a UDF on the executors (one file per call,
+   files in parallel), marking what is not a record; then every record is
+   classified again, so that duplicates and customer versions are found across
+   all files.
+
+The modules, in the order a table goes through them:
+
+    exports     finding a source's export files (raw_files, check_raw_dir, RawInputError)
+    units       reading the files with Spark and cutting them into record units
+    split       split_records: cutting a file that is not clean JSON lines (pure Python)
+    classify    parse, normalize and decide each record's outcome (Spark SQL)
+    accounting  tally and check_accounting (IntakeAccountingError)
+    landing     land_source (one source -> IntakeResult) and land_all (every source at once)
+
+The raw directory is only ever read.
+"""
+
+from stedi.core.intake.accounting import IntakeAccountingError, check_accounting, tally
+from stedi.core.intake.classify import (
+    DUPLICATE,
+    LANDED,
+    QUARANTINED,
+    REASONS,
+    classify_records,
+    decide_records,
+    normalize_records,
+)
+from stedi.core.intake.exports import RAW_SUFFIXES, RawInputError, check_raw_dir, raw_files
+from stedi.core.intake.landing import IntakeResult, land_all, land_source
+from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT, RawRecord, split_records
+from stedi.core.intake.units import file_units, read_texts, split_file_records
+
+__all__ = [
+    "DUPLICATE",
+    "LANDED",
+    "NOT_JSON",
+    "QUARANTINED",
+    "RAW_SUFFIXES",
+    "REASONS",
+    "RECORD",
+    "TRUNCATED",
+    "UNSPLIT",
+    "IntakeAccountingError",
+    "IntakeResult",
+    "RawInputError",
+    "RawRecord",
+    "check_accounting",
+    "check_raw_dir",
+    "classify_records",
+    "decide_records",
+    "file_units",
+    "land_all",
+    "land_source",
+    "normalize_records",
+    "raw_files",
+    "read_texts",
+    "split_file_records",
+    "split_records",
+    "tally",
+]

@@ -1,0 +1,124 @@
+"""What a run is asked to do (`RunOptions`), and the check of it before anything is written.
+
+`validate` returns the steps the run executes: the pipeline (stedi.run.pipeline), or the
+part of it `--from` / `--only` select, whose input tables must then be in the lake already.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from stedi import config
+from stedi.errors import UsageError
+from stedi.lake import layout
+from stedi.run import pipeline
+from stedi.run.pipeline import ANALYSIS, Step
+
+
+@dataclass
+class RunOptions:
+    raw_dir: str = str(config.RAW_DIR)
+    lake_dir: str = str(config.LAKE_DIR)
+    runs_dir: str = str(config.RUNS_DIR)
+    policy: str = config.DEFAULT_POLICY
+    target: str = config.DEFAULT_TARGET
+    kernel: str = ""  # default: the local kernel, or glue_pyspark for target glue
+    notebooks_dir: str = str(config.GLUE_SESSIONS_DIR)
+    bucket: str = ""  # target glue: the S3 bucket of the lake
+    prefix: str = ""  # target glue: a key prefix inside the bucket
+    database: str = config.DEFAULT_DATABASE
+    fresh_kernels: bool = False  # one kernel per notebook instead of one for the whole run
+    from_step: str = ""  # --from: run the pipeline from this step on
+    only: str = ""  # --only: run just these comma-separated steps
+
+    @property
+    def on_glue(self) -> bool:
+        return self.target == "glue"
+
+    @property
+    def kernel_name(self) -> str:
+        return self.kernel or (config.GLUE_KERNEL if self.on_glue else config.LOCAL_KERNEL)
+
+    @property
+    def lake(self) -> str:
+        """The lake root the notebooks get: a local folder, or s3://bucket/prefix/lake on Glue."""
+        if self.on_glue:
+            return layout.s3_root(self.bucket, self.prefix)
+        return config.resolve(self.lake_dir)
+
+    @property
+    def raw(self) -> str:
+        if self.on_glue and not self.raw_dir.startswith("s3://"):
+            return config.s3_uri(self.bucket, self.prefix, config.GLUE_RAW_KEY)
+        return config.resolve(self.raw_dir)
+
+    def record_dir(self, run_dir: Path) -> str:
+        """Where the notebooks leave their completion records: the run folder, or S3 on Glue."""
+        if self.on_glue:
+            return f"{layout.s3_root(self.bucket, self.prefix)}/_runs/{run_dir.name}"
+        return str(run_dir)
+
+    def notebook(self, step: Step) -> Path:
+        """The source notebook of `step`: zone steps from `notebooks_dir`, the analysis from notebooks/."""
+        return step.notebook if step.kind == ANALYSIS else Path(self.notebooks_dir) / f"{step.name}.ipynb"
+
+    def selected_steps(self) -> tuple[Step, ...]:
+        """The steps this run executes, in pipeline order; UsageError for an unknown step."""
+        try:
+            return pipeline.select(pipeline.steps_for(self.on_glue), start=self.from_step, only=self.only)
+        except pipeline.UnknownStep as exc:
+            raise UsageError(str(exc)) from None
+
+
+def _writable_dir(path: Path, what: str) -> None:
+    """`path` exists as a writable folder, or can be created under a writable one."""
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"{what} {path}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path} is not writable")
+
+
+def _missing_inputs(options: RunOptions, steps: tuple[Step, ...]) -> list[str]:
+    """The lake tables the selected steps need from earlier steps that the lake does not hold."""
+    from stedi.lake.store import Lake
+
+    lake = Lake(None, options.lake, policy=options.policy)  # paths only: no Spark session
+    return [name for name in pipeline.external_inputs(steps) if not lake.exists(name)]
+
+
+def validate(options: RunOptions) -> tuple[Step, ...]:
+    """Every argument and input checked before anything is written; returns the steps to run."""
+    from stedi.core.intake import RawInputError, check_raw_dir
+
+    if options.policy not in config.POLICIES:
+        raise UsageError(f"unknown policy {options.policy!r}; choose one of: {', '.join(config.POLICIES)}")
+    if options.target not in config.TARGETS:
+        raise UsageError(f"unknown target {options.target!r}; choose one of: {', '.join(config.TARGETS)}")
+    if options.on_glue and not options.bucket:
+        raise UsageError("--target glue needs --bucket (the S3 bucket of the lake)")
+    steps = options.selected_steps()
+    if any(step.sources for step in steps) and not options.raw.startswith("s3://"):
+        try:
+            check_raw_dir(options.raw)
+        except RawInputError as exc:
+            raise UsageError(str(exc)) from None
+    if not options.on_glue:
+        _writable_dir(Path(options.lake), "lake directory")
+    _writable_dir(Path(options.runs_dir), "runs directory")
+    for step in steps:
+        source = options.notebook(step)
+        if not source.is_file():
+            raise UsageError(f"notebook {source.name} is missing from {source.parent}")
+    missing = _missing_inputs(options, steps)
+    if missing:
+        producers = list(dict.fromkeys(pipeline.producer(name).name for name in missing))
+        raise UsageError(
+            f"the lake {options.lake} has no table {', '.join(missing)}, which the selected steps read; "
+            f"run {', '.join(producers)} first, or add {'it' if len(producers) == 1 else 'them'} to the selection"
+        )
+    return steps

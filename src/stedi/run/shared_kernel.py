@@ -1,0 +1,52 @@
+"""The kernel of a run: one for every notebook, so the JVM (or the Glue session) starts once.
+
+One client serves every notebook too: starting a client and waiting for the kernel to
+answer it costs about 0.2 s (jupyter_client drains IOPub for 0.2 s), twice per notebook
+otherwise. Each notebook is still tested alone, in its own kernel, by nbval.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+from stedi import config
+
+# Run before each notebook in a shared kernel: a clean namespace and In [1] numbering, as in a
+# fresh kernel, while the modules (and so the Spark session and its JVM) stay loaded.
+FRESH_NAMESPACE = "get_ipython().run_line_magic('reset', '-f')\nget_ipython().execution_count = 1"
+
+
+@dataclass
+class SharedKernel:
+    """The run's kernel and one client connected to it, used for every notebook of the run."""
+
+    km: object  # jupyter_client KernelManager
+    client: object  # its BlockingKernelClient, channels started
+
+
+@contextlib.contextmanager
+def kernel_for_run(kernel_name: str, env: dict[str, str] | None = None):
+    """Start `kernel_name` (with `env` added to this process's environment) and yield a SharedKernel."""
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name=kernel_name)
+    km.start_kernel(cwd=str(config.PROJECT_ROOT), env={**os.environ, **(env or {})})
+    client = None
+    try:
+        client = km.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=120)
+        yield SharedKernel(km, client)
+    finally:
+        if client is not None:
+            client.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def reset_kernel(kernel: SharedKernel) -> None:
+    """A fresh namespace in the shared (IPython) kernel before the next notebook."""
+    reply = kernel.client.execute_interactive(FRESH_NAMESPACE, silent=True, store_history=False, timeout=120)
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"could not reset the shared kernel: {reply['content'].get('evalue')}")
