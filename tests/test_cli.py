@@ -35,6 +35,12 @@ def test_every_command_has_a_handler():
         (["sql", "select 1", "--policy", "lenient"], "argument --policy: invalid choice: 'lenient'"),
         (["aws", "publish", "--bucket", "b", "--policy", "lenient"], "argument --policy: invalid choice: 'lenient'"),
         (["run", "--bogus"], "unrecognized arguments: --bogus"),
+        (["run", "--engine", "duckdb"], "argument --engine: invalid choice: 'duckdb' (choose from 'spark', 'sail')"),
+        (["sql", "select 1", "--engine", "duckdb"], "argument --engine: invalid choice: 'duckdb'"),
+        (
+            ["run", "--engine", "sail", "--target", "glue", "--bucket", "b"],
+            "--target glue runs Spark on AWS Glue; --engine sail runs only on target local",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, monkeypatch, argv, message):

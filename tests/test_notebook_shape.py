@@ -8,7 +8,10 @@ import re
 import pytest
 
 from stedi import config
-from stedi.run.pipeline import ZONE_STEPS
+from stedi.run.folder import RunFolder
+from stedi.run.options import RunOptions
+from stedi.run.pipeline import PIPELINE, ZONE_STEPS
+from stedi.run.runner import _parameters
 
 GLUE_MAGICS = ("%glue_version 5.0", "%worker_type", "%number_of_workers", "%idle_timeout", "%extra_py_files")
 
@@ -50,3 +53,29 @@ def test_the_intake_step_lands_every_source_at_once():
     sources = ["".join(c["source"]) for c in code_cells(intake.notebook)]
     assert [s for s in sources if "step.land_all(" in s] == ["accounting = step.land_all(SOURCES)"]
     assert not [s for s in sources if "step.publish(" in s]
+
+
+def parameters(path) -> dict[str, str]:
+    """name -> default of the notebook's parameters cell."""
+    [cell] = [c for c in code_cells(path) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    found = {}
+    for line in "".join(cell["source"]).splitlines():
+        name, default = re.match(r'^(\w+): str = "(.*?)"  # [^=]*$', line).groups()  # no "=" in a comment
+        found[name] = default
+    return found
+
+
+@pytest.mark.parametrize("step", PIPELINE, ids=lambda s: s.name)
+def test_every_notebook_takes_the_parameters_the_runner_gives_it(step, tmp_path):
+    folder = RunFolder(tmp_path, str(tmp_path))
+    assert set(parameters(step.notebook)) == set(_parameters(step, RunOptions(), folder))
+
+
+@pytest.mark.parametrize("step", PIPELINE, ids=lambda s: s.name)
+def test_every_notebook_opens_its_session_on_the_engine_parameter(step):
+    assert parameters(step.notebook)["engine"] == "", "empty: the kernel's engine"
+    sources = "\n".join("".join(c["source"]) for c in code_cells(step.notebook))
+    if step in ZONE_STEPS:
+        assert re.search(r"stedi_step\.start\([^)]*\bengine=engine,", sources)
+    else:
+        assert 'local_session(engine, "stedi-analysis")' in sources and "local_spark(" not in sources

@@ -27,6 +27,7 @@ PARAMETERS = """raw_dir: str = "data/raw"
 lake_dir: str = "data/lake"
 policy: str = "strict"
 target: str = "local"
+engine: str = ""
 database: str = "stedi"
 run_dir: str = \"\""""
 FINISH = """import json, pathlib
@@ -142,10 +143,11 @@ def test_only_one_step_on_a_lake_holding_its_input_runs_that_step_alone(tmp_path
     assert [s["name"] for s in manifest["steps"]] == ["01_customer_landing_to_trusted"]
     assert manifest["status"] == "succeeded" and list(manifest["tables"]) == ["customer_trusted"]
     assert list(manifest) == [
-        "run_id", "status", "policy", "target", "raw_dir", "lake_dir", "seconds",
+        "run_id", "status", "policy", "engine", "target", "raw_dir", "lake_dir", "seconds",
         "tables", "intake", "quality", "steps", "options",
     ]
     assert manifest["options"]["only"] == "01"
+    assert manifest["engine"] == manifest["options"]["engine"] == config.DEFAULT_ENGINE
     assert "[1/1] 01_customer_landing_to_trusted ... succeeded" in capsys.readouterr().out
 
 
@@ -224,6 +226,56 @@ def test_from_selects_the_rest_of_the_pipeline_of_the_target():
     assert [s.name for s in only] == ["01_customer_landing_to_trusted", "05_machine_learning_curated"]
 
 
+# -- engines ----------------------------------------------------------------------
+def test_the_run_passes_its_engine_to_every_notebook_and_to_the_kernel(tmp_path, capsys):
+    lake_with(tmp_path, "customer_landing")
+    step = "01_customer_landing_to_trusted"
+    seen = 'import os, pathlib\npathlib.Path(run_dir, "engine.txt").write_text(f"{engine} {os.environ[\'STEDI_ENGINE\']}")'
+    notebooks = stand_ins(tmp_path, **{step: {"fault": seen}})
+    assert _run(tmp_path, notebooks, "--only", "01", "--engine", "sail") == 0
+    run_dir = tmp_path / "runs" / "latest"
+    assert (run_dir / "engine.txt").read_text() == "sail sail"
+    manifest = _manifest(tmp_path)
+    assert manifest["engine"] == manifest["options"]["engine"] == "sail"
+    assert ", engine sail" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("engine", ["spark", "sail"])
+def test_every_step_and_the_analysis_get_the_engine_parameter(tmp_path, engine):
+    from stedi.run.folder import RunFolder
+
+    folder = RunFolder(tmp_path / "run", str(tmp_path / "run"))
+    for step in PIPELINE:
+        assert runner._parameters(step, RunOptions(engine=engine), folder)["engine"] == engine, step.name
+
+
+def test_the_jvm_flags_are_chosen_for_the_spark_engine_only(monkeypatch):
+    monkeypatch.delenv(config.SPARK_JAVA_OPTIONS_ENV, raising=False)
+    monkeypatch.setattr(runner, "kernel_for_run", lambda name, env: env)
+    on_spark = runner._kernel(RunOptions(engine="spark"))
+    assert on_spark[config.ENGINE_ENV] == "spark" and on_spark[config.SPARK_JAVA_OPTIONS_ENV]
+    assert runner._kernel(RunOptions(engine="sail")) == {config.ENGINE_ENV: "sail"}
+    assert runner._kernel(RunOptions(target="glue", bucket="b")) == {}
+
+
+def test_the_engine_defaults_to_the_local_default_and_to_spark_on_glue():
+    assert RunOptions().engine == config.DEFAULT_ENGINE
+    assert RunOptions(target="glue", bucket="b").engine == "spark"
+
+
+def test_resuming_a_run_from_before_engines_resumes_it_on_spark(tmp_path):
+    lake_with(tmp_path, "customer_landing")
+    notebooks = stand_ins(tmp_path, **{"01_customer_landing_to_trusted": {"fault": "raise ValueError('not yet')"}})
+    assert _run(tmp_path, notebooks, "--only", "01", "--engine", "sail") == 1
+    manifest_path = tmp_path / "runs" / "latest" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["options"]["engine"] == "sail"
+    assert runner._resume_state(tmp_path / "runs", "latest")[0].engine == "sail"
+    del manifest["options"]["engine"]
+    manifest_path.write_text(json.dumps(manifest))
+    assert runner._resume_state(tmp_path / "runs", "latest")[0].engine == "spark"
+
+
 # -- dry run ----------------------------------------------------------------------
 def test_dry_run_prints_the_seven_steps_with_inputs_and_outputs_and_writes_nothing(tmp_path, capsys, no_kernel):
     assert main(["run", "--dry-run", "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs")]) == 0
@@ -237,6 +289,14 @@ def test_dry_run_prints_the_seven_steps_with_inputs_and_outputs_and_writes_nothi
     assert lines[at + 2].split() == ["writes", "accelerometer_trusted"]
     first = lines.index("  [1/7] 00_raw_to_landing (zone)")
     assert lines[first + 1].split() == ["reads", "raw/customer,", "raw/accelerometer,", "raw/step_trainer"]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("engine", ["spark", "sail"])
+def test_dry_run_shows_the_engine(tmp_path, capsys, no_kernel, engine):
+    argv = ["run", "--dry-run", "--engine", engine, "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs")]
+    assert main(argv) == 0
+    assert f"target local, engine {engine}, 7 steps" in capsys.readouterr().out.splitlines()[0]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -285,6 +345,8 @@ def test_run_options_are_checked_when_the_runner_is_called_directly(tmp_path):
         (RunOptions(policy="lenient"), "unknown policy 'lenient'"),
         (RunOptions(target="mars"), "unknown target 'mars'"),
         (RunOptions(target="glue"), "--target glue needs --bucket"),
+        (RunOptions(engine="duckdb"), "unknown engine 'duckdb'; choose one of: spark, sail"),
+        (RunOptions(target="glue", bucket="b", engine="sail"), "--target glue runs Spark on AWS Glue"),
     ):
         with pytest.raises(UsageError, match=message):
             runner.run(options)

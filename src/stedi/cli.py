@@ -29,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
         "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
     )
     run.add_argument("--target", default=config.DEFAULT_TARGET, choices=config.TARGETS, help="local (default) or glue")
+    run.add_argument(
+        "--engine",
+        default="",
+        choices=config.ENGINES,
+        help=f"the local engine: spark (PySpark local mode) or sail (Sail through Spark Connect); "
+        f"default: {config.DEFAULT_ENGINE}. --target glue always runs Spark",
+    )
     run.add_argument("--bucket", default="", help="target glue: the S3 bucket of the lake")
     run.add_argument("--prefix", default="", help="target glue: a key prefix inside the bucket")
     run.add_argument("--database", default=config.DEFAULT_DATABASE, help="catalog database (default: stedi)")
@@ -80,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("query", help="SQL text, or a path to a .sql file")
     sql.add_argument("--lake-dir", default=str(config.LAKE_DIR))
     sql.add_argument("--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES)
+    sql.add_argument(
+        "--engine", default=config.DEFAULT_ENGINE, choices=config.ENGINES, help=f"default: {config.DEFAULT_ENGINE}"
+    )
     sql.add_argument("--limit", type=int, default=50)
 
     generate = commands.add_parser(
@@ -133,6 +143,7 @@ def _run(args) -> int:
         runs_dir=args.runs_dir,
         policy=args.policy,
         target=args.target,
+        engine=args.engine,
         notebooks_dir=args.notebooks_dir,
         bucket=args.bucket,
         prefix=args.prefix,
@@ -154,11 +165,11 @@ def _sql(args) -> int:
     from pathlib import Path
 
     from stedi.core.sqltext import statements
-    from stedi.engine.session import local_spark
+    from stedi.engine.session import local_session
     from stedi.lake.store import Lake
 
     text = Path(args.query).read_text() if args.query.endswith(".sql") else args.query
-    lake = Lake(local_spark("stedi-sql"), args.lake_dir, policy=args.policy)
+    lake = Lake(local_session(args.engine, "stedi-sql"), args.lake_dir, policy=args.policy)
     lake.register_existing()
     for statement in statements(text):
         print(lake.sql(statement).limit(args.limit).toPandas().to_string(index=False))

@@ -27,6 +27,14 @@ POLICIES = ("strict", "udacity")
 DEFAULT_POLICY = "strict"
 TARGETS = ("local", "glue")
 DEFAULT_TARGET = "local"
+# The local engines (stedi.engine.session): PySpark's local mode, or Sail through Spark Connect.
+# On target glue the engine is always Spark.
+ENGINES = ("spark", "sail")
+DEFAULT_ENGINE = "spark"
+# The engine of a kernel or session opened without one (`stedi run` sets it for its kernel).
+ENGINE_ENV = "STEDI_ENGINE"
+# Sail's Spark Connect server listens on this interface only, on a free port.
+SAIL_HOST = "127.0.0.1"
 
 # The catalog database: a local Spark catalog database, or the Glue Data Catalog one.
 DEFAULT_DATABASE = "stedi"

@@ -4,7 +4,9 @@ On AWS the `glue_pyspark` kernel of aws-glue-sessions acts on these magics (it
 starts a Glue session with that version, worker type, ...). The local kernel
 that `make setup` registers loads this extension (`--ext=stedi.engine.glue_magics`), so
 the same first cell runs unchanged: each magic is recorded in `SESSION_CONFIG`
-and acknowledged the way the Glue kernel does, and the work runs on local Spark.
+and acknowledged the way the Glue kernel does, and the work runs on the local engine
+(stedi.engine.session: Spark local mode, or Sail through Spark Connect). The magics use
+only what both a classic and a Spark Connect session offer (no SparkContext).
 """
 
 from __future__ import annotations
@@ -65,28 +67,46 @@ def configure(line: str, cell: str) -> None:
 
 def sql(line: str, cell: str):
     """%%sql: run Spark SQL on the active session and show the result (as the Glue kernel does)."""
-    from pyspark.sql import SparkSession
-
-    spark = SparkSession.getActiveSession()
+    spark = _active_session()
     if spark is None:
         raise RuntimeError("%%sql needs a Spark session: run the context cell first")
     return spark.sql(cell).limit(int(line.strip() or 20)).toPandas()
 
 
+ENGINE_NAMES = {"spark": "PySpark local mode", "sail": "Sail through Spark Connect"}
+
+
+def _active_session():
+    """The session the notebook opened, or None (PySpark answers with its Connect session in Connect mode)."""
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
 def status(line: str = "") -> None:
-    """%status: the recorded session settings."""
-    print("Local Glue session stand-in (PySpark local mode)")
+    """%status: the local engine and session, and the recorded session settings."""
+    from stedi.engine.session import engine_for, engine_of, sail_address
+
+    spark = _active_session()
+    if spark is None:
+        engine = engine_for()
+        print(f"Local Glue session stand-in, engine {engine} ({ENGINE_NAMES[engine]}): no session yet")
+    else:
+        engine = engine_of(spark)
+        where = f", {sail_address()}" if engine == "sail" and sail_address() else ""
+        print(f"Local Glue session stand-in, engine {engine} ({ENGINE_NAMES[engine]}{where}), Spark {spark.version}")
     for key in sorted(SESSION_CONFIG):
         print(f"{key}: {SESSION_CONFIG[key]}")
 
 
 def stop_session(line: str = "") -> None:
-    """%stop_session: stop the local Spark session."""
-    from pyspark.sql import SparkSession
+    """%stop_session: stop the local session (and this kernel's Sail server)."""
+    from stedi.engine.session import engine_of, stop_sail
 
-    spark = SparkSession.getActiveSession()
-    if spark is not None:
+    spark = _active_session()
+    if spark is not None and engine_of(spark) == "spark":
         spark.stop()
+    stop_sail()
     print("Stopped session.")
 
 

@@ -1,11 +1,43 @@
-"""Build the Spark session: PySpark local mode here, a GlueContext on AWS Glue."""
+"""The Spark session of a target and engine: Spark local mode or Sail here, a GlueContext on AWS Glue.
+
+Locally there are two engines behind the same PySpark API (config.ENGINES):
+- `spark`: PySpark's own local mode (a JVM);
+- `sail`: Sail (the `pysail` package), a Rust engine that speaks Spark Connect. Its server
+  runs in this process, on a background thread listening on a free local port, and PySpark
+  connects to it as a Spark Connect client. It starts once per process (a run's shared
+  kernel starts it once for every notebook) and stops at interpreter exit, so no process is
+  left behind.
+On AWS Glue the engine is always Spark.
+
+The engine when none is given: $STEDI_ENGINE (the kernel's engine), else config.DEFAULT_ENGINE.
+"""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import sys
+import threading
 
 from stedi import config
+
+_SAIL_LOCK = threading.Lock()
+_sail: dict = {}  # this process's Sail server and its Connect session: {"server": ..., "session": ...}
+
+
+def engine_for(engine: str = "") -> str:
+    """The local engine to use: `engine`, else $STEDI_ENGINE, else config.DEFAULT_ENGINE; ValueError if unknown."""
+    chosen = engine or os.environ.get(config.ENGINE_ENV) or config.DEFAULT_ENGINE
+    if chosen not in config.ENGINES:
+        raise ValueError(f"unknown engine {chosen!r}; expected one of {', '.join(config.ENGINES)}")
+    return chosen
+
+
+def engine_of(spark) -> str:
+    """The engine behind session `spark`: "sail" for a Spark Connect session, "spark" for a classic one."""
+    # By module name: importing pyspark.sql.connect needs grpc, which a Glue session may not have.
+    return "sail" if type(spark).__module__.startswith("pyspark.sql.connect") else "spark"
 
 
 def local_spark(app_name: str = "stedi"):
@@ -42,6 +74,62 @@ def local_spark(app_name: str = "stedi"):
     )
 
 
+def local_sail(app_name: str = "stedi"):
+    """A Spark Connect session on this process's Sail server, started (on a free local port) at the first call."""
+    with _SAIL_LOCK:
+        session = _sail.get("session")
+        if session is not None and not session.is_stopped:
+            return session
+        # Sail logs INFO lines from Rust on stderr; the user's RUST_LOG wins. Read when the server starts.
+        os.environ.setdefault("RUST_LOG", "error")
+        from pysail.spark import SparkConnectServer
+        from pyspark.sql import SparkSession
+
+        server = _sail.get("server")
+        if server is None or not server.running:
+            server = SparkConnectServer(ip=config.SAIL_HOST, port=0)  # port 0: a free one
+            server.start(background=True)
+            _sail["server"] = server
+            if not _sail.get("atexit"):
+                atexit.register(stop_sail)
+                _sail["atexit"] = True
+        host, port = server.listening_address
+        # create(), not getOrCreate(): a Connect session to another server must not be taken for ours.
+        session = (
+            SparkSession.builder.remote(f"sc://{host}:{port}")
+            .appName(app_name)
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+            .create()
+        )
+        _sail["session"] = session
+        return session
+
+
+def sail_address() -> str | None:
+    """sc://host:port of this process's Sail server, or None when none runs."""
+    server = _sail.get("server")
+    if server is None or not server.running:
+        return None
+    host, port = server.listening_address
+    return f"sc://{host}:{port}"
+
+
+def stop_sail() -> None:
+    """Stop this process's Sail session and server (registered at exit); a no-op when none runs."""
+    with _SAIL_LOCK:
+        session, server = _sail.pop("session", None), _sail.pop("server", None)
+        if session is not None:
+            with contextlib.suppress(Exception):  # its connection may be gone already; the server stops next
+                session.stop()
+        if server is not None and server.running:
+            server.stop()
+        # PySpark marks the process as a Connect client when a Connect session starts (its
+        # functions then build Connect columns); without a session, a classic one may start again.
+        if session is not None:
+            os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+
+
 def glue_spark():  # pragma: no cover - runs only inside an AWS Glue session
     """The SparkSession of an AWS Glue Interactive Session (Glue 5.x, Spark 3.5)."""
     from awsglue.context import GlueContext  # type: ignore[import-not-found]
@@ -53,9 +141,19 @@ def glue_spark():  # pragma: no cover - runs only inside an AWS Glue session
     return spark
 
 
-def spark_for(target: str):
+def local_session(engine: str = "", app_name: str = "stedi"):
+    """The local session of `engine` (see engine_for): Spark local mode, or Sail through Spark Connect."""
+    if engine_for(engine) == "sail":
+        return local_sail(app_name)
+    return local_spark(app_name)
+
+
+def spark_for(target: str, engine: str = ""):
+    """The session of `target`: the local engine's (local_session), or the GlueContext's Spark on Glue."""
     if target == "local":
-        return local_spark()
+        return local_session(engine)
     if target == "glue":
+        if engine not in ("", "spark"):
+            raise ValueError(f"target glue runs Spark; engine {engine!r} runs only on target local")
         return glue_spark()
     raise ValueError(f"unknown target {target!r}; expected one of {', '.join(config.TARGETS)}")

@@ -24,6 +24,7 @@ class RunOptions:
     runs_dir: str = str(config.RUNS_DIR)
     policy: str = config.DEFAULT_POLICY
     target: str = config.DEFAULT_TARGET
+    engine: str = ""  # config.ENGINES; default: config.DEFAULT_ENGINE locally, spark on target glue (always Spark)
     kernel: str = ""  # default: the local kernel, or glue_pyspark for target glue
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR)
     bucket: str = ""  # target glue: the S3 bucket of the lake
@@ -32,6 +33,10 @@ class RunOptions:
     fresh_kernels: bool = False  # one kernel per notebook instead of one for the whole run
     from_step: str = ""  # --from: run the pipeline from this step on
     only: str = ""  # --only: run just these comma-separated steps
+
+    def __post_init__(self):
+        if not self.engine:
+            self.engine = "spark" if self.on_glue else config.DEFAULT_ENGINE
 
     @property
     def on_glue(self) -> bool:
@@ -99,6 +104,10 @@ def validate(options: RunOptions) -> tuple[Step, ...]:
         raise UsageError(f"unknown policy {options.policy!r}; choose one of: {', '.join(config.POLICIES)}")
     if options.target not in config.TARGETS:
         raise UsageError(f"unknown target {options.target!r}; choose one of: {', '.join(config.TARGETS)}")
+    if options.engine not in config.ENGINES:
+        raise UsageError(f"unknown engine {options.engine!r}; choose one of: {', '.join(config.ENGINES)}")
+    if options.on_glue and options.engine != "spark":
+        raise UsageError(f"--target glue runs Spark on AWS Glue; --engine {options.engine} runs only on target local")
     if options.on_glue and not options.bucket:
         raise UsageError("--target glue needs --bucket (the S3 bucket of the lake)")
     steps = options.selected_steps()

@@ -49,12 +49,19 @@ def glue_session_copy(source: Path, run_dir: Path, package_uri: str) -> Path:
 
 def _parameters(step: Step, options: RunOptions, folder: RunFolder) -> dict:
     if step.kind == ANALYSIS:
-        return {"lake_dir": options.lake, "policy": options.policy, "run_id": folder.run_id, "run_dir": str(folder.path)}
+        return {
+            "lake_dir": options.lake,
+            "policy": options.policy,
+            "engine": options.engine,
+            "run_id": folder.run_id,
+            "run_dir": str(folder.path),
+        }
     return {
         "raw_dir": options.raw,
         "lake_dir": options.lake,
         "policy": options.policy,
         "target": options.target,
+        "engine": options.engine,
         "database": options.database,
         "run_dir": folder.records,
     }
@@ -112,6 +119,7 @@ def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: st
         "run_id": run_id,
         "status": status,
         "policy": options.policy,
+        "engine": options.engine,
         "target": options.target,
         "raw_dir": options.raw,
         "lake_dir": options.lake,
@@ -135,7 +143,8 @@ def _resume_state(runs_dir: Path, resume: str) -> tuple[RunOptions, RunFolder, l
         raise UsageError(f"no run {resume} to resume in {runs_dir}")
     if manifest["status"] == "succeeded":
         raise UsageError(f"run {manifest['run_id']} succeeded; there is nothing to resume")
-    options = RunOptions(**{**manifest["options"], "runs_dir": str(runs_dir)})
+    # A manifest from before engines were a choice: its run was on Spark.
+    options = RunOptions(**{"engine": "spark", **manifest["options"], "runs_dir": str(runs_dir)})
     folder = RunFolder(found.path, options.record_dir(found.path))
     finished: list[dict] = []
     for step, entry in zip(options.selected_steps(), manifest["steps"]):
@@ -153,7 +162,11 @@ def dry_run(options: RunOptions, out=None, *, resume: str | None = None) -> tupl
     if resume:
         options, folder, done = _resume_state(Path(config.resolve(options.runs_dir)), resume)
     steps = validate(options)
-    print(f"stedi run --dry-run: policy {options.policy}, target {options.target}, {len(steps)} steps", file=out)
+    print(
+        f"stedi run --dry-run: policy {options.policy}, target {options.target}, engine {options.engine}, "
+        f"{len(steps)} steps",
+        file=out,
+    )
     print(f"  raw {options.raw} -> lake {options.lake}", file=out)
     if resume:
         print(f"  resuming run {folder.run_id}: the first {len(done)} steps are done and kept", file=out)
@@ -189,7 +202,11 @@ def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
         folder.path.mkdir(parents=True, exist_ok=bool(resume))
         folder.point_latest()
         verb = f"resuming at step {len(steps) + 1}" if resume else "starting"
-        print(f"stedi run {folder.run_id} ({verb}): policy {options.policy}, target {options.target}", file=out)
+        print(
+            f"stedi run {folder.run_id} ({verb}): policy {options.policy}, target {options.target}, "
+            f"engine {options.engine}",
+            file=out,
+        )
         print(f"  raw {options.raw} -> lake {options.lake}", file=out)
         if lock is not None and lock.took_over:
             print(f"  {lock.took_over}", file=out)
@@ -239,7 +256,10 @@ def _kernel(options: RunOptions):
     if options.fresh_kernels:
         return contextlib.nullcontext()
     env = {}
-    if not options.on_glue and config.SPARK_JAVA_OPTIONS_ENV not in os.environ:
+    if not options.on_glue:
+        # The kernel's engine: what a session opened without one in this kernel uses.
+        env[config.ENGINE_ENV] = options.engine
+    if not options.on_glue and options.engine == "spark" and config.SPARK_JAVA_OPTIONS_ENV not in os.environ:
         from stedi.engine.java import java_options_for, raw_bytes
 
         env[config.SPARK_JAVA_OPTIONS_ENV] = java_options_for(raw_bytes(options.raw))

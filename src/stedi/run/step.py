@@ -36,6 +36,7 @@ class Step:
         target: str = config.DEFAULT_TARGET,
         run_dir: str = "",
         database: str = config.DEFAULT_DATABASE,
+        engine: str = "",
     ):
         if policy not in config.POLICIES:
             raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
@@ -48,7 +49,8 @@ class Step:
         # Where the completion record goes: a local run folder, or an s3:// one on Glue.
         self.run_dir = config.resolve(run_dir) if run_dir else None
         self.started = time.monotonic()
-        self.spark = spark_for(target)
+        # engine "": the kernel's ($STEDI_ENGINE), else config.DEFAULT_ENGINE; Glue runs Spark.
+        self.spark = spark_for(target, engine)
         self.lake = Lake(self.spark, lake_dir, policy=policy, database=database)
         self.reads: list[str] = []  # the tables the notebook read, in the order it first read them
         self.tables: dict[str, dict] = {}
