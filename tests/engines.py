@@ -20,10 +20,13 @@ _CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
 
 
 @contextlib.contextmanager
-def on_sail():
-    """PySpark builds Spark Connect columns inside the block (Sail), classic ones outside."""
+def on(engine: str):
+    """PySpark builds columns for `engine`'s session inside the block: Connect ones for Sail, classic for Spark."""
     before = os.environ.get(_CONNECT_MODE)
-    os.environ[_CONNECT_MODE] = "1"
+    if engine == "sail":
+        os.environ[_CONNECT_MODE] = "1"
+    else:
+        os.environ.pop(_CONNECT_MODE, None)
     try:
         yield
     finally:
@@ -33,18 +36,24 @@ def on_sail():
             os.environ[_CONNECT_MODE] = before
 
 
+def on_sail():
+    return on("sail")
+
+
 @pytest.fixture(scope="session")
 def sail():
     os.environ.setdefault("RUST_LOG", "error")
     from pysail.spark import SparkConnectServer
-    from pyspark.sql import SparkSession
+    # The Connect builder itself: pyspark.sql's builder refuses a remote session while a
+    # classic one (conftest's `spark`) runs in the same process.
+    from pyspark.sql.connect.session import SparkSession
 
     server = SparkConnectServer(ip="127.0.0.1", port=0)
     server.start(background=True)
     _, port = server.listening_address
-    with on_sail():
+    with on("sail"):
         session = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").create()
     yield session
-    with on_sail():
+    with on("sail"):
         session.stop()
     server.stop()

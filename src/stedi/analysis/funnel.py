@@ -54,9 +54,11 @@ def consent_funnel(landing: dict[str, DataFrame]) -> pd.DataFrame:
 
     `landing` maps each of `LANDING_TABLES` to its DataFrame. Counts only: each policy's
     tables are derived from the same landing tables (cache them first, `FUNNEL_COLUMNS`
-    only; the landing counts are shared by both policies).
+    only; the landing counts are shared by both policies). The counts are plain ints. The
+    cache only saves work: on an engine where it does nothing (Sail), each count computes
+    its table from the landing tables, with the same result.
     """
-    landing_rows = {name: landing[name].count() for name in LANDING_TABLES}
+    landing_rows = {name: int(landing[name].count()) for name in LANDING_TABLES}
     rows = {name: {"table": name, "zone": TABLES[name].zone, "entity": FUNNEL_ENTITIES[name]} for name in FUNNEL_TABLES}
 
     def policy_counts(policy: str) -> dict[str, int]:
@@ -66,7 +68,7 @@ def consent_funnel(landing: dict[str, DataFrame]) -> pd.DataFrame:
         for name in DERIVATION_ORDER:
             table = tables[name].cache()
             cached.append(table)
-            counts[name] = table.count()
+            counts[name] = int(table.count())
         for table in cached:
             table.unpersist()
         return counts

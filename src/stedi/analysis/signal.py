@@ -126,16 +126,17 @@ def distance_signal(
 
 def magnitude_quantiles(ml: DataFrame, target: str = "distanceFromObject") -> pd.DataFrame:
     """Per magnitude: rows and the 5/25/50/75/95th percentiles of `target` (for box plots)."""
-    qs = [0.05, 0.25, 0.5, 0.75, 0.95]
-    out = (
+    qs = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
+    # One percentile per aggregate: Sail's percentile_approx takes no list of percentages.
+    return (
         with_magnitude(ml).groupBy("magnitude")
-        .agg(F.count(F.lit(1)).alias("rows"), F.percentile_approx(target, qs, 10_000).alias("q"))
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            *[F.percentile_approx(target, q, 10_000).alias(name) for name, q in qs.items()],
+        )
         .orderBy("magnitude")
         .toPandas()
     )
-    for name, i in zip(("q05", "q25", "q50", "q75", "q95"), range(len(qs))):
-        out[name] = out["q"].map(lambda q, i=i: q[i])
-    return out.drop(columns="q")
 
 
 def signal_sentence(s: dict) -> str:

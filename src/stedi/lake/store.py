@@ -17,8 +17,7 @@ from pathlib import Path
 
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession
 
 from stedi import config
 from stedi.core.schemas import spark_schema
@@ -36,7 +35,7 @@ class Staged:
     name: str
     target: str  # the table's path
     location: str  # where this version was written (the target itself on S3)
-    rows: int  # rows written, counted while writing
+    rows: int  # rows written, counted from the written version
 
 QUARANTINE_COLUMNS = (
     ("source_file", "string"),
@@ -53,6 +52,21 @@ def publish_version(link: Path, version: Path) -> None:
     if link.exists() and not link.is_symlink():
         link.rename(version.parent / f"unversioned-{uuid.uuid4().hex[:8]}")
     os.replace(tmp, link)
+
+
+def _data_files(folder: Path) -> list[Path]:
+    """The data files of a written table folder (the engines' `_SUCCESS`, `.crc` and our `_stedi_rows.json` left out)."""
+    return [f for f in folder.iterdir() if f.is_file() and not f.name.startswith(("_", "."))]
+
+
+def _lines(path: Path, chunk: int = 1 << 22) -> int:
+    """Lines of a text file (a last line without a newline counts)."""
+    lines, last = 0, b"\n"
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
 
 
 class Lake:
@@ -109,7 +123,7 @@ class Lake:
 
         Locally the new version is written to a staging folder and then moved into
         place, so a failed write never leaves a half-written table behind. `rows` is
-        counted while writing (no second pass over the data).
+        counted from what was written (no second pass over the frame: see `written_rows`).
         """
         return self.publish(self.stage(name, df))
 
@@ -119,7 +133,7 @@ class Lake:
         Locally `<zone>/<table>` is a symbolic link to `<zone>/.versions/<table>/<version>/`;
         the new version is written beside the current one (`publish` swaps the link, `discard`
         removes it). On S3, which has no rename, Spark overwrites the table in place. The
-        rows written are counted as they are written (a Spark observation).
+        rows written are counted from the written files (`written_rows`).
         """
         t = table(name)
         return self._stage_at(name, df, self.path(name), t.fmt)
@@ -146,7 +160,7 @@ class Lake:
             marker = Path(self.path(name)) / ROWS_FILE
             if marker.is_file():
                 return int(json.loads(marker.read_text())["rows"])
-        return self.read(name).count()
+        return int(self.read(name).count())
 
     def write_quarantine(self, name: str, df: DataFrame) -> str:
         """Replace the quarantine of table `name` (JSON lines: source_file, position, reason, raw)."""
@@ -164,24 +178,41 @@ class Lake:
         return self.spark.read.schema(spark_schema(QUARANTINE_COLUMNS)).json(self.quarantine_path(name))
 
     def _stage_at(self, name: str, df: DataFrame, target: str, fmt: str) -> "Staged":
-        counted = Observation(f"rows-{uuid.uuid4().hex[:8]}")
-        observed = df.observe(counted, F.count(F.lit(1)).alias("rows"))
         if not self.is_local:  # pragma: no cover - S3 has no rename; Spark overwrites in place
-            observed.write.mode("overwrite").format(fmt).save(target)
-            return Staged(name, target, target, int(counted.get["rows"]))
+            df.write.mode("overwrite").format(fmt).save(target)
+            return Staged(name, target, target, self.written_rows(target, fmt))
         link = Path(target)
         versions = link.parent / VERSIONS_DIR / link.name
         versions.mkdir(parents=True, exist_ok=True)
         version = versions / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         try:
-            observed.write.format(fmt).save(str(version))
-            rows = int(counted.get["rows"])
+            df.write.format(fmt).save(str(version))
+            version.mkdir(exist_ok=True)  # an engine may write no folder at all for an empty frame
+            rows = self.written_rows(str(version), fmt)
             # Hidden from Spark's readers (a name starting with `_`), kept with the version.
             (version / ROWS_FILE).write_text(json.dumps({"table": name, "rows": rows}))
         except BaseException:
             shutil.rmtree(version, ignore_errors=True)
             raise
         return Staged(name, target, str(version), rows)
+
+    def written_rows(self, location: str, fmt: str) -> int:
+        """Rows of the files just written at `location`, without computing the written frame again.
+
+        The same on a classic session and on Spark Connect (Sail has no `Observation`), and
+        no engine job locally: Parquet from the files' footers, JSON lines by counting the
+        files' lines. On S3 the engine counts them (a Parquet count reads only footers). A plain int.
+        """
+        if self.is_local:
+            files = _data_files(Path(location))
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                return sum(pq.read_metadata(f).num_rows for f in files)
+            if all(f.suffix == ".json" for f in files):  # uncompressed, as both engines write by default
+                return sum(_lines(f) for f in files)
+        reader = self.spark.read.parquet if fmt == "parquet" else self.spark.read.text
+        return int(reader(location).count())
 
     def _publish(self, staged: "Staged") -> None:
         """Swap the table's link to the staged version; older versions (and any version left

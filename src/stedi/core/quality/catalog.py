@@ -39,12 +39,17 @@ from stedi.core.tables import (
 
 # The oldest customer we believe in: born at most this many years before registering.
 MAX_AGE_YEARS = 110
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# Regular expressions here run on Java's engine (Spark) and Rust's (Sail): only syntax both read
+# the same way. Not `\s` (ASCII whitespace in Java, Unicode in Rust) but the ASCII characters
+# themselves; not `$` (Java's also matches before a final line break) but `\z` (the end of the text).
+_NOT_AT_OR_SPACE = r"[^@ \t\n\x0B\f\r]+"
+EMAIL_PATTERN = rf"\A{_NOT_AT_OR_SPACE}@{_NOT_AT_OR_SPACE}\.{_NOT_AT_OR_SPACE}\z"
 AXIS_VALUES = (-1, 0, 1)
 
 BIRTHDAY_PLAUSIBLE = (
     "birthDay is null or ("
-    "birthDay rlike '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' "
+    # The length excludes a trailing line break, which Java's `$` lets through and Rust's does not.
+    "length(birthDay) = 10 and birthDay rlike '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' "
     "and birthDay <= date_format(timestamp_millis(registrationDate), 'yyyy-MM-dd') "
     f"and birthDay >= date_format(add_months(timestamp_millis(registrationDate), -12 * {MAX_AGE_YEARS}), 'yyyy-MM-dd'))"
 )

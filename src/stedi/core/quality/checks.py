@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import reduce
-from typing import Mapping
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.utils import AnalysisException
 
 from stedi.core.quality.rules import ERROR, QUARANTINE, WARN, Rule, group_size_sql
 
@@ -183,7 +185,7 @@ def row_count_result(rule: Rule, rows: int, distinct, others, reference_rows: di
     if "reference" in rule.params:
         ref = rule.params["reference"]
         if ref not in reference_rows:
-            reference_rows[ref] = others[ref].count()
+            reference_rows[ref] = int(others[ref].count())
         bound = reference_rows[ref]
         bound_text = f"{bound:,} (rows of {ref})"
     else:
@@ -194,8 +196,30 @@ def row_count_result(rule: Rule, rows: int, distinct, others, reference_rows: di
     return result_row(rule, rows, None, failed=not holds, detail=detail)
 
 
+@contextmanager
+def query_on(query: str, frames: Mapping[str, DataFrame]) -> Iterator[DataFrame]:
+    """`query` with each `{name}` placeholder standing for `frames[name]`; use the result inside the block.
+
+    Each frame is a temporary view with a name of its own (rules run concurrently in one
+    session), dropped when the block ends. Temporary views work on a classic session and on
+    Spark Connect alike (`spark.sql(query, name=df)` needs a 4.x Connect client). A Connect
+    frame is resolved again at each action, so every action on the result happens inside.
+    """
+    tag = uuid.uuid4().hex[:12]
+    views = {name: f"stedi_{name}_{tag}" for name in frames}
+    spark = next(iter(frames.values())).sparkSession
+    try:
+        for name, frame in frames.items():
+            frame.createOrReplaceTempView(views[name])
+        yield spark.sql(query.format(**{name: f"`{view}`" for name, view in views.items()}))
+    finally:
+        for view in views.values():
+            spark.catalog.dropTempView(view)
+
+
 def group_size_result(rule: Rule, df: DataFrame, rows: int) -> dict:
-    stats = df.sparkSession.sql(group_size_sql(rule), primary=df).first()
+    with query_on(group_size_sql(rule), {"primary": df}) as query:
+        stats = query.first()
     if not stats["groups"]:
         return result_row(rule, rows, 0, failed=False, detail="no groups")
     unit = rule.params["unit"]
@@ -215,13 +239,14 @@ def group_size_result(rule: Rule, df: DataFrame, rows: int) -> dict:
 def sql_result(rule: Rule, df: DataFrame, others: Mapping[str, DataFrame], rows: int, examples: int) -> dict:
     frames = {"primary": df, **{t: others[t] for t in rule.needs}}
     try:
-        failing_rows = df.sparkSession.sql(rule.params["query"], **frames)
+        with query_on(rule.params["query"], frames) as failing_rows:
+            failing = int(failing_rows.count())
+            shown = _examples(failing_rows, failing_rows.columns[:4], examples) if failing else ""
     except AnalysisException as problem:
         return not_evaluated(rule, str(problem).splitlines()[0])
-    failing = failing_rows.count()
     if not failing:
         return result_row(rule, rows, 0, failed=False)
-    detail = f"{failing:,} of {rows:,} rows returned" + _examples(failing_rows, failing_rows.columns[:4], examples)
+    detail = f"{failing:,} of {rows:,} rows returned" + shown
     if rule.description:
         detail = f"{detail} ({rule.description})"
     return result_row(rule, rows, failing, failed=True, detail=detail)

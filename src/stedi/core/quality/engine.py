@@ -221,7 +221,7 @@ def evaluate_rules(
         quarantined = enriched.where(failing).select(*df.columns, which.alias("rule"))
         quarantined_rows = sum(results[r.name]["rows_failing"] for r in removing)
         if len(removing) > 1:  # rows failing several rules count once
-            quarantined_rows = enriched.where(failing).count()
+            quarantined_rows = int(enriched.where(failing).count())
 
     return QualityReport(
         table=table,
