@@ -8,7 +8,7 @@ STAMP := $(VENV)/.stedi-setup
 KERNEL := $(VENV)/share/jupyter/kernels/stedi_glue_local/kernel.json
 ARGS ?=
 
-.PHONY: help setup run test report lab bench clean
+.PHONY: help setup run check test report lab bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -17,13 +17,16 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	@bash scripts/setup.sh
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv, install the project editable, find Java, register the local kernel
+setup: $(STAMP) ## Create .venv, install the project editable with its test and bench extras, find Java, register the local kernel
 	@test -f $(KERNEL) || $(PY) -m stedi.engine.kernel
 
 run: setup ## Build the lakehouse from data/raw into data/lake; run record in runs/<run_id>/ (ARGS="--policy udacity")
 	$(VENV)/bin/stedi run $(ARGS)
 
-test: setup ## Run the test suite (unit, notebooks under nbval, end to end)
+check: setup ## The fast tier: every test but the end-to-end runs and the real notebooks under nbval
+	$(PY) -m pytest -m "not e2e and not notebook" $(ARGS)
+
+test: setup ## Run the whole test suite (unit, notebooks under nbval, end to end)
 	$(PY) -m pytest $(ARGS)
 
 bench: setup ## Scale benchmark: generate N=1,10,100 x the data, run the pipeline and a DuckDB reference; writes benchmarks/results.md

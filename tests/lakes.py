@@ -1,8 +1,9 @@
-"""Helpers for tests that compare whole lakes: content fingerprints, running and killing runs."""
+"""Helpers for tests that compare whole lakes: content fingerprints, copies, running and killing runs."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,8 +15,12 @@ from pyspark.sql import functions as F
 from stedi import config
 from stedi.lake.store import Lake
 from stedi.core.tables import TABLES
+from stedi.run.pipeline import ZONE_STEPS
 
 STEDI = [sys.executable, "-m", "stedi.cli"]
+# `stedi run` arguments for the zone steps alone: the lake's tables without the analysis,
+# which reads them and writes none (for tests about the tables, it is time spent on nothing).
+ZONE_STEPS_ONLY = ("--only", ",".join(step.name for step in ZONE_STEPS))
 
 
 def fingerprints(spark, lake_dir, policy="strict") -> dict[str, tuple[int, int]]:
@@ -28,6 +33,16 @@ def fingerprints(spark, lake_dir, policy="strict") -> dict[str, tuple[int, int]]
             row = df.agg(F.count(F.lit(1)), F.sum(F.xxhash64(*df.columns).cast("decimal(38,0)"))).first()
             found[name] = (row[0], int(row[1] or 0))
     return found
+
+
+def copy_lake(source, dest) -> Path:
+    """A copy of a built lake to run on. Each table is a link to its current version, relative
+    to the lake (stedi.lake.store), so the links are copied as links and point into the copy."""
+    shutil.copytree(source, dest, symlinks=True)
+    for link in Path(dest).glob("*/*"):
+        if link.is_symlink():
+            assert link.resolve().is_relative_to(Path(dest).resolve()), link
+    return Path(dest)
 
 
 def stedi_run(lake_dir, runs_dir, *args, check=True) -> subprocess.CompletedProcess:

@@ -1,8 +1,10 @@
-"""End to end: `stedi run` on the real exports in both policies, and every notebook under nbval."""
+"""End to end: `stedi run` on the real exports in both policies, and every notebook under nbval.
+
+The two `stedi run`s are the session's clean builds (conftest.clean_builds), shared with
+tests/test_robustness.py; no test here writes to them."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -11,7 +13,8 @@ import papermill
 import pytest
 
 from stedi import config
-from stedi.run.runner import ANALYSIS, PIPELINE
+from stedi.run.folder import LATEST, STEPS_DIR, RunFolder
+from stedi.run.pipeline import PIPELINE, ZONE_STEPS
 
 LANDING = {"customer_landing": 956, "accelerometer_landing": 81_273, "step_trainer_landing": 28_680}
 EXPECTED = {
@@ -32,7 +35,7 @@ EXPECTED = {
         "machine_learning_curated": 32_025,
     },
 }
-STEDI = [sys.executable, "-m", "stedi.cli"]
+STEP_NAMES = [step.name for step in PIPELINE]
 
 
 @pytest.fixture(scope="module", params=["udacity", "strict"])
@@ -53,23 +56,24 @@ def test_counts_match_the_policy(finished_run):
 @pytest.mark.e2e
 def test_run_folder_holds_every_executed_notebook_and_its_html(finished_run):
     _, _, run_dir, manifest, stdout = finished_run
-    assert [s["name"] for s in manifest["steps"]] == [*PIPELINE, ANALYSIS]
+    folder = RunFolder(run_dir)
+    assert [s["name"] for s in manifest["steps"]] == STEP_NAMES
     for step in manifest["steps"]:
         assert step["status"] == "succeeded" and step["seconds"] > 0
-        executed = nbformat.read(run_dir / f"{step['name']}.ipynb", as_version=4)
+        executed = nbformat.read(folder.notebook(step["name"]), as_version=4)
         assert any(c.get("outputs") for c in executed.cells)  # the executed copy, not the source
         assert "<html" in (run_dir / step["html"]).read_text()
-    assert "consenting_customers" not in (run_dir / f"{PIPELINE[1]}.html").read_text()  # for readers: no code
-    assert "consenting_customers" in (run_dir / f"{PIPELINE[1]}.code.html").read_text()
-    index = (run_dir / "index.html").read_text()
+    assert "consenting_customers" not in (run_dir / f"{PIPELINE[1].name}.html").read_text()  # for readers: no code
+    assert "consenting_customers" in (run_dir / f"{PIPELINE[1].name}.code.html").read_text()
+    index = folder.index_path.read_text()
     for step in manifest["steps"]:
         assert f'href="{step["html"]}"' in index
     for name, table in manifest["tables"].items():
         assert name in index and f"{table['rows']:,}" in index
-    figures = sorted(p.stem for p in (run_dir / "figures").glob("*.png"))
+    figures = [p.stem for p in folder.figures()]
     assert "funnel" in figures and len(figures) >= 8
     assert index.count("data:image/png;base64,") >= len(figures)
-    assert (run_dir.parent / "latest").resolve() == run_dir
+    assert (run_dir.parent / LATEST).resolve() == run_dir
     for name, rows in EXPECTED[manifest["policy"]].items():
         assert f"{rows:>10,}" in stdout and name in stdout  # the closing table of counts
 
@@ -94,16 +98,19 @@ def test_lake_tables_are_where_the_manifest_says_with_their_declared_types(finis
 
 
 @pytest.mark.notebook
-def test_every_zone_notebook_runs_under_nbval(tmp_path, spark):
-    """Each notebook, with its parameters pointed at a scratch lake, executes top to bottom under nbval."""
-    run_dir = tmp_path / "run"
+def test_every_zone_notebook_runs_under_nbval_and_builds_the_strict_lake(tmp_path, spark, clean_fingerprints):
+    """Each zone notebook, its parameters pointed at one scratch lake, executes top to bottom under
+    nbval, in its own kernel, in order; the lake they build is the one `stedi run` builds."""
+    from lakes import fingerprints
+
+    lake, folder = tmp_path / "lake", RunFolder(tmp_path / "run")
     prepared = []
-    for name in PIPELINE:
-        out = tmp_path / f"{name}.ipynb"
+    for step in ZONE_STEPS:
+        out = tmp_path / f"{step.name}.ipynb"
         papermill.execute_notebook(
-            str(config.GLUE_SESSIONS_DIR / f"{name}.ipynb"),
+            str(step.notebook),
             str(out),
-            parameters={"lake_dir": str(tmp_path / "lake"), "run_dir": str(run_dir)},
+            parameters={"lake_dir": str(lake), "run_dir": str(folder.path)},
             prepare_only=True,
             kernel_name=config.LOCAL_KERNEL,
             language="python",
@@ -116,10 +123,12 @@ def test_every_zone_notebook_runs_under_nbval(tmp_path, spark):
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    records = {p.stem: json.loads(p.read_text()) for p in (run_dir / "steps").glob("*.json")}
-    assert sorted(records) == sorted(PIPELINE)
+    records = {step.name: folder.read_record(step.name) for step in ZONE_STEPS}
+    assert None not in records.values(), records
+    assert sorted(p.stem for p in (folder.path / STEPS_DIR).glob("*.json")) == sorted(records)
     rows = {t: w["rows"] for r in records.values() for t, w in r["tables"].items()}
     assert rows == EXPECTED["strict"]
+    assert fingerprints(spark, lake) == clean_fingerprints("strict")
 
 
 @pytest.mark.e2e
@@ -165,16 +174,18 @@ def messy_raw(tmp_path_factory):
 
 
 @pytest.mark.e2e
-def test_messy_exports_build_the_same_lake_as_the_clean_ones(finished_run, messy_raw, tmp_path, spark):
-    from lakes import fingerprints, stedi_run
+def test_messy_exports_build_the_same_lake_as_the_clean_ones(messy_raw, tmp_path, spark, clean_fingerprints):
+    # One policy is enough: the intake, where the defects are, does not depend on it, and the
+    # fingerprints cover every table downstream of it.
+    from lakes import ZONE_STEPS_ONLY, fingerprints, stedi_run
 
-    policy, clean_lake, _, _, _ = finished_run
     lake, runs = tmp_path / "lake", tmp_path / "runs"
-    stedi_run(lake, runs, "--policy", policy, "--raw-dir", str(messy_raw))
-    manifest = json.loads((runs / "latest" / "manifest.json").read_text())
+    stedi_run(lake, runs, "--raw-dir", str(messy_raw), *ZONE_STEPS_ONLY)
+    manifest = RunFolder.latest(runs).read_manifest()
+    assert manifest["policy"] == "strict"
     assert {name: manifest["tables"][name]["rows"] for name in LANDING} == LANDING
     for name, accounting in manifest["intake"].items():
         assert accounting["read"] == accounting["landed"] + accounting["quarantined"] + accounting["duplicates_dropped"]
         assert {"not_json", "truncated", "bad_type", "missing_required_field"} <= set(accounting["quarantine_reasons"])
     assert "superseded" in manifest["intake"]["customer_landing"]["quarantine_reasons"]
-    assert fingerprints(spark, lake, policy) == fingerprints(spark, clean_lake, policy)
+    assert fingerprints(spark, lake) == clean_fingerprints("strict")

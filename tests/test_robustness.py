@@ -1,4 +1,8 @@
-"""Re-runs, crashes, concurrent runs: never lost, duplicated or half-written data."""
+"""Re-runs, crashes, concurrent runs: never lost, duplicated or half-written data.
+
+The runs here start from a copy of a clean build (conftest.clean_builds), run the zone steps
+(the analysis writes no table), and end compared, table by table, with the content
+fingerprints of the clean builds (lakes.fingerprints)."""
 
 from __future__ import annotations
 
@@ -8,29 +12,28 @@ import shutil
 import nbformat
 import pytest
 
-from lakes import fingerprints, kill_everything, start_run, stedi_run, wait_for
+from lakes import ZONE_STEPS_ONLY, copy_lake, fingerprints, kill_everything, start_run, stedi_run, wait_for
 from stedi import config
-from stedi.lake.lock import LakeBusy, LakeLock
-from stedi.run.runner import ANALYSIS, PIPELINE
+from stedi.lake.lock import LOCK_FILE, LakeBusy, LakeLock
+from stedi.run.folder import RunFolder
+from stedi.run.pipeline import ZONE_STEPS
 from stedi.core.tables import TABLES
 
 
-@pytest.fixture(scope="module")
-def clean(clean_builds, spark):
-    """Fingerprints of uninterrupted strict and udacity runs."""
-    result = {}
-    for policy in ("strict", "udacity"):
-        result[policy] = fingerprints(spark, clean_builds(policy)[0], policy)
-        assert set(result[policy]) == set(TABLES)
-    return result
+
+def _latest_manifest(runs) -> dict | None:
+    try:
+        return RunFolder.latest(runs).read_manifest()
+    except (OSError, ValueError):
+        return None
 
 
 @pytest.mark.e2e
-def test_running_twice_gives_the_same_tables(tmp_path, spark, clean):
-    lake, runs = tmp_path / "lake", tmp_path / "runs"
-    stedi_run(lake, runs)
-    stedi_run(lake, runs)
-    assert fingerprints(spark, lake) == clean["strict"]
+def test_running_twice_gives_the_same_tables(tmp_path, spark, clean_builds, clean_fingerprints):
+    # The first run is the clean strict build; the second runs on a copy of its lake.
+    lake, runs = copy_lake(clean_builds("strict")[0], tmp_path / "lake"), tmp_path / "runs"
+    stedi_run(lake, runs, *ZONE_STEPS_ONLY)
+    assert fingerprints(spark, lake) == clean_fingerprints("strict")
     # Each table folder holds one version only: nothing appended, nothing left behind.
     for zone in config.ZONES:
         for versions in (lake / zone / ".versions").iterdir():
@@ -38,55 +41,63 @@ def test_running_twice_gives_the_same_tables(tmp_path, spark, clean):
 
 
 @pytest.mark.e2e
-def test_killed_mid_write_leaves_previous_or_new_tables_and_resume_completes(tmp_path, spark, clean):
-    lake, runs = tmp_path / "lake", tmp_path / "runs"
-    stedi_run(lake, runs)  # a complete strict build: the previous version of every table
-    proc = start_run(lake, runs, "--policy", "udacity")
+def test_killed_mid_write_leaves_previous_or_new_tables_and_resume_completes(
+    tmp_path, spark, clean_builds, clean_fingerprints
+):
+    strict, udacity = clean_fingerprints("strict"), clean_fingerprints("udacity")
+    # A copy of the complete strict build: the previous version of every table.
+    lake, runs = copy_lake(clean_builds("strict")[0], tmp_path / "lake"), tmp_path / "runs"
+    proc = start_run(lake, runs, "--policy", "udacity", *ZONE_STEPS_ONLY)
     versions = lake / "trusted" / ".versions" / "accelerometer_trusted"
     # The moment a new version of accelerometer_trusted is being written (no _SUCCESS yet).
     wait_for(lambda: any(not (v / "_SUCCESS").exists() for v in versions.iterdir()), proc)
     kill_everything(proc)
     now = fingerprints(spark, lake, "udacity")
     for name in TABLES:
-        assert now[name] in (clean["strict"][name], clean["udacity"][name]), name
-    assert now["accelerometer_trusted"] == clean["strict"]["accelerometer_trusted"]
+        assert now[name] in (strict[name], udacity[name]), name
+    assert now["accelerometer_trusted"] == strict["accelerometer_trusted"] != udacity["accelerometer_trusted"]
     resumed = stedi_run(lake, runs, "--resume")
     assert "took over the lake lock of run" in resumed.stdout
     assert "done before, kept" in resumed.stdout
-    assert fingerprints(spark, lake, "udacity") == clean["udacity"]
-    manifest = json.loads((runs / "latest" / "manifest.json").read_text())
+    assert fingerprints(spark, lake, "udacity") == udacity
+    manifest = _latest_manifest(runs)
     assert manifest["status"] == "succeeded" and manifest["policy"] == "udacity"
-    assert [s["name"] for s in manifest["steps"]] == [*PIPELINE, ANALYSIS]
+    assert [s["name"] for s in manifest["steps"]] == [step.name for step in ZONE_STEPS]
     assert {s["status"] for s in manifest["steps"]} == {"succeeded"}
 
 
 def _finished_steps(runs) -> int:
-    try:
-        manifest = json.loads((runs / "latest" / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return 0
-    return sum(step["status"] == "succeeded" for step in manifest["steps"])
+    manifest = _latest_manifest(runs)
+    return sum(step["status"] == "succeeded" for step in manifest["steps"]) if manifest else 0
 
 
 @pytest.mark.e2e
-def test_killed_between_steps_then_resumed_equals_a_clean_run(tmp_path, spark, clean):
-    lake, runs = tmp_path / "lake", tmp_path / "runs"
-    proc = start_run(lake, runs)
+def test_killed_between_steps_then_resumed_equals_a_clean_run(tmp_path, spark, clean_builds, clean_fingerprints):
+    strict, udacity = clean_fingerprints("strict"), clean_fingerprints("udacity")
+    # A strict run on a copy of the udacity build: every table it has not reached yet
+    # still holds the udacity version, so the resume has to bring them to strict.
+    lake, runs = copy_lake(clean_builds("udacity")[0], tmp_path / "lake"), tmp_path / "runs"
+    proc = start_run(lake, runs, *ZONE_STEPS_ONLY)
     # Between steps 2 and 3: the manifest records two finished steps.
     wait_for(lambda: _finished_steps(runs) == 2, proc)
     kill_everything(proc)
-    assert set(fingerprints(spark, lake)) >= {"customer_landing", "customer_trusted"}
-    run_id = (runs / "latest").resolve().name
+    now = fingerprints(spark, lake)
+    for name in TABLES:
+        assert now[name] in (strict[name], udacity[name]), name
+    written_by_the_first_two = {*ZONE_STEPS[0].writes, *ZONE_STEPS[1].writes}
+    assert {name: now[name] for name in written_by_the_first_two} == {name: strict[name] for name in written_by_the_first_two}
+    assert now["machine_learning_curated"] == udacity["machine_learning_curated"] != strict["machine_learning_curated"]
+    run_id = RunFolder.latest(runs).run_id
     resumed = stedi_run(lake, runs, "--resume", run_id)
     assert f"stedi run {run_id} (resuming at step 3)" in resumed.stdout
-    assert fingerprints(spark, lake) == clean["strict"]
+    assert fingerprints(spark, lake) == strict
 
 
 @pytest.mark.e2e
 def test_a_second_run_on_a_busy_lake_stops_at_once_naming_the_first(tmp_path):
     lake, runs = tmp_path / "lake", tmp_path / "runs"
     first = start_run(lake, runs)
-    lock_file = lake / ".stedi.lake.lock"
+    lock_file = lake / LOCK_FILE
     wait_for(lambda: lock_file.exists() and lock_file.read_text(), first)
     holder = json.loads(lock_file.read_text())["run_id"]
     second = stedi_run(lake, runs, check=False)
@@ -112,7 +123,7 @@ def test_resume_refuses_a_run_that_succeeded_or_does_not_exist(tmp_path, capsys)
     assert "no run nope to resume" in capsys.readouterr().err
     run = tmp_path / "r1"
     run.mkdir()
-    (run / "manifest.json").write_text(json.dumps({"run_id": "r1", "status": "succeeded"}))
+    RunFolder(run).write_manifest({"run_id": "r1", "status": "succeeded"})
     assert main(["run", "--runs-dir", str(tmp_path), "--resume", "r1"]) == 2
     assert "run r1 succeeded; there is nothing to resume" in capsys.readouterr().err
 
@@ -131,5 +142,5 @@ def test_a_step_that_writes_no_table_fails_the_run(tmp_path, capsys):
     )
     assert code == 1
     assert "wrote no table customer_landing, accelerometer_landing, step_trainer_landing" in capsys.readouterr().err
-    manifest = json.loads((tmp_path / "runs" / "latest" / "manifest.json").read_text())
+    manifest = RunFolder.latest(tmp_path / "runs").read_manifest()
     assert manifest["status"] == "failed"
