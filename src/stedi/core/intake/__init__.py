@@ -7,9 +7,9 @@ it does not hold.
 
 How a table is read (each file once):
 
-1. Every export file is read whole (`wholetext`; gzip decompressed by Spark): one
-   row per file.
-2. In the JVM (`file_units`), each file is checked: a file whose every line is
+1. Every export file is read whole (`wholetext`; gzip decompressed by the engine): one
+   row per file, named by its path.
+2. In the engine (`file_units`), each file is checked: a file whose every line is
    exactly one flat JSON object is *clean* (JSON lines, with CRLF endings or a
    byte-order mark or not) and takes the fast path: it is cut into its lines,
    which are the records, parsed by `from_json`. Any other file stays whole.
@@ -19,11 +19,12 @@ How a table is read (each file once):
    (`timeStamp` is `timestamp`), values coerced to the declared types
    (`1655564376361.0` is a bigint, a phone written as a number is a string);
    required keys checked, exact duplicates dropped, for customers the latest
-   version per email kept. The result is stored (on the local disk) and counted.
-   When every file was clean, that is all: one Spark job.
+   version per email kept. The result is stored (on the local disk: Spark's disk cache,
+   or Parquet in a scratch folder on Sail, whose cache does nothing) and counted. When
+   every file was clean, that is all: one job.
 4. Files that were not clean (objects run together `}{`, separated by commas, a
    JSON array, pretty-printed, a truncated last record, lines that are not JSON,
-   ...) come out of step 3 whole, in the cache. `split_records`, a pure Python
+   ...) come out of step 3 whole, stored. `split_records`, a pure Python
    function, cuts each into records in a UDF on the executors (one file per call,
    files in parallel), marking what is not a record; then every record is
    classified again, so that duplicates and customer versions are found across
@@ -32,6 +33,7 @@ How a table is read (each file once):
 The modules, in the order a table goes through them:
 
     exports     finding a source's export files (raw_files, check_raw_dir, RawInputError)
+    engines     what differs between a classic Spark session and Spark Connect (Sail)
     units       reading the files with Spark and cutting them into record units
     split       split_records: cutting a file that is not clean JSON lines (pure Python)
     classify    parse, normalize and decide each record's outcome (Spark SQL)

@@ -10,8 +10,12 @@ latest version per email lands. `classify_records` is the two.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+import functools
 
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from stedi.core.intake.engines import is_connect
 from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT
 from stedi.core.tables import REQUIRED_COLUMNS, landing_table, table
 
@@ -21,13 +25,52 @@ REASONS = ("truncated", "not_json", "missing_required_field", "bad_type", "super
 # Outcome of a record (UNSPLIT: a whole file waiting for split_records, never in a result).
 LANDED, QUARANTINED, DUPLICATE = "landed", "quarantined", "duplicate"
 
-# Spark's JSON parser accepts 'single quotes' by default; Python's json (split_records)
-# does not. Both must agree on what is JSON.
-_JSON_OPTIONS = "map('allowSingleQuotes', 'false')"
-_CORRUPT = "_stedi_corrupt_record"  # the struct parse's column for text that is not JSON
+# The struct parse's column for text it could not read. Spark fills it; Sail leaves it null,
+# and needs it not: its typed parse of a record that is not JSON gives no column at all, so
+# the record is not settled and the map parse decides. (A key given twice is read differently
+# by the two engines, and by Spark's own parses: notes.md.)
+_CORRUPT = "_stedi_corrupt_record"
+
+# Spark's parser reads the non-numeric numbers NaN, Infinity, +Infinity and -Infinity (and
+# numbers too large for a double) and renders them, as a map's text, in quotes ('"NaN"');
+# Sail's rejects the whole record. On a Spark Connect session, a record whose map parse
+# failed is parsed again with those values, outside strings, written as the strings Spark
+# renders (`"\"NaN\""`; a number with a three-digit exponent as its own text, `"1E400"`): both
+# engines then read it, and find those values unusable for a numeric column. (On Spark that
+# second parse could never read what the first did not.) Each expression matches a string
+# (kept as it is) or such a value; its replacement marks where the value's quotes go, as
+# control characters (replacements are read differently by Java and Rust when they hold a
+# backslash), which a plain replace then turns into quotes. A record holding a marker is not
+# parsed again.
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_MARKED = (
+    # (expression, replacement, markers -> text)
+    (rf"({_STRING})|(-?\d+(?:\.\d+)?[eE]\+?\d{{3,}})", "$1\x03$2\x03", (("\x03\x03", ""), ("\x03", '"'))),
+    (
+        rf"({_STRING})|\+(Infinity)|(-?Infinity|NaN)",
+        "$1\x01$2$3\x02",
+        (("\x01\x02", ""), ("\x01", '"\\"'), ("\x02", '\\""')),
+    ),
+)
+_MARKERS = ("\x01", "\x02", "\x03")
 
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+def _map_parse(raw: Column, *, non_numeric_again: bool) -> Column:
+    """`raw` parsed as a JSON object into a map of texts; null when it is not one (see _MARKED)."""
+    options = {"allowSingleQuotes": "false"}  # Spark's default accepts them; Python's json does not
+    parsed = F.from_json(raw, "map<string,string>", options)
+    if not non_numeric_again:
+        return parsed
+    rendered = raw
+    for pattern, replacement, markers in _MARKED:
+        rendered = F.regexp_replace(rendered, pattern, replacement)
+        for marker, text in markers:
+            rendered = F.replace(rendered, F.lit(marker), F.lit(text))
+    unmarked = ~functools.reduce(lambda a, b: a | b, [raw.contains(m) for m in _MARKERS])
+    return F.coalesce(parsed, F.when(unmarked, F.from_json(rendered, "map<string,string>", options)))
 
 
 def _value_sql(name: str) -> str:
@@ -48,11 +91,19 @@ def _coerced_sql(text: str, typ: str) -> tuple[str, str]:
     # An integer written as such converts directly (the common case); anything else goes
     # through a decimal: 1655564376361.0 and 1.655564376361E12 are the integer
     # 1655564376361, while 1.5, "abc" or an out-of-range number are not usable.
+    # Sail casts no exponent (`"1.655564376361E12"`, a string) to a decimal: such a text goes
+    # through a double there (exact to 2^53: epoch milliseconds are far below; its bounds are
+    # doubles, which Sail does not compare through a decimal). Spark casts it to the decimal,
+    # and never reaches that branch.
     direct = f"try_cast({text} AS {typ})"
     number = f"try_cast({text} AS decimal(38, 10))"
+    approx = f"try_cast({text} AS double)"
     value = (
         f"CASE WHEN {direct} IS NOT NULL AND NOT contains({text}, '.') THEN {direct} "
-        f"WHEN {number} = floor({number}) AND {number} BETWEEN {low} AND {high} THEN CAST({number} AS {typ}) END"
+        f"WHEN {number} = floor({number}) AND {number} BETWEEN {low} AND {high} THEN CAST({number} AS {typ}) "
+        f"WHEN {number} IS NULL AND {text} RLIKE '^-?[0-9]+([.][0-9]+)?[eE][-+]?[0-9]+$' "
+        f"AND {approx} = floor({approx}) AND {approx} >= double('{low}') AND {approx} < double('{high + 1}') "
+        f"THEN CAST({approx} AS {typ}) END"
     )
     return value, f"({text} IS NOT NULL AND ({value}) IS NULL)"
 
@@ -115,6 +166,8 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
     required = REQUIRED_COLUMNS[source]
 
     fields = ", ".join(f"`{name}`: {typ}" for name, typ in columns)
+    # Spark's JSON parser accepts 'single quotes' by default; Python's json (split_records)
+    # does not. Both must agree on what is JSON.
     struct_options = f"map('allowSingleQuotes', 'false', 'columnNameOfCorruptRecord', '{_CORRUPT}')"
     settled = [f"_s.`{name}` IS NOT NULL" for name, _ in columns] + [
         f"NOT isnan(_s.`{name}`) AND abs(_s.`{name}`) != double('infinity')" for name, typ in columns if typ == "double"
@@ -130,10 +183,8 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
     ).selectExpr("*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {' AND '.join(settled)}, false) AS _fast")
     # CASE is evaluated lazily: the map parse and the coercions run only for the records
     # the typed struct did not settle.
-    with_map = parsed.selectExpr(
-        "*",
-        f"CASE WHEN NOT _fast AND kind = '{RECORD}' THEN from_json(raw, 'map<string,string>', {_JSON_OPTIONS}) END AS _m",
-    )
+    map_parse = _map_parse(F.col("raw"), non_numeric_again=is_connect(records))
+    with_map = parsed.select("*", F.when(~F.col("_fast") & (F.col("kind") == RECORD), map_parse).alias("_m"))
     texts = with_map.selectExpr(
         "*", *[f"CASE WHEN NOT _fast THEN {_value_sql(name)} END AS `_t{i}`" for i, (name, _) in enumerate(columns)]
     )

@@ -1,7 +1,7 @@
 """Landing a source: read its exports once, classify every record, count the outcomes; every source at once.
 
 `land_source` returns an IntakeResult: the classified records (kept on the local
-disk) and their counts. `land_all` lands several sources at the same time and
+disk: engines.Storage) and their counts. `land_all` lands several sources at the same time and
 hands each result to the caller's `write`, in the order the tables depend on each
 other.
 """
@@ -17,30 +17,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from stedi.core import storage
 from stedi.core.intake.accounting import tally
 from stedi.core.intake.classify import DUPLICATE, LANDED, QUARANTINED, classify_records, decide_records, normalize_records
+from stedi.core.intake.engines import Storage, reported_path
 from stedi.core.intake.exports import RawInputError, raw_files
 from stedi.core.intake.split import RECORD, UNSPLIT
 from stedi.core.intake.units import file_units, read_texts, split_file_records
 from stedi.core.tables import landing_table, table
-
-# Where the classified records are kept between the tally, the checks and the writes: on
-# the local disk. Building the compressed in-memory cache cost more than reading the disk
-# copy back (accelerometer at N=100, intake and landing: 55 s against 59 s), and three
-# tables landed at once no longer compete for the driver's heap.
-_CACHE_LEVEL = StorageLevel.DISK_ONLY
 
 
 @dataclass
 class IntakeResult:
     """What the intake of one table made of its exports.
 
-    `classified` holds every record read (cached): canonical columns, status,
+    `classified` holds every record read (kept: `storage`): canonical columns, status,
     reason, source_file, position, raw. `counts`: read, landed, quarantined,
     duplicate; `reasons`: quarantined records per reason; `read_by_file`: records
     cut from each file; `repaired_files`: the files that were not clean JSON lines.
@@ -55,6 +49,7 @@ class IntakeResult:
     repaired_files: list[str] = field(default_factory=list)  # the files that took the repair path
     read_by_file: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # seconds: read_and_classify, repair
+    storage: Storage | None = None  # where `classified` is kept; released by unpersist()
 
     @property
     def landed(self) -> DataFrame:
@@ -93,26 +88,46 @@ class IntakeResult:
         }
 
     def unpersist(self) -> None:
-        self.classified.unpersist()
+        """Drop the kept records (the cache, or the scratch copy): call once the result is written."""
+        if self.storage is not None:
+            self.storage.release()
+        else:
+            self.classified.unpersist()
 
 
-def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> IntakeResult:
+def land_source(
+    spark: SparkSession, raw_dir: str | Path, source: str, *, scratch: str | os.PathLike | None = None
+) -> IntakeResult:
     """Read every export of `source` once, split and classify each record, and count the outcomes.
 
     One pass when every file is clean JSON lines: files read whole, cut into lines,
-    parsed, classified, cached, counted. Files that are not clean come out of that
-    pass as whole texts (status `unsplit`, in the cache: the files are not read
-    again); a second pass cuts them with `split_records` on the executors and
-    classifies everything again (duplicates and customer versions across files).
+    parsed, classified, kept, counted. Files that are not clean come out of that
+    pass as whole texts (status `unsplit`, kept: the files are not read again); a
+    second pass cuts them with `split_records` on the executors and classifies
+    everything again (duplicates and customer versions across files).
+
+    The classified records are kept for the tally, the checks and the writes that follow
+    (engines.Storage): in Spark's disk cache on a classic session, as Parquet in a folder
+    under `scratch` when it is given, or on a Spark Connect session (Sail, whose cache does
+    nothing), under the system's temporary folder by default. `unpersist()` drops them.
 
     `counts["read"]` is the number of records cut from each file, counted on the
     file (its lines, or what `split_records` returned) before classification;
     landed, quarantined and duplicate are counted on the classified rows.
     """
     started = time.monotonic()
-    phases: dict[str, float] = {}
     files = raw_files(raw_dir, source)
-    classified = classify_records(file_units(read_texts(spark, files)), source, raw_for="kept").persist(_CACHE_LEVEL)
+    kept = Storage(spark, scratch)
+    try:
+        return _land(spark, source, files, kept, started)
+    except BaseException:
+        kept.release()
+        raise
+
+
+def _land(spark: SparkSession, source: str, files: list[str], kept: Storage, started: float) -> IntakeResult:
+    phases: dict[str, float] = {}
+    classified = kept.keep(classify_records(file_units(read_texts(spark, files)), source, raw_for="kept"))
     tallies = tally(classified)
     phases["read_and_classify"] = time.monotonic() - started
 
@@ -132,9 +147,9 @@ def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> Intake
         )
         pieces = normalize_records(split_file_records(whole_files), source)
         units = lines.unionByName(pieces)
-        reclassified = decide_records(units, source, raw_for="kept").persist(_CACHE_LEVEL)
+        reclassified = kept.keep(decide_records(units, source, raw_for="kept"))
         tallies = tally(reclassified)
-        classified.unpersist()
+        kept.drop(classified)
         classified = reclassified
         phases["repair"] = time.monotonic() - started - phases["read_and_classify"]
 
@@ -142,10 +157,12 @@ def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> Intake
     counts: dict[str, int] = {LANDED: 0, QUARANTINED: 0, DUPLICATE: 0}
     reasons: dict[str, int] = {}
     for row in tallies:
-        read_by_file[row["source_file"]] = max(read_by_file.get(row["source_file"], 0), row["file_records"] or 0)
-        counts[row["status"]] = counts.get(row["status"], 0) + row["rows"]
+        # int(): a Spark Connect client returns numpy integers, which JSON (the manifest) refuses.
+        rows, file_records = int(row["rows"]), int(row["file_records"] or 0)
+        read_by_file[row["source_file"]] = max(read_by_file.get(row["source_file"], 0), file_records)
+        counts[row["status"]] = counts.get(row["status"], 0) + rows
         if row["reason"]:
-            reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["rows"]
+            reasons[row["reason"]] = reasons.get(row["reason"], 0) + rows
     counts["read"] = sum(read_by_file.values())
     # Every file listed must have been read: those without a record are blank, or hold
     # nothing but separators (`[]`).
@@ -153,13 +170,12 @@ def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> Intake
         read_by_file.setdefault(path, 0)
     unread = []
     for path in files:
-        read_as = path if storage.is_s3(path) else os.path.abspath(path)
+        read_as = reported_path(path)
         if read_as not in read_by_file:
             if not storage.is_blank(path):
                 unread.append(path)
             read_by_file[read_as] = 0
     if unread:
-        classified.unpersist()
         raise RawInputError(f"Spark did not read {len(unread)} export file(s) of {source}: {', '.join(unread)}")
     return IntakeResult(
         source,
@@ -171,6 +187,7 @@ def land_source(spark: SparkSession, raw_dir: str | Path, source: str) -> Intake
         repaired_files=repaired,
         read_by_file=read_by_file,
         phases={k: round(v, 3) for k, v in phases.items()},
+        storage=kept,
     )
 
 
@@ -182,6 +199,7 @@ def land_all(
     write: Callable[[IntakeResult], object],
     needs: Mapping[str, set[str]] | None = None,
     concurrent: bool = True,
+    scratch: str | os.PathLike | None = None,
 ) -> dict[str, object]:
     """Land every source in `sources` and hand each result to `write`; returns what `write` returned, per landing table.
 
@@ -192,7 +210,7 @@ def land_all(
     is called once theirs returned, and not at all when one of them failed. The result
     follows the order of `sources`; the first failure (in that order) is raised, after
     every thread has stopped. With `concurrent=False` the sources are landed one after
-    another, in dependency order.
+    another, in dependency order. `scratch`: as for land_source.
     """
     names = {landing_table(source): source for source in sources}  # landing table -> source
     after = {name: set((needs or {}).get(name, ())) & names.keys() for name in names}
@@ -203,7 +221,7 @@ def land_all(
 
     def land_one(name: str) -> None:
         try:
-            result = land_source(spark, raw_dir, names[name])
+            result = land_source(spark, raw_dir, names[name], scratch=scratch)
             for needed in sorted(after[name]):
                 written[needed].wait()
                 if needed in failed:

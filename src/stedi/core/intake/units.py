@@ -1,7 +1,7 @@
 """Reading the exports with Spark and cutting them into record units: `source_file`, `position`, `kind`, `raw`.
 
-Every export file is read whole (`wholetext`; gzip decompressed by Spark): one row
-per file. In the JVM (`file_units`), a file whose every line is exactly one flat
+Every export file is read whole (`wholetext`; gzip decompressed by the engine): one
+row per file, named by its path. In the engine (`file_units`), a file whose every line is exactly one flat
 JSON object is *clean* (JSON lines, with CRLF endings or a byte-order mark or not)
 and is cut into its lines, which are the records. Any other file stays whole (kind
 UNSPLIT) until `split_file_records` cuts it with `split_records` in a Python UDF on
@@ -10,25 +10,13 @@ the executors (one file per call, files in parallel).
 
 from __future__ import annotations
 
-import re
-
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from stedi.core.intake.engines import flat_line_pattern, texts_by_file
 from stedi.core.intake.split import RECORD, UNSPLIT, split_records
 
-_GLOB = re.compile(r"([{}\[\]*?\\])")  # Hadoop glob characters in a path
-
-# The fast-path test, in Java regex syntax: a line (and its line end) that is exactly
-# one flat JSON object: `{...}` with strings (which cannot span lines) and anything
-# but braces, brackets and quotes between (all canonical columns are scalars; a
-# stray quote is an unterminated string). A file is clean when removing such lines
-# leaves nothing. Possessive quantifiers: linear, no backtracking, and no recursion
-# per repetition (a long line cannot overflow the stack).
-_JAVA_FLAT_LINE = (
-    r'(?md)^[ \t\r]*+\{(?:[^{}\[\]"\n]++|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+")*+\}[ \t\r]*+(?:\n|\z)'
-)
 _SQL_BLANKS = "' \\t\\r\\n'"  # a Spark SQL literal: space, tab, CR, LF
 
 # What split_records returns, as Spark stores it.
@@ -50,20 +38,16 @@ def _split_for_spark(text: str | None) -> list[tuple[int, str, str]]:
 def read_texts(spark: SparkSession, files: list[str]) -> DataFrame:
     """One row per non-empty file: `source_file` (its path) and `text` (its whole content).
 
-    gzip files are decompressed by Spark; a leading byte-order mark is removed. Glob
-    characters in the names are escaped: Spark would read `export[1].json` as the
+    `source_file` is the path as listed, made absolute (engines.reported_path). gzip
+    files are decompressed by the engine; a leading byte-order mark is removed. Glob
+    characters in the names are escaped: `export[1].json` is that file, not the
     pattern matching `export1.json`.
     """
-    literal = [_GLOB.sub(r"\\\1", f) for f in files]
-    # input_file_name() is a percent-encoded URI (`file:///...`, `s3://...`); `+` is literal in it.
-    path = F.regexp_replace(F.expr("url_decode(replace(input_file_name(), '+', '%2B'))"), "^file:(//)?", "")
-    return spark.read.text(literal, wholetext=True).select(
-        path.alias("source_file"), F.regexp_replace("value", "^\ufeff", "").alias("text")
-    )
+    return texts_by_file(spark, files).select("source_file", F.regexp_replace("value", "^\ufeff", "").alias("text"))
 
 
 def file_units(texts: DataFrame) -> DataFrame:
-    """The fast path, in the JVM: clean files cut into their lines; any other file left whole.
+    """The fast path, in the engine: clean files cut into their lines; any other file left whole.
 
     A file is clean when every line is exactly one flat JSON object: JSON lines,
     possibly with CRLF endings, a byte-order mark (already removed by read_texts)
@@ -82,7 +66,7 @@ def file_units(texts: DataFrame) -> DataFrame:
         "text",
         "_body",
         F.when(F.col("_body") == "", 0).otherwise(newlines + 1).alias("_lines"),
-        (F.length(F.regexp_replace("_body", _JAVA_FLAT_LINE, "")) == 0).alias("_clean"),
+        (F.length(F.regexp_replace("_body", flat_line_pattern(texts), "")) == 0).alias("_clean"),
     )
     clean = F.col("_clean")
     pieces = (
