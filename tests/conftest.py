@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The test session's Spark runs many small jobs: the quick JIT and a serial collector, as
+# `stedi run` gives a kernel on small inputs (stedi.engine.java.java_options_for), cut
+# test_quality.py from 109 s to 71 s here. Set before stedi.config reads it.
+os.environ.setdefault("STEDI_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+
+
+@pytest.fixture(autouse=True)
+def _classic_columns_after_each_test():
+    """A test that opens a Spark Connect (Sail) session in this process sets
+    SPARK_CONNECT_MODE_ENABLED, which makes every later `pyspark.sql.functions` call build
+    Connect columns; each test leaves the variable as it found it (tests/engines.py)."""
+    before = os.environ.get("SPARK_CONNECT_MODE_ENABLED")
+    yield
+    if before is None:
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+    else:
+        os.environ["SPARK_CONNECT_MODE_ENABLED"] = before
 
 
 @pytest.fixture(scope="session")
@@ -15,27 +35,30 @@ def spark():
 
 
 class CleanBuilds:
-    """Uninterrupted `stedi run`s on data/raw, one per policy, built once per test session.
+    """Uninterrupted `stedi run`s on data/raw, one per policy and engine, built once per test session.
 
     Tests read them and never write to them: a test that runs on a built lake runs on a copy
-    (`lakes.copy_lake`)."""
+    (`lakes.copy_lake`). The engine defaults to the local default (config.DEFAULT_ENGINE)."""
 
     def __init__(self, base):
         self.base = base
-        self.builds: dict[str, tuple] = {}
+        self.builds: dict[tuple[str, str], tuple] = {}
 
-    def __call__(self, policy: str):
-        """(lake dir, run dir, manifest, stdout) of the clean build of `policy`."""
-        if policy not in self.builds:
+    def __call__(self, policy: str, engine: str = ""):
+        """(lake dir, run dir, manifest, stdout) of the clean build of `policy` on `engine`."""
+        from stedi import config
+
+        key = (policy, engine or config.DEFAULT_ENGINE)
+        if key not in self.builds:
             from lakes import stedi_run
 
             from stedi.run.folder import RunFolder
 
-            lake, runs = self.base / policy / "lake", self.base / policy / "runs"
-            done = stedi_run(lake, runs, "--policy", policy)
+            lake, runs = self.base / "-".join(key) / "lake", self.base / "-".join(key) / "runs"
+            done = stedi_run(lake, runs, "--policy", policy, "--engine", key[1])
             folder = RunFolder.latest(runs)
-            self.builds[policy] = (lake, folder.path, folder.read_manifest(), done.stdout)
-        return self.builds[policy]
+            self.builds[key] = (lake, folder.path, folder.read_manifest(), done.stdout)
+        return self.builds[key]
 
 
 @pytest.fixture(scope="session")
@@ -45,17 +68,17 @@ def clean_builds(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def clean_fingerprints(clean_builds, spark):
-    """policy -> the content fingerprints (lakes.fingerprints) of its clean build, every table present."""
+    """(policy, engine) -> the content fingerprints (lakes.fingerprints) of that clean build, every table present."""
     from lakes import fingerprints
 
     from stedi.core.tables import TABLES
 
     found = {}
 
-    def of(policy: str) -> dict[str, tuple[int, int]]:
-        if policy not in found:
-            found[policy] = fingerprints(spark, clean_builds(policy)[0], policy)
-            assert set(found[policy]) == set(TABLES), policy
-        return found[policy]
+    def of(policy: str, engine: str = "") -> dict[str, tuple[int, int]]:
+        if (policy, engine) not in found:
+            found[policy, engine] = fingerprints(spark, clean_builds(policy, engine)[0], policy)
+            assert set(found[policy, engine]) == set(TABLES), (policy, engine)
+        return found[policy, engine]
 
     return of

@@ -108,6 +108,7 @@ def landing(spark):
     return {"customer_landing": people, "accelerometer_landing": readings, "step_trainer_landing": steps}
 
 
+@pytest.mark.slow
 def test_consent_funnel_counts_every_table_under_both_policies(landing):
     got = consent_funnel(landing)
     expected = pd.DataFrame(
@@ -126,6 +127,7 @@ def test_consent_funnel_counts_every_table_under_both_policies(landing):
     assert_frame_equal(got, expected, check_dtype=False)
 
 
+@pytest.mark.slow
 def test_funnel_mismatches_and_sentence(landing):
     funnel = consent_funnel(landing)
     agreeing = {"customer_trusted": 2, "machine_learning_curated": 2}
@@ -145,6 +147,7 @@ def test_funnel_mismatches_and_sentence(landing):
     assert sourced.endswith("hold exactly the recomputed strict counts (row counts read from the lake).")
 
 
+@pytest.mark.slow
 def test_consent_funnel_reads_only_the_funnel_columns(landing):
     """The transforms need only FUNNEL_COLUMNS: the pruned landing tables give the same funnel."""
     assert tuple(FUNNEL_COLUMNS) == LANDING_TABLES == tuple(landing)
@@ -523,7 +526,7 @@ def test_notebook_is_thin_parameterized_and_clean():
         match = re.match(r'^(\w+): str = "[^"]*"  # ([^=]+)$', line)
         assert match, f"untyped, uncommented, or '=' in the comment: {line}"
         names.append(match.group(1))
-    assert names == ["lake_dir", "policy", "run_id", "run_dir"]
+    assert names == ["lake_dir", "policy", "engine", "run_id", "run_dir"]
     for cell in cells:
         source = "".join(cell["source"])
         assert not re.search(r"^\s*(def|class|lambda) |lambda ", source, re.M), "logic belongs in stedi.analysis"

@@ -32,6 +32,9 @@ from stedi.core.tables import SOURCES, TABLES, landing_table
 from stedi.lake.store import ROWS_FILE, Lake
 from stedi.run.pipeline import derive
 
+# Both engines on the real exports: seconds per test, so the whole tier (make test), not make check.
+pytestmark = pytest.mark.slow
+
 ENGINES = ("spark", "sail")
 CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
 # The rows of every table on the real data (the counts; landing tables as landed).

@@ -166,6 +166,7 @@ def test_some_readings_predate_consent(scale_one):
 # -- streaming ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_as_the_scale_grows(tmp_path):
     peaks = []
     for scale in (1.2, 4):
@@ -222,6 +223,7 @@ def test_an_occupied_folder_is_refused_and_left_alone(tmp_path, capsys):
 # -- the pipeline reads it ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_intake_lands_every_generated_record(tmp_path, spark):
     from stedi.core.intake import land_source
 

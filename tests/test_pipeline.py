@@ -1,7 +1,8 @@
-"""End to end: `stedi run` on the real exports in both policies, and every notebook under nbval.
+"""End to end: `stedi run` on the real exports in both policies on both local engines, and every notebook under nbval.
 
-The two `stedi run`s are the session's clean builds (conftest.clean_builds), shared with
-tests/test_robustness.py; no test here writes to them."""
+The four `stedi run`s are the session's clean builds (conftest.clean_builds), shared with
+tests/test_robustness.py; no test here writes to them. Spark and Sail must build the same
+lake, table by table, by content."""
 
 from __future__ import annotations
 
@@ -38,10 +39,11 @@ EXPECTED = {
 STEP_NAMES = [step.name for step in PIPELINE]
 
 
-@pytest.fixture(scope="module", params=["udacity", "strict"])
+@pytest.fixture(scope="module", params=[(p, e) for p in ("udacity", "strict") for e in config.ENGINES], ids="-".join)
 def finished_run(request, clean_builds):
-    policy = request.param
-    lake, run_dir, manifest, stdout = clean_builds(policy)
+    policy, engine = request.param
+    lake, run_dir, manifest, stdout = clean_builds(policy, engine)
+    assert manifest["engine"] == engine
     return policy, lake, run_dir, manifest, stdout
 
 
@@ -174,13 +176,22 @@ def messy_raw(tmp_path_factory):
 
 
 @pytest.mark.e2e
-def test_messy_exports_build_the_same_lake_as_the_clean_ones(messy_raw, tmp_path, spark, clean_fingerprints):
+@pytest.mark.parametrize("policy", ["strict", "udacity"])
+def test_both_engines_build_the_same_lake(policy, clean_fingerprints):
+    spark_lake, sail_lake = clean_fingerprints(policy, "spark"), clean_fingerprints(policy, "sail")
+    assert {name: rows for name, (rows, _) in sail_lake.items()} == EXPECTED[policy]
+    assert sail_lake == spark_lake
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("engine", config.ENGINES)
+def test_messy_exports_build_the_same_lake_as_the_clean_ones(engine, messy_raw, tmp_path, spark, clean_fingerprints):
     # One policy is enough: the intake, where the defects are, does not depend on it, and the
     # fingerprints cover every table downstream of it.
     from lakes import ZONE_STEPS_ONLY, fingerprints, stedi_run
 
     lake, runs = tmp_path / "lake", tmp_path / "runs"
-    stedi_run(lake, runs, "--raw-dir", str(messy_raw), *ZONE_STEPS_ONLY)
+    stedi_run(lake, runs, "--raw-dir", str(messy_raw), "--engine", engine, *ZONE_STEPS_ONLY)
     manifest = RunFolder.latest(runs).read_manifest()
     assert manifest["policy"] == "strict"
     assert {name: manifest["tables"][name]["rows"] for name in LANDING} == LANDING
@@ -188,4 +199,4 @@ def test_messy_exports_build_the_same_lake_as_the_clean_ones(messy_raw, tmp_path
         assert accounting["read"] == accounting["landed"] + accounting["quarantined"] + accounting["duplicates_dropped"]
         assert {"not_json", "truncated", "bad_type", "missing_required_field"} <= set(accounting["quarantine_reasons"])
     assert "superseded" in manifest["intake"]["customer_landing"]["quarantine_reasons"]
-    assert fingerprints(spark, lake) == clean_fingerprints("strict")
+    assert fingerprints(spark, lake) == clean_fingerprints("strict", engine)

@@ -474,6 +474,7 @@ def catalog_rule(table_name, policy, rule_name):
 
 
 @pytest.mark.parametrize("policy", ["strict", "udacity"])
+@pytest.mark.slow
 def test_a_correct_build_passes_every_error_rule(lakes, policy):
     t = lakes[policy]
     assert t["machine_learning_curated"].count() == {"strict": 2, "udacity": 5}[policy]
@@ -483,6 +484,7 @@ def test_a_correct_build_passes_every_error_rule(lakes, policy):
         assert report.errors == [], (name, report.errors)
 
 
+@pytest.mark.slow
 def test_strict_invariants_reject_what_udacity_allows(lakes):
     t = lakes["udacity"]
     needed = lambda name: {o: t[o] for o in quality.tables_needed(name, "strict")}  # noqa: E731

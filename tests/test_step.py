@@ -22,7 +22,8 @@ T = CONSENT_A
 
 @pytest.fixture()
 def step(tmp_path, spark):
-    return Step("99_test_step", lake_dir=str(tmp_path / "lake"), run_dir=str(tmp_path / "run"))
+    # Spark: the frames of these tests are built with the classic `spark` fixture.
+    return Step("99_test_step", lake_dir=str(tmp_path / "lake"), run_dir=str(tmp_path / "run"), engine="spark")
 
 
 def lake_contents(root) -> dict[str, str]:
@@ -203,7 +204,7 @@ def test_land_all_lands_customers_first_then_the_others_together(step, spark, mo
 
     read = []
 
-    def land_source(_spark, _raw, source):  # reading and classifying may all happen at once
+    def land_source(_spark, _raw, source, **_):  # reading and classifying may all happen at once
         read.append(source)
         return _Landed(source, frames[source], spark)
 
@@ -227,7 +228,7 @@ def test_land_all_lands_customers_first_then_the_others_together(step, spark, mo
 
 
 def test_land_all_stops_the_tables_that_depend_on_a_failed_one(step, spark, monkeypatch):
-    def land_source(_spark, _raw, source):
+    def land_source(_spark, _raw, source, **_):
         if source == "customer":
             raise intake.RawInputError("raw directory has no folder customer/")
         return _Landed(source, accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0)]), spark)
