@@ -450,6 +450,7 @@ def messy_exports(draw):
     return source, records, exports
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None)
 @given(messy_exports())
 def test_any_mix_of_layouts_lands_the_original_records(spark, tmp_path_factory, case):
@@ -523,6 +524,7 @@ def test_a_file_spark_skipped_fails_the_intake(spark, tmp_path, monkeypatch):
         intake.land_source(spark, tmp_path, "step_trainer")
 
 
+@pytest.mark.slow
 def test_the_real_exports_land_whole_on_the_fast_path(spark):
     for source in SOURCES:
         result = intake.land_source(spark, config.RAW_DIR, source)
@@ -535,6 +537,7 @@ def test_the_real_exports_land_whole_on_the_fast_path(spark):
         result.unpersist()
 
 
+@pytest.mark.slow
 def test_all_real_records_in_a_mixed_defect_directory_land_exactly(spark, tmp_path):
     for source in SOURCES:
         records = fx.real_records(source)

@@ -25,6 +25,9 @@ from stedi.core import intake
 from stedi.core.intake import engines as intake_engines
 from stedi.core.tables import SOURCES, landing_table, table
 
+# Both engines over real and messy exports: seconds per test, so the whole tier (make test).
+pytestmark = pytest.mark.slow
+
 ENGINES = ("spark", "sail")
 
 
