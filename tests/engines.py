@@ -57,3 +57,12 @@ def sail():
     with on("sail"):
         session.stop()
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def sessions(request):
+    """Both engines side by side: {"spark": conftest's classic session, "sail": the Connect one}."""
+    connect = request.getfixturevalue("sail")
+    with on("spark"):
+        classic = request.getfixturevalue("spark")
+    return {"spark": classic, "sail": connect}

@@ -11,11 +11,10 @@ inside `on(engine)`, which sets or clears it.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from engines import on, sail  # noqa: F401
+from engines import on, sail, sessions  # noqa: F401
 from pyspark.sql import functions as F
 
 from stedi import config
@@ -36,7 +35,6 @@ from stedi.run.pipeline import derive
 pytestmark = pytest.mark.slow
 
 ENGINES = ("spark", "sail")
-CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
 # The rows of every table on the real data (the counts; landing tables as landed).
 EXPECTED_ROWS = {
     "strict": {"customer_trusted": 482, "accelerometer_trusted": 32_025, "customer_curated": 464,
@@ -45,15 +43,6 @@ EXPECTED_ROWS = {
                 "step_trainer_trusted": 14_460, "machine_learning_curated": 43_681},
 }
 
-
-@pytest.fixture(scope="module")
-def sessions(request):
-    # Both sessions side by side (tests/engines.py builds Sail with the Connect builder).
-    connect = request.getfixturevalue("sail")
-    with on("spark"):
-        classic = request.getfixturevalue("spark")
-    yield {"spark": classic, "sail": connect}
-    os.environ.pop(CONNECT_MODE, None)  # the next modules build classic columns
 
 
 def fingerprint(df) -> tuple:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import intake_fixtures as fx
 import pytest
-from engines import on, sail  # noqa: F401
+from engines import on, sail, sessions  # noqa: F401
 
 from stedi import config
 from stedi.core import intake
@@ -30,13 +30,6 @@ pytestmark = pytest.mark.slow
 
 ENGINES = ("spark", "sail")
 
-
-@pytest.fixture(scope="module")
-def sessions(request):
-    connect = request.getfixturevalue("sail")
-    with on("spark"):
-        classic = request.getfixturevalue("spark")
-    return {"spark": classic, "sail": connect}
 
 
 def names(source: str) -> list[str]:
