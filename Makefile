@@ -29,7 +29,7 @@ check: setup ## The fast tier: unit tests on small frames and stand-in notebooks
 test: setup ## Run the whole test suite (unit, notebooks under nbval, end to end)
 	$(PY) -m pytest $(ARGS)
 
-bench: setup ## Scale benchmark: generate N=1,10,100 x the data, run the pipeline and a DuckDB reference; writes benchmarks/results.md
+bench: setup ## Scale benchmark: N=1,10,100 x the data, the pipeline on both engines (spark, sail), the DuckDB and Spark SQL references; writes benchmarks/results.md
 	$(PY) benchmarks/run_benchmark.py $(ARGS)
 
 report: setup ## Re-export the latest run's notebook reports and index page (ARGS="--run <run_id>")
