@@ -23,8 +23,8 @@ setup: $(STAMP) ## Create .venv, install the project editable with its test and 
 run: setup ## Build the lakehouse from data/raw into data/lake; run record in runs/<run_id>/ (ARGS="--policy udacity")
 	$(VENV)/bin/stedi run $(ARGS)
 
-check: setup ## The fast tier: unit tests on small frames and stand-in notebooks (no whole pipeline, no real notebook, no whole-data test)
-	$(PY) -m pytest -m "not e2e and not notebook and not slow" $(ARGS)
+check: setup ## The fast tier, on two workers: unit tests on small frames and stand-in notebooks (no whole pipeline, real notebook or whole-data test)
+	$(PY) -m pytest -m "not e2e and not notebook and not slow" -n 2 $(ARGS)
 
 test: setup ## Run the whole test suite (unit, notebooks under nbval, end to end)
 	$(PY) -m pytest $(ARGS)
