@@ -26,8 +26,8 @@ run: setup ## Build the lakehouse from data/raw into data/lake; run record in ru
 check: setup ## The fast tier, on two workers: unit tests on small frames and stand-in notebooks (no whole pipeline, real notebook or whole-data test)
 	$(PY) -m pytest -m "not e2e and not notebook and not slow" -n 2 $(ARGS)
 
-test: setup ## Run the whole test suite (unit, notebooks under nbval, end to end)
-	$(PY) -m pytest $(ARGS)
+test: setup ## Run the whole test suite on two workers (unit, notebooks under nbval, end to end; the builds on one worker)
+	$(PY) -m pytest -n 2 --dist loadgroup $(ARGS)
 
 bench: setup ## Scale benchmark: N=1,10,100 x the data, the pipeline on both engines (spark, sail), the DuckDB and Spark SQL references; writes benchmarks/results.md
 	$(PY) benchmarks/run_benchmark.py $(ARGS)

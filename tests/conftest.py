@@ -82,3 +82,11 @@ def clean_fingerprints(clean_builds, spark):
         return found[policy, engine]
 
     return of
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs two workers), every test that needs a whole build runs
+    on one worker, so the session's clean builds are made once; the rest spread over both."""
+    for item in items:
+        if item.get_closest_marker("e2e") or item.get_closest_marker("notebook"):
+            item.add_marker(pytest.mark.xdist_group("builds"))
