@@ -271,3 +271,31 @@ def test_classify_records_decides_the_same_on_both_engines(sessions):
     assert decided[3] == decided[21] == decided[22] == ("landed", None)
     assert decided[18] == decided[19] == decided[24] == ("quarantined", "not_json")
     assert decided[20] == decided[23] == ("quarantined", "bad_type")
+
+
+def test_later_copies_keep_the_first_by_file_and_position_on_both_engines(sessions):
+    """Each engine's own formulation (engines.later_copies): the same copies, nulls equal to nulls,
+    the first by (source_file, position) kept even when its file sorts after the copy's values,
+    and an unusable record never a copy nor counted as the first."""
+    rows = [
+        ("b.json", 1, "u1", 5, None, True),  # first of (u1, 5, null): file b before c
+        ("c.json", 1, "u1", 5, None, True),  # copy
+        ("b.json", 2, "u1", 5, 1.0, True),  # another value: not a copy
+        ("a.json", 9, "u2", 7, 2.0, False),  # unusable: neither a copy nor a first
+        ("a.json", 10, "u2", 7, 2.0, True),  # first usable one
+        ("a.json", 3, "u2", 7, 2.0, True),  # earlier position: the real first
+        ("a.json", 11, "u2", 7, 2.0, True),  # third copy
+        ("z.json", 1, None, None, None, True),  # all null, twice
+        ("y.json", 4, None, None, None, True),
+    ]
+    schema = "source_file string, position long, user string, ts long, x double, ok boolean"
+    found = {}
+    for engine in ENGINES:
+        frame = sessions[engine].createDataFrame(rows, schema)
+        with on(engine):
+            marked = intake_engines.later_copies(frame, "ok", ["user", "ts", "x"]).collect()
+        found[engine] = sorted((r["source_file"], r["position"], r["_later_copy"]) for r in marked)
+    assert found["sail"] == found["spark"]
+    assert [(f, p) for f, p, later in found["spark"] if later] == [
+        ("a.json", 10), ("a.json", 11), ("c.json", 1), ("z.json", 1)
+    ]

@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame
 
 from stedi import config
 from stedi.core import quality
+from stedi.core.intake.engines import is_connect
 from stedi.core.tables import table as declared
 from stedi.display import show
 from stedi.engine.session import spark_for
@@ -145,13 +146,15 @@ class Step:
         self.intake[name] = accounting
         return accounting
 
-    def land_all(self, sources: tuple[str, ...] | None = None, *, concurrent: bool = True) -> dict[str, dict]:
-        """Land every source at once (stedi.core.intake.land_all), each landing table checked and written by `land`.
+    def land_all(self, sources: tuple[str, ...] | None = None, *, concurrent: bool | None = None) -> dict[str, dict]:
+        """Land every source (stedi.core.intake.land_all), each landing table checked and written by `land`.
 
         A landing table whose rules look up another landing table (readings refer to
         customers) is checked and written once that one is written. Returns the accounting
         per landing table, in the order of `sources`; the first failure is raised after
-        every source has stopped.
+        every source has stopped. `concurrent` (default: on a classic session, not on Sail):
+        the sources at the same time, on threads. Sail keeps both cores busy with one source:
+        at N=100 one after another took as long (36.9 s against 37.9 s) and 0.35 GB less.
         """
         from stedi.core import intake
         from stedi.core.tables import SOURCES, landing_table
@@ -160,6 +163,8 @@ class Step:
         landing = [landing_table(source) for source in sources]
         # The other landing tables each one's rules read: it is checked and written after them.
         needs = {name: quality.tables_needed(name, self.policy) & set(landing) for name in landing}
+        if concurrent is None:
+            concurrent = not is_connect(self.spark)
         intake.land_all(self.spark, self.raw_dir, sources, needs=needs, write=self.land, concurrent=concurrent)
         # The same order whatever finished first: the notebook's tables and the manifest stay stable.
         self.intake = {t: self.intake[t] for t in landing if t in self.intake} | self.intake

@@ -15,7 +15,7 @@ import functools
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from stedi.core.intake.engines import is_connect
+from stedi.core.intake.engines import is_connect, later_copies
 from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT
 from stedi.core.tables import REQUIRED_COLUMNS, landing_table, table
 
@@ -226,14 +226,11 @@ def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") 
         raw = f"CASE WHEN {usable} THEN NULL ELSE raw END AS raw"
     slim = normalized.selectExpr(*names, "reason", "kind", "source_file", "position", raw, *carried)
 
-    # Exact duplicates among the usable records: the first by (file, position) is kept. The
-    # window sorts the records by their values (user, timestamp, ...): the landing tables are
-    # written in that order, which every later step profits from (do not lead the key with a
-    # hash: that saved 2 s here and cost 30 s downstream at N=100, see notes.md).
-    copy = f"row_number() OVER (PARTITION BY {usable}, {', '.join(names)} ORDER BY source_file, position)"
+    # Exact duplicates among the usable records: the first by (file, position) is kept.
+    slim = later_copies(slim, usable, [name for name, _ in columns])
     status = (
         f"CASE WHEN kind = '{UNSPLIT}' THEN '{UNSPLIT}' WHEN reason IS NOT NULL THEN '{QUARANTINED}' "
-        f"WHEN {copy} > 1 THEN '{DUPLICATE}' ELSE '{LANDED}' END"
+        f"WHEN _later_copy THEN '{DUPLICATE}' ELSE '{LANDED}' END"
     )
     tail = ["source_file", "position", "raw", *carried]
     classified = slim.selectExpr(*names, f"{status} AS status", "reason", *tail)

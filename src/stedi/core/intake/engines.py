@@ -104,6 +104,37 @@ def flat_line_pattern(frame: DataFrame) -> str:
     return _JAVA_FLAT_LINE.replace("(?md)", "(?m)").replace("*+", "*").replace("++", "+")
 
 
+# Sail's window keeps state per partition: a window partitioned by all the values has one
+# partition per record (8 million at N=100) and cost more than the parse. A few coarse
+# partitions, sorted by the values, find the same copies with `lag`.
+_COPY_BUCKETS = 16
+
+
+def later_copies(frame: DataFrame, usable: str, values: list[str]) -> DataFrame:
+    """`frame` with `_later_copy`: whether the record is usable (the SQL condition `usable`) and
+    another usable record with the same `values` comes first by (source_file, position).
+
+    Classic: `row_number()` over the values, ordered by (source_file, position). The window
+    sorts the records by their values (user, timestamp, ...), and the landing tables are
+    written in that order, which every later Spark step profits from (do not lead the key with
+    a hash: that saved 2 s here and cost 30 s downstream at N=100, see notes.md).
+    Connect: the records sorted by (values, source_file, position) within a few hash buckets
+    of the values; a record is a later copy when the one before it has the same values
+    (null-safe). The accelerometer at N=100 on Sail: 19 s against 28 s for the intake, of
+    which 13.5 s is the intake without any dedupe (notes.md).
+    """
+    keys = ", ".join(f"`{v}`" for v in values)
+    if not is_connect(frame):
+        copy = f"row_number() OVER (PARTITION BY {usable}, {keys} ORDER BY source_file, position)"
+        return frame.selectExpr("*", f"coalesce({usable} AND {copy} > 1, false) AS _later_copy")
+    window = (
+        f"OVER (PARTITION BY {usable}, pmod(xxhash64({keys}), {_COPY_BUCKETS}) "
+        f"ORDER BY {keys}, source_file, position)"
+    )
+    same = " AND ".join(f"lag(`{v}`) {window} <=> `{v}`" for v in values)
+    return frame.selectExpr("*", f"coalesce({usable} AND lag(true) {window} AND {same}, false) AS _later_copy")
+
+
 class Storage:
     """Keeps DataFrames computed once (the classified records) for the actions that follow.
 
