@@ -8,7 +8,7 @@ STAMP := $(VENV)/.stedi-setup
 KERNEL := $(VENV)/share/jupyter/kernels/stedi_glue_local/kernel.json
 ARGS ?=
 
-.PHONY: help setup run check test report lab bench clean
+.PHONY: help setup run check test report lab lab-check bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,11 @@ report: setup ## Re-export the latest run's notebook reports and index page (ARG
 
 lab: setup ## Open JupyterLab on the project with the local Glue kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+lab-check: setup ## Run every notebook top to bottom in JupyterLab in a real browser (installs Debian's chromium and playwright)
+	@command -v chromium >/dev/null || { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install -q playwright
+	$(PY) scripts/lab_check.py $(ARGS)
 
 .PHONY: package
 package: setup ## Build dist/stedi.zip, the code for Glue's %extra_py_files (upload it to s3://BUCKET/<prefix>artifacts/)
