@@ -21,6 +21,9 @@ STEDI = [sys.executable, "-m", "stedi.cli"]
 # `stedi run` arguments for the zone steps alone: the lake's tables without the analysis,
 # which reads them and writes none (for tests about the tables, it is time spent on nothing).
 ZONE_STEPS_ONLY = ("--only", ",".join(step.name for step in ZONE_STEPS))
+# The zone steps after the landing, on a lake that has its landing tables (a copy of a clean
+# build: the intake does not depend on the policy).
+AFTER_LANDING = ("--only", ",".join(step.name for step in ZONE_STEPS[1:]))
 
 
 def fingerprints(spark, lake_dir, policy="strict") -> dict[str, tuple[int, int]]:

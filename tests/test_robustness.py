@@ -12,7 +12,7 @@ import shutil
 import nbformat
 import pytest
 
-from lakes import ZONE_STEPS_ONLY, copy_lake, fingerprints, kill_everything, start_run, stedi_run, wait_for
+from lakes import AFTER_LANDING, ZONE_STEPS_ONLY, copy_lake, fingerprints, kill_everything, start_run, stedi_run, wait_for
 from stedi import config
 from stedi.lake.lock import LOCK_FILE, LakeBusy, LakeLock
 from stedi.run.folder import RunFolder
@@ -46,10 +46,11 @@ def test_killed_mid_write_leaves_previous_or_new_tables_and_resume_completes(
 ):
     # On Spark, whose writes last long enough to be caught half-way (Sail writes no _SUCCESS
     # marker, and the crash handling under test is the lake's and the runner's, not an engine's).
+    # The steps after the landing: the landing tables are the same in both policies.
     strict, udacity = clean_fingerprints("strict", "spark"), clean_fingerprints("udacity", "spark")
     # A copy of the complete strict build: the previous version of every table.
     lake, runs = copy_lake(clean_builds("strict", "spark")[0], tmp_path / "lake"), tmp_path / "runs"
-    proc = start_run(lake, runs, "--policy", "udacity", "--engine", "spark", *ZONE_STEPS_ONLY)
+    proc = start_run(lake, runs, "--policy", "udacity", "--engine", "spark", *AFTER_LANDING)
     versions = lake / "trusted" / ".versions" / "accelerometer_trusted"
     # The moment a new version of accelerometer_trusted is being written (no _SUCCESS yet).
     wait_for(lambda: any(not (v / "_SUCCESS").exists() for v in versions.iterdir()), proc)
@@ -64,7 +65,7 @@ def test_killed_mid_write_leaves_previous_or_new_tables_and_resume_completes(
     assert fingerprints(spark, lake, "udacity") == udacity
     manifest = _latest_manifest(runs)
     assert manifest["status"] == "succeeded" and manifest["policy"] == "udacity"
-    assert [s["name"] for s in manifest["steps"]] == [step.name for step in ZONE_STEPS]
+    assert [s["name"] for s in manifest["steps"]] == [step.name for step in ZONE_STEPS[1:]]
     assert {s["status"] for s in manifest["steps"]} == {"succeeded"}
 
 
@@ -80,14 +81,14 @@ def test_killed_between_steps_then_resumed_equals_a_clean_run(tmp_path, spark, c
     # A strict run on a copy of the udacity build: every table it has not reached yet
     # still holds the udacity version, so the resume has to bring them to strict.
     lake, runs = copy_lake(clean_builds("udacity", "spark")[0], tmp_path / "lake"), tmp_path / "runs"
-    proc = start_run(lake, runs, "--engine", "spark", *ZONE_STEPS_ONLY)
-    # Between steps 2 and 3: the manifest records two finished steps.
+    proc = start_run(lake, runs, "--engine", "spark", *AFTER_LANDING)
+    # Between the run's steps 2 and 3 (01, 02 done; 03 not): the manifest records two finished steps.
     wait_for(lambda: _finished_steps(runs) == 2, proc)
     kill_everything(proc)
     now = fingerprints(spark, lake)
     for name in TABLES:
         assert now[name] in (strict[name], udacity[name]), name
-    written_by_the_first_two = {*ZONE_STEPS[0].writes, *ZONE_STEPS[1].writes}
+    written_by_the_first_two = {*ZONE_STEPS[1].writes, *ZONE_STEPS[2].writes}
     assert {name: now[name] for name in written_by_the_first_two} == {name: strict[name] for name in written_by_the_first_two}
     assert now["machine_learning_curated"] == udacity["machine_learning_curated"] != strict["machine_learning_curated"]
     run_id = RunFolder.latest(runs).run_id
