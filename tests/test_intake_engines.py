@@ -276,7 +276,8 @@ def test_classify_records_decides_the_same_on_both_engines(sessions):
 def test_later_copies_keep_the_first_by_file_and_position_on_both_engines(sessions):
     """Each engine's own formulation (engines.later_copies): the same copies, nulls equal to nulls,
     the first by (source_file, position) kept even when its file sorts after the copy's values,
-    and an unusable record never a copy nor counted as the first."""
+    -0.0 and 0.0 one value (Spark's grouping), and an unusable record never a copy nor counted
+    as the first."""
     rows = [
         ("b.json", 1, "u1", 5, None, True),  # first of (u1, 5, null): file b before c
         ("c.json", 1, "u1", 5, None, True),  # copy
@@ -287,15 +288,19 @@ def test_later_copies_keep_the_first_by_file_and_position_on_both_engines(sessio
         ("a.json", 11, "u2", 7, 2.0, True),  # third copy
         ("z.json", 1, None, None, None, True),  # all null, twice
         ("y.json", 4, None, None, None, True),
+        ("d.json", 1, "u3", 9, -0.0, True),  # -0.0 and 0.0: the same value, the first by position
+        ("d.json", 2, "u3", 9, 0.0, True),
+        ("e.json", 1, "u4", 9, 0.0, True),
+        ("e.json", 2, "u4", 9, -0.0, True),
     ]
     schema = "source_file string, position long, user string, ts long, x double, ok boolean"
     found = {}
     for engine in ENGINES:
         frame = sessions[engine].createDataFrame(rows, schema)
         with on(engine):
-            marked = intake_engines.later_copies(frame, "ok", ["user", "ts", "x"]).collect()
+            marked = intake_engines.later_copies(frame, "ok", [("user", "string"), ("ts", "bigint"), ("x", "double")]).collect()
         found[engine] = sorted((r["source_file"], r["position"], r["_later_copy"]) for r in marked)
     assert found["sail"] == found["spark"]
     assert [(f, p) for f, p, later in found["spark"] if later] == [
-        ("a.json", 10), ("a.json", 11), ("c.json", 1), ("z.json", 1)
+        ("a.json", 10), ("a.json", 11), ("c.json", 1), ("d.json", 2), ("e.json", 2), ("z.json", 1)
     ]

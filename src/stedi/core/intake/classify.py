@@ -227,7 +227,7 @@ def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") 
     slim = normalized.selectExpr(*names, "reason", "kind", "source_file", "position", raw, *carried)
 
     # Exact duplicates among the usable records: the first by (file, position) is kept.
-    slim = later_copies(slim, usable, [name for name, _ in columns])
+    slim = later_copies(slim, usable, columns)
     status = (
         f"CASE WHEN kind = '{UNSPLIT}' THEN '{UNSPLIT}' WHEN reason IS NOT NULL THEN '{QUARANTINED}' "
         f"WHEN _later_copy THEN '{DUPLICATE}' ELSE '{LANDED}' END"

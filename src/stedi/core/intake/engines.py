@@ -110,9 +110,11 @@ def flat_line_pattern(frame: DataFrame) -> str:
 _COPY_BUCKETS = 16
 
 
-def later_copies(frame: DataFrame, usable: str, values: list[str]) -> DataFrame:
+def later_copies(frame: DataFrame, usable: str, values: list[tuple[str, str]]) -> DataFrame:
     """`frame` with `_later_copy`: whether the record is usable (the SQL condition `usable`) and
-    another usable record with the same `values` comes first by (source_file, position).
+    another usable record with the same values (`values`: the columns' names and SQL types)
+    comes first by (source_file, position). -0.0 and 0.0 are the same value, as in Spark's
+    grouping.
 
     Classic: `row_number()` over the values, ordered by (source_file, position). The window
     sorts the records by their values (user, timestamp, ...), and the landing tables are
@@ -123,15 +125,15 @@ def later_copies(frame: DataFrame, usable: str, values: list[str]) -> DataFrame:
     (null-safe). The accelerometer at N=100 on Sail: 19 s against 28 s for the intake, of
     which 13.5 s is the intake without any dedupe (notes.md).
     """
-    keys = ", ".join(f"`{v}`" for v in values)
     if not is_connect(frame):
+        keys = ", ".join(f"`{name}`" for name, _ in values)
         copy = f"row_number() OVER (PARTITION BY {usable}, {keys} ORDER BY source_file, position)"
         return frame.selectExpr("*", f"coalesce({usable} AND {copy} > 1, false) AS _later_copy")
-    window = (
-        f"OVER (PARTITION BY {usable}, pmod(xxhash64({keys}), {_COPY_BUCKETS}) "
-        f"ORDER BY {keys}, source_file, position)"
-    )
-    same = " AND ".join(f"lag(`{v}`) {window} <=> `{v}`" for v in values)
+    # Adding 0.0 turns -0.0 into 0.0 (IEEE 754): Sail sorts and hashes the two apart.
+    normal = [f"(`{name}` + 0.0)" if typ in ("double", "float") else f"`{name}`" for name, typ in values]
+    keys = ", ".join(normal)
+    window = f"OVER (PARTITION BY {usable}, pmod(xxhash64({keys}), {_COPY_BUCKETS}) ORDER BY {keys}, source_file, position)"
+    same = " AND ".join(f"lag({v}) {window} <=> {v}" for v in normal)
     return frame.selectExpr("*", f"coalesce({usable} AND lag(true) {window} AND {same}, false) AS _later_copy")
 
 
