@@ -71,15 +71,17 @@ def clean_fingerprints(clean_builds, spark):
     """(policy, engine) -> the content fingerprints (lakes.fingerprints) of that clean build, every table present."""
     from lakes import fingerprints
 
+    from stedi import config
     from stedi.core.tables import TABLES
 
     found = {}
 
     def of(policy: str, engine: str = "") -> dict[str, tuple[int, int]]:
-        if (policy, engine) not in found:
-            found[policy, engine] = fingerprints(spark, clean_builds(policy, engine)[0], policy)
-            assert set(found[policy, engine]) == set(TABLES), (policy, engine)
-        return found[policy, engine]
+        key = (policy, engine or config.DEFAULT_ENGINE)  # "" and the default: one build, one fingerprint
+        if key not in found:
+            found[key] = fingerprints(spark, clean_builds(*key)[0], policy)
+            assert set(found[key]) == set(TABLES), key
+        return found[key]
 
     return of
 
