@@ -34,6 +34,8 @@ import threading
 import time
 from pathlib import Path
 
+from incremental import bench_incremental
+
 from stedi.config import DEFAULT_ENGINE, ENGINES
 from stedi.run.pipeline import PIPELINE, ZONE_STEPS
 
@@ -42,6 +44,7 @@ PROJECT = HERE.parent
 PYTHON = sys.executable
 STEDI = [PYTHON, "-m", "stedi.cli"]
 GiB = 1024**3
+INCREMENTAL_SCALE = 100  # the scale (and above) at which the incremental scenario runs
 OTHER = next(e for e in ENGINES if e != DEFAULT_ENGINE)  # the engine the default one is compared with
 # The tables each zone step writes: the DuckDB reference times the same tables.
 DUCKDB_TABLES_OF_STEP = {step.name: step.writes for step in ZONE_STEPS}
@@ -189,16 +192,17 @@ def notebook_timing(path: Path, at: float | None) -> tuple[float, float | None, 
     return round(sum(durations), 2), start, running and "".join(running["source"]).splitlines()[0]
 
 
-def pipeline_run(raw: Path, base: Path, engine: str) -> dict:
+def pipeline_run(raw: Path, base: Path, engine: str, extra: tuple[str, ...] = (), fresh: bool = True) -> dict:
     """`stedi run --engine engine` (strict) on `raw` into `base`/lake and `base`/runs, measured, with
     its manifest's figures and its wall time in five parts that add up to it (named in time_split).
     A failed run is recorded (status, the failing step and its error), not raised."""
-    for folder in ("lake", "runs"):
-        shutil.rmtree(base / folder, ignore_errors=True)
+    if fresh:
+        for folder in ("lake", "runs"):
+            shutil.rmtree(base / folder, ignore_errors=True)
     base.mkdir(parents=True, exist_ok=True)
     runs, log = base / "runs", base / "stedi_run.log"
     run = measured([*STEDI, "run", "--engine", engine, "--raw-dir", str(raw), "--lake-dir", str(base / "lake"),
-                    "--runs-dir", str(runs)], log)
+                    "--runs-dir", str(runs), *extra], log)
     path = runs / "latest" / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {"status": "failed", "steps": [], "tables": {}}
     steps, peak_during = [], None
@@ -254,16 +258,21 @@ def run_engines(raw: Path, base: Path, label: str) -> tuple[dict, dict | None]:
         print(f"{label}: stedi run --engine {engine} {runs[engine]['seconds']} s", flush=True)
     if not all(map(_ok, runs.values())):
         return runs, None
-    lakes, log = [str(base / engine / "lake") for engine in ENGINES], base / "fingerprints.log"
-    with log.open("w") as out:
-        command = [PYTHON, "-c", FINGERPRINT_SCRIPT, FINGERPRINT_ENGINE, *lakes]
-        if subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT, check=False).returncode:
-            raise RuntimeError(f"the lakes' fingerprints failed; see {log}")
-    found = _last_json(log)
+    lakes = [str(base / engine / "lake") for engine in ENGINES]
+    found = lake_fingerprints(lakes, base / "fingerprints.log")
     first, second = (found[lake] for lake in lakes)
     differ = sorted(name for name in set(first) | set(second) if first.get(name) != second.get(name))
     print(f"{label}: the engines' lakes are {'DIFFERENT: ' + ', '.join(differ) if differ else 'equal'}", flush=True)
     return runs, {"equal": not differ, "differ": differ, "tables": len(first)}
+
+
+def lake_fingerprints(lakes: list[str], log: Path) -> dict:
+    """lake -> table -> (rows, content hash), computed by FINGERPRINT_ENGINE in a process of its own."""
+    with log.open("w") as out:
+        command = [PYTHON, "-c", FINGERPRINT_SCRIPT, FINGERPRINT_ENGINE, *lakes]
+        if subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT, check=False).returncode:
+            raise RuntimeError(f"the lakes' fingerprints failed; see {log}")
+    return _last_json(log)
 
 
 def bench_scale(scale: float, work: Path, seed: int, keep: bool) -> dict:
@@ -294,8 +303,17 @@ def bench_scale(scale: float, work: Path, seed: int, keep: bool) -> dict:
     spark_mismatches = _differing(spark_rows, duck_rows) if spark_rows else {}
     verdicts = "; ".join(f"{e} {_counts(mismatches.get(e))}" for e in engines)
     print(f"{label}: Spark SQL {spark_sql['seconds']} s; counts against DuckDB: {verdicts}", flush=True)
+    incremental = None
+    if scale >= INCREMENTAL_SCALE:
+        print(f"{label}: incremental run after a new day (~1% of the readings files) on {DEFAULT_ENGINE} ...", flush=True)
+        incremental = bench_incremental(raw, base / "incremental", DEFAULT_ENGINE, pipeline_run,
+                                        lambda lakes: lake_fingerprints(lakes, base / "incremental.log"))
+        inc, full = incremental["incremental"], incremental["full"]
+        print(f"{label}: incremental {inc['steps_seconds']} s in the zone steps ({inc['seconds']} s in all), "
+              f"--full {full['steps_seconds']} s ({full['seconds']} s); same content: {incremental['same_content']}",
+              flush=True)
     if not keep:
-        for folder in ("raw", *(f"{engine}/lake" for engine in ENGINES), "duckdb", "spark_sql"):
+        for folder in ("raw", *(f"{engine}/lake" for engine in ENGINES), "duckdb", "spark_sql", "incremental"):
             shutil.rmtree(base / folder, ignore_errors=True)
     return {
         "scale": scale,
@@ -309,6 +327,7 @@ def bench_scale(scale: float, work: Path, seed: int, keep: bool) -> dict:
         "spark_sql": spark_sql,
         "count_mismatches": mismatches,
         "spark_count_mismatches": spark_mismatches,
+        "incremental": incremental,
     }
 
 
@@ -450,6 +469,19 @@ def targets(results: list[dict], real: dict | None) -> list[tuple[str, bool, str
     if peaks:
         out.append(("peak memory < 4 GiB on both engines", all(peak < 4 * GiB for peak, _ in peaks.values()),
                     "highest: " + "; ".join(f"{e} {_gib(peak)} ({w})" for e, (peak, w) in peaks.items())))
+    inc = (by_scale.get(100.0) or {}).get("incremental")
+    if inc:
+        runs = [inc[k] for k in ("incremental", "full")]
+        if all(map(_ok, runs)):
+            zone, whole = (runs[0][k] / runs[1][k] for k in ("steps_seconds", "seconds"))
+            detail = (f"zone steps {runs[0]['steps_seconds']:.1f} s / {runs[1]['steps_seconds']:.1f} s = {zone:.2f}; "
+                      f"whole `stedi run` (with the analysis) {runs[0]['seconds']:.1f} s / {runs[1]['seconds']:.1f} s = "
+                      f"{whole:.2f}; {sum(inc['held_files'].values())} new files, {inc['held_records']:,} records; "
+                      f"content {'identical' if inc['same_content'] else 'DIFFERENT: ' + ', '.join(inc['differ'])}")
+            ok = zone <= 0.25 and inc["same_content"]
+        else:
+            ok, detail = False, "a run failed"
+        out.append(("N=100: a run after a new day (~1% of the data) <= 1/4 of a full rebuild, same lake", ok, detail))
     if 10.0 in by_scale and 100.0 in by_scale:
         ok, details = True, []
         for engine in ENGINES:
@@ -714,7 +746,8 @@ def passed(results: list[dict], real: dict | None) -> bool:
     counts_ok = all(_spark(r) and not any(r["count_mismatches"].values()) and not r["spark_count_mismatches"]
                     for r in results)
     same = [r["same_content"] for r in results] + ([real["same_content"]] if real else [])
-    return runs_ok and counts_ok and all(s is not None and s["equal"] for s in same)
+    incremental_ok = all((r.get("incremental") or {}).get("same_content", True) for r in results)
+    return runs_ok and counts_ok and incremental_ok and all(s is not None and s["equal"] for s in same)
 
 
 def main(argv: list[str] | None = None) -> int:

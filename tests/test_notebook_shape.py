@@ -31,7 +31,7 @@ def test_notebook_shape(path):
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1 and tagged[0] is cells[1]
     for line in "".join(tagged[0]["source"]).splitlines():
-        assert re.match(r'^\w+: str = ".*"  # \S', line), f"untyped or uncommented parameter: {line}"
+        assert re.match(r'^\w+: (str = ".*"|bool = (True|False))  # \S', line), f"untyped or uncommented parameter: {line}"
     for cell in cells:
         source = "".join(cell["source"])
         assert not re.search(r"^\s*(def|class) ", source, re.M), "function definitions belong in src/"
@@ -60,8 +60,8 @@ def parameters(path) -> dict[str, str]:
     [cell] = [c for c in code_cells(path) if "parameters" in c.get("metadata", {}).get("tags", [])]
     found = {}
     for line in "".join(cell["source"]).splitlines():
-        name, default = re.match(r'^(\w+): str = "(.*?)"  # [^=]*$', line).groups()  # no "=" in a comment
-        found[name] = default
+        name, text, flag = re.match(r'^(\w+): (?:str = "(.*?)"|bool = (True|False))  # [^=]*$', line).groups()  # no "=" in a comment
+        found[name] = text if flag is None else flag == "True"
     return found
 
 

@@ -15,6 +15,7 @@ import pytest
 from lakes import AFTER_LANDING, ZONE_STEPS_ONLY, copy_lake, fingerprints, kill_everything, start_run, stedi_run, wait_for
 from stedi import config
 from stedi.lake.lock import LOCK_FILE, LakeBusy, LakeLock
+from stedi.lake.store import TWIN_SUFFIX
 from stedi.run.folder import RunFolder
 from stedi.run.pipeline import ZONE_STEPS
 from stedi.core.tables import TABLES
@@ -31,13 +32,20 @@ def _latest_manifest(runs) -> dict | None:
 @pytest.mark.e2e
 def test_running_twice_gives_the_same_tables(tmp_path, spark, clean_builds, clean_fingerprints):
     # The first run is the clean strict build; the second runs on a copy of its lake.
+    # --full: every step runs again (without it, each would be skipped as up to date).
     lake, runs = copy_lake(clean_builds("strict")[0], tmp_path / "lake"), tmp_path / "runs"
-    stedi_run(lake, runs, *ZONE_STEPS_ONLY)
+    stedi_run(lake, runs, "--full", *ZONE_STEPS_ONLY)
     assert fingerprints(spark, lake) == clean_fingerprints("strict")
-    # Each table folder holds one version only: nothing appended, nothing left behind.
+    # Each table folder holds one version only (a landing table's with its Parquet twin):
+    # nothing appended, nothing left behind.
     for zone in config.ZONES:
         for versions in (lake / zone / ".versions").iterdir():
-            assert len(list(versions.iterdir())) == 1, versions
+            found = sorted(v.name for v in versions.iterdir())
+            assert len(found) == (2 if zone == "landing" else 1), versions
+            if zone == "landing":
+                assert found[1] == found[0] + TWIN_SUFFIX
+    again = stedi_run(lake, runs, *ZONE_STEPS_ONLY)
+    assert "nothing new" in again.stdout and fingerprints(spark, lake) == clean_fingerprints("strict")
 
 
 @pytest.mark.e2e

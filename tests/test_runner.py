@@ -144,7 +144,7 @@ def test_only_one_step_on_a_lake_holding_its_input_runs_that_step_alone(tmp_path
     assert manifest["status"] == "succeeded" and list(manifest["tables"]) == ["customer_trusted"]
     assert list(manifest) == [
         "run_id", "status", "policy", "engine", "target", "raw_dir", "lake_dir", "seconds",
-        "tables", "intake", "quality", "steps", "options",
+        "tables", "intake", "quality", "consent_changes", "erasures", "steps", "options",
     ]
     assert manifest["options"]["only"] == "01"
     assert manifest["engine"] == manifest["options"]["engine"] == config.DEFAULT_ENGINE

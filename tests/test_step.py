@@ -136,6 +136,7 @@ def test_quarantine_rule_moves_rows_out_of_the_landing_write(step, spark, tmp_pa
     class Intake:  # the shape of stedi.core.intake.IntakeResult that Step.land uses
         source = "accelerometer"
         landed = readings
+        mode, plan, base = "full", None, None
         quarantined = spark.createDataFrame([], "source_file string, position bigint, reason string, raw string")
 
         @staticmethod

@@ -164,7 +164,7 @@ def test_a_gz_name_is_read_as_gzip(place):
 
 def test_is_blank_reads_only_until_the_first_character(place, monkeypatch):
     read = []
-    real_open = storage._open_binary
+    real_open = storage.open_binary
 
     class Counting:
         def __init__(self, path):
@@ -181,7 +181,7 @@ def test_is_blank_reads_only_until_the_first_character(place, monkeypatch):
         def __exit__(self, *exc_info):
             self.handle.__exit__(*exc_info)
 
-    monkeypatch.setattr(storage, "_open_binary", Counting)
+    monkeypatch.setattr(storage, "open_binary", Counting)
     monkeypatch.setattr(storage, "_CHUNK", 1024)
     path = place.put("customer/big.json", b"\n" * 3000 + b"{" + b"x" * 1_000_000)
     assert not storage.is_blank(path)

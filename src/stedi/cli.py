@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         "with that run's options",
     )
     run.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild everything from the raw exports (default: land only new and changed files, "
+        "and run only the steps whose inputs, code or policy changed)",
+    )
+    run.add_argument(
         "--fresh-kernels",
         action="store_true",
         help="start a kernel (and Spark) per notebook instead of one for the whole run",
@@ -106,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     package = commands.add_parser("package", help="build dist/stedi.zip, the code for Glue's %%extra_py_files")
     package.add_argument("--output", default="", help="where to write the zip (default: dist/stedi.zip)")
 
+    erase = commands.add_parser(
+        "erase", help="request that customers be erased from the lake (the next stedi run applies it)"
+    )
+    erase.add_argument(
+        "--email", action="append", required=True, dest="emails", metavar="ADDRESS", help="an email (repeatable)"
+    )
+    erase.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="lake root, or s3:// (default: data/lake)")
+
     aws = commands.add_parser("aws", help="the lake on AWS: S3, the Glue Data Catalog, Athena")
     aws_commands = aws.add_subparsers(dest="aws_command", required=True, parser_class=_Parser)
     publish = aws_commands.add_parser(
@@ -149,6 +163,7 @@ def _run(args) -> int:
         prefix=args.prefix,
         database=args.database,
         fresh_kernels=args.fresh_kernels,
+        full=args.full,
         from_step=args.from_step or "",
         only=args.only or "",
     )
@@ -254,6 +269,21 @@ def _aws(args) -> int:
     return 0
 
 
+def _erase(args) -> int:
+    from stedi.core.intake.erasure import Erasures
+
+    try:
+        requests = Erasures.request(args.lake_dir, args.emails)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for request in requests:  # the request id only: the address is not printed
+        if request["done"] is None:
+            print(f"erasure requested: id {request['id']} (applied by the next stedi run)")
+        else:
+            print(f"erasure requested: id {request['id']} (already applied by run {request['done']['run']})")
+    return 0
+
+
 def _report(args) -> int:
     from stedi.run import report
     from stedi.run.folder import RunFolder
@@ -272,6 +302,7 @@ COMMANDS = {
     "report": _report,
     "generate": _generate,
     "package": _package,
+    "erase": _erase,
     "aws": _aws,
 }
 

@@ -96,7 +96,7 @@ def is_blank(path: str) -> bool:
     Bytes are decoded as UTF-8 (an invalid byte counts as a character, so as not
     blank) and read in chunks only until the first other character.
     """
-    with _open_binary(path) as raw:
+    with open_binary(path) as raw:
         handle = gzip.GzipFile(fileobj=raw, mode="rb") if str(path).endswith(".gz") else raw
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         while True:
@@ -161,8 +161,61 @@ class _S3Body:
         self._body.close()
 
 
-def _open_binary(path: str):
+def open_binary(path: str):
+    """A local file or an S3 object as a binary stream, read in chunks."""
     return _S3Body(path) if is_s3(path) else open(path, "rb")
+
+
+def head(uri: str) -> dict:
+    """An S3 object's metadata (ContentLength, LastModified, ETag)."""
+    bucket, key = _split_object(uri)
+    return _s3().head_object(Bucket=bucket, Key=key)
+
+
+def list_folders(folder: str) -> list[str]:
+    """The subfolders directly in `folder` (S3: the common prefixes), sorted; [] when it does not exist."""
+    if not is_s3(folder):
+        try:
+            with os.scandir(folder) as entries:
+                return sorted(os.path.join(folder, e.name) for e in entries if e.is_dir(follow_symlinks=False))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+    bucket, prefix = _split_folder(folder)
+    found = []
+    for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        found += [f"{S3_SCHEME}{bucket}/{p['Prefix'].rstrip('/')}" for p in page.get("CommonPrefixes", [])]
+    return sorted(found)
+
+
+def move_folder(folder: str, target: str) -> None:
+    """Move a folder to `target` (which must not exist): one rename locally; on S3 each object copied, then deleted."""
+    if not is_s3(folder):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(folder, target)
+        return
+    bucket, prefix = _split_folder(folder)
+    to_bucket, to_prefix = _split_folder(target)
+    for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            _s3().copy_object(
+                Bucket=to_bucket, Key=to_prefix + key[len(prefix) :], CopySource={"Bucket": bucket, "Key": key}
+            )
+    remove_folder(folder)
+
+
+def remove_folder(folder: str) -> None:
+    """Remove a folder and everything in it (S3: every object under the prefix)."""
+    if not is_s3(folder):
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    bucket, prefix = _split_folder(folder)
+    for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            _s3().delete_objects(Bucket=bucket, Delete={"Objects": keys})
 
 
 # -- small text files: run records ----------------------------------------------

@@ -13,11 +13,11 @@ import os
 import shutil
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
-from dataclasses import dataclass
-
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from stedi import config
 from stedi.core.schemas import spark_schema
@@ -25,6 +25,11 @@ from stedi.core.tables import TABLES, Table, ddl_columns, table
 from stedi.lake import layout
 
 VERSIONS_DIR = ".versions"
+# Locally, a landing table's version (JSON lines, the zone's format) has a Parquet twin beside
+# it, `<version>.parquet`, holding the same rows: the lake's own readers (the next steps, the
+# quality rules) read that instead of parsing the JSON again. Written first, from the frame
+# (the JSON is then written from it), appended to alike, removed with its version.
+TWIN_SUFFIX = ".parquet"
 ROWS_FILE = "_stedi_rows.json"  # in a table version: the rows written (Spark skips `_` names)
 
 
@@ -57,6 +62,10 @@ def publish_version(link: Path, version: Path) -> None:
 def _data_files(folder: Path) -> list[Path]:
     """The data files of a written table folder (the engines' `_SUCCESS`, `.crc` and our `_stedi_rows.json` left out)."""
     return [f for f in folder.iterdir() if f.is_file() and not f.name.startswith(("_", "."))]
+
+
+def _twin(version: Path) -> Path:
+    return version.with_name(version.name + TWIN_SUFFIX)
 
 
 def _lines(path: Path, chunk: int = 1 << 22) -> int:
@@ -114,6 +123,10 @@ class Lake:
         if not self.is_local:  # pragma: no cover - on S3 a published table's files are in a version folder
             reader = reader.option("recursiveFileLookup", "true")
         if t.fmt == "json":
+            twin = _twin(Path(location).resolve()) if self.is_local else None
+            if twin is not None and twin.is_dir() and _data_files(twin):
+                # The same rows, as Parquet: read without parsing JSON (see TWIN_SUFFIX).
+                return reader.parquet(str(twin)).select(*[F.col(n).cast(typ).alias(n) for n, typ in t.columns])
             return reader.schema(spark_schema(t.columns)).json(location)
         return reader.parquet(location)
 
@@ -127,7 +140,19 @@ class Lake:
         """
         return self.publish(self.stage(name, df))
 
-    def stage(self, name: str, df: DataFrame) -> "Staged":
+    def marker(self, name: str) -> dict:
+        """What the current version of table `name` recorded when it was written ({} if nothing)."""
+        if not self.is_local:
+            return {}
+        path = Path(self.path(name)) / ROWS_FILE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def version(self, name: str) -> str | None:
+        """The current version of a local table (its version folder's name); None on S3 or when absent."""
+        link = Path(self.path(name))
+        return os.readlink(link).rsplit("/", 1)[-1] if self.is_local and link.is_symlink() else None
+
+    def stage(self, name: str, df: DataFrame, *, meta: dict | None = None, append: bool = False) -> Staged:
         """Write a complete new version of table `name`, not yet visible to readers.
 
         Locally `<zone>/<table>` is a symbolic link to `<zone>/.versions/<table>/<version>/`;
@@ -136,23 +161,24 @@ class Lake:
         rows written are counted from the written files (`written_rows`).
         """
         t = table(name)
-        return self._stage_at(name, df, self.path(name), t.fmt)
+        return self._stage_at(name, df, self.path(name), t.fmt, meta=meta, append=append)
 
-    def read_staged(self, staged: "Staged") -> DataFrame:
+    def read_staged(self, staged: Staged) -> DataFrame:
         """The staged version of a table, as readers will see it once published."""
         return self._read_at(staged.name, staged.location)
 
-    def publish(self, staged: "Staged") -> dict:
+    def publish(self, staged: Staged) -> dict:
         """Make a staged version the table (one atomic rename locally) and register it."""
         self._publish(staged)
         self.register(staged.name)
         t = table(staged.name)
         return {"table": staged.name, "zone": t.zone, "rows": staged.rows, "path": staged.target}
 
-    def discard(self, staged: "Staged") -> None:
-        """Remove a staged version that will not be published."""
+    def discard(self, staged: Staged) -> None:
+        """Remove a staged version that will not be published (and its twin)."""
         if self.is_local and staged.location != staged.target:
             shutil.rmtree(staged.location, ignore_errors=True)
+            shutil.rmtree(staged.location + TWIN_SUFFIX, ignore_errors=True)
 
     def rows(self, name: str) -> int:
         """Rows of table `name`: recorded when its version was written, else counted."""
@@ -166,18 +192,25 @@ class Lake:
         """Replace the quarantine of table `name` (JSON lines: source_file, position, reason, raw)."""
         return self.publish_quarantine(self.stage_quarantine(name, df))
 
-    def stage_quarantine(self, name: str, df: DataFrame) -> "Staged":
-        """Stage a new quarantine of table `name` (published by `publish_quarantine`)."""
-        return self._stage_at(name, df.select(*[c for c, _ in QUARANTINE_COLUMNS]), self.quarantine_path(name), "json")
+    def stage_quarantine(self, name: str, df: DataFrame, *, append: bool = False) -> Staged:
+        """Stage a new quarantine of table `name` (published by `publish_quarantine`); with `append`,
+        the current quarantine's rows and `df`'s."""
+        columns = [c for c, _ in QUARANTINE_COLUMNS]
+        return self._stage_at(name, df.select(*columns), self.quarantine_path(name), "json", append=append)
 
-    def publish_quarantine(self, staged: "Staged") -> str:
+    def publish_quarantine(self, staged: Staged) -> str:
         self._publish(staged)
         return staged.target
 
     def read_quarantine(self, name: str) -> DataFrame:
         return self.spark.read.schema(spark_schema(QUARANTINE_COLUMNS)).json(self.quarantine_path(name))
 
-    def _stage_at(self, name: str, df: DataFrame, target: str, fmt: str) -> "Staged":
+    def _stage_at(
+        self, name: str, df: DataFrame, target: str, fmt: str, *, meta: dict | None = None, append: bool = False
+    ) -> Staged:
+        """A new version of the table at `target`: `df`, or with `append` the current version's
+        files (hard links: nothing copied) and `df`'s rows as new files. `meta` is kept in the
+        version's marker beside the rows written."""
         if not self.is_local:  # pragma: no cover - S3 has no rename; Spark overwrites in place
             df.write.mode("overwrite").format(fmt).save(target)
             return Staged(name, target, target, self.written_rows(target, fmt))
@@ -185,14 +218,31 @@ class Lake:
         versions = link.parent / VERSIONS_DIR / link.name
         versions.mkdir(parents=True, exist_ok=True)
         version = versions / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        twin = _twin(version) if fmt == "json" and target == self.path(name) else None
         try:
+            if twin is not None:
+                df.write.parquet(str(twin))
+                twin.mkdir(exist_ok=True)
+                if _data_files(twin):  # else: nothing written, nothing to read back
+                    df = self.spark.read.parquet(str(twin))
             df.write.format(fmt).save(str(version))
             version.mkdir(exist_ok=True)  # an engine may write no folder at all for an empty frame
             rows = self.written_rows(str(version), fmt)
+            if append and link.is_dir():
+                current = link.resolve()
+                pairs = [(current, version)]
+                if twin is not None and _twin(current).is_dir():
+                    pairs.append((_twin(current), twin))
+                for old, new in pairs:
+                    for i, part in enumerate(_data_files(old)):
+                        os.link(part, new / f"base-{i:05d}-{part.name.removeprefix('base-').split('-', 2)[-1]}")
+                rows += json.loads((link / ROWS_FILE).read_text())["rows"]
             # Hidden from Spark's readers (a name starting with `_`), kept with the version.
-            (version / ROWS_FILE).write_text(json.dumps({"table": name, "rows": rows}))
+            (version / ROWS_FILE).write_text(json.dumps({"table": name, "rows": rows, **(meta or {})}))
         except BaseException:
             shutil.rmtree(version, ignore_errors=True)
+            if twin is not None:
+                shutil.rmtree(twin, ignore_errors=True)
             raise
         return Staged(name, target, str(version), rows)
 
@@ -214,7 +264,7 @@ class Lake:
         reader = self.spark.read.parquet if fmt == "parquet" else self.spark.read.text
         return int(reader(location).count())
 
-    def _publish(self, staged: "Staged") -> None:
+    def _publish(self, staged: Staged) -> None:
         """Swap the table's link to the staged version; older versions (and any version left
         behind by a killed write, never linked) are removed. Readers, and a run killed at any
         moment, see the previous complete version or the new complete one, never a mix."""
@@ -222,8 +272,9 @@ class Lake:
             return
         link, version = Path(staged.target), Path(staged.location)
         publish_version(link, version)
+        keep = {version, _twin(version)}
         for other in version.parent.iterdir():
-            if other != version:
+            if other not in keep:
                 shutil.rmtree(other, ignore_errors=True)
 
     # -- catalog -------------------------------------------------------------

@@ -33,6 +33,7 @@ class RunOptions:
     fresh_kernels: bool = False  # one kernel per notebook instead of one for the whole run
     from_step: str = ""  # --from: run the pipeline from this step on
     only: str = ""  # --only: run just these comma-separated steps
+    full: bool = False  # --full: parse every raw file again and run every step (else: what changed)
 
     def __post_init__(self):
         if not self.engine:

@@ -22,7 +22,7 @@ from stedi import config
 from stedi.core.tables import TABLES
 from stedi.errors import UsageError
 from stedi.lake.lock import LakeBusy, LakeLock
-from stedi.run import pipeline, report
+from stedi.run import freshness, pipeline, report
 from stedi.run.folder import RunFolder, new_run_id
 from stedi.run.options import RunOptions, validate
 from stedi.run.pipeline import ANALYSIS, Step
@@ -56,7 +56,7 @@ def _parameters(step: Step, options: RunOptions, folder: RunFolder) -> dict:
             "run_id": folder.run_id,
             "run_dir": str(folder.path),
         }
-    return {
+    parameters = {
         "raw_dir": options.raw,
         "lake_dir": options.lake,
         "policy": options.policy,
@@ -65,6 +65,9 @@ def _parameters(step: Step, options: RunOptions, folder: RunFolder) -> dict:
         "database": options.database,
         "run_dir": folder.records,
     }
+    if step.sources:
+        parameters["full"] = options.full
+    return parameters
 
 
 def run_step(step: Step, options: RunOptions, folder: RunFolder, kernel: SharedKernel | None = None) -> dict:
@@ -115,6 +118,17 @@ def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: st
         intake.update(record.get("intake", {}))
         quality.update(record.get("quality", {}))
     ordered = {name: tables[name] for name in TABLES if name in tables}
+    consent: dict = {}
+    erasures: list = []
+    for step in steps:
+        record = step.get("record") or {}
+        found = record.get("consent") or {}
+        if any((found.get("changes") or {}).values()):
+            consent["changes"] = {
+                change: [{k: p[k] for k in ("id", "why")} for p in people] for change, people in found["changes"].items()
+            }
+        consent.setdefault("rows", {}).update(found.get("rows", {}))
+        erasures += record.get("erasures", [])
     return {
         "run_id": run_id,
         "status": status,
@@ -127,6 +141,8 @@ def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: st
         "tables": ordered,
         "intake": intake,
         "quality": quality,
+        "consent_changes": consent if consent.get("changes") else {},
+        "erasures": erasures,
         "steps": [{k: v for k, v in step.items() if k != "record"} for step in steps],
         "options": dataclasses.asdict(options),
     }
@@ -214,6 +230,8 @@ def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
     finally:
         if lock is not None:
             lock.release()
+    if steps and all(entry.get("skipped") for entry in manifest["steps"]):
+        print("  nothing new: no raw file, erasure request, policy or code changed since the last run", file=out)
     print(format_counts(manifest), file=out)
     print(f"run folder: {folder.path}  ({manifest['status']}, {manifest['seconds']:.1f} s)", file=out)
     return manifest
@@ -227,10 +245,18 @@ def _execute(options: RunOptions, folder: RunFolder, selected: tuple[Step, ...],
     # kernel (a separate process): the runner itself only waits for the kernel meanwhile.
     exporter = ThreadPoolExecutor(1, thread_name_prefix="stedi-report")
     exports: dict[str, Future] = {}
+    if not options.on_glue:
+        for source, gone in freshness.missing_files(options.lake, options.raw).items():
+            print(f"  {source}: {len(gone)} file(s) landed before are no longer in the raw folder; "
+                  f"their rows stay until `stedi run --full`: {', '.join(gone)}", file=out)
     with exporter, _kernel(options) as kernel:
         for number, step in enumerate(selected, 1):
             if number <= len(steps):
                 print(f"  [{number}/{len(selected)}] {step.name} ... done before, kept", file=out)
+                continue
+            if _skippable(step, options, steps):
+                steps.append(_skipped(step, options))
+                print(f"  [{number}/{len(selected)}] {step.name} ... up to date, skipped", file=out)
                 continue
             print(f"  [{number}/{len(selected)}] {step.name} ...", end="", flush=True, file=out)
             entry = run_step(step, options, folder, kernel)
@@ -249,6 +275,21 @@ def _execute(options: RunOptions, folder: RunFolder, selected: tuple[Step, ...],
     folder.write_manifest(manifest)
     report.write_index(folder.path, manifest)
     return manifest
+
+
+def _skippable(step: Step, options: RunOptions, done: list[dict]) -> bool:
+    """A zone step whose tables are up to date (stedi.run.freshness); the analysis when every zone step was skipped."""
+    if options.full or options.on_glue:
+        return False
+    if step.kind == ANALYSIS:
+        zone = [entry for entry in done if entry["name"] in pipeline.STEPS and pipeline.STEPS[entry["name"]].kind != ANALYSIS]
+        return bool(zone) and all(entry.get("skipped") for entry in zone)
+    return freshness.up_to_date(step, options.lake, options.policy, options.raw)
+
+
+def _skipped(step: Step, options: RunOptions) -> dict:
+    record = {"step": step.name, "status": "succeeded", "tables": freshness.current_tables(step, options.lake)}
+    return {"name": step.name, "notebook": "", "status": "succeeded", "skipped": "up to date", "seconds": 0.0, "record": record}
 
 
 def _kernel(options: RunOptions):

@@ -12,7 +12,7 @@ success.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame
 
@@ -23,6 +23,7 @@ from stedi.core.tables import table as declared
 from stedi.display import show
 from stedi.engine.session import spark_for
 from stedi.lake.store import Lake, Staged
+from stedi.run import privacy
 from stedi.run.folder import RunFolder
 
 
@@ -38,6 +39,7 @@ class Step:
         run_dir: str = "",
         database: str = config.DEFAULT_DATABASE,
         engine: str = "",
+        full: bool = False,
     ):
         if policy not in config.POLICIES:
             raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
@@ -49,6 +51,7 @@ class Step:
         self.raw_dir = config.resolve(raw_dir)
         # Where the completion record goes: a local run folder, or an s3:// one on Glue.
         self.run_dir = config.resolve(run_dir) if run_dir else None
+        self.full = full  # the intake parses every raw file again (else only new and changed ones)
         self.started = time.monotonic()
         # engine "": the kernel's ($STEDI_ENGINE), else config.DEFAULT_ENGINE; Glue runs Spark.
         self.spark = spark_for(target, engine)
@@ -57,6 +60,11 @@ class Step:
         self.tables: dict[str, dict] = {}
         self.intake: dict[str, dict] = {}
         self.quality: dict[str, list[dict]] = {}
+        self.erasures: list[dict] = []  # erasure requests applied by this step (ids and rows, no address)
+        self.consent: dict | None = None  # consent changes of the run and their rows (_consent_rows)
+        self._ledger = None  # the intake's ledger, once land_all committed it
+        self._applied_erasures = None
+        self._ledger_now = self._erasures_now = None  # the intake's ledger and erasures while land_all runs
 
     def read(self, table: str) -> DataFrame:
         """Table `table` of the lake; the completion record lists it among the step's reads."""
@@ -91,6 +99,7 @@ class Step:
         except BaseException:
             self.lake.discard(staged)
             raise
+        privacy.record_consent(self, table, staged)
         if report.quarantined is None:
             self.tables[table] = self.lake.publish(staged)
             return report
@@ -117,12 +126,31 @@ class Step:
         read = landed + quarantined + duplicates holds and the landing table holds exactly
         the records counted as landed.
         """
+        from stedi.core import intake
         from stedi.core.intake import IntakeAccountingError, check_accounting
+        from stedi.core.intake.accounting import summed
         from stedi.core.tables import landing_table
 
         name = landing_table(result.source)
+        if getattr(result, "mode", "full") != "full" and not self._base_holds(name, result.base):
+            # A landing table this one's rules look up changed in this run: decide it whole again
+            # (from the store: nothing is parsed again).
+            result.unpersist()
+            result = intake.land_source(
+                self.spark, self.raw_dir, result.source, ledger=self._ledger_now, erasures=self._erasures_now
+            )
+        mode = getattr(result, "mode", "full")  # "full", "append" or "keep" (stedi.core.intake.landing)
+        if mode == "keep":
+            return self._kept(name, result)
         accounting = result.accounting()
-        report = self._checked(name, result.landed)
+        if mode == "append":
+            # Which new rows land or go to quarantine is decided on them (row by row: the tables
+            # the rules look up are unchanged); the rules are reported, and stop the run, on the
+            # whole table they make with the rows already landed.
+            report = self._evaluate(name, result.landed)
+            self._checked(name, self.lake.read(name).unionByName(result.landed))
+        else:
+            report = self._checked(name, result.landed)
         quarantine = result.quarantined
         if report.quarantined is not None:
             moved = report.quarantine_records()
@@ -132,7 +160,9 @@ class Step:
             reasons = accounting["quarantine_reasons"]
             for row in moved.groupBy("reason").count().collect():
                 reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
-        check_accounting(accounting)  # raises IntakeAccountingError when read != landed + quarantined + dupes
+        if mode == "append":  # the table's rows so far, and the new files'
+            accounting = summed(result.base["accounting"], accounting)
+        check_accounting(accounting)  # raises IntakeAccountingError when read != landed + quarantined + dupes + erased
 
         def written_as_counted(staged: Staged, held: Staged) -> None:
             if staged.rows != accounting["landed"] or held.rows != accounting["quarantined"]:
@@ -141,10 +171,45 @@ class Step:
                     f"{accounting['landed']} landed and {accounting['quarantined']} quarantined"
                 )
 
-        accounting["quarantine_path"] = self._stage_and_publish(name, report.passing, quarantine, written_as_counted)
+        from stedi.core.intake.store import keys_hash
+
+        meta = {
+            "policy": self.policy,
+            "keys": keys_hash(result.plan.keys.values()) if getattr(result, "plan", None) else None,
+            "deps": self._landing_deps(name),
+            "accounting": {k: v for k, v in accounting.items() if k not in ("run", "quarantine_path")},
+            "quality": self.quality[name],
+        }
+        accounting["quarantine_path"] = self._stage_and_publish(
+            name, report.passing, quarantine, written_as_counted, meta=meta, append=mode == "append"
+        )
         result.unpersist()
         self.intake[name] = accounting
         return accounting
+
+    def _landing_deps(self, name: str) -> dict:
+        """The versions of the landing tables `name`'s rules look up (customers, for the readings)."""
+        from stedi.core.tables import SOURCES, landing_table
+
+        others = quality.tables_needed(name, self.policy) & {landing_table(s) for s in SOURCES}
+        return {other: self.lake.version(other) for other in sorted(others)}
+
+    def _base_holds(self, name: str, base: dict | None) -> bool:
+        """Whether the current version of landing table `name` can be kept or added to: made under
+        this policy, from the landing tables its rules look up as they are now."""
+        return bool(base) and base.get("policy") == self.policy and base.get("deps") == self._landing_deps(name)
+
+    def _kept(self, name: str, result) -> dict:
+        """A landing table left as it is (nothing new for it): its accounting and quality as recorded."""
+        base = result.base
+        run = {**result.plan.summary(), "mode": "keep"}
+        accounting = {**base["accounting"], "seconds": round(result.seconds, 2), "run": run}
+        accounting["quarantine_path"] = self.lake.quarantine_path(name)
+        self.quality[name] = base.get("quality", [])
+        self.tables[name] = {"table": name, "zone": "landing", "rows": self.lake.rows(name), "path": self.lake.path(name)}
+        self.intake[name] = accounting
+        return accounting
+
 
     def land_all(self, sources: tuple[str, ...] | None = None, *, concurrent: bool | None = None) -> dict[str, dict]:
         """Land every source (stedi.core.intake.land_all), each landing table checked and written by `land`.
@@ -165,12 +230,43 @@ class Step:
         needs = {name: quality.tables_needed(name, self.policy) & set(landing) for name in landing}
         if concurrent is None:
             concurrent = not is_connect(self.spark)
-        intake.land_all(self.spark, self.raw_dir, sources, needs=needs, write=self.land, concurrent=concurrent)
+        from stedi.core.intake.ledger import Ledger
+
+        ledger = Ledger(self.lake.root)
+        erasures = privacy.erasures_for(self, ledger)
+        self._ledger_now, self._erasures_now = ledger, erasures
+        # What each landing table was made from: kept or added to when nothing else changed.
+        bases = {} if self.full else {name: self.lake.marker(name) for name in landing}
+        intake.land_all(
+            self.spark,
+            self.raw_dir,
+            sources,
+            needs=needs,
+            write=self.land,
+            concurrent=concurrent,
+            ledger=ledger,
+            full=self.full,
+            run_id=self.run_id,
+            erasures=erasures,
+            bases=bases,
+        )
+        # Every landing table is published: the ledger now names the files they were made from.
+        ledger.commit()
+        self._ledger, self._applied_erasures = ledger, erasures
+        if erasures:
+            privacy.erasures_done(self, erasures, sources)
         # The same order whatever finished first: the notebook's tables and the manifest stay stable.
         self.intake = {t: self.intake[t] for t in landing if t in self.intake} | self.intake
         self.tables = {t: self.tables[t] for t in landing if t in self.tables} | self.tables
         self.quality = {t: self.quality[t] for t in landing if t in self.quality} | self.quality
         return {t: self.intake[t] for t in landing}
+
+    @property
+    def run_id(self) -> str:
+        """The run's id when `stedi run` runs the step (its folder's name), else ""."""
+        if self.run_dir is None:
+            return ""
+        return self.run_dir.rstrip("/").rsplit("/", 1)[-1]
 
     def intake_summary(self):
         """Per landing table: read, landed, quarantined (by reason), duplicates dropped."""
@@ -204,11 +300,14 @@ class Step:
             "tables": self.tables,
             "intake": self.intake,
             "quality": self.quality,
+            **({"erasures": self.erasures} if self.erasures else {}),
+            **({"consent": self.consent} if self.consent else {}),
         }
 
     def finish(self):
         """Write the completion record (when run by `stedi run`) and return a summary table."""
         record = self.record()
+        self._record_freshness()
         if self.run_dir is not None:
             # The run folder's records place: the folder itself, or its s3:// prefix on Glue.
             RunFolder(self.run_dir).write_record(self.name, record)
@@ -217,6 +316,16 @@ class Step:
         return pd.DataFrame(
             [{"table": t, "zone": w["zone"], "rows": w["rows"], "path": w["path"]} for t, w in self.tables.items()]
         )
+
+    def _record_freshness(self) -> None:
+        """Record in the lake what this step's tables were made from (stedi.run.freshness), when it
+        is a pipeline step that wrote all of them."""
+        from stedi.run import freshness, pipeline
+
+        declared_step = pipeline.STEPS.get(self.name)
+        if declared_step is None or not declared_step.writes or not set(declared_step.writes) <= set(self.tables):
+            return
+        freshness.record(declared_step, self.lake.root, self.policy, self._ledger, self._applied_erasures)
 
     # -- evaluating and writing ---------------------------------------------------
     def _evaluate(self, table: str, df: DataFrame):
@@ -241,15 +350,18 @@ class Step:
         rows: DataFrame,
         quarantine: DataFrame | None,
         verify: Callable[[Staged, Staged], None] | None = None,
+        *,
+        meta: dict | None = None,
+        append: bool = False,
     ) -> str | None:
         """Write `rows` as `table` and `quarantine` (if any) as its quarantine, both as unpublished
         versions; `verify(staged, held)` may refuse them (then both are removed); then publish both.
         Returns the quarantine's path, or None without a quarantine."""
-        staged = self.lake.stage(table, rows)
+        staged = self.lake.stage(table, rows, meta=meta, append=append)
         held = None
         try:
             if quarantine is not None:
-                held = self.lake.stage_quarantine(table, quarantine)
+                held = self.lake.stage_quarantine(table, quarantine, append=append)
             if verify is not None:
                 verify(staged, held)
         except BaseException:

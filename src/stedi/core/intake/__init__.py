@@ -38,7 +38,13 @@ The modules, in the order a table goes through them:
     split       split_records: cutting a file that is not clean JSON lines (pure Python)
     classify    parse, normalize and decide each record's outcome (Spark SQL)
     accounting  tally and check_accounting (IntakeAccountingError)
+    ledger      the lake's memory: the raw files landed (ledger.json) and where their records are stored
+    store       the store: each landed file's parsed records; keep, add to or decide a landing table whole
+    erasure     erasure requests (keyed hashes) and the conditions that find an erased customer's records
     landing     land_source (one source -> IntakeResult) and land_all (every source at once)
+
+A run parses only the files its ledger has not landed, or that changed (see ledger); the
+landing tables are then decided from the store (see store).
 
 The raw directory is only ever read.
 """

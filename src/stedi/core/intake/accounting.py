@@ -34,11 +34,13 @@ def check_accounting(accounting: dict) -> dict:
     source = accounting.get("source", "table")
     read, landed = accounting["read"], accounting["landed"]
     quarantined, duplicates = accounting["quarantined"], accounting["duplicates_dropped"]
+    erased = accounting.get("erased", 0)
     reasons = accounting.get("quarantine_reasons", {})
-    if read != landed + quarantined + duplicates:
+    if read != landed + quarantined + duplicates + erased:
         raise IntakeAccountingError(
             f"intake of {source} does not balance: read {read} != landed {landed} + quarantined "
-            f"{quarantined} + duplicates {duplicates} ({read - landed - quarantined - duplicates:+d} unaccounted)"
+            f"{quarantined} + duplicates {duplicates} + erased {erased} "
+            f"({read - landed - quarantined - duplicates - erased:+d} unaccounted)"
         )
     if sum(reasons.values()) != quarantined:
         raise IntakeAccountingError(
@@ -50,3 +52,18 @@ def check_accounting(accounting: dict) -> dict:
     if unknown:
         raise IntakeAccountingError(f"intake of {source}: unknown quarantine reasons {unknown}")
     return accounting
+
+
+def summed(base: dict, delta: dict) -> dict:
+    """The accounting of a landing table added to: its rows so far (`base`) and the new files' (`delta`)."""
+    summed = dict(delta)
+    for key in ("read", "landed", "quarantined", "duplicates_dropped", "erased", "repaired_files"):
+        summed[key] = base.get(key, 0) + delta.get(key, 0)
+    reasons = dict(base.get("quarantine_reasons", {}))
+    for reason, n in delta.get("quarantine_reasons", {}).items():
+        reasons[reason] = reasons.get(reason, 0) + n
+    summed["quarantine_reasons"] = dict(sorted(reasons.items()))
+    summed["balanced"] = summed["read"] == summed["landed"] + summed["quarantined"] + summed[
+        "duplicates_dropped"
+    ] + summed["erased"] and sum(reasons.values()) == summed["quarantined"]
+    return summed

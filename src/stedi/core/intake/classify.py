@@ -24,6 +24,8 @@ REASONS = ("truncated", "not_json", "missing_required_field", "bad_type", "super
 
 # Outcome of a record (UNSPLIT: a whole file waiting for split_records, never in a result).
 LANDED, QUARANTINED, DUPLICATE = "landed", "quarantined", "duplicate"
+# A record of a customer who asked to be erased: neither landed nor quarantined, its text not kept.
+ERASED = "erased"
 
 # The struct parse's column for text it could not read. Spark fills it; Sail leaves it null,
 # and needs it not: its typed parse of a record that is not JSON gives no column at all, so

@@ -153,6 +153,11 @@ class Storage:
         self.folders: list[str] = []
         self.cached: list[DataFrame] = []
         self._own_scratch: str | None = None
+        self._on_release: list = []
+
+    def on_release(self, callback) -> None:
+        """Call `callback()` when the kept frames are released (a throw-away store goes with them)."""
+        self._on_release.append(callback)
 
     @property
     def writes(self) -> bool:
@@ -187,6 +192,8 @@ class Storage:
         if self._own_scratch is not None:
             shutil.rmtree(self._own_scratch, ignore_errors=True)
             self._own_scratch = None
+        while self._on_release:
+            self._on_release.pop()()
 
     def _base(self) -> str:
         if self.scratch is not None:

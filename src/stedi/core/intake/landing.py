@@ -12,21 +12,34 @@ import graphlib
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from stedi.core import storage
 from stedi.core.intake.accounting import tally
-from stedi.core.intake.classify import DUPLICATE, LANDED, QUARANTINED, classify_records, decide_records, normalize_records
+from stedi.core.intake.classify import (
+    DUPLICATE,
+    ERASED,
+    LANDED,
+    QUARANTINED,
+    decide_records,
+)
 from stedi.core.intake.engines import Storage, reported_path
+from stedi.core.intake.erasure import Erasures, erased_sql, mentions_column
 from stedi.core.intake.exports import RawInputError, raw_files
-from stedi.core.intake.split import RECORD, UNSPLIT
-from stedi.core.intake.units import file_units, read_texts, split_file_records
+from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan
+from stedi.core.intake.store import (
+    landing_mode,
+    parse_into_store,
+    purge,
+    read_store,
+    seen_before,
+)
 from stedi.core.tables import landing_table, table
 
 
@@ -50,6 +63,9 @@ class IntakeResult:
     read_by_file: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # seconds: read_and_classify, repair
     storage: Storage | None = None  # where `classified` is kept; released by unpersist()
+    plan: Plan | None = None  # the files landed before, now, changed and missing (stedi.core.intake.ledger)
+    mode: str = "full"  # "full", "append" (classified: the new files' records only) or "keep" (nothing to write)
+    base: dict | None = None  # the current landing table's marker (land_source)
 
     @property
     def landed(self) -> DataFrame:
@@ -73,6 +89,7 @@ class IntakeResult:
         landed = self.counts.get(LANDED, 0)
         quarantined = self.counts.get(QUARANTINED, 0)
         duplicates = self.counts.get(DUPLICATE, 0)
+        erased = self.counts.get(ERASED, 0)
         reasons = dict(sorted(self.reasons.items()))
         return {
             "source": self.source,
@@ -80,114 +97,178 @@ class IntakeResult:
             "landed": landed,
             "quarantined": quarantined,
             "duplicates_dropped": duplicates,
+            "erased": erased,
             "quarantine_reasons": reasons,
-            "balanced": read == landed + quarantined + duplicates and sum(reasons.values()) == quarantined,
+            "balanced": read == landed + quarantined + duplicates + erased and sum(reasons.values()) == quarantined,
             "seconds": round(self.seconds, 2),
             "files": len(self.files),
             "repaired_files": len(self.repaired_files),
+            **({"run": {**self.plan.summary(), "mode": self.mode}} if self.plan is not None else {}),
         }
 
     def unpersist(self) -> None:
         """Drop the kept records (the cache, or the scratch copy): call once the result is written."""
         if self.storage is not None:
             self.storage.release()
-        else:
+        elif self.classified is not None:
             self.classified.unpersist()
 
 
 def land_source(
-    spark: SparkSession, raw_dir: str | Path, source: str, *, scratch: str | os.PathLike | None = None
+    spark: SparkSession,
+    raw_dir: str | Path,
+    source: str,
+    *,
+    scratch: str | os.PathLike | None = None,
+    ledger: Ledger | None = None,
+    full: bool = False,
+    run_id: str = "",
+    erasures: Erasures | None = None,
+    base: dict | None = None,
 ) -> IntakeResult:
-    """Read every export of `source` once, split and classify each record, and count the outcomes.
+    """Read the new exports of `source` once into the store, then decide every record's outcome and count them.
 
-    One pass when every file is clean JSON lines: files read whole, cut into lines,
-    parsed, classified, kept, counted. Files that are not clean come out of that
-    pass as whole texts (status `unsplit`, kept: the files are not read again); a
-    second pass cuts them with `split_records` on the executors and classifies
-    everything again (duplicates and customer versions across files).
+    `ledger` (stedi.core.intake.ledger): the lake's memory of the files landed before and
+    their parsed records; only new and changed files are read and parsed (`full`: every
+    file, the store rebuilt). Without one, a throw-away store: every file is new.
 
-    The classified records are kept for the tally, the checks and the writes that follow
-    (engines.Storage): in Spark's disk cache on a classic session, as Parquet in a folder
-    under `scratch` when it is given, or on a Spark Connect session (Sail, whose cache does
-    nothing), under the system's temporary folder by default. `unpersist()` drops them.
+    Parsing a file: one pass when it is clean JSON lines (read whole, cut into lines,
+    parsed, normalized); a file that is not clean comes out of that pass whole and is cut
+    by `split_records` on the executors, then normalized. Each file's records go to its
+    own store folder. Then every record of every live file is decided at once (duplicates
+    across files, the latest customer record, erasures) and kept (engines.Storage) for the
+    tally, the checks and the writes that follow; `unpersist()` drops them.
 
-    `counts["read"]` is the number of records cut from each file, counted on the
-    file (its lines, or what `split_records` returned) before classification;
-    landed, quarantined and duplicate are counted on the classified rows.
+    `counts["read"]`: the records cut from each live file (those erased from the store
+    before this run included); landed, quarantined, duplicate and erased are counted on
+    the decided rows (and the ledger, for records erased in earlier runs).
+
+    `base`: what the current landing table was made from (its version's marker: `keys`, the
+    hash of the store folders it holds, and its accounting). When it holds exactly the files
+    still live and nothing changed, `mode` is "keep" (nothing to write); when only new
+    files came (not for customers, whose latest record may change), "append": only the new
+    files' records are decided, a record whose values an earlier file already holds being a
+    duplicate, and `classified` holds just them. Otherwise "full".
     """
     started = time.monotonic()
-    files = raw_files(raw_dir, source)
+    own = ledger is None
+    ledger = ledger if ledger is not None else Ledger.temporary()
     kept = Storage(spark, scratch)
     try:
-        return _land(spark, source, files, kept, started)
+        plan = ledger.plans.get(source) or prepare_source(spark, raw_dir, source, ledger, full=full, run_id=run_id)
+        return _land(spark, source, plan, ledger, kept, started, erasures, base)
     except BaseException:
         kept.release()
+        if own:
+            ledger.release()
         raise
+    finally:
+        if own:
+            kept.on_release(ledger.release)
 
 
-def _land(spark: SparkSession, source: str, files: list[str], kept: Storage, started: float) -> IntakeResult:
-    phases: dict[str, float] = {}
-    classified = kept.keep(classify_records(file_units(read_texts(spark, files)), source, raw_for="kept"))
-    tallies = tally(classified)
-    phases["read_and_classify"] = time.monotonic() - started
+def prepare_source(
+    spark: SparkSession, raw_dir: str | Path, source: str, ledger: Ledger, *, full: bool = False, run_id: str = ""
+) -> Plan:
+    """Plan `source` against the ledger and parse its new and changed files into the store; returns the plan."""
+    started = time.monotonic()
+    listed = {reported_path(path): path for path in raw_files(raw_dir, source)}
+    plan = ledger.plan(source, list(listed), full=full, run_id=run_id)
+    if plan.todo:
+        parse_into_store(spark, source, [listed[path] for path in plan.todo], plan, ledger)
+    plan.seconds = time.monotonic() - started
+    return plan
 
-    repaired = sorted({row["source_file"] for row in tallies if row["status"] == UNSPLIT})
-    if repaired:
-        whole_files = classified.where(F.col("status") == UNSPLIT).select("source_file", "raw")
-        # The lines of the clean files keep their parsed values; only the decisions that
-        # look across files (duplicates, customer versions) are taken again.
-        lines = classified.where(F.col("status") != UNSPLIT).select(
-            *[name for name, _ in table(landing_table(source)).columns],
-            F.when(F.col("reason") != "superseded", F.col("reason")).alias("reason"),
-            F.lit(RECORD).alias("kind"),
-            "source_file",
-            "position",
-            "raw",
-            "_file_records",
+
+def _land(
+    spark: SparkSession,
+    source: str,
+    plan: Plan,
+    ledger: Ledger,
+    kept: Storage,
+    started: float,
+    erasures: Erasures | None,
+    base: dict | None = None,
+) -> IntakeResult:
+    phases: dict[str, float] = {"parse": round(plan.seconds, 3)}
+    erased = F.lit(False)
+    fresh = sorted({plan.entries[p]["key"] for p in plan.todo})
+    mode = landing_mode(source, plan, base, erasures)
+    if mode == "keep":
+        return IntakeResult(source, None, seconds=time.monotonic() - started, plan=plan, mode=mode, base=base)
+    if mode == "append":
+        old = [e["key"] for p, e in plan.entries.items() if p not in plan.todo]
+        decided = seen_before(
+            decide_records(read_store(spark, ledger, source, plan, only=fresh), source, raw_for="kept"),
+            read_store(spark, ledger, source, plan, only=old),
+            source,
         )
-        pieces = normalize_records(split_file_records(whole_files), source)
-        units = lines.unionByName(pieces)
-        reclassified = kept.keep(decide_records(units, source, raw_for="kept"))
-        tallies = tally(reclassified)
-        kept.drop(classified)
-        classified = reclassified
-        phases["repair"] = time.monotonic() - started - phases["read_and_classify"]
+    else:
+        decided = decide_records(read_store(spark, ledger, source, plan), source, raw_for="kept")
+    if erasures:
+        # Records of erased customers: their columns name them, or their raw text does. Only the
+        # files parsed now hold any, unless a request is new (the store is purged once applied).
+        erased = F.expr(erased_sql(source, erasures)) | mentions_column(F.col("raw"), erasures)
+        if not erasures.pending:
+            erased = F.col(STORE_KEY).isin(fresh) & erased
+        decided = decided.withColumn("status", F.when(erased, F.lit(ERASED)).otherwise(F.col("status")))
+    classified = kept.keep(decided)
+    tallies = tally(classified)
+    phases["decide"] = round(time.monotonic() - started - phases["parse"], 3)
 
     read_by_file: dict[str, int] = {}
-    counts: dict[str, int] = {LANDED: 0, QUARANTINED: 0, DUPLICATE: 0}
+    erased_by_file: dict[str, int] = {}
+    counts: dict[str, int] = {LANDED: 0, QUARANTINED: 0, DUPLICATE: 0, ERASED: 0}
     reasons: dict[str, int] = {}
     for row in tallies:
         # int(): a Spark Connect client returns numpy integers, which JSON (the manifest) refuses.
-        rows, file_records = int(row["rows"]), int(row["file_records"] or 0)
-        read_by_file[row["source_file"]] = max(read_by_file.get(row["source_file"], 0), file_records)
+        rows, path = int(row["rows"]), row["source_file"]
+        # A file's records as counted on its text when it was cut (not the rows that came out).
+        read_by_file[path] = max(read_by_file.get(path, 0), int(row["file_records"] or 0))
         counts[row["status"]] = counts.get(row["status"], 0) + rows
-        if row["reason"]:
+        if row["status"] == ERASED:
+            erased_by_file[path] = erased_by_file.get(path, 0) + rows
+        if row["reason"] and row["status"] == QUARANTINED:
             reasons[row["reason"]] = reasons.get(row["reason"], 0) + rows
+    # Records erased in earlier runs are no longer in the store: the ledger counts them, and
+    # the records each file held when it was parsed.
+    for path, entry in plan.entries.items():
+        if path not in plan.todo and mode == "full":
+            read_by_file[path] = entry["records"]
+            counts[ERASED] += entry.get("erased", 0)
     counts["read"] = sum(read_by_file.values())
-    # Every file listed must have been read: those without a record are blank, or hold
-    # nothing but separators (`[]`).
-    for path in repaired:
-        read_by_file.setdefault(path, 0)
+    # Every file parsed now must have given records, unless it is blank or holds nothing but separators (`[]`).
     unread = []
-    for path in files:
-        read_as = reported_path(path)
-        if read_as not in read_by_file:
-            if not storage.is_blank(path):
+    for path in plan.todo:
+        if path not in read_by_file:
+            if path not in plan.repaired and not storage.is_blank(path):
                 unread.append(path)
-            read_by_file[read_as] = 0
+            read_by_file[path] = 0
+    if mode == "full":
+        for path in plan.entries:
+            read_by_file.setdefault(path, plan.entries[path].get("records", 0))
     if unread:
         raise RawInputError(f"Spark did not read {len(unread)} export file(s) of {source}: {', '.join(unread)}")
+    for path in plan.todo:
+        plan.entries[path]["records"] = read_by_file[path]
+    plan.erased = sum(erased_by_file.values())
+    if erased_by_file:
+        purge(spark, source, plan, ledger, erased_by_file, erased)
+        phases["erase"] = round(time.monotonic() - started - phases["parse"] - phases["decide"], 3)
     return IntakeResult(
         source,
         classified,
         counts,
         reasons,
         time.monotonic() - started,
-        files=files,
-        repaired_files=repaired,
+        files=sorted(plan.entries),
+        repaired_files=list(plan.repaired),
         read_by_file=read_by_file,
-        phases={k: round(v, 3) for k, v in phases.items()},
+        phases=phases,
         storage=kept,
+        plan=plan,
+        mode=mode,
+        base=base,
     )
 
 
@@ -200,6 +281,11 @@ def land_all(
     needs: Mapping[str, set[str]] | None = None,
     concurrent: bool = True,
     scratch: str | os.PathLike | None = None,
+    ledger: Ledger | None = None,
+    full: bool = False,
+    run_id: str = "",
+    erasures: Erasures | None = None,
+    bases: Mapping[str, dict] | None = None,
 ) -> dict[str, object]:
     """Land every source in `sources` and hand each result to `write`; returns what `write` returned, per landing table.
 
@@ -210,7 +296,8 @@ def land_all(
     is called once theirs returned, and not at all when one of them failed. The result
     follows the order of `sources`; the first failure (in that order) is raised, after
     every thread has stopped. With `concurrent=False` the sources are landed one after
-    another, in dependency order. `scratch`: as for land_source.
+    another, in dependency order. `scratch`, `ledger`, `full`, `run_id`, `erasures`: as for
+    land_source (one ledger for every source: the caller commits it once all are written).
     """
     names = {landing_table(source): source for source in sources}  # landing table -> source
     after = {name: set((needs or {}).get(name, ())) & names.keys() for name in names}
@@ -221,7 +308,17 @@ def land_all(
 
     def land_one(name: str) -> None:
         try:
-            result = land_source(spark, raw_dir, names[name], scratch=scratch)
+            result = land_source(
+                spark,
+                raw_dir,
+                names[name],
+                scratch=scratch,
+                ledger=ledger,
+                full=full,
+                run_id=run_id,
+                erasures=erasures,
+                base=(bases or {}).get(name),
+            )
             for needed in sorted(after[name]):
                 written[needed].wait()
                 if needed in failed:

@@ -1,0 +1,173 @@
+"""Whether a zone step's tables are up to date: what a run with nothing new skips.
+
+A step's *fingerprint* is a hash of everything its output depends on:
+
+- the run's policy;
+- the code: the declared tables and quality rules (stedi.core.tables, schemas, quality),
+  the step's transform module, or for the intake the modules that read and decide
+  records, and the step's notebook;
+- its inputs: for the intake, the ledger's state of every source (the live files' store
+  keys: a new, changed or erased file changes it) and the erasure requests; for the other
+  steps, the version of every table the step reads (a table's published version folder).
+
+When a step finishes, it records its fingerprint and the versions of the tables it wrote
+in `<lake>/_intake/steps.json`. Before running a step, the runner computes the fingerprint
+from the lake as it is now: when it equals the recorded one and the step's tables are still
+at the recorded versions, the step is skipped ("up to date"). So a new raw file reruns the
+intake and then every step whose inputs got a new version; a policy change or an edited
+transform reruns the steps it affects; a run with nothing new runs nothing. `--full`
+skips nothing. On S3 (target glue) tables have no version folders: every step runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import os
+from pathlib import Path
+
+from stedi.core import storage
+from stedi.core.tables import SOURCES, TABLES, table
+from stedi.lake import layout
+
+STEPS_FILE = "_intake/steps.json"
+
+
+def _source_of(module_name: str) -> str:
+    return inspect.getsource(importlib.import_module(module_name))
+
+
+def code_fingerprint(step) -> str:
+    """The code a step's tables depend on (see the module docstring)."""
+    from stedi.core.intake.ledger import intake_fingerprint
+
+    digest = hashlib.sha256()
+    for name in (
+        "stedi.core.tables",
+        "stedi.core.schemas",
+        "stedi.core.quality.catalog",
+        "stedi.core.quality.rules",
+        "stedi.core.quality.checks",
+        "stedi.core.quality.engine",
+    ):
+        digest.update(_source_of(name).encode("utf-8"))
+    if step.transform:
+        digest.update(_source_of(step.transform.partition(":")[0]).encode("utf-8"))
+    if step.sources:
+        digest.update(intake_fingerprint().encode("utf-8"))
+    if step.notebook.is_file():
+        digest.update(step.notebook.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def table_version(lake_root: str, name: str) -> str | None:
+    """The published version of a local table (its version folder's name); None on S3 or when absent."""
+    if storage.is_s3(lake_root):
+        return None
+    path = Path(layout.table_path(lake_root, name))
+    if not path.is_symlink():
+        return None
+    return os.readlink(path).rsplit("/", 1)[-1]
+
+
+def inputs_of(step, lake_root: str, ledger=None, erasures=None) -> dict | None:
+    """What the step reads, as versions; None when it cannot be told (S3, a table missing)."""
+    if storage.is_s3(lake_root):
+        return None
+    if step.sources:
+        from stedi.core.intake.erasure import Erasures
+        from stedi.core.intake.ledger import Ledger
+
+        ledger = ledger or Ledger(lake_root)
+        erasures = erasures if erasures is not None else Erasures.load(lake_root)
+        return {
+            **{f"raw/{source}": ledger.state(source) for source in step.sources},
+            "erasures": erasures.fingerprint() if erasures else "",
+        }
+    versions = {name: table_version(lake_root, name) for name in step.reads}
+    return None if None in versions.values() else versions
+
+
+def fingerprint(step, policy: str, inputs: dict) -> str:
+    text = json.dumps({"step": step.name, "policy": policy, "code": code_fingerprint(step), "inputs": inputs}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _recorded(lake_root: str) -> dict:
+    text = storage.read_text(f"{lake_root}/{STEPS_FILE}")
+    return json.loads(text) if text else {}
+
+
+def record(step, lake_root: str, policy: str, ledger=None, erasures=None) -> None:
+    """Record that `step` just wrote its tables (called when the step finishes)."""
+    inputs = inputs_of(step, lake_root, ledger, erasures)
+    if inputs is None:
+        return
+    steps = _recorded(lake_root)
+    steps[step.name] = {
+        "fingerprint": fingerprint(step, policy, inputs),
+        "outputs": {name: table_version(lake_root, name) for name in step.writes},
+    }
+    storage.write_text(f"{lake_root}/{STEPS_FILE}", json.dumps(steps, indent=1, sort_keys=True) + "\n")
+
+
+def up_to_date(step, lake_root: str, policy: str, raw_dir: str = "") -> bool:
+    """Whether running `step` now would write the tables it wrote last (see the module docstring)."""
+    recorded = _recorded(lake_root).get(step.name)
+    if not recorded or not step.writes:
+        return False
+    if any(table_version(lake_root, name) != version for name, version in recorded["outputs"].items()):
+        return False
+    ledger = None
+    if step.sources:
+        from stedi.core.intake.engines import reported_path
+        from stedi.core.intake.exports import raw_files
+        from stedi.core.intake.ledger import Ledger
+
+        ledger = Ledger(lake_root)
+        if ledger.stale:
+            return False
+        for source in step.sources:
+            plan = ledger.plan(source, [reported_path(p) for p in raw_files(raw_dir, source)])
+            if plan.todo:
+                return False
+        from stedi.core.intake.erasure import Erasures
+
+        if Erasures.load(lake_root).pending:
+            return False
+    inputs = inputs_of(step, lake_root, ledger)
+    return inputs is not None and fingerprint(step, policy, inputs) == recorded["fingerprint"]
+
+
+def missing_files(lake_root: str, raw_dir: str) -> dict[str, list[str]]:
+    """Per source, the files the ledger holds that are no longer in the raw folder."""
+    from stedi.core.intake.engines import reported_path
+    from stedi.core.intake.exports import raw_files
+    from stedi.core.intake.ledger import Ledger
+
+    ledger = Ledger(lake_root)
+    found = {}
+    for source in SOURCES:
+        listed = {reported_path(p) for p in raw_files(raw_dir, source)}
+        gone = sorted(set(ledger.sources.get(source, {})) - listed)
+        if gone:
+            found[source] = gone
+    return found
+
+
+def current_tables(step, lake_root: str) -> dict:
+    """The step's tables as they are (for the record of a skipped step): zone, rows, path."""
+    from stedi.lake.store import ROWS_FILE
+
+    tables = {}
+    for name in step.writes:
+        path = layout.table_path(lake_root, name)
+        marker = Path(path) / ROWS_FILE
+        rows = json.loads(marker.read_text())["rows"] if marker.is_file() else None
+        tables[name] = {"table": name, "zone": table(name).zone, "rows": rows, "path": path}
+    return tables
+
+
+__all__ = ["TABLES", "code_fingerprint", "current_tables", "fingerprint", "missing_files", "record", "up_to_date"]

@@ -1,0 +1,119 @@
+"""Privacy in a run: consent changes (who entered or left the consented tables, and the rows each
+change moved), and erasure requests (applied by the intake, marked done).
+
+The step that writes `customer_trusted` compares its new version with the current one; every
+step that writes a trusted or curated table then counts, per changed customer, the rows of
+its table before and after. Customers are named by a keyed hash of their email under the lake's
+key (stedi.core.intake.erasure), never by their address.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+
+from stedi.run.folder import RunFolder
+
+# The column naming the customer in each trusted and curated table: an email, or the serial
+# number of the customer's device. Consent changes are counted through it (Step._consent_rows).
+SUBJECTS = {
+    "customer_trusted": "email",
+    "accelerometer_trusted": "user",
+    "customer_curated": "email",
+    "step_trainer_trusted": "serialNumber",
+    "machine_learning_curated": "serialNumber",
+}
+# The step whose table decides consent: it finds who entered and who left.
+CONSENT_TABLE = "customer_trusted"
+
+
+
+def record_consent(step, table: str, staged) -> None:
+    """Who entered and who left `customer_trusted` in this run (its step), and for every
+    trusted and curated table the rows of each of them before and after (every step).
+
+    Customers are named by a pseudonym, a keyed hash of their email under the lake's key
+    (stedi.core.intake.erasure): no address goes into the run record. A customer who left
+    because of an erasure request is marked so.
+    """
+    if table not in SUBJECTS or not step.lake.exists(table):
+        return
+    from stedi.core.intake import erasure
+
+    new, old = step.lake.read_staged(staged), step.lake.read(table)
+    if table == CONSENT_TABLE:
+        key = erasure.lake_key(step.lake.root)
+        erased = erasure.Erasures.load(step.lake.root).email_hashes
+        changes: dict[str, list] = {}
+        for change, (a, b) in {"entered": (new, old), "left": (old, new)}.items():
+            rows = a.select("email", "serialNumber").join(b.select("email"), "email", "left_anti").collect()
+            changes[change] = []
+            for row in rows:
+                email_hash = erasure.keyed_hash(key, erasure.normalize_email(row["email"]))
+                serial = row["serialNumber"]
+                changes[change].append(
+                    {
+                        "id": email_hash[:12],
+                        "email_hash": email_hash,
+                        "serial_hash": erasure.keyed_hash(key, erasure.normalize_serial(serial)) if serial else "",
+                        "why": "erased" if email_hash in erased else ("consented" if change == "entered" else "withdrew"),
+                    }
+                )
+        step.consent = {"changes": changes, "rows": {}}
+    elif step.consent is None:
+        from stedi.run.pipeline import producer
+
+        record = RunFolder(step.run_dir).read_record(producer(CONSENT_TABLE).name) if step.run_dir else None
+        found = ((record or {}).get("consent") or {}).get("changes")
+        step.consent = {"changes": found, "rows": {}} if found else {}
+    changes = (step.consent or {}).get("changes") or {}
+    people = [p for group in changes.values() for p in group]
+    if not people:
+        return
+    column = SUBJECTS[table]
+    key = erasure.lake_key(step.lake.root)
+    by_serial = column == "serialNumber"
+    wanted = {p["serial_hash"] if by_serial else p["email_hash"]: p["id"] for p in people if (p["serial_hash"] if by_serial else p["email_hash"])}
+    if not wanted:
+        return
+    hashed = (erasure.serial_hash_sql if by_serial else erasure.hash_sql)(f"`{column}`", key)
+    in_list = ", ".join(f"'{h}'" for h in sorted(wanted))
+
+    def counts(frame: DataFrame) -> dict[str, int]:
+        rows = frame.selectExpr(f"{hashed} AS h").where(f"h IN ({in_list})").groupBy("h").count().collect()
+        return {wanted[r["h"]]: int(r["count"]) for r in rows}
+
+    before, after = counts(old), counts(new)
+    step.consent["rows"][table] = {i: [before.get(i, 0), after.get(i, 0)] for i in sorted(set(wanted.values()))}
+
+
+def erasures_for(step, ledger):
+    """The lake's erasure requests, with the serial numbers of the erased customers' devices.
+
+    Those are read from every customer record landed (all versions, the files new in
+    this run parsed first), and kept in the registry, hashed.
+    """
+    from stedi.core.intake import erasure
+    from stedi.core.intake.landing import prepare_source, read_store
+
+    erasures = erasure.Erasures.load(step.lake.root)
+    if not erasures:
+        return None
+    plan = prepare_source(step.spark, step.raw_dir, "customer", ledger, full=step.full, run_id=step.run_id)
+    serials = erasure.serials_of(read_store(step.spark, ledger, "customer", plan), erasures)
+    if set(serials) - erasures.serial_hashes:
+        erasures = erasures.with_serials(serials)
+        erasures.save(step.lake.root)
+    return erasures
+
+def erasures_done(step, erasures, sources) -> None:
+    """Mark the requests applied in this run done, with the rows erased per landing table."""
+    from stedi.core.tables import landing_table
+
+    pending = list(erasures.pending)
+    if not pending:
+        return
+    counts = {landing_table(s): step.intake[landing_table(s)]["run"]["erased"] for s in sources if landing_table(s) in step.intake}
+    for request in pending:
+        erasures.mark_done(request["id"], step.run_id, counts)
+    erasures.save(step.lake.root)
+    step.erasures = [{"id": r["id"], "rows": counts} for r in pending]

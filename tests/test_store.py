@@ -1,0 +1,52 @@
+"""stedi.core.intake.store on both engines: new files' records decided against the ones stored before."""
+
+from __future__ import annotations
+
+import pytest
+from engines import on, sail, sessions  # noqa: F401
+
+from stedi.core.intake.classify import DUPLICATE, LANDED, QUARANTINED
+from stedi.core.intake.ledger import Plan
+from stedi.core.intake.store import keys_hash, landing_mode, seen_before
+
+ENGINES = ("spark", "sail")
+DECIDED = "user string, timestamp bigint, x double, y double, z double, status string, reason string, source_file string, position bigint"
+STORED = "user string, timestamp bigint, x double, y double, z double, reason string, kind string"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_new_record_whose_values_an_earlier_file_holds_is_a_duplicate(sessions, engine):  # noqa: F811
+    old = [
+        ("a@x.com", 1, -0.0, None, 1.0, None, "record"),  # usable: -0.0 is 0.0, null equals null
+        ("b@x.com", 2, 1.0, 1.0, 1.0, "bad_type", "record"),  # not usable: does not make a copy
+    ]
+    new = [
+        ("a@x.com", 1, 0.0, None, 1.0, LANDED, None, "/new.json", 1),
+        ("b@x.com", 2, 1.0, 1.0, 1.0, LANDED, None, "/new.json", 2),
+        ("a@x.com", 1, 0.0, 0.0, 1.0, LANDED, None, "/new.json", 3),  # y differs
+        ("c@x.com", 3, 1.0, 1.0, 1.0, QUARANTINED, "not_json", "/new.json", 4),
+    ]
+    with on(engine):
+        spark = sessions[engine]
+        decided = seen_before(spark.createDataFrame(new, DECIDED), spark.createDataFrame(old, STORED), "accelerometer")
+        got = {r["position"]: r["status"] for r in decided.collect()}
+    assert got == {1: DUPLICATE, 2: LANDED, 3: LANDED, 4: QUARANTINED}
+
+
+def _plan(new=(), changed=(), unchanged=("/a.json",), full=False) -> Plan:
+    plan = Plan("accelerometer", sorted({*new, *changed, *unchanged}), list(new), list(changed), list(unchanged), full=full)
+    plan.entries = {p: {"key": f"k{p}"} for p in plan.files}
+    return plan
+
+
+def test_a_landing_table_is_kept_added_to_or_decided_whole():
+    base = {"keys": keys_hash(["k/a.json"])}
+    assert landing_mode("accelerometer", _plan(), base, None) == "keep"
+    assert landing_mode("accelerometer", _plan(new=["/b.json"]), base, None) == "append"
+    # Customers are decided whole: a new file may hold a later record of a known customer.
+    assert landing_mode("customer", _plan(new=["/b.json"]), base, None) == "full"
+    assert landing_mode("accelerometer", _plan(changed=["/a.json"], unchanged=()), base, None) == "full"
+    assert landing_mode("accelerometer", _plan(new=["/b.json"], full=True), base, None) == "full"
+    # The table holds something else than the files before this run (a run killed after writing it).
+    assert landing_mode("accelerometer", _plan(new=["/b.json"]), {"keys": keys_hash(["k/a.json", "k/b.json"])}, None) == "full"
+    assert landing_mode("accelerometer", _plan(new=["/b.json"]), None, None) == "full"
