@@ -182,7 +182,7 @@ def notebook_timing(path: Path, at: float | None) -> tuple[float, float | None, 
     the cell running at time `at`) of an executed notebook, from papermill's cell metadata. Step
     00's starting cell imports the package and starts the engine's session (the JVM, or the Sail
     server) in the run's shared kernel."""
-    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"] if path.exists() else []
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"] if path.is_file() else []
     timing = [c["metadata"].get("papermill", {}) for c in cells]
     durations = [t.get("duration") or 0.0 for t in timing]
     start = next((d for c, d in zip(cells, durations) if "stedi_step.start(" in "".join(c["source"])), None)

@@ -142,6 +142,8 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     modes = {name: acc["run"]["mode"] for name, acc in manifest["intake"].items()}
     assert modes == {"customer_landing": "keep", "accelerometer_landing": "append", "step_trainer_landing": "append"}
     assert any(f.name.startswith("base-") for f in (lake / "landing" / "accelerometer_landing").iterdir())
+    # ... and so are the trusted readings: the new landing rows filtered, added (stedi.run.incremental).
+    assert any(f.name.startswith("base-") for f in (lake / "trusted" / "accelerometer_trusted").iterdir())
     assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "day2")
 
     # Nothing new: nothing runs.

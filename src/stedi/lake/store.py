@@ -147,6 +147,18 @@ class Lake:
         path = Path(self.path(name)) / ROWS_FILE
         return json.loads(path.read_text()) if path.is_file() else {}
 
+    def read_part(self, name: str, part: str) -> DataFrame:
+        """Of a version that added rows to another (`stage(..., append=True)`): its "old" rows (the
+        version it added to) or its "new" ones. Locally only; a landing table's from its twin."""
+        t = table(name)
+        current = Path(self.path(name)).resolve()
+        folder = _twin(current) if t.fmt == "json" else current
+        files = [f for f in _data_files(folder) if f.name.startswith("base-") == (part == "old")]
+        columns = [F.col(n).cast(typ).alias(n) for n, typ in t.columns]
+        if not files:
+            return self.spark.createDataFrame([], spark_schema(t.columns))
+        return self.spark.read.parquet(*[str(f) for f in files]).select(*columns)
+
     def version(self, name: str) -> str | None:
         """The current version of a local table (its version folder's name); None on S3 or when absent."""
         link = Path(self.path(name))
@@ -230,6 +242,7 @@ class Lake:
             rows = self.written_rows(str(version), fmt)
             if append and link.is_dir():
                 current = link.resolve()
+                meta = {**(meta or {}), "base": current.name}  # the version this one adds rows to
                 pairs = [(current, version)]
                 if twin is not None and _twin(current).is_dir():
                     pairs.append((_twin(current), twin))

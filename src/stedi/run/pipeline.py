@@ -31,6 +31,10 @@ class Step:
     writes: tuple[str, ...] = ()  # lake tables the step must have written to count as done
     transform: str = ""  # "module:function" of the transform the notebook calls
     sources: tuple[str, ...] = ()  # raw export folders the step reads (the intake)
+    # The inputs the transform distributes over: f(A + new rows, B) = f(A, B) + f(new rows, B).
+    # When only those got rows added since the step last ran, Step.publish adds f of the new
+    # rows to the table instead of computing it whole (see Step.publish).
+    appendable: tuple[str, ...] = ()
 
     @property
     def notebook(self) -> Path:
@@ -74,6 +78,7 @@ PIPELINE: tuple[Step, ...] = (
         reads=("accelerometer_landing", "customer_trusted"),
         writes=("accelerometer_trusted",),
         transform=f"{_TRANSFORMS}.accelerometer_trusted:consented_accelerometer_readings",
+        appendable=("accelerometer_landing",),
     ),
     Step(
         "03_customer_trusted_to_curated",
@@ -88,6 +93,7 @@ PIPELINE: tuple[Step, ...] = (
         reads=("step_trainer_landing", "customer_curated"),
         writes=("step_trainer_trusted",),
         transform=f"{_TRANSFORMS}.step_trainer_trusted:consented_step_trainer_readings",
+        appendable=("step_trainer_landing",),
     ),
     Step(
         "05_machine_learning_curated",
@@ -95,6 +101,7 @@ PIPELINE: tuple[Step, ...] = (
         reads=("step_trainer_trusted", "accelerometer_trusted", "customer_curated"),
         writes=("machine_learning_curated",),
         transform=f"{_TRANSFORMS}.machine_learning_curated:machine_learning_readings",
+        appendable=("step_trainer_trusted", "accelerometer_trusted"),
     ),
     # The exploratory analysis: every table (the consent funnel compares each with both
     # policies' recomputation); run last on a local build, a failure fails the run.

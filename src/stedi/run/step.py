@@ -23,7 +23,7 @@ from stedi.core.tables import table as declared
 from stedi.display import show
 from stedi.engine.session import spark_for
 from stedi.lake.store import Lake, Staged
-from stedi.run import privacy
+from stedi.run import incremental, pipeline, privacy
 from stedi.run.folder import RunFolder
 
 
@@ -89,7 +89,11 @@ class Step:
             report = self._checked(table, df)
             self._stage_and_publish(table, report.passing, report.quarantine_records())
             return report
-        staged = self.lake.stage(table, df)
+        declared_step = pipeline.STEPS.get(self.name)
+        meta = {"policy": self.policy, "inputs": {t: self.lake.version(t) for t in declared_step.reads}} if (
+            declared_step and table in declared_step.writes) else None
+        added = incremental.added_rows(self, declared_step, table)
+        staged = self.lake.stage(table, df if added is None else added, meta=meta, append=added is not None)
         try:
             report = self._checked(table, self.lake.read_staged(staged))
             if report.rows != staged.rows:
@@ -101,6 +105,11 @@ class Step:
             raise
         privacy.record_consent(self, table, staged)
         if report.quarantined is None:
+            if incremental.same_as_current(self.lake, table, staged):
+                # Nothing changed: the current version stays, so the steps reading it can add rows.
+                self.lake.discard(staged)
+                self.tables[table] = {**incremental.current(self.lake, table)}
+                return report
             self.tables[table] = self.lake.publish(staged)
             return report
         try:
