@@ -28,6 +28,14 @@ from stedi.run.folder import RunFolder
 pytestmark = pytest.mark.e2e
 
 RAW = config.RAW_DIR
+# The trusted and curated tables of a strict build of the real exports (README, "Row counts").
+STRICT_COUNTS = {
+    "customer_trusted": 482,
+    "accelerometer_trusted": 32_025,
+    "customer_curated": 464,
+    "step_trainer_trusted": 11_297,
+    "machine_learning_curated": 32_025,
+}
 
 
 def _records(path: Path) -> list[dict]:
@@ -145,6 +153,11 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     # ... and so are the trusted readings: the new landing rows filtered, added (stedi.run.incremental).
     assert any(f.name.startswith("base-") for f in (lake / "trusted" / "accelerometer_trusted").iterdir())
     assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "day2")
+    # Day 2 completes the real exports: the strict counts of a full build of data/raw.
+    rows = {name: t["rows"] for name, t in manifest["tables"].items()}
+    assert {name: rows[name] for name in STRICT_COUNTS} == STRICT_COUNTS
+    for name, count in STRICT_COUNTS.items():
+        assert f"{name:<26}" in resumed.stdout and f"{count:>10,}" in resumed.stdout
 
     # Nothing new: nothing runs.
     idle = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
@@ -204,6 +217,8 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert erased["customer_landing"] >= 2 and erased["accelerometer_landing"] > 0 and erased["step_trainer_landing"] > 0
     assert all(acc["balanced"] for acc in manifest["intake"].values())
     assert [e["id"] for e in manifest["erasures"]] == [left]
+    index = (RunFolder.latest(runs).path / "index.html").read_text()
+    assert "Erasures" in index and left in index and withdraws["email"].lower() not in index.lower()
     assert manifest["consent_changes"] == {}  # they had left the consented tables already, on day 3
     requests = json.loads((lake / "_erasure" / "requests.json").read_text())["requests"]
     assert len(requests) == 1 and requests[0]["done"]["rows"]["accelerometer_landing"] > 0
