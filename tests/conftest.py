@@ -99,6 +99,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _needs_builds(item) -> bool:
+    if item.get_closest_marker("own_lake"):  # it builds its own lakes: the other worker may take it
+        return False
     return bool(item.get_closest_marker("e2e") or item.get_closest_marker("notebook"))
 
 

@@ -25,7 +25,8 @@ from stedi.core.tables import SOURCES, landing_table
 from stedi.lake.store import Lake
 from stedi.run.folder import RunFolder
 
-pytestmark = pytest.mark.e2e
+# Its own lakes, days apart: no clean build of the session's, so not on the builds' worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.own_lake]
 
 RAW = config.RAW_DIR
 # The trusted and curated tables of a strict build of the real exports (README, "Row counts").
