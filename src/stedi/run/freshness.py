@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 
 from stedi.core import storage
-from stedi.core.tables import SOURCES, TABLES, table
+from stedi.core.tables import SOURCES, table
 from stedi.lake import layout
 
 STEPS_FILE = "_intake/steps.json"
@@ -169,5 +169,3 @@ def current_tables(step, lake_root: str) -> dict:
         tables[name] = {"table": name, "zone": table(name).zone, "rows": rows, "path": path}
     return tables
 
-
-__all__ = ["TABLES", "code_fingerprint", "current_tables", "fingerprint", "missing_files", "record", "up_to_date"]

@@ -108,7 +108,7 @@ class Step:
             if incremental.same_as_current(self.lake, table, staged):
                 # Nothing changed: the current version stays, so the steps reading it can add rows.
                 self.lake.discard(staged)
-                self.tables[table] = {**incremental.current(self.lake, table)}
+                self.tables[table] = incremental.current(self.lake, table)
                 return report
             self.tables[table] = self.lake.publish(staged)
             return report
@@ -215,7 +215,7 @@ class Step:
         accounting = {**base["accounting"], "seconds": round(result.seconds, 2), "run": run}
         accounting["quarantine_path"] = self.lake.quarantine_path(name)
         self.quality[name] = base.get("quality", [])
-        self.tables[name] = {"table": name, "zone": "landing", "rows": self.lake.rows(name), "path": self.lake.path(name)}
+        self.tables[name] = incremental.current(self.lake, name)
         self.intake[name] = accounting
         return accounting
 

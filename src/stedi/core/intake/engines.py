@@ -174,13 +174,6 @@ class Storage:
         self.folders.append(folder)
         return self.spark.read.parquet(folder)
 
-    def drop(self, kept: DataFrame) -> None:
-        """Release one kept frame before the others (cached frames only; folders go with release)."""
-        for frame in list(self.cached):
-            if frame is kept:
-                frame.unpersist()
-                self.cached.remove(frame)
-
     def release(self) -> None:
         for frame in self.cached:
             frame.unpersist()

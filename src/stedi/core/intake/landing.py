@@ -244,9 +244,6 @@ def _land(
             if path not in plan.repaired and not storage.is_blank(path):
                 unread.append(path)
             read_by_file[path] = 0
-    if mode == "full":
-        for path in plan.entries:
-            read_by_file.setdefault(path, plan.entries[path].get("records", 0))
     if unread:
         raise RawInputError(f"Spark did not read {len(unread)} export file(s) of {source}: {', '.join(unread)}")
     for path in plan.todo:

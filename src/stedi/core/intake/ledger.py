@@ -73,7 +73,6 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # in the ledger, gone from the raw folder (rows stay)
     entries: dict[str, dict] = field(default_factory=dict)  # path -> ledger entry after this run
-    dead_keys: list[str] = field(default_factory=list)  # store folders replaced (removed after commit)
     full: bool = False  # the store is rebuilt from raw (--full, or the intake's code changed)
     repaired: list[str] = field(default_factory=list)  # files parsed now that were not clean JSON lines
     seconds: float = 0.0  # planning and parsing
@@ -162,8 +161,6 @@ class Ledger:
                 plan.entries[path] = {**entry, "size": size, "mtime_ns": mtime}
                 continue
             (plan.new if entry is None else plan.changed).append(path)
-            if entry is not None:
-                plan.dead_keys.append(entry["key"])
             plan.entries[path] = {
                 "size": size,
                 "mtime_ns": mtime,
@@ -197,7 +194,7 @@ class Ledger:
                 "replaced": self.replaced,
             }
             storage.write_text(f"{self.root}/{LEDGER_FILE}", json.dumps(data, indent=1, sort_keys=True) + "\n")
-        for source, plan in self.plans.items():
+        for source in self.plans:
             self.sweep(source)
 
     def sweep(self, source: str) -> None:

@@ -13,7 +13,6 @@ import hashlib
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from stedi.core import storage
 from stedi.core.intake.classify import DUPLICATE, LANDED, normalize_records
@@ -22,6 +21,7 @@ from stedi.core.intake.erasure import Erasures
 from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan, file_key, staging_folder
 from stedi.core.intake.split import RECORD, UNSPLIT
 from stedi.core.intake.units import file_units, read_texts, split_file_records
+from stedi.core.schemas import spark_schema
 from stedi.core.tables import landing_table, table
 
 
@@ -64,7 +64,7 @@ def parse_into_store(spark: SparkSession, source: str, files: list[str], plan: P
                 key = keys[path]
                 storage.remove_folder(f"{staging}/{STORE_KEY}={key}")
                 if storage.folder_exists(f"{scratch}/{STORE_KEY}={key}"):
-                    _move(f"{scratch}/{STORE_KEY}={key}", f"{staging}/{STORE_KEY}={key}")
+                    storage.move_folder(f"{scratch}/{STORE_KEY}={key}", f"{staging}/{STORE_KEY}={key}")
             storage.remove_folder(scratch)
         plan.repaired = repaired
         for path in files:
@@ -72,13 +72,9 @@ def parse_into_store(spark: SparkSession, source: str, files: list[str], plan: P
             if storage.folder_exists(f"{staging}/{STORE_KEY}={key}"):
                 target = ledger.store_folder(source, key)
                 storage.remove_folder(target)  # a killed run's leftover under the same key
-                _move(f"{staging}/{STORE_KEY}={key}", target)
+                storage.move_folder(f"{staging}/{STORE_KEY}={key}", target)
     finally:
         storage.remove_folder(staging)
-
-
-def _move(folder: str, target: str) -> None:
-    storage.move_folder(folder, target)
 
 
 def read_store(spark: SparkSession, ledger: Ledger, source: str, plan: Plan, only: list[str] | None = None) -> DataFrame:
@@ -88,24 +84,13 @@ def read_store(spark: SparkSession, ledger: Ledger, source: str, plan: Plan, onl
     folders = {f.rstrip("/").rsplit("/", 1)[-1] for f in storage.list_folders(ledger.store(source))}
     present = [key for key in live if f"{STORE_KEY}={key}" in folders]
     if not present:
-        columns = table(landing_table(source)).columns
-        fields = [StructField(n, t) for n, t in _spark_types(columns)]
-        empty = StructType(
-            [*fields, *[StructField(c, StringType()) for c in ("reason", "kind", "source_file")],
-             StructField("position", LongType()), StructField("_file_records", LongType()),
-             StructField("raw", StringType()), StructField(STORE_KEY, StringType())]
-        )
-        return spark.createDataFrame([], empty)
+        extra = [(c, "string") for c in ("reason", "kind", "source_file")] + [("position", "bigint"),
+                 ("_file_records", "bigint"), ("raw", "string"), (STORE_KEY, "string")]
+        return spark.createDataFrame([], spark_schema((*table(landing_table(source)).columns, *extra)))
     rows = spark.read.parquet(ledger.store(source))
     if len(present) < len(folders):
         rows = rows.where(F.col(STORE_KEY).isin(present))
     return rows
-
-
-def _spark_types(columns):
-    from stedi.core.schemas import spark_schema
-
-    return [(f.name, f.dataType) for f in spark_schema(columns).fields]
 
 
 def keys_hash(keys) -> str:
@@ -165,10 +150,8 @@ def purge(
             target = ledger.store_folder(source, new)
             storage.remove_folder(target)
             if storage.list_files(staging):  # an engine may write nothing at all when every record went
-                _move(staging, target)
+                storage.move_folder(staging, target)
         finally:
             storage.remove_folder(staging)
-        entry["key"] = new
+        entry["key"] = new  # the old folder is swept once the ledger names the new one
         entry["erased"] = entry.get("erased", 0) + count
-        if old != new:
-            plan.dead_keys.append(old)
