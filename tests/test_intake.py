@@ -12,14 +12,11 @@ from engines import on, sail  # noqa: F401
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stedi import config
-
 from stedi.core import intake
 from stedi.lake.store import QUARANTINE_COLUMNS
 from stedi.core.schemas import schema_difference
 from stedi.core.tables import SOURCES, landing_table, table
 
-REAL_COUNTS = {"customer": 956, "accelerometer": 81_273, "step_trainer": 28_680}
 
 # The first lines of an older accelerometer export (data/stedi/raw_samples/test-accelerometer.json):
 # `timeStamp` instead of `timestamp`, lines 5 and 6 the same reading, no newline after the last line.
@@ -296,8 +293,8 @@ def land_all(spark, raw_dir):
 
 # The directories of messy exports are landed on the default engine (Sail): the fast tier's
 # time. Spark's intake of the same fixtures is compared with Sail's, record by record, in
-# test_intake_engines.py; every real record in a mixed-defect directory lands exactly on Spark
-# below (test_all_real_records_in_a_mixed_defect_directory_land_exactly).
+# test_intake_engines.py; every real record in a mixed-defect directory lands exactly in
+# tests/test_pipeline.py (test_messy_exports_build_the_same_lake_as_the_clean_ones).
 
 
 @pytest.fixture(scope="module")
@@ -461,24 +458,25 @@ def messy_exports(draw):
     return source, records, exports
 
 
-@pytest.mark.slow
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(messy_exports())
-def test_any_mix_of_layouts_lands_the_original_records(spark, tmp_path_factory, case):
+def test_any_mix_of_layouts_lands_the_original_records(sail, tmp_path_factory, case):
+    # On the default engine, Sail, like the fixtures' directories above.
     source, records, exports = case
     raw = tmp_path_factory.mktemp("property") / "raw"
     for export in exports:
         export.write(raw, source)  # empty files too
-    result = intake.land_source(spark, raw, source)
-    landed = sorted(tuple(r) for r in result.landed.collect())
-    assert landed == sorted({fx.canonical(source, r) for r in records})
-    assert_balanced(
-        result,
-        sum((e.reasons for e in exports), Counter()),
-        sum(e.duplicates for e in exports),
-        len(landed),
-    )
-    result.unpersist()
+    with on("sail"):
+        result = intake.land_source(sail, raw, source)
+        landed = sorted(tuple(r) for r in result.landed.collect())
+        assert landed == sorted({fx.canonical(source, r) for r in records})
+        assert_balanced(
+            result,
+            sum((e.reasons for e in exports), Counter()),
+            sum(e.duplicates for e in exports),
+            len(landed),
+        )
+        result.unpersist()
     shutil.rmtree(raw)
 
 
@@ -533,35 +531,3 @@ def test_a_file_spark_skipped_fails_the_intake(spark, tmp_path, monkeypatch):
     monkeypatch.setattr(intake.landing, "raw_files", lambda raw_dir, source: sorted(str(p) for p in folder.iterdir()))
     with pytest.raises(intake.RawInputError, match="Spark did not read 1 export file"):
         intake.land_source(spark, tmp_path, "step_trainer")
-
-
-@pytest.mark.slow
-def test_the_real_exports_land_whole_on_the_fast_path(spark):
-    for source in SOURCES:
-        result = intake.land_source(spark, config.RAW_DIR, source)
-        acc = intake.check_accounting(result.accounting())
-        assert (acc["read"], acc["landed"], acc["quarantined"], acc["duplicates_dropped"]) == (
-            REAL_COUNTS[source], REAL_COUNTS[source], 0, 0
-        )
-        assert result.repaired_files == []
-        assert schema_difference(result.landed.schema, table(landing_table(source)).columns) == []
-        result.unpersist()
-
-
-@pytest.mark.slow
-def test_all_real_records_in_a_mixed_defect_directory_land_exactly(spark, tmp_path):
-    for source in SOURCES:
-        records = fx.real_records(source)
-        assert len(records) == REAL_COUNTS[source]
-        exports = fx.write_exports(tmp_path / "raw", source, fx.mixed_exports(source, records, files=4))
-        result = intake.land_source(spark, tmp_path / "raw", source)
-        landed = result.landed.collect()
-        assert len(landed) == REAL_COUNTS[source]
-        assert sorted(tuple(r) for r in landed) == sorted(fx.canonical(source, r) for r in records)
-        assert_balanced(
-            result,
-            sum((e.reasons for e in exports.values()), Counter()),
-            sum(e.duplicates for e in exports.values()),
-            REAL_COUNTS[source],
-        )
-        result.unpersist()
