@@ -109,3 +109,20 @@ def test_query_without_credentials_exits_2_before_any_request(aws_env, capsys, m
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     one_line_error(capsys, main(["aws", "query", "--sql", "SELECT 1"]), "no AWS credentials")
+
+
+@pytest.mark.parametrize("sql_file", ["validate_schema.sql", "summary_queries.sql"])
+def test_query_sends_every_statement_of_the_sql_file_in_order_and_prints_each_result(aws_env, capsys, sql_file):
+    path = config.SQL_DIR / sql_file
+    found = statements(path.read_text())
+    for number, _ in enumerate(found):
+        _canned_athena_result(aws_env, [("result", "varchar"), ("n", "bigint")], [[f"answer-{number}", str(number)]])
+    code = main(["aws", "query", str(path), "--s3-output", f"s3://{BUCKET}/athena-results/"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    sent = [request["Query"] for request in _athena_requests()]
+    assert sent == found
+    assert all(statement in path.read_text() for statement in sent)  # each the file's text, not rewritten
+    for number, _ in enumerate(found):
+        assert re.search(rf"answer-{number}\s+{number}", captured.out), captured.out
+

@@ -1,14 +1,29 @@
-"""sql/: the Athena DDL agrees with the declared tables, and SQL text splits into the statements both engines run."""
+"""sql/: the Athena DDL and the declared list of validate_schema.sql agree with the declared tables; SQL text
+splits into the statements both engines run; validate_schema.sql and summary_queries.sql on real built lakes.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import subprocess
+from collections import Counter
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from aws_fixtures import one_line_error
+from lakes import STEDI, copy_lake
+from pyspark.sql import functions as F
 
 from stedi import config
+from stedi.cli import main
 from stedi.core.sqltext import statements
-from stedi.core.tables import SOURCES, landing_table, table
+from stedi.core.tables import DIRECT_IDENTIFIERS, SOURCES, TABLES, landing_table, table
+from stedi.lake import layout
+from stedi.lake.information_schema import register_information_schema
+from stedi.lake.store import Lake
 
 
 def ddl_columns(text: str) -> list[tuple[str, str]]:
@@ -29,3 +44,174 @@ def test_landing_ddl_has_the_declared_columns_and_types(source):
 def test_statements_drop_leading_comments_and_empty_statements():
     text = "-- counts\n-- of all\nSELECT 1 AS a -- trailing\n;\n\n-- nothing here\n;SELECT 2"
     assert statements(text) == ["SELECT 1 AS a -- trailing", "SELECT 2"]
+
+
+# --- sql/validate_schema.sql and sql/summary_queries.sql ------------------------------------------
+
+# Athena's (Trino's) names of the declared types, the names validate_schema.sql compares in.
+ATHENA_TYPES = {"string": "varchar", "int": "integer", "bigint": "bigint", "double": "double"}
+
+
+def sql_file(name: str) -> str:
+    return (config.SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def schema_problems(spark, lake_dir, policy: str = "strict") -> dict[str, tuple[str, int, str]]:
+    """table -> (layout, problems, detail): validate_schema.sql on the lake at `lake_dir`, as `stedi sql` runs it."""
+    lake = Lake(spark, str(lake_dir), policy=policy)
+    register_information_schema(lake, lake.register_existing())
+    [statement] = statements(sql_file("validate_schema.sql"))
+    return {r["table_name"]: (r["layout"], r["problems"], r["detail"]) for r in lake.sql(statement).collect()}
+
+
+def matching(policy: str) -> dict[str, tuple[str, int, str]]:
+    """What validate_schema.sql reports for a lake of `policy` whose every table matches its declaration."""
+    return {name: ("any" if t.udacity_columns is None else policy, 0, "") for name, t in TABLES.items()}
+
+
+def write_parquet_table(lake_dir: Path, name: str, rows: pa.Table) -> None:
+    """Replace table `name` of a (copied) lake by one Parquet file holding `rows`."""
+    folder = Path(layout.table_path(str(lake_dir), name))
+    if folder.is_symlink():
+        folder.unlink()
+    folder.mkdir(parents=True)
+    pq.write_table(rows, folder / "part-00000.parquet")
+
+
+def test_validate_schema_declares_the_columns_and_types_of_tables_py():
+    declared = re.findall(r"\('(\w+)', '(\w+)', '(\w+)', '(\w+)'\)", sql_file("validate_schema.sql"))
+    expected = []
+    for t in TABLES.values():
+        layouts = {"any": t.columns} if t.udacity_columns is None else {p: t.columns_for(p) for p in config.POLICIES}
+        for layout_name, columns in layouts.items():
+            expected += [(t.name, layout_name, name, ATHENA_TYPES[typ]) for name, typ in columns]
+    assert declared == expected
+
+
+def test_validate_schema_reads_the_default_database():
+    assert f"WHERE table_schema = '{config.DEFAULT_DATABASE}'" in sql_file("validate_schema.sql")
+
+
+def test_validate_schema_names_a_changed_type_an_extra_column_and_each_missing_table(spark, tmp_path):
+    readings = pa.table({
+        "sensorReadingTime": pa.array([1655564444103, 1655564440170], pa.int64()),
+        "serialNumber": ["50f7b4f3-7af5-4b07-a421-7b902c8d2b7c"] * 2,
+        "distanceFromObject": pa.array([218, 230], pa.int64()),  # declared int
+        "note": ["a", "b"],  # not declared
+    })
+    write_parquet_table(tmp_path, "step_trainer_trusted", readings)
+    found = schema_problems(spark, tmp_path)
+    assert found["step_trainer_trusted"] == (
+        "any", 2, "column distanceFromObject is bigint, declared integer | undeclared column note varchar"
+    )
+    missing = {name: v for name, v in found.items() if name != "step_trainer_trusted"}
+    assert set(missing) == set(TABLES) - {"step_trainer_trusted"}
+    assert {problems for _, problems, _ in missing.values()} == {1}
+    assert {detail for _, _, detail in missing.values()} == {"table not in the catalog"}
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["sql", "/nonexistent/q.sql"], "SQL file /nonexistent/q.sql does not exist"),
+        (["sql", "-- only a comment"], "no SQL statement"),
+        (["sql", "SELECT 1", "--limit", "0"], "--limit must be at least 1"),
+    ],
+)
+def test_sql_bad_arguments_exit_2_with_one_line_before_any_session(capsys, args, fragment, tmp_path):
+    one_line_error(capsys, main([*args, "--lake-dir", str(tmp_path / "lake")]), fragment)
+    assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("policy", config.POLICIES)
+def test_validate_schema_finds_every_table_of_a_clean_build_as_declared(clean_builds, spark, policy):
+    assert schema_problems(spark, clean_builds(policy)[0], policy) == matching(policy)
+
+
+@pytest.mark.e2e
+def test_validate_schema_reports_each_table_rewritten_with_another_schema(clean_builds, spark, tmp_path):
+    lake = copy_lake(clean_builds("strict")[0], tmp_path / "lake")
+    step = pq.read_table(Path(layout.table_path(str(lake), "step_trainer_trusted")))
+    position = step.schema.get_field_index("distanceFromObject")
+    write_parquet_table(lake, "step_trainer_trusted", step.set_column(
+        position, "distanceFromObject", step["distanceFromObject"].cast(pa.float64())
+    ))
+    customers = pq.read_table(Path(layout.table_path(str(lake), "customer_curated")))
+    write_parquet_table(lake, "customer_curated", customers.drop_columns(["phone"]))
+    Path(layout.table_path(str(lake), "machine_learning_curated")).unlink()
+
+    found = schema_problems(spark, lake)
+    assert found.pop("step_trainer_trusted") == ("any", 1, "column distanceFromObject is double, declared integer")
+    assert found.pop("customer_curated") == ("any", 1, "missing column phone varchar")
+    assert found.pop("machine_learning_curated") == ("strict", 1, "table not in the catalog")
+    expected = matching("strict")
+    assert found == {name: expected[name] for name in found}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("policy", config.POLICIES)
+def test_summary_queries_agree_with_the_tables_and_name_no_one(clean_builds, spark, policy):
+    lake_dir, _, manifest, _ = clean_builds(policy)
+    rows = {name: t["rows"] for name, t in manifest["tables"].items()}
+    lake = Lake(spark, str(lake_dir), policy=policy)
+    lake.register_existing()
+    per_device, consent, distance = [lake.sql(s).toPandas() for s in statements(sql_file("summary_queries.sql"))]
+    for result in (per_device, consent, distance):
+        assert not set(result.columns) & set(DIRECT_IDENTIFIERS), result.columns
+
+    # Readings per customer and device: every curated customer once; the readings add up to the tables.
+    assert len(per_device) == rows["customer_curated"] and per_device["serialNumber"].is_unique
+    assert per_device["step_readings"].sum() == rows["step_trainer_trusted"]
+    assert per_device["ml_rows"].sum() == rows["machine_learning_curated"]
+    assert list(per_device["ml_rows"]) == sorted(per_device["ml_rows"], reverse=True)
+
+    # Consent over time: the months of the curated customers' consent, counted in Python, and a running total.
+    consents = [r[0] for r in lake.read("customer_curated").select("shareWithResearchAsOfDate").collect()]
+    moments = [dt.datetime.fromtimestamp(ms / 1000, dt.UTC) for ms in consents]
+    months = Counter((moment.year, moment.month) for moment in moments)
+    got = {(r.consent_year, r.consent_month): r.customers for r in consent.itertuples()}
+    assert got == dict(months)
+    assert list(consent["customers_so_far"]) == list(consent["customers"].cumsum())
+    assert consent["customers_so_far"].iloc[-1] == rows["customer_curated"]
+
+    # Distance per device: the same figures from the DataFrame API.
+    expected = {
+        r["serialNumber"]: (r["n"], r["low"], r["high"], r["mean"])
+        for r in lake.read("step_trainer_trusted").groupBy("serialNumber").agg(
+            F.count(F.lit(1)).alias("n"), F.min("distanceFromObject").alias("low"),
+            F.max("distanceFromObject").alias("high"), F.avg("distanceFromObject").alias("mean"),
+        ).collect()
+    }
+    got = {
+        r.serialNumber: (r.readings, r.min_distance, r.max_distance, float(r.mean_distance))
+        for r in distance.itertuples()
+    }
+    assert {k: v[:3] for k, v in got.items()} == {k: v[:3] for k, v in expected.items()}
+    # the engine's mean, rounded to 0.1
+    assert all(abs(got[k][3] - expected[k][3]) <= 0.05 + 1e-9 for k in expected)
+    assert ((distance["median_distance"] >= distance["min_distance"])
+            & (distance["median_distance"] <= distance["max_distance"])).all()
+
+
+@pytest.mark.e2e
+def test_stedi_sql_runs_both_files_on_a_build_with_the_default_engine(clean_builds):
+    lake_dir, _, manifest, _ = clean_builds("strict")
+
+    def stedi_sql(*args) -> str:
+        done = subprocess.run(
+            [*STEDI, "sql", *args, "--lake-dir", str(lake_dir)],
+            check=False, capture_output=True, text=True, cwd=config.PROJECT_ROOT,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    out = stedi_sql("sql/validate_schema.sql")
+    for name, (layout_name, _, _) in matching("strict").items():
+        assert re.search(rf"^\s*{name}\s+{layout_name}\s+0\s*$", out, re.MULTILINE), out
+
+    out = stedi_sql("sql/summary_queries.sql", "--limit", "5")
+    customers = manifest["tables"]["customer_curated"]["rows"]
+    assert out.count("(the first 5 rows; --limit N shows more)") == 2, out  # per device, and distance per device
+    assert re.search(rf"\s{customers}\s+{customers}\s*$", out, re.MULTILINE), out  # the consent total
+    assert not re.search(r"@|customerName|email|phone|birthDay", out), out

@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument(
         "--engine", default=config.DEFAULT_ENGINE, choices=config.ENGINES, help=f"default: {config.DEFAULT_ENGINE}"
     )
-    sql.add_argument("--limit", type=int, default=50)
+    sql.add_argument("--limit", type=int, default=50, help="rows printed per statement at most (default: 50)")
 
     generate = commands.add_parser(
         "generate", help="write synthetic STEDI exports (the raw layout) of N times the real data's size"
@@ -181,13 +181,24 @@ def _sql(args) -> int:
 
     from stedi.core.sqltext import statements
     from stedi.engine.session import local_session
+    from stedi.lake.information_schema import register_information_schema
     from stedi.lake.store import Lake
 
-    text = Path(args.query).read_text() if args.query.endswith(".sql") else args.query
+    if args.query.endswith(".sql") and not Path(args.query).is_file():
+        raise UsageError(f"SQL file {args.query} does not exist")
+    text = Path(args.query).read_text(encoding="utf-8") if args.query.endswith(".sql") else args.query
+    found = statements(text)
+    if not found:
+        raise UsageError("no SQL statement to run")
+    if args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {args.limit}")
     lake = Lake(local_session(args.engine, "stedi-sql"), args.lake_dir, policy=args.policy)
-    lake.register_existing()
-    for statement in statements(text):
-        print(lake.sql(statement).limit(args.limit).toPandas().to_string(index=False))
+    register_information_schema(lake, lake.register_existing())
+    for statement in found:
+        frame = lake.sql(statement).limit(args.limit + 1).toPandas()
+        print(frame.head(args.limit).to_string(index=False))
+        if len(frame) > args.limit:
+            print(f"(the first {args.limit} rows; --limit N shows more)")
     return 0
 
 
