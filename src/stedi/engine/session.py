@@ -82,6 +82,8 @@ def local_sail(app_name: str = "stedi"):
             return session
         # Sail logs INFO lines from Rust on stderr; the user's RUST_LOG wins. Read when the server starts.
         os.environ.setdefault("RUST_LOG", "error")
+        for name, value in config.SAIL_MEMORY_POOL.items():  # also read when the server starts
+            os.environ.setdefault(name, value)
         from pysail.spark import SparkConnectServer
         from pyspark.sql import SparkSession
 
