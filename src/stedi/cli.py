@@ -144,6 +144,27 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument(
         "--s3-output", default=None, help="s3:// folder for the results (default: the workgroup's setting)"
     )
+    deploy = aws_commands.add_parser(
+        "deploy", help="deploy the zone steps as Glue jobs chained in a Glue workflow (generated from the notebooks)"
+    )
+    deploy.add_argument("--bucket", required=True, help="the S3 bucket of the lake and the jobs' scripts")
+    deploy.add_argument("--role-arn", required=True, help="the IAM role the Glue jobs run as")
+    deploy.add_argument("--prefix", default="", help="a key prefix inside the bucket (and the default --name)")
+    deploy.add_argument("--name", default="", help="the deployment's name: workflow NAME, jobs NAME-<step> "
+                        f"(default: the prefix, else {config.DEFAULT_DEPLOYMENT})")
+    deploy.add_argument("--database", default=config.DEFAULT_DATABASE, help="Glue database (default: stedi)")
+    deploy.add_argument(
+        "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
+    )
+    deploy.add_argument("--schedule", default="", help="start the workflow on a schedule: 'cron(0 6 * * ? *)'")
+    undeploy = aws_commands.add_parser("undeploy", help="remove what `stedi aws deploy` created, and nothing else")
+    undeploy.add_argument("--bucket", required=True, help="the S3 bucket of the jobs' scripts")
+    undeploy.add_argument("--prefix", default="", help="the key prefix given to deploy")
+    undeploy.add_argument("--name", default="", help="the deployment's name (default: the prefix, else stedi)")
+    aws_status = aws_commands.add_parser("status", help="a run of the deployed workflow: steps, states, durations")
+    aws_status.add_argument("--run-id", default="", help="a workflow run id (default: the latest run)")
+    aws_status.add_argument("--prefix", default="", help="the key prefix given to deploy")
+    aws_status.add_argument("--name", default="", help="the deployment's name (default: the prefix, else stedi)")
     return parser
 
 
@@ -262,7 +283,32 @@ def _aws_query(args) -> None:
     query(text, database=args.database, workgroup=args.workgroup, s3_output=args.s3_output)
 
 
-AWS_COMMANDS = {"publish": _aws_publish, "query": _aws_query}
+def _aws_deploy(args) -> None:
+    from stedi.aws.deploy import deploy
+
+    deploy(args.bucket, args.role_arn, prefix=args.prefix, name=args.name, database=args.database,
+           policy=args.policy, schedule=args.schedule)
+
+
+def _aws_undeploy(args) -> None:
+    from stedi.aws.deploy import undeploy
+
+    undeploy(args.bucket, prefix=args.prefix, name=args.name)
+
+
+def _aws_status(args) -> int:
+    from stedi.aws.status import failed, status
+
+    return 1 if failed(status(name=args.name, prefix=args.prefix, run_id=args.run_id)) else 0
+
+
+AWS_COMMANDS = {
+    "publish": _aws_publish,
+    "query": _aws_query,
+    "deploy": _aws_deploy,
+    "undeploy": _aws_undeploy,
+    "status": _aws_status,
+}
 
 
 def _aws(args) -> int:
@@ -271,13 +317,13 @@ def _aws(args) -> int:
     from stedi.aws.session import failure_types
 
     try:
-        AWS_COMMANDS[args.aws_command](args)
+        code = AWS_COMMANDS[args.aws_command](args)
     except (NoCredentialsError, NoRegionError) as exc:
         raise UsageError(str(exc)) from None
     except failure_types() as exc:
         print(f"stedi: aws {args.aws_command} failed: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
-    return 0
+    return code or 0
 
 
 def _erase(args) -> int:

@@ -63,6 +63,9 @@ def s3_uri(bucket: str, prefix: str, *parts: str) -> str:
 GLUE_PACKAGE_KEY = "artifacts/stedi.zip"
 GLUE_LAKE_KEY = "lake"
 GLUE_RAW_KEY = "raw"
+# `stedi aws deploy`: the scripts and code of deployment <name> go under <prefix>/glue-jobs/<name>/.
+GLUE_DEPLOY_KEY = "glue-jobs"
+DEFAULT_DEPLOYMENT = "stedi"
 
 # Spark on a small machine.
 SPARK_MASTER = os.environ.get("STEDI_SPARK_MASTER", "local[2]")

@@ -88,7 +88,8 @@ def plan_publish(
     return plan
 
 
-def _check_bucket(session, bucket: str) -> None:
+def check_bucket(session, bucket: str) -> None:
+    """UsageError in one line when `bucket` does not exist or these credentials may not use it."""
     from botocore.exceptions import ClientError
 
     try:
@@ -205,7 +206,7 @@ def publish(
     out = out or sys.stdout
     plan = plan_publish(lake_dir, bucket, database, prefix, policy, tables)
     session = aws_session()
-    _check_bucket(session, bucket)
+    check_bucket(session, bucket)
     root = layout.s3_root(bucket, prefix)
     print(f"stedi aws publish: {plan.lake_dir} -> {root}, catalog database {database}", file=out)
     wr.catalog.create_database(database, exist_ok=True, boto3_session=session)

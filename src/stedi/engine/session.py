@@ -132,13 +132,23 @@ def stop_sail() -> None:
             os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
 
 
-def glue_spark():  # pragma: no cover - runs only inside an AWS Glue session
-    """The SparkSession of an AWS Glue Interactive Session (Glue 5.x, Spark 3.5)."""
-    from awsglue.context import GlueContext  # type: ignore[import-not-found]
-    from pyspark.context import SparkContext
+_glue_job: dict = {}  # the session a Glue job script registered (use_glue_session)
 
-    glue_context = GlueContext(SparkContext.getOrCreate())
-    spark = glue_context.spark_session
+
+def use_glue_session(spark) -> None:
+    """Make `spark` (a Glue job script's `glueContext.spark_session`) the session of target glue in this process."""
+    _glue_job["session"] = spark
+
+
+def glue_spark():
+    """The SparkSession on AWS Glue (Glue 5.x, Spark 3.5): the job script's (use_glue_session), else an
+    Interactive Session's GlueContext's."""
+    spark = _glue_job.get("session")
+    if spark is None:  # pragma: no cover - runs only inside an AWS Glue session
+        from awsglue.context import GlueContext  # type: ignore[import-not-found]
+        from pyspark.context import SparkContext
+
+        spark = GlueContext(SparkContext.getOrCreate()).spark_session
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
 

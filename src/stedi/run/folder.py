@@ -1,7 +1,7 @@
 """A run folder and its layout, in one place: `runs/<run_id>/` and the `runs/latest` link.
 
     runs/<run_id>/manifest.json          the run: status, policy, tables, steps, intake, quality
-    runs/<run_id>/steps/<step>.json      each step's completion record (on Glue: the lake's _runs/)
+    runs/<run_id>/steps/<step>.json      each step's completion record (on Glue: the lake's _runs/<run_id>/steps/)
     runs/<run_id>/<step>.ipynb           the executed notebooks, with <step>.html and <step>.code.html
     runs/<run_id>/figures/<name>.png     the analysis's figures, and figures/captions.json
     runs/<run_id>/index.html             the run's page
@@ -27,6 +27,14 @@ LATEST = "latest"
 FIGURES_DIR = "figures"
 CAPTIONS_FILE = "captions.json"
 INDEX = "index.html"
+
+
+RECORDS_ON_LAKE = "_runs"  # on S3 the steps leave their records in the lake: <lake>/_runs/<run_id>/steps/
+
+
+def lake_records(lake_root: str, run_id: str) -> str:
+    """Where the steps of run `run_id` on a lake on S3 leave their completion records."""
+    return f"{lake_root}/{RECORDS_ON_LAKE}/{run_id}"
 
 
 def new_run_id(policy: str) -> str:

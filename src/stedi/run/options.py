@@ -14,6 +14,7 @@ from stedi import config
 from stedi.errors import UsageError
 from stedi.lake import layout
 from stedi.run import pipeline
+from stedi.run.folder import lake_records
 from stedi.run.pipeline import ANALYSIS, Step
 
 
@@ -63,7 +64,7 @@ class RunOptions:
     def record_dir(self, run_dir: Path) -> str:
         """Where the notebooks leave their completion records: the run folder, or S3 on Glue."""
         if self.on_glue:
-            return f"{layout.s3_root(self.bucket, self.prefix)}/_runs/{run_dir.name}"
+            return lake_records(layout.s3_root(self.bucket, self.prefix), run_dir.name)
         return str(run_dir)
 
     def notebook(self, step: Step) -> Path:

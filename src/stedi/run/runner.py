@@ -252,17 +252,17 @@ def _execute(options: RunOptions, folder: RunFolder, selected: tuple[Step, ...],
     with exporter, _kernel(options) as kernel:
         for number, step in enumerate(selected, 1):
             if number <= len(steps):
-                print(f"  [{number}/{len(selected)}] {step.name} ... done before, kept", file=out)
+                print(f"{step_line(number, len(selected), step.name)} done before, kept", file=out)
                 continue
             if _skippable(step, options, steps):
                 steps.append(_skipped(step, options))
-                print(f"  [{number}/{len(selected)}] {step.name} ... up to date, skipped", file=out)
+                print(f"{step_line(number, len(selected), step.name)} up to date, skipped", file=out)
                 continue
-            print(f"  [{number}/{len(selected)}] {step.name} ...", end="", flush=True, file=out)
+            print(step_line(number, len(selected), step.name), end="", flush=True, file=out)
             entry = run_step(step, options, folder, kernel)
             exports[step.name] = exporter.submit(report.export_reports, folder.path, [step.name])
             steps.append(entry)
-            print(f" {entry['status']} ({entry['seconds']:.1f} s)", file=out)
+            print(step_outcome(entry["status"], entry["seconds"]), file=out)
             folder.write_manifest(manifest_for(folder.run_id, options, steps, "running", time.monotonic() - started))
             if entry["status"] != "succeeded":
                 status = "failed"
@@ -305,6 +305,16 @@ def _kernel(options: RunOptions):
 
         env[config.SPARK_JAVA_OPTIONS_ENV] = java_options_for(raw_bytes(options.raw))
     return kernel_for_run(options.kernel_name, env)
+
+
+def step_line(number: int, total: int, name: str) -> str:
+    """The start of a step's line in the run's step table: `  [2/7] 01_customer_landing_to_trusted ...`."""
+    return f"  [{number}/{total}] {name} ..."
+
+
+def step_outcome(status: str, seconds: float | None) -> str:
+    """The end of a step's line: ` succeeded (3.2 s)`, or the status alone when it has no duration."""
+    return f" {status}" if seconds is None else f" {status} ({seconds:.1f} s)"
 
 
 def format_counts(manifest: dict) -> str:

@@ -1,0 +1,270 @@
+"""A zone notebook as an AWS Glue ETL job: its settings from the magics, its script from the other cells.
+
+The notebook stays the one source; `stedi aws deploy` calls `glue_job` at deploy time.
+- The magics cell (the first code cell, every line a `%magic`) gives the job's settings
+  (`job_settings`): `%glue_version` → GlueVersion, `%worker_type` → WorkerType,
+  `%number_of_workers` → NumberOfWorkers, `%idle_timeout` (or `%timeout`, which wins) →
+  Timeout in minutes, `%extra_py_files` → `--extra-py-files` (its `stedi.zip` replaced by the
+  deployment's), `%additional_python_modules`, `%extra_jars`, `%spark_conf` → their job
+  arguments, `%connections` → Connections, `%security_config` → SecurityConfiguration,
+  `%tags` → Tags. `%iam_role` and `%region` give way to deploy's role and region, and
+  `%session_id_prefix` names sessions only: the three are not job settings.
+- The `parameters` cell becomes job arguments: each `name: type = default  # comment` is
+  read from `--name value` with awsglue.utils.getResolvedOptions when the job run has it
+  (the literal's type converts it: str, int, float, bool), else keeps the notebook's default.
+- Markdown cells become comments; code cells are copied verbatim, after Glue's job boilerplate
+  (getResolvedOptions, SparkContext/GlueContext, Job.init) and before `job.commit()`.
+  stedi's target glue runs on `glueContext.spark_session` (stedi.engine.session.use_glue_session).
+- IPython-only constructs: the value of a cell's last expression, which IPython displays, goes
+  to `sys.displayhook` (what a plain Python prompt does: printed unless None, into the job's
+  log). Magics, shell escapes (`!`), `get_ipython()` and `display()` have no meaning in a Glue
+  job: a notebook using them outside the magics cell is refused, naming the cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from stedi import config
+from stedi.errors import UsageError
+
+TYPES = ("str", "int", "float", "bool")
+# What a step's run may take from the job run besides its parameters: the workflow's run id
+# (Glue passes it to jobs a workflow starts) or the job run's id, to name the run's records.
+RUN_IDS = ("WORKFLOW_RUN_ID", "JOB_RUN_ID")
+IPYTHON_NAMES = ("get_ipython", "display")
+
+# magic -> DefaultArguments key of the job
+ARGUMENT_MAGICS = {
+    "additional_python_modules": "--additional-python-modules",
+    "extra_jars": "--extra-jars",
+    "spark_conf": "--conf",
+}
+SESSION_ONLY_MAGICS = ("iam_role", "region", "session_id_prefix")
+KNOWN_MAGICS = (
+    "glue_version", "worker_type", "number_of_workers", "idle_timeout", "timeout", "extra_py_files",
+    "connections", "security_config", "tags", *ARGUMENT_MAGICS, *SESSION_ONLY_MAGICS,
+)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One line of the `parameters` cell."""
+
+    name: str
+    kind: str  # one of TYPES
+    default: object
+    comment: str
+
+
+@dataclass(frozen=True)
+class GlueJob:
+    """What deploy needs of one notebook: its magics, its parameters and the job script's text."""
+
+    notebook: Path
+    magics: dict[str, str]
+    parameters: tuple[Parameter, ...]
+    script: str
+
+
+def _cells(notebook: Path):
+    import nbformat
+
+    if not notebook.is_file():
+        raise UsageError(f"notebook {notebook} does not exist")
+    return nbformat.read(notebook, as_version=4).cells
+
+
+def _is_magics_cell(source: str) -> bool:
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    return bool(lines) and all(line.startswith("%") and not line.startswith("%%") for line in lines)
+
+
+def magics_of(source: str, where: str) -> dict[str, str]:
+    """The `%name value` lines of a magics cell; UsageError for a magic a Glue job has no setting for."""
+    found = {}
+    for line in source.splitlines():
+        if not line.strip():
+            continue
+        name, _, value = line.strip()[1:].partition(" ")
+        if name not in KNOWN_MAGICS:
+            raise UsageError(f"{where}: magic %{name} has no Glue job setting (known: {', '.join(KNOWN_MAGICS)})")
+        found[name] = value.strip()
+    return found
+
+
+def parameters_of(source: str, where: str) -> tuple[Parameter, ...]:
+    """The typed assignments of a `parameters` cell, with their trailing comments."""
+    lines = source.splitlines()
+    found = []
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.AnnAssign | ast.Assign) and node.value is not None):
+            raise UsageError(f"{where}: the parameters cell may hold only assignments (line {node.lineno})")
+        target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+        if not isinstance(target, ast.Name):
+            raise UsageError(f"{where}: parameter on line {node.lineno} is not a plain name")
+        try:
+            default = ast.literal_eval(node.value)
+        except ValueError:
+            raise UsageError(f"{where}: parameter {target.id} has no literal default") from None
+        kind = node.annotation.id if isinstance(node, ast.AnnAssign) and isinstance(node.annotation, ast.Name) else (
+            type(default).__name__)
+        if kind not in TYPES:
+            raise UsageError(f"{where}: parameter {target.id} is a {kind}; a Glue job argument converts to {', '.join(TYPES)}")
+        rest = lines[node.end_lineno - 1][node.end_col_offset :].strip()
+        found.append(Parameter(target.id, kind, default, rest[1:].strip() if rest.startswith("#") else ""))
+    return tuple(found)
+
+
+def _ipython_only(source: str) -> str | None:
+    """The first IPython-only construct of a code cell, or None."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    if "get_ipython()" in TransformerManager().transform_cell(source) and "get_ipython()" not in source:
+        marked = [line.strip() for line in source.splitlines() if line.strip().startswith(("%", "!"))]
+        return marked[0] if marked else "IPython syntax"
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None  # compile() of the whole script names it
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    return next((f"{name}()" for name in IPYTHON_NAMES if name in used), None)
+
+
+def _displayed(source: str) -> str:
+    """The cell with its last expression, which IPython would display, passed to sys.displayhook."""
+    body = ast.parse(source).body
+    if not body or not isinstance(body[-1], ast.Expr) or body[-1].col_offset != 0:
+        return source
+    last = body[-1]
+    lines = source.splitlines()
+    shown = "\n".join(lines[last.lineno - 1 : last.end_lineno])
+    return "\n".join([*lines[: last.lineno - 1], f"sys.displayhook({shown})", *lines[last.end_lineno :]])
+
+
+def _comment(text: str) -> str:
+    return "\n".join(f"# {line}".rstrip() for line in text.splitlines())
+
+
+def _read_argument(p: Parameter) -> str:
+    value = f'args["{p.name}"]'
+    converted = {"str": value, "int": f"int({value})", "float": f"float({value})", "bool": f'{value}.lower() == "true"'}
+    comment = f"  # {p.comment}" if p.comment else ""
+    return f'{p.name}: {p.kind} = {converted[p.kind]} if "{p.name}" in args else {p.default!r}{comment}'
+
+
+def _boilerplate(step: str, notebook: Path, magics: dict[str, str], parameters: tuple[Parameter, ...]) -> list[str]:
+    names = ", ".join(f'"{name}"' for name in (*(p.name for p in parameters), *RUN_IDS))
+    lines = [
+        f"# {step}: an AWS Glue job script generated by `stedi aws deploy` from {notebook.parent.name}/{notebook.name}.",
+        "# Do not edit: the notebook is the source; every deploy generates this script again.",
+        *(f"# %{name} {value}" for name, value in magics.items()),
+        "import sys",
+        "",
+        "from awsglue.context import GlueContext",
+        "from awsglue.job import Job",
+        "from awsglue.utils import getResolvedOptions",
+        "from pyspark.context import SparkContext",
+        "",
+        "from stedi.engine.session import use_glue_session",
+        "from stedi.run.folder import lake_records",
+        "",
+        "# The notebook's parameters: `--<name> <value>` of the job run when it has one, else the notebook's default.",
+        f"_given = [name for name in ({names}) if f\"--{{name}}\" in sys.argv]",
+        'args = getResolvedOptions(sys.argv, ["JOB_NAME", *_given])',
+        *(_read_argument(p) for p in parameters),
+    ]
+    declared = {p.name for p in parameters}
+    if {"run_dir", "lake_dir"} <= declared:
+        lines += [
+            "# A workflow's job (or a job run): the step leaves its completion record in the lake's _runs/<run id>/.",
+            f"if not run_dir and any(name in args for name in {RUN_IDS!r}):",
+            f"    run_dir = lake_records(lake_dir, next(args[name] for name in {RUN_IDS!r} if name in args))",
+        ]
+    return lines + [
+        "",
+        "sc = SparkContext.getOrCreate()",
+        "glueContext = GlueContext(sc)",
+        "spark = glueContext.spark_session",
+        "use_glue_session(spark)  # stedi's target glue runs on this session",
+        "job = Job(glueContext)",
+        'job.init(args["JOB_NAME"], args)',
+    ]
+
+
+def glue_job(notebook: Path) -> GlueJob:
+    """Read `notebook` and generate its Glue job script (checked to compile); UsageError naming the problem."""
+    step = notebook.stem
+    magics: dict[str, str] | None = None
+    parameters: tuple[Parameter, ...] | None = None
+    body: list[str] = []
+    seen_code = False  # the magics cell is the first code cell
+    for number, cell in enumerate(_cells(notebook), 1):
+        where = f"{notebook.name} cell {number}"
+        source = cell.source
+        if cell.cell_type == "markdown":
+            body += ["", _comment(source)]
+        elif cell.cell_type != "code" or not source.strip():
+            continue
+        elif not seen_code and _is_magics_cell(source):
+            magics = magics_of(source, where)
+        elif "parameters" in cell.metadata.get("tags", []):
+            parameters = parameters_of(source, where)
+        else:
+            construct = _ipython_only(source)
+            if construct is not None:
+                raise UsageError(f"{where} uses {construct}, which only IPython runs; a Glue job script cannot")
+            try:
+                body += ["", _displayed(source)]
+            except SyntaxError as exc:
+                raise UsageError(f"{where}: {exc.msg} (line {exc.lineno})") from None
+        seen_code = seen_code or cell.cell_type == "code"
+    if parameters is None:
+        raise UsageError(f"{notebook.name} has no cell tagged `parameters`")
+    lines = _boilerplate(step, notebook, magics or {}, parameters) + body + ["", "job.commit()", ""]
+    script = "\n".join(lines)
+    try:
+        compile(script, f"{step}.py", "exec")
+    except SyntaxError as exc:
+        raise UsageError(f"the script generated from {notebook.name} does not compile: {exc.msg} (line {exc.lineno})")
+    return GlueJob(notebook, magics or {}, parameters, script)
+
+
+def _package_entries(value: str, package_uri: str) -> str:
+    """%extra_py_files with its stedi.zip (any location) replaced by the deployment's."""
+    name = Path(config.GLUE_PACKAGE_KEY).name
+    entries = [e.strip() for e in value.split(",") if e.strip()]
+    kept = [package_uri if e.rsplit("/", 1)[-1] == name else e for e in entries]
+    return ",".join(kept if package_uri in kept else [package_uri, *kept])
+
+
+def _tags(value: str, where: str) -> dict[str, str]:
+    pairs = [p.split(":", 1) for p in re.split(r"\s*,\s*", value) if p]
+    if any(len(p) != 2 for p in pairs):
+        raise UsageError(f"{where}: %tags takes key:value,key:value")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def job_settings(job: GlueJob, package_uri: str) -> tuple[dict, dict[str, str], dict[str, str]]:
+    """(CreateJob fields, DefaultArguments, Tags) the notebook's magics ask for; its stedi.zip is `package_uri`."""
+    magics, where = job.magics, job.notebook.name
+    fields: dict = {}
+    if "glue_version" in magics:
+        fields["GlueVersion"] = magics["glue_version"]
+    if "worker_type" in magics:
+        fields["WorkerType"] = magics["worker_type"]
+    for name, key in (("number_of_workers", "NumberOfWorkers"), ("idle_timeout", "Timeout"), ("timeout", "Timeout")):
+        if name in magics:
+            if not magics[name].isdigit():
+                raise UsageError(f"{where}: %{name} {magics[name]} is not a whole number")
+            fields[key] = int(magics[name])
+    if "connections" in magics:
+        fields["Connections"] = {"Connections": [c.strip() for c in magics["connections"].split(",") if c.strip()]}
+    if "security_config" in magics:
+        fields["SecurityConfiguration"] = magics["security_config"]
+    arguments = {"--extra-py-files": _package_entries(magics.get("extra_py_files", ""), package_uri)}
+    arguments |= {key: magics[name] for name, key in ARGUMENT_MAGICS.items() if name in magics}
+    return fields, arguments, _tags(magics["tags"], where) if "tags" in magics else {}
