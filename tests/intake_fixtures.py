@@ -159,6 +159,7 @@ class Export:
     duplicates: int = 0
     folder: str = ""  # "" for <raw>/<table>/, "landing" for <raw>/<table>/landing/
     gzip: bool = False
+    fast: bool = False  # a clean CSV file: cut in the engine (a JSON export's kind is decided by its name)
 
     def write(self, raw_dir: Path, source: str) -> Path:
         folder = raw_dir / source / self.folder if self.folder else raw_dir / source
@@ -249,17 +250,20 @@ def defect_exports(source: str, records: list[Record], per_file: int = 12) -> li
     return exports
 
 
-def mixed_exports(source: str, records: list[Record], files: int = 4) -> list[Export]:
+def mixed_exports(source: str, records: list[Record], files: int = 4, csv_files: int = 3) -> list[Export]:
     """Every defect at once: files that each mix layouts, drift and unusable records.
 
-    Each file holds a share of `records`, in segments: JSON lines with CRLF after a
-    byte-order mark, objects run together, comma-separated, a pretty-printed array,
-    with drifted keys and float numbers, junk lines, unusable records, duplicates,
+    Each of `files` JSON files holds a share of `records`, in segments: JSON lines with
+    CRLF after a byte-order mark, objects run together, comma-separated, a pretty-printed
+    array, with drifted keys and float numbers, junk lines, unusable records, duplicates,
     for customers older versions, and a truncated record at the end. One file is
-    gzipped and one is in the `landing/` folder.
+    gzipped and one is in the `landing/` folder. Each of `csv_files` CSV files holds a
+    share too, in its own dialect (csv_fixtures.mixed_csv_export).
     """
+    from csv_fixtures import mixed_csv_export  # it builds on this module
+
     exports: list[Export] = []
-    share = -(-len(records) // files)
+    share = -(-len(records) // (files + csv_files))
     for f in range(files):
         part = records[f * share : (f + 1) * share]
         if not part:
@@ -304,6 +308,14 @@ def mixed_exports(source: str, records: list[Record], files: int = 4) -> list[Ex
                 gzip=f == 1,
             )
         )
+    # A record the landing-folder JSON file lands: its copy in each CSV file (whose path comes
+    # later) is a duplicate across formats.
+    landing_file = records[2 * share : 3 * share] if files > 2 else []
+    copied = landing_file[1] if len(landing_file) > 1 else None
+    for c in range(csv_files):
+        part = records[(files + c) * share : (files + c + 1) * share]
+        if len(part) >= 2:
+            exports.append(mixed_csv_export(source, part, c, copied))
     return exports
 
 

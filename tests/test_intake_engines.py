@@ -17,6 +17,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import csv_fixtures as cfx
 import intake_fixtures as fx
 import pytest
 from engines import on, sail, sessions  # noqa: F401
@@ -81,17 +82,17 @@ def land_on_both(sessions, raw_dir, source: str) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def messy_raw(tmp_path_factory):
-    """One directory per layout of the fixtures: one file per defect, and files mixing them all."""
+    """One directory per layout of the fixtures: one file per defect (JSON, then CSV), and files mixing them all."""
     base = tmp_path_factory.mktemp("messy")
     exports = {}
-    for kind, build in (("defects", fx.defect_exports), ("mixed", fx.mixed_exports)):
+    for kind, build in (("defects", fx.defect_exports), ("csv", cfx.csv_defect_exports), ("mixed", fx.mixed_exports)):
         raw = base / kind
         limit = 260 if kind == "defects" else 300
         exports[kind] = {s: fx.write_exports(raw, s, build(s, fx.real_records(s, limit))) for s in SOURCES}
     return base, exports
 
 
-@pytest.mark.parametrize("kind", ["defects", "mixed"])
+@pytest.mark.parametrize("kind", ["defects", "csv", "mixed"])
 @pytest.mark.parametrize("source", SOURCES)
 def test_messy_exports_land_the_same_on_both_engines(sessions, messy_raw, kind, source):
     base, exports = messy_raw

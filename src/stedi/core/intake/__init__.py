@@ -7,12 +7,15 @@ it does not hold.
 
 How a table is read (each file once):
 
-1. Every export file is read whole (`wholetext`; gzip decompressed by the engine): one
-   row per file, named by its path.
+1. Every export file (JSON, or CSV: `*.csv`, `*.csv.gz`) is read whole (`wholetext`;
+   gzip decompressed by the engine): one row per file, named by its path.
 2. In the engine (`file_units`), each file is checked: a file whose every line is
    exactly one flat JSON object is *clean* (JSON lines, with CRLF endings or a
    byte-order mark or not) and takes the fast path: it is cut into its lines,
-   which are the records, parsed by `from_json`. Any other file stays whole.
+   which are the records, parsed by `from_json`. So is a CSV file without quotes or blank
+   lines: each line after the header is a row, made a JSON object of the header's names
+   and the row's fields (all strings, an empty field null) in the engine. Any other file
+   stays whole.
 3. `classify_records`, one DataFrame function for every record: parsed with the
    declared types; a record that parse does not settle is parsed again as a JSON
    object into a map, keys matched to the canonical columns case-insensitively
@@ -24,11 +27,13 @@ How a table is read (each file once):
    every file was clean, that is all: one job.
 4. Files that were not clean (objects run together `}{`, separated by commas, a
    JSON array, pretty-printed, a truncated last record, lines that are not JSON,
-   ...) come out of step 3 whole, stored. `split_records`, a pure Python
-   function, cuts each into records in a UDF on the executors (one file per call,
-   files in parallel), marking what is not a record; then every record is
-   classified again, so that duplicates and customer versions are found across
-   all files.
+   ...; CSV files with quoted fields, blank lines, ...) come out of step 3 whole,
+   stored. `split_records` (JSON) or `csvtext.split_csv` (CSV), pure Python functions,
+   cut each into records in a UDF on the executors (one file per call, files in
+   parallel), marking what is not a record; then every record is classified again, so
+   that duplicates and customer versions are found across all files, JSON and CSV alike.
+   A CSV row is classified through its JSON object; its quarantined text is the row as
+   written.
 
 The modules, in the order a table goes through them:
 
@@ -36,6 +41,7 @@ The modules, in the order a table goes through them:
     engines     what differs between a classic Spark session and Spark Connect (Sail)
     units       reading the files with Spark and cutting them into record units
     split       split_records: cutting a file that is not clean JSON lines (pure Python)
+    csvtext     split_csv: cutting a CSV file into rows, each a JSON object (pure Python)
     classify    parse, normalize and decide each record's outcome (Spark SQL)
     accounting  tally and check_accounting (IntakeAccountingError)
     ledger      the lake's memory: the raw files landed (ledger.json) and where their records are stored
@@ -59,6 +65,7 @@ from stedi.core.intake.classify import (
     decide_records,
     normalize_records,
 )
+from stedi.core.intake.csvtext import CsvRow, split_csv
 from stedi.core.intake.exports import RAW_SUFFIXES, RawInputError, check_raw_dir, raw_files
 from stedi.core.intake.landing import IntakeResult, land_all, land_source
 from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT, RawRecord, split_records
@@ -74,6 +81,7 @@ __all__ = [
     "RECORD",
     "TRUNCATED",
     "UNSPLIT",
+    "CsvRow",
     "IntakeAccountingError",
     "IntakeResult",
     "RawInputError",
@@ -88,6 +96,7 @@ __all__ = [
     "normalize_records",
     "raw_files",
     "read_texts",
+    "split_csv",
     "split_file_records",
     "split_records",
     "tally",

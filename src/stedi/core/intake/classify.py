@@ -15,12 +15,22 @@ import functools
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from stedi.core.intake.csvtext import FIELD_COUNT, HEADER
 from stedi.core.intake.engines import is_connect, later_copies
 from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT
 from stedi.core.tables import REQUIRED_COLUMNS, landing_table, table
 
 # Why a record is quarantined.
-REASONS = ("truncated", "not_json", "missing_required_field", "bad_type", "superseded")
+REASONS = (
+    "truncated",
+    "not_json",
+    FIELD_COUNT,
+    HEADER,
+    "missing_required_field",
+    "bad_type",
+    "inexact_number",
+    "superseded",
+)
 
 # Outcome of a record (UNSPLIT: a whole file waiting for split_records, never in a result).
 LANDED, QUARANTINED, DUPLICATE = "landed", "quarantined", "duplicate"
@@ -110,19 +120,39 @@ def _coerced_sql(text: str, typ: str) -> tuple[str, str]:
     return value, f"({text} IS NOT NULL AND ({value}) IS NULL)"
 
 
+# A number in E-notation: the mantissa's digits (the sign and the exponent apart) in group 1.
+_E_NOTATION = "^[-+]?([0-9]*[.]?[0-9]*)[eE][-+]?[0-9]+$"
+
+
+def _inexact_sql(text: str, value: str) -> str:
+    """SQL: whether the text of an integer column is an E-notation number whose mantissa shows
+    fewer significant digits than its integer value has: `1.65556E+12` (1655560000000, 6
+    digits shown of 13) is a number a spreadsheet rounded, not an exact epoch millisecond;
+    `1.655564376361E+12` (13 of 13) and `2.18E2` are exact. Digits written as trailing zeros
+    count as shown; zero is exact."""
+    shown = f"length(regexp_replace(replace(regexp_extract({text}, '{_E_NOTATION}', 1), '.', ''), '^0+', ''))"
+    digits = f"length(replace(CAST({value} AS string), '-', ''))"
+    return f"({text} RLIKE '{_E_NOTATION}' AND ({value}) != 0 AND {shown} < {digits})"
+
+
 def classify_records(records: DataFrame, source: str, *, raw_for: str = "all") -> DataFrame:
     """Normalize records to the canonical columns and decide each one's outcome.
 
     `records` has `source_file`, `position`, `raw` (the record's text; `value` is
     accepted for it) and optionally `kind` (`record`, `truncated` or `not_json`;
-    `record` when absent). The result has the canonical columns of the landing
-    table, `status` (`landed`, `quarantined` or `duplicate`), `reason` (for
-    quarantined rows: `truncated`, `not_json`, `missing_required_field`,
-    `bad_type` or `superseded`), `source_file`, `position` and `raw`, then any
-    other column of `records`, carried through unchanged.
+    `record` when absent; for a CSV row also `csvtext.FIELD_COUNT` or `csvtext.HEADER`),
+    and optionally `json`: the record as a JSON object when `raw` is not one (a CSV
+    row, see csvtext), parsed instead of `raw`. The result has the canonical columns
+    of the landing table, `status` (`landed`, `quarantined` or `duplicate`), `reason` (for
+    quarantined rows: `truncated`, `not_json`, `csv_field_count`, `csv_header`,
+    `missing_required_field`, `bad_type`, `inexact_number` or `superseded`),
+    `source_file`, `position` and `raw`, then any other column of `records` but `json`,
+    carried through unchanged.
 
     - `truncated`, `not_json`: as `split_records` marked them; a `record` that is not
       a JSON object (including valid JSON that is not an object) is `not_json`.
+    - `csv_field_count`, `csv_header`: as `csvtext.split_csv` (or `units.file_units`)
+      marked them.
     - Keys match the canonical columns case-insensitively (`timeStamp` is
       `timestamp`); other keys are ignored; an explicit null is the same as absent.
     - Values are coerced to the declared type: numbers written as strings, integers
@@ -131,6 +161,11 @@ def classify_records(records: DataFrame, source: str, *, raw_for: str = "all") -
       null, or a blank string.
     - `bad_type`: a value that cannot be coerced to its column's type (`"x": "abc"`,
       a non-integral or out-of-range number for an integer column, NaN, infinity).
+    - `inexact_number` (a CSV row): an integer column's field in E-notation that shows
+      fewer significant digits than the integer has (`1.65556E+12`: see _inexact_sql).
+      Not for a JSON record: a JSON number's digits as written are not kept by Sail's
+      parser (`1.65556E12` reads as `1655560000000.0`), and a program writing JSON
+      does not round a number to a spreadsheet's display.
     - duplicates: the same canonical record again; the first by (file, position) is
       kept, the others are `duplicate` (dropped, counted).
     - `superseded` (customer): older versions of a customer (same email); the one
@@ -162,8 +197,11 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
     if "raw" not in records.columns and "value" in records.columns:
         records = records.withColumnRenamed("value", "raw")
     kind = "kind" if "kind" in records.columns else f"'{RECORD}'"
-    base = ("source_file", "position", "kind", "raw")
+    base = ("source_file", "position", "kind", "raw", "json")
     carried = [f"`{c}`" for c in records.columns if c not in base]
+    # What is parsed: a CSV row's JSON object, else the record's own text.
+    has_json = "json" in records.columns
+    parse_text = "coalesce(json, raw)" if has_json else "raw"
     columns = table(landing_table(source)).columns
     required = REQUIRED_COLUMNS[source]
 
@@ -179,23 +217,28 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         "CAST(position AS bigint) AS position",
         f"{kind} AS kind",
         "raw",
+        f"{parse_text} AS _text",
+        f"{'json IS NOT NULL' if has_json else 'false'} AS _csv_row",
         *carried,
-        f"CASE WHEN {kind} = '{RECORD}' AND startswith(raw, '{{') "
+        # A CSV row's values are all strings: the typed parse would settle none of them.
+        f"CASE WHEN {kind} = '{RECORD}' AND {'json IS NULL' if has_json else 'true'} AND startswith(raw, '{{') "
         f"THEN from_json(raw, 'struct<{fields}, `{_CORRUPT}`: string>', {struct_options}) END AS _s",
     ).selectExpr("*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {' AND '.join(settled)}, false) AS _fast")
     # CASE is evaluated lazily: the map parse and the coercions run only for the records
     # the typed struct did not settle.
-    map_parse = _map_parse(F.col("raw"), non_numeric_again=is_connect(records))
+    map_parse = _map_parse(F.col("_text"), non_numeric_again=is_connect(records))
     with_map = parsed.select("*", F.when(~F.col("_fast") & (F.col("kind") == RECORD), map_parse).alias("_m"))
     texts = with_map.selectExpr(
         "*", *[f"CASE WHEN NOT _fast THEN {_value_sql(name)} END AS `_t{i}`" for i, (name, _) in enumerate(columns)]
     )
-    typed, bad, missing = [], [], []
+    typed, bad, inexact, missing = [], [], [], []
     for i, (name, typ) in enumerate(columns):
         text = f"`_t{i}`"
         value, unusable = _coerced_sql(text, typ)
         typed.append(f"CASE WHEN _fast THEN _s.`{name}` ELSE {value} END AS `{name}`")
         bad.append(unusable)
+        if typ in ("bigint", "int"):
+            inexact.append(_inexact_sql(text, value))
         if name in required:
             missing.append(f"{text} IS NULL" + (f" OR trim({text}) = ''" if typ == "string" else ""))
     # A settled record is unusable only when a required text is blank.
@@ -205,9 +248,11 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         f"CASE WHEN _fast THEN {settled_reason} "
         f"WHEN kind = '{UNSPLIT}' THEN NULL "
         f"WHEN kind = '{TRUNCATED}' THEN 'truncated' "
+        f"WHEN kind IN ('{FIELD_COUNT}', '{HEADER}') THEN kind "
         f"WHEN kind = '{NOT_JSON}' OR _m IS NULL THEN 'not_json' "
         f"WHEN {' OR '.join(missing)} THEN 'missing_required_field' "
-        f"WHEN {' OR '.join(bad)} THEN 'bad_type' END"
+        f"WHEN {' OR '.join(bad)} THEN 'bad_type' "
+        f"WHEN _csv_row AND ({' OR '.join(inexact) or 'false'}) THEN 'inexact_number' END"
     )
     return texts.selectExpr(*typed, f"{reason} AS reason", "kind", "source_file", "position", "raw", *carried)
 

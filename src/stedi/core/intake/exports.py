@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from stedi.core import storage
+from stedi.core.intake.csvtext import CSV_SUFFIXES
 from stedi.core.tables import SOURCES
 
-RAW_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+RAW_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz", *CSV_SUFFIXES)
 
 
 class RawInputError(ValueError):
@@ -17,7 +18,8 @@ class RawInputError(ValueError):
 def raw_files(raw_dir: str | Path, source: str) -> list[str]:
     """The export files of `source`: `<raw>/<source>/*.json` or `<raw>/<source>/landing/*.json`.
 
-    `.jsonl` and gzip-compressed `.json.gz` / `.jsonl.gz` files count too. Names
+    `.jsonl`, CSV (`.csv`) and gzip-compressed `.json.gz` / `.jsonl.gz` / `.csv.gz` files
+    count too, in any mix. Names
     starting with `.` or `_` are hidden files (Hadoop's convention, which Spark
     applies even to files named explicitly) and are not exports. `raw_dir` is a
     local folder or an `s3://bucket/prefix` URI (on AWS Glue).

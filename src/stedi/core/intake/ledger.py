@@ -45,10 +45,10 @@ _FORMAT = 1
 def intake_fingerprint() -> str:
     """A short hash of the code that decides what a file's records are, and of the landing schemas."""
     from stedi.core import tables
-    from stedi.core.intake import classify, engines, exports, split, units
+    from stedi.core.intake import classify, csvtext, engines, exports, split, units
 
     digest = hashlib.sha256()
-    for module in (classify, engines, exports, split, units, tables):
+    for module in (classify, csvtext, engines, exports, split, units, tables):
         digest.update(inspect.getsource(module).encode("utf-8"))
     return digest.hexdigest()[:16]
 
