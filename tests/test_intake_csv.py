@@ -19,7 +19,7 @@ import pytest
 from engines import on, sail  # noqa: F401
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_intake import REAL_COUNTS, assert_balanced, names, outcome
+from test_intake import assert_balanced, names, outcome
 
 from stedi.core import intake
 from stedi.core.intake import csvtext
@@ -377,7 +377,7 @@ def test_all_real_records_as_csv_in_every_dialect_with_json_land_exactly(sail, t
     dialects = list(cfx.CSV_DIALECTS.items())
     for source in SOURCES:
         records = fx.real_records(source)
-        assert len(records) == REAL_COUNTS[source]
+        assert len(records) == fx.REAL_COUNTS[source]
         exports = []
         for k, (name, dialect) in enumerate(dialects):
             part = records[k :: len(dialects)]
@@ -396,7 +396,7 @@ def test_all_real_records_as_csv_in_every_dialect_with_json_land_exactly(sail, t
         with on("sail"):
             result = intake.land_source(sail, raw, source)
             landed = result.landed.collect()
-            assert len(landed) == REAL_COUNTS[source]
+            assert len(landed) == fx.REAL_COUNTS[source]
             assert sorted(tuple(r) for r in landed) == sorted(fx.canonical(source, r) for r in records)
-            assert_balanced(result, sum((e.reasons for e in written.values()), Counter()), 50, REAL_COUNTS[source])
+            assert_balanced(result, sum((e.reasons for e in written.values()), Counter()), 50, fx.REAL_COUNTS[source])
             result.unpersist()
