@@ -174,6 +174,7 @@ def test_recorded_rows_come_from_the_manifest_of_this_lake_only():
 
 
 # -- readings and sampling -------------------------------------------------------
+@pytest.mark.slow  # seconds: the whole tier (make test), not make check
 def test_sampling_intervals_per_subject(spark):
     df = accelerometer(
         spark,

@@ -222,6 +222,7 @@ def _new_local_run(lake, run_tag: str = "1111") -> None:
         _write_table(lake / t.zone / t.name, t.fmt, t.columns, parts=3 if t.zone == "trusted" else 1, run_tag=run_tag)
 
 
+@pytest.mark.slow  # seconds: the whole tier (make test), not make check
 def test_republishing_switches_each_table_to_a_complete_new_version(aws_env, tmp_path, monkeypatch):
     """Athena reads a table at its catalog location: during a re-publish, that is always a complete version."""
     lake = make_lake(tmp_path / "lake")

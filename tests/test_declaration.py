@@ -130,6 +130,7 @@ def test_describe_lists_every_step_with_its_inputs_and_outputs():
     assert text.count("[") == len(PIPELINE) and all(s.kind in (ZONE, ANALYSIS) for s in PIPELINE)
 
 
+@pytest.mark.slow  # seconds: the whole tier (make test), not make check
 def test_derive_applies_the_declared_transforms_in_order(spark):
     from stedi.core.schemas import spark_schema
 

@@ -339,6 +339,7 @@ def _retired_step(glue, s3) -> str:
     return old
 
 
+@pytest.mark.slow  # seconds: the whole tier (make test), not make check
 def test_a_failure_half_way_leaves_a_runnable_deployment_and_the_next_deploy_completes(
     aws_env, glue_updates, monkeypatch, capsys
 ):

@@ -458,6 +458,7 @@ def messy_exports(draw):
     return source, records, exports
 
 
+@pytest.mark.slow  # seconds: the whole tier (make test), not make check
 @settings(max_examples=20, deadline=None)
 @given(messy_exports())
 def test_any_mix_of_layouts_lands_the_original_records(sail, tmp_path_factory, case):

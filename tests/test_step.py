@@ -104,6 +104,7 @@ def test_publish_sends_quarantined_rows_out_of_a_parquet_table(step, spark, tmp_
     assert len(versions) == 1  # the checked version with both rows is gone
 
 
+@pytest.mark.slow  # seconds: the whole tier (make test), not make check
 def test_publish_of_a_landing_table_sends_its_quarantined_rows_out(step, spark):
     landed_customers(step, spark, ("a@x.com", "dev-a", T))
     readings = accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0), ("stranger@x.com", T, 0.0, 0.0, 0.0)])
@@ -195,6 +196,7 @@ class _Landed:
                 "quarantine_reasons": {}, "balanced": True}
 
 
+@pytest.mark.slow  # seconds: the whole tier (make test), not make check
 def test_land_all_lands_customers_first_then_the_others_together(step, spark, monkeypatch):
     finished = []
     frames = {

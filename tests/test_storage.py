@@ -120,6 +120,7 @@ def test_s3_listings_follow_every_page(aws_env, monkeypatch):
     assert len(requests) == 4 and all(r["MaxKeys"] == 3 for r in requests)
 
 
+@pytest.mark.slow  # seconds: the whole tier (make test), not make check
 def test_s3_listings_go_past_the_first_1000_keys(aws_env):
     s3 = boto3.client("s3")
     keys = [f"raw/step_trainer/part-{i:04d}.json" for i in range(1001)]
