@@ -34,10 +34,13 @@ find_uv() {
   echo ".venv/bin/python -m uv"
 }
 
+# --compile-bytecode: uv writes no .pyc by default (pip does), and with PYTHONDONTWRITEBYTECODE
+# set (as on this project's CI machine) nothing writes them later: every process, each kernel
+# and `stedi run` included, would compile pyspark, pandas, botocore... again (notes.md).
 install_with_uv() {
   local uv=$1
-  $uv pip install -q --python .venv/bin/python --offline -e "$TARGET" 2>/dev/null ||
-    $uv pip install -q --python .venv/bin/python -e "$TARGET"
+  $uv pip install -q --compile-bytecode --python .venv/bin/python --offline -e "$TARGET" 2>/dev/null ||
+    $uv pip install -q --compile-bytecode --python .venv/bin/python -e "$TARGET"
 }
 
 install_with_pip() {

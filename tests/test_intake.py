@@ -61,6 +61,25 @@ def assert_balanced(result: intake.IntakeResult, reasons: Counter, duplicates: i
     assert acc["read"] == landed + sum(reasons.values()) + duplicates
 
 
+def assert_each_file_as_exported(result: intake.IntakeResult, exports: dict, per_file: dict) -> None:
+    """Each file of one source (path -> intake_fixtures.Export) gave what it was made to give
+    (`per_file`: path -> its outcome), its records numbered 1..n, and the source balances."""
+    assert set(per_file) == set(exports)
+    for path, export in exports.items():
+        got = per_file[path]
+        assert sorted(got["landed"]) == sorted(export.landed), export.name
+        assert got["reasons"] == export.reasons, export.name
+        assert got["duplicates"] == export.duplicates, export.name
+        positions = sorted(r["position"] for r in got["rows"])
+        assert positions == list(range(1, len(positions) + 1)), export.name
+    assert_balanced(
+        result,
+        sum((e.reasons for e in exports.values()), Counter()),
+        sum(e.duplicates for e in exports.values()),
+        sum(len(e.landed) for e in exports.values()),
+    )
+
+
 # -- split_records: pure Python, no Spark ------------------------------------------
 
 RECORDS = fx.real_records("accelerometer", 5)
@@ -311,20 +330,7 @@ def defects(sail, tmp_path_factory):
 def test_each_defect_alone(defects, source):
     exports, results, per_file = defects
     result = results[source]
-    assert set(per_file[source]) == set(exports[source])
-    for path, export in exports[source].items():
-        got = per_file[source][path]
-        assert sorted(got["landed"]) == sorted(export.landed), export.name
-        assert got["reasons"] == export.reasons, export.name
-        assert got["duplicates"] == export.duplicates, export.name
-        positions = sorted(r["position"] for r in got["rows"])
-        assert positions == list(range(1, len(positions) + 1)), export.name
-    assert_balanced(
-        result,
-        sum((e.reasons for e in exports[source].values()), Counter()),
-        sum(e.duplicates for e in exports[source].values()),
-        sum(len(e.landed) for e in exports[source].values()),
-    )
+    assert_each_file_as_exported(result, exports[source], per_file[source])
     # Only the clean JSON-lines files (CRLF and BOM ones too) take the fast path.
     fast = {p for p in exports[source] if p not in result.repaired_files}
     assert {exports[source][p].name for p in fast} == {

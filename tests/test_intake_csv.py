@@ -19,7 +19,7 @@ import pytest
 from engines import on, sail  # noqa: F401
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_intake import assert_balanced, names, outcome
+from test_intake import assert_balanced, assert_each_file_as_exported, names, outcome
 
 from stedi.core import intake
 from stedi.core.intake import csvtext
@@ -211,20 +211,7 @@ def csv_defects(sail, tmp_path_factory):
 def test_each_csv_defect_alone(csv_defects, source):
     exports, results, per_file, _ = csv_defects
     result = results[source]
-    assert set(per_file[source]) == set(exports[source])
-    for path, export in exports[source].items():
-        got = per_file[source][path]
-        assert sorted(got["landed"]) == sorted(export.landed), export.name
-        assert got["reasons"] == export.reasons, export.name
-        assert got["duplicates"] == export.duplicates, export.name
-        positions = sorted(r["position"] for r in got["rows"])
-        assert positions == list(range(1, len(positions) + 1)), export.name
-    assert_balanced(
-        result,
-        sum((e.reasons for e in exports[source].values()), Counter()),
-        sum(e.duplicates for e in exports[source].values()),
-        sum(len(e.landed) for e in exports[source].values()),
-    )
+    assert_each_file_as_exported(result, exports[source], per_file[source])
     # The clean CSV files are cut in the engine; quoted ones, blank lines, an open quote,
     # a header naming a column twice, and JSON that is not JSON lines take the repair path.
     repaired = {exports[source][p].name for p in result.repaired_files}
