@@ -201,7 +201,7 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
     carried = [f"`{c}`" for c in records.columns if c not in base]
     # What is parsed: a CSV row's JSON object, else the record's own text.
     has_json = "json" in records.columns
-    parse_text = "coalesce(json, raw)" if has_json else "raw"
+    parse_text = F.coalesce(F.col("json"), F.col("raw")) if has_json else F.col("raw")
     columns = table(landing_table(source)).columns
     required = REQUIRED_COLUMNS[source]
 
@@ -217,7 +217,7 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         "CAST(position AS bigint) AS position",
         f"{kind} AS kind",
         "raw",
-        f"{parse_text} AS _text",
+        *(["json"] if has_json else []),
         f"{'json IS NOT NULL' if has_json else 'false'} AS _csv_row",
         *carried,
         # A CSV row's values are all strings: the typed parse would settle none of them.
@@ -225,8 +225,9 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         f"THEN from_json(raw, 'struct<{fields}, `{_CORRUPT}`: string>', {struct_options}) END AS _s",
     ).selectExpr("*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {' AND '.join(settled)}, false) AS _fast")
     # CASE is evaluated lazily: the map parse and the coercions run only for the records
-    # the typed struct did not settle.
-    map_parse = _map_parse(F.col("_text"), non_numeric_again=is_connect(records))
+    # the typed struct did not settle (so the text to parse is chosen inside it: a column of
+    # it would copy every record's text).
+    map_parse = _map_parse(parse_text, non_numeric_again=is_connect(records))
     with_map = parsed.select("*", F.when(~F.col("_fast") & (F.col("kind") == RECORD), map_parse).alias("_m"))
     texts = with_map.selectExpr(
         "*", *[f"CASE WHEN NOT _fast THEN {_value_sql(name)} END AS `_t{i}`" for i, (name, _) in enumerate(columns)]
