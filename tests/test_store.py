@@ -50,3 +50,34 @@ def test_a_landing_table_is_kept_added_to_or_decided_whole():
     # The table holds something else than the files before this run (a run killed after writing it).
     assert landing_mode("accelerometer", _plan(new=["/b.json"]), {"keys": keys_hash(["k/a.json", "k/b.json"])}, None) == "full"
     assert landing_mode("accelerometer", _plan(new=["/b.json"]), None, None) == "full"
+
+
+def test_files_parsed_a_few_per_write_land_as_in_one_write(sail, tmp_path, monkeypatch):  # noqa: F811
+    """The store is written a few files per write (store.STORE_BATCH): a clean file, a file
+    to repair and a duplicate across two writes give the landing of a single write."""
+    import intake_fixtures as fx
+
+    from stedi.core import intake
+    from stedi.core.intake import store
+    from stedi.core.intake.ledger import Ledger
+
+    records = fx.real_records("accelerometer", 40)
+    folder = tmp_path / "raw" / "accelerometer"
+    folder.mkdir(parents=True)
+    (folder / "a.json").write_text(fx.json_lines(records[:15]))
+    (folder / "b.json").write_text(fx.concatenated(records[15:30]))  # the repair path
+    (folder / "c.json").write_text(fx.json_lines(records[30:] + records[:2]))  # 2 copies of a.json's
+
+    def landing(batch: int, lake) -> tuple[list, dict]:
+        monkeypatch.setattr(store, "STORE_BATCH", batch)
+        with on("sail"):
+            result = intake.land_source(sail, tmp_path / "raw", "accelerometer", ledger=Ledger(lake))
+            rows = sorted(tuple(r) for r in result.landed.collect())
+            accounting = {k: v for k, v in result.accounting().items() if k != "seconds"}
+            result.unpersist()
+        return rows, accounting
+
+    one_write = landing(100, tmp_path / "lake-1")
+    assert landing(1, tmp_path / "lake-3") == one_write
+    assert len(one_write[0]) == 40 and one_write[1]["duplicates_dropped"] == 2 and one_write[1]["repaired_files"] == 1
+    assert len(list((tmp_path / "lake-3" / "_intake" / "accelerometer").glob("file=*"))) == 3

@@ -25,6 +25,10 @@ from stedi.core.schemas import spark_schema
 from stedi.core.tables import landing_table, table
 
 
+# Files parsed into the store per write (see parse_into_store).
+STORE_BATCH = 200
+
+
 def store_columns(source: str) -> list[str]:
     names = [f"`{n}`" for n, _ in table(landing_table(source)).columns]
     return [*names, "reason", "kind", "source_file", "position", "CAST(_file_records AS bigint) AS _file_records", "raw"]
@@ -50,7 +54,12 @@ def parse_into_store(spark: SparkSession, source: str, files: list[str], plan: P
 
     staging = staging_folder(ledger, source)
     try:
-        stored(normalize_records(file_units(read_texts(spark, files)), source)).write.partitionBy(STORE_KEY).parquet(staging)
+        # A few hundred files per write: the engine keeps a Parquet writer open per store
+        # folder of a write, and Sail's memory pool (stedi.engine.session) counts their buffers.
+        for start in range(0, len(files), STORE_BATCH):
+            batch = files[start : start + STORE_BATCH]
+            units = normalize_records(file_units(read_texts(spark, batch)), source)
+            stored(units).write.mode("append").partitionBy(STORE_KEY).parquet(staging)
         plan.repaired = []
         if not storage.list_folders(staging):  # nothing but blank files
             return
