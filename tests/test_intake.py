@@ -414,17 +414,23 @@ def test_input_directory_is_unchanged(mixed):
 POOL = {s: fx.real_records(s, 150) for s in SOURCES}
 
 
-@st.composite
-def messy_exports(draw):
-    """A table, and 1-3 files holding a slice of its real records in random layouts and drift."""
+def draw_records_in_files(draw, most: int) -> tuple[str, list, int, list[int]]:
+    """A table, a slice of at most `most` of its real records, a number of files (1-3) and the file of each record."""
     source = draw(st.sampled_from(SOURCES))
     pool = POOL[source]
-    count = draw(st.integers(1, 60))
+    count = draw(st.integers(1, most))
     start = draw(st.integers(0, len(pool) - count))
     records = pool[start : start + count]
     files = draw(st.integers(1, 3))
-    exports = []
     placed = draw(st.lists(st.integers(0, files - 1), min_size=count, max_size=count))
+    return source, records, files, placed
+
+
+@st.composite
+def messy_exports(draw):
+    """A table, and 1-3 files holding a slice of its real records in random layouts and drift."""
+    source, records, files, placed = draw_records_in_files(draw, 60)
+    exports = []
     for f in range(files):
         mine = [r for r, where in zip(records, placed) if where == f]
         segments, text_parts, reasons, duplicates = [], [], Counter(), 0

@@ -19,7 +19,14 @@ import pytest
 from engines import on, sail  # noqa: F401
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_intake import assert_balanced, assert_each_file_as_exported, names, outcome
+from test_intake import (
+    assert_balanced,
+    assert_each_file_as_exported,
+    draw_records_in_files,
+    land_all,
+    names,
+    outcome,
+)
 
 from stedi.core import intake
 from stedi.core.intake import csvtext
@@ -192,10 +199,6 @@ def test_csv_values_are_coerced_and_rounded_epochs_caught(sail):
 # -- land_source: directories of CSV exports ---------------------------------------------
 
 
-def land_all(spark, raw_dir):
-    return {source: intake.land_source(spark, raw_dir, source) for source in SOURCES}
-
-
 @pytest.fixture(scope="module")
 def csv_defects(sail, tmp_path_factory):
     """One directory, one CSV file per dialect and defect for each table, from disjoint slices of the real records."""
@@ -295,19 +298,10 @@ def test_a_csv_file_is_parsed_once_and_replaced_when_delivered_again(sail, tmp_p
 
 # -- property: random CSV dialects of real records ------------------------------------------
 
-POOL = {s: fx.real_records(s, 150) for s in SOURCES}
-
-
 @st.composite
 def csv_exports(draw):
     """A table, and 1-3 CSV files holding a slice of its real records in random dialects, gzipped or not."""
-    source = draw(st.sampled_from(SOURCES))
-    pool = POOL[source]
-    count = draw(st.integers(1, 40))
-    start = draw(st.integers(0, len(pool) - count))
-    records = pool[start : start + count]
-    files = draw(st.integers(1, 3))
-    placed = draw(st.lists(st.integers(0, files - 1), min_size=count, max_size=count))
+    source, records, files, placed = draw_records_in_files(draw, 40)
     exports = []
     for f in range(files):
         mine = [r for r, where in zip(records, placed) if where == f]
