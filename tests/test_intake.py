@@ -316,14 +316,19 @@ def land_all(spark, raw_dir):
 # tests/test_pipeline.py (test_messy_exports_build_the_same_lake_as_the_clean_ones).
 
 
-@pytest.fixture(scope="module")
-def defects(sail, tmp_path_factory):
-    """One directory, one file per defect for each table, from disjoint slices of the real records."""
-    raw = tmp_path_factory.mktemp("defects") / "raw"
-    exports = {s: fx.write_exports(raw, s, fx.defect_exports(s, fx.real_records(s, 260))) for s in SOURCES}
+def land_exports(sail, raw, build, limit: int) -> tuple[dict, dict, dict]:
+    """`build(source, the first `limit` real records)`'s files of every table written into `raw`
+    and landed on Sail: (exports, results, outcomes), each by source."""
+    exports = {s: fx.write_exports(raw, s, build(s, fx.real_records(s, limit))) for s in SOURCES}
     with on("sail"):
         results = land_all(sail, raw)
         return exports, results, {s: outcome(results[s]) for s in SOURCES}
+
+
+@pytest.fixture(scope="module")
+def defects(sail, tmp_path_factory):
+    """One directory, one file per defect for each table, from disjoint slices of the real records."""
+    return land_exports(sail, tmp_path_factory.mktemp("defects") / "raw", fx.defect_exports, 260)
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -414,8 +419,8 @@ def test_input_directory_is_unchanged(mixed):
 POOL = {s: fx.real_records(s, 150) for s in SOURCES}
 
 
-def draw_records_in_files(draw, most: int) -> tuple[str, list, int, list[int]]:
-    """A table, a slice of at most `most` of its real records, a number of files (1-3) and the file of each record."""
+def draw_records_in_files(draw, most: int) -> tuple[str, list, list[list]]:
+    """A table, a slice of at most `most` of its real records, and those records spread over 1-3 files."""
     source = draw(st.sampled_from(SOURCES))
     pool = POOL[source]
     count = draw(st.integers(1, most))
@@ -423,16 +428,15 @@ def draw_records_in_files(draw, most: int) -> tuple[str, list, int, list[int]]:
     records = pool[start : start + count]
     files = draw(st.integers(1, 3))
     placed = draw(st.lists(st.integers(0, files - 1), min_size=count, max_size=count))
-    return source, records, files, placed
+    return source, records, [[r for r, where in zip(records, placed) if where == f] for f in range(files)]
 
 
 @st.composite
 def messy_exports(draw):
     """A table, and 1-3 files holding a slice of its real records in random layouts and drift."""
-    source, records, files, placed = draw_records_in_files(draw, 60)
+    source, records, per_file = draw_records_in_files(draw, 60)
     exports = []
-    for f in range(files):
-        mine = [r for r, where in zip(records, placed) if where == f]
+    for f, mine in enumerate(per_file):
         segments, text_parts, reasons, duplicates = [], [], Counter(), 0
         while mine:
             size = draw(st.integers(1, len(mine)))

@@ -23,9 +23,8 @@ from test_intake import (
     assert_balanced,
     assert_each_file_as_exported,
     draw_records_in_files,
-    land_all,
+    land_exports,
     names,
-    outcome,
 )
 
 from stedi.core import intake
@@ -202,12 +201,10 @@ def test_csv_values_are_coerced_and_rounded_epochs_caught(sail):
 @pytest.fixture(scope="module")
 def csv_defects(sail, tmp_path_factory):
     """One directory, one CSV file per dialect and defect for each table, from disjoint slices of the real records."""
-    raw = tmp_path_factory.mktemp("csv-defects") / "raw"
-    exports = {s: fx.write_exports(raw, s, cfx.csv_defect_exports(s, fx.real_records(s, 300))) for s in SOURCES}
+    exports, results, outcomes = land_exports(sail, tmp_path_factory.mktemp("csv-defects") / "raw", cfx.csv_defect_exports, 300)
     with on("sail"):
-        results = land_all(sail, raw)
         quarantined = {s: {(r.source_file, r.position): r for r in results[s].quarantined.collect()} for s in SOURCES}
-        return exports, results, {s: outcome(results[s]) for s in SOURCES}, quarantined
+    return exports, results, outcomes, quarantined
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -301,10 +298,9 @@ def test_a_csv_file_is_parsed_once_and_replaced_when_delivered_again(sail, tmp_p
 @st.composite
 def csv_exports(draw):
     """A table, and 1-3 CSV files holding a slice of its real records in random dialects, gzipped or not."""
-    source, records, files, placed = draw_records_in_files(draw, 40)
+    source, records, per_file = draw_records_in_files(draw, 40)
     exports = []
-    for f in range(files):
-        mine = [r for r, where in zip(records, placed) if where == f]
+    for f, mine in enumerate(per_file):
         dialect = cfx.CsvDialect(
             delimiter=draw(st.sampled_from(csvtext.DELIMITERS)),
             quote_all=draw(st.booleans()),

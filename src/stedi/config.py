@@ -37,10 +37,10 @@ DEFAULT_ENGINE = "sail"
 ENGINE_ENV = "STEDI_ENGINE"
 # Sail's Spark Connect server listens on this interface only, on a free port.
 SAIL_HOST = "127.0.0.1"
-# Sail's query memory (sorts, aggregations, joins): a pool of this size, shared fairly by the
-# operators, which spill to disk beyond it. Unbounded by default in Sail; without a bound the
-# intake at 100x the real data peaked at 4.5 GiB, with it at 3.4 GiB (notes.md). The user's
-# SAIL_RUNTIME__MEMORY_POOL__* environment variables win.
+# Sail's query memory: a pool of this size, shared fairly by the operators; sorts and
+# aggregations spill to disk beyond it. Unbounded by default in Sail; without a bound a run at
+# 100x the real data peaked at 4.56 GiB, with it (and the store written in batches) at 2.27 GiB
+# (notes.md). The user's SAIL_RUNTIME__MEMORY_POOL__* environment variables win.
 SAIL_MEMORY_POOL = {
     "SAIL_RUNTIME__MEMORY_POOL__TYPE": "fair",
     "SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE": str(2 << 30),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from stedi.aws.deployed import deployment_name, job_name, ours
+from stedi.aws.deployed import deployment_name, job_name, missing, ours
 from stedi.aws.session import aws_session
 from stedi.errors import UsageError
 from stedi.run import pipeline
@@ -54,7 +54,7 @@ def _run(glue, name: str, run_id: str) -> dict | None:
         try:
             return glue.get_workflow_run(Name=name, RunId=run_id, IncludeGraph=True)["Run"]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "EntityNotFoundException":
+            if missing(exc):
                 raise UsageError(f"workflow {name} has no run {run_id}") from None
             raise
     runs = [r for page in glue.get_paginator("get_workflow_runs").paginate(Name=name, IncludeGraph=True)
@@ -72,7 +72,7 @@ def status(*, name: str = "", prefix: str = "", run_id: str = "", out=None) -> d
     try:
         workflow = glue.get_workflow(Name=name)["Workflow"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "EntityNotFoundException":
+        if missing(exc):
             raise UsageError(f"no Glue workflow {name}; deploy it with `stedi aws deploy` first") from None
         raise
     if not ours(workflow, name):

@@ -25,6 +25,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from typing import NamedTuple
 
 from stedi.core.intake.split import RECORD, TRUNCATED
@@ -47,8 +48,12 @@ class CsvRow(NamedTuple):
     json: str | None  # the row as a JSON object (a RECORD only)
 
 
+# A CSV export's name, as a regular expression both engines and Python read the same way.
+CSV_NAME = "[.]csv([.]gz)?$"
+
+
 def is_csv(path: str) -> bool:
-    return path.endswith(CSV_SUFFIXES)
+    return re.search(CSV_NAME, path) is not None
 
 
 def delimiter_of(header_line: str) -> str:

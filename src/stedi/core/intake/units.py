@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from stedi.core.intake.csvtext import DELIMITERS, FIELD_COUNT, is_csv, split_csv
+from stedi.core.intake.csvtext import CSV_NAME, DELIMITERS, FIELD_COUNT, is_csv, split_csv
 from stedi.core.intake.engines import flat_line_pattern, texts_by_file
 from stedi.core.intake.split import RECORD, UNSPLIT, split_records
 
@@ -79,7 +79,7 @@ def file_units(texts: DataFrame) -> DataFrame:
     accounting's `read`).
     """
     newlines = "length({0}) - length(replace({0}, '\\n', ''))"
-    surveyed = texts.selectExpr("source_file", "text", "source_file RLIKE '[.]csv([.]gz)?$' AS _csv").selectExpr(
+    surveyed = texts.selectExpr("source_file", "text", f"source_file RLIKE '{CSV_NAME}' AS _csv").selectExpr(
         "source_file",
         "text",
         "_csv",
