@@ -156,7 +156,7 @@ def test_a_lake_without_a_registry_has_no_erasures_and_load_writes_nothing(tmp_p
 def test_requests_are_stored_as_hashes_with_a_private_key(tmp_path):
     made = Erasures.request(str(tmp_path), [ANN, " bob@x.com\n"])
     assert_no_address(tmp_path, ANN, "bob@x.com")
-    assert sorted(p.name for p in files_under(tmp_path)) == ["key", "requests.json"]
+    assert sorted(p.name for p in files_under(tmp_path)) == [".lock", "key", "requests.json"]
     key_file = tmp_path / ERASURE_DIR / "key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     key = key_file.read_text().strip()
@@ -191,6 +191,45 @@ def test_mark_done_records_the_run_and_the_rows_removed(tmp_path):
     assert again  # a done request is still a request: later runs keep applying it
     with pytest.raises(KeyError):
         again.mark_done("000000000000", "run", {})
+
+
+def test_a_request_made_while_a_run_works_stays_pending_for_the_next_run(tmp_path):
+    """The run loads the registry when step 00 starts and marks what it applied when it ends:
+    a `stedi erase` in between must not be overwritten by the run's older copy."""
+    from types import SimpleNamespace
+
+    from stedi.run import privacy
+
+    [ann] = Erasures.request(str(tmp_path), [ANN])
+    at_start = Erasures.load(str(tmp_path))  # what the run applies
+    [bob] = Erasures.request(str(tmp_path), ["bob@x.com"])  # made while the run works
+    intake = {"customer_landing": {"run": {"erased": 1}}}
+    step = SimpleNamespace(lake=SimpleNamespace(root=str(tmp_path)), run_id="run-1", intake=intake)
+    privacy.erasures_done(step, at_start, ("customer",))
+    after = Erasures.load(str(tmp_path))
+    assert [r["id"] for r in after.requests] == [ann["id"], bob["id"]]
+    assert [r["id"] for r in after.pending] == [bob["id"]]
+    assert step.erasures == [{"id": ann["id"], "rows": {"customer_landing": 1}}]
+
+
+def _request_one(lake: str, email: str) -> None:
+    Erasures.request(lake, [email])
+
+
+def test_requests_made_at_the_same_time_are_all_kept_under_one_key(tmp_path):
+    """Several `stedi erase` at once on a lake without a registry: one key, every request kept."""
+    import multiprocessing
+
+    emails = [f"user{i}@example.com" for i in range(8)]
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_request_one, args=(str(tmp_path), e)) for e in emails]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0] * len(emails)
+    loaded = Erasures.load(str(tmp_path))
+    assert loaded.email_hashes == {keyed_hash(loaded.key, e) for e in emails}
 
 
 def test_serial_hashes_are_kept_and_change_the_fingerprint(tmp_path):

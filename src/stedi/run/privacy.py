@@ -101,8 +101,10 @@ def erasures_for(step, ledger):
     plan = prepare_source(step.spark, step.raw_dir, "customer", ledger, full=step.full, run_id=step.run_id)
     serials = erasure.serials_of(read_store(step.spark, ledger, "customer", plan), erasures)
     if set(serials) - erasures.serial_hashes:
+        # Saved into the registry as it is now (a request may have come since `load`: this run
+        # applies only the requests it loaded, whose serials it found).
+        erasure.Erasures.update(step.lake.root, lambda current: current.with_serials(serials))
         erasures = erasures.with_serials(serials)
-        erasures.save(step.lake.root)
     return erasures
 
 def erasures_done(step, erasures, sources) -> None:
@@ -113,7 +115,14 @@ def erasures_done(step, erasures, sources) -> None:
     if not pending:
         return
     counts = {landing_table(s): step.intake[landing_table(s)]["run"]["erased"] for s in sources if landing_table(s) in step.intake}
-    for request in pending:
-        erasures.mark_done(request["id"], step.run_id, counts)
-    erasures.save(step.lake.root)
+
+    def mark(current):
+        # The registry as it is now: requests made while this run worked stay pending for the next.
+        for request in pending:
+            current.mark_done(request["id"], step.run_id, counts)
+        return current
+
+    from stedi.core.intake.erasure import Erasures
+
+    Erasures.update(step.lake.root, mark)
     step.erasures = [{"id": r["id"], "rows": counts} for r in pending]

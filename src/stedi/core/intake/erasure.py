@@ -41,7 +41,9 @@ Connect) both accept.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -110,7 +112,9 @@ class Erasures:
 
     `load` reads it (empty, with no key, when the lake has none) and writes nothing.
     `request` adds requests and saves them. `with_serials` returns a copy with more serial
-    hashes; `mark_done` updates a request in place; `save` writes the registry.
+    hashes; `mark_done` updates a request in place; `save` writes the registry. `update`
+    is how a change is saved: the registry read again and changed under a lock, so a request
+    made by `stedi erase` while a run works is never overwritten by the run's copy.
     """
 
     key: str = ""
@@ -153,20 +157,40 @@ class Erasures:
             except ValueError as exc:
                 raise ValueError(f"email {number} of {len(emails)}: {exc}") from None
         addresses = list(dict.fromkeys(addresses))
-        erasures = cls.load(lake_root)
-        key = erasures.key or _create_key(lake_root)
-        by_hash = {r["email_hash"]: r for r in erasures.requests}
-        found, added = [], []
-        for address in addresses:
-            email_hash = keyed_hash(key, address)
-            if email_hash not in by_hash:
-                new = {"id": email_hash[:_ID_LENGTH], "email_hash": email_hash, "requested_at": _now(), "done": None}
-                by_hash[email_hash] = new
-                added.append(new)
-            found.append(by_hash[email_hash])
-        if added:
-            dataclasses.replace(erasures, key=key, requests=erasures.requests + added).save(lake_root)
+        found = []
+
+        def add(erasures: Erasures) -> Erasures:
+            key = erasures.key or _create_key(lake_root)
+            by_hash = {r["email_hash"]: r for r in erasures.requests}
+            added = []
+            for address in addresses:
+                email_hash = keyed_hash(key, address)
+                if email_hash not in by_hash:
+                    new = {"id": email_hash[:_ID_LENGTH], "email_hash": email_hash, "requested_at": _now(), "done": None}
+                    by_hash[email_hash] = new
+                    added.append(new)
+                found.append(by_hash[email_hash])
+            if not added and key == erasures.key:
+                return None
+            return dataclasses.replace(erasures, key=key, requests=erasures.requests + added)
+
+        cls.update(lake_root, add)
         return found
+
+    @classmethod
+    def update(cls, lake_root: str, change) -> Erasures:
+        """Read the registry, apply `change` and save what it returns (None: nothing to save);
+        returns the registry as saved (or as read). Locally under an exclusive lock on the registry's
+        folder, held for the read and the write only (a run holds it for milliseconds, not
+        for its steps); on S3, which has no lock, one writer at a time is the caller's to ensure.
+        """
+        with _registry_lock(str(lake_root)):
+            current = cls.load(lake_root)
+            changed = change(current)
+            if changed is None:
+                return current
+            changed.save(lake_root)
+            return changed
 
     @property
     def email_hashes(self) -> frozenset[str]:
@@ -284,6 +308,22 @@ def _path(lake_root: str, name: str) -> str:
     if storage.is_s3(lake_root):
         return f"{lake_root.rstrip('/')}/{ERASURE_DIR}/{name}"
     return os.path.join(lake_root, ERASURE_DIR, name)
+
+
+@contextlib.contextmanager
+def _registry_lock(lake_root: str):
+    """An exclusive lock on the lake's registry folder (`fcntl.flock`; released if the process dies)."""
+    if storage.is_s3(lake_root):
+        yield
+        return
+    folder = os.path.join(lake_root, ERASURE_DIR)
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(os.path.join(folder, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _create_key(lake_root: str) -> str:
