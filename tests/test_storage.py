@@ -228,3 +228,22 @@ def test_intake_lists_raw_exports_on_s3(aws_env):  # noqa: F811 (pytest fixture)
     s3.delete_object(Bucket=BUCKET, Key="raw/step_trainer/landing/step-1.json")
     with pytest.raises(intake.RawInputError, match="no export files"):
         intake.raw_files(f"s3://{BUCKET}/raw", "step_trainer")
+
+
+def test_a_temporary_folder_is_gone_when_its_process_exits_even_if_never_removed(tmp_path):
+    """The intake's throw-away store and scratch copies (Ledger.temporary, engines.Storage) are
+    such folders: a result nobody released leaves nothing in /tmp once its process ends."""
+    import subprocess
+    import sys
+
+    script = (
+        "from stedi.core import storage; from stedi.core.intake.ledger import Ledger\n"
+        "folder = storage.temporary_folder('stedi-test-'); open(folder + '/f', 'w').write('x')\n"
+        "print(folder); print(Ledger.temporary().root)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    folder, ledger_root = out.stdout.split()
+    assert folder.startswith(str(tmp_path)) and ledger_root.startswith(str(tmp_path))
+    assert not os.path.exists(folder) and not os.path.exists(ledger_root)
+    assert list(tmp_path.iterdir()) == []

@@ -12,9 +12,12 @@ S3 has no folders: a "folder" is a key prefix ending in `/`, and keys that end i
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import gzip
 import os
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -37,6 +40,14 @@ _CLIENT_SETTINGS = (
 )
 _clients: dict[tuple, object] = {}
 _clients_lock = threading.Lock()
+
+
+def temporary_folder(prefix: str) -> str:
+    """A new local folder under the system's temporary folder, removed when the process exits
+    (if its owner did not remove it first: a result never released leaves nothing behind)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def is_s3(uri: str) -> bool:

@@ -133,9 +133,7 @@ class Ledger:
 
     @classmethod
     def temporary(cls) -> Ledger:
-        import tempfile
-
-        return cls(tempfile.mkdtemp(prefix="stedi-intake-store-"), scratch=True)
+        return cls(storage.temporary_folder("stedi-intake-store-"), scratch=True)
 
     def store(self, source: str) -> str:
         return f"{self.root}/{source}"

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from stedi.core.intake.csvtext import CSV_NAME, DELIMITERS, FIELD_COUNT, is_csv, split_csv
-from stedi.core.intake.engines import flat_line_pattern, texts_by_file
+from stedi.core.intake.engines import flat_lines, texts_by_file
 from stedi.core.intake.split import RECORD, UNSPLIT, split_records
 
 _SQL_BLANKS = "' \\t\\r\\n'"  # a Spark SQL literal: space, tab, CR, LF
@@ -103,7 +103,7 @@ def file_units(texts: DataFrame) -> DataFrame:
         "AND NOT _cbody RLIKE '(^|\\n)[ \\t\\r]*(\\n|$)' AND NOT _cbody RLIKE '\\r[^\\n]' "
         "AND NOT array_contains(_names, '') AND size(array_distinct(transform(_names, n -> lower(n)))) = size(_names)"
     )
-    json_clean = F.length(F.regexp_replace("_body", flat_line_pattern(texts), "")) == 0
+    json_clean = flat_lines(texts, "_body")
     surveyed = surveyed.select(
         "*",
         F.when(F.col("_csv"), F.expr(csv_clean)).otherwise(json_clean).alias("_clean"),
