@@ -46,6 +46,19 @@ def test_statements_drop_leading_comments_and_empty_statements():
     assert statements(text) == ["SELECT 1 AS a -- trailing", "SELECT 2"]
 
 
+def test_a_semicolon_in_a_string_name_or_comment_does_not_end_a_statement():
+    text = (
+        "-- first; the counts\n"
+        "SELECT 'x;y' AS `a;b`, \"c;d\" /* e; f */ FROM t WHERE s = 'it''s;' AND r = 'back\\';slash';\n"
+        "SELECT 3/4 - 1 -- tail; here\n"
+    )
+    assert statements(text) == [
+        "SELECT 'x;y' AS `a;b`, \"c;d\" /* e; f */ FROM t WHERE s = 'it''s;' AND r = 'back\\';slash'",
+        "SELECT 3/4 - 1 -- tail; here",
+    ]
+    assert statements("SELECT 'never closed; at all") == ["SELECT 'never closed; at all"]
+
+
 # --- sql/validate_schema.sql and sql/summary_queries.sql ------------------------------------------
 
 # Athena's (Trino's) names of the declared types, the names validate_schema.sql compares in.
