@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 # The pieces of SQL text a `;` inside does not end a statement: quoted strings and identifiers
-# (a doubled quote, or a backslash as Spark reads strings, escapes one; one never closed runs to the end), line
-# comments and block comments. Anything else is matched a run at a time.
+# (a doubled quote, or a backslash as Spark reads strings, escapes one; one never closed runs
+# to the end), line comments and block comments. Anything else is matched a run at a time.
 _PIECES = re.compile(
     r"""'(?:[^'\\]|\\.|'')*'?"""
     r'''|"(?:[^"\\]|\\.|"")*"?'''

@@ -122,7 +122,7 @@ def erasures_done(step, erasures, sources) -> None:
             current.mark_done(request["id"], step.run_id, counts)
         return current
 
-    from stedi.core.intake.erasure import Erasures
+    from stedi.core.intake import erasure
 
-    Erasures.update(step.lake.root, mark)
+    erasure.Erasures.update(step.lake.root, mark)
     step.erasures = [{"id": r["id"], "rows": counts} for r in pending]

@@ -260,7 +260,10 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
 
 def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") -> DataFrame:
     """Normalized records (normalize_records) -> each one's status: landed, quarantined,
-    duplicate (or unsplit, for a whole file still to be cut). See classify_records."""
+    duplicate (or unsplit, for a whole file still to be cut). See classify_records.
+
+    On a Spark Connect session, building the frame runs one job (engines.later_copies counts
+    the values' hashes first): build it once and keep the result (engines.Storage)."""
     if raw_for not in ("all", "kept"):
         raise ValueError(f"raw_for must be 'all' or 'kept', not {raw_for!r}")
     base = ("source_file", "position", "kind", "raw", "reason")

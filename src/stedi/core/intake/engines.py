@@ -158,11 +158,12 @@ def later_copies(frame: DataFrame, usable: str, values: list[tuple[str, str]]) -
         return frame.selectExpr("*", "false AS _later_copy")
     repeated = F.broadcast(frame.sparkSession.createDataFrame(repeated, ["_values_hash"]))
     single = hashed.join(repeated, "_values_hash", "left_anti").drop("_values_hash")
-    candidates = hashed.join(repeated, "_values_hash", "left_semi").drop("_values_hash")
-    window = f"OVER (PARTITION BY {usable}, pmod(xxhash64({keys}), {_COPY_BUCKETS}) ORDER BY {keys}, source_file, position)"
+    # Every candidate is usable (only usable records have a hash), and its hash gives its bucket.
+    candidates = hashed.join(repeated, "_values_hash", "left_semi")
+    window = f"OVER (PARTITION BY pmod(_values_hash, {_COPY_BUCKETS}) ORDER BY {keys}, source_file, position)"
     same = " AND ".join(f"lag({v}) {window} <=> {v}" for v in normal)
-    marked = candidates.selectExpr("*", f"coalesce({usable} AND lag(true) {window} AND {same}, false) AS _later_copy")
-    return single.selectExpr("*", "false AS _later_copy").unionByName(marked)
+    marked = candidates.selectExpr("*", f"coalesce(lag(true) {window} AND {same}, false) AS _later_copy")
+    return single.selectExpr("*", "false AS _later_copy").unionByName(marked.drop("_values_hash"))
 
 
 class Storage:

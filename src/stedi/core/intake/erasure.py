@@ -170,7 +170,7 @@ class Erasures:
                     by_hash[email_hash] = new
                     added.append(new)
                 found.append(by_hash[email_hash])
-            if not added and key == erasures.key:
+            if not added:  # (a registry without a key has no requests: a new key always adds some)
                 return None
             return dataclasses.replace(erasures, key=key, requests=erasures.requests + added)
 
