@@ -8,17 +8,33 @@ STAMP := $(VENV)/.stedi-setup
 KERNEL := $(VENV)/share/jupyter/kernels/stedi_glue_local/kernel.json
 ARGS ?=
 
-.PHONY: help setup run check test report lab lab-check bench clean
+.PHONY: help setup lock upgrade run check test report lab lab-check bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml uv.lock scripts/setup.sh
 	@bash scripts/setup.sh
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv, install the project editable with its test and bench extras, find Java, register the local kernel
+setup: $(STAMP) ## Create .venv and install exactly uv.lock (the project editable, test and bench extras), find Java, register the local kernel
 	@test -f $(KERNEL) || $(PY) -m stedi.engine.kernel
+
+UV_VERSION = $(shell sed -n 's/^UV_VERSION=\([0-9.]*\).*/\1/p' scripts/setup.sh)
+UV := $(VENV)/bin/uv
+
+$(UV):
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q "uv==$(UV_VERSION)" 2>&1 | grep -v "is ignored: it is neither" || true
+
+lock: $(UV) ## Re-resolve uv.lock after a change to pyproject.toml (keeps every other pin), then regenerate its exports
+	$(UV) lock
+	$(PY) scripts/lockfiles.py
+
+upgrade: $(UV) ## Re-resolve uv.lock to the newest releases, regenerate its exports, install them and run the whole suite
+	$(UV) lock --upgrade
+	$(PY) scripts/lockfiles.py
+	$(MAKE) test
 
 run: setup ## Build the lakehouse from data/raw into data/lake; run record in runs/<run_id>/ (ARGS="--policy udacity")
 	$(VENV)/bin/stedi run $(ARGS)
@@ -40,7 +56,7 @@ lab: setup ## Open JupyterLab on the project with the local Glue kernel
 
 lab-check: setup ## Run every notebook top to bottom in JupyterLab in a real browser (installs Debian's chromium and playwright)
 	@command -v chromium >/dev/null || { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
-	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install -q playwright
+	@$(PY) -c "import playwright" 2>/dev/null || $(UV) sync -q --locked --inexact --extra test --extra bench --extra lab
 	$(PY) scripts/lab_check.py $(ARGS)
 
 .PHONY: package
