@@ -75,6 +75,7 @@ fi
 if [ "${STEDI_INSTALLER:-}" = pip ]; then
   echo "setup: installing requirements.lock.txt (the lock, hashed) and the project into .venv (pip)"
   install_with_pip
+  ensure_uv # not for installing: `make lock` and the lock's tests run it
 else
   ensure_uv
   echo "setup: installing uv.lock: the project, its dependencies and the $EXTRAS extras into .venv (uv $UV_VERSION)"
