@@ -9,7 +9,10 @@ A deployment `<name>` (default: the --prefix, else config.DEFAULT_DEPLOYMENT) is
   --schedule) starting the first step, and one CONDITIONAL trigger `<name>-<step>` per later
   step that starts it when every job writing a table it reads has SUCCEEDED.
 The jobs' tables go to the lake `layout.s3_root(bucket, prefix)` and their completion records
-to its `_runs/<workflow run id>/`, as `stedi run --target glue` would.
+to its `_runs/<workflow run id>/`, as `stedi run --target glue` would. Every job declares Glue's
+Iceberg over the Glue Data Catalog in its DefaultArguments (`--datalake-formats iceberg`, the
+catalog's `--conf` with that lake as warehouse: stedi.aws.glue_iceberg), whatever its notebook's
+`%%configure` cell says of them.
 
 Everything deploy creates is marked as the deployment's (stedi.aws.deployed): that is how
 deploy recognises its own (a same-named job, workflow or trigger without the mark is a clash,
@@ -50,6 +53,7 @@ from stedi.aws.deployed import (
     ours,
     s3_key,
 )
+from stedi.aws.glue_iceberg import with_iceberg
 from stedi.aws.jobscript import glue_job, job_settings
 from stedi.aws.publish import check_bucket
 from stedi.aws.session import aws_session
@@ -160,7 +164,7 @@ def plan_deployment(
             "DefaultArguments": {
                 "--job-language": "python",
                 "--enable-glue-datacatalog": "true",
-                **arguments,
+                **with_iceberg(arguments, values["lake_dir"]),  # Glue's Iceberg, the lake as warehouse
                 **_arguments(job, values),
                 MARKER_ARGUMENT: name,
             },
