@@ -104,7 +104,8 @@ def _account() -> dict:
     """Every job, workflow, trigger and S3 key of the moto account, with the definitions deploy sets."""
     glue, s3 = boto3.client("glue"), boto3.client("s3")
     jobs = {j["Name"]: {k: j.get(k) for k in ("Command", "DefaultArguments", "GlueVersion", "WorkerType",
-                                               "NumberOfWorkers", "Timeout", "Role")} for j in glue.get_jobs()["Jobs"]}
+                                               "NumberOfWorkers", "Timeout", "Role", "ExecutionClass")}
+            for j in glue.get_jobs()["Jobs"]}
     triggers = {t["Name"]: t for t in glue.get_triggers()["Triggers"]}
     listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
     return {"jobs": jobs, "workflows": sorted(glue.list_workflows()["Workflows"]), "triggers": triggers,
@@ -254,6 +255,7 @@ def test_deploy_creates_one_job_per_zone_step_and_a_workflow_chaining_them(aws_e
     for step in ZONE_STEPS:
         job = glue.get_job(JobName=f"{NAME}-{step.name}")["Job"]
         assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == ("5.0", "G.1X", 2, 30)
+        assert job["ExecutionClass"] == "STANDARD"
         assert job["Role"] == ROLE_ARN and job["Command"]["Name"] == "glueetl"
         arguments = job["DefaultArguments"]
         assert arguments[MARKER_ARGUMENT] == NAME
@@ -275,6 +277,26 @@ def test_deploy_creates_one_job_per_zone_step_and_a_workflow_chaining_them(aws_e
         name: (t["Actions"], t.get("Predicate")) for name, t in plan.triggers.items()}
     assert all(t["WorkflowName"] == NAME for t in account["triggers"].values())
     _runnable(account)
+
+
+def test_flex_is_an_option_of_deploy_and_every_field_deploy_sets_is_what_glue_holds(aws_env, glue_updates, capsys):
+    _role()
+    glue = boto3.client("glue")
+    assert _deploy("--execution-class", "FLEX") == 0, capsys.readouterr().err
+    plan = plan_deployment(BUCKET, ROLE_ARN, prefix="team/", execution_class="FLEX")
+    for name, definition in plan.jobs.items():
+        held = glue.get_job(JobName=name)["Job"]
+        assert held["ExecutionClass"] == "FLEX"
+        # every field of the CreateJob call, as Glue (moto) holds it: nothing dropped or renamed
+        assert not deploying.differs(definition, held), (name, definition, held)
+    assert _deploy() == 0  # back to STANDARD: an update in place
+    assert {job["ExecutionClass"] for job in _account()["jobs"].values()} == {"STANDARD"}
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:  # argparse's choices: one line, exit 2
+        _deploy("--execution-class", "SPOT")
+    one_line_error(capsys, refused.value.code, "argument --execution-class: invalid choice: 'SPOT'")
+    with pytest.raises(UsageError, match="--execution-class 'SPOT'"):
+        plan_deployment(BUCKET, ROLE_ARN, execution_class="SPOT")
 
 
 def test_redeploying_an_unchanged_pipeline_changes_nothing(aws_env, glue_updates, capsys):

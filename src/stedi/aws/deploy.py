@@ -122,6 +122,7 @@ def plan_deployment(
     database: str = config.DEFAULT_DATABASE,
     policy: str = config.DEFAULT_POLICY,
     schedule: str = "",
+    execution_class: str = config.DEFAULT_EXECUTION_CLASS,
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR),
 ) -> Deployment:
     """Check the arguments, build stedi.zip and generate every script; no AWS request. UsageError naming a problem."""
@@ -135,6 +136,8 @@ def plan_deployment(
         raise UsageError(f"unknown policy {policy!r}; choose one of: {', '.join(config.POLICIES)}")
     if not database:
         raise UsageError("--database must not be empty")
+    if execution_class not in config.EXECUTION_CLASSES:
+        raise UsageError(f"--execution-class {execution_class!r}: choose one of {', '.join(config.EXECUTION_CLASSES)}")
     if schedule and not SCHEDULE.match(schedule):
         raise UsageError(f"--schedule {schedule!r} is not a Glue cron expression, e.g. 'cron(0 6 * * ? *)'")
     name = deployment_name(name, prefix)
@@ -169,6 +172,7 @@ def plan_deployment(
                 MARKER_ARGUMENT: name,
             },
             "ExecutionProperty": {"MaxConcurrentRuns": 1},
+            "ExecutionClass": execution_class,
             "MaxRetries": 0,
             **fields,
         }
