@@ -1,4 +1,4 @@
-"""Glue 5.0's own Iceberg declared for the deployed jobs and the Interactive Sessions (stedi.aws.glue_iceberg).
+"""Glue 5.0's own Iceberg declared for the deployed jobs and the Interactive Sessions (stedi.engine.glue_iceberg).
 
 The deployed jobs' DefaultArguments are checked against moto in tests/test_deploy.py, and the
 Spark settings reaching a job's Spark context in the Glue 5.0 environment in
@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from stedi import config
-from stedi.aws.glue_iceberg import (
+from stedi.engine.glue_iceberg import (
     configure_cell,
     configured_for,
     conf_argument,

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from stedi import config
-from stedi.aws.glue_iceberg import configure_cell
+from stedi.engine.glue_iceberg import configure_cell
 from stedi.run.folder import RunFolder
 from stedi.run.options import RunOptions
 from stedi.run.pipeline import PIPELINE, ZONE_STEPS
@@ -31,7 +31,7 @@ def test_notebook_shape(path):
     first = "".join(cells[0]["source"])
     for magic in GLUE_MAGICS:
         assert magic in first, f"first cell lacks {magic}"
-    # then the session's %%configure: Glue's Iceberg over the Glue Data Catalog (stedi.aws.glue_iceberg)
+    # then the session's %%configure: Glue's Iceberg over the Glue Data Catalog (stedi.engine.glue_iceberg)
     configure = "".join(cells[1]["source"])
     assert configure == configure_cell(PLACEHOLDER_LAKE), "the %%configure cell declares Glue's Iceberg"
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]

@@ -11,7 +11,7 @@ A deployment `<name>` (default: the --prefix, else config.DEFAULT_DEPLOYMENT) is
 The jobs' tables go to the lake `layout.s3_root(bucket, prefix)` and their completion records
 to its `_runs/<workflow run id>/`, as `stedi run --target glue` would. Every job declares Glue's
 Iceberg over the Glue Data Catalog in its DefaultArguments (`--datalake-formats iceberg`, the
-catalog's `--conf` with that lake as warehouse: stedi.aws.glue_iceberg), whatever its notebook's
+catalog's `--conf` with that lake as warehouse: stedi.engine.glue_iceberg), whatever its notebook's
 `%%configure` cell says of them.
 
 Everything deploy creates is marked as the deployment's (stedi.aws.deployed): that is how
@@ -53,7 +53,7 @@ from stedi.aws.deployed import (
     ours,
     s3_key,
 )
-from stedi.aws.glue_iceberg import with_iceberg
+from stedi.engine.glue_iceberg import with_iceberg
 from stedi.aws.jobscript import glue_job, job_settings
 from stedi.aws.publish import check_bucket
 from stedi.aws.session import aws_session

@@ -12,7 +12,7 @@ The notebook stays the one source; `stedi aws deploy` calls `glue_job` at deploy
 - A `%%configure` cell (a dict, read with ast.literal_eval as the glue_pyspark kernel reads it):
   the keys that kernel manages itself are the magics of the same names; every other key is a
   job parameter (`--` prefixed when it has none), as the kernel passes it to the session. The
-  notebooks declare Glue's Iceberg there (`--datalake-formats`, `--conf`: stedi.aws.glue_iceberg);
+  notebooks declare Glue's Iceberg there (`--datalake-formats`, `--conf`: stedi.engine.glue_iceberg);
   deploy replaces its warehouse by the deployment's lake.
 - The `parameters` cell becomes job arguments: each `name: type = default  # comment` is
   read from `--name value` with awsglue.utils.getResolvedOptions when the job run has it

@@ -32,10 +32,10 @@ from stedi.run.verdict import notebook_failure, record_problem
 
 def glue_session_copy(source: Path, run_dir: Path, package_uri: str, lake_root: str = "") -> Path:
     """A copy of a notebook whose %extra_py_files magic names this deployment's stedi.zip, and whose
-    %%configure cell declares Glue's Iceberg with `lake_root` as warehouse (stedi.aws.glue_iceberg)."""
+    %%configure cell declares Glue's Iceberg with `lake_root` as warehouse (stedi.engine.glue_iceberg)."""
     import nbformat
 
-    from stedi.aws.glue_iceberg import configured_for
+    from stedi.engine.glue_iceberg import configured_for
 
     nb = nbformat.read(source, as_version=4)
     for cell in nb.cells:
