@@ -1,4 +1,4 @@
-"""Several writers of one small file (stedi.core.storage): conditional writes and leases, on S3
+"""Several writers of one small file (stedi.core.shared_files): conditional writes and leases, on S3
 (a moto server on 127.0.0.1, S3's If-Match / If-None-Match) and on the local disk (a flock).
 
 These are the functions the erasure registry and the run lock build on (their wiring lives with
@@ -15,8 +15,9 @@ import textwrap
 import pytest
 from aws_fixtures import BUCKET, aws_env, moto_endpoint  # noqa: F401 (pytest fixtures)
 
-from stedi.core import storage
-from stedi.core.storage import LeaseHeld, WriteConflict
+from stedi.core import shared_files as shared
+from stedi.core.shared_files import LeaseHeld, WriteConflict
+from stedi.core.storage import read_text
 from stedi.errors import StorageError
 
 
@@ -31,26 +32,26 @@ def place(request, tmp_path):
 
 def test_a_conditional_write_wins_only_on_the_version_it_read(place):
     where = f"{place}/requests.json"
-    assert storage.read_versioned(where) == (None, None)
-    first = storage.write_if(where, "one", None)  # only if there is none
+    assert shared.read_versioned(where) == (None, None)
+    first = shared.write_if(where, "one", None)  # only if there is none
     with pytest.raises(WriteConflict, match="changed since it was read"):
-        storage.write_if(where, "two", None)
-    second = storage.write_if(where, "two", first)
-    assert storage.read_versioned(where) == ("two", second) and second != first
+        shared.write_if(where, "two", None)
+    second = shared.write_if(where, "two", first)
+    assert shared.read_versioned(where) == ("two", second) and second != first
     with pytest.raises(WriteConflict):
-        storage.write_if(where, "three", first)  # a stale version
+        shared.write_if(where, "three", first)  # a stale version
     with pytest.raises(WriteConflict):
-        storage.delete_if(where, first)
-    storage.delete_if(where, second)
-    assert storage.read_text(where) is None
+        shared.delete_if(where, first)
+    shared.delete_if(where, second)
+    assert read_text(where) is None
     with pytest.raises(WriteConflict):  # gone since it was read
-        storage.write_if(where, "four", second)
+        shared.write_if(where, "four", second)
 
 
 WRITER = textwrap.dedent(
     """
     import json, sys
-    from stedi.core import storage
+    from stedi.core import shared_files as shared
 
     where, name, times = sys.argv[1], sys.argv[2], int(sys.argv[3])
     for number in range(times):
@@ -58,7 +59,7 @@ WRITER = textwrap.dedent(
             held = json.loads(text) if text else {"requests": []}
             held["requests"].append(f"{name}-{number}")
             return json.dumps(held)
-        storage.update_text(where, add)
+        shared.update_text(where, add)
     """
 )
 
@@ -78,19 +79,19 @@ def test_concurrent_writers_lose_no_change(place):
     where = f"{place}/requests.json"
     done = _processes(WRITER, *([where, f"w{n}", "4"] for n in range(6)))
     assert [p.returncode for p in done] == [0] * 6, [p.stderr[-2000:] for p in done]
-    held = json.loads(storage.read_text(where))["requests"]
+    held = json.loads(read_text(where))["requests"]
     assert sorted(held) == sorted(f"w{n}-{i}" for n in range(6) for i in range(4))
 
 
 LOCKER = textwrap.dedent(
     """
     import sys
-    from stedi.core import storage
+    from stedi.core import shared_files as shared
 
     try:
-        lease = storage.acquire_lease(sys.argv[1], sys.argv[2], 60)
+        lease = shared.acquire_lease(sys.argv[1], sys.argv[2], 60)
         print("acquired", lease.owner)
-    except storage.LeaseHeld as held:
+    except shared.LeaseHeld as held:
         print("held", held)
     """
 )
@@ -105,35 +106,35 @@ def test_of_two_runs_starting_at_once_one_takes_the_lock(place):
     assert len(winners) == 1, outs
     owner = winners[0].split()[1]
     assert all(f"is held by {owner} until" in o for o in outs if o.startswith("held")), outs
-    assert json.loads(storage.read_text(where))["owner"] == owner
+    assert json.loads(read_text(where))["owner"] == owner
 
 
 def test_a_killed_runs_lock_is_taken_over_when_its_lease_expires(place):
     where = f"{place}/run.lock"
     clock = [1_000_000.0]
-    killed = storage.acquire_lease(where, "killed-run", 600, now=lambda: clock[0])  # then SIGKILLed: never released
+    killed = shared.acquire_lease(where, "killed-run", 600, now=lambda: clock[0])  # then SIGKILLed: never released
     with pytest.raises(LeaseHeld, match=r"is held by killed-run until 1970-01-12T13:56:40Z"):
-        storage.acquire_lease(where, "next-run", 600, now=lambda: clock[0] + 599)
+        shared.acquire_lease(where, "next-run", 600, now=lambda: clock[0] + 599)
     clock[0] += 601
-    taken = storage.acquire_lease(where, "next-run", 600, now=lambda: clock[0])
+    taken = shared.acquire_lease(where, "next-run", 600, now=lambda: clock[0])
     assert taken.owner == "next-run"
     # the old holder finds out: it can neither renew nor release the lease it lost
     with pytest.raises(WriteConflict):
-        storage.renew_lease(killed, 600, now=lambda: clock[0])
-    assert storage.release_lease(killed) is False
-    renewed = storage.renew_lease(taken, 600, now=lambda: clock[0] + 300)
+        shared.renew_lease(killed, 600, now=lambda: clock[0])
+    assert shared.release_lease(killed) is False
+    renewed = shared.renew_lease(taken, 600, now=lambda: clock[0] + 300)
     assert renewed.expires == clock[0] + 900
-    assert storage.release_lease(renewed) is True
-    assert storage.read_text(where) is None
+    assert shared.release_lease(renewed) is True
+    assert read_text(where) is None
 
 
 def test_without_conditional_writes_a_shared_file_is_not_written_blindly(aws_env, monkeypatch):
     """Glue 5.0's botocore (1.34.131) has no If-Match: write_if stops with one line; update_text, which
     the steps of the deployed workflow use one at a time, reads and writes once."""
     where = f"s3://{BUCKET}/lake/_erasure/requests.json"
-    monkeypatch.setattr(storage, "conditional_writes", lambda: False)
+    monkeypatch.setattr(shared, "conditional_writes", lambda: False)
     with pytest.raises(StorageError, match=r"has no conditional writes \(If-Match\): cannot change s3://"):
-        storage.write_if(where, "x", None)
-    assert storage.update_text(where, lambda text: (text or "") + "a") == "a"
-    assert storage.update_text(where, lambda text: None) is None
-    assert storage.read_text(where) == "a"
+        shared.write_if(where, "x", None)
+    assert shared.update_text(where, lambda text: (text or "") + "a") == "a"
+    assert shared.update_text(where, lambda text: None) is None
+    assert read_text(where) == "a"

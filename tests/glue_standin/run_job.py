@@ -64,7 +64,7 @@ def start(script: str, argv: list[str]) -> dict:
         imported.append(module)
     sc = scope["sc"]
     import stedi
-    from stedi.core import storage
+    from stedi.core import shared_files
 
     return {
         "args": scope["args"],
@@ -76,7 +76,7 @@ def start(script: str, argv: list[str]) -> dict:
         "python": ".".join(map(str, sys.version_info[:3])),
         "versions": {name: importlib.import_module(name).__version__ for name in LIBRARIES},
         "stedi": stedi.__file__,
-        "conditional_writes": storage.conditional_writes(),  # S3 If-Match with this botocore
+        "conditional_writes": shared_files.conditional_writes(),  # S3 If-Match with this botocore
         "imported": imported,
         "not_on_glue_loaded": sorted(m for m in sys.modules if m.split(".")[0] in NOT_ON_GLUE),
     }
