@@ -59,10 +59,11 @@ def glue_python() -> Path:
         if (target / ".complete").is_file():  # another worker built it meanwhile
             return python
         building = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}"
-        env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(building)}
+        # the project's own Python 3.11 (its base interpreter), never one uv would download
+        env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(building), "UV_PYTHON_DOWNLOADS": "never"}
         env.pop("VIRTUAL_ENV", None)
         command = [str(UV), "sync", "-q", "--locked", "--compile-bytecode", "--project", str(GLUE_ENV_PROJECT),
-                   "--python", f"{sys.version_info.major}.{sys.version_info.minor}"]
+                   "--python", str(Path(sys.executable).resolve())]
         try:
             # offline first: what uv's cache holds needs no network (setup.sh does the same)
             done = subprocess.run([*command, "--offline"], check=False, env=env, capture_output=True, text=True)

@@ -136,6 +136,29 @@ def test_the_standins_replace_only_the_jvm_bound_classes_with_awsglues_signature
     assert awsglue.context.GlueContext is not jvm.GlueContext
 
 
+def test_the_glue_environment_is_cached_per_lock(tmp_path, monkeypatch):
+    """A changed glue_env lock gets a new environment; the same lock, the same folder (outside the clone)."""
+    import shutil
+
+    import glue_harness
+
+    from stedi import config
+
+    project = tmp_path / "glue_env"
+    shutil.copytree(glue_harness.GLUE_ENV_PROJECT, project)
+    monkeypatch.setattr(glue_harness, "GLUE_ENV_PROJECT", project)
+    monkeypatch.setenv(glue_harness.CACHE_ENV, str(tmp_path / "cache"))
+    before = glue_harness.glue_env_dir()
+    assert before == glue_harness.glue_env_dir() and before.parent == tmp_path / "cache"
+    (project / "uv.lock").write_text((project / "uv.lock").read_text() + "\n")
+    assert glue_harness.glue_env_dir() != before
+    monkeypatch.delenv(glue_harness.CACHE_ENV)
+    assert config.PROJECT_ROOT not in glue_harness.glue_env_dir().parents
+    lock = (glue_harness.config.PROJECT_ROOT / "glue_env" / "uv.lock").read_text()
+    for name, version in GLUE_5.items():  # the lock pins Glue 5.0's versions
+        assert f'name = "{name}"\nversion = "{version}"' in lock, name
+
+
 # -- in the Glue 5.0 environment ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def glue5():
