@@ -46,6 +46,10 @@ KERNEL_PROGRAM = textwrap.dedent(
             lines = [line for line in code.splitlines() if line.strip() and not line.startswith("#")]
             if silent or not lines:
                 return ok
+            if lines[0].startswith("%%configure"):  # the session's settings, as the Glue kernel acknowledges them
+                text = "The following configurations have been updated: " + " ".join(lines[1:]) + "\\n"
+                self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": text})
+                return ok
             if all(line.startswith("%") for line in lines):
                 text = "".join(f"Setting {line.split()[0][1:]}: {' '.join(line.split()[1:])}\\n" for line in lines)
                 self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": text})

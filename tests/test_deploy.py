@@ -1,10 +1,12 @@
 """`stedi aws deploy | undeploy | status` against a moto server on 127.0.0.1, and the generated Glue job
-scripts run locally against a stand-in for awsglue (tests/glue_standin) on the real exports.
+scripts run locally under AWS's awsglue (awsglue-dev), GlueContext and Job stood in
+(tests/glue_standin/jvm.py), on the real exports.
 
 What moto cannot show, verified only on AWS (README, "Deployed Glue jobs"): UpdateJob and
 UpdateTrigger (moto 5.2.5 has neither; tests/deploy_fixtures.py adds them to its Glue service
 here), the workflow actually running the jobs (moto's workflow runs start no job and carry no
-graph), IAM permissions, and the real awsglue and Glue 5.0 runtime.
+graph), IAM permissions, and Glue's JVM (tests/test_glue_harness.py starts the scripts in a Glue 5.0
+environment up to the Spark context).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from stedi import config
 from stedi.aws import deploy as deploying
 from stedi.aws.deploy import plan_deployment
 from stedi.aws.deployed import MARKER, MARKER_ARGUMENT
+from stedi.engine.glue_iceberg import job_arguments, parse_conf_argument, spark_settings
 from stedi.aws.jobscript import glue_job, job_settings
 from stedi.aws.status import failed, step_states
 from stedi.cli import main
@@ -34,7 +37,6 @@ from stedi.run import pipeline
 from stedi.run.pipeline import ZONE_STEPS
 from stedi.run.runner import step_line, step_outcome
 
-STANDIN = Path(__file__).parent / "glue_standin"
 ROLE = "StediGlueRole"
 ROLE_ARN = f"arn:aws:iam::123456789012:role/{ROLE}"
 NAME = "team"  # the deployment of --prefix team/
@@ -52,27 +54,36 @@ def _notebook(tmp_path, *cells, parameters="name: str = 'x'  # a name") -> Path:
     return path
 
 
+class _NoSparkContext:
+    """pyspark.context.SparkContext for scripts run in this process on the local engine: the test's
+    GlueContext wraps the session it was given (Sail has no SparkContext), so getOrCreate starts nothing."""
+
+    @classmethod
+    def getOrCreate(cls):  # noqa: N802 (pyspark's name)
+        return cls()
+
+
 @pytest.fixture
 def glue_standin(monkeypatch):
-    """awsglue importable from tests/glue_standin, a SparkContext that starts nothing, and no
-    Glue session registered; afterwards, the stand-in modules forgotten."""
+    """AWS's awsglue (awsglue-dev: the real getResolvedOptions) with GlueContext and Job stood in
+    (tests/glue_standin/jvm.py), a SparkContext that starts nothing, and no Glue session registered."""
     import pyspark.context
-    from glue_standin.pyspark_context import SparkContext
+    from glue_standin import jvm
 
     from stedi.engine import session as sessions
 
-    monkeypatch.syspath_prepend(str(STANDIN))
-    monkeypatch.setattr(pyspark.context, "SparkContext", SparkContext)
+    monkeypatch.setattr(pyspark.context, "SparkContext", _NoSparkContext)
     monkeypatch.setattr(sessions, "_glue_job", {})
-    yield
-    for name in [name for name in sys.modules if name.split(".")[0] in ("awsglue", "glue_standin")]:
-        del sys.modules[name]
+    jvm.install()
+    yield jvm
+    jvm.uninstall()
+    jvm.GlueContext.session = None
 
 
 def _run_script(script: str, argv: list[str], monkeypatch, session, folder: Path) -> dict:
     """Run a generated script (written into `folder`) in this process, its GlueContext wrapping
     `session` (needs the glue_standin fixture); returns the script's globals."""
-    from awsglue.context import GlueContext
+    from glue_standin.jvm import GlueContext
 
     monkeypatch.setattr(GlueContext, "session", session)
     path = folder / f"{argv[argv.index('--JOB_NAME') + 1]}.py"
@@ -93,7 +104,8 @@ def _account() -> dict:
     """Every job, workflow, trigger and S3 key of the moto account, with the definitions deploy sets."""
     glue, s3 = boto3.client("glue"), boto3.client("s3")
     jobs = {j["Name"]: {k: j.get(k) for k in ("Command", "DefaultArguments", "GlueVersion", "WorkerType",
-                                               "NumberOfWorkers", "Timeout", "Role")} for j in glue.get_jobs()["Jobs"]}
+                                               "NumberOfWorkers", "Timeout", "Role", "ExecutionClass")}
+            for j in glue.get_jobs()["Jobs"]}
     triggers = {t["Name"]: t for t in glue.get_triggers()["Triggers"]}
     listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
     return {"jobs": jobs, "workflows": sorted(glue.list_workflows()["Workflows"]), "triggers": triggers,
@@ -133,7 +145,9 @@ def test_each_zone_notebook_becomes_a_glue_job_script_that_compiles(step):
     for cell in notebook.cells:
         if cell.cell_type == "markdown":  # markdown as comments
             assert all(f"# {line}".rstrip() in lines for line in cell.source.splitlines())
-    for source in code[1:]:  # the code cells after the magics, verbatim; a last expression shown
+    assert code[1].startswith("%%configure")  # the session's settings: job parameters, not code
+    assert "%%configure" not in job.script and job.configure["--datalake-formats"] == "iceberg"
+    for source in code[2:]:  # the code cells after the magics and %%configure, verbatim; a last expression shown
         *body, last = source.splitlines()
         assert "\n".join([*body, last]) in job.script or "\n".join([*body, f"sys.displayhook({last})"]) in job.script
     assert "sys.displayhook(step.finish())" in lines
@@ -145,7 +159,9 @@ def test_the_magics_become_the_job_settings_and_the_package_is_the_deployments()
     job = glue_job(ZONE_STEPS[0].notebook)
     fields, arguments, tags = job_settings(job, "s3://b/glue-jobs/x/stedi-0123456789ab.zip")
     assert fields == {"GlueVersion": "5.0", "WorkerType": "G.1X", "NumberOfWorkers": 2, "Timeout": 30}
-    assert arguments == {"--extra-py-files": "s3://b/glue-jobs/x/stedi-0123456789ab.zip"}
+    # the %%configure cell's keys are job parameters, as the glue_pyspark kernel passes them to the session
+    assert arguments == {"--extra-py-files": "s3://b/glue-jobs/x/stedi-0123456789ab.zip",
+                         **job_arguments("s3://stedi-lakehouse-artifacts/lake")}
     assert tags == {}
 
 
@@ -168,9 +184,11 @@ def test_parameters_become_typed_job_arguments_with_the_notebooks_defaults(tmp_p
     assert done["result"] == ("x", 7, 0.5, True)
     # the cell's last expression is shown as IPython would (printed; a None is not)
     assert capsys.readouterr().out == "('x', 7, 0.5, True)\n"
-    from awsglue.job import Job
-
-    assert Job.calls[-2:] == [("init", "j", {"JOB_NAME": "j", "count": "7", "flag": "true"}), ("commit", "j")]
+    calls = glue_standin.Job.calls[-2:]
+    assert calls[1] == ("commit", "j") and calls[0][:2] == ("init", "j")
+    # awsglue's own getResolvedOptions: the asked arguments, and Glue's own (None when absent)
+    assert {k: v for k, v in calls[0][2].items() if v is not None} == {
+        "JOB_NAME": "j", "count": "7", "flag": "true", "job_bookmark_option": "job-bookmark-disable"}
 
 
 @pytest.mark.parametrize(
@@ -237,11 +255,15 @@ def test_deploy_creates_one_job_per_zone_step_and_a_workflow_chaining_them(aws_e
     for step in ZONE_STEPS:
         job = glue.get_job(JobName=f"{NAME}-{step.name}")["Job"]
         assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == ("5.0", "G.1X", 2, 30)
+        assert job["ExecutionClass"] == "STANDARD"
         assert job["Role"] == ROLE_ARN and job["Command"]["Name"] == "glueetl"
         arguments = job["DefaultArguments"]
         assert arguments[MARKER_ARGUMENT] == NAME
         assert arguments["--lake_dir"] == f"s3://{BUCKET}/team/lake" and arguments["--target"] == "glue"
         assert arguments["--raw_dir"] == f"s3://{BUCKET}/team/raw" and arguments["--policy"] == "strict"
+        # Glue 5.0's own Iceberg over the Glue Data Catalog, the deployment's lake as warehouse
+        assert arguments["--datalake-formats"] == "iceberg"
+        assert parse_conf_argument(arguments["--conf"]) == spark_settings(f"s3://{BUCKET}/team/lake")
         script = s3.get_object(Bucket=BUCKET, Key=_key(job["Command"]["ScriptLocation"]))["Body"].read().decode()
         assert script == glue_job(step.notebook).script
         assert job["Command"]["ScriptLocation"].startswith(f"s3://{BUCKET}/team/glue-jobs/{NAME}/scripts/{step.name}-")
@@ -255,6 +277,26 @@ def test_deploy_creates_one_job_per_zone_step_and_a_workflow_chaining_them(aws_e
         name: (t["Actions"], t.get("Predicate")) for name, t in plan.triggers.items()}
     assert all(t["WorkflowName"] == NAME for t in account["triggers"].values())
     _runnable(account)
+
+
+def test_flex_is_an_option_of_deploy_and_every_field_deploy_sets_is_what_glue_holds(aws_env, glue_updates, capsys):
+    _role()
+    glue = boto3.client("glue")
+    assert _deploy("--execution-class", "FLEX") == 0, capsys.readouterr().err
+    plan = plan_deployment(BUCKET, ROLE_ARN, prefix="team/", execution_class="FLEX")
+    for name, definition in plan.jobs.items():
+        held = glue.get_job(JobName=name)["Job"]
+        assert held["ExecutionClass"] == "FLEX"
+        # every field of the CreateJob call, as Glue (moto) holds it: nothing dropped or renamed
+        assert not deploying.differs(definition, held), (name, definition, held)
+    assert _deploy() == 0  # back to STANDARD: an update in place
+    assert {job["ExecutionClass"] for job in _account()["jobs"].values()} == {"STANDARD"}
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:  # argparse's choices: one line, exit 2
+        _deploy("--execution-class", "SPOT")
+    one_line_error(capsys, refused.value.code, "argument --execution-class: invalid choice: 'SPOT'")
+    with pytest.raises(UsageError, match="--execution-class 'SPOT'"):
+        plan_deployment(BUCKET, ROLE_ARN, execution_class="SPOT")
 
 
 def test_redeploying_an_unchanged_pipeline_changes_nothing(aws_env, glue_updates, capsys):
@@ -422,7 +464,7 @@ def test_the_status_of_each_step_comes_from_its_job_runs_in_the_run_graph():
 def test_the_generated_scripts_give_the_tables_of_the_notebooks(spark, sail, clean_fingerprints, glue_standin,
                                                                 tmp_path, monkeypatch, capsys):
     """The six scripts, in pipeline order, in this process on the local default engine (Sail), with
-    awsglue stood in: the same table contents as the clean build the notebooks made."""
+    GlueContext and Job stood in over AWS's awsglue: the same table contents as the clean build the notebooks made."""
     from stedi.run.folder import RunFolder, lake_records
 
     assert config.DEFAULT_ENGINE == "sail"
@@ -434,9 +476,7 @@ def test_the_generated_scripts_give_the_tables_of_the_notebooks(spark, sail, cle
         for step in ZONE_STEPS:
             script = glue_job(step.notebook).script
             _run_script(script, ["--JOB_NAME", f"{NAME}-{step.name}", *argv], monkeypatch, sail, tmp_path)
-    from awsglue.job import Job
-
-    assert [c[:2] for c in Job.calls[-12:]] == [
+    assert [c[:2] for c in glue_standin.Job.calls[-12:]] == [
         call for step in ZONE_STEPS for call in (("init", f"{NAME}-{step.name}"), ("commit", f"{NAME}-{step.name}"))]
     records = RunFolder(tmp_path, lake_records(str(lake), "wr_1"))
     assert [records.read_record(step.name)["status"] for step in ZONE_STEPS] == ["succeeded"] * len(ZONE_STEPS)

@@ -8,11 +8,14 @@ import re
 import pytest
 
 from stedi import config
+from stedi.engine.glue_iceberg import configure_cell
 from stedi.run.folder import RunFolder
 from stedi.run.options import RunOptions
 from stedi.run.pipeline import PIPELINE, ZONE_STEPS
 from stedi.run.runner import _parameters
 
+# The lake the %%configure cell names: `stedi run --target glue` and deploy replace it by theirs.
+PLACEHOLDER_LAKE = "s3://stedi-lakehouse-artifacts/lake"
 GLUE_MAGICS = ("%glue_version 5.0", "%worker_type", "%number_of_workers", "%idle_timeout", "%extra_py_files")
 
 
@@ -28,8 +31,11 @@ def test_notebook_shape(path):
     first = "".join(cells[0]["source"])
     for magic in GLUE_MAGICS:
         assert magic in first, f"first cell lacks {magic}"
+    # then the session's %%configure: Glue's Iceberg over the Glue Data Catalog (stedi.engine.glue_iceberg)
+    configure = "".join(cells[1]["source"])
+    assert configure == configure_cell(PLACEHOLDER_LAKE), "the %%configure cell declares Glue's Iceberg"
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(tagged) == 1 and tagged[0] is cells[1]
+    assert len(tagged) == 1 and tagged[0] is cells[2]
     for line in "".join(tagged[0]["source"]).splitlines():
         assert re.match(r'^\w+: (str = ".*"|bool = (True|False))  # \S', line), f"untyped or uncommented parameter: {line}"
     for cell in cells:

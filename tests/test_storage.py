@@ -99,9 +99,12 @@ def test_s3_folder_markers_are_not_files_and_a_marker_alone_makes_a_folder(aws_e
     assert storage.list_files(f"s3://{BUCKET}/raw/customer/landing") == [f"s3://{BUCKET}/raw/customer/landing/a.json"]
 
 
-def test_s3_a_missing_bucket_is_a_missing_folder(aws_env):
-    assert not storage.folder_exists("s3://no-such-bucket/raw")
-    assert storage.list_files("s3://no-such-bucket/raw") == []
+def test_s3_a_missing_bucket_is_an_error_naming_it_not_a_missing_folder(aws_env):
+    from stedi.errors import StorageError
+
+    for call in (storage.folder_exists, storage.list_files, storage.list_folders, storage.read_text):
+        with pytest.raises(StorageError, match="S3 bucket no-such-bucket does not exist"):
+            call("s3://no-such-bucket/raw/x.json")
     assert not storage.folder_exists(f"s3://{BUCKET}/raw")  # the bucket exists, holding nothing
     boto3.client("s3").put_object(Bucket=BUCKET, Key="top.json", Body=b"{}")
     assert storage.list_files(f"s3://{BUCKET}") == [f"s3://{BUCKET}/top.json"]

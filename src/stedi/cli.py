@@ -157,6 +157,11 @@ def _parser() -> argparse.ArgumentParser:
         "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
     )
     deploy.add_argument("--schedule", default="", help="start the workflow on a schedule: 'cron(0 6 * * ? *)'")
+    deploy.add_argument(
+        "--execution-class", default=config.DEFAULT_EXECUTION_CLASS, choices=config.EXECUTION_CLASSES,
+        help="the jobs' ExecutionClass: STANDARD (default, starts at once) or FLEX (spare capacity: may start "
+        "later, costs less)",
+    )
     undeploy = aws_commands.add_parser("undeploy", help="remove what `stedi aws deploy` created, and nothing else")
     undeploy.add_argument("--bucket", required=True, help="the S3 bucket of the jobs' scripts")
     undeploy.add_argument("--prefix", default="", help="the key prefix given to deploy")
@@ -287,7 +292,7 @@ def _aws_deploy(args) -> None:
     from stedi.aws.deploy import deploy
 
     deploy(args.bucket, args.role_arn, prefix=args.prefix, name=args.name, database=args.database,
-           policy=args.policy, schedule=args.schedule)
+           policy=args.policy, schedule=args.schedule, execution_class=args.execution_class)
 
 
 def _aws_undeploy(args) -> None:

@@ -63,9 +63,15 @@ def s3_uri(bucket: str, prefix: str, *parts: str) -> str:
 GLUE_PACKAGE_KEY = "artifacts/stedi.zip"
 GLUE_LAKE_KEY = "lake"
 GLUE_RAW_KEY = "raw"
+# On Glue, the Spark catalog name of the Glue Data Catalog as an Iceberg catalog (stedi.engine.glue_iceberg).
+GLUE_ICEBERG_CATALOG = "glue_catalog"
 # `stedi aws deploy`: the scripts and code of deployment <name> go under <prefix>/glue-jobs/<name>/.
 GLUE_DEPLOY_KEY = "glue-jobs"
 DEFAULT_DEPLOYMENT = "stedi"
+# A deployed job's ExecutionClass: STANDARD starts at once; FLEX runs on spare capacity, may start
+# later and costs less (Glue 3.0 and later, glueetl jobs).
+EXECUTION_CLASSES = ("STANDARD", "FLEX")
+DEFAULT_EXECUTION_CLASS = "STANDARD"
 
 # Spark on a small machine.
 SPARK_MASTER = os.environ.get("STEDI_SPARK_MASTER", "local[2]")

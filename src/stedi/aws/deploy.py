@@ -9,7 +9,10 @@ A deployment `<name>` (default: the --prefix, else config.DEFAULT_DEPLOYMENT) is
   --schedule) starting the first step, and one CONDITIONAL trigger `<name>-<step>` per later
   step that starts it when every job writing a table it reads has SUCCEEDED.
 The jobs' tables go to the lake `layout.s3_root(bucket, prefix)` and their completion records
-to its `_runs/<workflow run id>/`, as `stedi run --target glue` would.
+to its `_runs/<workflow run id>/`, as `stedi run --target glue` would. Every job declares Glue's
+Iceberg over the Glue Data Catalog in its DefaultArguments (`--datalake-formats iceberg`, the
+catalog's `--conf` with that lake as warehouse: stedi.engine.glue_iceberg), whatever its notebook's
+`%%configure` cell says of them.
 
 Everything deploy creates is marked as the deployment's (stedi.aws.deployed): that is how
 deploy recognises its own (a same-named job, workflow or trigger without the mark is a clash,
@@ -50,6 +53,7 @@ from stedi.aws.deployed import (
     ours,
     s3_key,
 )
+from stedi.engine.glue_iceberg import with_iceberg
 from stedi.aws.jobscript import glue_job, job_settings
 from stedi.aws.publish import check_bucket
 from stedi.aws.session import aws_session
@@ -118,6 +122,7 @@ def plan_deployment(
     database: str = config.DEFAULT_DATABASE,
     policy: str = config.DEFAULT_POLICY,
     schedule: str = "",
+    execution_class: str = config.DEFAULT_EXECUTION_CLASS,
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR),
 ) -> Deployment:
     """Check the arguments, build stedi.zip and generate every script; no AWS request. UsageError naming a problem."""
@@ -131,6 +136,8 @@ def plan_deployment(
         raise UsageError(f"unknown policy {policy!r}; choose one of: {', '.join(config.POLICIES)}")
     if not database:
         raise UsageError("--database must not be empty")
+    if execution_class not in config.EXECUTION_CLASSES:
+        raise UsageError(f"--execution-class {execution_class!r}: choose one of {', '.join(config.EXECUTION_CLASSES)}")
     if schedule and not SCHEDULE.match(schedule):
         raise UsageError(f"--schedule {schedule!r} is not a Glue cron expression, e.g. 'cron(0 6 * * ? *)'")
     name = deployment_name(name, prefix)
@@ -160,11 +167,12 @@ def plan_deployment(
             "DefaultArguments": {
                 "--job-language": "python",
                 "--enable-glue-datacatalog": "true",
-                **arguments,
+                **with_iceberg(arguments, values["lake_dir"]),  # Glue's Iceberg, the lake as warehouse
                 **_arguments(job, values),
                 MARKER_ARGUMENT: name,
             },
             "ExecutionProperty": {"MaxConcurrentRuns": 1},
+            "ExecutionClass": execution_class,
             "MaxRetries": 0,
             **fields,
         }

@@ -9,9 +9,18 @@ The notebook stays the one source; `stedi aws deploy` calls `glue_job` at deploy
   arguments, `%connections` → Connections, `%security_config` → SecurityConfiguration,
   `%tags` → Tags. `%iam_role` and `%region` give way to deploy's role and region, and
   `%session_id_prefix` names sessions only: the three are not job settings.
+- A `%%configure` cell (a dict, read with ast.literal_eval as the glue_pyspark kernel reads it):
+  the keys that kernel manages itself are the magics of the same names; every other key is a
+  job parameter (`--` prefixed when it has none), as the kernel passes it to the session. The
+  notebooks declare Glue's Iceberg there (`--datalake-formats`, `--conf`: stedi.engine.glue_iceberg);
+  deploy replaces its warehouse by the deployment's lake.
 - The `parameters` cell becomes job arguments: each `name: type = default  # comment` is
   read from `--name value` with awsglue.utils.getResolvedOptions when the job run has it
   (the literal's type converts it: str, int, float, bool), else keeps the notebook's default.
+  getResolvedOptions registers Glue's own arguments itself (`--JOB_ID`, `--JOB_RUN_ID`,
+  `--SECURITY_CONFIGURATION`, `--TempDir`, the bookmark options, ...) and returns them whether
+  asked or not (None when absent); asking for one again is an argparse "conflicting option
+  string" error, so the script never asks for them, and a parameter may not take their names.
 - Markdown cells become comments; code cells are copied verbatim, after Glue's job boilerplate
   (getResolvedOptions, SparkContext/GlueContext, Job.init) and before `job.commit()`.
   stedi's target glue runs on `glueContext.spark_session` (stedi.engine.session.use_glue_session).
@@ -24,6 +33,7 @@ The notebook stays the one source; `stedi aws deploy` calls `glue_job` at deploy
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +45,14 @@ TYPES = ("str", "int", "float", "bool")
 # What a step's run may take from the job run besides its parameters: the workflow's run id
 # (Glue passes it to jobs a workflow starts) or the job run's id, to name the run's records.
 RUN_IDS = ("WORKFLOW_RUN_ID", "JOB_RUN_ID")
+# The options awsglue.utils.getResolvedOptions adds to its parser itself (awsglue's Job.id_params,
+# bookmark, encryption and lineage options, TempDir): the script must not ask for them again,
+# and a notebook parameter may not be named as one (as the returned dict names them).
+GLUE_OWN_OPTIONS = (
+    "JOB_ID", "JOB_RUN_ID", "SECURITY_CONFIGURATION", "TempDir", "RedshiftTempDir", "job_bookmark_option",
+    "job_bookmark_from", "job_bookmark_to", "continuation_option", "encryption_type", "enable_data_lineage",
+)
+ASKED_RUN_IDS = tuple(name for name in RUN_IDS if name not in GLUE_OWN_OPTIONS)
 IPYTHON_NAMES = ("get_ipython", "display")
 
 # magic -> DefaultArguments key of the job
@@ -44,6 +62,11 @@ ARGUMENT_MAGICS = {
     "spark_conf": "--conf",
 }
 SESSION_ONLY_MAGICS = ("iam_role", "region", "session_id_prefix")
+# The %%configure keys the glue_pyspark kernel (aws-glue-sessions 1.0.9) manages itself rather than
+# passing them on as job parameters; those without a job setting here are refused.
+CONFIGURE_MANAGED = ("profile", "endpoint", "region", "iam_role", "session_id", "max_capacity", "number_of_workers",
+                     "worker_type", "connections", "glue_version", "security_config", "idle_timeout", "tags", "timeout",
+                     "extra_jars")
 KNOWN_MAGICS = (
     "glue_version", "worker_type", "number_of_workers", "idle_timeout", "timeout", "extra_py_files",
     "connections", "security_config", "tags", *ARGUMENT_MAGICS, *SESSION_ONLY_MAGICS,
@@ -68,6 +91,7 @@ class GlueJob:
     magics: dict[str, str]
     parameters: tuple[Parameter, ...]
     script: str
+    configure: dict[str, str] = dataclasses.field(default_factory=dict)  # the %%configure job parameters
 
 
 def _cells(notebook: Path):
@@ -96,6 +120,36 @@ def magics_of(source: str, where: str) -> dict[str, str]:
     return found
 
 
+def configure_of(source: str, where: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(magics, job parameters) of a `%%configure` cell: the kernel-managed keys as magics, every
+    other key as a `--`-prefixed job parameter; UsageError for what the kernel could not read."""
+    body = source.strip().split("\n", 1)[1] if "\n" in source.strip() else ""
+    try:
+        settings = ast.literal_eval(body) if body.strip() else {}
+    except (ValueError, SyntaxError):
+        raise UsageError(f"{where}: the %%configure cell is not a dict literal") from None
+    if not isinstance(settings, dict):
+        raise UsageError(f"{where}: the %%configure cell is not a dict literal")
+    magics, arguments = {}, {}
+    for key, value in settings.items():
+        key = str(key)
+        if key in CONFIGURE_MANAGED:
+            if key in ("profile", "endpoint", "session_id"):  # the session's, as %iam_role and %region
+                continue
+            if key not in KNOWN_MAGICS:
+                raise UsageError(f"{where}: %%configure {key} has no Glue job setting")
+            if isinstance(value, dict):  # tags
+                value = ",".join(f"{k}:{v}" for k, v in value.items())
+            magics[key] = str(value)
+        else:
+            arguments[key if key.startswith("--") else f"--{key}"] = str(value)
+    return magics, arguments
+
+
+def _is_configure_cell(source: str) -> bool:
+    return source.lstrip().startswith("%%configure")
+
+
 def parameters_of(source: str, where: str) -> tuple[Parameter, ...]:
     """The typed assignments of a `parameters` cell, with their trailing comments."""
     lines = source.splitlines()
@@ -114,6 +168,8 @@ def parameters_of(source: str, where: str) -> tuple[Parameter, ...]:
             type(default).__name__)
         if kind not in TYPES:
             raise UsageError(f"{where}: parameter {target.id} is a {kind}; a Glue job argument converts to {', '.join(TYPES)}")
+        if target.id in (*GLUE_OWN_OPTIONS, "JOB_NAME", *RUN_IDS):
+            raise UsageError(f"{where}: parameter {target.id} has the name of an argument Glue passes itself; rename it")
         rest = lines[node.end_lineno - 1][node.end_col_offset :].strip()
         found.append(Parameter(target.id, kind, default, rest[1:].strip() if rest.startswith("#") else ""))
     return tuple(found)
@@ -157,7 +213,7 @@ def _read_argument(p: Parameter) -> str:
 
 
 def _boilerplate(step: str, notebook: Path, magics: dict[str, str], parameters: tuple[Parameter, ...]) -> list[str]:
-    names = ", ".join(f'"{name}"' for name in (*(p.name for p in parameters), *RUN_IDS))
+    names = ", ".join(f'"{name}"' for name in (*(p.name for p in parameters), *ASKED_RUN_IDS))
     lines = [
         f"# {step}: an AWS Glue job script generated by `stedi aws deploy` from {notebook.parent.name}/{notebook.name}.",
         "# Do not edit: the notebook is the source; every deploy generates this script again.",
@@ -173,6 +229,7 @@ def _boilerplate(step: str, notebook: Path, magics: dict[str, str], parameters: 
         "from stedi.run.folder import lake_records",
         "",
         "# The notebook's parameters: `--<name> <value>` of the job run when it has one, else the notebook's default.",
+        "# (getResolvedOptions returns JOB_ID, JOB_RUN_ID, TempDir, ... unasked: asking again is an argparse error.)",
         f"_given = [name for name in ({names}) if f\"--{{name}}\" in sys.argv]",
         'args = getResolvedOptions(sys.argv, ["JOB_NAME", *_given])',
         *(_read_argument(p) for p in parameters),
@@ -181,8 +238,9 @@ def _boilerplate(step: str, notebook: Path, magics: dict[str, str], parameters: 
     if {"run_dir", "lake_dir"} <= declared:
         lines += [
             "# A workflow's job (or a job run): the step leaves its completion record in the lake's _runs/<run id>/.",
-            f"if not run_dir and any(name in args for name in {RUN_IDS!r}):",
-            f"    run_dir = lake_records(lake_dir, next(args[name] for name in {RUN_IDS!r} if name in args))",
+            f"_run_id = next((args[name] for name in {RUN_IDS!r} if args.get(name)), None)",
+            "if not run_dir and _run_id:",
+            "    run_dir = lake_records(lake_dir, _run_id)",
         ]
     return lines + [
         "",
@@ -199,6 +257,7 @@ def glue_job(notebook: Path) -> GlueJob:
     """Read `notebook` and generate its Glue job script (checked to compile); UsageError naming the problem."""
     step = notebook.stem
     magics: dict[str, str] | None = None
+    configure: dict[str, str] = {}
     parameters: tuple[Parameter, ...] | None = None
     body: list[str] = []
     seen_code = False  # the magics cell is the first code cell
@@ -211,6 +270,9 @@ def glue_job(notebook: Path) -> GlueJob:
             continue
         elif not seen_code and _is_magics_cell(source):
             magics = magics_of(source, where)
+        elif _is_configure_cell(source):
+            configured, configure = configure_of(source, where)
+            magics = {**(magics or {}), **configured}
         elif "parameters" in cell.metadata.get("tags", []):
             parameters = parameters_of(source, where)
         else:
@@ -230,7 +292,7 @@ def glue_job(notebook: Path) -> GlueJob:
         compile(script, f"{step}.py", "exec")
     except SyntaxError as exc:
         raise UsageError(f"the script generated from {notebook.name} does not compile: {exc.msg} (line {exc.lineno})")
-    return GlueJob(notebook, magics or {}, parameters, script)
+    return GlueJob(notebook, magics or {}, parameters, script, configure)
 
 
 def _package_entries(value: str, package_uri: str) -> str:
@@ -265,6 +327,7 @@ def job_settings(job: GlueJob, package_uri: str) -> tuple[dict, dict[str, str], 
         fields["Connections"] = {"Connections": [c.strip() for c in magics["connections"].split(",") if c.strip()]}
     if "security_config" in magics:
         fields["SecurityConfiguration"] = magics["security_config"]
-    arguments = {"--extra-py-files": _package_entries(magics.get("extra_py_files", ""), package_uri)}
+    arguments = {**job.configure}
+    arguments["--extra-py-files"] = _package_entries(magics.get("extra_py_files", ""), package_uri)
     arguments |= {key: magics[name] for name, key in ARGUMENT_MAGICS.items() if name in magics}
     return fields, arguments, _tags(magics["tags"], where) if "tags" in magics else {}

@@ -8,18 +8,27 @@ per distinct set of those settings.
 
 S3 has no folders: a "folder" is a key prefix ending in `/`, and keys that end in
 `/` (the empty "folder markers" consoles create) are not files.
+
+S3 errors are never read as "missing": only NoSuchKey (or a 404 on an object) means a file
+is not there (read_text: None; open_binary, head: FileNotFoundError); a folder is missing
+when no key has its prefix. Anything else (a missing bucket, AccessDenied, throttling after
+botocore's retries, no credentials, an unreachable endpoint) raises StorageError: one line
+naming the bucket or object and S3's error code.
 """
 
 from __future__ import annotations
 
 import atexit
 import codecs
+import contextlib
 import gzip
 import os
 import shutil
 import tempfile
 import threading
 from pathlib import Path
+
+from stedi.errors import StorageError
 
 S3_SCHEME = "s3://"
 # JSON whitespace and the byte-order mark: what a blank export file may hold (as stedi.core.intake).
@@ -60,12 +69,8 @@ def folder_exists(folder: str) -> bool:
     if not is_s3(folder):
         return Path(folder).is_dir()
     bucket, prefix = _split_folder(folder)
-    try:
+    with s3_errors(folder, bucket):
         listed = _s3().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-    except Exception as exc:
-        if _missing_bucket(exc):
-            return False
-        raise
     return bool(listed.get("KeyCount") or listed.get("Contents"))
 
 
@@ -88,16 +93,12 @@ def list_files(folder: str) -> list[str]:
         Bucket=bucket, Prefix=prefix, Delimiter="/", PaginationConfig={"PageSize": _PAGE_SIZE}
     )
     found = []
-    try:
+    with s3_errors(folder, bucket):
         for page in pages:
             for item in page.get("Contents", []):
                 key = item["Key"]
                 if not key.endswith("/"):
                     found.append(f"{S3_SCHEME}{bucket}/{key}")
-    except Exception as exc:
-        if _missing_bucket(exc):
-            return []
-        raise
     return sorted(found)
 
 
@@ -135,9 +136,44 @@ def _split_object(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _missing_bucket(exc: Exception) -> bool:
+def _error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
-    return response.get("Error", {}).get("Code") == "NoSuchBucket"
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+# A conditional request that lost: 412 when the condition failed, 409 when another conditional
+# write to the same key was under way (S3's answer to two racing writers).
+CONFLICT_CODES = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
+
+
+def missing_object(exc: Exception) -> bool:
+    """Whether an S3 error says the object is not there: NoSuchKey, or a 404 (HeadObject has no body)."""
+    return _error_code(exc) in ("NoSuchKey", "404", "NotFound")
+
+
+@contextlib.contextmanager
+def s3_errors(uri: str, bucket: str, *, missing=None, conflict=None):
+    """S3 requests about `uri` (in `bucket`): a missing object raises `missing` and a failed condition
+    `conflict` (when given, else they are errors like any other); every other botocore error becomes
+    one StorageError line naming them."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        if missing is not None and missing_object(exc):
+            raise missing(f"{uri} does not exist") from None
+        code = _error_code(exc)
+        if conflict is not None and code in CONFLICT_CODES:
+            raise conflict(f"{uri} changed since it was read ({code})") from None
+        message = (exc.response.get("Error", {}).get("Message") or "").strip()
+        if code == "NoSuchBucket":
+            raise StorageError(f"S3 bucket {bucket} does not exist (reading {uri})") from None
+        operation = getattr(exc, "operation_name", "") or "request"
+        detail = f"{code}: {message}" if message and message != code else code
+        raise StorageError(f"S3 {operation} on {uri} failed: {detail}") from None
+    except BotoCoreError as exc:
+        raise StorageError(f"S3 request on {uri} failed: {' '.join(str(exc).split())}") from None
 
 
 def _s3():
@@ -160,10 +196,13 @@ class _S3Body:
 
     def __init__(self, uri: str):
         bucket, key = _split_object(uri)
-        self._body = _s3().get_object(Bucket=bucket, Key=key)["Body"]
+        self._uri, self._bucket = uri, bucket
+        with s3_errors(uri, bucket, missing=FileNotFoundError):
+            self._body = _s3().get_object(Bucket=bucket, Key=key)["Body"]
 
     def read(self, size: int = -1) -> bytes:
-        return self._body.read(None if size is None or size < 0 else size)
+        with s3_errors(self._uri, self._bucket):
+            return self._body.read(None if size is None or size < 0 else size)
 
     def __enter__(self):
         return self
@@ -180,7 +219,8 @@ def open_binary(path: str):
 def head(uri: str) -> dict:
     """An S3 object's metadata (ContentLength, LastModified, ETag)."""
     bucket, key = _split_object(uri)
-    return _s3().head_object(Bucket=bucket, Key=key)
+    with s3_errors(uri, bucket, missing=FileNotFoundError):
+        return _s3().head_object(Bucket=bucket, Key=key)
 
 
 def list_folders(folder: str) -> list[str]:
@@ -193,8 +233,9 @@ def list_folders(folder: str) -> list[str]:
             return []
     bucket, prefix = _split_folder(folder)
     found = []
-    for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-        found += [f"{S3_SCHEME}{bucket}/{p['Prefix'].rstrip('/')}" for p in page.get("CommonPrefixes", [])]
+    with s3_errors(folder, bucket):
+        for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            found += [f"{S3_SCHEME}{bucket}/{p['Prefix'].rstrip('/')}" for p in page.get("CommonPrefixes", [])]
     return sorted(found)
 
 
@@ -206,12 +247,13 @@ def move_folder(folder: str, target: str) -> None:
         return
     bucket, prefix = _split_folder(folder)
     to_bucket, to_prefix = _split_folder(target)
-    for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            _s3().copy_object(
-                Bucket=to_bucket, Key=to_prefix + key[len(prefix) :], CopySource={"Bucket": bucket, "Key": key}
-            )
+    with s3_errors(f"{folder} (moving to {target})", bucket):
+        for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                _s3().copy_object(
+                    Bucket=to_bucket, Key=to_prefix + key[len(prefix) :], CopySource={"Bucket": bucket, "Key": key}
+                )
     remove_folder(folder)
 
 
@@ -223,10 +265,15 @@ def remove_folder(folder: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         return
     bucket, prefix = _split_folder(folder)
-    for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            _s3().delete_objects(Bucket=bucket, Delete={"Objects": keys})
+    with s3_errors(folder, bucket):
+        for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                done = _s3().delete_objects(Bucket=bucket, Delete={"Objects": keys})
+                if done.get("Errors"):  # DeleteObjects answers 200 and lists what it could not delete
+                    first = done["Errors"][0]
+                    raise StorageError(f"S3 DeleteObjects on s3://{bucket}/{first.get('Key')} failed: "
+                                       f"{first.get('Code')}: {first.get('Message', '')}".rstrip(": "))
 
 
 # -- small text files: run records ----------------------------------------------
@@ -234,7 +281,8 @@ def write_text(where: str, text: str) -> None:
     """Write a small text file whole: locally through a rename, on S3 in one PUT."""
     if is_s3(where):
         bucket, key = _split_object(where)
-        _s3().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
+        with s3_errors(where, bucket):
+            _s3().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
         return
     from stedi.files import write_atomic
 
@@ -242,14 +290,16 @@ def write_text(where: str, text: str) -> None:
 
 
 def read_text(where: str) -> str | None:
-    """A small text file's content, or None when there is no such file (or object)."""
+    """A small text file's content, or None when there is no such file (S3: NoSuchKey). Any other S3
+    error (AccessDenied, no such bucket, throttling, ...) raises StorageError naming the object."""
     if is_s3(where):
-        from botocore.exceptions import ClientError
-
         bucket, key = _split_object(where)
         try:
-            return _s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-        except ClientError:
+            with s3_errors(where, bucket, missing=FileNotFoundError):
+                return _s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+        except FileNotFoundError:
             return None
     path = Path(where)
     return path.read_text(encoding="utf-8") if path.is_file() else None
+
+

@@ -11,7 +11,7 @@ only what both a classic and a Spark Connect session offer (no SparkContext).
 
 from __future__ import annotations
 
-import json
+import ast
 import shlex
 
 # What the notebook asked of the Glue session, as the Glue kernel would receive it.
@@ -59,8 +59,11 @@ def _line_magic(name: str, key: str, message: str):
 
 
 def configure(line: str, cell: str) -> None:
-    """%%configure {json}: session settings as a JSON object, recorded."""
-    settings = json.loads(cell or "{}")
+    """%%configure {dict}: session settings, read as the glue_pyspark kernel reads them (ast.literal_eval:
+    a JSON object of strings and numbers reads the same), recorded."""
+    settings = ast.literal_eval(cell) if (cell or "").strip() else {}
+    if not isinstance(settings, dict):
+        raise ValueError("%%configure takes a dict of session settings")
     SESSION_CONFIG.update(settings)
     print("The following configurations have been updated:", settings)
 

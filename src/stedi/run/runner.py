@@ -30,9 +30,12 @@ from stedi.run.shared_kernel import SharedKernel, kernel_for_run, reset_kernel
 from stedi.run.verdict import notebook_failure, record_problem
 
 
-def glue_session_copy(source: Path, run_dir: Path, package_uri: str) -> Path:
-    """A copy of a notebook whose %extra_py_files magic names this deployment's stedi.zip."""
+def glue_session_copy(source: Path, run_dir: Path, package_uri: str, lake_root: str = "") -> Path:
+    """A copy of a notebook whose %extra_py_files magic names this deployment's stedi.zip, and whose
+    %%configure cell declares Glue's Iceberg with `lake_root` as warehouse (stedi.engine.glue_iceberg)."""
     import nbformat
+
+    from stedi.engine.glue_iceberg import configured_for
 
     nb = nbformat.read(source, as_version=4)
     for cell in nb.cells:
@@ -41,6 +44,8 @@ def glue_session_copy(source: Path, run_dir: Path, package_uri: str) -> Path:
                 f"%extra_py_files {package_uri}" if line.startswith("%extra_py_files") else line
                 for line in cell.source.splitlines()
             )
+        if cell.cell_type == "code" and lake_root and cell.source.lstrip().startswith("%%configure"):
+            cell.source = configured_for(cell.source, lake_root)
     copy = run_dir / ".glue" / source.name
     copy.parent.mkdir(exist_ok=True)
     nbformat.write(nb, copy)
@@ -79,7 +84,8 @@ def run_step(step: Step, options: RunOptions, folder: RunFolder, kernel: SharedK
     executed = folder.notebook(step.name)
     source = options.notebook(step)
     if options.on_glue and step.kind != ANALYSIS:
-        source = glue_session_copy(source, folder.path, config.s3_uri(options.bucket, options.prefix, config.GLUE_PACKAGE_KEY))
+        package_uri = config.s3_uri(options.bucket, options.prefix, config.GLUE_PACKAGE_KEY)
+        source = glue_session_copy(source, folder.path, package_uri, options.lake)
     started = time.monotonic()
     entry: dict = {"name": step.name, "notebook": executed.name, "status": "failed"}
     try:
