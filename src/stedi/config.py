@@ -88,3 +88,18 @@ def resolve(path: str | os.PathLike[str]) -> str:
         return text.rstrip("/")
     p = Path(text).expanduser()
     return str(p if p.is_absolute() else (PROJECT_ROOT / p).resolve())
+
+# Iceberg lakes (stedi.lake.iceberg, docs/decisions/0001-iceberg-storage.md).
+# A local lake's catalog: pyiceberg's SQL catalog in this SQLite file at the lake's top.
+ICEBERG_CATALOG_FILE = "catalog.db"
+# The catalog's name inside catalog.db (and the pyiceberg catalog object's name).
+ICEBERG_CATALOG_NAME = "stedi"
+# A table's quarantine is the table `<table><suffix>`, at `<lake>/quarantine/<table>`.
+QUARANTINE_SUFFIX = "_quarantine"
+# Under a table's location: Iceberg's data and metadata folders, and the staging folders'
+# name prefix (`data/stage-<id>/`: files written but not committed yet).
+ICEBERG_DATA_DIR = "data"
+ICEBERG_METADATA_DIR = "metadata"
+ICEBERG_STAGE_PREFIX = "stage-"
+# What marks a lake of the previous version (symlinked versions and row markers).
+PREVIOUS_LAKE_MARKS = (".versions", "_stedi_rows.json")
