@@ -135,4 +135,8 @@ def _glue_catalog():
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         properties.update({"glue.endpoint": endpoint, "s3.endpoint": endpoint})
+        if endpoint.startswith("http://"):
+            # Sail's object store refuses a plain-HTTP endpoint ("HTTP error: builder error") unless
+            # allowed; it reads this from the environment of the process its server runs in.
+            os.environ.setdefault("AWS_ALLOW_HTTP", "true")
     return GlueCatalog(config.ICEBERG_CATALOG_NAME, **properties)
