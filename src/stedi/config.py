@@ -103,3 +103,15 @@ ICEBERG_METADATA_DIR = "metadata"
 ICEBERG_STAGE_PREFIX = "stage-"
 # What marks a lake of the previous version (symlinked versions and row markers).
 PREVIOUS_LAKE_MARKS = (".versions", "_stedi_rows.json")
+# The lake's storage: "folders" (stedi.lake.store's version folders) or "iceberg" (stedi.lake.iceberg).
+# Read at each Lake(...): `STEDI_LAKE_FORMAT=iceberg` switches every caller to Iceberg tables.
+LAKE_FORMAT_ENV = "STEDI_LAKE_FORMAT"
+LAKE_FORMATS = ("folders", "iceberg")
+DEFAULT_LAKE_FORMAT = "folders"
+
+
+def lake_format() -> str:
+    chosen = os.environ.get(LAKE_FORMAT_ENV) or DEFAULT_LAKE_FORMAT
+    if chosen not in LAKE_FORMATS:
+        raise ValueError(f"unknown lake format {chosen!r} in ${LAKE_FORMAT_ENV}; expected one of {', '.join(LAKE_FORMATS)}")
+    return chosen

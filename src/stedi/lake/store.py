@@ -79,7 +79,17 @@ def _lines(path: Path, chunk: int = 1 << 22) -> int:
 
 
 class Lake:
-    """The lake at `root` (a local folder or an s3:// URI) and its catalog database."""
+    """The lake at `root` (a local folder or an s3:// URI) and its catalog database.
+
+    With $STEDI_LAKE_FORMAT=iceberg, `Lake(...)` is an stedi.lake.icelake.IcebergTables instead:
+    the same methods over Iceberg tables (docs/decisions/0001-iceberg-storage.md)."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Lake and config.lake_format() == "iceberg":
+            from stedi.lake.icelake import IcebergTables
+
+            return IcebergTables(*args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,

@@ -1,0 +1,96 @@
+"""The switch: with $STEDI_LAKE_FORMAT=iceberg, `Lake(...)` (and so a notebook's Step) works on
+Iceberg tables through stedi.lake.icelake.IcebergTables. Classic Spark, as tests/test_step.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from frames import CONSENT_A, accelerometer, customers
+
+from stedi import config
+from stedi.core import quality
+from stedi.core.quality import QUARANTINE, QualityError
+from stedi.core.quality.rules import holds
+from stedi.core.transforms.customer_trusted import consenting_customers
+from stedi.lake import icefiles
+from stedi.lake.catalogs import forget_catalogs
+from stedi.lake.icelake import IcebergTables
+from stedi.lake.store import Lake
+
+T = CONSENT_A
+
+
+@pytest.fixture(autouse=True)
+def iceberg_lakes(monkeypatch):
+    monkeypatch.setenv(config.LAKE_FORMAT_ENV, "iceberg")
+    yield
+    forget_catalogs()
+
+
+@pytest.fixture
+def step(tmp_path, spark):
+    from stedi.run.step import Step
+
+    return Step("99_test_step", lake_dir=str(tmp_path / "lake"), run_dir=str(tmp_path / "run"), engine="spark")
+
+
+def test_the_switch_makes_lake_an_iceberg_lake_and_a_paths_only_lake_writes_nothing(tmp_path, monkeypatch):
+    lake = Lake(None, str(tmp_path / "lake"))
+    assert isinstance(lake, IcebergTables)
+    assert lake.exists("customer_trusted") is False and not (tmp_path / "lake").exists()
+    monkeypatch.setenv(config.LAKE_FORMAT_ENV, "folders")
+    assert type(Lake(None, str(tmp_path / "lake"))) is Lake
+    monkeypatch.setenv(config.LAKE_FORMAT_ENV, "delta")
+    with pytest.raises(ValueError, match="unknown lake format 'delta'"):
+        Lake(None, str(tmp_path / "lake"))
+
+
+def test_a_step_publishes_checked_tables_as_snapshots_and_a_failed_rule_commits_nothing(step, spark):
+    assert isinstance(step.lake, IcebergTables)
+    step.lake.name_run("run-1", step.name)
+    step.lake.write("customer_landing", customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", None)]))
+    landing = step.read("customer_landing")
+    with pytest.raises(QualityError, match="research_consent_present"):
+        step.publish("customer_trusted", landing)  # the transform skipped: b has no consent
+    assert not step.lake.exists("customer_trusted") and "customer_trusted" not in step.tables
+    data = Path(step.lake.path("customer_trusted"), config.ICEBERG_DATA_DIR)
+    assert icefiles.files_under(str(data)) == []  # the staged files removed
+
+    report = step.publish("customer_trusted", consenting_customers(landing, "strict"))
+    assert report.ok and step.tables["customer_trusted"]["rows"] == 1 == step.read("customer_trusted").count()
+    [snapshot] = step.lake.lake.history("customer_trusted")
+    assert (snapshot["run_id"], snapshot["step"], snapshot["operation"]) == ("run-1", step.name, "append")
+
+
+def test_quarantined_rows_go_to_the_quarantine_table(step, spark, monkeypatch):
+    step.lake.write("customer_landing", customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T)]))
+    rules_for = quality.rules_for
+    not_b = holds("not_customer_b", "email != 'b@x.com'", columns=("email",), severity=QUARANTINE)
+    monkeypatch.setattr(quality, "rules_for", lambda t, p: rules_for(t, p) + ([not_b] if t == "customer_trusted" else []))
+    report = step.publish("customer_trusted", consenting_customers(step.read("customer_landing"), "strict"))
+    assert report.quarantined_rows == 1
+    assert [r["email"] for r in step.read("customer_trusted").collect()] == ["a@x.com"]
+    [held] = step.lake.read_quarantine("customer_trusted").collect()
+    assert held["reason"] == "quality:not_customer_b" and json.loads(held["raw"])["email"] == "b@x.com"
+    assert step.lake.lake.table("customer_trusted_quarantine").properties["stedi.zone"] == "quarantine"
+    assert step.lake.quarantine_path("customer_trusted").endswith("/quarantine/customer_trusted")
+
+
+def test_versions_markers_and_parts_of_an_append(tmp_path, spark):
+    lake = Lake(spark, str(tmp_path / "lake"))
+    first = lake.write("accelerometer_trusted", accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0)]))
+    assert first["rows"] == 1
+    v1 = lake.version("accelerometer_trusted")
+    staged = lake.stage("accelerometer_trusted", accelerometer(spark, [("b@x.com", T, 2.0, 0.0, 0.0)]),
+                        meta={"policy": "strict", "inputs": {"accelerometer_landing": "123"}}, append=True)
+    lake.publish(staged)
+    assert lake.version("accelerometer_trusted") != v1
+    marker = lake.marker("accelerometer_trusted")
+    assert marker["base"] == v1 and marker["inputs"] == {"accelerometer_landing": "123"} and marker["rows"] == 2
+    assert [r.user for r in lake.read_part("accelerometer_trusted", "old").collect()] == ["a@x.com"]
+    assert [r.user for r in lake.read_part("accelerometer_trusted", "new").collect()] == ["b@x.com"]
+    assert lake.rows("accelerometer_trusted") == 2
+    assert lake.register_existing() == ["accelerometer_trusted"]
+    assert lake.sql("SELECT count(*) AS n FROM accelerometer_trusted").first()["n"] == 2
