@@ -17,9 +17,15 @@ from lake_files import holding, kinds
 
 from stedi import config
 from stedi.core.tables import CUSTOMER_COLUMNS
+from stedi.errors import UsageError
 from stedi.lake import icefiles, icemaint
 from stedi.lake.catalogs import CommitConflict, PreviousVersionLake, forget_catalogs
-from stedi.lake.iceberg import RUN_ID, STEP, IcebergLake, SchemaMismatch, SnapshotRefused
+from stedi.lake.iceberg import (
+    RUN_ID,
+    IcebergLake,
+    SchemaMismatch,
+    SnapshotRefused,
+)
 
 CUSTOMER_SCHEMA = ", ".join(f"`{n}` {t}" for n, t in CUSTOMER_COLUMNS)
 ACCEL_SCHEMA = "user string, timestamp bigint, x double, y double, z double"
@@ -162,11 +168,12 @@ def test_reads_are_pinned_and_both_engines_read_the_same_snapshot(lake, spark):
             schema="sensorReadingTime bigint, serialNumber string, distanceFromObject int")
     # A file Sail would take by a bare-location read: a newer metadata file no catalog names.
     metadata = Path(lake.place("step_trainer_trusted").location, "metadata")
-    newest = sorted(metadata.glob("*.metadata.json"))[-1]
-    shutil.copy(sorted(metadata.glob("*.metadata.json"))[0], metadata / ("99999-" + newest.name.split("-", 1)[1]))
+    newest = max(metadata.glob("*.metadata.json"))
+    shutil.copy(min(metadata.glob("*.metadata.json")), metadata / ("99999-" + newest.name.split("-", 1)[1]))
 
     t = lake.table("step_trainer_trusted")
-    assert not icefiles.newest_metadata_is_current(t)  # so Sail reads the snapshot's files, not by snapshot-id
+    assert not icefiles.newest_metadata_is_current(t)  # so even Sail's Iceberg reader is not used
+    assert content(lake.read("step_trainer_trusted", day1, iceberg_reader=True)) == [(1, "s-1", 5), (2, "s-2", 6)]
     sail_day1 = content(lake.read("step_trainer_trusted", day1))
     sail_now = content(lake.read("step_trainer_trusted"))
     assert sail_day1 == [(1, "s-1", 5), (2, "s-2", 6)] and len(sail_now) == 3
@@ -187,8 +194,29 @@ def test_sail_reads_by_snapshot_id_when_the_newest_metadata_file_is_the_catalogs
     real_format, real_option = reader.format, reader.option
     monkeypatch.setattr(reader, "format", lambda self, f: formats.append(f) or real_format(self, f))
     monkeypatch.setattr(reader, "option", lambda self, k, v: options.append((k, v)) or real_option(self, k, v))
-    assert content(lake.read("accelerometer_trusted", first)) == sorted(accel(2))
+    assert content(lake.read("accelerometer_trusted", first, iceberg_reader=True)) == sorted(accel(2))
     assert formats == ["iceberg"] and options == [("snapshot-id", str(first))]  # Iceberg's read, pinned
+    formats.clear()
+    assert content(lake.read("accelerometer_trusted", first)) == sorted(accel(2))
+    assert "iceberg" not in formats  # by default: the snapshot's data files, as Parquet
+
+
+def test_a_frame_carrying_another_tables_field_ids_is_refused_in_one_line(lake):
+    """Sail writes the Iceberg field ids of what it read into the Parquet files; after a join they
+    are not the target table's, and pyiceberg would map the columns by them."""
+    steps = "sensorReadingTime bigint, serialNumber string, distanceFromObject int"
+    publish(lake, "step_trainer_trusted", [(1, "s-1", 5)], schema=steps)
+    publish(lake, "accelerometer_trusted", [("a@x.com", 1, 1.0, 2.0, 3.0)])
+    joined = lake.read("step_trainer_trusted", iceberg_reader=True).crossJoin(
+        lake.read("accelerometer_trusted", iceberg_reader=True)).drop("user")
+    with pytest.raises(UsageError, match="field id") as refused:
+        lake.stage("machine_learning_curated", joined)
+    assert "\n" not in str(refused.value)
+    assert lake.snapshot_id("machine_learning_curated") is None
+    assert icefiles.files_under(lake.place("machine_learning_curated").location + "/data") == []
+    plain = lake.read("step_trainer_trusted").crossJoin(lake.read("accelerometer_trusted")).drop("user")
+    lake.publish(lake.stage("machine_learning_curated", plain))  # read from data files: no ids, by name
+    assert content(lake.read("machine_learning_curated")) == [(1, "s-1", 5, 1, 1.0, 2.0, 3.0)]
 
 
 def test_local_spark_refuses_a_snapshot_with_delete_files_in_one_line(lake, spark, monkeypatch):
@@ -225,7 +253,7 @@ def test_erasure_leaves_no_file_under_the_lake_holding_the_address_or_serial(lak
     lake.run_id = "r2"
     publish(lake, "customer_landing", [customer("other@example.com", "SERIAL-KEEP-2")], append=True, schema=CUSTOMER_SCHEMA)
     quarantine = lake.quarantine("customer_landing")
-    publish(lake, quarantine, [("f.json", 3, "broken", '{"email": "%s", "serialNumber": "%s"' % (erased, serial)),
+    publish(lake, quarantine, [("f.json", 3, "broken", f'{{"email": "{erased}", "serialNumber": "{serial}"'),
                                ("f.json", 4, "broken", "{not json")],
             schema="source_file string, position bigint, reason string, raw string")
     assert holding(lake.root, erased) and holding(lake.root, serial)  # the test can see them

@@ -20,7 +20,6 @@ from stedi.lake.layout import quarantine_path, table_path
 from stedi.lake.store import QUARANTINE_COLUMNS
 
 
-
 class PreviousVersionLake(UsageError):
     """A lake made by the previous version (version folders, row markers): rebuild it."""
 

@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from stedi import config
 from stedi.core import storage
 from stedi.core.schemas import spark_schema
-from stedi.core.tables import DIRECT_IDENTIFIERS, TABLES, Columns
+from stedi.core.tables import TABLES
 from stedi.errors import UsageError
 from stedi.lake import icefiles
 from stedi.lake.catalogs import (
@@ -35,13 +35,16 @@ from stedi.lake.catalogs import (
     quarantine_name,
     refuse_previous_version,
 )
+from stedi.lake.iceschema import (
+    _refuse_foreign_field_ids,
+    _typed,
+    iceberg_schema,
+    table_properties,
+)
 
 # Snapshot summary properties (strings) naming what made a snapshot.
 RUN_ID, STEP, POLICY = "stedi.run-id", "stedi.step", "stedi.policy"
 META_PREFIX = "stedi."
-ZONE_PROPERTY = "stedi.zone"
-# Columns whose values are addresses or identify a person or device: no statistics in manifests.
-IDENTIFIER_COLUMNS = (*DIRECT_IDENTIFIERS, "serialNumber", "raw")
 
 
 class SnapshotRefused(UsageError):
@@ -50,29 +53,6 @@ class SnapshotRefused(UsageError):
 
 class SchemaMismatch(UsageError):
     """A table whose columns are not the ones declared for the lake's policy."""
-
-
-def iceberg_schema(columns: Columns):
-    from pyiceberg.schema import Schema
-    from pyiceberg.types import DoubleType, IntegerType, LongType, NestedField, StringType
-
-    types = {"string": StringType, "bigint": LongType, "int": IntegerType, "double": DoubleType}
-    return Schema(*[NestedField(i, n, types[t](), required=False) for i, (n, t) in enumerate(columns, start=1)])
-
-
-def table_properties(place: Place) -> dict[str, str]:
-    """A new table's properties: its zone, no metrics for identifier columns, the name mapping (engines
-    write Parquet without field ids), and no silent retry of a conflicting commit (CommitConflict)."""
-    schema = iceberg_schema(place.columns)
-    properties = {
-        ZONE_PROPERTY: place.zone,
-        "schema.name-mapping.default": schema.name_mapping.model_dump_json(),
-        "commit.retry.num-retries": "0",
-    }
-    for name, _ in place.columns:
-        if name in IDENTIFIER_COLUMNS:
-            properties[f"write.metadata.metrics.column.{name}"] = "none"
-    return properties
 
 
 @dataclass
@@ -198,17 +178,22 @@ class IcebergLake:
         return None if s is None else s.snapshot_id
 
     # -- read ------------------------------------------------------------------
-    def read(self, name: str, snapshot_id: int | None = None) -> DataFrame:
-        """Table `name` as at `snapshot_id` (default: the current snapshot), with its declared columns."""
+    def read(self, name: str, snapshot_id: int | None = None, *, iceberg_reader: bool = False) -> DataFrame:
+        """Table `name` as at `snapshot_id` (default: the current snapshot), with its declared columns.
+
+        Both engines read the snapshot's data files, listed from the catalog's metadata. With
+        `iceberg_reader`, Sail reads through its Iceberg reader pinned by snapshot id instead; a
+        frame read so must not be written back: Sail writes its Iceberg field ids into the Parquet
+        files, and after a join they are not the target table's (notes.md)."""
         t = self.table(name)
         if t is None or t.current_snapshot() is None:
             raise FileNotFoundError(f"table {name} does not exist in the lake at {self.root}; run the step that writes it first")
         snapshot = t.current_snapshot() if snapshot_id is None else t.snapshot_by_id(snapshot_id)
         if snapshot is None:
             raise UsageError(f"table {name} has no snapshot {snapshot_id} (expired, or of another table)")
-        return self.read_snapshot(t, snapshot.snapshot_id)
+        return self.read_snapshot(t, snapshot.snapshot_id, iceberg_reader=iceberg_reader)
 
-    def read_snapshot(self, t, snapshot_id: int) -> DataFrame:
+    def read_snapshot(self, t, snapshot_id: int, *, iceberg_reader: bool = False) -> DataFrame:
         from stedi.engine.session import engine_of
 
         place = self.place(t.name()[-1])
@@ -216,15 +201,15 @@ class IcebergLake:
         files, deletes = icefiles.live_data_files(t, snapshot_id)
         if not files:
             return self.spark.createDataFrame([], schema)
-        if engine_of(self.spark) == "sail" and icefiles.newest_metadata_is_current(t):
+        if iceberg_reader and engine_of(self.spark) == "sail" and icefiles.newest_metadata_is_current(t):
             # Pinned to the snapshot; Sail looks it up in the newest metadata file it finds, which
             # was just checked to be the catalog's (else: the snapshot's files, as below).
             frame = self.spark.read.format("iceberg").option("snapshot-id", str(snapshot_id)).load(t.location())
-            return frame.select(*[frame[n].cast(typ).alias(n) for n, typ in place.columns])
+            return frame.selectExpr(*_typed(place.columns))
         if deletes:
             raise SnapshotRefused(
-                f"table {place.name} snapshot {snapshot_id} has {len(deletes)} delete file(s), which local Spark "
-                f"cannot apply; read it with --engine sail, or remove the delete files"
+                f"table {place.name} snapshot {snapshot_id} has {len(deletes)} delete file(s), which a read of its "
+                f"data files cannot apply; rewrite the table without them (an Athena OPTIMIZE or a replacement)"
             )
         return self.spark.read.schema(schema).parquet(*[icefiles._local(f.file_path) for f in files])
 
@@ -242,10 +227,15 @@ class IcebergLake:
         place = self.place(name)
         folder = (f"{place.location}/{config.ICEBERG_DATA_DIR}/{config.ICEBERG_STAGE_PREFIX}"
                   f"{self.run_id or 'run'}-{uuid.uuid4().hex[:12]}")
-        typed = df.select(*[df[n].cast(typ).alias(n) for n, typ in place.columns])
+        # By name in SQL text: `df[n]` resolves through plan ids, which Sail got wrong after the ML
+        # table's join (two of seven columns went missing from the written files).
+        typed = df.selectExpr(*_typed(place.columns))
         try:
             typed.write.parquet(folder)
-            data_files = [parquet_file_to_data_file(t.io, t.metadata, p) for p in icefiles.parquet_files(folder)]
+            paths = icefiles.parquet_files(folder)
+            for path in paths:
+                _refuse_foreign_field_ids(t, name, path)
+            data_files = [parquet_file_to_data_file(t.io, t.metadata, p) for p in paths]
         except BaseException:
             self._remove(folder)
             raise

@@ -17,7 +17,7 @@ PARQUET_SUFFIX = ".parquet"
 
 def _local(path: str) -> str:
     """A local path from a `file:` URI or a plain path."""
-    return path[len("file://") :] if path.startswith("file://") else path
+    return path.removeprefix("file://")
 
 
 def _s3_client():
