@@ -94,3 +94,37 @@ def test_versions_markers_and_parts_of_an_append(tmp_path, spark):
     assert lake.rows("accelerometer_trusted") == 2
     assert lake.register_existing() == ["accelerometer_trusted"]
     assert lake.sql("SELECT count(*) AS n FROM accelerometer_trusted").first()["n"] == 2
+
+
+# The real exports' counts of a strict build (README, "Row counts"; tests/test_incremental.py).
+STRICT_COUNTS = {
+    "customer_landing": 956,
+    "accelerometer_landing": 81_273,
+    "step_trainer_landing": 28_680,
+    "customer_trusted": 482,
+    "accelerometer_trusted": 32_025,
+    "customer_curated": 464,
+    "step_trainer_trusted": 11_297,
+    "machine_learning_curated": 32_025,
+}
+
+
+@pytest.mark.e2e
+@pytest.mark.own_lake
+def test_the_zone_steps_on_the_real_exports_build_an_iceberg_lake_any_iceberg_tool_opens(tmp_path):
+    from lakes import ZONE_STEPS_ONLY, stedi_run
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from stedi.lake.iceberg import IcebergLake
+
+    lake = tmp_path / "lake"
+    stedi_run(lake, tmp_path / "runs", *ZONE_STEPS_ONLY)  # the switch is inherited from this process
+    opened = IcebergLake(None, str(lake))
+    quarantines = [f"{n}_quarantine" for n in ("customer_landing", "accelerometer_landing", "step_trainer_landing")]
+    assert sorted(opened.names()) == sorted([*STRICT_COUNTS, *quarantines])
+    assert {n: opened.rows(n) for n in STRICT_COUNTS} == STRICT_COUNTS
+    assert not [p for p in lake.rglob("*") if p.name in config.PREVIOUS_LAKE_MARKS]
+    # pyiceberg alone, as any Iceberg tool would: the catalog file and the files it names.
+    catalog = SqlCatalog("stedi", uri=f"sqlite:///{lake / config.ICEBERG_CATALOG_FILE}")
+    for name, rows in STRICT_COUNTS.items():
+        assert catalog.load_table(("stedi", name)).scan().to_arrow().num_rows == rows, name
