@@ -128,3 +128,21 @@ def test_the_zone_steps_on_the_real_exports_build_an_iceberg_lake_any_iceberg_to
     catalog = SqlCatalog("stedi", uri=f"sqlite:///{lake / config.ICEBERG_CATALOG_FILE}")
     for name, rows in STRICT_COUNTS.items():
         assert catalog.load_table(("stedi", name)).scan().to_arrow().num_rows == rows, name
+
+
+def test_forget_history_after_a_rebuild_without_a_customer_leaves_no_file_holding_them(tmp_path, spark):
+    from lake_files import holding
+
+    lake = Lake(spark, str(tmp_path / "lake"))
+    lake.write("customer_landing", customers(spark, [("gone@x.com", "dev-gone", T), ("kept@x.com", "dev-kept", T)]))
+    lake.write_quarantine("customer_landing", spark.createDataFrame(
+        [("f.json", 1, "broken", '{"email": "gone@x.com"')], "source_file string, position bigint, reason string, raw string"))
+    # The run that applies the erasure rebuilds both without the customer ...
+    lake.write("customer_landing", customers(spark, [("kept@x.com", "dev-kept", T)]))
+    lake.write_quarantine("customer_landing", spark.createDataFrame([], "source_file string, position bigint, reason string, raw string"))
+    assert holding(tmp_path / "lake", "gone@x.com")  # ... the earlier snapshots still hold them
+    deleted = lake.forget_history()
+    assert deleted["customer_landing"] > 0 and deleted["customer_landing_quarantine"] > 0
+    assert holding(tmp_path / "lake", "gone@x.com") == [] and holding(tmp_path / "lake", "dev-gone") == []
+    assert [r.email for r in lake.read("customer_landing").collect()] == ["kept@x.com"]
+    assert len(lake.lake.history("customer_landing")) == 1

@@ -141,6 +141,18 @@ class IcebergTables:
     def write_quarantine(self, name: str, df: DataFrame) -> str:
         return self.publish_quarantine(self.stage_quarantine(name, df))
 
+    # -- erasure ---------------------------------------------------------------------------
+    def forget_history(self, names: list[str] | None = None) -> dict[str, int]:
+        """Expire every snapshot but the current one of each table (default: all present) and delete
+        the files nothing reaches; {table: files deleted}. Once a run has rebuilt the tables without
+        an erased customer, this leaves no file holding them (stedi.lake.icemaint)."""
+        from stedi.lake import icemaint
+
+        if self.is_local and not Path(self.root, config.ICEBERG_CATALOG_FILE).is_file():
+            return {}
+        chosen = self.lake.names() if names is None else names
+        return {name: len(icemaint.expire_and_vacuum(self.lake, name)) for name in chosen}
+
     # -- SQL -------------------------------------------------------------------------------
     def register(self, name: str) -> None:
         """Table `name` as a temporary view of its pinned read (no engine reads a bare location)."""
