@@ -146,3 +146,31 @@ def test_forget_history_after_a_rebuild_without_a_customer_leaves_no_file_holdin
     assert holding(tmp_path / "lake", "gone@x.com") == [] and holding(tmp_path / "lake", "dev-gone") == []
     assert [r.email for r in lake.read("customer_landing").collect()] == ["kept@x.com"]
     assert len(lake.lake.history("customer_landing")) == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.own_lake
+def test_an_erasure_run_then_forget_history_leaves_no_file_under_the_lake_holding_the_customer(tmp_path, spark):
+    """`stedi erase`, a run, then what the run must call at its end once wired (forget_history): no
+    file under the lake, decoded (Parquet, Avro manifests, metadata JSON, catalog.db, the intake's
+    own files), holds the address or the serial number."""
+    import subprocess
+
+    from lake_files import holding
+    from lakes import STEDI, ZONE_STEPS_ONLY, stedi_run
+
+    lake, runs = tmp_path / "lake", tmp_path / "runs"
+    stedi_run(lake, runs, *ZONE_STEPS_ONLY)
+    built = Lake(spark, str(lake))
+    person = built.read("machine_learning_curated").select("serialNumber").first()["serialNumber"]
+    email = built.read("customer_landing").where(f"serialNumber = '{person}'").first()["email"]
+    assert holding(lake, email) and holding(lake, person)
+    subprocess.run([*STEDI, "erase", "--email", email, "--lake-dir", str(lake)], check=True, capture_output=True,
+                   cwd=config.PROJECT_ROOT)
+    stedi_run(lake, runs, *ZONE_STEPS_ONLY)
+    forget_catalogs()
+    after = Lake(spark, str(lake))
+    assert after.read("customer_landing").where(f"email = '{email}'").count() == 0
+    deleted = after.forget_history()
+    assert sum(deleted.values()) > 0
+    assert holding(lake, email) == [] and holding(lake, person) == []
