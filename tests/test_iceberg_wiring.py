@@ -174,3 +174,32 @@ def test_an_erasure_run_then_forget_history_leaves_no_file_under_the_lake_holdin
     deleted = after.forget_history()
     assert sum(deleted.values()) > 0
     assert holding(lake, email) == [] and holding(lake, person) == []
+
+
+def test_as_of_views_versions_without_an_engine_and_an_unfinished_pair(tmp_path, spark):
+    from stedi.lake.icelake import table_rows, table_version
+
+    lake = Lake(spark, str(tmp_path / "lake"))
+    quarantine = spark.createDataFrame([("f", 1, "r", "x")], "source_file string, position bigint, reason string, raw string")
+    lake.name_run("20261201T000000Z", "00")
+    lake.write("accelerometer_landing", accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0)]))
+    lake.write_quarantine("accelerometer_landing", quarantine)
+    lake.name_run("20261202T000000Z", "00")
+    lake.publish(lake.stage("accelerometer_landing", accelerometer(spark, [("b@x.com", T, 1.0, 0.0, 0.0)]), append=True))
+    # ... killed before the quarantine's commit:
+    assert lake.unfinished_pairs() == ["accelerometer_landing"]
+    lake.publish_quarantine(lake.stage_quarantine("accelerometer_landing", quarantine.limit(0), append=True))
+    assert lake.unfinished_pairs() == []  # even of no row, the quarantine's commit names the run
+    [_, last] = lake.lake.history("accelerometer_landing_quarantine")
+    assert (last["run_id"], last["rows_added"], last["rows_total"]) == ("20261202T000000Z", 0, 1)
+
+    assert lake.register_as_of("20261201T120000Z") == {"accelerometer_landing": lake.lake.history("accelerometer_landing")[0]["snapshot_id"]}
+    assert lake.sql("SELECT count(*) AS n FROM accelerometer_landing").first()["n"] == 1
+    lake.register_as_of("20261202T000000Z")
+    assert lake.sql("SELECT count(*) AS n FROM accelerometer_landing").first()["n"] == 2
+    assert lake.register_as_of("20261130T000000Z") == {}
+
+    assert table_version(str(tmp_path / "lake"), "accelerometer_landing") == lake.version("accelerometer_landing")
+    assert table_rows(str(tmp_path / "lake"), "accelerometer_landing") == 2
+    assert table_version(str(tmp_path / "lake"), "customer_trusted") is None
+    assert table_rows(str(tmp_path / "lake"), "customer_trusted") is None

@@ -253,20 +253,24 @@ class IcebergLake:
         return self.spark.read.schema(schema).parquet(*paths) if paths else self.spark.createDataFrame([], schema)
 
     def publish(self, staged: Staged, *, checks: Iterable[Callable[[DataFrame, Staged], None]] = (),
-                expected_rows: int | None = None, unchanged: bool = False) -> dict:
-        """Check the staged files, then commit them as ONE snapshot; returns {table, zone, rows, snapshot_id, location}.
+                expected_rows: int | None = None, unchanged: bool = False, always: bool = False) -> dict:
+        """Check the staged files, then commit them as ONE snapshot; returns {table, zone, rows, snapshot_id, path}.
 
         A check that raises (or `expected_rows` not met) removes the staged files and commits
         nothing. `unchanged` (the caller found the rows equal to the current ones) commits nothing
-        and keeps the current snapshot; so does an append of no file."""
+        and keeps the current snapshot; so does an append of no row, unless `always` (a quarantine
+        commits with its table, both naming the run). Files of no row are not committed."""
         try:
             if expected_rows is not None and staged.rows != expected_rows:
                 raise RuntimeError(f"{staged.name}: {staged.rows} rows were staged, {expected_rows} expected")
             for check in checks:
                 check(self.read_staged(staged), staged)
-            if unchanged or (staged.append and not staged.data_files):
+            if unchanged or (staged.append and staged.rows == 0 and not always):
                 self.discard(staged)
             else:
+                empty = [f.file_path for f in staged.data_files if f.record_count == 0]
+                staged.data_files = [f for f in staged.data_files if f.record_count > 0]
+                icefiles.delete_files(empty)
                 self._commit(staged)
         except BaseException:
             self.discard(staged)

@@ -21,7 +21,7 @@ from stedi.core import storage
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES
 from stedi.lake import icefiles
-from stedi.lake.iceberg import IcebergLake, Staged
+from stedi.lake.iceberg import RUN_ID, IcebergLake, Staged
 
 STEDI = "stedi."
 
@@ -135,7 +135,8 @@ class IcebergTables:
         return self.stage(self.lake.quarantine(name), df, append=append)
 
     def publish_quarantine(self, staged: Staged) -> str:
-        self.lake.publish(staged)
+        """Commit a staged quarantine, even of no new row: its snapshot names the run as its table's does."""
+        self.lake.publish(staged, always=True)
         return self.lake.place(staged.name).location
 
     def write_quarantine(self, name: str, df: DataFrame) -> str:
@@ -164,5 +165,44 @@ class IcebergTables:
             self.register(name)
         return present
 
+    def register_as_of(self, run_id: str, runs: list[str] | None = None) -> dict[str, int]:
+        """Every table as it stood after run `run_id` (`stedi sql --as-of`): a temporary view of the
+        latest snapshot committed by that run or before it; {table: snapshot id}. A table with no
+        snapshot by then has no view."""
+        chosen = {}
+        for name in [n for n in TABLES if self.exists(n)]:
+            snapshot = self.lake.as_of(name, run_id, runs)
+            if snapshot is not None:
+                self.lake.read(name, snapshot).createOrReplaceTempView(name)
+                chosen[name] = snapshot
+        return chosen
+
     def sql(self, query: str) -> DataFrame:
         return self.spark.sql(query)
+
+    # -- runs ------------------------------------------------------------------------------
+    def unfinished_pairs(self) -> list[str]:
+        """Landing tables whose quarantine's current snapshot names another run than theirs: a run
+        killed between the two commits (the table first, then its quarantine). The next run lands
+        them again (both commits naming it)."""
+        found = []
+        for name in TABLES:
+            quarantine = self.lake.quarantine(name)
+            if not (self.exists(name) and self.exists(quarantine)):
+                continue
+            mine, held = self.lake.summary(name), self.lake.summary(quarantine)
+            if mine.get(RUN_ID) != held.get(RUN_ID):
+                found.append(name)
+        return found
+
+
+def table_version(root: str, name: str) -> str | None:
+    """The current snapshot of table `name` of the Iceberg lake at `root` (no engine), None when
+    absent: what stedi.run.freshness compares (it reads version-folder links for a folder lake)."""
+    return IcebergTables(None, root).version(name)
+
+
+def table_rows(root: str, name: str) -> int | None:
+    """Rows of table `name`'s current snapshot (from its summary), None when absent."""
+    tables = IcebergTables(None, root)
+    return tables.rows(name) if tables.exists(name) else None

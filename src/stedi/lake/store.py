@@ -106,6 +106,9 @@ class Lake:
         self.database = database
         self.is_local = not self.root.startswith("s3://")
 
+    def name_run(self, run_id: str, step: str) -> None:
+        """Nothing for a folder lake; an Iceberg lake names the run and step in each snapshot."""
+
     # -- paths ---------------------------------------------------------------
     def path(self, name: str) -> str:
         return layout.table_path(self.root, name)
