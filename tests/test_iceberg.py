@@ -384,3 +384,26 @@ def test_a_moved_lake_opens_at_its_new_place(lake, sail, tmp_path):  # noqa: F81
     assert again.relocated == ["accelerometer_landing"]
     assert content(again.read("accelerometer_landing")) == sorted(accel(2))
     assert IcebergLake(sail, str(moved)).relocated == []  # once
+
+
+def test_a_lake_opened_through_a_symbolic_link_is_the_same_lake(lake, sail, tmp_path):  # noqa: F811
+    publish(lake, "accelerometer_landing", accel(2))
+    forget_catalogs()
+    link = tmp_path / "link"
+    link.symlink_to(lake.root)
+    same = IcebergLake(sail, str(link), run_id="r2")
+    assert same.relocated == [] and len(same.history("accelerometer_landing")) == 1
+    publish(same, "accelerometer_landing", accel(1, start=5), append=True)
+    deleted = icemaint.vacuum(same, "accelerometer_landing")  # through the link: no committed file is "unreachable"
+    assert all(p.endswith(".metadata.json") for p in deleted)
+    assert IcebergLake(sail, lake.root).rows("accelerometer_landing") == 3
+    assert content(IcebergLake(sail, lake.root).read("accelerometer_landing")) == sorted(accel(2) + accel(1, start=5))
+
+
+def test_a_published_folder_keeps_only_its_committed_data_files(tmp_path, spark):
+    with on("spark"):  # Spark writes _SUCCESS and .crc files beside the Parquet files
+        local = IcebergLake(spark, str(tmp_path / "lake"))
+        staged = local.stage("accelerometer_landing", spark.createDataFrame(accel(2), ACCEL_SCHEMA))
+        assert len(icefiles.files_under(staged.folder)) > len(staged.data_files)
+        local.publish(staged)
+        assert sorted(icefiles.files_under(staged.folder)) == sorted(f.file_path for f in staged.data_files)

@@ -125,7 +125,7 @@ class IcebergLake:
                 t = self.catalog.load_table(self.identifier(name))
             except NoSuchTableError:
                 return None
-        if icefiles._local(t.location()).rstrip("/") != place.location.rstrip("/"):
+        if not icefiles.same_location(t.location(), place.location):
             raise UsageError(
                 f"table {name} of the lake at {self.root} lives at {t.location()}, not {place.location}; "
                 f"rebuild the lake with `stedi run --full`"
@@ -272,6 +272,9 @@ class IcebergLake:
                 staged.data_files = [f for f in staged.data_files if f.record_count > 0]
                 icefiles.delete_files(empty)
                 self._commit(staged)
+                # What else the engine left in the folder (Spark's _SUCCESS and .crc files).
+                kept = {icefiles._normalized(f.file_path) for f in staged.data_files}
+                icefiles.delete_files([f for f in icefiles.files_under(staged.folder) if icefiles._normalized(f) not in kept])
         except BaseException:
             self.discard(staged)
             raise

@@ -91,7 +91,15 @@ def reachable(table) -> set[str]:
 
 
 def _normalized(path: str) -> str:
-    return path if storage.is_s3(path) else os.path.normpath(_local(path))
+    """A path to compare: S3 URIs as they are, local paths resolved (a lake opened through a link)."""
+    return path if storage.is_s3(path) else os.path.realpath(_local(path))
+
+
+def same_location(a: str, b: str) -> bool:
+    """Whether two locations name the same place (locally: through any symbolic link on the way)."""
+    if storage.is_s3(a) or storage.is_s3(b):
+        return a.rstrip("/") == b.rstrip("/")
+    return os.path.realpath(_local(a)) == os.path.realpath(_local(b))
 
 
 def unreachable(table) -> list[str]:

@@ -113,6 +113,13 @@ def _catalog_rows(lake) -> dict[str, str]:
     return {name: location for name, location in rows if location}
 
 
+def _declared(name: str) -> bool:
+    from stedi.core.tables import TABLES
+    from stedi.lake.catalogs import is_quarantine
+
+    return name in TABLES or is_quarantine(name)
+
+
 def relocate_moved_tables(lake) -> list[str]:
     """Re-register at this lake's folder every table whose metadata lies elsewhere; returns their names."""
     moved = []
@@ -120,6 +127,9 @@ def relocate_moved_tables(lake) -> list[str]:
         path = os.path.normpath(icefiles._local(metadata_location))
         if path.startswith(lake.root.rstrip("/") + "/"):
             continue
+        place = lake.place(name) if _declared(name) else None
+        if place is not None and icefiles.same_location(os.path.dirname(os.path.dirname(path)), place.location):
+            continue  # the same folder by another path (a symbolic link): not moved
         _relocate(lake, name, path)
         moved.append(name)
     return moved
@@ -157,8 +167,8 @@ def _relocate(lake, name: str, old_metadata: str) -> None:
             live += [here(e.data_file.file_path) for e in manifest.fetch_manifest_entry(io, discard_deleted=True)]
     with lake.lock:
         lake.catalog.drop_table((lake.database, name))  # the catalog row only: no file is touched
-        keep = set(live)
-        icefiles.delete_files([f for f in icefiles.files_under(place.location) if os.path.normpath(f) not in keep])
+        keep = {icefiles._normalized(p) for p in live}
+        icefiles.delete_files([f for f in icefiles.files_under(place.location) if icefiles._normalized(f) not in keep])
         t = lake.catalog.create_table((lake.database, name), schema=metadata.schema(), location=place.location,
                                       properties=metadata.properties)
     icefiles.remove_empty_folders(place.location)
