@@ -407,3 +407,30 @@ def test_a_published_folder_keeps_only_its_committed_data_files(tmp_path, spark)
         assert len(icefiles.files_under(staged.folder)) > len(staged.data_files)
         local.publish(staged)
         assert sorted(icefiles.files_under(staged.folder)) == sorted(f.file_path for f in staged.data_files)
+
+
+SECOND_WRITER = """
+import sys
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+
+catalog = SqlCatalog("stedi", uri=f"sqlite:///{sys.argv[1]}/catalog.db")
+table = catalog.load_table(("stedi", "accelerometer_trusted"))
+table.append(pa.table({"user": ["z@x.com"], "timestamp": [9], "x": [0.0], "y": [0.0], "z": [0.0]},
+                      schema=table.schema().as_arrow()))
+"""
+
+
+def test_a_commit_from_another_process_in_between_is_a_conflict_in_one_line(lake):
+    import subprocess
+    import sys
+
+    publish(lake, "accelerometer_trusted", accel(1))
+    mine = lake.stage("accelerometer_trusted", frame(lake, accel(2)))
+    subprocess.run([sys.executable, "-c", SECOND_WRITER, lake.root], check=True, capture_output=True)
+    theirs = lake.snapshot_id("accelerometer_trusted")
+    assert theirs != mine.base
+    with pytest.raises(CommitConflict) as conflict:
+        lake.publish(mine)
+    assert "\n" not in str(conflict.value) and f"{mine.base} -> {theirs}" in str(conflict.value)
+    assert lake.rows("accelerometer_trusted") == 2 and not Path(mine.folder).exists()
