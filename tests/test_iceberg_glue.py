@@ -17,6 +17,9 @@ from stedi.lake import icemaint
 from stedi.lake.catalogs import CommitConflict, forget_catalogs
 from stedi.lake.iceberg import IcebergLake
 
+# Seconds a test (a moto server, Sail on S3): the whole tier (make test), not make check.
+pytestmark = pytest.mark.slow
+
 ACCEL_SCHEMA = "user string, timestamp bigint, x double, y double, z double"
 
 
