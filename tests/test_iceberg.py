@@ -434,3 +434,14 @@ def test_a_commit_from_another_process_in_between_is_a_conflict_in_one_line(lake
         lake.publish(mine)
     assert "\n" not in str(conflict.value) and f"{mine.base} -> {theirs}" in str(conflict.value)
     assert lake.rows("accelerometer_trusted") == 2 and not Path(mine.folder).exists()
+
+
+def test_a_staged_append_is_checked_as_the_table_it_would_make(lake):
+    publish(lake, "accelerometer_landing", accel(2))
+    staged = lake.stage("accelerometer_landing", frame(lake, accel(1, user="new@x.com")), append=True)
+    assert (staged.added_rows, staged.rows) == (1, 3)
+    assert content(lake.read_staged(staged)) == sorted(accel(2) + accel(1, user="new@x.com"))
+    assert content(lake.read_staged(staged, added_only=True)) == accel(1, user="new@x.com")
+    with pytest.raises(RuntimeError, match="3 rows were staged, 2 expected"):
+        lake.publish(staged, expected_rows=2)
+    assert lake.rows("accelerometer_landing") == 2

@@ -66,10 +66,22 @@ class Staged:
     append: bool  # add the files; else replace `replaces` by them
     replaces: list = field(default_factory=list)  # the DataFiles the commit deletes
     meta: dict = field(default_factory=dict)
+    base_files: list = field(default_factory=list)  # the table's live DataFiles when staged
+
+    @property
+    def added_rows(self) -> int:
+        """Rows of the staged files."""
+        return sum(f.record_count for f in self.data_files)
+
+    def files_after(self) -> list:
+        """The table's data files once committed: the base's, less those replaced, and the staged ones."""
+        gone = {f.file_path for f in self.replaces}
+        return [f for f in self.base_files if f.file_path not in gone] + list(self.data_files)
 
     @property
     def rows(self) -> int:
-        return sum(f.record_count for f in self.data_files)
+        """Rows of the table once committed (an append: the base's and the staged ones)."""
+        return sum(f.record_count for f in self.files_after())
 
     @property
     def base(self) -> int | None:
@@ -239,24 +251,27 @@ class IcebergLake:
         except BaseException:
             self._remove(folder)
             raise
+        base_files, deletes = icefiles.live_data_files(t)
+        if deletes:
+            self._remove(folder)
+            raise SnapshotRefused(f"table {name} has delete files; rewrite it without them before changing it")
         if not append and replaces is None:
-            replaces, deletes = icefiles.live_data_files(t)
-            if deletes:
-                self._remove(folder)
-                raise SnapshotRefused(f"table {name} has delete files; replacing it needs them removed first")
-        return Staged(name, t, folder, data_files, append, list(replaces or []), dict(meta or {}))
+            replaces = base_files
+        return Staged(name, t, folder, data_files, append, list(replaces or []), dict(meta or {}), base_files)
 
-    def read_staged(self, staged: Staged) -> DataFrame:
-        """The staged rows (what a check sees), with the declared columns."""
+    def read_staged(self, staged: Staged, *, added_only: bool = False) -> DataFrame:
+        """The table as the commit would make it (what a check sees: an append's base rows too), or
+        with `added_only` the staged rows alone; the declared columns."""
         schema = spark_schema(self.place(staged.name).columns)
-        paths = [icefiles._local(f.file_path) for f in staged.data_files]
+        files = staged.data_files if added_only else staged.files_after()
+        paths = [icefiles._local(f.file_path) for f in files]
         return self.spark.read.schema(schema).parquet(*paths) if paths else self.spark.createDataFrame([], schema)
 
     def publish(self, staged: Staged, *, checks: Iterable[Callable[[DataFrame, Staged], None]] = (),
                 expected_rows: int | None = None, unchanged: bool = False, always: bool = False) -> dict:
         """Check the staged files, then commit them as ONE snapshot; returns {table, zone, rows, snapshot_id, path}.
 
-        A check that raises (or `expected_rows` not met) removes the staged files and commits
+        A check that raises (or `expected_rows`, the table's rows once committed, not met) removes the staged files and commits
         nothing. `unchanged` (the caller found the rows equal to the current ones) commits nothing
         and keeps the current snapshot; so does an append of no row, unless `always` (a quarantine
         commits with its table, both naming the run). Files of no row are not committed."""
@@ -265,7 +280,7 @@ class IcebergLake:
                 raise RuntimeError(f"{staged.name}: {staged.rows} rows were staged, {expected_rows} expected")
             for check in checks:
                 check(self.read_staged(staged), staged)
-            if unchanged or (staged.append and staged.rows == 0 and not always):
+            if unchanged or (staged.append and staged.added_rows == 0 and not always):
                 self.discard(staged)
             else:
                 empty = [f.file_path for f in staged.data_files if f.record_count == 0]

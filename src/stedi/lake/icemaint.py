@@ -62,7 +62,7 @@ def erase(lake, name: str, condition: Column) -> dict:
         keep = ~F.coalesce(condition, F.lit(False))
         kept = lake.spark.read.schema(schema).parquet(*[icefiles._local(f.file_path) for f in affected]).where(keep)
         staged = lake.stage(name, kept, replaces=affected)
-        removed = sum(f.record_count for f in affected) - staged.rows
+        removed = sum(f.record_count for f in affected) - staged.added_rows
         staged.meta[ERASURE] = str(removed)
         lake.publish(staged)
     deleted = expire_and_vacuum(lake, name)
