@@ -110,7 +110,8 @@ def unreachable(table) -> list[str]:
 
 def live_data_files(table, snapshot_id: int | None = None) -> tuple[list, list[str]]:
     """(data files, delete file paths) of a snapshot (the current one by default), from its manifests."""
-    if table.metadata.snapshot_by_id(snapshot_id) is None if snapshot_id is not None else table.current_snapshot() is None:
+    snapshot = table.current_snapshot() if snapshot_id is None else table.metadata.snapshot_by_id(snapshot_id)
+    if snapshot is None:
         return [], []
     tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
     deletes = sorted({d.file_path for t in tasks for d in t.delete_files})
