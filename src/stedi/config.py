@@ -94,3 +94,30 @@ def resolve(path: str | os.PathLike[str]) -> str:
         return text.rstrip("/")
     p = Path(text).expanduser()
     return str(p if p.is_absolute() else (PROJECT_ROOT / p).resolve())
+
+# Iceberg lakes (stedi.lake.iceberg, docs/decisions/0001-iceberg-storage.md).
+# A local lake's catalog: pyiceberg's SQL catalog in this SQLite file at the lake's top.
+ICEBERG_CATALOG_FILE = "catalog.db"
+# The catalog's name inside catalog.db (and the pyiceberg catalog object's name).
+ICEBERG_CATALOG_NAME = "stedi"
+# A table's quarantine is the table `<table><suffix>`, at `<lake>/quarantine/<table>`.
+QUARANTINE_SUFFIX = "_quarantine"
+# Under a table's location: Iceberg's data and metadata folders, and the staging folders'
+# name prefix (`data/stage-<id>/`: files written but not committed yet).
+ICEBERG_DATA_DIR = "data"
+ICEBERG_METADATA_DIR = "metadata"
+ICEBERG_STAGE_PREFIX = "stage-"
+# What marks a lake of the previous version (symlinked versions and row markers).
+PREVIOUS_LAKE_MARKS = (".versions", "_stedi_rows.json")
+# The lake's storage: "folders" (stedi.lake.store's version folders) or "iceberg" (stedi.lake.iceberg).
+# Read at each Lake(...): `STEDI_LAKE_FORMAT=iceberg` switches every caller to Iceberg tables.
+LAKE_FORMAT_ENV = "STEDI_LAKE_FORMAT"
+LAKE_FORMATS = ("folders", "iceberg")
+DEFAULT_LAKE_FORMAT = "folders"
+
+
+def lake_format() -> str:
+    chosen = os.environ.get(LAKE_FORMAT_ENV) or DEFAULT_LAKE_FORMAT
+    if chosen not in LAKE_FORMATS:
+        raise ValueError(f"unknown lake format {chosen!r} in ${LAKE_FORMAT_ENV}; expected one of {', '.join(LAKE_FORMATS)}")
+    return chosen

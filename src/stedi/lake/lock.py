@@ -40,7 +40,7 @@ class LakeLock:
         self.fd: int | None = None
         self.previous: dict = {}
 
-    def acquire(self) -> "LakeLock":
+    def acquire(self) -> LakeLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -93,7 +93,7 @@ class LakeLock:
         except (ValueError, OSError):
             return {}
 
-    def __enter__(self) -> "LakeLock":
+    def __enter__(self) -> LakeLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

@@ -79,7 +79,17 @@ def _lines(path: Path, chunk: int = 1 << 22) -> int:
 
 
 class Lake:
-    """The lake at `root` (a local folder or an s3:// URI) and its catalog database."""
+    """The lake at `root` (a local folder or an s3:// URI) and its catalog database.
+
+    With $STEDI_LAKE_FORMAT=iceberg, `Lake(...)` is an stedi.lake.icelake.IcebergTables instead:
+    the same methods over Iceberg tables (docs/decisions/0001-iceberg-storage.md)."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Lake and config.lake_format() == "iceberg":
+            from stedi.lake.icelake import IcebergTables
+
+            return IcebergTables(*args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -95,6 +105,9 @@ class Lake:
         self.policy = policy
         self.database = database
         self.is_local = not self.root.startswith("s3://")
+
+    def name_run(self, run_id: str, step: str) -> None:
+        """Nothing for a folder lake; an Iceberg lake names the run and step in each snapshot."""
 
     # -- paths ---------------------------------------------------------------
     def path(self, name: str) -> str:

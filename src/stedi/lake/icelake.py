@@ -1,0 +1,208 @@
+"""The API of stedi.lake.store.Lake over Iceberg tables (stedi.lake.iceberg): the switch.
+
+`Lake(...)` returns one of these when $STEDI_LAKE_FORMAT is `iceberg` (config.lake_format), so
+the callers in run/ and core/intake/ work unchanged while they move to the Iceberg API:
+- versions are snapshot ids (as strings), markers are the current snapshot's summary
+  (`stedi.<key>` properties, JSON-decoded), an append's `base` is the snapshot it added to;
+- `read_part(name, "old"|"new")`: the parent snapshot's rows, or the files the current one added;
+- a quarantine is the table `<table>_quarantine`;
+- `register`/`sql`: each existing table as a temporary view of its pinned read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+
+from stedi import config
+from stedi.core import storage
+from stedi.core.schemas import spark_schema
+from stedi.core.tables import TABLES
+from stedi.lake import icefiles
+from stedi.lake.iceberg import RUN_ID, IcebergLake, Staged
+
+STEDI = "stedi."
+
+
+class IcebergTables:
+    """A lake of Iceberg tables behind Lake's methods (see the module docstring)."""
+
+    def __init__(self, spark, root: str, policy: str = config.DEFAULT_POLICY,
+                 database: str = config.DEFAULT_DATABASE, *, run_id: str = "", step: str = ""):
+        if policy not in config.POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
+        self.spark, self.policy, self.database = spark, policy, database
+        self.root = config.resolve(root)
+        self.is_local = not storage.is_s3(self.root)
+        self._run_id, self._step = run_id, step
+        self._lake: IcebergLake | None = None
+
+    @property
+    def lake(self) -> IcebergLake:
+        """The Iceberg lake, opened at first use (a paths-only Lake(None, …) writes nothing)."""
+        if self._lake is None:
+            self._lake = IcebergLake(self.spark, self.root, self.policy, self.database,
+                                     run_id=self._run_id, step=self._step)
+        return self._lake
+
+    def name_run(self, run_id: str, step: str) -> None:
+        """The run and step every later commit names in its snapshot summary."""
+        self._run_id, self._step = run_id, step
+        if self._lake is not None:
+            self._lake.run_id, self._lake.step = run_id, step
+
+    # -- paths -------------------------------------------------------------------------
+    def path(self, name: str) -> str:
+        return self.lake.place(name).location
+
+    def quarantine_path(self, name: str) -> str:
+        return self.lake.place(self.lake.quarantine(name)).location
+
+    def exists(self, name: str) -> bool:
+        if self.is_local and not Path(self.root, config.ICEBERG_CATALOG_FILE).is_file():
+            return False
+        return self.lake.exists(name)
+
+    # -- read --------------------------------------------------------------------------
+    def read(self, name: str) -> DataFrame:
+        return self.lake.read(name)
+
+    def read_staged(self, staged: Staged) -> DataFrame:
+        return self.lake.read_staged(staged)
+
+    def read_quarantine(self, name: str) -> DataFrame:
+        quarantine = self.lake.quarantine(name)
+        if not self.lake.exists(quarantine):
+            return self.spark.createDataFrame([], spark_schema(self.lake.place(quarantine).columns))
+        return self.lake.read(quarantine)
+
+    def read_part(self, name: str, part: str) -> DataFrame:
+        """Of a snapshot that added rows (an append): the rows it added to ("old") or its own ("new")."""
+        t = self.lake.table(name)
+        current = t.current_snapshot()
+        parent = current.parent_snapshot_id
+        if part == "old":
+            if parent is None:
+                return self.spark.createDataFrame([], spark_schema(self.lake.place(name).columns))
+            return self.lake.read(name, parent)
+        before = {f.file_path for f in icefiles.live_data_files(t, parent)[0]} if parent is not None else set()
+        added = [f.file_path for f in icefiles.live_data_files(t)[0] if f.file_path not in before]
+        schema = spark_schema(self.lake.place(name).columns)
+        if not added:
+            return self.spark.createDataFrame([], schema)
+        return self.spark.read.schema(schema).parquet(*[icefiles._local(p) for p in added])
+
+    # -- versions and markers ------------------------------------------------------------
+    def version(self, name: str) -> str | None:
+        snapshot = self.lake.snapshot_id(name) if self.exists(name) else None
+        return None if snapshot is None else str(snapshot)
+
+    def marker(self, name: str) -> dict:
+        """What the current snapshot recorded: its `stedi.*` summary properties, and its rows."""
+        if not self.exists(name):
+            return {}
+        summary = self.lake.summary(name)
+        found = {"table": name, "rows": int(summary.get("total-records", 0))}
+        for key, value in summary.items():
+            if key.startswith(STEDI):
+                # Objects, lists and None were stored as JSON (IcebergLake.snapshot_properties); strings as they are.
+                decoded = value.startswith(("{", "[")) or value == "null"
+                found[key[len(STEDI):]] = json.loads(value) if decoded else value
+        return found
+
+    def rows(self, name: str) -> int:
+        return self.lake.rows(name)
+
+    # -- write ---------------------------------------------------------------------------
+    def stage(self, name: str, df: DataFrame, *, meta: dict | None = None, append: bool = False) -> Staged:
+        meta = dict(meta or {})
+        if append and self.exists(name):
+            meta["base"] = self.version(name)  # the snapshot this one adds rows to (incremental runs)
+        return self.lake.stage(name, df, append=append, meta=meta)
+
+    def publish(self, staged: Staged) -> dict:
+        return self.lake.publish(staged)
+
+    def discard(self, staged: Staged) -> None:
+        self.lake.discard(staged)
+
+    def write(self, name: str, df: DataFrame) -> dict:
+        return self.publish(self.stage(name, df))
+
+    def stage_quarantine(self, name: str, df: DataFrame, *, append: bool = False) -> Staged:
+        return self.stage(self.lake.quarantine(name), df, append=append)
+
+    def publish_quarantine(self, staged: Staged) -> str:
+        """Commit a staged quarantine, even of no new row: its snapshot names the run as its table's does."""
+        self.lake.publish(staged, always=True)
+        return self.lake.place(staged.name).location
+
+    def write_quarantine(self, name: str, df: DataFrame) -> str:
+        return self.publish_quarantine(self.stage_quarantine(name, df))
+
+    # -- erasure ---------------------------------------------------------------------------
+    def forget_history(self, names: list[str] | None = None) -> dict[str, int]:
+        """Expire every snapshot but the current one of each table (default: all present) and delete
+        the files nothing reaches; {table: files deleted}. Once a run has rebuilt the tables without
+        an erased customer, this leaves no file holding them (stedi.lake.icemaint)."""
+        from stedi.lake import icemaint
+
+        if self.is_local and not Path(self.root, config.ICEBERG_CATALOG_FILE).is_file():
+            return {}
+        chosen = self.lake.names() if names is None else names
+        return {name: len(icemaint.expire_and_vacuum(self.lake, name)) for name in chosen}
+
+    # -- SQL -------------------------------------------------------------------------------
+    def register(self, name: str) -> None:
+        """Table `name` as a temporary view of its pinned read (no engine reads a bare location)."""
+        self.lake.read(name).createOrReplaceTempView(name)
+
+    def register_existing(self) -> list[str]:
+        present = [name for name in TABLES if self.exists(name)]
+        for name in present:
+            self.register(name)
+        return present
+
+    def register_as_of(self, run_id: str, runs: list[str] | None = None) -> dict[str, int]:
+        """Every table as it stood after run `run_id` (`stedi sql --as-of`): a temporary view of the
+        latest snapshot committed by that run or before it; {table: snapshot id}. A table with no
+        snapshot by then has no view."""
+        chosen = {}
+        for name in [n for n in TABLES if self.exists(n)]:
+            snapshot = self.lake.as_of(name, run_id, runs)
+            if snapshot is not None:
+                self.lake.read(name, snapshot).createOrReplaceTempView(name)
+                chosen[name] = snapshot
+        return chosen
+
+    def sql(self, query: str) -> DataFrame:
+        return self.spark.sql(query)
+
+    # -- runs ------------------------------------------------------------------------------
+    def unfinished_pairs(self) -> list[str]:
+        """Landing tables whose quarantine's current snapshot names another run than theirs: a run
+        killed between the two commits (the table first, then its quarantine). The next run lands
+        them again (both commits naming it)."""
+        found = []
+        for name in TABLES:
+            quarantine = self.lake.quarantine(name)
+            if not (self.exists(name) and self.exists(quarantine)):
+                continue
+            mine, held = self.lake.summary(name), self.lake.summary(quarantine)
+            if mine.get(RUN_ID) != held.get(RUN_ID):
+                found.append(name)
+        return found
+
+
+def table_version(root: str, name: str) -> str | None:
+    """The current snapshot of table `name` of the Iceberg lake at `root` (no engine), None when
+    absent: what stedi.run.freshness compares (it reads version-folder links for a folder lake)."""
+    return IcebergTables(None, root).version(name)
+
+
+def table_rows(root: str, name: str) -> int | None:
+    """Rows of table `name`'s current snapshot (from its summary), None when absent."""
+    tables = IcebergTables(None, root)
+    return tables.rows(name) if tables.exists(name) else None

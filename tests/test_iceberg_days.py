@@ -1,0 +1,88 @@
+"""Days of exports on an Iceberg lake ($STEDI_LAKE_FORMAT=iceberg): each incremental run equals a
+`--full` rebuild; a day that changes a table adds a snapshot and the earlier one still holds the
+previous day's rows; an erasure run followed by forget_history leaves no file holding the customer.
+
+The scenario of tests/test_incremental.py (its helpers), with the Iceberg lake's own assertions
+instead of the version folders'. Snapshots do not name their run yet: `Step` does not call
+`Lake.name_run` (wiring left to the run machinery), so times travel here by snapshot.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from lake_files import holding
+from lakes import STEDI, ZONE_STEPS_ONLY, stedi_run
+from test_incremental import (
+    STRICT_COUNTS,
+    _day,
+    _full,
+    _lake_content,
+    _manifest,
+    _people,
+)
+
+from stedi import config
+from stedi.lake.catalogs import forget_catalogs
+from stedi.lake.icelake import IcebergTables
+from stedi.lake.store import Lake
+
+pytestmark = [pytest.mark.e2e, pytest.mark.own_lake]
+
+
+@pytest.fixture(autouse=True)
+def iceberg_lakes(monkeypatch):
+    monkeypatch.setenv(config.LAKE_FORMAT_ENV, "iceberg")  # inherited by every `stedi run` below
+    yield
+    forget_catalogs()
+
+
+def _lake(spark, lake) -> IcebergTables:
+    forget_catalogs()  # another process committed: read the catalog afresh
+    opened = Lake(spark, str(lake))
+    assert isinstance(opened, IcebergTables)
+    return opened
+
+
+def test_days_on_an_iceberg_lake_equal_full_rebuilds_with_a_snapshot_per_change(tmp_path, spark):
+    raw, lake, runs = tmp_path / "raw", tmp_path / "lake", tmp_path / "runs"
+    withdraws, _, _ = _people()
+
+    _day(raw, 1)
+    stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    day1 = _lake(spark, lake)
+    day1_rows = day1.rows("accelerometer_landing")
+    day1_snapshot = day1.lake.snapshot_id("accelerometer_landing")
+
+    _day(raw, 2)
+    stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    modes = {name: acc["run"]["mode"] for name, acc in _manifest(runs)["intake"].items()}
+    assert modes == {"customer_landing": "keep", "accelerometer_landing": "append", "step_trainer_landing": "append"}
+    assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "day2")
+    day2 = _lake(spark, lake)
+    assert {name: day2.rows(name) for name in STRICT_COUNTS} == STRICT_COUNTS
+    history = day2.lake.history("accelerometer_landing")
+    assert [h["operation"] for h in history] == ["append", "append"]  # day 2 added rows: one append snapshot
+    assert history[0]["snapshot_id"] == day1_snapshot and history[1]["rows_total"] > day1_rows
+    assert day2.lake.read("accelerometer_landing", day1_snapshot).count() == day1_rows  # day 1 as it was
+    assert len(day2.lake.history("customer_landing")) == 1  # nothing new for it: no snapshot
+    assert day2.unfinished_pairs() == []
+
+    _day(raw, 3)  # a withdrawal, a late consent, a re-delivered readings file
+    stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "day3")
+    day3 = _lake(spark, lake)
+    assert day3.lake.history("accelerometer_landing")[-1]["operation"] == "overwrite"  # replaced: one snapshot
+    assert day3.read("customer_trusted").where(f"email = '{withdraws['email']}'").count() == 0
+
+    erase = subprocess.run([*STEDI, "erase", "--email", withdraws["email"], "--lake-dir", str(lake)],
+                           check=False, capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+    assert erase.returncode == 0, erase.stderr
+    stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    assert holding(lake, withdraws["email"])  # the earlier snapshots' files still hold them ...
+    erased = _lake(spark, lake)
+    erased.forget_history()  # ... until what the run must do at its end once wired
+    assert holding(lake, withdraws["email"]) == [] and holding(lake, withdraws["serialNumber"]) == []
+    assert all(len(erased.lake.history(name)) == 1 for name in erased.lake.names())
+    assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "erased", lake_to_copy=lake)
