@@ -11,7 +11,9 @@ A step's *fingerprint* is a hash of everything its output depends on:
   steps, the version of every table the step reads (a table's published version folder).
 
 When a step finishes, it records its fingerprint and the versions of the tables it wrote
-in `<lake>/_intake/steps.json`. Before running a step, the runner computes the fingerprint
+in `<lake>/_intake/steps.json`, with what a report of the lake needs when the step is later
+skipped: the run that built the tables, their intake accounting and their quality results
+(`built`). Before running a step, the runner computes the fingerprint
 from the lake as it is now: when it equals the recorded one and the step's tables are still
 at the recorded versions, the step is skipped ("up to date"). So a new raw file reruns the
 intake and then every step whose inputs got a new version; a policy change or an edited
@@ -100,8 +102,9 @@ def _recorded(lake_root: str) -> dict:
     return json.loads(text) if text else {}
 
 
-def record(step, lake_root: str, policy: str, ledger=None, erasures=None) -> None:
-    """Record that `step` just wrote its tables (called when the step finishes)."""
+def record(step, lake_root: str, policy: str, ledger=None, erasures=None, built: dict | None = None) -> None:
+    """Record that `step` just wrote its tables (called when the step finishes); `built`: the run
+    that wrote them ("run", its id, "" outside a run), their "intake" accounting and "quality" results."""
     inputs = inputs_of(step, lake_root, ledger, erasures)
     if inputs is None:
         return
@@ -109,6 +112,7 @@ def record(step, lake_root: str, policy: str, ledger=None, erasures=None) -> Non
     steps[step.name] = {
         "fingerprint": fingerprint(step, policy, inputs),
         "outputs": {name: table_version(lake_root, name) for name in step.writes},
+        **({"built": built} if built is not None else {}),
     }
     storage.write_text(f"{lake_root}/{STEPS_FILE}", json.dumps(steps, indent=1, sort_keys=True) + "\n")
 
@@ -157,8 +161,34 @@ def missing_files(lake_root: str, raw_dir: str) -> dict[str, list[str]]:
     return found
 
 
-def current_tables(step, lake_root: str) -> dict:
-    """The step's tables as they are (for the record of a skipped step): zone, rows, path."""
+# What a step's record says of one run only, left out when its results are carried to a later run.
+PER_RUN_KEYS = ("run", "seconds")
+
+
+def built(step, lake_root: str) -> dict:
+    """What the last run of `step` recorded of the tables it built (see `record`): "run", "intake",
+    "quality"; the intake without what describes that run only (its files, its duration). {} when
+    nothing was recorded (a lake from before these were)."""
+    found = (_recorded(lake_root).get(step.name) or {}).get("built") or {}
+    if not found:
+        return {}
+    intake = {
+        name: {k: v for k, v in accounting.items() if k not in PER_RUN_KEYS}
+        for name, accounting in _in_lake_order(found.get("intake") or {}).items()
+    }
+    return {"run": found.get("run"), "intake": intake, "quality": _in_lake_order(found.get("quality") or {})}
+
+
+def _in_lake_order(per_table: dict) -> dict:
+    """`per_table` with its tables in the declared order (steps.json keeps its keys sorted)."""
+    from stedi.core.tables import TABLES
+
+    return {name: per_table[name] for name in TABLES if name in per_table} | per_table
+
+
+def current_tables(step, lake_root: str, run: str | None = None) -> dict:
+    """The step's tables as they are (for the record of a skipped step): zone, rows, path, and `run`,
+    the run that built them (None: unknown). `rows` is None when the table's count cannot be read."""
     from stedi.lake.store import ROWS_FILE
 
     tables = {}
@@ -166,6 +196,6 @@ def current_tables(step, lake_root: str) -> dict:
         path = layout.table_path(lake_root, name)
         marker = Path(path) / ROWS_FILE
         rows = json.loads(marker.read_text())["rows"] if marker.is_file() else None
-        tables[name] = {"table": name, "zone": table(name).zone, "rows": rows, "path": path}
+        tables[name] = {"table": name, "zone": table(name).zone, "rows": rows, "path": path, "run": run}
     return tables
 
