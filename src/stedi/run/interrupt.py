@@ -7,11 +7,15 @@ background by a shell without job control inherits SIGINT ignored, which Python 
 installs its KeyboardInterrupt handler only over the default action). So while a run lasts,
 `RunInterrupt` handles SIGINT itself, whatever it inherited:
 
-- the first SIGINT marks the run interrupted and passes the signal on to the kernel running
-  the current notebook: the cell executing stops with KeyboardInterrupt (a step's
-  `except BaseException` clean-up runs, its staged tables are discarded) and papermill starts
-  no further cell (`check`, called before each cell). A kernel that has not ended the cell
-  after `GRACE_SECONDS` is killed (SIGKILL to its process group: the kernel and its JVM);
+- the first SIGINT marks the run interrupted: papermill starts no further cell
+  (`kernel_running`, called before each cell), and after `FORWARD_SECONDS` the signal is
+  passed on to the kernel if its notebook is still running: the cell executing stops with
+  KeyboardInterrupt (a step's `except BaseException` clean-up runs, its staged tables are
+  discarded). The short wait lets a kernel that got the signal itself (someone signalled its
+  group too) finish with it first: a second SIGINT while ipykernel handles the first can lose
+  the cell's reply ("KeyboardInterrupt caught in kernel"), and papermill would wait for it.
+  A kernel that has not ended the cell after `GRACE_SECONDS` is killed (SIGKILL to its
+  process group: the kernel and its JVM);
 - a second SIGINT kills the kernel at once.
 
 In the run's shared kernel a KeyboardInterrupt shows Python's plain traceback (`show_interrupt`):
@@ -31,6 +35,7 @@ import os
 import signal
 import threading
 
+FORWARD_SECONDS = 0.2
 GRACE_SECONDS = 10.0
 # The one line of an interrupted run's step entry, and what a step's error says when its kernel
 # stopped it with KeyboardInterrupt (the kernel may get a terminal's SIGINT first).
@@ -59,11 +64,12 @@ def _signal_kernel(km, signum: int) -> None:
 class RunInterrupt:
     """SIGINT while a run lasts (see the module docstring). `with RunInterrupt() as interrupt:`."""
 
-    def __init__(self, grace_seconds: float = GRACE_SECONDS):
+    def __init__(self, forward_seconds: float = FORWARD_SECONDS, grace_seconds: float = GRACE_SECONDS):
+        self.forward_seconds = forward_seconds
         self.grace_seconds = grace_seconds
         self.signals = 0
         self._km = None  # the kernel manager of the notebook executing now
-        self._timer: threading.Timer | None = None
+        self._timers: list[threading.Timer] = []
         # Reentrant: the handler runs on the main thread, maybe while that thread holds the lock.
         self._lock = threading.RLock()
         self._previous = None
@@ -89,7 +95,8 @@ class RunInterrupt:
 
     # -- the notebook executing now ------------------------------------------------
     def kernel_running(self, km) -> None:
-        """`km`'s kernel executes the current notebook (called before each cell)."""
+        """`km`'s kernel executes the current notebook (called before each cell); raises
+        RunInterrupted once the run is interrupted, so that papermill starts no further cell."""
         with self._lock:
             self._km = km
         if self.requested:
@@ -99,9 +106,9 @@ class RunInterrupt:
         """The current notebook ended: nothing to interrupt until the next one."""
         with self._lock:
             self._km = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            for timer in self._timers:
+                timer.cancel()
+            self._timers = []
 
     # -- SIGINT -----------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
@@ -110,16 +117,24 @@ class RunInterrupt:
             km = self._km
             if km is None:
                 return
-            if self.signals == 1:
-                _signal_kernel(km, signal.SIGINT)
-                self._timer = threading.Timer(self.grace_seconds, self._kill, args=(km,))
-                self._timer.daemon = True
-                self._timer.start()
+            if self.signals > 1:
+                _signal_kernel(km, signal.SIGKILL)
                 return
-        self._kill(km)
+            for delay, action in ((self.forward_seconds, self._forward), (self.grace_seconds, self._kill)):
+                timer = threading.Timer(delay, action, args=(km,))
+                timer.daemon = True
+                timer.start()
+                self._timers.append(timer)
+
+    def _forward(self, km) -> None:
+        with self._lock:
+            if self._km is km:  # its notebook still runs
+                _signal_kernel(km, signal.SIGINT)
 
     def _kill(self, km) -> None:
-        _signal_kernel(km, signal.SIGKILL)
+        with self._lock:
+            if self._km is km:
+                _signal_kernel(km, signal.SIGKILL)
 
 
 def show_interrupt(shell, etype, value, tb, tb_offset=None):
@@ -127,6 +142,7 @@ def show_interrupt(shell, etype, value, tb, tb_offset=None):
     output shows Python's plain traceback, formatted at once (see the module docstring)."""
     import traceback
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a repeated Ctrl-C while this shows: ipykernel restores it after the cell
     stb = traceback.format_exception(etype, value, tb)
     value._render_traceback_ = lambda: stb  # IPython shows an exception's own rendering when it has one
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
