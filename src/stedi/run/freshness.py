@@ -173,7 +173,9 @@ def built(step, lake_root: str) -> dict:
     if not found:
         return {}
     intake = {
+        # the quarantine's place in this lake (it may be a copy of the one the run built)
         name: {k: v for k, v in accounting.items() if k not in PER_RUN_KEYS}
+        | ({"quarantine_path": layout.quarantine_path(lake_root, name)} if "quarantine_path" in accounting else {})
         for name, accounting in _in_lake_order(found.get("intake") or {}).items()
     }
     return {"run": found.get("run"), "intake": intake, "quality": _in_lake_order(found.get("quality") or {})}
