@@ -17,7 +17,7 @@ from glue_kernels import install_fake_glue_kernel
 from stedi import config
 from stedi.cli import main
 from stedi.core.tables import table
-from stedi.run import pipeline, runner
+from stedi.run import console, pipeline, runner
 from stedi.run.options import RunOptions
 from stedi.run.pipeline import PIPELINE, STEPS, ZONE_STEPS
 from stedi.run.verdict import error_outputs, failed_cells, reply_error
@@ -160,7 +160,7 @@ def test_a_failed_run_with_a_table_of_unknown_rows_prints_one_line_and_its_count
     lines = captured.out.splitlines()
     assert lines[lines.index(f"  {'table':<26}{'zone':<10}{'rows':>10}") + 1].split() == ["customer_trusted", "trusted", "unknown"]
     assert _manifest(tmp_path)["tables"]["customer_trusted"]["rows"] is None
-    assert "unknown" in runner.format_counts({"tables": {"t": {"zone": "landing", "rows": None}}})
+    assert "unknown" in console.format_counts({"tables": {"t": {"zone": "landing", "rows": None}}})
 
 
 def test_the_end_of_a_run_names_the_quarantined_records_and_the_erasures_applied(tmp_path, capsys):
@@ -175,10 +175,10 @@ def test_the_end_of_a_run_names_the_quarantined_records_and_the_erasures_applied
     assert "  quarantine: 4 records held out of the landing tables (accelerometer_landing 4: not_json 3, truncated 1)\n" in out
     assert ("  erasures applied: 1 request (a1b2c3d4e5f6); 32 rows removed from the landing tables "
             "(customer_landing 2, accelerometer_landing 30), and their trusted and curated rows\n") in out
-    assert runner.outcome_lines({"intake": {"customer_landing": {"quarantined": 0}}}) == [
+    assert console.outcome_lines({"intake": {"customer_landing": {"quarantined": 0}}}) == [
         "  quarantine: no record held out of the landing tables"
     ]
-    assert runner.outcome_lines({"tables": {}}) == []
+    assert console.outcome_lines({"tables": {}}) == []
 
 
 SIGINT_ENV = "STEDI_TEST_SIGINT_PID"

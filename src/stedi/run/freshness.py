@@ -201,3 +201,49 @@ def current_tables(step, lake_root: str, run: str | None = None) -> dict:
         tables[name] = {"table": name, "zone": table(name).zone, "rows": rows, "path": path, "run": run}
     return tables
 
+
+
+def skipped_entry(step, lake_root: str, previous: dict | None = None) -> dict:
+    """The run's entry of `step`, skipped as up to date: its tables as they are, and the intake
+    accounting and quality results recorded when they were built, with "run", the run that built
+    them (None: unknown). A lake from before these were recorded: the previous run's (manifest
+    `previous`), when it was of this lake. A skipped analysis names the run whose analysis is the
+    latest."""
+    from stedi.run.pipeline import ANALYSIS
+
+    same_lake = previous is not None and previous.get("lake_dir") == lake_root
+    if step.kind == ANALYSIS:
+        found = {"run": _analysis_run(previous) if same_lake else None}
+    else:
+        found = built(step, lake_root)
+        if not found and same_lake:
+            found = {
+                "run": None,
+                "intake": {
+                    t: {k: v for k, v in acc.items() if k not in PER_RUN_KEYS}
+                    for t, acc in (previous.get("intake") or {}).items() if t in step.writes
+                },
+                "quality": {t: rs for t, rs in (previous.get("quality") or {}).items() if t in step.writes},
+            }
+    run = found.get("run")
+    record = {
+        "step": step.name,
+        "status": "succeeded",
+        "tables": current_tables(step, lake_root, run),
+        "intake": found.get("intake") or {},
+        "quality": found.get("quality") or {},
+    }
+    entry = {"name": step.name, "notebook": "", "status": "succeeded", "skipped": "up to date", "seconds": 0.0}
+    return {**entry, "run": run, "record": record}
+
+
+def _analysis_run(previous: dict) -> str | None:
+    """The run whose analysis is the latest, as the previous run's manifest tells it."""
+    from stedi.run.pipeline import ANALYSIS, STEPS
+
+    for entry in previous.get("steps") or []:
+        if STEPS.get(entry.get("name")) is not None and STEPS[entry["name"]].kind == ANALYSIS:
+            if entry.get("skipped"):
+                return entry.get("run")
+            return previous.get("run_id") if entry.get("status") == "succeeded" else None
+    return None

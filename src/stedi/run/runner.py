@@ -29,6 +29,7 @@ from stedi.core.tables import TABLES
 from stedi.errors import UsageError
 from stedi.lake.lock import LakeBusy, LakeLock
 from stedi.run import freshness, pipeline, report
+from stedi.run.console import format_counts, outcome_lines, step_line, step_outcome  # noqa: F401 (stedi.aws.status)
 from stedi.run.folder import RunFolder, new_run_id
 from stedi.run.interrupt import INTERRUPTED, RunInterrupt, stopped_by_interrupt
 from stedi.run.options import RunOptions, validate
@@ -307,7 +308,7 @@ def _execute(
                               "error": f"{INTERRUPTED} before the step started"})
                 print(f"{step_line(number, len(selected), step.name)} interrupted", file=out)
             elif _skippable(step, options, steps):
-                steps.append(_skipped(step, options, previous))
+                steps.append(freshness.skipped_entry(step, options.lake, previous))
                 print(f"{step_line(number, len(selected), step.name)} up to date, skipped", file=out)
                 continue
             else:
@@ -347,47 +348,6 @@ def _skippable(step: Step, options: RunOptions, done: list[dict]) -> bool:
     return freshness.up_to_date(step, options.lake, options.policy, options.raw)
 
 
-def _skipped(step: Step, options: RunOptions, previous: dict | None = None) -> dict:
-    """The entry of a step skipped as up to date: its tables as they are, and the intake accounting
-    and quality results recorded when they were built, with "run", the run that built them
-    (None: unknown). A lake from before these were recorded: the previous run's, when it was of
-    this lake. A skipped analysis names the run whose analysis is the latest."""
-    same_lake = previous is not None and previous.get("lake_dir") == options.lake
-    if step.kind == ANALYSIS:
-        built = {"run": _analysis_run(previous) if same_lake else None}
-    else:
-        built = freshness.built(step, options.lake)
-        if not built and same_lake:
-            built = {
-                "run": None,
-                "intake": {
-                    t: {k: v for k, v in acc.items() if k not in freshness.PER_RUN_KEYS}
-                    for t, acc in (previous.get("intake") or {}).items() if t in step.writes
-                },
-                "quality": {t: rs for t, rs in (previous.get("quality") or {}).items() if t in step.writes},
-            }
-    run = built.get("run")
-    record = {
-        "step": step.name,
-        "status": "succeeded",
-        "tables": freshness.current_tables(step, options.lake, run),
-        "intake": built.get("intake") or {},
-        "quality": built.get("quality") or {},
-    }
-    entry = {"name": step.name, "notebook": "", "status": "succeeded", "skipped": "up to date", "seconds": 0.0}
-    return {**entry, "run": run, "record": record}
-
-
-def _analysis_run(previous: dict) -> str | None:
-    """The run whose analysis is the latest, as the previous run's manifest tells it."""
-    for entry in previous.get("steps") or []:
-        if pipeline.STEPS.get(entry.get("name")) is not None and pipeline.STEPS[entry["name"]].kind == ANALYSIS:
-            if entry.get("skipped"):
-                return entry.get("run")
-            return previous.get("run_id") if entry.get("status") == "succeeded" else None
-    return None
-
-
 def _kernel(options: RunOptions):
     """The run's shared kernel, or none with `fresh_kernels` (papermill then starts one per notebook)."""
     if options.fresh_kernels:
@@ -401,64 +361,3 @@ def _kernel(options: RunOptions):
 
         env[config.SPARK_JAVA_OPTIONS_ENV] = java_options_for(raw_bytes(options.raw))
     return kernel_for_run(options.kernel_name, env)
-
-
-def step_line(number: int, total: int, name: str) -> str:
-    """The start of a step's line in the run's step table: `  [2/7] 01_customer_landing_to_trusted ...`."""
-    return f"  [{number}/{total}] {name} ..."
-
-
-def step_outcome(status: str, seconds: float | None) -> str:
-    """The end of a step's line: ` succeeded (3.2 s)`, or the status alone when it has no duration."""
-    return f" {status}" if seconds is None else f" {status} ({seconds:.1f} s)"
-
-
-def format_counts(manifest: dict) -> str:
-    """The row counts of the manifest's tables, one line each (a table built by an earlier run names
-    it); "" when the manifest has no table. A count that could not be read shows as "unknown"."""
-    tables = manifest.get("tables") or {}
-    if not tables:
-        return ""
-    lines = [f"  {'table':<26}{'zone':<10}{'rows':>10}"]
-    for name, t in tables.items():
-        rows = "unknown" if t.get("rows") is None else f"{t['rows']:,}"
-        line = f"  {name:<26}{t.get('zone') or '':<10}{rows:>10}"
-        built = t.get("run")
-        if built is not None and built != manifest.get("run_id"):
-            line += f"  built by run {built}" if built else "  built outside stedi run"
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def outcome_lines(manifest: dict) -> list[str]:
-    """What the end of a run says besides the counts: the records the landing tables' quarantine
-    holds, by table and reason, and the erasure requests the run applied."""
-    lines = []
-    intake = manifest.get("intake") or {}
-    if intake:
-        held = {name: acc for name, acc in intake.items() if acc.get("quarantined")}
-        if held:
-            total = sum(acc["quarantined"] for acc in held.values())
-            parts = "; ".join(
-                f"{name} {acc['quarantined']:,}"
-                + (": " + ", ".join(f"{r} {n:,}" for r, n in (acc.get("quarantine_reasons") or {}).items())
-                   if acc.get("quarantine_reasons") else "")
-                for name, acc in held.items()
-            )
-            lines.append(f"  quarantine: {total:,} records held out of the landing tables ({parts})")
-        else:
-            lines.append("  quarantine: no record held out of the landing tables")
-    erasures = manifest.get("erasures") or []
-    if erasures:
-        # Each request applied by the same intake carries that intake's rows erased per landing table.
-        rows: dict[str, int] = {}
-        for e in erasures:
-            rows.update(e.get("rows") or {})
-        ids = ", ".join(e.get("id", "?") for e in erasures)
-        per_table = ", ".join(f"{name} {n:,}" for name, n in rows.items())
-        lines.append(
-            f"  erasures applied: {len(erasures)} request{'s' if len(erasures) != 1 else ''} ({ids}); "
-            f"{sum(rows.values()):,} rows removed from the landing tables ({per_table}), and their "
-            "trusted and curated rows"
-        )
-    return lines
