@@ -22,8 +22,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lakes import STEDI, copy_lake, descendants, fingerprints, kill_everything, start_run, stedi_run, wait_for
+from lakes import copy_lake, descendants, fingerprints, kill_everything, start_run, stedi_run, wait_for
 from stedi import config
+from stedi.cli import main
 from stedi.lake.lock import LakeLock
 from stedi.run.folder import RunFolder
 from stedi.run.interrupt import GRACE_SECONDS
@@ -111,8 +112,7 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(tmp_path, way,
         assert lock.took_over is None
     assert fingerprints(spark, lake) == clean_fingerprints("strict")
 
-    report = subprocess.run([*STEDI, "report", "--runs-dir", str(runs)], capture_output=True, text=True, cwd=config.PROJECT_ROOT)
-    assert report.returncode == 0, report.stderr
+    assert main(["report", "--runs-dir", str(runs)]) == 0  # `stedi report` finds the run
     index = (folder.path / "index.html").read_text()
     assert f"The run was interrupted in step {STEP}." in index and (folder.path / f"{STEP}.html").is_file()
 
