@@ -60,7 +60,9 @@ def stedi_run(lake_dir, runs_dir, *args, check=True) -> subprocess.CompletedProc
     return done
 
 
-def start_run(lake_dir, runs_dir, *args) -> subprocess.Popen:
+def start_run(lake_dir, runs_dir, *args, **popen) -> subprocess.Popen:
+    """`stedi run` started in a process group of its own (signal it with os.killpg(proc.pid, ...));
+    `popen`: more subprocess.Popen arguments (env, preexec_fn)."""
     return subprocess.Popen(
         [*STEDI, "run", "--lake-dir", str(lake_dir), "--runs-dir", str(runs_dir), *args],
         stdout=subprocess.PIPE,
@@ -68,6 +70,7 @@ def start_run(lake_dir, runs_dir, *args) -> subprocess.Popen:
         text=True,
         cwd=config.PROJECT_ROOT,
         start_new_session=True,
+        **popen,
     )
 
 

@@ -37,6 +37,7 @@ from stedi.analysis.findings import (
     findings_sentence,
     intake_findings,
     load_manifest,
+    other_run,
     quality_findings,
     quality_outcomes,
 )
@@ -489,6 +490,48 @@ def test_findings_without_a_manifest(tmp_path):
     assert empty_intake.empty and empty_quality.empty and quality_outcomes(empty_quality).empty
     assert findings_sentence(empty_intake, empty_quality, False).startswith("No data-quality findings recorded")
     assert "No data-quality rule results recorded" in findings_sentence(empty_intake, empty_quality, True)
+
+
+def test_findings_opened_by_hand_are_the_latest_runs_of_the_same_lake(tmp_path):
+    # The analysis opened by hand (no run folder) reads the newest run of its lake that recorded
+    # findings: one that succeeded first; a run with nothing new records those of the tables in force.
+    import json
+    import os
+
+    runs, lake = tmp_path / "runs", tmp_path / "lake"
+
+    def run(name, lake_dir, status, findings, mtime):
+        folder = runs / name
+        RunFolder(folder).write_manifest({"run_id": name, "status": status, "lake_dir": str(lake_dir), **findings})
+        os.utime(folder / "manifest.json", (mtime, mtime))
+
+    assert load_manifest("", str(lake), runs) is None
+    run("r1", lake, "succeeded", MANIFEST, 1_700_000_000)
+    run("r2", tmp_path / "other-lake", "succeeded", MANIFEST, 1_700_000_300)
+    run("r3", lake, "succeeded", {"intake": {}, "quality": {}}, 1_700_000_200)  # a stub: no findings
+    run("r4", lake, "failed", {"intake": MANIFEST["intake"]}, 1_700_000_250)
+    (runs / "latest").symlink_to("r3", target_is_directory=True)
+    assert load_manifest("", str(lake), runs)["run_id"] == "r1"
+    assert load_manifest("", None, runs) is None  # no lake named: nothing to look for
+    run("r5", lake, "succeeded", {"intake": MANIFEST["intake"], "quality": MANIFEST["quality"]}, 1_699_999_900)
+    found = load_manifest("", str(lake), runs)
+    assert found["run_id"] == "r1"  # r5 is older than r1
+    os.utime(runs / "r5" / "manifest.json", (1_700_000_400, 1_700_000_400))
+    found = load_manifest("", str(lake), runs)
+    assert found["run_id"] == "r5"
+    text = findings_sentence(intake_findings(found), quality_findings(found), True, other_run(found, ""))
+    assert text.startswith("From run r5, the latest run of this lake that recorded findings. Intake read 10 records")
+    assert other_run(found, "r5") == ""  # under stedi run, its own manifest
+    assert json.loads((runs / "r4" / "manifest.json").read_text())["status"] == "failed"
+
+
+def test_the_notebook_reads_the_findings_of_its_lake_when_opened_by_hand():
+    import nbformat
+
+    nb = nbformat.read(config.NOTEBOOKS_DIR / "balance_analysis.ipynb", as_version=4)
+    [cell] = [c for c in nb.cells if "findings.load_manifest(run_dir" in c.source and "quality_findings" in c.source]
+    assert "findings.load_manifest(run_dir, lake.root)" in cell.source
+    assert "findings.other_run(manifest, run_id)" in cell.source
 
 
 def test_save_figure_and_finish(tmp_path):

@@ -209,7 +209,7 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
                            capture_output=True, text=True, cwd=config.PROJECT_ROOT)
     assert erase.returncode == 0, erase.stderr
     assert withdraws["email"].lower() not in erase.stdout.lower()
-    stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    erased_run = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     text = _every_file_text(lake).lower()
     assert withdraws["email"].lower().encode() not in text
     assert withdraws["serialNumber"].lower().encode() not in text
@@ -218,6 +218,9 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert erased["customer_landing"] >= 2 and erased["accelerometer_landing"] > 0 and erased["step_trainer_landing"] > 0
     assert all(acc["balanced"] for acc in manifest["intake"].values())
     assert [e["id"] for e in manifest["erasures"]] == [left]
+    removed = sum(manifest["erasures"][0]["rows"].values())
+    assert f"  erasures applied: 1 request ({left}); {removed:,} rows removed from the landing tables (" in erased_run.stdout
+    assert withdraws["email"].lower() not in erased_run.stdout.lower()
     index = (RunFolder.latest(runs).path / "index.html").read_text()
     assert "Erasures" in index and left in index and withdraws["email"].lower() not in index.lower()
     assert manifest["consent_changes"] == {}  # they had left the consented tables already, on day 3

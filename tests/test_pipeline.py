@@ -221,9 +221,16 @@ def test_messy_exports_build_the_same_lake_as_the_clean_ones(messy_raw, tmp_path
     raw, exports = messy_raw
     engine = config.DEFAULT_ENGINE
     lake, runs = tmp_path / "lake", tmp_path / "runs"
-    stedi_run(lake, runs, "--raw-dir", str(raw), "--engine", engine, *ZONE_STEPS_ONLY)
+    done = stedi_run(lake, runs, "--raw-dir", str(raw), "--engine", engine, *ZONE_STEPS_ONLY)
     manifest = RunFolder.latest(runs).read_manifest()
     assert manifest["policy"] == "strict"
+    # The end of the run names what the quarantine holds, per table and reason.
+    held = {name: acc for name, acc in manifest["intake"].items() if acc["quarantined"]}
+    line = next(x for x in done.stdout.splitlines() if x.startswith("  quarantine: "))
+    assert line.startswith(f"  quarantine: {sum(a['quarantined'] for a in held.values()):,} records held out of the landing tables (")
+    for name, acc in held.items():
+        reasons = ", ".join(f"{r} {n:,}" for r, n in acc["quarantine_reasons"].items())
+        assert f"{name} {acc['quarantined']:,}: {reasons}" in line
     assert {name: manifest["tables"][name]["rows"] for name in LANDING} == LANDING
     for source, files in exports.items():
         accounting = manifest["intake"][landing_table(source)]

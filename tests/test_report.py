@@ -191,3 +191,78 @@ def test_refresh_re_exports_the_latest_run(tmp_path):
     assert 'href="00_raw_to_landing.code.html"' in index.read_text()
     with pytest.raises(FileNotFoundError):
         report.refresh(RunFolder.find(runs, "no-such-run"))
+
+
+def test_index_of_a_run_with_nothing_new_shows_the_lake_and_the_runs_that_built_it(run_dir):
+    built = "20231231T000000Z-strict-0000"
+    (run_dir.parent / built).mkdir()
+    (run_dir.parent / built / "00_raw_to_landing.html").write_text("report")
+    m = manifest()
+    for t in m["tables"].values():
+        t["run"] = built
+    m["tables"]["machine_learning_curated"]["run"] = None  # a lake from before runs were recorded
+    m["steps"] = [
+        {"name": name, "notebook": "", "status": "succeeded", "skipped": "up to date", "seconds": 0.0, "run": built}
+        for name in STEPS
+    ]
+    page = report.write_index(run_dir, m).read_text()
+    assert "Nothing new:" in page and "This page shows the lake as it is" in page
+    assert page.count('class="badge ok">up to date<') == 3 and "0.0 s" not in page
+    assert f'href="../{built}/00_raw_to_landing.html"' in page  # the report of the run that last ran it
+    assert page.count(f"<td class='built'>run {built}</td>") == 2
+    assert "<td class='built'>—</td>" in page
+    assert "No intake accounting recorded." not in page and "No data-quality results recorded." not in page
+    assert "81,280" in page and "phone_unique" in page
+
+
+def test_index_of_an_interrupted_run_says_where_and_how_to_resume(run_dir):
+    m = manifest(status="interrupted")
+    m["steps"][1].update(status="interrupted", error='interrupted (SIGINT) in cell [4] ("report = step.publish(...)")')
+    m["steps"] = m["steps"][:2]
+    m["tables"]["customer_landing"]["run"] = m["run_id"]
+    page = report.write_index(run_dir, m).read_text()
+    assert "<title>STEDI run 20240101T000000Z-strict-abcd · interrupted</title>" in page
+    assert "The run was interrupted in step 01_customer_landing_to_trusted." in page
+    assert "<code>stedi run --resume</code> continues it." in page
+    assert "interrupted (SIGINT) in cell [4]" in page
+    assert "<td class='built'>this run</td>" in page
+
+
+@pytest.mark.e2e
+def test_a_run_with_nothing_new_reports_the_lake_as_it_is(tmp_path, clean_builds):
+    # A copy of the clean strict build and of its run folder (made the copy's: its lake_dir): a
+    # plain `stedi run` skips every step.
+    import shutil
+
+    from lakes import copy_lake, stedi_run
+
+    from stedi.run.freshness import PER_RUN_KEYS
+
+    source_lake, built_dir, built, _ = clean_builds("strict")
+    lake, runs = copy_lake(source_lake, tmp_path / "lake"), tmp_path / "runs"
+    shutil.copytree(built_dir, runs / built["run_id"])
+    RunFolder(runs / built["run_id"]).write_manifest({**built, "lake_dir": str(lake)})
+    done = stedi_run(lake, runs)
+    assert "nothing new" in done.stdout and done.stdout.count("up to date, skipped") == 7
+    assert f"  customer_curated          curated   {built['tables']['customer_curated']['rows']:>10,}  built by run {built['run_id']}" in done.stdout
+    assert "  quarantine: no record held out of the landing tables\n" in done.stdout  # the real exports: none
+    folder = RunFolder.latest(runs)
+    assert folder.run_id != built["run_id"]
+    manifest = folder.read_manifest()
+    assert manifest["status"] == "succeeded"
+    assert {s["name"]: s.get("run") for s in manifest["steps"]} == {s["name"]: built["run_id"] for s in built["steps"]}
+    assert {n: (t["rows"], t["run"]) for n, t in manifest["tables"].items()} == {
+        n: (t["rows"], built["run_id"]) for n, t in built["tables"].items()
+    }
+    # The intake accounting and quality results of the tables in force, as the building run recorded them.
+    assert manifest["quality"] == built["quality"]
+    assert manifest["intake"] == {
+        name: {k: v for k, v in acc.items() if k not in PER_RUN_KEYS}
+        | {"quarantine_path": acc["quarantine_path"].replace(str(source_lake), str(lake))}
+        for name, acc in built["intake"].items()
+    }
+    page = (folder.path / "index.html").read_text()
+    assert "Nothing new:" in page and "No intake accounting recorded." not in page
+    assert "No data-quality results recorded." not in page and "No table was written." not in page
+    assert f'href="../{built["run_id"]}/05_machine_learning_curated.html"' in page
+    assert f'href="../{built["run_id"]}/balance_analysis.html"' in page

@@ -17,7 +17,7 @@ from glue_kernels import install_fake_glue_kernel
 from stedi import config
 from stedi.cli import main
 from stedi.core.tables import table
-from stedi.run import pipeline, runner
+from stedi.run import console, pipeline, runner
 from stedi.run.options import RunOptions
 from stedi.run.pipeline import PIPELINE, STEPS, ZONE_STEPS
 from stedi.run.verdict import error_outputs, failed_cells, reply_error
@@ -35,14 +35,15 @@ tables = {{}}
 for name, zone in {writes!r}:
     path = pathlib.Path(lake_dir, zone, name)
     path.mkdir(parents=True, exist_ok=True)
-    tables[name] = {{"zone": zone, "rows": 1, "path": str(path)}}
+    tables[name] = {{"zone": zone, "rows": {rows!r}, "path": str(path)}}
 record = pathlib.Path(run_dir, "steps", "{name}.json")
 record.parent.mkdir(parents=True, exist_ok=True)
-record.write_text(json.dumps({{"step": "{name}", "tables": tables, "reads": {reads!r}}}))"""
+record.write_text(json.dumps({{"step": "{name}", "tables": tables, "reads": {reads!r}, **{extra!r}}}))"""
 
 
-def stand_in(step, *, reads=None, fault: str = "", finish: bool = True):
-    """A notebook shaped like a zone step's: markdown, magics, parameters, markdown, (fault), finish."""
+def stand_in(step, *, reads=None, fault: str = "", finish: bool = True, rows: int | None = 1, record: dict | None = None):
+    """A notebook shaped like a zone step's: markdown, magics, parameters, markdown, (fault), finish.
+    Its completion record gives each table `rows` rows, and holds `record`'s keys besides."""
     cells = [
         nbformat.v4.new_markdown_cell(f"# stand-in for {step.name}"),
         nbformat.v4.new_code_cell("%glue_version 5.0"),
@@ -54,7 +55,8 @@ def stand_in(step, *, reads=None, fault: str = "", finish: bool = True):
     if finish:
         writes = [(name, table(name).zone) for name in step.writes]
         declared = list(step.reads) if reads is None else reads
-        cells.append(nbformat.v4.new_code_cell(FINISH.format(writes=writes, name=step.name, reads=declared)))
+        finish_cell = FINISH.format(writes=writes, name=step.name, reads=declared, rows=rows, extra=record or {})
+        cells.append(nbformat.v4.new_code_cell(finish_cell))
     return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": config.LOCAL_KERNEL, "display_name": "stand-in", "language": "python"}})
 
 
@@ -133,6 +135,109 @@ def test_a_record_that_read_other_tables_than_declared_fails_the_step(tmp_path, 
     err = capsys.readouterr().err
     assert "the step read accelerometer_landing, customer_landing; the pipeline declares customer_landing" in err
     assert _manifest(tmp_path)["steps"][0]["status"] == "failed"
+
+
+def test_a_failed_run_without_tables_prints_no_counts_header(tmp_path, capsys):
+    assert _run(tmp_path, stand_ins(tmp_path, **{FIRST: {"fault": "raise ValueError('bad export')"}})) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "ValueError: bad export" in captured.err
+    assert "table" not in captured.out and "rows" not in captured.out
+    assert captured.out.splitlines()[-1].startswith("run folder: ") and "(failed, " in captured.out
+
+
+def test_a_failed_run_with_a_table_of_unknown_rows_prints_one_line_and_its_counts(tmp_path, capsys):
+    # A step whose table could not be counted (rows None: a skipped step whose table's count is
+    # unreadable), then a failing step: one line, exit 1, the counts printed without crashing
+    # (the counts crashed with "unsupported format string passed to NoneType.__format__").
+    lake_with(tmp_path, "customer_landing", "accelerometer_landing")
+    notebooks = stand_ins(tmp_path, **{"01_customer_landing_to_trusted": {"rows": None},
+                                       "02_accelerometer_landing_to_trusted": {"fault": "raise FileNotFoundError('customer_trusted')"}})
+    assert _run(tmp_path, notebooks, "--only", "01,02") == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("stedi: step 02_accelerometer_landing_to_trusted failed in ")
+    assert "FileNotFoundError: customer_trusted" in captured.err
+    lines = captured.out.splitlines()
+    assert lines[lines.index(f"  {'table':<26}{'zone':<10}{'rows':>10}") + 1].split() == ["customer_trusted", "trusted", "unknown"]
+    assert _manifest(tmp_path)["tables"]["customer_trusted"]["rows"] is None
+    assert "unknown" in console.format_counts({"tables": {"t": {"zone": "landing", "rows": None}}})
+
+
+def test_the_end_of_a_run_names_the_quarantined_records_and_the_erasures_applied(tmp_path, capsys):
+    accounting = {"read": 12, "landed": 7, "quarantined": 4, "duplicates_dropped": 1,
+                  "quarantine_reasons": {"not_json": 3, "truncated": 1}, "balanced": True}
+    intake = {"customer_landing": {**accounting, "quarantined": 0, "quarantine_reasons": {}},
+              "accelerometer_landing": accounting}
+    erasures = [{"id": "a1b2c3d4e5f6", "rows": {"customer_landing": 2, "accelerometer_landing": 30}}]
+    notebooks = stand_ins(tmp_path, **{FIRST: {"record": {"intake": intake, "erasures": erasures}}})
+    assert _run(tmp_path, notebooks, "--only", "00") == 0
+    out = capsys.readouterr().out
+    assert "  quarantine: 4 records held out of the landing tables (accelerometer_landing 4: not_json 3, truncated 1)\n" in out
+    assert ("  erasures applied: 1 request (a1b2c3d4e5f6); 32 rows removed from the landing tables "
+            "(customer_landing 2, accelerometer_landing 30), and their trusted and curated rows\n") in out
+    assert console.outcome_lines({"intake": {"customer_landing": {"quarantined": 0}}}) == [
+        "  quarantine: no record held out of the landing tables"
+    ]
+    assert console.outcome_lines({"tables": {}}) == []
+
+
+SIGINT_ENV = "STEDI_TEST_SIGINT_PID"
+# A step that sends SIGINT to the runner (this test process, whose pid the variable holds), as a
+# terminal's Ctrl-C would, then works on for a minute unless something stops it.
+SIGINT_FAULT = f"""import os, signal, time
+if os.environ.get("{SIGINT_ENV}"):
+    os.kill(int(os.environ["{SIGINT_ENV}"]), signal.SIGINT)
+    time.sleep(60)"""
+
+
+def test_sigint_to_the_runner_interrupts_the_step_and_resume_continues_the_run(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+    import threading
+    import time
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("the run handles SIGINT from the main thread only; here the signal would stop the tests")
+    lake_with(tmp_path, "customer_landing", "accelerometer_trusted")
+    notebooks = stand_ins(tmp_path, **{"01_customer_landing_to_trusted": {"fault": SIGINT_FAULT}})
+    monkeypatch.setenv(SIGINT_ENV, str(os.getpid()))  # the kernel's environment is this process's
+    before = signal.getsignal(signal.SIGINT)
+    started = time.monotonic()
+    assert _run(tmp_path, notebooks, "--only", "01,03") == 130
+    assert time.monotonic() - started < 30  # not the minute the cell sleeps
+    assert signal.getsignal(signal.SIGINT) is before  # the run's handler is gone with the run
+    captured = capsys.readouterr()
+    run_id = (tmp_path / "runs" / "latest").resolve().name
+    assert captured.err == (f"stedi: run {run_id} interrupted in step 01_customer_landing_to_trusted; "
+                            "`stedi run --resume` continues it\n")
+    manifest = _manifest(tmp_path)
+    assert manifest["status"] == "interrupted"
+    [entry] = manifest["steps"]
+    assert entry["status"] == "interrupted" and entry["error"].startswith("interrupted (SIGINT) in cell [")
+    assert "customer_trusted" not in manifest["tables"]  # the step never finished
+    monkeypatch.delenv(SIGINT_ENV)
+    assert main(["run", "--runs-dir", str(tmp_path / "runs"), "--resume"]) == 0
+    assert f"stedi run {run_id} (resuming at step 1)" in capsys.readouterr().out
+    manifest = _manifest(tmp_path)
+    assert manifest["status"] == "succeeded" and list(manifest["tables"]) == ["customer_trusted", "customer_curated"]
+
+
+def test_a_step_its_kernel_stopped_with_keyboard_interrupt_interrupts_the_run(tmp_path, capsys):
+    # The kernel got the SIGINT (its process group was signalled), the runner did not.
+    lake_with(tmp_path, "customer_landing")
+    notebooks = stand_ins(tmp_path, **{"01_customer_landing_to_trusted": {"fault": "raise KeyboardInterrupt"}})
+    assert _run(tmp_path, notebooks, "--only", "01") == 130
+    assert "interrupted in step 01_customer_landing_to_trusted" in capsys.readouterr().err
+    assert _manifest(tmp_path)["steps"][0]["status"] == "interrupted"
+
+
+def test_a_run_has_a_manifest_from_its_start(tmp_path, capsys):
+    # A run killed in its first step can be resumed and reported: runs/latest has a manifest.
+    seen = 'import json, pathlib\npathlib.Path(run_dir, "seen.json").write_text(pathlib.Path(run_dir, "manifest.json").read_text())'
+    lake_with(tmp_path, "customer_landing")
+    assert _run(tmp_path, stand_ins(tmp_path, **{"01_customer_landing_to_trusted": {"fault": seen}}), "--only", "01") == 0
+    early = json.loads((tmp_path / "runs" / "latest" / "seen.json").read_text())
+    assert early["status"] == "running" and early["steps"] == [] and early["options"]["only"] == "01"
 
 
 # -- partial runs -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """`stedi ...`: the command line.
 
-Exit codes: 0 success; 1 a step failed; 2 bad arguments or input (one line, nothing written).
+Exit codes: 0 success; 1 a step failed; 2 bad arguments or input (one line, nothing written);
+130 interrupted (Ctrl-C: one line; an interrupted run can be resumed).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import sys
 
 from stedi import config
 from stedi.errors import UsageError
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
 
 class _Parser(argparse.ArgumentParser):
@@ -199,7 +202,7 @@ def _run(args) -> int:
         dry_run(options, resume=args.resume)
         return 0
     manifest = run(options, resume=args.resume)
-    return 0 if manifest["status"] == "succeeded" else 1
+    return {"succeeded": 0, "interrupted": EXIT_INTERRUPTED}.get(manifest["status"], 1)
 
 
 def _sql(args) -> int:
@@ -376,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"stedi: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside a run's own handling (stedi.run.interrupt)
+        print(f"stedi {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,19 +1,55 @@
-"""The run's intake and data-quality results, read from its manifest."""
+"""The run's intake and data-quality results, read from its manifest.
+
+Under `stedi run` the analysis reads its own run's manifest. Opened by hand (no run folder),
+it reads the manifest of the latest run of the same lake that recorded findings: every run,
+one that skipped every step included, records the intake and quality of the tables in force.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pandas as pd
 
+from stedi import config
 from stedi.analysis.formatting import count
 from stedi.core.tables import TABLES
-from stedi.run.folder import RunFolder
+from stedi.run.folder import LATEST, MANIFEST, RunFolder
 
 
-def load_manifest(run_dir: str | Path | None) -> dict | None:
-    """The run's manifest, or None when there is no run folder or no manifest yet."""
-    return RunFolder(run_dir).read_manifest() if run_dir else None
+def load_manifest(run_dir: str | Path | None, lake_dir: str | None = None, runs_dir: str | Path = config.RUNS_DIR) -> dict | None:
+    """The run's manifest; without a run folder, that of the latest run of `lake_dir` (when given)
+    in `runs_dir` with findings (`latest_findings`); None when there is none."""
+    if run_dir:
+        return RunFolder(run_dir).read_manifest()
+    return latest_findings(lake_dir, runs_dir) if lake_dir else None
+
+
+def latest_findings(lake_dir: str, runs_dir: str | Path = config.RUNS_DIR) -> dict | None:
+    """The manifest of the newest run of the lake at `lake_dir` that recorded intake or quality
+    results: the newest that succeeded, else the newest of any status; None when there is none."""
+    runs = Path(config.resolve(runs_dir))
+    lake = os.path.realpath(config.resolve(lake_dir))
+    found = []
+    for path in runs.glob(f"*/{MANIFEST}") if runs.is_dir() else ():
+        if path.parent.name == LATEST:
+            continue
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        of_lake = manifest.get("lake_dir") and os.path.realpath(manifest["lake_dir"]) == lake
+        if of_lake and (manifest.get("intake") or manifest.get("quality")):
+            found.append((manifest.get("status") == "succeeded", path.stat().st_mtime, path.parent.name, manifest))
+    return max(found, key=lambda f: f[:3])[3] if found else None
+
+
+def other_run(manifest: dict | None, run_id: str) -> str:
+    """The id of the run `manifest` is of, when it is not run `run_id` (the analysis's own); else ""."""
+    found = (manifest or {}).get("run_id") or ""
+    return found if found != run_id else ""
 
 
 def intake_findings(manifest: dict | None) -> pd.DataFrame:
@@ -52,10 +88,14 @@ def quality_outcomes(quality: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(index=order, columns=outcomes)
 
 
-def findings_sentence(intake: pd.DataFrame, quality: pd.DataFrame, have_manifest: bool) -> str:
+def findings_sentence(intake: pd.DataFrame, quality: pd.DataFrame, have_manifest: bool, from_run: str = "") -> str:
+    """The findings in a few sentences; `from_run`: the run they come from when it is not this analysis's."""
     if not have_manifest:
-        return "No data-quality findings recorded: this analysis ran outside a run folder (no manifest.json)."
-    parts = []
+        return (
+            "No data-quality findings recorded: this analysis ran outside a run folder and no run of this "
+            "lake recorded any (no manifest.json)."
+        )
+    parts = [f"From run {from_run}, the latest run of this lake that recorded findings."] if from_run else []
     if len(intake):
         parts.append(
             f"Intake read {count(intake['read'].sum())} records into {len(intake)} landing tables: "

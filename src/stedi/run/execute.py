@@ -1,9 +1,11 @@
 """papermill, as the runner uses it: execute one notebook into the run folder.
 
 Tested with papermill 2.7.0 and nbclient 0.11.0. The one piece that goes past papermill's
-public API is `SharedKernelEngine`: papermill's nbclient engine, registered under its own
-name (papermill's engine registry is public), whose client executes on the run's already
-connected kernel client instead of connecting a new one. Its body follows
+public API is `RunEngine`: papermill's nbclient engine, registered under its own name
+(papermill's engine registry is public), whose client executes on the run's already
+connected kernel client (when the run shares one kernel) instead of connecting a new one,
+and which, before each cell, tells the run's `RunInterrupt` (stedi.run.interrupt) which
+kernel is executing, and stops once the run is interrupted. Its body follows
 `papermill.engines.NBClientEngine.execute_managed_notebook` of that version.
 """
 
@@ -11,20 +13,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stedi.run.interrupt import RunInterrupt
 from stedi.run.shared_kernel import SharedKernel
 from stedi.run.verdict import reply_error
 
-SHARED_KERNEL_ENGINE = "stedi-shared-kernel"
+RUN_ENGINE = "stedi-run"
 
 
-def _shared_kernel_engine():
+def _run_engine():
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
 
-    class SharedKernelEngine(NBClientEngine):
-        """NBClientEngine, with the client set to `shared_client` before executing."""
+    class RunEngine(NBClientEngine):
+        """NBClientEngine, with the client set to `shared_client` (when given) before executing, and
+        `interrupt` (when given) told of the kernel before each cell."""
 
         @classmethod
         def execute_managed_notebook(
@@ -37,6 +41,7 @@ def _shared_kernel_engine():
             start_timeout=60,
             execution_timeout=None,
             shared_client=None,
+            interrupt=None,
             **kwargs,
         ):
             kwargs = remove_args(["input_path"], **kwargs)
@@ -52,30 +57,48 @@ def _shared_kernel_engine():
                 stderr_file=stderr_file,
             )
             client = PapermillNotebookClient(nb_man, **final_kwargs)
-            client.kc = shared_client  # nbclient keeps a client it did not create (km given)
-            return client.execute()
+            if shared_client is not None:
+                client.kc = shared_client  # nbclient keeps a client it did not create (km given)
+            if interrupt is not None:
+                # Before each cell (the kernel is started by then): raises RunInterrupted once interrupted.
+                client.on_cell_start = lambda **_: interrupt.kernel_running(client.km)
+            try:
+                return client.execute()
+            finally:
+                if interrupt is not None:
+                    interrupt.kernel_done()
 
-    return SharedKernelEngine
+    return RunEngine
 
 
 def execute(
-    source: Path, executed: Path, parameters: dict, kernel_name: str, cwd: Path, kernel: SharedKernel | None
+    source: Path,
+    executed: Path,
+    parameters: dict,
+    kernel_name: str,
+    cwd: Path,
+    kernel: SharedKernel | None,
+    interrupt: RunInterrupt | None = None,
 ) -> tuple[str | None, list[str]]:
-    """Execute `source` into `executed` with `parameters`, on `kernel` (None: a kernel of its own).
+    """Execute `source` into `executed` with `parameters`, on `kernel` (None: a kernel of its own);
+    `interrupt`, the run's RunInterrupt, can stop it.
 
     Returns (what was raised as "ename: evalue", or None; what the kernel's error replies said).
     papermill writes `executed` as it goes, so it holds the outputs up to a failure.
     """
     import papermill as pm
+    from papermill.engines import papermill_engines
     from papermill.exceptions import PapermillExecutionError
 
     replies: list[str] = []  # in case no output says what went wrong
-    extra: dict = {"on_cell_error": lambda execute_reply, **_: replies.append(reply_error(execute_reply))}
+    papermill_engines.register(RUN_ENGINE, _run_engine())
+    extra: dict = {
+        "on_cell_error": lambda execute_reply, **_: replies.append(reply_error(execute_reply)),
+        "engine_name": RUN_ENGINE,
+        "interrupt": interrupt,
+    }
     if kernel is not None:
-        from papermill.engines import papermill_engines
-
-        papermill_engines.register(SHARED_KERNEL_ENGINE, _shared_kernel_engine())
-        extra.update(km=kernel.km, engine_name=SHARED_KERNEL_ENGINE, shared_client=kernel.client)
+        extra.update(km=kernel.km, shared_client=kernel.client)
     try:
         pm.execute_notebook(
             str(source),

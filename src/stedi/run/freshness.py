@@ -11,7 +11,9 @@ A step's *fingerprint* is a hash of everything its output depends on:
   steps, the version of every table the step reads (a table's published version folder).
 
 When a step finishes, it records its fingerprint and the versions of the tables it wrote
-in `<lake>/_intake/steps.json`. Before running a step, the runner computes the fingerprint
+in `<lake>/_intake/steps.json`, with what a report of the lake needs when the step is later
+skipped: the run that built the tables, their intake accounting and their quality results
+(`built`). Before running a step, the runner computes the fingerprint
 from the lake as it is now: when it equals the recorded one and the step's tables are still
 at the recorded versions, the step is skipped ("up to date"). So a new raw file reruns the
 intake and then every step whose inputs got a new version; a policy change or an edited
@@ -100,8 +102,9 @@ def _recorded(lake_root: str) -> dict:
     return json.loads(text) if text else {}
 
 
-def record(step, lake_root: str, policy: str, ledger=None, erasures=None) -> None:
-    """Record that `step` just wrote its tables (called when the step finishes)."""
+def record(step, lake_root: str, policy: str, ledger=None, erasures=None, built: dict | None = None) -> None:
+    """Record that `step` just wrote its tables (called when the step finishes); `built`: the run
+    that wrote them ("run", its id, "" outside a run), their "intake" accounting and "quality" results."""
     inputs = inputs_of(step, lake_root, ledger, erasures)
     if inputs is None:
         return
@@ -109,6 +112,7 @@ def record(step, lake_root: str, policy: str, ledger=None, erasures=None) -> Non
     steps[step.name] = {
         "fingerprint": fingerprint(step, policy, inputs),
         "outputs": {name: table_version(lake_root, name) for name in step.writes},
+        **({"built": built} if built is not None else {}),
     }
     storage.write_text(f"{lake_root}/{STEPS_FILE}", json.dumps(steps, indent=1, sort_keys=True) + "\n")
 
@@ -157,8 +161,36 @@ def missing_files(lake_root: str, raw_dir: str) -> dict[str, list[str]]:
     return found
 
 
-def current_tables(step, lake_root: str) -> dict:
-    """The step's tables as they are (for the record of a skipped step): zone, rows, path."""
+# What a step's record says of one run only, left out when its results are carried to a later run.
+PER_RUN_KEYS = ("run", "seconds")
+
+
+def built(step, lake_root: str) -> dict:
+    """What the last run of `step` recorded of the tables it built (see `record`): "run", "intake",
+    "quality"; the intake without what describes that run only (its files, its duration). {} when
+    nothing was recorded (a lake from before these were)."""
+    found = (_recorded(lake_root).get(step.name) or {}).get("built") or {}
+    if not found:
+        return {}
+    intake = {
+        # the quarantine's place in this lake (it may be a copy of the one the run built)
+        name: {k: v for k, v in accounting.items() if k not in PER_RUN_KEYS}
+        | ({"quarantine_path": layout.quarantine_path(lake_root, name)} if "quarantine_path" in accounting else {})
+        for name, accounting in _in_lake_order(found.get("intake") or {}).items()
+    }
+    return {"run": found.get("run"), "intake": intake, "quality": _in_lake_order(found.get("quality") or {})}
+
+
+def _in_lake_order(per_table: dict) -> dict:
+    """`per_table` with its tables in the declared order (steps.json keeps its keys sorted)."""
+    from stedi.core.tables import TABLES
+
+    return {name: per_table[name] for name in TABLES if name in per_table} | per_table
+
+
+def current_tables(step, lake_root: str, run: str | None = None) -> dict:
+    """The step's tables as they are (for the record of a skipped step): zone, rows, path, and `run`,
+    the run that built them (None: unknown). `rows` is None when the table's count cannot be read."""
     from stedi.lake.store import ROWS_FILE
 
     tables = {}
@@ -166,6 +198,52 @@ def current_tables(step, lake_root: str) -> dict:
         path = layout.table_path(lake_root, name)
         marker = Path(path) / ROWS_FILE
         rows = json.loads(marker.read_text())["rows"] if marker.is_file() else None
-        tables[name] = {"table": name, "zone": table(name).zone, "rows": rows, "path": path}
+        tables[name] = {"table": name, "zone": table(name).zone, "rows": rows, "path": path, "run": run}
     return tables
 
+
+
+def skipped_entry(step, lake_root: str, previous: dict | None = None) -> dict:
+    """The run's entry of `step`, skipped as up to date: its tables as they are, and the intake
+    accounting and quality results recorded when they were built, with "run", the run that built
+    them (None: unknown). A lake from before these were recorded: the previous run's (manifest
+    `previous`), when it was of this lake. A skipped analysis names the run whose analysis is the
+    latest."""
+    from stedi.run.pipeline import ANALYSIS
+
+    same_lake = previous is not None and previous.get("lake_dir") == lake_root
+    if step.kind == ANALYSIS:
+        found = {"run": _analysis_run(previous) if same_lake else None}
+    else:
+        found = built(step, lake_root)
+        if not found and same_lake:
+            found = {
+                "run": None,
+                "intake": {
+                    t: {k: v for k, v in acc.items() if k not in PER_RUN_KEYS}
+                    for t, acc in (previous.get("intake") or {}).items() if t in step.writes
+                },
+                "quality": {t: rs for t, rs in (previous.get("quality") or {}).items() if t in step.writes},
+            }
+    run = found.get("run")
+    record = {
+        "step": step.name,
+        "status": "succeeded",
+        "tables": current_tables(step, lake_root, run),
+        "intake": found.get("intake") or {},
+        "quality": found.get("quality") or {},
+    }
+    entry = {"name": step.name, "notebook": "", "status": "succeeded", "skipped": "up to date", "seconds": 0.0}
+    return {**entry, "run": run, "record": record}
+
+
+def _analysis_run(previous: dict) -> str | None:
+    """The run whose analysis is the latest, as the previous run's manifest tells it."""
+    from stedi.run.pipeline import ANALYSIS, STEPS
+
+    for entry in previous.get("steps") or []:
+        if STEPS.get(entry.get("name")) is not None and STEPS[entry["name"]].kind == ANALYSIS:
+            if entry.get("skipped"):
+                return entry.get("run")
+            return previous.get("run_id") if entry.get("status") == "succeeded" else None
+    return None

@@ -5,8 +5,11 @@
   `<name>.code.html` (with the code, for engineers).
 - `write_index(run_dir, manifest)` writes `<run_dir>/index.html` from the template
   `templates/index.html.j2` (styled by `templates/report.css`): status, policy, the steps
-  with their durations and reports, the row counts with the consent funnel, the intake
-  accounting (quarantine), the data-quality results and the balance analysis figures.
+  with their durations and reports, the row counts with the consent funnel and the run that
+  built each table, the intake accounting (quarantine), the data-quality results and the
+  balance analysis figures. A step skipped as up to date shows as such, linked to the run
+  that last ran it; its tables' counts, intake and quality are those that run recorded
+  (stedi.run.runner), so the page of a run with nothing new shows the lake as it is.
   Figures are embedded (base64), so the page works wherever it is copied; each also
   links its PNG file. They come in the order the analysis saved them (its captions.json),
   then any other PNG by name.
@@ -118,21 +121,49 @@ def _figures(folder: RunFolder) -> list[dict]:
     return figures
 
 
+UP_TO_DATE = "up to date"
+
+
 def _steps(run_dir: Path, manifest: dict) -> list[dict]:
-    """The manifest's steps with their duration bar's width and the links to their reports."""
+    """The manifest's steps with their duration bar's width and the links to their reports; a
+    skipped step's links go to the reports of the run that last ran it (a sibling run folder)."""
     steps = manifest.get("steps") or []
     longest = max(((s.get("seconds") or 0) for s in steps), default=0) or 1
     shown = []
     for s in steps:
         links = []
-        for key, suffix, label in REPORT_LINKS:
-            target = s.get(key) or f"{s['name']}{suffix}"
-            if s.get(key) or (run_dir / target).is_file():
-                links.append((label, target))
+        if s.get("skipped"):
+            built = s.get("run")
+            if built and (run_dir.parent / built / f"{s['name']}{READER_SUFFIX}").is_file():
+                links.append((f"report of run {built}", f"../{built}/{s['name']}{READER_SUFFIX}"))
+            elif built and (run_dir.parent / built / "index.html").is_file():
+                links.append((f"run {built}", f"../{built}/index.html"))
+            elif built:
+                links.append((f"run {built}", ""))
+        else:
+            for key, suffix, label in REPORT_LINKS:
+                target = s.get(key) or f"{s['name']}{suffix}"
+                if s.get(key) or (run_dir / target).is_file():
+                    links.append((label, target))
         seconds = s.get("seconds") or 0
         width = 100 * seconds / longest
-        shown.append({**s, "status": s.get("status", ""), "seconds": seconds, "width": width, "links": links})
+        status = UP_TO_DATE if s.get("skipped") else s.get("status", "")
+        shown.append({**s, "status": status, "seconds": seconds, "width": width, "links": links})
     return shown
+
+
+def _builders(run_id: str, manifest: dict) -> dict[str, str]:
+    """Table -> what the Row counts say built it: "this run", "run <id>", "outside stedi run", or ""."""
+    found = {}
+    for name, t in (manifest.get("tables") or {}).items():
+        built = t.get("run")
+        if built is None:
+            found[name] = ""
+        elif built == run_id:
+            found[name] = "this run"
+        else:
+            found[name] = f"run {built}" if built else "outside stedi run"
+    return found
 
 
 def _quality(manifest: dict) -> dict:
@@ -173,12 +204,18 @@ def write_index(run_dir: str | Path, manifest: dict) -> Path:
     env = _environment()
     css, _, _ = env.loader.get_source(env, STYLESHEET)
     seconds = manifest.get("seconds")
+    run_id = manifest.get("run_id") or folder.run_id
+    steps = manifest.get("steps") or []
     page = env.get_template(TEMPLATE).render(
         manifest=manifest,
-        run_id=manifest.get("run_id") or folder.run_id,
+        run_id=run_id,
         status=manifest.get("status", "unknown"),
         seconds=seconds if isinstance(seconds, (int, float)) else None,
-        failed_steps=[s for s in manifest.get("steps") or [] if s.get("status") == "failed"],
+        failed_steps=[s for s in steps if s.get("status") == "failed"],
+        interrupted_steps=[s for s in steps if s.get("status") == "interrupted"],
+        skipped=[s for s in steps if s.get("skipped")],
+        nothing_new=bool(steps) and all(s.get("skipped") for s in steps),
+        builders=_builders(run_id, manifest),
         steps=_steps(folder.path, manifest),
         quality=_quality(manifest),
         figures=_figures(folder),

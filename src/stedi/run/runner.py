@@ -5,7 +5,13 @@ HTML export, the steps' completion records and `manifest.json`. A step counts as
 succeeded only when papermill raised nothing, no cell output is an error, and the
 notebook left a completion record that agrees with the step's declaration
 (stedi.run.verdict). `--from` / `--only` run part of the pipeline (stedi.run.options);
-`--dry-run` shows the steps without running them; `--resume` continues a failed run.
+`--dry-run` shows the steps without running them; `--resume` continues a failed or
+interrupted run. Ctrl-C stops the run at once (stedi.run.interrupt): the manifest marks it
+and the step it stopped "interrupted", and `--resume` continues it.
+
+A step whose tables are up to date is skipped (stedi.run.freshness); its tables, intake
+accounting and quality results are then those the lake recorded when the step last ran, with
+the run that built them, so the manifest and report of any run show the lake as it is.
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ from stedi.core.tables import TABLES
 from stedi.errors import UsageError
 from stedi.lake.lock import LakeBusy, LakeLock
 from stedi.run import freshness, pipeline, report
+from stedi.run.console import format_counts, outcome_lines, step_line, step_outcome  # noqa: F401 (stedi.aws.status)
 from stedi.run.folder import RunFolder, new_run_id
+from stedi.run.interrupt import INTERRUPTED, RunInterrupt, stopped_by_interrupt
 from stedi.run.options import RunOptions, validate
 from stedi.run.pipeline import ANALYSIS, Step
 from stedi.run.shared_kernel import SharedKernel, kernel_for_run, reset_kernel
-from stedi.run.verdict import notebook_failure, record_problem
+from stedi.run.verdict import describe_cell, notebook_failure, record_problem
 
 
 def glue_session_copy(source: Path, run_dir: Path, package_uri: str, lake_root: str = "") -> Path:
@@ -75,8 +83,15 @@ def _parameters(step: Step, options: RunOptions, folder: RunFolder) -> dict:
     return parameters
 
 
-def run_step(step: Step, options: RunOptions, folder: RunFolder, kernel: SharedKernel | None = None) -> dict:
-    """Execute one notebook into the run folder; returns its step entry for the manifest."""
+def run_step(
+    step: Step,
+    options: RunOptions,
+    folder: RunFolder,
+    kernel: SharedKernel | None = None,
+    interrupt: RunInterrupt | None = None,
+) -> dict:
+    """Execute one notebook into the run folder; returns its step entry for the manifest
+    (status "succeeded", "failed", or "interrupted" when the run was interrupted meanwhile)."""
     import nbformat
 
     from stedi.run.execute import execute
@@ -92,7 +107,8 @@ def run_step(step: Step, options: RunOptions, folder: RunFolder, kernel: SharedK
         if kernel is not None and not options.on_glue:  # the Glue kernel runs code remotely: no IPython there
             reset_kernel(kernel)
         raised, replies = execute(
-            source, executed, _parameters(step, options, folder), options.kernel_name, config.PROJECT_ROOT, kernel
+            source, executed, _parameters(step, options, folder), options.kernel_name, config.PROJECT_ROOT, kernel,
+            interrupt,
         )
     except Exception as exc:  # the shared kernel could not be reset
         raised, replies = f"{type(exc).__name__}: {exc}", []
@@ -108,6 +124,9 @@ def run_step(step: Step, options: RunOptions, folder: RunFolder, kernel: SharedK
     if error is None:
         entry["status"] = "succeeded"
         entry["record"] = record
+    elif (interrupt is not None and interrupt.requested) or stopped_by_interrupt(error):
+        entry["status"] = "interrupted"
+        entry["error"] = INTERRUPTED if failed_cell is None else f"{INTERRUPTED} in {describe_cell(notebook, failed_cell)}"
     else:
         entry["error"] = error
     return entry
@@ -120,7 +139,8 @@ def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: st
     for step in steps:
         record = step.get("record") or {}
         for name, written in record.get("tables", {}).items():
-            tables[name] = {k: written[k] for k in ("zone", "rows", "path")}
+            # "run": the run that built the table: this one, or for a skipped step the one recorded.
+            tables[name] = {**{k: written[k] for k in ("zone", "rows", "path")}, "run": written.get("run", run_id)}
         intake.update(record.get("intake", {}))
         quality.update(record.get("quality", {}))
     ordered = {name: tables[name] for name in TABLES if name in tables}
@@ -200,12 +220,17 @@ def dry_run(options: RunOptions, out=None, *, resume: str | None = None) -> tupl
 
 
 def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
-    """Validate, then execute the selected steps; returns the manifest (status "succeeded" or "failed").
+    """Validate, then execute the selected steps; returns the manifest (status "succeeded",
+    "failed", or "interrupted" by Ctrl-C).
 
-    With `resume` ("latest" or a run id), continue that failed or killed run from its
-    first unfinished step, with its options, in its run folder.
+    With `resume` ("latest" or a run id), continue that failed, interrupted or killed run from
+    its first unfinished step, with its options, in its run folder.
     """
-    out = out or sys.stdout
+    with RunInterrupt() as interrupt:
+        return _run(options, out or sys.stdout, resume, interrupt)
+
+
+def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) -> dict:
     runs_dir = Path(config.resolve(options.runs_dir))
     steps: list[dict] = []
     if resume:
@@ -221,8 +246,11 @@ def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
     except LakeBusy as exc:
         raise UsageError(str(exc)) from None
     try:
+        previous = _latest_manifest(runs_dir)
         folder.path.mkdir(parents=True, exist_ok=bool(resume))
         folder.point_latest()
+        if not resume:  # from the start, runs/latest is a run that `--resume` and `stedi report` find
+            folder.write_manifest(manifest_for(folder.run_id, options, [], "running", 0.0))
         verb = f"resuming at step {len(steps) + 1}" if resume else "starting"
         print(
             f"stedi run {folder.run_id} ({verb}): policy {options.policy}, target {options.target}, "
@@ -232,19 +260,39 @@ def run(options: RunOptions, out=None, *, resume: str | None = None) -> dict:
         print(f"  raw {options.raw} -> lake {options.lake}", file=out)
         if lock is not None and lock.took_over:
             print(f"  {lock.took_over}", file=out)
-        manifest = _execute(options, folder, selected, steps, out)
+        manifest = _execute(options, folder, selected, steps, out, interrupt, previous)
     finally:
         if lock is not None:
             lock.release()
     if steps and all(entry.get("skipped") for entry in manifest["steps"]):
         print("  nothing new: no raw file, erasure request, policy or code changed since the last run", file=out)
-    print(format_counts(manifest), file=out)
+    for line in (format_counts(manifest), *outcome_lines(manifest)):
+        if line:
+            print(line, file=out)
     print(f"run folder: {folder.path}  ({manifest['status']}, {manifest['seconds']:.1f} s)", file=out)
     return manifest
 
 
-def _execute(options: RunOptions, folder: RunFolder, selected: tuple[Step, ...], steps: list[dict], out) -> dict:
-    """Run the steps of `selected` not in `steps` (the finished ones) and write the manifest and index."""
+def _latest_manifest(runs_dir: Path) -> dict | None:
+    """The manifest of the newest run in `runs_dir`, before this run becomes the latest; None if none."""
+    try:
+        return RunFolder.latest(runs_dir).read_manifest()
+    except (OSError, ValueError):
+        return None
+
+
+def _execute(
+    options: RunOptions,
+    folder: RunFolder,
+    selected: tuple[Step, ...],
+    steps: list[dict],
+    out,
+    interrupt: RunInterrupt | None = None,
+    previous: dict | None = None,
+) -> dict:
+    """Run the steps of `selected` not in `steps` (the finished ones) and write the manifest and index.
+
+    `previous`: the manifest of the run before this one, which a skipped analysis points to."""
     started = time.monotonic() - sum(step["seconds"] for step in steps)
     status = "succeeded"
     # Each step's HTML reports are exported on a thread while the next step runs in the
@@ -260,16 +308,29 @@ def _execute(options: RunOptions, folder: RunFolder, selected: tuple[Step, ...],
             if number <= len(steps):
                 print(f"{step_line(number, len(selected), step.name)} done before, kept", file=out)
                 continue
-            if _skippable(step, options, steps):
-                steps.append(_skipped(step, options))
+            if interrupt is not None and interrupt.requested:
+                # Between two steps (or while the kernel started): the run stops before this one.
+                steps.append({"name": step.name, "notebook": "", "status": "interrupted", "seconds": 0.0,
+                              "error": f"{INTERRUPTED} before the step started"})
+                print(f"{step_line(number, len(selected), step.name)} interrupted", file=out)
+            elif _skippable(step, options, steps):
+                steps.append(freshness.skipped_entry(step, options.lake, previous))
                 print(f"{step_line(number, len(selected), step.name)} up to date, skipped", file=out)
                 continue
-            print(step_line(number, len(selected), step.name), end="", flush=True, file=out)
-            entry = run_step(step, options, folder, kernel)
-            exports[step.name] = exporter.submit(report.export_reports, folder.path, [step.name])
-            steps.append(entry)
-            print(step_outcome(entry["status"], entry["seconds"]), file=out)
-            folder.write_manifest(manifest_for(folder.run_id, options, steps, "running", time.monotonic() - started))
+            else:
+                print(step_line(number, len(selected), step.name), end="", flush=True, file=out)
+                entry = run_step(step, options, folder, kernel, interrupt)
+                if entry["status"] != "interrupted":  # an interrupted run ends at once: `stedi report` exports it
+                    exports[step.name] = exporter.submit(report.export_reports, folder.path, [step.name])
+                steps.append(entry)
+                print(step_outcome(entry["status"], entry["seconds"]), file=out)
+                folder.write_manifest(manifest_for(folder.run_id, options, steps, "running", time.monotonic() - started))
+            entry = steps[-1]
+            if entry["status"] == "interrupted":
+                status = "interrupted"
+                print(f"stedi: run {folder.run_id} interrupted in step {step.name}; "
+                      "`stedi run --resume` continues it", file=sys.stderr)
+                break
             if entry["status"] != "succeeded":
                 status = "failed"
                 print(f"stedi: step {step.name} failed in {entry['notebook']}, {entry['error']}", file=sys.stderr)
@@ -293,11 +354,6 @@ def _skippable(step: Step, options: RunOptions, done: list[dict]) -> bool:
     return freshness.up_to_date(step, options.lake, options.policy, options.raw)
 
 
-def _skipped(step: Step, options: RunOptions) -> dict:
-    record = {"step": step.name, "status": "succeeded", "tables": freshness.current_tables(step, options.lake)}
-    return {"name": step.name, "notebook": "", "status": "succeeded", "skipped": "up to date", "seconds": 0.0, "record": record}
-
-
 def _kernel(options: RunOptions):
     """The run's shared kernel, or none with `fresh_kernels` (papermill then starts one per notebook)."""
     if options.fresh_kernels:
@@ -311,20 +367,3 @@ def _kernel(options: RunOptions):
 
         env[config.SPARK_JAVA_OPTIONS_ENV] = java_options_for(raw_bytes(options.raw))
     return kernel_for_run(options.kernel_name, env)
-
-
-def step_line(number: int, total: int, name: str) -> str:
-    """The start of a step's line in the run's step table: `  [2/7] 01_customer_landing_to_trusted ...`."""
-    return f"  [{number}/{total}] {name} ..."
-
-
-def step_outcome(status: str, seconds: float | None) -> str:
-    """The end of a step's line: ` succeeded (3.2 s)`, or the status alone when it has no duration."""
-    return f" {status}" if seconds is None else f" {status} ({seconds:.1f} s)"
-
-
-def format_counts(manifest: dict) -> str:
-    lines = [f"  {'table':<26}{'zone':<10}{'rows':>10}"]
-    for name, t in manifest["tables"].items():
-        lines.append(f"  {name:<26}{t['zone']:<10}{t['rows']:>10,}")
-    return "\n".join(lines)

@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from stedi import config
 
 # Run before each notebook in a shared kernel: a clean namespace and In [1] numbering, as in a
-# fresh kernel, while the modules (and so the Spark session and its JVM) stay loaded.
-FRESH_NAMESPACE = "get_ipython().run_line_magic('reset', '-f')\nget_ipython().execution_count = 1"
+# fresh kernel, while the modules (and so the Spark session and its JVM) stay loaded; and a
+# KeyboardInterrupt shown at once (stedi.run.interrupt.show_interrupt), so Ctrl-C stops a step promptly.
+FRESH_NAMESPACE = (
+    "get_ipython().run_line_magic('reset', '-f')\n"
+    "get_ipython().execution_count = 1\n"
+    "import stedi.run.interrupt\n"
+    "get_ipython().set_custom_exc((KeyboardInterrupt,), stedi.run.interrupt.show_interrupt)\n"
+    "del stedi"
+)
 
 
 @dataclass

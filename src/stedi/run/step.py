@@ -316,7 +316,7 @@ class Step:
     def finish(self):
         """Write the completion record (when run by `stedi run`) and return a summary table."""
         record = self.record()
-        self._record_freshness()
+        self._record_freshness(record)
         if self.run_dir is not None:
             # The run folder's records place: the folder itself, or its s3:// prefix on Glue.
             RunFolder(self.run_dir).write_record(self.name, record)
@@ -326,15 +326,17 @@ class Step:
             [{"table": t, "zone": w["zone"], "rows": w["rows"], "path": w["path"]} for t, w in self.tables.items()]
         )
 
-    def _record_freshness(self) -> None:
+    def _record_freshness(self, record: dict) -> None:
         """Record in the lake what this step's tables were made from (stedi.run.freshness), when it
-        is a pipeline step that wrote all of them."""
+        is a pipeline step that wrote all of them; with the run that built them, their intake
+        accounting and quality results, for the report of a later run that skips the step."""
         from stedi.run import freshness, pipeline
 
         declared_step = pipeline.STEPS.get(self.name)
         if declared_step is None or not declared_step.writes or not set(declared_step.writes) <= set(self.tables):
             return
-        freshness.record(declared_step, self.lake.root, self.policy, self._ledger, self._applied_erasures)
+        built = {"run": self.run_id, "intake": record["intake"], "quality": record["quality"]}
+        freshness.record(declared_step, self.lake.root, self.policy, self._ledger, self._applied_erasures, built)
 
     # -- evaluating and writing ---------------------------------------------------
     def _evaluate(self, table: str, df: DataFrame):
