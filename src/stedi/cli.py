@@ -119,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
         "--email", action="append", required=True, dest="emails", metavar="ADDRESS", help="an email (repeatable)"
     )
     erase.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="lake root, or s3:// (default: data/lake)")
+    erase.add_argument(
+        "--new-lake",
+        action="store_true",
+        help="record the request even though --lake-dir holds no lake yet (a request made before the first build)",
+    )
 
     aws = commands.add_parser("aws", help="the lake on AWS: S3, the Glue Data Catalog, Athena")
     aws_commands = aws.add_subparsers(dest="aws_command", required=True, parser_class=_Parser)
@@ -332,12 +337,23 @@ def _aws(args) -> int:
 
 
 def _erase(args) -> int:
-    from stedi.core.intake.erasure import Erasures
+    from stedi.core.intake.erasure import Erasures, check_addresses
+    from stedi.lake.recorded import holds_lake
 
+    lake = config.resolve(args.lake_dir)
     try:
-        requests = Erasures.request(args.lake_dir, args.emails)
+        check_addresses(args.emails)  # a bad address is named before a bad lake
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if not args.new_lake and not holds_lake(lake):
+        raise UsageError(f"{lake} holds no lake; check --lake-dir, or add --new-lake to record the request there "
+                         "before the first build")
+    try:
+        requests = Erasures.request(lake, args.emails)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:  # a file where the lake should be, a folder not writable
+        raise UsageError(f"cannot write the erasure registry in {lake}: {exc.strerror or exc}") from None
     for request in requests:  # the request id only: the address is not printed
         if request["done"] is None:
             print(f"erasure requested: id {request['id']} (applied by the next stedi run)")
