@@ -228,3 +228,109 @@ def test_stedi_sql_runs_both_files_on_a_build_with_the_default_engine(clean_buil
     assert out.count("(the first 5 rows; --limit N shows more)") == 2, out  # per device, and distance per device
     assert re.search(rf"\s{customers}\s+{customers}\s*$", out, re.MULTILINE), out  # the consent total
     assert not re.search(r"@|customerName|email|phone|birthDay", out), out
+
+
+# --- stedi sql: what it cannot run is one line, exit 2 (issue 27, items 4 and 7) ---------------------
+
+
+def tiny_lake(spark, root: Path, policy: str = "strict") -> Path:
+    """A lake holding customer_landing (two real customers), written as a run writes it: its
+    version's marker records the policy."""
+    from intake_fixtures import canonical, real_records
+
+    from stedi.core.schemas import spark_schema
+
+    lake = Lake(spark, str(root), policy=policy)
+    rows = [canonical("customer", r) for r in real_records("customer", 2)]
+    frame = spark.createDataFrame(rows, spark_schema(table("customer_landing").columns))
+    lake.publish(lake.stage("customer_landing", frame, meta={"policy": policy}))
+    return root
+
+
+def tree(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*"))
+
+
+@pytest.mark.parametrize("where", ["missing", "empty"])
+def test_sql_on_a_path_holding_no_lake_is_one_line_before_any_session(tmp_path, capsys, where):
+    lake = tmp_path / "typo"
+    if where == "empty":
+        lake.mkdir()
+    assert main(["sql", "SELECT 1", "--lake-dir", str(lake)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"stedi: error: {lake} holds no lake; check --lake-dir, or build one with stedi run\n"
+    assert tree(tmp_path) == ([lake] if where == "empty" else [])
+
+
+def test_sql_policy_other_than_the_lakes_is_one_line_before_any_session(spark, tmp_path, capsys):
+    lake = tiny_lake(spark, tmp_path / "lake", "strict")
+    before = tree(lake)
+    assert main(["sql", "SELECT 1", "--lake-dir", str(lake), "--policy", "udacity"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"stedi: error: the lake {lake} was built with policy strict, not udacity: "
+        "drop --policy, or rebuild it with stedi run --policy udacity\n"
+    )
+    assert tree(lake) == before
+
+
+def test_the_policy_sql_reads_with_is_the_lakes(spark, tmp_path):
+    from stedi.lake.recorded import policy_to_read
+
+    udacity = tiny_lake(spark, tmp_path / "udacity", "udacity")
+    assert policy_to_read(str(udacity), None) == "udacity"
+    assert policy_to_read(str(udacity), "udacity") == "udacity"
+    strict = tiny_lake(spark, tmp_path / "strict", "strict")
+    assert policy_to_read(str(strict), None) == "strict"
+    mixed = tiny_lake(spark, tmp_path / "mixed", "strict")
+    other = Lake(spark, str(mixed), policy="udacity")
+    other.publish(other.stage("customer_trusted", other.read("customer_landing"), meta={"policy": "udacity"}))
+    with pytest.raises(ValueError, match="holds tables built with policies strict and udacity"):
+        policy_to_read(str(mixed), None)
+
+
+def test_every_sql_option_says_what_it_is():
+    import argparse
+
+    from stedi import cli
+
+    [commands] = [a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            if not isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                assert action.help, f"stedi {name} {action.dest} has no help text"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", config.ENGINES)
+def test_sql_the_engine_refuses_is_one_line_with_its_message_exit_2(spark, tmp_path, engine):
+    """A typo, an unknown column, a statement that fails while running: the engine's own message,
+    first line only, no traceback and no log lines; a file's earlier statements still print."""
+    lake = tiny_lake(spark, tmp_path / "lake")
+    before = tree(lake)
+    queries = (tmp_path / "q.sql")
+    queries.write_text("SELECT COUNT(*) AS n FROM customer_landing;\nSELECT nosuch FROM customer_landing;\n")
+    expected = {
+        "spark": {
+            "SELEC 1": "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)",
+            str(queries): "statement 2 of 2: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter "
+            "with name `nosuch` cannot be resolved.",
+            "SELECT raise_error('boom')": "java.lang.RuntimeException: boom",
+        },
+        "sail": {
+            "SELEC 1": "found SELEC at 0:5 expected something else",
+            str(queries): "statement 2 of 2: attribute ObjectName([Identifier(\"nosuch\")]) is missing from the "
+            "schema: cannot resolve attribute",
+            "SELECT raise_error('boom')": "boom",
+        },
+    }[engine]
+    for query, message in expected.items():
+        done = subprocess.run([*STEDI, "sql", query, "--lake-dir", str(lake), "--engine", engine],
+                              check=False, capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("stedi: error: ") and done.stderr.count("\n") == 1, done.stderr
+        assert message in done.stderr, done.stderr
+        assert done.stdout.split() == (["n", "2"] if query == str(queries) else []), done.stdout
+    assert tree(lake) == before

@@ -90,11 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--run", default="", help="a run id (default: the latest run)")
 
     sql = commands.add_parser("sql", help="run Spark SQL on the local catalog of the lake's tables")
-    sql.add_argument("query", help="SQL text, or a path to a .sql file")
-    sql.add_argument("--lake-dir", default=str(config.LAKE_DIR))
-    sql.add_argument("--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES)
+    sql.add_argument("query", help="SQL text, or a path to a .sql file (statements separated by ;)")
+    sql.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="the local lake to query (default: data/lake)")
     sql.add_argument(
-        "--engine", default=config.DEFAULT_ENGINE, choices=config.ENGINES, help=f"default: {config.DEFAULT_ENGINE}"
+        "--policy", default=None, choices=config.POLICIES,
+        help="the policy the lake was built with (default: the one it recorded); another one is refused",
+    )
+    sql.add_argument(
+        "--engine", default=config.DEFAULT_ENGINE, choices=config.ENGINES,
+        help=f"the local engine that runs the SQL: spark or sail (default: {config.DEFAULT_ENGINE})",
     )
     sql.add_argument("--limit", type=int, default=50, help="rows printed per statement at most (default: 50)")
 
@@ -211,9 +215,7 @@ def _sql(args) -> int:
     from pathlib import Path
 
     from stedi.core.sqltext import statements
-    from stedi.engine.session import local_session
-    from stedi.lake.information_schema import register_information_schema
-    from stedi.lake.store import Lake
+    from stedi.lake.query import run_statements
 
     if args.query.endswith(".sql") and not Path(args.query).is_file():
         raise UsageError(f"SQL file {args.query} does not exist")
@@ -223,13 +225,7 @@ def _sql(args) -> int:
         raise UsageError("no SQL statement to run")
     if args.limit < 1:
         raise UsageError(f"--limit must be at least 1, not {args.limit}")
-    lake = Lake(local_session(args.engine, "stedi-sql"), args.lake_dir, policy=args.policy)
-    register_information_schema(lake, lake.register_existing())
-    for statement in found:
-        frame = lake.sql(statement).limit(args.limit + 1).toPandas()
-        print(frame.head(args.limit).to_string(index=False))
-        if len(frame) > args.limit:
-            print(f"(the first {args.limit} rows; --limit N shows more)")
+    run_statements(args.lake_dir, found, policy=args.policy, engine=args.engine, limit=args.limit)
     return 0
 
 

@@ -49,3 +49,21 @@ def built_policies(root: str) -> dict[str, str]:
             if policy:
                 found[name] = policy
     return found
+
+
+def policy_to_read(root: str, asked: str | None) -> str:
+    """The policy to read the lake at `root` with: the one its tables were built with; `asked`
+    (`--policy`), when given, must be that one. ValueError (one line) when `asked` disagrees with
+    a table, or the tables disagree among themselves. A lake whose tables recorded none: `asked`,
+    else the default."""
+    from stedi import config
+
+    built = built_policies(root)
+    policies = sorted(set(built.values()))
+    if len(policies) > 1:
+        raise ValueError(f"the lake {root} holds tables built with policies {' and '.join(policies)}; "
+                         "rebuild it with stedi run --policy POLICY")
+    if asked is not None and policies and policies != [asked]:
+        raise ValueError(f"the lake {root} was built with policy {policies[0]}, not {asked}: "
+                         f"drop --policy, or rebuild it with stedi run --policy {asked}")
+    return policies[0] if policies else asked or config.DEFAULT_POLICY
