@@ -632,3 +632,30 @@ def test_a_file_that_is_not_text_is_quarantined_line_by_line_and_the_rest_lands(
             assert landed == sorted(fx.canonical(source, r) for r in records[source])
             assert_balanced(result, Counter({"not_text": len(lines)}), 0, len(landed))
             result.unpersist()
+
+
+# -- already fine before issue 27 (item 8): kept so -------------------------------------------
+
+
+def test_a_byte_order_mark_with_crlf_line_endings_lands_every_record(sail, tmp_path):
+    records = fx.real_records("accelerometer", 30)
+    fx.write_exports(tmp_path, "accelerometer", [fx.Export("bom_crlf.json", fx.bom(fx.crlf(fx.json_lines(records))))])
+    with on("sail"):
+        result = intake.land_source(sail, tmp_path, "accelerometer")
+        assert sorted(tuple(r) for r in result.landed.collect()) == sorted(fx.canonical("accelerometer", r) for r in records)
+        assert result.repaired_files == []  # clean JSON lines: the fast path
+        assert_balanced(result, Counter(), 0, 30)
+        result.unpersist()
+
+
+@pytest.mark.slow
+def test_a_50_mb_json_array_on_one_line_lands_every_record(sail, tmp_path):
+    base = fx.real_records("accelerometer", 100)
+    records = [{**base[i % 100], "timestamp": 1_600_000_000_000 + i} for i in range(600_000)]  # all distinct
+    text = json.dumps(records, separators=(",", ":"))
+    assert "\n" not in text and len(text) > 50_000_000
+    fx.write_exports(tmp_path, "accelerometer", [fx.Export("array.json", text)])
+    with on("sail"):
+        result = intake.land_source(sail, tmp_path, "accelerometer")
+        assert_balanced(result, Counter(), 0, len(records))
+        result.unpersist()
