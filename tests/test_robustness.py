@@ -196,3 +196,5 @@ def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path
     assert manifest["intake"]["customer_landing"]["quarantine_reasons"] == {}
     assert all(manifest["tables"][name]["rows"] > 0 for name in TABLES)
     assert fx.tree_fingerprint(raw) == before
+    again = stedi_run(lake, runs, "--raw-dir", str(raw), "--engine", engine, *ZONE_STEPS_ONLY)
+    assert "nothing new" in again.stdout, again.stdout  # the file is in the ledger: not read again
