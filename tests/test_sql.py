@@ -129,11 +129,20 @@ def test_validate_schema_names_a_changed_type_an_extra_column_and_each_missing_t
         (["sql", "/nonexistent/q.sql"], "SQL file /nonexistent/q.sql does not exist"),
         (["sql", "-- only a comment"], "no SQL statement"),
         (["sql", "SELECT 1", "--limit", "0"], "--limit must be at least 1"),
+        (["sql", "SELECT 1", "--lake-dir", "s3://bucket/lake"], "stedi sql reads a local lake; for a lake in S3"),
     ],
 )
 def test_sql_bad_arguments_exit_2_with_one_line_before_any_session(capsys, args, fragment, tmp_path):
-    one_line_error(capsys, main([*args, "--lake-dir", str(tmp_path / "lake")]), fragment)
+    argv = args if "--lake-dir" in args else [*args, "--lake-dir", str(tmp_path / "lake")]
+    one_line_error(capsys, main(argv), fragment)
     assert not (tmp_path / "lake").exists()
+
+
+def test_sql_file_that_is_not_utf8_is_one_line(capsys, tmp_path):
+    query = tmp_path / "q.sql"
+    query.write_bytes(b"SELECT '\xe9'")
+    assert main(["sql", str(query), "--lake-dir", str(tmp_path / "lake")]) == 2
+    assert capsys.readouterr().err == f"stedi: error: SQL file {query} is not UTF-8 text\n"
 
 
 @pytest.mark.e2e

@@ -219,12 +219,17 @@ def _sql(args) -> int:
 
     if args.query.endswith(".sql") and not Path(args.query).is_file():
         raise UsageError(f"SQL file {args.query} does not exist")
-    text = Path(args.query).read_text(encoding="utf-8") if args.query.endswith(".sql") else args.query
+    try:
+        text = Path(args.query).read_text(encoding="utf-8") if args.query.endswith(".sql") else args.query
+    except UnicodeDecodeError:
+        raise UsageError(f"SQL file {args.query} is not UTF-8 text") from None
     found = statements(text)
     if not found:
         raise UsageError("no SQL statement to run")
     if args.limit < 1:
         raise UsageError(f"--limit must be at least 1, not {args.limit}")
+    if args.lake_dir.startswith("s3://"):
+        raise UsageError("stedi sql reads a local lake; for a lake in S3, use stedi aws query (Athena)")
     run_statements(args.lake_dir, found, policy=args.policy, engine=args.engine, limit=args.limit)
     return 0
 
