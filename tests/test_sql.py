@@ -285,19 +285,20 @@ def test_sql_policy_other_than_the_lakes_is_one_line_before_any_session(spark, t
     assert tree(lake) == before
 
 
-def test_the_policy_sql_reads_with_is_the_lakes(spark, tmp_path):
+def test_the_policy_sql_reads_with_is_the_one_the_lake_was_last_built_with(spark, tmp_path):
     from stedi.lake.recorded import policy_to_read
 
     udacity = tiny_lake(spark, tmp_path / "udacity", "udacity")
     assert policy_to_read(str(udacity), None) == "udacity"
     assert policy_to_read(str(udacity), "udacity") == "udacity"
-    strict = tiny_lake(spark, tmp_path / "strict", "strict")
-    assert policy_to_read(str(strict), None) == "strict"
-    mixed = tiny_lake(spark, tmp_path / "mixed", "strict")
-    other = Lake(spark, str(mixed), policy="udacity")
-    other.publish(other.stage("customer_trusted", other.read("customer_landing"), meta={"policy": "udacity"}))
-    with pytest.raises(ValueError, match="holds tables built with policies strict and udacity"):
-        policy_to_read(str(mixed), None)
+    assert policy_to_read(str(tmp_path / "no-markers"), None) == config.DEFAULT_POLICY
+    # Rebuilt under udacity: a table whose rows did not change keeps its strict version.
+    switched = tiny_lake(spark, tmp_path / "switched", "strict")
+    later = Lake(spark, str(switched), policy="udacity")
+    later.publish(later.stage("customer_trusted", later.read("customer_landing"), meta={"policy": "udacity"}))
+    assert policy_to_read(str(switched), None) == "udacity"
+    with pytest.raises(ValueError, match=f"^the lake {switched} was built with policy udacity, not strict: "):
+        policy_to_read(str(switched), "strict")
 
 
 def test_every_sql_option_says_what_it_is():

@@ -1,5 +1,5 @@
 """What a lake root says about itself, read without a Spark session: whether it holds a lake,
-and the policy its tables were built with.
+and the policy it was last built with.
 
 The commands that are handed a `--lake-dir` (`stedi erase`, `stedi sql`) ask these
 functions before they do anything, so that a typo in the path is refused in one line
@@ -34,36 +34,35 @@ def holds_lake(root: str) -> bool:
     )
 
 
-def built_policies(root: str) -> dict[str, str]:
-    """table -> the policy its current version was built with, for every local table that
-    recorded one (in its version's marker); {} on S3 or when no table did."""
+def built_policy(root: str) -> str | None:
+    """The policy the lake at `root` was last built with: the one recorded by its table version
+    written last (each version's marker keeps the run's policy); None on S3 or when no table
+    recorded one. Not every table's: a run under another policy keeps a table whose rows do not
+    change (customer_trusted is the same under both), and with it the version that names the
+    policy it was first written under."""
     if storage.is_s3(str(root)):
-        return {}
+        return None
     import json
 
-    found = {}
+    newest = None
     for name in TABLES:
         marker = Path(layout.table_path(str(root), name)) / ROWS_FILE
         if marker.is_file():
             policy = json.loads(marker.read_text()).get("policy")
-            if policy:
-                found[name] = policy
-    return found
+            written = marker.stat().st_mtime_ns
+            if policy and (newest is None or written > newest[0]):
+                newest = (written, policy)
+    return newest[1] if newest else None
 
 
 def policy_to_read(root: str, asked: str | None) -> str:
-    """The policy to read the lake at `root` with: the one its tables were built with; `asked`
-    (`--policy`), when given, must be that one. ValueError (one line) when `asked` disagrees with
-    a table, or the tables disagree among themselves. A lake whose tables recorded none: `asked`,
-    else the default."""
+    """The policy to read the lake at `root` with: the one it was last built with (`built_policy`);
+    `asked` (`--policy`), when given, must be that one (else ValueError, one line). A lake whose
+    tables recorded none: `asked`, else the default."""
     from stedi import config
 
-    built = built_policies(root)
-    policies = sorted(set(built.values()))
-    if len(policies) > 1:
-        raise ValueError(f"the lake {root} holds tables built with policies {' and '.join(policies)}; "
-                         "rebuild it with stedi run --policy POLICY")
-    if asked is not None and policies and policies != [asked]:
-        raise ValueError(f"the lake {root} was built with policy {policies[0]}, not {asked}: "
+    built = built_policy(root)
+    if asked is not None and built is not None and asked != built:
+        raise ValueError(f"the lake {root} was built with policy {built}, not {asked}: "
                          f"drop --policy, or rebuild it with stedi run --policy {asked}")
-    return policies[0] if policies else asked or config.DEFAULT_POLICY
+    return built or asked or config.DEFAULT_POLICY
