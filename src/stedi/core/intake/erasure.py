@@ -159,7 +159,7 @@ class Erasures:
     def request(cls, lake_root: str, emails: list[str]) -> list[dict]:
         """Record an erasure request per address not yet requested; the request of each address, in order.
 
-        Every address is checked first (`check_address`: ValueError naming the address by its
+        Every address is checked first (`check_addresses`: ValueError naming the address by its
         position, nothing written); the key is created on first use.
         """
         addresses = check_addresses(emails)
