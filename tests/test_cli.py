@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import re
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from stedi import cli
+from stedi import cli, config
 from stedi.cli import main
+from stedi.core.tables import SOURCES, TABLES
+from stedi.lake import layout
 
 
 def _exit_code(argv) -> int:
@@ -87,3 +95,62 @@ def test_aws_query_arguments_are_checked_before_any_request(tmp_path, capsys, mo
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("stedi: error: ") and message in err
+
+
+def test_a_raw_dir_that_names_a_file_is_one_line_saying_so(tmp_path, capsys):
+    export = tmp_path / "customer.json"
+    export.write_text('{"email": "a@b.c"}\n')
+    argv = ["run", "--raw-dir", str(export), "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs")]
+    assert _exit_code(argv) == 2
+    assert capsys.readouterr().err == f"stedi: error: raw directory {export} is a file, not a folder of exports\n"
+    assert list(tmp_path.iterdir()) == [export]
+
+
+def _readme_block(after: str) -> list[str]:
+    """The lines of the README's first fenced block that follows the line starting with `after`."""
+    lines = (config.PROJECT_ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(after))
+    opening = next(i for i in range(start, len(lines)) if lines[i].startswith("```"))
+    closing = next(i for i in range(opening + 1, len(lines)) if lines[i].startswith("```"))
+    return lines[opening + 1 : closing]
+
+
+def test_the_readmes_dry_run_example_is_what_dry_run_prints_without_a_machines_path(tmp_path, monkeypatch):
+    """The example is the output of its command in a clone at <clone> (issue 27, item 7)."""
+    block = _readme_block("prints it for the run you asked for")
+    command = block[0]
+    assert command.startswith("$ .venv/bin/stedi run --dry-run ")
+    assert not re.search(r"/(work|home|Users|tmp|root)/", "\n".join(block))
+    clone = tmp_path / "clone"
+    for name in ("RAW_DIR", "LAKE_DIR", "RUNS_DIR"):
+        monkeypatch.setattr(config, name, clone / getattr(config, name).relative_to(config.PROJECT_ROOT))
+    for source in SOURCES:
+        (config.RAW_DIR / source).mkdir(parents=True)
+    for name in TABLES:  # the tables a `make run` leaves
+        Path(layout.table_path(str(config.LAKE_DIR), name)).mkdir(parents=True)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(command.split("#")[0].split()[2:]) == 0
+    printed = out.getvalue().replace(str(clone), "<clone>").splitlines()
+    shown = [line for line in block[1:] if "…" not in line]
+    assert [line for line in printed if line in shown] == shown, printed
+
+
+def test_the_readmes_papermill_help_command_runs_from_the_clone():
+    [command] = re.findall(r"`([^`]*papermill --help-notebook [^`]*)`", (config.PROJECT_ROOT / "README.md").read_text())
+    assert command.startswith(".venv/bin/papermill ")
+    done = subprocess.run(command.split(), cwd=config.PROJECT_ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Parameters inferred for notebook" in done.stdout and "policy: str" in done.stdout
+
+
+@pytest.mark.skipif(os.access("/proc/sys", os.W_OK), reason="needs a folder this user cannot write to")
+@pytest.mark.parametrize("which", ["--lake-dir", "--runs-dir"])
+def test_an_unwritable_lake_or_runs_directory_is_one_line(tmp_path, capsys, which):
+    """Already fine before issue 27 (item 8): kept so. /proc/sys is read-only, even for root."""
+    argv = {"--lake-dir": str(tmp_path / "lake"), "--runs-dir": str(tmp_path / "runs")}
+    argv[which] = "/proc/sys/stedi-test"
+    assert _exit_code(["run", *(part for pair in argv.items() for part in pair)]) == 2
+    what = "lake directory" if which == "--lake-dir" else "runs directory"
+    assert capsys.readouterr().err == f"stedi: error: {what} /proc/sys/stedi-test is not writable\n"
+    assert list(tmp_path.iterdir()) == [] and not os.path.exists("/proc/sys/stedi-test")

@@ -297,7 +297,7 @@ def test_requests_on_s3(aws_env):  # noqa: F811 (pytest fixture)
 # -- the command line ---------------------------------------------------------------
 def test_stedi_erase_prints_request_ids_not_addresses(tmp_path, capsys):
     lake = tmp_path / "lake"
-    assert main(["erase", "--email", ANN, "--email", "bob@x.com", "--lake-dir", str(lake)]) == 0
+    assert main(["erase", "--email", ANN, "--email", "bob@x.com", "--lake-dir", str(lake), "--new-lake"]) == 0
     out = capsys.readouterr().out
     ids = [r["id"] for r in Erasures.load(str(lake)).requests]
     assert out.splitlines() == [f"erasure requested: id {i} (applied by the next stedi run)" for i in ids]
@@ -319,7 +319,7 @@ def test_stedi_erase_needs_no_java(tmp_path):
     """The command in a process of its own, with no Java to find."""
     env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java"), "PATH": str(Path(sys.executable).parent)}
     done = subprocess.run(
-        [sys.executable, "-m", "stedi.cli", "erase", "--email", ANN, "--lake-dir", str(tmp_path / "lake")],
+        [sys.executable, "-m", "stedi.cli", "erase", "--email", ANN, "--lake-dir", str(tmp_path / "lake"), "--new-lake"],
         capture_output=True,
         text=True,
         env=env,
@@ -328,3 +328,59 @@ def test_stedi_erase_needs_no_java(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("erasure requested: id ") and "@" not in done.stdout + done.stderr
+
+
+def _no_lake_line(lake) -> str:
+    return (f"stedi: error: {lake} holds no lake; check --lake-dir, or add --new-lake to record the request "
+            "there before the first build\n")
+
+
+@pytest.mark.parametrize("where", ["missing", "empty", "other"])
+def test_stedi_erase_refuses_a_path_holding_no_lake_in_one_line_creating_nothing(tmp_path, capsys, where):
+    """A typo in --lake-dir must not lose the request in a new lake nobody reads (issue 27, item 1)."""
+    lake = tmp_path / "typo" / "lake"
+    if where != "missing":
+        lake.mkdir(parents=True)
+    if where == "other":  # a folder of something else: the raw exports, say
+        (lake / "customer").mkdir()
+        (lake / "customer" / "x.json").write_text("{}\n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main(["erase", "--email", ANN, "--lake-dir", str(lake)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == _no_lake_line(lake)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_stedi_erase_takes_a_lake_a_run_landed_or_a_new_lake_request_started(tmp_path, capsys):
+    from stedi.core.intake.ledger import Ledger
+
+    landed = tmp_path / "landed"
+    Ledger(str(landed)).commit()  # what a run writes once its landing tables are published
+    assert main(["erase", "--email", ANN, "--lake-dir", str(landed)]) == 0
+    assert len(Erasures.load(str(landed)).requests) == 1
+
+    early = tmp_path / "early"
+    assert main(["erase", "--email", ANN, "--lake-dir", str(early), "--new-lake"]) == 0
+    assert main(["erase", "--email", "bob@x.com", "--lake-dir", str(early)]) == 0  # now it holds one
+    assert len(Erasures.load(str(early)).requests) == 2
+    assert capsys.readouterr().err == ""
+
+
+def test_stedi_erase_new_lake_on_a_file_is_one_line(tmp_path, capsys):
+    lake = tmp_path / "lake"
+    lake.write_text("not a folder\n")
+    assert main(["erase", "--email", ANN, "--lake-dir", str(lake), "--new-lake"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"stedi: error: cannot write the erasure registry in {lake}: Not a directory\n"
+    assert lake.read_text() == "not a folder\n"
+
+
+def test_stedi_erase_on_s3_needs_a_lake_there_or_new_lake(aws_env, capsys):  # noqa: F811 (pytest fixture)
+    lake = f"s3://{BUCKET}/typo/lake"
+    assert main(["erase", "--email", ANN, "--lake-dir", lake]) == 2
+    assert capsys.readouterr().err == _no_lake_line(lake)
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=BUCKET)
+    assert main(["erase", "--email", ANN, "--lake-dir", lake, "--new-lake"]) == 0
+    assert main(["erase", "--email", "bob@x.com", "--lake-dir", lake]) == 0
+    assert len(Erasures.load(lake).requests) == 2

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stedi.core import intake
+from stedi.core.intake import notext
 from stedi.lake.store import QUARANTINE_COLUMNS
 from stedi.core.schemas import schema_difference
 from stedi.core.tables import SOURCES, landing_table, table
@@ -548,3 +549,113 @@ def test_a_file_spark_skipped_fails_the_intake(spark, tmp_path, monkeypatch):
     monkeypatch.setattr(intake.landing, "raw_files", lambda raw_dir, source: sorted(str(p) for p in folder.iterdir()))
     with pytest.raises(intake.RawInputError, match="Spark did not read 1 export file"):
         intake.land_source(spark, tmp_path, "step_trainer")
+
+
+# -- files that are not UTF-8 text (issue 27, item 2) -----------------------------------------
+
+@pytest.mark.parametrize(
+    "line, raw",
+    [
+        (b'{"user": "Jos\xe9"}', '{"user": "Jos\\xe9"}'),  # a Latin-1 letter
+        (b"back\\slash \\xe9 as text", "back\\\\slash \\\\xe9 as text"),  # a backslash is doubled
+        (b"nul\x00 cr\r tab\t del\x7f", "nul\\x00 cr\\x0d tab\t del\\x7f"),  # controls but tab
+        ("caf\u00e9 \u2603".encode(), "caf\u00e9 \u2603"),  # UTF-8 stays as it is
+        (b"\xed\xa0\x80 \xf0\x9f", "\\xed\\xa0\\x80 \\xf0\\x9f"),  # an encoded surrogate, a cut character
+    ],
+)
+def test_a_line_that_is_not_text_is_escaped_readably_and_reversibly(line, raw):
+    assert notext.escape_line(line) == raw
+    assert notext.line_bytes(raw) == line
+
+
+def test_any_bytes_survive_the_escape():
+    import random
+
+    data = random.Random(27).randbytes(1 << 16)
+    for line in data.split(b"\n"):
+        assert notext.line_bytes(notext.escape_line(line)) == line
+
+
+def _is_text(path: str, data: bytes, block: int = 7) -> bool:
+    check = notext.TextCheck(path)
+    for start in range(0, len(data), block):  # small blocks: a character cut between two
+        check.update(data[start : start + block])
+    return check.finish()
+
+
+def test_text_check_tells_utf8_text_from_other_bytes():
+    import gzip
+    import random
+
+    text = ("\ufeff" + fx.json_lines(fx.real_records("customer", 3)) + '{"customerName": "Zoë ☃"}\n').encode()
+    garbage = random.Random(1).randbytes(4096)
+    assert _is_text("a.json", text) and _is_text("a.json", b"")
+    assert not _is_text("a.json", garbage)
+    assert not _is_text("a.json", text + b"\xe9\n")  # valid lines, then one that is not
+    assert not _is_text("a.json", text + "é".encode()[:1])  # a character cut off at the end
+    assert not _is_text("a.csv", "é".encode("utf-16"))
+    assert _is_text("a.json.gz", gzip.compress(text) + gzip.compress(text))  # two gzip members
+    assert not _is_text("a.json.gz", gzip.compress(garbage))
+    assert not _is_text("a.json.gz", gzip.compress(text)[:-12])  # truncated
+    assert not _is_text("a.json.gz", text)  # not gzip at all
+
+
+def test_a_file_that_is_not_text_is_quarantined_line_by_line_and_the_rest_lands(sail, tmp_path):
+    """64 KiB of random bytes as accelerometer/x.json and step_trainer/x.csv, and a customer file of
+    valid lines then garbage: each is quarantined whole, one `not_text` record per non-blank line
+    whose `raw` gives back the line's bytes; every other file lands; the accounting balances."""
+    import random
+
+    records = {s: fx.real_records(s, 40) for s in SOURCES}
+    for source in SOURCES:
+        (tmp_path / source).mkdir()
+        (tmp_path / source / "clean.json").write_text(fx.json_lines(records[source]))
+    garbage = random.Random(64).randbytes(64 * 1024)
+    partial = fx.json_lines(fx.real_records("customer", 45)[40:]).encode() + b"\xff\xfe broken \xe9\n\n"
+    bad = {
+        tmp_path / "accelerometer" / "x.json": garbage,
+        tmp_path / "step_trainer" / "x.csv": garbage,
+        tmp_path / "customer" / "partial.json": partial,
+    }
+    for path, data in bad.items():
+        path.write_bytes(data)
+    with on("sail"):
+        results = land_all(sail, tmp_path)
+        for source, result in results.items():
+            [path] = [p for p in bad if p.parent.name == source]
+            lines = {n: line for n, line in enumerate(bad[path].split(b"\n"), 1) if line.strip()}
+            quarantined = result.quarantined.collect()
+            assert sorted(r.position for r in quarantined) == sorted(lines)
+            assert {(r.source_file, r.reason) for r in quarantined} == {(str(path), "not_text")}
+            assert {r.position: notext.line_bytes(r.raw) for r in quarantined} == lines
+            landed = sorted(tuple(r) for r in result.landed.collect())
+            assert landed == sorted(fx.canonical(source, r) for r in records[source])
+            assert_balanced(result, Counter({"not_text": len(lines)}), 0, len(landed))
+            result.unpersist()
+
+
+# -- already fine before issue 27 (item 8): kept so -------------------------------------------
+
+
+def test_a_byte_order_mark_with_crlf_line_endings_lands_every_record(sail, tmp_path):
+    records = fx.real_records("accelerometer", 30)
+    fx.write_exports(tmp_path, "accelerometer", [fx.Export("bom_crlf.json", fx.bom(fx.crlf(fx.json_lines(records))))])
+    with on("sail"):
+        result = intake.land_source(sail, tmp_path, "accelerometer")
+        assert sorted(tuple(r) for r in result.landed.collect()) == sorted(fx.canonical("accelerometer", r) for r in records)
+        assert result.repaired_files == []  # clean JSON lines: the fast path
+        assert_balanced(result, Counter(), 0, 30)
+        result.unpersist()
+
+
+@pytest.mark.slow
+def test_a_50_mb_json_array_on_one_line_lands_every_record(sail, tmp_path):
+    base = fx.real_records("accelerometer", 100)
+    records = [{**base[i % 100], "timestamp": 1_600_000_000_000 + i} for i in range(600_000)]  # all distinct
+    text = json.dumps(records, separators=(",", ":"))
+    assert "\n" not in text and len(text) > 50_000_000
+    fx.write_exports(tmp_path, "accelerometer", [fx.Export("array.json", text)])
+    with on("sail"):
+        result = intake.land_source(sail, tmp_path, "accelerometer")
+        assert_balanced(result, Counter(), 0, len(records))
+        result.unpersist()

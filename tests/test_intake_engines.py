@@ -293,3 +293,22 @@ def test_later_copies_keep_the_first_by_file_and_position_on_both_engines(sessio
     assert [(f, p) for f, p, later in found["spark"] if later] == [
         ("a.json", 10), ("a.json", 11), ("c.json", 1), ("d.json", 2), ("e.json", 2), ("z.json", 1)
     ]
+
+
+def test_a_file_that_is_not_text_is_quarantined_the_same_on_both_engines(sessions, tmp_path):
+    """Sail stopped on it ("invalid UTF-8 data"); Spark read it with U+FFFD for each bad byte and
+    quarantined that garbage as not_json, csv_field_count or missing_required_field."""
+    import random
+
+    garbage = random.Random(27).randbytes(64 * 1024)
+    for source in SOURCES:
+        fx.write_exports(tmp_path, source, [fx.Export("clean.json", fx.json_lines(fx.real_records(source, 30)))])
+    (tmp_path / "accelerometer" / "x.json").write_bytes(garbage)
+    (tmp_path / "step_trainer" / "x.csv").write_bytes(garbage)
+    (tmp_path / "customer" / "x.json.gz").write_bytes(gzip.compress(garbage))
+    for source in SOURCES:
+        found = land_on_both(sessions, tmp_path, source)
+        assert found["sail"] == found["spark"]
+        lines = sum(1 for line in garbage.split(b"\n") if line.strip(b" \t\r\n"))
+        assert found["sail"]["accounting"]["quarantine_reasons"] == {"not_text": lines}
+        assert found["sail"]["accounting"]["landed"] == 30 and found["sail"]["accounting"]["balanced"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -156,3 +157,44 @@ def test_a_step_that_writes_no_table_fails_the_run(tmp_path, capsys):
     assert "wrote no table customer_landing, accelerometer_landing, step_trainer_landing" in capsys.readouterr().err
     manifest = RunFolder.latest(tmp_path / "runs").read_manifest()
     assert manifest["status"] == "failed"
+
+
+@pytest.mark.e2e
+@pytest.mark.own_lake
+@pytest.mark.parametrize("engine", config.ENGINES)
+def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path, engine):
+    """64 KiB of random bytes as accelerometer/x.json and step_trainer/x.csv (issue 27, item 2):
+    step 00 failed for every table on Sail. Now every other file lands, the bytes are in the
+    quarantine as `not_text` records, and the accounting balances; the raw folder is untouched."""
+    import random
+
+    import intake_fixtures as fx
+
+    from stedi.core.intake import notext
+    from stedi.core.tables import SOURCES
+
+    raw, lake, runs = tmp_path / "raw", tmp_path / "lake", tmp_path / "runs"
+    for source in SOURCES:
+        fx.write_exports(raw, source, [fx.Export("clean.json", fx.json_lines(fx.real_records(source, 200)))])
+    garbage = random.Random(2027).randbytes(64 * 1024)
+    for path in (raw / "accelerometer" / "x.json", raw / "step_trainer" / "x.csv"):
+        path.write_bytes(garbage)
+    before = fx.tree_fingerprint(raw)
+    done = stedi_run(lake, runs, "--raw-dir", str(raw), "--engine", engine, *ZONE_STEPS_ONLY)
+    assert "succeeded" in done.stdout.splitlines()[-1], done.stdout
+    manifest = RunFolder.latest(runs).read_manifest()
+    lines = {n: line for n, line in enumerate(garbage.split(b"\n"), 1) if line.strip(b" \t\r\n")}
+    for source, name in (("accelerometer", "x.json"), ("step_trainer", "x.csv")):
+        accounting = manifest["intake"][f"{source}_landing"]
+        assert accounting["balanced"] and accounting["quarantine_reasons"] == {"not_text": len(lines)}
+        assert accounting["read"] == accounting["landed"] + len(lines) + accounting["duplicates_dropped"]
+        quarantine = Path(accounting["quarantine_path"])
+        files = [f for f in quarantine.iterdir() if not f.name.startswith(("_", "."))]  # the engines' data files
+        rows = [json.loads(line) for f in files for line in f.read_text().split("\n") if line]
+        assert {r["source_file"] for r in rows} == {str(raw / source / name)}
+        assert {r["position"]: notext.line_bytes(r["raw"]) for r in rows} == lines
+    assert manifest["intake"]["customer_landing"]["quarantine_reasons"] == {}
+    assert all(manifest["tables"][name]["rows"] > 0 for name in TABLES)
+    assert fx.tree_fingerprint(raw) == before
+    again = stedi_run(lake, runs, "--raw-dir", str(raw), "--engine", engine, *ZONE_STEPS_ONLY)
+    assert "nothing new" in again.stdout, again.stdout  # the file is in the ledger: not read again

@@ -129,11 +129,20 @@ def test_validate_schema_names_a_changed_type_an_extra_column_and_each_missing_t
         (["sql", "/nonexistent/q.sql"], "SQL file /nonexistent/q.sql does not exist"),
         (["sql", "-- only a comment"], "no SQL statement"),
         (["sql", "SELECT 1", "--limit", "0"], "--limit must be at least 1"),
+        (["sql", "SELECT 1", "--lake-dir", "s3://bucket/lake"], "stedi sql reads a local lake; for a lake in S3"),
     ],
 )
 def test_sql_bad_arguments_exit_2_with_one_line_before_any_session(capsys, args, fragment, tmp_path):
-    one_line_error(capsys, main([*args, "--lake-dir", str(tmp_path / "lake")]), fragment)
+    argv = args if "--lake-dir" in args else [*args, "--lake-dir", str(tmp_path / "lake")]
+    one_line_error(capsys, main(argv), fragment)
     assert not (tmp_path / "lake").exists()
+
+
+def test_sql_file_that_is_not_utf8_is_one_line(capsys, tmp_path):
+    query = tmp_path / "q.sql"
+    query.write_bytes(b"SELECT '\xe9'")
+    assert main(["sql", str(query), "--lake-dir", str(tmp_path / "lake")]) == 2
+    assert capsys.readouterr().err == f"stedi: error: SQL file {query} is not UTF-8 text\n"
 
 
 @pytest.mark.e2e
@@ -228,3 +237,110 @@ def test_stedi_sql_runs_both_files_on_a_build_with_the_default_engine(clean_buil
     assert out.count("(the first 5 rows; --limit N shows more)") == 2, out  # per device, and distance per device
     assert re.search(rf"\s{customers}\s+{customers}\s*$", out, re.MULTILINE), out  # the consent total
     assert not re.search(r"@|customerName|email|phone|birthDay", out), out
+
+
+# --- stedi sql: what it cannot run is one line, exit 2 (issue 27, items 4 and 7) ---------------------
+
+
+def tiny_lake(spark, root: Path, policy: str = "strict") -> Path:
+    """A lake holding customer_landing (two real customers), written as a run writes it: its
+    version's marker records the policy."""
+    from intake_fixtures import canonical, real_records
+
+    from stedi.core.schemas import spark_schema
+
+    lake = Lake(spark, str(root), policy=policy)
+    rows = [canonical("customer", r) for r in real_records("customer", 2)]
+    frame = spark.createDataFrame(rows, spark_schema(table("customer_landing").columns))
+    lake.publish(lake.stage("customer_landing", frame, meta={"policy": policy}))
+    return root
+
+
+def tree(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*"))
+
+
+@pytest.mark.parametrize("where", ["missing", "empty"])
+def test_sql_on_a_path_holding_no_lake_is_one_line_before_any_session(tmp_path, capsys, where):
+    lake = tmp_path / "typo"
+    if where == "empty":
+        lake.mkdir()
+    assert main(["sql", "SELECT 1", "--lake-dir", str(lake)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"stedi: error: {lake} holds no lake; check --lake-dir, or build one with stedi run\n"
+    assert tree(tmp_path) == ([lake] if where == "empty" else [])
+
+
+def test_sql_policy_other_than_the_lakes_is_one_line_before_any_session(spark, tmp_path, capsys):
+    lake = tiny_lake(spark, tmp_path / "lake", "strict")
+    before = tree(lake)
+    assert main(["sql", "SELECT 1", "--lake-dir", str(lake), "--policy", "udacity"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"stedi: error: the lake {lake} was built with policy strict, not udacity: "
+        "drop --policy, or rebuild it with stedi run --policy udacity\n"
+    )
+    assert tree(lake) == before
+
+
+def test_the_policy_sql_reads_with_is_the_one_the_lake_was_last_built_with(spark, tmp_path):
+    from stedi.lake.recorded import policy_to_read
+
+    udacity = tiny_lake(spark, tmp_path / "udacity", "udacity")
+    assert policy_to_read(str(udacity), None) == "udacity"
+    assert policy_to_read(str(udacity), "udacity") == "udacity"
+    assert policy_to_read(str(tmp_path / "no-markers"), None) == config.DEFAULT_POLICY
+    # Rebuilt under udacity: a table whose rows did not change keeps its strict version.
+    switched = tiny_lake(spark, tmp_path / "switched", "strict")
+    later = Lake(spark, str(switched), policy="udacity")
+    later.publish(later.stage("customer_trusted", later.read("customer_landing"), meta={"policy": "udacity"}))
+    assert policy_to_read(str(switched), None) == "udacity"
+    with pytest.raises(ValueError, match=f"^the lake {switched} was built with policy udacity, not strict: "):
+        policy_to_read(str(switched), "strict")
+
+
+def test_every_sql_option_says_what_it_is():
+    import argparse
+
+    from stedi import cli
+
+    [commands] = [a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            if not isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                assert action.help, f"stedi {name} {action.dest} has no help text"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", config.ENGINES)
+def test_sql_the_engine_refuses_is_one_line_with_its_message_exit_2(spark, tmp_path, engine):
+    """A typo, an unknown column, a statement that fails while running: the engine's own message,
+    first line only, no traceback and no log lines; a file's earlier statements still print."""
+    lake = tiny_lake(spark, tmp_path / "lake")
+    before = tree(lake)
+    queries = (tmp_path / "q.sql")
+    queries.write_text("SELECT COUNT(*) AS n FROM customer_landing;\nSELECT nosuch FROM customer_landing;\n")
+    expected = {
+        "spark": {
+            "SELEC 1": "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)",
+            str(queries): "statement 2 of 2: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter "
+            "with name `nosuch` cannot be resolved.",
+            "SELECT raise_error('boom')": "java.lang.RuntimeException: boom",
+        },
+        "sail": {
+            "SELEC 1": "found SELEC at 0:5 expected something else",
+            str(queries): "statement 2 of 2: attribute ObjectName([Identifier(\"nosuch\")]) is missing from the "
+            "schema: cannot resolve attribute",
+            "SELECT raise_error('boom')": "boom",
+        },
+    }[engine]
+    for query, message in expected.items():
+        done = subprocess.run([*STEDI, "sql", query, "--lake-dir", str(lake), "--engine", engine],
+                              check=False, capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("stedi: error: ") and done.stderr.count("\n") == 1, done.stderr
+        assert message in done.stderr, done.stderr
+        assert done.stdout.split() == (["n", "2"] if query == str(queries) else []), done.stdout
+    assert tree(lake) == before

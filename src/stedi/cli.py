@@ -93,11 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--run", default="", help="a run id (default: the latest run)")
 
     sql = commands.add_parser("sql", help="run Spark SQL on the local catalog of the lake's tables")
-    sql.add_argument("query", help="SQL text, or a path to a .sql file")
-    sql.add_argument("--lake-dir", default=str(config.LAKE_DIR))
-    sql.add_argument("--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES)
+    sql.add_argument("query", help="SQL text, or a path to a .sql file (statements separated by ;)")
+    sql.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="the local lake to query (default: data/lake)")
     sql.add_argument(
-        "--engine", default=config.DEFAULT_ENGINE, choices=config.ENGINES, help=f"default: {config.DEFAULT_ENGINE}"
+        "--policy", default=None, choices=config.POLICIES,
+        help="the policy the lake was built with (default: the one it recorded); another one is refused",
+    )
+    sql.add_argument(
+        "--engine", default=config.DEFAULT_ENGINE, choices=config.ENGINES,
+        help=f"the local engine that runs the SQL: spark or sail (default: {config.DEFAULT_ENGINE})",
     )
     sql.add_argument("--limit", type=int, default=50, help="rows printed per statement at most (default: 50)")
 
@@ -122,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
         "--email", action="append", required=True, dest="emails", metavar="ADDRESS", help="an email (repeatable)"
     )
     erase.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="lake root, or s3:// (default: data/lake)")
+    erase.add_argument(
+        "--new-lake",
+        action="store_true",
+        help="record the request even though --lake-dir holds no lake yet (a request made before the first build)",
+    )
 
     aws = commands.add_parser("aws", help="the lake on AWS: S3, the Glue Data Catalog, Athena")
     aws_commands = aws.add_subparsers(dest="aws_command", required=True, parser_class=_Parser)
@@ -209,25 +218,22 @@ def _sql(args) -> int:
     from pathlib import Path
 
     from stedi.core.sqltext import statements
-    from stedi.engine.session import local_session
-    from stedi.lake.information_schema import register_information_schema
-    from stedi.lake.store import Lake
+    from stedi.lake.query import run_statements
 
     if args.query.endswith(".sql") and not Path(args.query).is_file():
         raise UsageError(f"SQL file {args.query} does not exist")
-    text = Path(args.query).read_text(encoding="utf-8") if args.query.endswith(".sql") else args.query
+    try:
+        text = Path(args.query).read_text(encoding="utf-8") if args.query.endswith(".sql") else args.query
+    except UnicodeDecodeError:
+        raise UsageError(f"SQL file {args.query} is not UTF-8 text") from None
     found = statements(text)
     if not found:
         raise UsageError("no SQL statement to run")
     if args.limit < 1:
         raise UsageError(f"--limit must be at least 1, not {args.limit}")
-    lake = Lake(local_session(args.engine, "stedi-sql"), args.lake_dir, policy=args.policy)
-    register_information_schema(lake, lake.register_existing())
-    for statement in found:
-        frame = lake.sql(statement).limit(args.limit + 1).toPandas()
-        print(frame.head(args.limit).to_string(index=False))
-        if len(frame) > args.limit:
-            print(f"(the first {args.limit} rows; --limit N shows more)")
+    if args.lake_dir.startswith("s3://"):
+        raise UsageError("stedi sql reads a local lake; for a lake in S3, use stedi aws query (Athena)")
+    run_statements(args.lake_dir, found, policy=args.policy, engine=args.engine, limit=args.limit)
     return 0
 
 
@@ -335,12 +341,23 @@ def _aws(args) -> int:
 
 
 def _erase(args) -> int:
-    from stedi.core.intake.erasure import Erasures
+    from stedi.core.intake.erasure import Erasures, check_addresses
+    from stedi.lake.recorded import holds_lake
 
+    lake = config.resolve(args.lake_dir)
     try:
-        requests = Erasures.request(args.lake_dir, args.emails)
+        check_addresses(args.emails)  # a bad address is named before a bad lake
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if not args.new_lake and not holds_lake(lake):
+        raise UsageError(f"{lake} holds no lake; check --lake-dir, or add --new-lake to record the request there "
+                         "before the first build")
+    try:
+        requests = Erasures.request(lake, args.emails)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:  # a file where the lake should be, a folder not writable
+        raise UsageError(f"cannot write the erasure registry in {lake}: {exc.strerror or exc}") from None
     for request in requests:  # the request id only: the address is not printed
         if request["done"] is None:
             print(f"erasure requested: id {request['id']} (applied by the next stedi run)")

@@ -17,11 +17,13 @@ from pyspark.sql import functions as F
 
 from stedi.core.intake.csvtext import FIELD_COUNT, HEADER
 from stedi.core.intake.engines import is_connect, later_copies
+from stedi.core.intake.notext import NOT_TEXT
 from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT
 from stedi.core.tables import REQUIRED_COLUMNS, landing_table, table
 
 # Why a record is quarantined.
 REASONS = (
+    NOT_TEXT,
     "truncated",
     "not_json",
     FIELD_COUNT,
@@ -144,13 +146,14 @@ def classify_records(records: DataFrame, source: str, *, raw_for: str = "all") -
     and optionally `json`: the record as a JSON object when `raw` is not one (a CSV
     row, see csvtext), parsed instead of `raw`. The result has the canonical columns
     of the landing table, `status` (`landed`, `quarantined` or `duplicate`), `reason` (for
-    quarantined rows: `truncated`, `not_json`, `csv_field_count`, `csv_header`,
+    quarantined rows: `not_text`, `truncated`, `not_json`, `csv_field_count`, `csv_header`,
     `missing_required_field`, `bad_type`, `inexact_number` or `superseded`),
     `source_file`, `position` and `raw`, then any other column of `records` but `json`,
     carried through unchanged.
 
     - `truncated`, `not_json`: as `split_records` marked them; a `record` that is not
       a JSON object (including valid JSON that is not an object) is `not_json`.
+    - `not_text`: a line of a file that is not UTF-8 text (kind `not_text`, stedi.core.intake.notext).
     - `csv_field_count`, `csv_header`: as `csvtext.split_csv` (or `units.file_units`)
       marked them.
     - Keys match the canonical columns case-insensitively (`timeStamp` is
@@ -249,6 +252,7 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         f"CASE WHEN _fast THEN {settled_reason} "
         f"WHEN kind = '{UNSPLIT}' THEN NULL "
         f"WHEN kind = '{TRUNCATED}' THEN 'truncated' "
+        f"WHEN kind = '{NOT_TEXT}' THEN '{NOT_TEXT}' "
         f"WHEN kind IN ('{FIELD_COUNT}', '{HEADER}') THEN kind "
         f"WHEN kind = '{NOT_JSON}' OR _m IS NULL THEN 'not_json' "
         f"WHEN {' OR '.join(missing)} THEN 'missing_required_field' "

@@ -102,6 +102,20 @@ def check_address(email: str) -> str:
     return address
 
 
+def check_addresses(emails: list[str]) -> list[str]:
+    """The normalized addresses, each once, in order; ValueError naming the first bad one by its
+    position (`email 2 of 3: ...`), or when there is none."""
+    if not emails:
+        raise ValueError("no email address given")
+    addresses = []
+    for number, email in enumerate(emails, 1):
+        try:
+            addresses.append(check_address(email))
+        except ValueError as exc:
+            raise ValueError(f"email {number} of {len(emails)}: {exc}") from None
+    return list(dict.fromkeys(addresses))
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -145,18 +159,10 @@ class Erasures:
     def request(cls, lake_root: str, emails: list[str]) -> list[dict]:
         """Record an erasure request per address not yet requested; the request of each address, in order.
 
-        Every address is checked first (`check_address`: ValueError naming the address by its
+        Every address is checked first (`check_addresses`: ValueError naming the address by its
         position, nothing written); the key is created on first use.
         """
-        if not emails:
-            raise ValueError("no email address given")
-        addresses = []
-        for number, email in enumerate(emails, 1):
-            try:
-                addresses.append(check_address(email))
-            except ValueError as exc:
-                raise ValueError(f"email {number} of {len(emails)}: {exc}") from None
-        addresses = list(dict.fromkeys(addresses))
+        addresses = check_addresses(emails)
         found = []
 
         def add(erasures: Erasures) -> Erasures:

@@ -45,5 +45,7 @@ def _is_export(name: str) -> bool:
 def check_raw_dir(raw_dir: str | Path) -> dict[str, list[str]]:
     """Every source's files, or a RawInputError naming what is missing."""
     if not storage.folder_exists(str(raw_dir)):
+        if not storage.is_s3(str(raw_dir)) and Path(raw_dir).exists():
+            raise RawInputError(f"raw directory {raw_dir} is a file, not a folder of exports")
         raise RawInputError(f"raw directory {raw_dir} does not exist")
     return {source: raw_files(raw_dir, source) for source in SOURCES}

@@ -9,7 +9,8 @@ as Parquet, one folder per file (`file=<key>`, the key derived from the file's p
 content hash).
 
 A run plans each source against the ledger (`Ledger.plan`): a file not in the ledger is
-new; a file whose size or modification time changed is hashed, and is *changed* (a
+new; a file whose size or modification time changed is hashed (and checked to be UTF-8
+text in the same read: `text`, see stedi.core.intake.notext), and is *changed* (a
 re-delivery: its records replace what it landed before) when its content hash differs;
 a file in the ledger but no longer in the raw folder is *missing*: reported, its records
 stay. Only new and changed files are read and parsed; the landing tables are decided
@@ -45,10 +46,10 @@ _FORMAT = 1
 def intake_fingerprint() -> str:
     """A short hash of the code that decides what a file's records are, and of the landing schemas."""
     from stedi.core import tables
-    from stedi.core.intake import classify, csvtext, engines, exports, split, units
+    from stedi.core.intake import classify, csvtext, engines, exports, notext, split, units
 
     digest = hashlib.sha256()
-    for module in (classify, csvtext, engines, exports, split, units, tables):
+    for module in (classify, csvtext, engines, exports, notext, split, units, tables):
         digest.update(inspect.getsource(module).encode("utf-8"))
     return digest.hexdigest()[:16]
 
@@ -109,12 +110,16 @@ def _stat(path: str) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
+def _read_once(path: str) -> tuple[str, bool]:
+    """(SHA-256 of the file's bytes, whether it is UTF-8 text: notext.TextCheck), in one read."""
+    from stedi.core.intake.notext import TextCheck
+
+    digest, check = hashlib.sha256(), TextCheck(path)
     with storage.open_binary(path) as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
-    return digest.hexdigest()
+            check.update(block)
+    return digest.hexdigest(), check.finish()
 
 
 class Ledger:
@@ -153,7 +158,7 @@ class Ledger:
                 plan.unchanged.append(path)
                 plan.entries[path] = entry
                 continue
-            sha = _sha256(path)
+            sha, text = _read_once(path)
             if entry is not None and entry["sha256"] == sha:  # touched, not changed
                 plan.unchanged.append(path)
                 plan.entries[path] = {**entry, "size": size, "mtime_ns": mtime}
@@ -168,6 +173,7 @@ class Ledger:
                 "landed_at": now(),
                 "records": 0,
                 "erased": 0,
+                "text": text,  # False: not UTF-8 text, quarantined whole (stedi.core.intake.notext)
             }
         for path, entry in known.items():
             if path not in plan.entries:

@@ -19,6 +19,7 @@ from stedi.core.intake.classify import DUPLICATE, LANDED, normalize_records
 from stedi.core.intake.engines import reported_path
 from stedi.core.intake.erasure import Erasures
 from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan, file_key, staging_folder
+from stedi.core.intake.notext import NOT_TEXT, file_content, not_text_units
 from stedi.core.intake.split import RECORD, UNSPLIT
 from stedi.core.intake.units import file_units, read_texts, split_file_records
 from stedi.core.schemas import spark_schema
@@ -38,7 +39,9 @@ def parse_into_store(spark: SparkSession, source: str, files: list[str], plan: P
     """Normalize every record of `files` into each file's store folder (`file=<key>`).
 
     The usable records of a table whose records cannot be superseded keep no raw text: their
-    columns are the record. A file that is not clean JSON lines is cut by split_records first.
+    columns are the record. A file that is not clean JSON lines is cut by split_records first;
+    a file that is not UTF-8 text (the ledger's `text`) is not read by the engine: its lines are
+    quarantined as `not_text` (`not_text_file`).
     """
     keys = plan.keys
     # Each record's store folder, by a broadcast join on its file (a literal map of hundreds of
@@ -56,9 +59,13 @@ def parse_into_store(spark: SparkSession, source: str, files: list[str], plan: P
     try:
         # A few hundred files per write: the engine keeps a Parquet writer open per store
         # folder of a write, and Sail's memory pool (stedi.engine.session) counts their buffers.
-        for start in range(0, len(files), STORE_BATCH):
-            batch = files[start : start + STORE_BATCH]
+        texts = [p for p in files if plan.entries[reported_path(p)].get("text", True)]
+        for start in range(0, len(texts), STORE_BATCH):
+            batch = texts[start : start + STORE_BATCH]
             units = normalize_records(file_units(read_texts(spark, batch)), source)
+            stored(units).write.mode("append").partitionBy(STORE_KEY).parquet(staging)
+        for path in sorted(set(files) - set(texts)):  # never given to the engine: notext
+            units = normalize_records(not_text_file(spark, path), source)
             stored(units).write.mode("append").partitionBy(STORE_KEY).parquet(staging)
         plan.repaired = []
         if not storage.list_folders(staging):  # nothing but blank files
@@ -84,6 +91,15 @@ def parse_into_store(spark: SparkSession, source: str, files: list[str], plan: P
                 storage.move_folder(f"{staging}/{STORE_KEY}={key}", target)
     finally:
         storage.remove_folder(staging)
+
+
+def not_text_file(spark: SparkSession, path: str) -> DataFrame:
+    """The record units of a file that is not UTF-8 text (stedi.core.intake.notext), built on the
+    driver: one per non-blank line, kind `not_text`, `raw` the escaped line."""
+    units = not_text_units(file_content(path))
+    rows = [(reported_path(path), number, NOT_TEXT, raw, None, len(units)) for number, raw in units]
+    schema = "source_file string, position bigint, kind string, raw string, json string, _file_records bigint"
+    return spark.createDataFrame(rows, schema)
 
 
 def read_store(spark: SparkSession, ledger: Ledger, source: str, plan: Plan, only: list[str] | None = None) -> DataFrame:
