@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from stedi import cli, config
+from stedi.aws import commands as aws_cli
 from stedi.cli import main
 from stedi.core.tables import SOURCES, TABLES
 from stedi.lake import layout
@@ -31,7 +32,7 @@ def test_every_command_has_a_handler():
     assert set(commands.choices) == set(cli.COMMANDS)
     aws = commands.choices["aws"]
     [aws_commands] = [a for a in aws._actions if a.dest == "aws_command"]
-    assert set(aws_commands.choices) == set(cli.AWS_COMMANDS)
+    assert set(aws_commands.choices) == set(aws_cli.AWS_COMMANDS)
 
 
 @pytest.mark.parametrize(
