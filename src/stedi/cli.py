@@ -11,6 +11,7 @@ import sys
 
 from stedi import config
 from stedi.errors import UsageError
+from stedi.lake.history import history_parser
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
@@ -100,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
         "--engine", default=config.DEFAULT_ENGINE, choices=config.ENGINES, help=f"default: {config.DEFAULT_ENGINE}"
     )
     sql.add_argument("--limit", type=int, default=50, help="rows printed per statement at most (default: 50)")
+    sql.add_argument("--as-of", default="", metavar="RUN_ID", help="every table as it stood after that run")
+    history_parser(commands)  # stedi history TABLE
 
     generate = commands.add_parser(
         "generate", help="write synthetic STEDI exports (the raw layout) of N times the real data's size"
@@ -210,6 +213,7 @@ def _sql(args) -> int:
 
     from stedi.core.sqltext import statements
     from stedi.engine.session import local_session
+    from stedi.lake.history import as_of_views
     from stedi.lake.information_schema import register_information_schema
     from stedi.lake.store import Lake
 
@@ -222,7 +226,7 @@ def _sql(args) -> int:
     if args.limit < 1:
         raise UsageError(f"--limit must be at least 1, not {args.limit}")
     lake = Lake(local_session(args.engine, "stedi-sql"), args.lake_dir, policy=args.policy)
-    register_information_schema(lake, lake.register_existing())
+    register_information_schema(lake, as_of_views(lake, args.as_of) if args.as_of else lake.register_existing())
     for statement in found:
         frame = lake.sql(statement).limit(args.limit + 1).toPandas()
         print(frame.head(args.limit).to_string(index=False))
@@ -349,6 +353,12 @@ def _erase(args) -> int:
     return 0
 
 
+def _history(args) -> int:
+    from stedi.lake.history import history_lines
+
+    return print("\n".join(history_lines(args.table, args.lake_dir))) or 0
+
+
 def _report(args) -> int:
     from stedi.run import report
     from stedi.run.folder import RunFolder
@@ -368,6 +378,7 @@ COMMANDS = {
     "generate": _generate,
     "package": _package,
     "erase": _erase,
+    "history": _history,
     "aws": _aws,
 }
 

@@ -28,8 +28,6 @@ import hashlib
 import importlib
 import inspect
 import json
-import os
-from pathlib import Path
 
 from stedi.core import storage
 from stedi.core.tables import SOURCES, table
@@ -66,36 +64,18 @@ def code_fingerprint(step) -> str:
 
 
 def table_version(lake_root: str, name: str) -> str | None:
-    """The current version of a table: its snapshot id (a folder lake: its version folder's name);
-    None when absent or damaged (a data file of the current snapshot missing: the step runs again)."""
-    if _iceberg():
-        from stedi.lake.icelake import table_version as snapshot_of
+    """The current version of a table: its snapshot id; None when absent or damaged (a data file of
+    its current snapshot missing: the step that writes it runs again)."""
+    from stedi.lake.icelake import table_version as snapshot_of
 
-        return snapshot_of(lake_root, name)
-    if storage.is_s3(lake_root):
-        return None
-    path = Path(layout.table_path(lake_root, name))
-    if not path.is_symlink():
-        return None
-    return os.readlink(path).rsplit("/", 1)[-1]
+    return snapshot_of(lake_root, name)
 
 
 def table_rows(lake_root: str, name: str) -> int | None:
-    """Rows of a table's current version (its snapshot's summary), None when they cannot be told."""
-    if _iceberg():
-        from stedi.lake.icelake import table_rows as rows_of
+    """Rows of a table's current snapshot (its summary), None when absent."""
+    from stedi.lake.icelake import table_rows as rows_of
 
-        return rows_of(lake_root, name)
-    from stedi.lake.store import ROWS_FILE
-
-    marker = Path(layout.table_path(lake_root, name)) / ROWS_FILE
-    return json.loads(marker.read_text())["rows"] if marker.is_file() else None
-
-
-def _iceberg() -> bool:
-    from stedi import config
-
-    return config.lake_format() == "iceberg"
+    return rows_of(lake_root, name)
 
 
 def inputs_of(step, lake_root: str, ledger=None, erasures=None) -> dict | None:
