@@ -200,3 +200,17 @@ def test_as_of_views_versions_without_an_engine_and_an_unfinished_pair(tmp_path,
     assert table_rows(str(tmp_path / "lake"), "accelerometer_landing") == 2
     assert table_version(str(tmp_path / "lake"), "customer_trusted") is None
     assert table_rows(str(tmp_path / "lake"), "customer_trusted") is None
+
+
+def test_history_and_as_of_refuse_a_missing_lake_or_table_in_one_line(tmp_path, capsys):
+    from stedi.cli import main
+
+    missing = str(tmp_path / "nowhere")
+    assert main(["history", "customer_trusted", "--lake-dir", missing]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "nowhere").exists()
+    assert main(["history", "customer_lounge", "--lake-dir", missing]) == 2
+    assert "unknown table 'customer_lounge'" in capsys.readouterr().err
+    lake = Lake(None, str(tmp_path / "lake"))
+    lake.lake.ensure("customer_trusted")  # a table without a snapshot
+    assert main(["history", "customer_trusted", "--lake-dir", str(tmp_path / "lake")]) == 2
+    assert "has no snapshot" in capsys.readouterr().err

@@ -55,6 +55,8 @@ def history_lines(table: str, lake_dir: str) -> list[str]:
 def as_of_views(lake, run_id: str) -> list[str]:
     """Register every table of `lake` (stedi.lake.store.Lake) as it stood after run `run_id`; returns their
     names. A run no snapshot names, and no later one either, is refused in one line."""
+    if not lake.exists_at_all():
+        raise UsageError(f"no lake at {lake.root} (no {config.ICEBERG_CATALOG_FILE}); build one with `stedi run`")
     known = {h["run_id"] for name in lake.lake.names() for h in lake.lake.history(name) if h["run_id"]}
     if run_id not in known and not any(other > run_id for other in known):
         raise UsageError(f"no run {run_id} in the lake at {lake.root}; `stedi history TABLE` lists the runs it keeps")
