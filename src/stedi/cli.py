@@ -12,6 +12,7 @@ import sys
 from stedi import config
 from stedi.aws.commands import add_aws_commands, run_aws_command
 from stedi.errors import UsageError
+from stedi.lake.history import history_parser
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
@@ -105,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
         help=f"the local engine that runs the SQL: spark or sail (default: {config.DEFAULT_ENGINE})",
     )
     sql.add_argument("--limit", type=int, default=50, help="rows printed per statement at most (default: 50)")
+    sql.add_argument("--as-of", default="", metavar="RUN_ID", help="every table as it stood after that run")
+    history_parser(commands)  # stedi history TABLE
 
     generate = commands.add_parser(
         "generate", help="write synthetic STEDI exports (the raw layout) of N times the real data's size"
@@ -185,7 +188,7 @@ def _sql(args) -> int:
         raise UsageError(f"--limit must be at least 1, not {args.limit}")
     if args.lake_dir.startswith("s3://"):
         raise UsageError("stedi sql reads a local lake; for a lake in S3, use stedi aws query (Athena)")
-    run_statements(args.lake_dir, found, policy=args.policy, engine=args.engine, limit=args.limit)
+    run_statements(args.lake_dir, found, policy=args.policy, engine=args.engine, limit=args.limit, as_of=args.as_of)
     return 0
 
 
@@ -248,6 +251,12 @@ def _erase(args) -> int:
     return 0
 
 
+def _history(args) -> int:
+    from stedi.lake.history import history_lines
+
+    return print("\n".join(history_lines(args.table, args.lake_dir))) or 0
+
+
 def _report(args) -> int:
     from stedi.run import report
     from stedi.run.folder import RunFolder
@@ -267,6 +276,7 @@ COMMANDS = {
     "generate": _generate,
     "package": _package,
     "erase": _erase,
+    "history": _history,
     "aws": run_aws_command,
 }
 

@@ -13,11 +13,15 @@ from stedi import config
 from stedi.errors import UsageError
 
 
-def run_statements(lake_dir: str, found: list[str], *, policy: str | None, engine: str, limit: int, out=None) -> None:
+def run_statements(
+    lake_dir: str, found: list[str], *, policy: str | None, engine: str, limit: int, as_of: str = "", out=None
+) -> None:
     """Run `found` (SQL statements) in order on the lake at `lake_dir`, printing at most `limit`
-    rows of each result; stops at the first statement that fails."""
+    rows of each result; stops at the first statement that fails. With `as_of` (a run id), every
+    table as it stood after that run (stedi.lake.history.as_of_views)."""
     from stedi.engine.errors import engine_error_types, engine_message, quiet_task_errors
     from stedi.engine.session import local_session
+    from stedi.lake.history import as_of_views
     from stedi.lake.information_schema import register_information_schema
     from stedi.lake.recorded import holds_lake, policy_to_read
     from stedi.lake.store import Lake
@@ -33,7 +37,7 @@ def run_statements(lake_dir: str, found: list[str], *, policy: str | None, engin
     spark = local_session(engine, "stedi-sql")
     quiet_task_errors(spark)
     lake = Lake(spark, root, policy=policy)
-    register_information_schema(lake, lake.register_existing())
+    register_information_schema(lake, as_of_views(lake, as_of) if as_of else lake.register_existing())
     for number, statement in enumerate(found, 1):
         try:
             frame = lake.sql(statement).limit(limit + 1).toPandas()

@@ -11,48 +11,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stedi import config
 from stedi.core import storage
 from stedi.core.intake.erasure import ERASURE_DIR, REQUESTS_FILE
 from stedi.core.intake.ledger import INTAKE_DIR, LEDGER_FILE
 from stedi.core.tables import TABLES
 from stedi.lake import layout
-from stedi.lake.store import ROWS_FILE
 
 
 def holds_lake(root: str) -> bool:
-    """Whether `root` (a local folder or an s3:// URI) holds a lake: a published table, the
-    intake's ledger (a run landed files), or the erasure registry (a request made before the
-    first build, `stedi erase --new-lake`). A folder holding anything else does not."""
+    """Whether `root` (a local folder or an s3:// URI) holds a lake: its Iceberg catalog (locally
+    `catalog.db`) or a table's folder, the intake's ledger (a run landed files), or the erasure
+    registry (a request made before the first build, `stedi erase --new-lake`). A folder holding
+    anything else does not."""
     root = str(root).rstrip("/")
     marks = (f"{root}/{INTAKE_DIR}/{LEDGER_FILE}", f"{root}/{ERASURE_DIR}/{REQUESTS_FILE}")
     if storage.is_s3(root):
         return any(storage.read_text(mark) is not None for mark in marks) or any(
             storage.folder_exists(layout.table_path(root, name)) for name in TABLES
         )
-    return any(Path(where).is_file() for where in marks) or any(
-        Path(layout.table_path(root, name)).exists() for name in TABLES
-    )
+    return Path(root, config.ICEBERG_CATALOG_FILE).is_file() or any(Path(where).is_file() for where in marks)
 
 
 def built_policy(root: str) -> str | None:
-    """The policy the lake at `root` was last built with: the one recorded by its table version
-    written last (each version's marker keeps the run's policy); None on S3 or when no table
-    recorded one. Not every table's: a run under another policy keeps a table whose rows do not
-    change (customer_trusted is the same under both), and with it the version that names the
-    policy it was first written under."""
-    if storage.is_s3(str(root)):
+    """The policy the lake at `root` was built with, from its tables' current snapshots (each
+    names its run's policy; a lake holds one policy's tables: stedi.lake.icelake); None on S3
+    or when no table recorded one."""
+    if storage.is_s3(str(root)) or not Path(str(root), config.ICEBERG_CATALOG_FILE).is_file():
         return None
-    import json
+    from stedi.lake.icelake import IcebergTables
 
-    newest = None
-    for name in TABLES:
-        marker = Path(layout.table_path(str(root), name)) / ROWS_FILE
-        if marker.is_file():
-            policy = json.loads(marker.read_text()).get("policy")
-            written = marker.stat().st_mtime_ns
-            if policy and (newest is None or written > newest[0]):
-                newest = (written, policy)
-    return newest[1] if newest else None
+    policies = sorted(IcebergTables(None, str(root)).policies())
+    return policies[0] if policies else None
 
 
 def policy_to_read(root: str, asked: str | None) -> str:

@@ -120,6 +120,12 @@ def validate(options: RunOptions) -> tuple[Step, ...]:
             raise UsageError(str(exc)) from None
     if not options.on_glue:
         _writable_dir(Path(options.lake), "lake directory")
+        from stedi.lake.catalogs import refuse_previous_version
+
+        refuse_previous_version(config.resolve(options.lake))  # version folders, row markers: one line
+        from stedi.lake.store import Lake
+
+        Lake(None, options.lake, policy=options.policy).refuse_other_policy()  # a lake holds one policy's tables
     _writable_dir(Path(options.runs_dir), "runs directory")
     for step in steps:
         source = options.notebook(step)
