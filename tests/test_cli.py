@@ -16,7 +16,7 @@ from stedi import cli, config
 from stedi.aws import commands as aws_cli
 from stedi.cli import main
 from stedi.core.tables import SOURCES, TABLES
-from stedi.lake import layout
+from lakes import iceberg_tables
 
 
 def _exit_code(argv) -> int:
@@ -127,8 +127,7 @@ def test_the_readmes_dry_run_example_is_what_dry_run_prints_without_a_machines_p
         monkeypatch.setattr(config, name, clone / getattr(config, name).relative_to(config.PROJECT_ROOT))
     for source in SOURCES:
         (config.RAW_DIR / source).mkdir(parents=True)
-    for name in TABLES:  # the tables a `make run` leaves
-        Path(layout.table_path(str(config.LAKE_DIR), name)).mkdir(parents=True)
+    iceberg_tables(config.LAKE_DIR, *TABLES)  # the tables a `make run` leaves
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(command.split("#")[0].split()[2:]) == 0
