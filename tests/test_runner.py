@@ -443,13 +443,26 @@ def test_lake_dir_that_is_a_file_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lake"]
 
 
+def test_the_lake_is_named_by_lake_dir_and_bucket_prefix_are_its_old_form():
+    new = RunOptions(lake_dir="s3://b/team/lake", target="glue")
+    old = RunOptions(bucket="b", prefix="team", target="glue")
+    assert new.lake == old.lake == "s3://b/team/lake" and new.on_s3 and old.on_s3
+    assert (new.bucket, new.prefix) == ("b", "team")  # beside the lake: team/raw, team/artifacts/stedi.zip
+    assert new.raw == old.raw == "s3://b/team/raw"
+    assert RunOptions(lake_dir="s3://b/lake/").lake == "s3://b/lake"
+    assert not RunOptions(lake_dir="data/lake").on_s3
+
+
 def test_run_options_are_checked_when_the_runner_is_called_directly(tmp_path):
     from stedi.errors import UsageError
 
     for options, message in (
         (RunOptions(policy="lenient"), "unknown policy 'lenient'"),
         (RunOptions(target="mars"), "unknown target 'mars'"),
-        (RunOptions(target="glue"), "--target glue needs --bucket"),
+        (RunOptions(target="glue"), "--target glue needs a lake on S3: --lake-dir s3://BUCKET/PREFIX"),
+        (RunOptions(lake_dir="s3://b/team/lake", engine="spark"),
+         "--engine spark cannot reach the lake s3://b/team/lake: local Spark has no S3 connector"),
+        (RunOptions(lake_dir="s3://b/team/lake", bucket="other"), "name two lakes; give --lake-dir alone"),
         (RunOptions(engine="duckdb"), "unknown engine 'duckdb'; choose one of: spark, sail"),
         (RunOptions(target="glue", bucket="b", engine="sail"), "--target glue runs Spark on AWS Glue"),
     ):

@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="build the lakehouse: run the glue_sessions/ notebooks with papermill")
     run.add_argument("--raw-dir", default=str(config.RAW_DIR), help="exports as received (default: data/raw)")
-    run.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="lake root (default: data/lake)")
+    run.add_argument("--lake-dir", default=str(config.LAKE_DIR),
+                     help="the lake: a folder, or s3://BUCKET/PREFIX (Iceberg tables in the Glue Data Catalog; "
+                     "the local engine is then Sail) (default: data/lake)")
     run.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
     run.add_argument(
         "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
@@ -39,9 +41,10 @@ def _parser() -> argparse.ArgumentParser:
         help=f"the local engine: spark (PySpark local mode) or sail (Sail through Spark Connect); "
         f"default: {config.DEFAULT_ENGINE}. --target glue always runs Spark",
     )
-    run.add_argument("--bucket", default="", help="target glue: the S3 bucket of the lake")
-    run.add_argument("--prefix", default="", help="target glue: a key prefix inside the bucket")
-    run.add_argument("--database", default=config.DEFAULT_DATABASE, help="catalog database (default: stedi)")
+    run.add_argument("--bucket", default="", help="the old form of --lake-dir s3://BUCKET/PREFIX/lake")
+    run.add_argument("--prefix", default="", help="with --bucket: a key prefix inside the bucket")
+    run.add_argument("--database", default=config.DEFAULT_DATABASE,
+                     help="the Glue database of a lake on S3 (default: stedi)")
     run.add_argument(
         "--resume",
         nargs="?",
@@ -221,6 +224,8 @@ def _sql(args) -> int:
         raise UsageError("no SQL statement to run")
     if args.limit < 1:
         raise UsageError(f"--limit must be at least 1, not {args.limit}")
+    if args.lake_dir.startswith("s3://"):
+        raise UsageError("stedi sql reads a local lake; for a lake in S3, use stedi aws query (Athena)")
     lake = Lake(local_session(args.engine, "stedi-sql"), args.lake_dir, policy=args.policy)
     register_information_schema(lake, lake.register_existing())
     for statement in found:

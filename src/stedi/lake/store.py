@@ -85,7 +85,8 @@ class Lake:
     the same methods over Iceberg tables (docs/decisions/0001-iceberg-storage.md)."""
 
     def __new__(cls, *args, **kwargs):
-        if cls is Lake and config.lake_format() == "iceberg":
+        root = args[1] if len(args) > 1 else kwargs.get("root", "")
+        if cls is Lake and config.lake_format(str(root)) == "iceberg":
             from stedi.lake.icelake import IcebergTables
 
             return IcebergTables(*args, **kwargs)

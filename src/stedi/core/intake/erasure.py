@@ -127,8 +127,12 @@ class Erasures:
 
         ValueError when a file is not what this module writes (the hashes and the key go into SQL text).
         """
-        key = (storage.read_text(_path(lake_root, KEY_FILE)) or "").strip()
-        text = storage.read_text(_path(lake_root, REQUESTS_FILE))
+        return cls._parsed(lake_root, storage.read_text(_path(lake_root, KEY_FILE)),
+                           storage.read_text(_path(lake_root, REQUESTS_FILE)))
+
+    @classmethod
+    def _parsed(cls, lake_root: str, key_text: str | None, text: str | None) -> Erasures:
+        key = (key_text or "").strip()
         stored = json.loads(text) if text else {}
         requests = list(stored.get("requests", []))
         serials = frozenset(stored.get("serial_hashes", []))
@@ -160,6 +164,7 @@ class Erasures:
         found = []
 
         def add(erasures: Erasures) -> Erasures:
+            found.clear()  # on S3 a change may be applied again, to the registry read anew
             key = erasures.key or _create_key(lake_root)
             by_hash = {r["email_hash"]: r for r in erasures.requests}
             added = []
@@ -182,8 +187,23 @@ class Erasures:
         """Read the registry, apply `change` and save what it returns (None: nothing to save);
         returns the registry as saved (or as read). Locally under an exclusive lock on the registry's
         folder, held for the read and the write only (a run holds it for milliseconds, not
-        for its steps); on S3, which has no lock, one writer at a time is the caller's to ensure.
+        for its steps). On S3 a conditional write (stedi.core.shared_files.update_text): written
+        only if nobody wrote since it was read, else read again and `change` applied again, so two
+        `stedi erase`, or one and a run marking requests done, lose nothing.
         """
+        if storage.is_s3(str(lake_root)):
+            from stedi.core import shared_files
+
+            result: list[Erasures] = []
+
+            def apply(text: str | None) -> str | None:
+                current = cls._parsed(lake_root, storage.read_text(_path(lake_root, KEY_FILE)), text)
+                changed = change(current)
+                result[:] = [current if changed is None else changed]
+                return None if changed is None else changed.serialized()
+
+            shared_files.update_text(_path(lake_root, REQUESTS_FILE), apply)
+            return result[0]
         with _registry_lock(str(lake_root)):
             current = cls.load(lake_root)
             changed = change(current)
@@ -230,8 +250,12 @@ class Erasures:
 
     def save(self, lake_root: str) -> None:
         """Write the registry (the key is written once, by `request`)."""
+        _write(_path(lake_root, REQUESTS_FILE), self.serialized())
+
+    def serialized(self) -> str:
+        """The registry file's text (the key is not in it)."""
         stored = {"requests": self.requests, "serial_hashes": sorted(self.serial_hashes)}
-        _write(_path(lake_root, REQUESTS_FILE), json.dumps(stored, indent=2) + "\n")
+        return json.dumps(stored, indent=2) + "\n"
 
 
 # -- SQL ------------------------------------------------------------------------
@@ -327,7 +351,20 @@ def _registry_lock(lake_root: str):
 
 
 def _create_key(lake_root: str) -> str:
+    """A new key for the lake. On S3 written only if there is none (If-None-Match): of two processes
+    creating it at once, the one that lost takes the other's."""
     key = secrets.token_hex(32)
+    if storage.is_s3(str(lake_root)):
+        from stedi.core import shared_files
+
+        if not shared_files.conditional_writes():  # Glue 5.0's botocore: its jobs run one at a time
+            _write(_path(lake_root, KEY_FILE), key + "\n")
+            return key
+        try:
+            shared_files.write_if(_path(lake_root, KEY_FILE), key + "\n", None)
+        except shared_files.WriteConflict:
+            return (storage.read_text(_path(lake_root, KEY_FILE)) or "").strip()
+        return key
     _write(_path(lake_root, KEY_FILE), key + "\n")
     return key
 
