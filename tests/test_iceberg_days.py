@@ -3,8 +3,10 @@
 previous day's rows; an erasure run followed by forget_history leaves no file holding the customer.
 
 The scenario of tests/test_incremental.py (its helpers), with the Iceberg lake's own assertions
-instead of the version folders'. Snapshots do not name their run yet: `Step` does not call
-`Lake.name_run` (wiring left to the run machinery), so times travel here by snapshot.
+instead of the version folders'. Every snapshot names the run and step that made it; a run that
+applied an erasure forgets the history at its end; a damaged table (a data file of its current
+snapshot deleted) and a landing table whose quarantine a killed run did not commit are rebuilt
+by the next plain run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from test_incremental import (
 
 from stedi import config
 from stedi.lake.catalogs import forget_catalogs
+from stedi.lake import icefiles
 from stedi.lake.icelake import IcebergTables
 from stedi.lake.store import Lake
 
@@ -64,6 +67,9 @@ def test_days_on_an_iceberg_lake_equal_full_rebuilds_with_a_snapshot_per_change(
     assert {name: day2.rows(name) for name in STRICT_COUNTS} == STRICT_COUNTS
     history = day2.lake.history("accelerometer_landing")
     assert [h["operation"] for h in history] == ["append", "append"]  # day 2 added rows: one append snapshot
+    day2_run = _manifest(runs)["run_id"]
+    assert (history[1]["run_id"], history[1]["step"], history[1]["policy"]) == (day2_run, "00_raw_to_landing", "strict")
+    assert _manifest(runs)["tables"]["accelerometer_landing"]["snapshot_id"] == history[1]["snapshot_id"]
     assert history[0]["snapshot_id"] == day1_snapshot and history[1]["rows_total"] > day1_rows
     assert day2.lake.read("accelerometer_landing", day1_snapshot).count() == day1_rows  # day 1 as it was
     assert len(day2.lake.history("customer_landing")) == 1  # nothing new for it: no snapshot
@@ -71,18 +77,34 @@ def test_days_on_an_iceberg_lake_equal_full_rebuilds_with_a_snapshot_per_change(
 
     _day(raw, 3)  # a withdrawal, a late consent, a re-delivered readings file
     stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
-    assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "day3")
+    full3 = _full(spark, raw, tmp_path, "day3")
+    assert _lake_content(spark, lake) == full3
     day3 = _lake(spark, lake)
     assert day3.lake.history("accelerometer_landing")[-1]["operation"] == "overwrite"  # replaced: one snapshot
     assert day3.read("customer_trusted").where(f"email = '{withdraws['email']}'").count() == 0
+
+    # A damaged table (a data file of its current snapshot gone), and a run killed between a
+    # landing table's commit and its quarantine's (a stray row committed under another run's name):
+    # the next plain run rebuilds both, and the lake is again a --full rebuild's.
+    files, _ = icefiles.live_data_files(day3.lake.table("customer_trusted"))
+    icefiles.delete_files([files[0].file_path])
+    killed = day3.read("accelerometer_landing").limit(1)
+    day3.name_run("killed-run", "00_raw_to_landing")
+    day3.publish(day3.stage("accelerometer_landing", killed, append=True))
+    assert day3.unfinished_pairs() == ["accelerometer_landing"]
+    done = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    assert "accelerometer_landing: a killed run committed it but not its quarantine; landing it again" in done.stdout
+    skipped = {e["name"] for e in _manifest(runs)["steps"] if e.get("skipped")}
+    assert "01_customer_landing_to_trusted" not in skipped  # only its table was damaged: it ran again
+    assert _lake_content(spark, lake) == full3
+    assert _lake(spark, lake).unfinished_pairs() == []
 
     erase = subprocess.run([*STEDI, "erase", "--email", withdraws["email"], "--lake-dir", str(lake)],
                            check=False, capture_output=True, text=True, cwd=config.PROJECT_ROOT)
     assert erase.returncode == 0, erase.stderr
     stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
-    assert holding(lake, withdraws["email"])  # the earlier snapshots' files still hold them ...
-    erased = _lake(spark, lake)
-    erased.forget_history()  # ... until what the run must do at its end once wired
+    # The run forgot the history at its end: no file, decoded, holds the customer.
     assert holding(lake, withdraws["email"]) == [] and holding(lake, withdraws["serialNumber"]) == []
+    erased = _lake(spark, lake)
     assert all(len(erased.lake.history(name)) == 1 for name in erased.lake.names())
     assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "erased", lake_to_copy=lake)

@@ -29,7 +29,7 @@ def manifest(status="succeeded", **overrides):
         "lake_dir": "/tmp/lake",
         "seconds": 75.25,
         "tables": {
-            "customer_landing": {"zone": "landing", "rows": 956, "path": "/tmp/lake/landing/customer_landing"},
+            "customer_landing": {"zone": "landing", "rows": 956, "snapshot_id": 4242424242, "path": "/tmp/lake/landing/customer_landing"},
             "accelerometer_landing": {"zone": "landing", "rows": 81273, "path": "/x"},
             "machine_learning_curated": {"zone": "curated", "rows": 1234567, "path": "/y"},
         },
@@ -112,6 +112,8 @@ def test_index_shows_the_manifest_counts_formatted_and_right_aligned(run_dir):
     for formatted in ("956", "81,273", "1,234,567", "81,280", "9,560"):
         assert f"<td class='num'>{formatted}</td>" in page or f"<td class='num hot'>{formatted}</td>" in page
     assert "81273" not in page.replace("rows=81273", "")
+    assert "<td class='snapshot'><code>4242424242</code></td>" in page  # each table's snapshot id
+    assert page.count("<td class='snapshot'><code>—</code></td>") == 2  # none recorded for the others
     assert "<td class='num hot'>5</td>" in page  # quarantined rows stand out
     assert "truncated: 3, not_json: 2" in page
     assert "phone_unique" in page and 'class="badge warn">warned<' in page

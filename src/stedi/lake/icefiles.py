@@ -61,6 +61,19 @@ def delete_files(paths: list[str]) -> None:
             client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
 
 
+def missing(paths: list[str]) -> list[str]:
+    """Those of `paths` that do not exist (S3: those not listed under their folders)."""
+    local = [p for p in paths if not storage.is_s3(p)]
+    gone = [p for p in local if not Path(_local(p)).is_file()]
+    remote = [p for p in paths if storage.is_s3(p)]
+    if remote:
+        listed = set()
+        for folder in sorted({p.rsplit("/", 1)[0] for p in remote}):
+            listed.update(files_under(folder))
+        gone += [p for p in remote if p not in listed]
+    return gone
+
+
 def remove_empty_folders(location: str) -> None:
     """Remove the empty folders under a local `location` (staging folders once emptied); S3 has none."""
     if storage.is_s3(location):

@@ -38,6 +38,7 @@ class IcebergTables:
         self.is_local = not storage.is_s3(self.root)
         self._run_id, self._step = run_id, step
         self._lake: IcebergLake | None = None
+        self._checked: dict[tuple[str, int], list[str]] = {}  # (table, snapshot id) -> its missing data files
 
     @property
     def lake(self) -> IcebergLake:
@@ -61,9 +62,28 @@ class IcebergTables:
         return self.lake.place(self.lake.quarantine(name)).location
 
     def exists(self, name: str) -> bool:
+        """Whether table `name` has a snapshot whose data files are all there: a damaged table (a data
+        file of its current snapshot missing, issue #27) counts as absent, so that freshness runs the
+        step that writes it again and that step rebuilds it whole."""
         if self.is_local and not Path(self.root, config.ICEBERG_CATALOG_FILE).is_file():
             return False
-        return self.lake.exists(name)
+        return self.lake.exists(name) and not self.damaged(name)
+
+    def exists_at_all(self) -> bool:
+        """Whether there is an Iceberg lake at the root (locally: its catalog file)."""
+        return not self.is_local or Path(self.root, config.ICEBERG_CATALOG_FILE).is_file()
+
+    def damaged(self, name: str) -> list[str]:
+        """The data files of table `name`'s current snapshot that are missing (none when absent)."""
+        t = self.lake.table(name)
+        snapshot = None if t is None else t.current_snapshot()
+        if snapshot is None:
+            return []
+        key = (name, snapshot.snapshot_id)
+        if key not in self._checked:
+            files, _ = icefiles.live_data_files(t)
+            self._checked[key] = icefiles.missing([f.file_path for f in files])
+        return self._checked[key]
 
     # -- read --------------------------------------------------------------------------
     def read(self, name: str) -> DataFrame:
@@ -122,8 +142,10 @@ class IcebergTables:
             meta["base"] = self.version(name)  # the snapshot this one adds rows to (incremental runs)
         return self.lake.stage(name, df, append=append, meta=meta)
 
-    def publish(self, staged: Staged) -> dict:
-        return self.lake.publish(staged)
+    def publish(self, staged: Staged, *, always: bool = False) -> dict:
+        """Commit a staged table; `always`: even an append of no row (a landing table committed with
+        its quarantine, both naming the run: see `unfinished_pairs`)."""
+        return self.lake.publish(staged, always=always)
 
     def discard(self, staged: Staged) -> None:
         self.lake.discard(staged)
@@ -206,3 +228,16 @@ def table_rows(root: str, name: str) -> int | None:
     """Rows of table `name`'s current snapshot (from its summary), None when absent."""
     tables = IcebergTables(None, root)
     return tables.rows(name) if tables.exists(name) else None
+
+
+def unfinished_pairs(root: str) -> list[str]:
+    """The landing tables of the lake at `root` a killed run committed without their quarantine (no engine)."""
+    tables = IcebergTables(None, root)
+    return tables.unfinished_pairs() if tables.exists_at_all() else []
+
+
+def forget_history(root: str) -> dict[str, int]:
+    """Expire every older snapshot of every table of the lake at `root` and delete the files nothing
+    reaches (after a run that applied erasures); {table: files deleted}."""
+    tables = IcebergTables(None, root)
+    return tables.forget_history() if tables.exists_at_all() else {}

@@ -110,6 +110,10 @@ class Lake:
     def name_run(self, run_id: str, step: str) -> None:
         """Nothing for a folder lake; an Iceberg lake names the run and step in each snapshot."""
 
+    def unfinished_pairs(self) -> list[str]:
+        """None for a folder lake (a landing table and its quarantine publish by renames)."""
+        return []
+
     # -- paths ---------------------------------------------------------------
     def path(self, name: str) -> str:
         return layout.table_path(self.root, name)
@@ -193,7 +197,7 @@ class Lake:
         """The staged version of a table, as readers will see it once published."""
         return self._read_at(staged.name, staged.location)
 
-    def publish(self, staged: Staged) -> dict:
+    def publish(self, staged: Staged, *, always: bool = False) -> dict:
         """Make a staged version the table (one atomic rename locally) and register it."""
         self._publish(staged)
         self.register(staged.name)

@@ -8,7 +8,7 @@ A step's *fingerprint* is a hash of everything its output depends on:
   records, and the step's notebook;
 - its inputs: for the intake, the ledger's state of every source (the live files' store
   keys: a new, changed or erased file changes it) and the erasure requests; for the other
-  steps, the version of every table the step reads (a table's published version folder).
+  steps, the version of every table the step reads (its current Iceberg snapshot id).
 
 When a step finishes, it records its fingerprint and the versions of the tables it wrote
 in `<lake>/_intake/steps.json`, with what a report of the lake needs when the step is later
@@ -18,7 +18,8 @@ from the lake as it is now: when it equals the recorded one and the step's table
 at the recorded versions, the step is skipped ("up to date"). So a new raw file reruns the
 intake and then every step whose inputs got a new version; a policy change or an edited
 transform reruns the steps it affects; a run with nothing new runs nothing. `--full`
-skips nothing. On S3 (target glue) tables have no version folders: every step runs.
+skips nothing. A table whose current snapshot misses a data file (damaged) has no version: the
+step that writes it runs again and rebuilds it whole. On S3 every step runs (for now).
 """
 
 from __future__ import annotations
@@ -65,7 +66,12 @@ def code_fingerprint(step) -> str:
 
 
 def table_version(lake_root: str, name: str) -> str | None:
-    """The published version of a local table (its version folder's name); None on S3 or when absent."""
+    """The current version of a table: its snapshot id (a folder lake: its version folder's name);
+    None when absent or damaged (a data file of the current snapshot missing: the step runs again)."""
+    if _iceberg():
+        from stedi.lake.icelake import table_version as snapshot_of
+
+        return snapshot_of(lake_root, name)
     if storage.is_s3(lake_root):
         return None
     path = Path(layout.table_path(lake_root, name))
@@ -74,8 +80,26 @@ def table_version(lake_root: str, name: str) -> str | None:
     return os.readlink(path).rsplit("/", 1)[-1]
 
 
+def table_rows(lake_root: str, name: str) -> int | None:
+    """Rows of a table's current version (its snapshot's summary), None when they cannot be told."""
+    if _iceberg():
+        from stedi.lake.icelake import table_rows as rows_of
+
+        return rows_of(lake_root, name)
+    from stedi.lake.store import ROWS_FILE
+
+    marker = Path(layout.table_path(lake_root, name)) / ROWS_FILE
+    return json.loads(marker.read_text())["rows"] if marker.is_file() else None
+
+
+def _iceberg() -> bool:
+    from stedi import config
+
+    return config.lake_format() == "iceberg"
+
+
 def inputs_of(step, lake_root: str, ledger=None, erasures=None) -> dict | None:
-    """What the step reads, as versions; None when it cannot be told (S3, a table missing)."""
+    """What the step reads, as versions; None when it cannot be told (S3: #26's ledger I/O; a table missing)."""
     if storage.is_s3(lake_root):
         return None
     if step.sources:
@@ -189,18 +213,18 @@ def _in_lake_order(per_table: dict) -> dict:
 
 
 def current_tables(step, lake_root: str, run: str | None = None) -> dict:
-    """The step's tables as they are (for the record of a skipped step): zone, rows, path, and `run`,
-    the run that built them (None: unknown). `rows` is None when the table's count cannot be read."""
-    from stedi.lake.store import ROWS_FILE
-
+    """The step's tables as they are (for the record of a skipped step): zone, rows, snapshot id,
+    path, and `run`, the run that built them (None: unknown). `rows` is None when the table's count
+    cannot be read."""
     tables = {}
     for name in step.writes:
-        path = layout.table_path(lake_root, name)
-        marker = Path(path) / ROWS_FILE
-        rows = json.loads(marker.read_text())["rows"] if marker.is_file() else None
-        tables[name] = {"table": name, "zone": table(name).zone, "rows": rows, "path": path, "run": run}
+        version = table_version(lake_root, name)
+        tables[name] = {
+            "table": name, "zone": table(name).zone, "rows": table_rows(lake_root, name),
+            "snapshot_id": int(version) if version and version.isdigit() else None,
+            "path": layout.table_path(lake_root, name), "run": run,
+        }
     return tables
-
 
 
 def skipped_entry(step, lake_root: str, previous: dict | None = None) -> dict:

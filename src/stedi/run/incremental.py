@@ -16,7 +16,7 @@ earlier inputs' whole new tables and the later inputs' old ones. The frame the n
 
 `same_as_current`: a table computed whole whose rows are the same as its current version's
 (customer_curated when no new customer got readings) keeps that version, so that the steps
-reading it can add rows. Locally only (S3 tables have no versions).
+reading it can add rows.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 def added_rows(step, declared, table: str) -> DataFrame | None:
     """The rows to add to `table` (see the module docstring), or None when it must be computed whole."""
     lake = step.lake
-    if declared is None or not declared.appendable or table not in declared.writes or not lake.is_local:
+    if declared is None or not declared.appendable or table not in declared.writes:
         return None
     made = lake.marker(table)
     if made.get("policy") != step.policy or not made.get("inputs") or not lake.exists(table):
@@ -67,7 +67,7 @@ def _content(frame: DataFrame) -> tuple[int, int]:
 
 def same_as_current(lake, table: str, staged) -> bool:
     """Whether a version computed whole holds exactly the rows of the current one (a bag: counted)."""
-    if not lake.is_local or not lake.exists(table) or staged.rows != lake.rows(table):
+    if not lake.exists(table) or staged.rows != lake.rows(table):
         return False
     return _content(lake.read_staged(staged)) == _content(lake.read(table))
 
@@ -75,4 +75,6 @@ def same_as_current(lake, table: str, staged) -> bool:
 def current(lake, table: str) -> dict:
     from stedi.core.tables import table as declared
 
-    return {"table": table, "zone": declared(table).zone, "rows": lake.rows(table), "path": lake.path(table)}
+    version = lake.version(table)
+    return {"table": table, "zone": declared(table).zone, "rows": lake.rows(table),
+            "snapshot_id": int(version) if version and version.isdigit() else None, "path": lake.path(table)}

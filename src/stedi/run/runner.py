@@ -27,6 +27,7 @@ from pathlib import Path
 from stedi import config
 from stedi.core.tables import TABLES
 from stedi.errors import UsageError
+from stedi.lake import icelake as lake_storage
 from stedi.lake.lock import LakeBusy, LakeLock
 from stedi.run import freshness, pipeline, report
 from stedi.run.console import format_counts, outcome_lines, step_line, step_outcome  # noqa: F401 (stedi.aws.status)
@@ -140,7 +141,8 @@ def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: st
         record = step.get("record") or {}
         for name, written in record.get("tables", {}).items():
             # "run": the run that built the table: this one, or for a skipped step the one recorded.
-            tables[name] = {**{k: written[k] for k in ("zone", "rows", "path")}, "run": written.get("run", run_id)}
+            tables[name] = {**{k: written[k] for k in ("zone", "rows", "path")}, "snapshot_id": written.get("snapshot_id"),
+                            "run": written.get("run", run_id)}
         intake.update(record.get("intake", {}))
         quality.update(record.get("quality", {}))
     ordered = {name: tables[name] for name in TABLES if name in tables}
@@ -260,7 +262,14 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
         print(f"  raw {options.raw} -> lake {options.lake}", file=out)
         if lock is not None and lock.took_over:
             print(f"  {lock.took_over}", file=out)
+        if not options.on_glue:
+            for name in lake_storage.unfinished_pairs(options.lake):
+                print(f"  {name}: a killed run committed it but not its quarantine; landing it again", file=out)
         manifest = _execute(options, folder, selected, steps, out, interrupt, previous)
+        if manifest["status"] == "succeeded" and manifest["erasures"] and not options.on_glue:
+            # Every table is now rebuilt without the erased customers: no older snapshot, and no file
+            # only older snapshots reached, may keep them (time travel stops here).
+            lake_storage.forget_history(options.lake)
     finally:
         if lock is not None:
             lock.release()

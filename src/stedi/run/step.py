@@ -56,6 +56,7 @@ class Step:
         # engine "": the kernel's ($STEDI_ENGINE), else config.DEFAULT_ENGINE; Glue runs Spark.
         self.spark = spark_for(target, engine)
         self.lake = Lake(self.spark, lake_dir, policy=policy, database=database)
+        self.lake.name_run(self.run_id, name)  # every snapshot this step commits names its run, step and policy
         self.reads: list[str] = []  # the tables the notebook read, in the order it first read them
         self.tables: dict[str, dict] = {}
         self.intake: dict[str, dict] = {}
@@ -245,7 +246,10 @@ class Step:
         erasures = privacy.erasures_for(self, ledger)
         self._ledger_now, self._erasures_now = ledger, erasures
         # What each landing table was made from: kept or added to when nothing else changed.
-        bases = {} if self.full else {name: self.lake.marker(name) for name in landing}
+        # A landing table whose quarantine a killed run left behind (committed the table, not its
+        # quarantine: `unfinished_pairs`) has no base: it is landed again whole, both committed anew.
+        unfinished = set(self.lake.unfinished_pairs())
+        bases = {} if self.full else {name: self.lake.marker(name) for name in landing if name not in unfinished}
         intake.land_all(
             self.spark,
             self.raw_dir,
@@ -380,7 +384,8 @@ class Step:
             if held is not None:
                 self.lake.discard(held)
             raise
-        self.tables[table] = self.lake.publish(staged)
+        # With a quarantine, the table commits even of no new row: both commits name the run.
+        self.tables[table] = self.lake.publish(staged, always=held is not None)
         return None if held is None else self.lake.publish_quarantine(held)
 
 
