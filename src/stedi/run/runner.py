@@ -263,13 +263,13 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
         if lock is not None and lock.took_over:
             print(f"  {lock.took_over}", file=out)
         if not options.on_glue:
-            for name in lake_storage.unfinished_pairs(options.lake):
+            for name in lake_storage.unfinished_pairs(options.lake, options.database):
                 print(f"  {name}: a killed run committed it but not its quarantine; landing it again", file=out)
         manifest = _execute(options, folder, selected, steps, out, interrupt, previous)
         if manifest["status"] == "succeeded" and manifest["erasures"] and not options.on_glue:
             # Every table is now rebuilt without the erased customers: no older snapshot, and no file
             # only older snapshots reached, may keep them (time travel stops here).
-            lake_storage.forget_history(options.lake)
+            lake_storage.forget_history(options.lake, options.database)
     finally:
         if lock is not None:
             lock.release()
