@@ -114,6 +114,8 @@ def test_day_one_then_a_new_day_on_an_s3_lake_in_the_glue_catalog(s3):
     history = day2.lake.history("accelerometer_landing")
     assert [h["operation"] for h in history] == ["append", "append"]  # the new day: one append snapshot
     assert history[0]["snapshot_id"] == day1_snapshot and history[1]["rows_added"] == 81_273 - day1_rows
+    # downstream too: the trusted readings of the new day's rows only, added to day 1's
+    assert [h["operation"] for h in day2.lake.history("accelerometer_trusted")] == ["append", "append"]
     glue = s3.glue_tables()
     assert sorted(glue) == sorted([*TABLES, *QUARANTINES])
     assert {t["Parameters"].get("table_type") for t in glue.values()} == {"ICEBERG"}
