@@ -3,10 +3,11 @@ the module: `stedi run --lake-dir s3://…` on the local engine (Sail writes the
 commits them to the Glue Data Catalog), reached through AWS_ENDPOINT_URL only.
 
 One scenario, its phases in order, sharing the lake (tests/aws_fixtures.py's per-test reset would
-wipe it): day 1 then a new day (incremental, counts exact); a re-run changes nothing while a
-second run at once stops with one line; two erasure requests at once are both kept; AccessDenied
-on the registry stops a run with one line; a killed run's expired lock is taken over, and after
-the erasure run no object in the bucket, decoded, holds the erased addresses or serials.
+wipe it): day 1 then a new day (incremental, counts exact); a re-run with nothing new skips every
+step and commits nothing; two erasure requests at once are both kept; AccessDenied on the
+registry stops a run with one line; a killed run's expired lock is taken over by the erasure run
+while a second run started meanwhile stops with one line, and after it no object in the bucket,
+decoded, holds the erased addresses or serial.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -122,24 +122,15 @@ def test_day_one_then_a_new_day_on_an_s3_lake_in_the_glue_catalog(s3):
     assert all(t["StorageDescriptor"]["Location"].startswith(f"{s3.lake}/") for t in glue.values())
 
 
-def test_a_rerun_changes_nothing_and_a_second_run_at_once_stops_with_one_line(s3):
+def test_a_rerun_with_nothing_new_skips_every_step_and_commits_nothing(s3):
     before = s3.metadata_locations()
-    lock = f"{s3.lake}/{LOCK_FILE}"
-    first = start_run(s3.lake, s3.runs, "--raw-dir", str(s3.raw), "--database", DATABASE, *ZONE_STEPS_ONLY)
-    try:
-        deadline = time.monotonic() + 120
-        while shared_files.read_versioned(lock)[0] is None:  # the first run holds the lake
-            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
-            time.sleep(0.05)
-        second = s3.run(check=False)
-    finally:
-        out, err = first.communicate(timeout=600)
-    assert first.returncode == 0, out + err
-    assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stdout + second.stderr
-    assert second.stderr.startswith(f"stedi: error: lake {s3.lake} is being written by another run: "), second.stderr
-    assert "is held by" in second.stderr
-    assert s3.metadata_locations() == before  # nothing new: no table got a snapshot
-    assert shared_files.read_versioned(lock) == (None, None)  # released at the end
+    done = s3.run()
+    assert done.stdout.count("up to date, skipped") == len(ZONE_STEPS_ONLY[1].split(",")), done.stdout
+    assert "nothing new" in done.stdout
+    assert s3.metadata_locations() == before  # no table got a snapshot
+    manifest = RunFolder.latest(s3.runs).read_manifest()
+    assert {n: t["rows"] for n, t in manifest["tables"].items()} == {**LANDING_COUNTS, **STRICT_COUNTS}
+    assert shared_files.read_versioned(f"{s3.lake}/{LOCK_FILE}") == (None, None)  # released at the end
 
 
 ERASE = [*STEDI, "erase", "--lake-dir"]
@@ -191,15 +182,30 @@ def test_access_denied_on_the_erasure_registry_stops_a_run_with_one_line(s3):
     assert len(Erasures.load(s3.lake).pending) == 2
 
 
-def test_an_expired_lock_is_taken_over_and_the_erasure_leaves_no_object_holding_them(s3):
+def test_a_killed_runs_lock_is_taken_over_a_second_run_stops_and_the_erasure_leaves_no_trace(s3):
     withdraws, consents, _ = _people()
+    lock = f"{s3.lake}/{LOCK_FILE}"
     # A run killed while it held the lake: its lease expired 100 s ago and was never released.
-    shared_files.acquire_lease(f"{s3.lake}/{LOCK_FILE}", "killed-run", 1, now=lambda: time.time() - 100)
-    done = s3.run()
-    assert "took over the lake lock of run killed-run" in done.stdout
-    assert Erasures.load(s3.lake).pending == []
+    shared_files.acquire_lease(lock, "killed-run", 1, now=lambda: time.time() - 100)
+    first = start_run(s3.lake, s3.runs, "--raw-dir", str(s3.raw), "--database", DATABASE, *ZONE_STEPS_ONLY)
+    try:
+        deadline = time.monotonic() + 120
+        while "killed-run" in (shared_files.read_versioned(lock)[0] or "killed-run"):  # until the run holds it
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.05)
+        second = s3.run(check=False)  # meanwhile
+    finally:
+        out, err = first.communicate(timeout=900)
+    assert first.returncode == 0, out + err
+    assert "took over the lake lock of run killed-run" in out
+    assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stdout + second.stderr
+    assert second.stderr.startswith(f"stedi: error: lake {s3.lake} is being written by another run: "), second.stderr
+    assert "is held by" in second.stderr
+    assert shared_files.read_versioned(lock) == (None, None)
+
+    assert Erasures.load(s3.lake).pending == []  # both requests applied, neither lost
     tables = s3.tables()
-    assert tables.rows("customer_landing") < LANDING_COUNTS["customer_landing"]
+    assert tables.rows("customer_landing") == LANDING_COUNTS["customer_landing"] - 2
     bucket = s3.download("bucket-after-erasure")
     assert len(list(bucket.rglob("*.avro"))) >= len(TABLES)  # manifests and manifest lists were decoded too
     for who in (withdraws, consents):

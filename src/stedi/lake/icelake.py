@@ -218,15 +218,15 @@ class IcebergTables:
         return found
 
 
-def table_version(root: str, name: str) -> str | None:
+def table_version(root: str, name: str, database: str = config.DEFAULT_DATABASE) -> str | None:
     """The current snapshot of table `name` of the Iceberg lake at `root` (no engine), None when
     absent: what stedi.run.freshness compares (it reads version-folder links for a folder lake)."""
-    return IcebergTables(None, root).version(name)
+    return IcebergTables(None, root, database=database).version(name)
 
 
-def table_rows(root: str, name: str) -> int | None:
+def table_rows(root: str, name: str, database: str = config.DEFAULT_DATABASE) -> int | None:
     """Rows of table `name`'s current snapshot (from its summary), None when absent."""
-    tables = IcebergTables(None, root)
+    tables = IcebergTables(None, root, database=database)
     return tables.rows(name) if tables.exists(name) else None
 
 

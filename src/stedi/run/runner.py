@@ -323,7 +323,7 @@ def _execute(
                               "error": f"{INTERRUPTED} before the step started"})
                 print(f"{step_line(number, len(selected), step.name)} interrupted", file=out)
             elif _skippable(step, options, steps):
-                steps.append(freshness.skipped_entry(step, options.lake, previous))
+                steps.append(freshness.skipped_entry(step, options.lake, previous, options.database))
                 print(f"{step_line(number, len(selected), step.name)} up to date, skipped", file=out)
                 continue
             else:
@@ -360,7 +360,7 @@ def _skippable(step: Step, options: RunOptions, done: list[dict]) -> bool:
     if step.kind == ANALYSIS:
         zone = [entry for entry in done if entry["name"] in pipeline.STEPS and pipeline.STEPS[entry["name"]].kind != ANALYSIS]
         return bool(zone) and all(entry.get("skipped") for entry in zone)
-    return freshness.up_to_date(step, options.lake, options.policy, options.raw)
+    return freshness.up_to_date(step, options.lake, options.policy, options.raw, options.database)
 
 
 def _kernel(options: RunOptions):
