@@ -397,6 +397,17 @@ def test_dry_run_prints_the_seven_steps_with_inputs_and_outputs_and_writes_nothi
     assert list(tmp_path.iterdir()) == []
 
 
+def test_dry_run_on_glue_names_the_s3_lake_and_the_raw_exports_beside_it(tmp_path, capsys, no_kernel, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative `s3:` folder would appear here
+    argv = ["run", "--dry-run", "--target", "glue", "--lake-dir", "s3://b/team/lake", "--runs-dir", str(tmp_path / "runs")]
+    assert main(argv) == 0
+    assert "  raw s3://b/team/raw -> lake s3://b/team/lake" in capsys.readouterr().out.splitlines()
+    old = ["run", "--dry-run", "--target", "glue", "--bucket", "b", "--prefix", "team", "--runs-dir", str(tmp_path / "runs")]
+    assert main(old) == 0
+    assert "  raw s3://b/team/raw -> lake s3://b/team/lake" in capsys.readouterr().out.splitlines()
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("engine", ["spark", "sail"])
 def test_dry_run_shows_the_engine(tmp_path, capsys, no_kernel, engine):
     argv = ["run", "--dry-run", "--engine", engine, "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs")]
