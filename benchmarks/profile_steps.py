@@ -8,8 +8,8 @@ each phase by wrapping the package's functions (nothing in src/ is changed):
 
 - intake: `land_source` per source, split into its own phases (survey, split, classify);
 - quality: `quality.evaluate` per table (the checks of Step.check and Step.land);
-- write: `Lake._stage_at` (the Spark write of a table or quarantine version, rows counted
-  while writing), `Lake.publish` (the link swap and the catalog registration, `Lake.register`).
+- write: `Lake.stage` (the Spark write of a table's or quarantine's Parquet files, rows counted
+  from their footers), `Lake.publish` (the checks and the Iceberg commit).
 
 With --rules, each quality rule of the two largest tables is then also evaluated alone on
 the stored table, to show what each rule costs.
@@ -89,9 +89,8 @@ def instrument() -> None:
 
     timed(intake.landing, "land_source", "intake", key=lambda spark, raw, source: source)
     timed(quality, "evaluate", "quality", key=lambda table, *a, **k: table)
-    timed(lake.Lake, "_stage_at", "write (Spark)", key=lambda self, name, df, target, fmt: Path(target).name)
-    timed(lake.Lake, "register", "register", key=lambda self, name: name)
-    timed(lake.Lake, "publish", "publish", key=lambda self, staged: staged.name)
+    timed(lake.Lake, "stage", "write (Spark)", key=lambda self, name, df, **k: name)
+    timed(lake.Lake, "publish", "commit", key=lambda self, staged, **k: staged.name)
 
 
 def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = None) -> dict:

@@ -165,15 +165,13 @@ def run_notebook(
 
 
 def lake_rows(home: Path) -> dict[str, int]:
-    """Rows of each published table, from the row count stored with its current version."""
-    from stedi.lake.store import ROWS_FILE
+    """Rows of each published table, from its current Iceberg snapshot's summary (no engine)."""
+    from stedi.core.tables import TABLES
+    from stedi.lake.icelake import table_rows
 
-    rows = {}
-    for zone in ("landing", "trusted", "curated"):
-        for link in sorted((home / "data" / "lake" / zone).glob("*")):
-            if link.is_symlink() and (link / ROWS_FILE).is_file():
-                rows[link.name] = json.loads((link / ROWS_FILE).read_text())["rows"]
-    return rows
+    lake = str(home / "data" / "lake")
+    found = {name: table_rows(lake, name) for name in TABLES}
+    return {name: rows for name, rows in found.items() if rows is not None}
 
 
 def main(argv: list[str] | None = None) -> int:

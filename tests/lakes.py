@@ -39,21 +39,40 @@ def fingerprints(spark, lake_dir, policy="strict") -> dict[str, tuple[int, int]]
 
 
 def copy_lake(source, dest) -> Path:
-    """A copy of a built lake to run on. Each table is a link to its current version, relative
-    to the lake (stedi.lake.store), so the links are copied as links and point into the copy."""
-    shutil.copytree(source, dest, symlinks=True)
-    for link in Path(dest).glob("*/*"):
-        if link.is_symlink():
-            assert link.resolve().is_relative_to(Path(dest).resolve()), link
+    """A copy of a built lake to run on. Iceberg keeps absolute locations: the first open of the
+    copy re-registers its tables at the copy (stedi.lake.icemaint.relocate_moved_tables), so that a
+    run on the copy never writes into, or deletes from, the original."""
+    shutil.copytree(source, dest)
     return Path(dest)
 
 
-def stedi_run(lake_dir, runs_dir, *args, check=True) -> subprocess.CompletedProcess:
+def iceberg_tables(lake_dir, *names, rows: int = 1) -> Path:
+    """A lake whose tables `names` (and a landing table's quarantine) hold `rows` rows of nulls each,
+    committed by pyiceberg alone (no engine): for tests of the runner, which reads only the catalog."""
+    import pyarrow as pa
+
+    from stedi.core.tables import table
+    from stedi.lake.catalogs import forget_catalogs
+    from stedi.lake.iceberg import IcebergLake
+    from stedi.lake.iceschema import iceberg_schema
+
+    lake = IcebergLake(None, str(lake_dir))
+    for name in names:
+        for each in [name] + ([lake.quarantine(name)] if table(name).zone == "landing" else []):
+            columns = iceberg_schema(lake.place(each).columns).as_arrow()
+            lake.ensure(each).append(pa.Table.from_pylist([{}] * rows, schema=columns))
+    forget_catalogs()
+    return Path(lake_dir)
+
+
+def stedi_run(lake_dir, runs_dir, *args, check=True, env=None) -> subprocess.CompletedProcess:
+    """`stedi run` on `lake_dir`; `env`: variables added to this process's environment."""
     done = subprocess.run(
         [*STEDI, "run", "--lake-dir", str(lake_dir), "--runs-dir", str(runs_dir), *args],
         capture_output=True,
         text=True,
         cwd=config.PROJECT_ROOT,
+        env={**os.environ, **env} if env else None,
     )
     if check:
         assert done.returncode == 0, done.stdout + done.stderr

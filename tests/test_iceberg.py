@@ -354,6 +354,7 @@ def test_a_copied_lake_is_relocated_and_never_touches_its_original(lake, sail, t
     publish(lake, "accelerometer_landing", accel(1, start=5), append=True)
     publish(lake, "customer_trusted", [], schema=CUSTOMER_SCHEMA)  # an empty table moves too
     original = _digest(lake.root)
+    ids = {name: lake.snapshot_id(name) for name in ("accelerometer_landing", "customer_trusted")}
     forget_catalogs()
 
     copy_root = shutil.copytree(lake.root, tmp_path / "copy")
@@ -365,6 +366,8 @@ def test_a_copied_lake_is_relocated_and_never_touches_its_original(lake, sail, t
     assert content(copy.read("accelerometer_landing")) == sorted(accel(2) + accel(1, start=5))
     summary = copy.summary("accelerometer_landing")
     assert summary[RUN_ID] == "r2" and summary["stedi.relocated-from"] == lake.root
+    # The current snapshots keep their ids (what freshness compares): a copy's steps stay up to date.
+    assert {name: copy.snapshot_id(name) for name in ids} == ids
     assert copy.exists("customer_trusted") and copy.rows("customer_trusted") == 0
     publish(copy, "accelerometer_landing", accel(1, user="copy@x.com"), append=True)
     assert copy.rows("accelerometer_landing") == 4

@@ -1,4 +1,4 @@
-"""Days of exports on an Iceberg lake ($STEDI_LAKE_FORMAT=iceberg): each incremental run equals a
+"""Days of exports on the Iceberg lake: each incremental run equals a
 `--full` rebuild; a day that changes a table adds a snapshot and the earlier one still holds the
 previous day's rows; an erasure run followed by forget_history leaves no file holding the customer.
 
@@ -35,8 +35,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.own_lake]
 
 
 @pytest.fixture(autouse=True)
-def iceberg_lakes(monkeypatch):
-    monkeypatch.setenv(config.LAKE_FORMAT_ENV, "iceberg")  # inherited by every `stedi run` below
+def fresh_catalogs():
     yield
     forget_catalogs()
 
@@ -48,6 +47,12 @@ def _lake(spark, lake) -> IcebergTables:
     return opened
 
 
+def _stedi(*args, code: int = 0) -> subprocess.CompletedProcess:
+    done = subprocess.run([*STEDI, *args], capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+    assert done.returncode == code, done.stdout + done.stderr
+    return done
+
+
 def test_days_on_an_iceberg_lake_equal_full_rebuilds_with_a_snapshot_per_change(tmp_path, spark):
     raw, lake, runs = tmp_path / "raw", tmp_path / "lake", tmp_path / "runs"
     withdraws, _, _ = _people()
@@ -55,6 +60,7 @@ def test_days_on_an_iceberg_lake_equal_full_rebuilds_with_a_snapshot_per_change(
     _day(raw, 1)
     stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     day1 = _lake(spark, lake)
+    day1_run = _manifest(runs)["run_id"]
     day1_rows = day1.rows("accelerometer_landing")
     day1_snapshot = day1.lake.snapshot_id("accelerometer_landing")
 
@@ -82,6 +88,17 @@ def test_days_on_an_iceberg_lake_equal_full_rebuilds_with_a_snapshot_per_change(
     day3 = _lake(spark, lake)
     assert day3.lake.history("accelerometer_landing")[-1]["operation"] == "overwrite"  # replaced: one snapshot
     assert day3.read("customer_trusted").where(f"email = '{withdraws['email']}'").count() == 0
+
+    # For users: `stedi history` lists the three runs' snapshots; `stedi sql --as-of` travels back.
+    history = _stedi("history", "accelerometer_landing", "--lake-dir", str(lake)).stdout.splitlines()
+    assert [line.split()[2] for line in history[1:]] == [day1_run, day2_run, _manifest(runs)["run_id"]]
+    assert [line.split()[4] for line in history[1:]] == ["append", "append", "overwrite"]
+    assert history[1].split()[-1] == f"{day1_rows:,}"
+    query = "SELECT count(*) AS n FROM accelerometer_landing"
+    as_of = _stedi("sql", query, "--as-of", day1_run, "--lake-dir", str(lake)).stdout
+    assert as_of.split() == ["n", str(day1_rows)]
+    unknown = _stedi("sql", query, "--as-of", "19990101T000000Z-strict-none", "--lake-dir", str(lake), code=2)
+    assert unknown.stderr.count("\n") == 1 and "older than every snapshot the lake keeps" in unknown.stderr
 
     # A damaged table (a data file of its current snapshot gone), and a run killed between a
     # landing table's commit and its quarantine's (a stray row committed under another run's name):

@@ -1,5 +1,5 @@
-"""The switch: with $STEDI_LAKE_FORMAT=iceberg, `Lake(...)` (and so a notebook's Step) works on
-Iceberg tables through stedi.lake.icelake.IcebergTables. Classic Spark, as tests/test_step.py."""
+"""`Lake(...)` (and so a notebook's Step) works on Iceberg tables through
+stedi.lake.icelake.IcebergTables. Classic Spark, as tests/test_step.py."""
 
 from __future__ import annotations
 
@@ -23,8 +23,7 @@ T = CONSENT_A
 
 
 @pytest.fixture(autouse=True)
-def iceberg_lakes(monkeypatch):
-    monkeypatch.setenv(config.LAKE_FORMAT_ENV, "iceberg")
+def fresh_catalogs():
     yield
     forget_catalogs()
 
@@ -36,15 +35,10 @@ def step(tmp_path, spark):
     return Step("99_test_step", lake_dir=str(tmp_path / "lake"), run_dir=str(tmp_path / "run"), engine="spark")
 
 
-def test_the_switch_makes_lake_an_iceberg_lake_and_a_paths_only_lake_writes_nothing(tmp_path, monkeypatch):
+def test_lake_is_an_iceberg_lake_and_a_paths_only_lake_writes_nothing(tmp_path):
     lake = Lake(None, str(tmp_path / "lake"))
     assert isinstance(lake, IcebergTables)
     assert lake.exists("customer_trusted") is False and not (tmp_path / "lake").exists()
-    monkeypatch.setenv(config.LAKE_FORMAT_ENV, "folders")
-    assert type(Lake(None, str(tmp_path / "lake"))) is Lake
-    monkeypatch.setenv(config.LAKE_FORMAT_ENV, "delta")
-    with pytest.raises(ValueError, match="unknown lake format 'delta'"):
-        Lake(None, str(tmp_path / "lake"))
 
 
 def test_a_step_publishes_checked_tables_as_snapshots_and_a_failed_rule_commits_nothing(step, spark):
@@ -62,6 +56,9 @@ def test_a_step_publishes_checked_tables_as_snapshots_and_a_failed_rule_commits_
     assert report.ok and step.tables["customer_trusted"]["rows"] == 1 == step.read("customer_trusted").count()
     [snapshot] = step.lake.lake.history("customer_trusted")
     assert (snapshot["run_id"], snapshot["step"], snapshot["operation"]) == ("run-1", step.name, "append")
+    with pytest.raises(QualityError, match="research_consent_present"):  # on a table that has a snapshot:
+        step.publish("customer_trusted", landing)
+    assert step.lake.lake.snapshot_id("customer_trusted") == snapshot["snapshot_id"]  # ... it stays current
 
 
 def test_quarantined_rows_go_to_the_quarantine_table(step, spark, monkeypatch):
@@ -118,7 +115,7 @@ def test_the_zone_steps_on_the_real_exports_build_an_iceberg_lake_any_iceberg_to
     from stedi.lake.iceberg import IcebergLake
 
     lake = tmp_path / "lake"
-    stedi_run(lake, tmp_path / "runs", *ZONE_STEPS_ONLY)  # the switch is inherited from this process
+    stedi_run(lake, tmp_path / "runs", *ZONE_STEPS_ONLY)
     opened = IcebergLake(None, str(lake))
     quarantines = [f"{n}_quarantine" for n in ("customer_landing", "accelerometer_landing", "step_trainer_landing")]
     assert sorted(opened.names()) == sorted([*STRICT_COUNTS, *quarantines])
@@ -151,8 +148,7 @@ def test_forget_history_after_a_rebuild_without_a_customer_leaves_no_file_holdin
 @pytest.mark.e2e
 @pytest.mark.own_lake
 def test_an_erasure_run_then_forget_history_leaves_no_file_under_the_lake_holding_the_customer(tmp_path, spark):
-    """`stedi erase`, a run, then what the run must call at its end once wired (forget_history): no
-    file under the lake, decoded (Parquet, Avro manifests, metadata JSON, catalog.db, the intake's
+    """`stedi erase`, then a run (which forgets the history at its end): no file under the lake, decoded (Parquet, Avro manifests, metadata JSON, catalog.db, the intake's
     own files), holds the address or the serial number."""
     import subprocess
 
@@ -171,9 +167,10 @@ def test_an_erasure_run_then_forget_history_leaves_no_file_under_the_lake_holdin
     forget_catalogs()
     after = Lake(spark, str(lake))
     assert after.read("customer_landing").where(f"email = '{email}'").count() == 0
-    deleted = after.forget_history()
-    assert sum(deleted.values()) > 0
+    # The run forgot the history at its end: nothing older is left to forget.
     assert holding(lake, email) == [] and holding(lake, person) == []
+    assert sum(after.forget_history().values()) == 0
+    assert all(len(after.lake.history(name)) == 1 for name in after.lake.names())
 
 
 def test_as_of_views_versions_without_an_engine_and_an_unfinished_pair(tmp_path, spark):
@@ -203,3 +200,17 @@ def test_as_of_views_versions_without_an_engine_and_an_unfinished_pair(tmp_path,
     assert table_rows(str(tmp_path / "lake"), "accelerometer_landing") == 2
     assert table_version(str(tmp_path / "lake"), "customer_trusted") is None
     assert table_rows(str(tmp_path / "lake"), "customer_trusted") is None
+
+
+def test_history_and_as_of_refuse_a_missing_lake_or_table_in_one_line(tmp_path, capsys):
+    from stedi.cli import main
+
+    missing = str(tmp_path / "nowhere")
+    assert main(["history", "customer_trusted", "--lake-dir", missing]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "nowhere").exists()
+    assert main(["history", "customer_lounge", "--lake-dir", missing]) == 2
+    assert "unknown table 'customer_lounge'" in capsys.readouterr().err
+    lake = Lake(None, str(tmp_path / "lake"))
+    lake.lake.ensure("customer_trusted")  # a table without a snapshot
+    assert main(["history", "customer_trusted", "--lake-dir", str(tmp_path / "lake")]) == 2
+    assert "has no snapshot" in capsys.readouterr().err

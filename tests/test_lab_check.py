@@ -3,16 +3,15 @@
 The check itself (JupyterLab in chromium, every notebook run top to bottom) needs chromium,
 installed by `make lab-check` as root; it was run by hand (README, "The notebooks"). Here: the
 scratch project it builds leaves this clone alone, the lake's row counts are read from the
-published versions only, and a missing browser is one line and exit 2.
+tables' current snapshots only, and a missing browser is one line and exit 2.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 
 from stedi import config
-from stedi.lake.store import ROWS_FILE
+from stedi.lake.catalogs import forget_catalogs
 
 SCRIPT = config.PROJECT_ROOT / "scripts" / "lab_check.py"
 
@@ -36,14 +35,23 @@ def test_the_scratch_project_copies_the_notebooks_and_links_the_raw_exports(tmp_
     assert not (home / "data" / "lake").exists()
 
 
-def test_lake_rows_reads_only_published_versions(tmp_path):
+def test_lake_rows_reads_only_committed_snapshots(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from stedi.lake.iceberg import IcebergLake
+    from stedi.lake.iceschema import iceberg_schema
+
     lab_check = _load()
-    versions = tmp_path / "data" / "lake" / "trusted" / ".versions" / "customer_trusted"
-    published, orphan = versions / "v2", versions / "v1"
-    for version, rows in ((published, 482), (orphan, 7)):
-        version.mkdir(parents=True)
-        (version / ROWS_FILE).write_text(json.dumps({"rows": rows}))
-    (tmp_path / "data" / "lake" / "trusted" / "customer_trusted").symlink_to(published)
+    lake = IcebergLake(None, str(tmp_path / "data" / "lake"))
+    table = lake.ensure("customer_trusted")
+    schema = iceberg_schema(lake.place("customer_trusted").columns).as_arrow()
+    table.append(pa.Table.from_pylist([{}] * 482, schema=schema))  # committed: 482 rows
+    stray = tmp_path / "data" / "lake" / "trusted" / "customer_trusted" / "data" / "stage-x" / "part.parquet"
+    stray.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([{}] * 7, schema=schema), stray)  # staged, never committed
+    lake.ensure("customer_curated")  # a table without a snapshot has no rows to show
+    forget_catalogs()
     assert lab_check.lake_rows(tmp_path) == {"customer_trusted": 482}
 
 

@@ -2,7 +2,8 @@
 
 The runs here start from a copy of a clean build (conftest.clean_builds), run the zone steps
 (the analysis writes no table), and end compared, table by table, with the content
-fingerprints of the clean builds (lakes.fingerprints)."""
+fingerprints of the clean builds (lakes.fingerprints). A lake holds one policy's tables: a run
+with the other policy stops before writing anything."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ import pytest
 from lakes import AFTER_LANDING, ZONE_STEPS_ONLY, copy_lake, fingerprints, kill_everything, start_run, stedi_run, wait_for
 from stedi import config
 from stedi.lake.lock import LOCK_FILE, LakeBusy, LakeLock
-from stedi.lake.store import TWIN_SUFFIX
+from pyspark.sql import functions as F
+
+from stedi.core.tables import SOURCES, landing_table, table
+from stedi.lake.store import Lake
+from stedi.lake import icefiles
+from stedi.lake.catalogs import forget_catalogs
+from stedi.lake.iceberg import RUN_ID, IcebergLake
 from stedi.run.folder import RunFolder
 from stedi.run.pipeline import ZONE_STEPS
 from stedi.core.tables import TABLES
@@ -29,52 +36,114 @@ def _latest_manifest(runs) -> dict | None:
         return None
 
 
+def _leftovers(lake_dir) -> dict[str, list[str]]:
+    """Per table (and quarantine), the data files under it that no snapshot reaches (staged, never committed)."""
+    forget_catalogs()  # another process committed: read the catalog afresh
+    opened = IcebergLake(None, str(lake_dir))
+    found = {}
+    for name in opened.names():
+        stray = [f for f in icefiles.unreachable(opened.table(name)) if f"/{config.ICEBERG_DATA_DIR}/" in f]
+        if stray:
+            found[name] = stray
+    return found
+
+
+def _snapshot_runs(lake_dir) -> dict[str, str]:
+    """Table -> the run its current snapshot names."""
+    forget_catalogs()
+    opened = IcebergLake(None, str(lake_dir))
+    return {name: opened.summary(name).get(RUN_ID) for name in TABLES}
+
+
 @pytest.mark.e2e
 def test_running_twice_gives_the_same_tables(tmp_path, spark, clean_builds, clean_fingerprints):
     # The first run is the clean strict build; the second runs on a copy of its lake.
     # --full: every step runs again (without it, each would be skipped as up to date).
     lake, runs = copy_lake(clean_builds("strict")[0], tmp_path / "lake"), tmp_path / "runs"
+    before = _snapshot_runs(lake)
     stedi_run(lake, runs, "--full", *ZONE_STEPS_ONLY)
     assert fingerprints(spark, lake) == clean_fingerprints("strict")
-    # Each table folder holds one version only (a landing table's with its Parquet twin):
-    # nothing appended, nothing left behind.
-    for zone in config.ZONES:
-        for versions in (lake / zone / ".versions").iterdir():
-            found = sorted(v.name for v in versions.iterdir())
-            assert len(found) == (2 if zone == "landing" else 1), versions
-            if zone == "landing":
-                assert found[1] == found[0] + TWIN_SUFFIX
+    # Nothing appended, nothing left behind: the landing tables replaced by one overwrite each,
+    # the trusted and curated ones unchanged (the same rows: no new snapshot), no staged file left.
+    after = _snapshot_runs(lake)
+    for name in TABLES:
+        assert (after[name] == before[name]) == (table(name).zone != "landing"), name
+    assert _leftovers(lake) == {}
     again = stedi_run(lake, runs, *ZONE_STEPS_ONLY)
     assert "nothing new" in again.stdout and fingerprints(spark, lake) == clean_fingerprints("strict")
 
 
 @pytest.mark.e2e
-def test_killed_mid_write_leaves_previous_or_new_tables_and_resume_completes(
+def test_a_run_with_the_other_policy_on_a_built_lake_stops_with_one_line(tmp_path, clean_builds):
+    lake, runs = copy_lake(clean_builds("strict")[0], tmp_path / "lake"), tmp_path / "runs"
+    before = _snapshot_runs(lake)
+    done = stedi_run(lake, runs, "--policy", "udacity", "--full", *ZONE_STEPS_ONLY, check=False)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "holds policy strict's tables" in done.stderr and "--lake-dir" in done.stderr
+    assert _snapshot_runs(lake) == before  # nothing replaced
+
+
+@pytest.mark.e2e
+def test_killed_mid_write_leaves_the_tables_as_they_were_and_resume_completes(
     tmp_path, spark, clean_builds, clean_fingerprints
 ):
-    # On Spark, whose writes last long enough to be caught half-way (Sail writes no _SUCCESS
-    # marker, and the crash handling under test is the lake's and the runner's, not an engine's).
-    # The steps after the landing: the landing tables are the same in both policies.
-    strict, udacity = clean_fingerprints("strict", "spark"), clean_fingerprints("udacity", "spark")
-    # A copy of the complete strict build: the previous version of every table.
+    # On Spark, whose writes last long enough to be caught half-way (the crash handling under test
+    # is the lake's and the runner's, not an engine's). The steps after the landing, recomputed.
+    strict = clean_fingerprints("strict", "spark")
     lake, runs = copy_lake(clean_builds("strict", "spark")[0], tmp_path / "lake"), tmp_path / "runs"
-    proc = start_run(lake, runs, "--policy", "udacity", "--engine", "spark", *AFTER_LANDING)
-    versions = lake / "trusted" / ".versions" / "accelerometer_trusted"
-    # The moment a new version of accelerometer_trusted is being written (no _SUCCESS yet).
-    wait_for(lambda: any(not (v / "_SUCCESS").exists() for v in versions.iterdir()), proc)
+    before = _snapshot_runs(lake)
+    staging = lake / "trusted" / "accelerometer_trusted" / config.ICEBERG_DATA_DIR
+    committed = set(staging.glob(f"{config.ICEBERG_STAGE_PREFIX}*"))  # the folders of the committed files
+    proc = start_run(lake, runs, "--full", "--engine", "spark", *AFTER_LANDING)
+    # The moment files of accelerometer_trusted are being staged (written, not committed).
+    wait_for(lambda: set(staging.glob(f"{config.ICEBERG_STAGE_PREFIX}*")) - committed, proc)
     kill_everything(proc)
-    now = fingerprints(spark, lake, "udacity")
-    for name in TABLES:
-        assert now[name] in (strict[name], udacity[name]), name
-    assert now["accelerometer_trusted"] == strict["accelerometer_trusted"] != udacity["accelerometer_trusted"]
+    assert fingerprints(spark, lake) == strict  # every table whole, as it was: nothing half-committed
+    assert _snapshot_runs(lake) == before
     resumed = stedi_run(lake, runs, "--resume")
     assert "took over the lake lock of run" in resumed.stdout
-    assert "done before, kept" in resumed.stdout
-    assert fingerprints(spark, lake, "udacity") == udacity
+    assert fingerprints(spark, lake) == strict
     manifest = _latest_manifest(runs)
-    assert manifest["status"] == "succeeded" and manifest["policy"] == "udacity"
+    assert manifest["status"] == "succeeded"
     assert [s["name"] for s in manifest["steps"]] == [step.name for step in ZONE_STEPS[1:]]
     assert {s["status"] for s in manifest["steps"]} == {"succeeded"}
+
+
+def _quarantines(spark, lake_dir) -> dict[str, tuple[int, int]]:
+    """Per landing table, its quarantine's (rows, hash of every record's reason and text)."""
+    forget_catalogs()
+    opened = Lake(spark, str(lake_dir))
+    found = {}
+    for source in SOURCES:
+        q = opened.read_quarantine(landing_table(source))
+        row = q.agg(F.count(F.lit(1)), F.sum(F.xxhash64("reason", "raw").cast("decimal(38,0)"))).first()
+        found[landing_table(source)] = (row[0], int(row[1] or 0))
+    return found
+
+
+@pytest.mark.e2e
+def test_killed_between_a_landing_commit_and_its_quarantines_the_next_run_lands_it_again(
+    tmp_path, spark, clean_builds, clean_fingerprints
+):
+    """The test-only kill point (stedi.run.faults): the kernel SIGKILLs itself right after
+    accelerometer_landing's commit, before its quarantine's. The next plain run finds the pair
+    unfinished, lands it again, and the landing tables and quarantines are a clean build's."""
+    clean = clean_builds("strict")[0]
+    lake, runs = copy_lake(clean, tmp_path / "lake"), tmp_path / "runs"
+    landing = ("--only", "00_raw_to_landing")
+    killed = stedi_run(lake, runs, "--full", *landing, check=False,
+                       env={config.KILL_POINT_ENV: "between-commits:accelerometer_landing"})
+    assert killed.returncode == 1, killed.stdout + killed.stderr
+    forget_catalogs()
+    assert Lake(None, str(lake)).unfinished_pairs() == ["accelerometer_landing"]
+    done = stedi_run(lake, runs, *landing)
+    assert "accelerometer_landing: a killed run committed it but not its quarantine; landing it again" in done.stdout
+    forget_catalogs()
+    assert Lake(None, str(lake)).unfinished_pairs() == []
+    names = [landing_table(source) for source in SOURCES]
+    now, expected = fingerprints(spark, lake), clean_fingerprints("strict")
+    assert {n: now[n] for n in names} == {n: expected[n] for n in names}
+    assert _quarantines(spark, lake) == _quarantines(spark, clean)
 
 
 def _finished_steps(runs) -> int:
@@ -85,20 +154,13 @@ def _finished_steps(runs) -> int:
 @pytest.mark.e2e
 def test_killed_between_steps_then_resumed_equals_a_clean_run(tmp_path, spark, clean_builds, clean_fingerprints):
     # On Spark, as above: its steps last long enough for the kill to land between two of them.
-    strict, udacity = clean_fingerprints("strict", "spark"), clean_fingerprints("udacity", "spark")
-    # A strict run on a copy of the udacity build: every table it has not reached yet
-    # still holds the udacity version, so the resume has to bring them to strict.
-    lake, runs = copy_lake(clean_builds("udacity", "spark")[0], tmp_path / "lake"), tmp_path / "runs"
-    proc = start_run(lake, runs, "--engine", "spark", *AFTER_LANDING)
+    strict = clean_fingerprints("strict", "spark")
+    lake, runs = copy_lake(clean_builds("strict", "spark")[0], tmp_path / "lake"), tmp_path / "runs"
+    proc = start_run(lake, runs, "--full", "--engine", "spark", *AFTER_LANDING)
     # Between the run's steps 2 and 3 (01, 02 done; 03 not): the manifest records two finished steps.
     wait_for(lambda: _finished_steps(runs) == 2, proc)
     kill_everything(proc)
-    now = fingerprints(spark, lake)
-    for name in TABLES:
-        assert now[name] in (strict[name], udacity[name]), name
-    written_by_the_first_two = {*ZONE_STEPS[1].writes, *ZONE_STEPS[2].writes}
-    assert {name: now[name] for name in written_by_the_first_two} == {name: strict[name] for name in written_by_the_first_two}
-    assert now["machine_learning_curated"] == udacity["machine_learning_curated"] != strict["machine_learning_curated"]
+    assert fingerprints(spark, lake) == strict and _leftovers(lake) == {}
     run_id = RunFolder.latest(runs).run_id
     resumed = stedi_run(lake, runs, "--resume", run_id)
     assert f"stedi run {run_id} (resuming at step 3)" in resumed.stdout

@@ -13,6 +13,7 @@ import shutil
 import nbformat
 import pytest
 from glue_kernels import install_fake_glue_kernel
+from lakes import iceberg_tables
 
 from stedi import config
 from stedi.cli import main
@@ -70,10 +71,7 @@ def stand_ins(tmp_path, **changed) -> str:
 
 
 def lake_with(tmp_path, *tables):
-    lake = tmp_path / "lake"
-    for name in tables:
-        (lake / table(name).zone / name).mkdir(parents=True)
-    return lake
+    return iceberg_tables(tmp_path / "lake", *tables)
 
 
 def _run(tmp_path, notebooks, *extra):

@@ -81,7 +81,7 @@ def s3(moto_endpoint, tmp_path_factory):  # noqa: F811
     """The scenario's environment, set for the module (inherited by every `stedi` process it starts)."""
     tmp = tmp_path_factory.mktemp("s3-lake")
     with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL_S3", config.LAKE_FORMAT_ENV):
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL_S3"):
             env.delenv(name, raising=False)
         env.setenv("AWS_ENDPOINT_URL", moto_endpoint)
         env.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -213,9 +213,13 @@ def test_a_killed_runs_lock_is_taken_over_a_second_run_stops_and_the_erasure_lea
     assert holding(bucket, withdraws["serialNumber"]) == []
 
 
-def test_report_of_a_run_on_an_s3_lake_and_sql_names_athena(s3):
+def test_report_and_history_of_an_s3_lake_and_sql_names_athena(s3, capsys):
     from stedi.cli import main
 
+    assert main(["history", "accelerometer_landing", "--lake-dir", s3.lake, "--database", DATABASE]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    latest = RunFolder.latest(s3.runs).path.name
+    assert len(lines) == 2 and latest in lines[1]  # the erasure run forgot the history: one snapshot, its own
     assert main(["report", "--runs-dir", str(s3.runs)]) == 0
     manifest = RunFolder.latest(s3.runs).read_manifest()
     assert manifest["lake_dir"] == s3.lake and manifest["status"] == "succeeded"

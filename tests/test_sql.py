@@ -11,17 +11,19 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from aws_fixtures import one_line_error
 from lakes import STEDI, copy_lake
+from pyiceberg.types import LongType, StringType
 from pyspark.sql import functions as F
 
 from stedi import config
 from stedi.cli import main
 from stedi.core.sqltext import statements
 from stedi.core.tables import DIRECT_IDENTIFIERS, SOURCES, TABLES, landing_table, table
-from stedi.lake import layout
+from stedi.lake.catalogs import forget_catalogs
+from stedi.lake.iceberg import IcebergLake
+from stedi.lake.iceschema import iceberg_schema
 from stedi.lake.information_schema import register_information_schema
 from stedi.lake.store import Lake
 
@@ -82,13 +84,21 @@ def matching(policy: str) -> dict[str, tuple[str, int, str]]:
     return {name: ("any" if t.udacity_columns is None else policy, 0, "") for name, t in TABLES.items()}
 
 
-def write_parquet_table(lake_dir: Path, name: str, rows: pa.Table) -> None:
-    """Replace table `name` of a (copied) lake by one Parquet file holding `rows`."""
-    folder = Path(layout.table_path(str(lake_dir), name))
-    if folder.is_symlink():
-        folder.unlink()
-    folder.mkdir(parents=True)
-    pq.write_table(rows, folder / "part-00000.parquet")
+def alter_table(lake_dir: Path, name: str, change) -> None:
+    """Alter table `name` of a (copied) lake as another Iceberg tool could: `change(update)` on its
+    schema update (created, with one row, when the lake has no such table)."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    forget_catalogs()
+    lake = IcebergLake(None, str(lake_dir))
+    try:
+        t = lake.catalog.load_table(lake.identifier(name))
+    except NoSuchTableError:
+        t = lake.ensure(name)
+        t.append(pa.Table.from_pylist([{}], schema=iceberg_schema(lake.place(name).columns).as_arrow()))
+    with t.update_schema() as update:
+        change(update)
+    forget_catalogs()
 
 
 def test_validate_schema_declares_the_columns_and_types_of_tables_py():
@@ -106,13 +116,11 @@ def test_validate_schema_reads_the_default_database():
 
 
 def test_validate_schema_names_a_changed_type_an_extra_column_and_each_missing_table(spark, tmp_path):
-    readings = pa.table({
-        "sensorReadingTime": pa.array([1655564444103, 1655564440170], pa.int64()),
-        "serialNumber": ["50f7b4f3-7af5-4b07-a421-7b902c8d2b7c"] * 2,
-        "distanceFromObject": pa.array([218, 230], pa.int64()),  # declared int
-        "note": ["a", "b"],  # not declared
-    })
-    write_parquet_table(tmp_path, "step_trainer_trusted", readings)
+    def changed(update):
+        update.update_column("distanceFromObject", LongType())  # declared int
+        update.add_column("note", StringType())  # not declared
+
+    alter_table(tmp_path, "step_trainer_trusted", changed)
     found = schema_problems(spark, tmp_path)
     assert found["step_trainer_trusted"] == (
         "any", 2, "column distanceFromObject is bigint, declared integer | undeclared column note varchar"
@@ -145,17 +153,13 @@ def test_validate_schema_finds_every_table_of_a_clean_build_as_declared(clean_bu
 @pytest.mark.e2e
 def test_validate_schema_reports_each_table_rewritten_with_another_schema(clean_builds, spark, tmp_path):
     lake = copy_lake(clean_builds("strict")[0], tmp_path / "lake")
-    step = pq.read_table(Path(layout.table_path(str(lake), "step_trainer_trusted")))
-    position = step.schema.get_field_index("distanceFromObject")
-    write_parquet_table(lake, "step_trainer_trusted", step.set_column(
-        position, "distanceFromObject", step["distanceFromObject"].cast(pa.float64())
-    ))
-    customers = pq.read_table(Path(layout.table_path(str(lake), "customer_curated")))
-    write_parquet_table(lake, "customer_curated", customers.drop_columns(["phone"]))
-    Path(layout.table_path(str(lake), "machine_learning_curated")).unlink()
+    alter_table(lake, "step_trainer_trusted", lambda u: u.update_column("distanceFromObject", LongType()))
+    alter_table(lake, "customer_curated", lambda u: u.delete_column("phone"))
+    IcebergLake(None, str(lake)).catalog.drop_table((config.DEFAULT_DATABASE, "machine_learning_curated"))
+    forget_catalogs()
 
     found = schema_problems(spark, lake)
-    assert found.pop("step_trainer_trusted") == ("any", 1, "column distanceFromObject is double, declared integer")
+    assert found.pop("step_trainer_trusted") == ("any", 1, "column distanceFromObject is bigint, declared integer")
     assert found.pop("customer_curated") == ("any", 1, "missing column phone varchar")
     assert found.pop("machine_learning_curated") == ("strict", 1, "table not in the catalog")
     expected = matching("strict")

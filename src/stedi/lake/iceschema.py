@@ -25,6 +25,13 @@ def iceberg_schema(columns: Columns):
     return Schema(*[NestedField(i, n, types[t](), required=False) for i, (n, t) in enumerate(columns, start=1)])
 
 
+def spark_type_name(iceberg_type) -> str:
+    """The Spark SQL name of an Iceberg type (`long` -> bigint); the type's own name otherwise."""
+    names = {"string": "string", "int": "int", "long": "bigint", "double": "double", "float": "float",
+             "boolean": "boolean", "date": "date", "timestamp": "timestamp", "binary": "binary"}
+    return names.get(str(iceberg_type), str(iceberg_type))
+
+
 def table_properties(place: Place) -> dict[str, str]:
     """A new table's properties: its zone, no metrics for identifier columns, the name mapping (engines
     write Parquet without field ids), and no silent retry of a conflicting commit (CommitConflict)."""

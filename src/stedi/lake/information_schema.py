@@ -7,13 +7,11 @@ engines create them) with the columns of Athena's that name a column: table_cata
 table_schema, table_name, column_name, ordinal_position, is_nullable, data_type; one
 row per column of every table registered.
 
-A row says what a reader of the table gets, not what its catalog entry says: the local
-entry always carries the declared types (Lake.register), so it could never differ. A
-Parquet table shows its files' schema; a landing table is JSON lines, which carry no
-types, so it shows the types it is read with, the declared ones (as Athena's JSON SerDe
-reads it with the types of its catalog entry). Types are Spark's names (string, int,
-bigint, double); Athena's are Trino's (varchar, integer, ...): sql/validate_schema.sql
-compares them in Trino's.
+A row says what the table's catalog entry says, as Athena's does: the Iceberg schema of
+the table in the lake's catalog (a table altered by another Iceberg tool shows its
+alteration; a read of the lake through `Lake` always gets the declared columns). Types
+are Spark's names (string, int, bigint, double); Athena's are Trino's (varchar,
+integer, ...): sql/validate_schema.sql compares them in Trino's.
 """
 
 from __future__ import annotations
@@ -35,14 +33,11 @@ COLUMNS = (
 
 
 def column_rows(lake: Lake, names: list[str]) -> list[tuple]:
-    """One row per column of each table in `names`, as a reader of the table sees it (see the module doc)."""
+    """One row per column of each table in `names`, as its catalog entry has it (see the module doc)."""
     rows = []
     for name in names:
-        for position, field in enumerate(lake.read(name).schema.fields, start=1):
-            nullable = "YES" if field.nullable else "NO"
-            rows.append(
-                (CATALOG, lake.database, name, field.name, position, nullable, field.dataType.simpleString())
-            )
+        for position, (column, typ, nullable) in enumerate(lake.catalog_columns(name), start=1):
+            rows.append((CATALOG, lake.database, name, column, position, "YES" if nullable else "NO", typ))
     return rows
 
 

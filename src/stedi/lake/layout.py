@@ -2,7 +2,7 @@
 
 A root is a local folder or an S3 URI; on AWS it is `s3_root(bucket, prefix)`, the one
 `stedi run --target glue` gives its notebooks. Pure string work, no Spark and no I/O:
-stedi.lake.store.Lake and stedi.aws place tables through these functions.
+stedi.lake.catalogs.locate (the Iceberg tables' locations) and stedi.aws place tables through these functions.
 """
 
 from __future__ import annotations

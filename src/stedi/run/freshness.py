@@ -28,8 +28,6 @@ import hashlib
 import importlib
 import inspect
 import json
-import os
-from pathlib import Path
 
 from stedi import config
 from stedi.core import storage
@@ -67,35 +65,19 @@ def code_fingerprint(step) -> str:
 
 
 def table_version(lake_root: str, name: str, database: str = config.DEFAULT_DATABASE) -> str | None:
-    """The current version of a table: its snapshot id (a folder lake: its version folder's name);
-    None when absent or damaged (a data file of the current snapshot missing: the step runs again)."""
-    if _iceberg(lake_root):
-        from stedi.lake.icelake import table_version as snapshot_of
+    """The current version of a table: its snapshot id (an S3 lake's: in the Glue database `database`);
+    None when absent or damaged (a data file of its current snapshot missing: the step that writes it
+    runs again)."""
+    from stedi.lake.icelake import table_version as snapshot_of
 
-        return snapshot_of(lake_root, name, database)
-    if storage.is_s3(lake_root):
-        return None
-    path = Path(layout.table_path(lake_root, name))
-    if not path.is_symlink():
-        return None
-    return os.readlink(path).rsplit("/", 1)[-1]
+    return snapshot_of(lake_root, name, database)
 
 
 def table_rows(lake_root: str, name: str, database: str = config.DEFAULT_DATABASE) -> int | None:
-    """Rows of a table's current version (its snapshot's summary), None when they cannot be told."""
-    if _iceberg(lake_root):
-        from stedi.lake.icelake import table_rows as rows_of
+    """Rows of a table's current snapshot (its summary), None when absent."""
+    from stedi.lake.icelake import table_rows as rows_of
 
-        return rows_of(lake_root, name, database)
-    from stedi.lake.store import ROWS_FILE
-
-    marker = Path(layout.table_path(lake_root, name)) / ROWS_FILE
-    return json.loads(marker.read_text())["rows"] if marker.is_file() else None
-
-
-def _iceberg(lake_root: str) -> bool:
-    """Whether the lake at `lake_root` is an Iceberg lake (every S3 lake is)."""
-    return config.lake_format(lake_root) == "iceberg"
+    return rows_of(lake_root, name, database)
 
 
 def inputs_of(step, lake_root: str, ledger=None, erasures=None, database: str = config.DEFAULT_DATABASE) -> dict | None:

@@ -103,7 +103,7 @@ def _missing_inputs(options: RunOptions, steps: tuple[Step, ...]) -> list[str]:
     """The lake tables the selected steps need from earlier steps that the lake does not hold."""
     from stedi.lake.store import Lake
 
-    lake = Lake(None, options.lake, policy=options.policy)  # paths only: no Spark session
+    lake = Lake(None, options.lake, policy=options.policy, database=options.database)  # no Spark session
     return [name for name in pipeline.external_inputs(steps) if not lake.exists(name)]
 
 
@@ -135,6 +135,12 @@ def validate(options: RunOptions) -> tuple[Step, ...]:
             raise UsageError(str(exc)) from None
     if not options.on_s3:
         _writable_dir(Path(options.lake), "lake directory")
+        from stedi.lake.catalogs import refuse_previous_version
+
+        refuse_previous_version(config.resolve(options.lake))  # version folders, row markers: one line
+        from stedi.lake.store import Lake
+
+        Lake(None, options.lake, policy=options.policy, database=options.database).refuse_other_policy()  # a lake holds one policy's tables
     _writable_dir(Path(options.runs_dir), "runs directory")
     for step in steps:
         source = options.notebook(step)

@@ -45,11 +45,38 @@ def kernel_for_run(kernel_name: str, env: dict[str, str] | None = None):
         client = km.client()
         client.start_channels()
         client.wait_for_ready(timeout=120)
+        watch_for_death(client, km)
         yield SharedKernel(km, client)
     finally:
         if client is not None:
             client.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+KERNEL_DIED = "the kernel died (killed, or out of memory)"
+
+
+def watch_for_death(client, km, every: float = 1.0) -> None:
+    """Make the client's waits for messages notice a dead kernel. nbclient polls the kernel's
+    life on the event loop, but a blocking client's wait without timeout holds that loop: a
+    kernel killed mid-cell (SIGKILL, the OOM killer) hung the run forever. Each wait without
+    timeout becomes waits of `every` seconds, checking between them that the kernel lives."""
+    from queue import Empty
+
+    from nbclient.exceptions import DeadKernelError
+
+    for channel in (client.shell_channel, client.iopub_channel):
+        def get_msg(timeout=None, _get=channel.get_msg, **kwargs):
+            if timeout is not None:
+                return _get(timeout=timeout, **kwargs)
+            while True:
+                try:
+                    return _get(timeout=every, **kwargs)
+                except Empty:
+                    if not km.is_alive():
+                        raise DeadKernelError(KERNEL_DIED) from None
+
+        channel.get_msg = get_msg
 
 
 def reset_kernel(kernel: SharedKernel) -> None:

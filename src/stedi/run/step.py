@@ -23,7 +23,7 @@ from stedi.core.tables import table as declared
 from stedi.display import show
 from stedi.engine.session import spark_for
 from stedi.lake.store import Lake, Staged
-from stedi.run import incremental, pipeline, privacy
+from stedi.run import faults, incremental, pipeline, privacy
 from stedi.run.folder import RunFolder
 
 
@@ -387,6 +387,7 @@ class Step:
             raise
         # With a quarantine, the table commits even of no new row: both commits name the run.
         self.tables[table] = self.lake.publish(staged, always=held is not None)
+        faults.kill_point(f"between-commits:{table}")  # tests only
         return None if held is None else self.lake.publish_quarantine(held)
 
 
