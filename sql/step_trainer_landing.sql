@@ -1,15 +1,13 @@
--- Athena DDL of step_trainer_landing: the cleaned JSON lines of the landing zone.
--- Column names and types are the declared ones (src/stedi/tables.py; tests/test_sql.py keeps them equal).
--- Replace <bucket> with your lake's bucket (with --prefix P the location is s3://<bucket>/P/lake/...);
--- `stedi aws publish` registers the table for you.
-CREATE EXTERNAL TABLE IF NOT EXISTS `stedi`.`step_trainer_landing` (
+-- Athena DDL of step_trainer_landing: an Apache Iceberg table of the landing zone (cleaned records, one per source record).
+-- Column names and types are the declared ones (src/stedi/core/tables.py; tests/test_sql.py keeps them equal).
+-- `stedi run --lake-dir s3://<bucket>/lake` and `stedi aws publish` create and register it for you
+-- (pyiceberg, in the Glue Data Catalog), with no column statistics for identifier columns in its
+-- manifests; this DDL makes the same empty table from Athena. Replace <bucket> with your lake's
+-- bucket (with a prefix P the location is s3://<bucket>/P/lake/...).
+CREATE TABLE IF NOT EXISTS `stedi`.`step_trainer_landing` (
   `sensorReadingTime` bigint,
   `serialNumber` string,
   `distanceFromObject` int
 )
-ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
-WITH SERDEPROPERTIES ('ignore.malformed.json' = 'FALSE', 'dots.in.keys' = 'FALSE', 'case.insensitive' = 'TRUE')
-STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'
-OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
 LOCATION 's3://<bucket>/lake/landing/step_trainer_landing/'
-TBLPROPERTIES ('classification' = 'json');
+TBLPROPERTIES ('table_type' = 'ICEBERG');

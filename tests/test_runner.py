@@ -395,6 +395,17 @@ def test_dry_run_prints_the_seven_steps_with_inputs_and_outputs_and_writes_nothi
     assert list(tmp_path.iterdir()) == []
 
 
+def test_dry_run_on_glue_names_the_s3_lake_and_the_raw_exports_beside_it(tmp_path, capsys, no_kernel, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative `s3:` folder would appear here
+    argv = ["run", "--dry-run", "--target", "glue", "--lake-dir", "s3://b/team/lake", "--runs-dir", str(tmp_path / "runs")]
+    assert main(argv) == 0
+    assert "  raw s3://b/team/raw -> lake s3://b/team/lake" in capsys.readouterr().out.splitlines()
+    old = ["run", "--dry-run", "--target", "glue", "--bucket", "b", "--prefix", "team", "--runs-dir", str(tmp_path / "runs")]
+    assert main(old) == 0
+    assert "  raw s3://b/team/raw -> lake s3://b/team/lake" in capsys.readouterr().out.splitlines()
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("engine", ["spark", "sail"])
 def test_dry_run_shows_the_engine(tmp_path, capsys, no_kernel, engine):
     argv = ["run", "--dry-run", "--engine", engine, "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs")]
@@ -441,13 +452,26 @@ def test_lake_dir_that_is_a_file_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lake"]
 
 
+def test_the_lake_is_named_by_lake_dir_and_bucket_prefix_are_its_old_form():
+    new = RunOptions(lake_dir="s3://b/team/lake", target="glue")
+    old = RunOptions(bucket="b", prefix="team", target="glue")
+    assert new.lake == old.lake == "s3://b/team/lake" and new.on_s3 and old.on_s3
+    assert (new.bucket, new.prefix) == ("b", "team")  # beside the lake: team/raw, team/artifacts/stedi.zip
+    assert new.raw == old.raw == "s3://b/team/raw"
+    assert RunOptions(lake_dir="s3://b/lake/").lake == "s3://b/lake"
+    assert not RunOptions(lake_dir="data/lake").on_s3
+
+
 def test_run_options_are_checked_when_the_runner_is_called_directly(tmp_path):
     from stedi.errors import UsageError
 
     for options, message in (
         (RunOptions(policy="lenient"), "unknown policy 'lenient'"),
         (RunOptions(target="mars"), "unknown target 'mars'"),
-        (RunOptions(target="glue"), "--target glue needs --bucket"),
+        (RunOptions(target="glue"), "--target glue needs a lake on S3: --lake-dir s3://BUCKET/PREFIX"),
+        (RunOptions(lake_dir="s3://b/team/lake", engine="spark"),
+         "--engine spark cannot reach the lake s3://b/team/lake: local Spark has no S3 connector"),
+        (RunOptions(lake_dir="s3://b/team/lake", bucket="other"), "name two lakes; give --lake-dir alone"),
         (RunOptions(engine="duckdb"), "unknown engine 'duckdb'; choose one of: spark, sail"),
         (RunOptions(target="glue", bucket="b", engine="sail"), "--target glue runs Spark on AWS Glue"),
     ):

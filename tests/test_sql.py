@@ -38,7 +38,7 @@ def test_landing_ddl_has_the_declared_columns_and_types(source):
     name = landing_table(source)
     text = (config.SQL_DIR / f"{name}.sql").read_text()
     assert f"`stedi`.`{name}`" in text
-    assert "org.openx.data.jsonserde.JsonSerDe" in text
+    assert "TBLPROPERTIES ('table_type' = 'ICEBERG')" in text and "SERDE" not in text
     assert f"landing/{name}/" in text
     assert ddl_columns(text) == list(table(name).columns)
 

@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="build the lakehouse: run the glue_sessions/ notebooks with papermill")
     run.add_argument("--raw-dir", default=str(config.RAW_DIR), help="exports as received (default: data/raw)")
-    run.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="lake root (default: data/lake)")
+    run.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="a folder, or s3://BUCKET/PREFIX (default: data/lake)")
     run.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
     run.add_argument(
         "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
@@ -41,9 +41,9 @@ def _parser() -> argparse.ArgumentParser:
         help=f"the local engine: spark (PySpark local mode) or sail (Sail through Spark Connect); "
         f"default: {config.DEFAULT_ENGINE}. --target glue always runs Spark",
     )
-    run.add_argument("--bucket", default="", help="target glue: the S3 bucket of the lake")
-    run.add_argument("--prefix", default="", help="target glue: a key prefix inside the bucket")
-    run.add_argument("--database", default=config.DEFAULT_DATABASE, help="catalog database (default: stedi)")
+    run.add_argument("--bucket", default="", help="the old form of --lake-dir s3://BUCKET/PREFIX/lake")
+    run.add_argument("--prefix", default="", help="with --bucket: a key prefix inside the bucket")
+    run.add_argument("--database", default=config.DEFAULT_DATABASE, help="an S3 lake's Glue database (default: stedi)")
     run.add_argument(
         "--resume",
         nargs="?",
@@ -254,7 +254,7 @@ def _erase(args) -> int:
 def _history(args) -> int:
     from stedi.lake.history import history_lines
 
-    return print("\n".join(history_lines(args.table, args.lake_dir))) or 0
+    return print("\n".join(history_lines(args.table, args.lake_dir, args.database))) or 0
 
 
 def _report(args) -> int:

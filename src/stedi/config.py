@@ -97,6 +97,15 @@ def resolve(path: str | os.PathLike[str]) -> str:
     p = Path(text).expanduser()
     return str(p if p.is_absolute() else (PROJECT_ROOT / p).resolve())
 
+# The lock of an S3 lake (stedi.lake.lock.LeaseLock): a lease of this many seconds, renewed every
+# third of it while a run works; a killed run's lease is taken over once it expires.
+S3_LOCK_LEASE_ENV = "STEDI_S3_LOCK_LEASE_SECONDS"
+S3_LOCK_LEASE_SECONDS = 600
+
+
+def s3_lock_lease_seconds() -> float:
+    return float(os.environ.get(S3_LOCK_LEASE_ENV) or S3_LOCK_LEASE_SECONDS)
+
 # Iceberg lakes (stedi.lake.iceberg, docs/decisions/0001-iceberg-storage.md).
 # A local lake's catalog: pyiceberg's SQL catalog in this SQLite file at the lake's top.
 ICEBERG_CATALOG_FILE = "catalog.db"

@@ -16,19 +16,17 @@ def add_aws_commands(commands, parser_class) -> None:
     aws = commands.add_parser("aws", help="the lake on AWS: S3, the Glue Data Catalog, Athena")
     aws_commands = aws.add_subparsers(dest="aws_command", required=True, parser_class=parser_class)
     publish = aws_commands.add_parser(
-        "publish", help="upload the local lake to s3://BUCKET/<prefix>lake/ and register its tables in Glue"
+        "publish", help="copy the local lake's current snapshots into an S3 lake (Glue catalog)"
     )
-    publish.add_argument("--bucket", required=True, help="the S3 bucket of the lake")
-    publish.add_argument("--database", default=config.DEFAULT_DATABASE, help="Glue database (default: stedi)")
     publish.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="the local lake (default: data/lake)")
-    publish.add_argument("--prefix", default="", help="a key prefix inside the bucket")
+    publish.add_argument("--to", default="", metavar="S3_LAKE", help="the S3 lake: s3://BUCKET/PREFIX")
+    publish.add_argument("--bucket", default="", help="the old form of --to s3://BUCKET/PREFIX/lake")
+    publish.add_argument("--prefix", default="", help="with --bucket: a key prefix inside the bucket")
+    publish.add_argument("--database", default=config.DEFAULT_DATABASE, help="Glue database (default: stedi)")
     publish.add_argument(
-        "--policy", default=None, choices=config.POLICIES, help="strict or udacity (default: read from the ML table)"
+        "--policy", default=None, choices=config.POLICIES, help="strict or udacity (default: the lake's)"
     )
     publish.add_argument("--table", action="append", dest="tables", help="publish only this table (repeatable)")
-    publish.add_argument(
-        "--register-quarantine", action="store_true", help="also register <source>_quarantine tables"
-    )
     query = aws_commands.add_parser("query", help="run SQL on Athena and print the result")
     query.add_argument("file", nargs="?", default=None, help="a .sql file (or give --sql)")
     query.add_argument("--sql", default=None, help="SQL text")
@@ -70,12 +68,12 @@ def _aws_publish(args) -> None:
 
     publish(
         lake_dir=args.lake_dir,
-        bucket=args.bucket,
+        to=args.to,
         database=args.database,
-        prefix=args.prefix,
         policy=args.policy,
         tables=args.tables,
-        register_quarantine=args.register_quarantine,
+        bucket=args.bucket,
+        prefix=args.prefix,
     )
 
 

@@ -1,91 +1,35 @@
-"""Publish a local lake to S3 and the Glue Data Catalog, never showing Athena a partial table.
+"""`stedi aws publish`: the current snapshots of a local Iceberg lake copied into Iceberg tables on S3,
+registered in the Glue Data Catalog (`table_type=ICEBERG`), where Athena queries them.
 
-The S3 layout is the one a Glue run writes (stedi.lake.layout): `stedi run --target glue`
-gives its notebooks the lake root `layout.s3_root(bucket, prefix)` and they write
-`<root>/<zone>/<table>/`. `publish` uploads a local table under exactly that place,
-into a version folder `<root>/<zone>/<table>/<version>/` that the catalog entry then
-points at (see _publish_folders). After a publish the table folder holds that one
-version only. Spark given the table folder itself does not read files in a
-non-partition subfolder (Parquet fails to infer a schema, JSON with a schema reads
-0 rows) unless `recursiveFileLookup` is set: read a published table through the
-catalog, or at its catalog location.
+For each table of the local lake (the declared ones and their quarantines) that has a snapshot:
+its live data files are uploaded under the S3 table's location (`<lake>/<zone>/<table>/data/
+publish-<source snapshot id>/`) and committed there by pyiceberg (stedi.lake.iceberg) as ONE
+overwrite snapshot replacing whatever the S3 table held. The snapshot's summary names the run,
+step and policy of the source snapshot and the source snapshot itself (`stedi.published-from`):
+a table whose S3 copy already comes from its current local snapshot is left as it is (no new
+snapshot), so publishing again with nothing new changes nothing. After a commit the S3 table's
+older snapshots are expired and the files nothing reaches are deleted: the copy holds the local
+lake's current state and nothing older (an erasure applied locally reaches S3 with the next
+publish). History and time travel are the local lake's.
+
+The S3 lake is the one `stedi run --lake-dir s3://BUCKET/PREFIX/lake` builds and reads: a lake can
+be built locally and published, or built on S3 directly; both are the same Iceberg tables.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import functools
 import sys
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from stedi import config
-from stedi.aws import catalog
 from stedi.aws.session import aws_session
-from stedi.core.tables import TABLES, Columns, Table
+from stedi.core import storage
+from stedi.core.tables import TABLES
 from stedi.errors import UsageError
-from stedi.lake import layout
+from stedi.lake import icefiles, layout
 
-
-@dataclass
-class PublishPlan:
-    """Everything publish will do, worked out and checked before the first request."""
-
-    lake_dir: Path
-    bucket: str
-    prefix: str
-    database: str
-    tables: list[tuple[Table, Path, list[Path], Columns]] = field(default_factory=list)
-    quarantine: list[tuple[str, Path, list[Path]]] = field(default_factory=list)
-    policy: str | None = None
-
-
-def plan_publish(
-    lake_dir: str,
-    bucket: str,
-    database: str = config.DEFAULT_DATABASE,
-    prefix: str = "",
-    policy: str | None = None,
-    tables: list[str] | None = None,
-) -> PublishPlan:
-    """Check the arguments and the local lake; raises UsageError naming the first problem."""
-    if not bucket:
-        raise UsageError("--bucket is required (the S3 bucket of the lake)")
-    if policy is not None and policy not in config.POLICIES:
-        raise UsageError(f"unknown policy {policy!r}; choose one of: {', '.join(config.POLICIES)}")
-    if not database:
-        raise UsageError("--database must not be empty")
-    lake = Path(config.resolve(lake_dir))
-    if lake_dir.startswith("s3://"):
-        raise UsageError(f"--lake-dir {lake_dir} is already on S3; publish uploads a local lake")
-    if not lake.is_dir():
-        raise UsageError(f"lake directory {lake} does not exist; build it with `stedi run` first")
-    names = tables or list(TABLES)
-    unknown = [n for n in names if n not in TABLES]
-    if unknown:
-        raise UsageError(f"unknown table {unknown[0]!r}; known: {', '.join(TABLES)}")
-    plan = PublishPlan(lake_dir=lake, bucket=bucket, prefix=prefix, database=database)
-    for name in names:
-        t = TABLES[name]
-        folder = Path(layout.table_path(str(lake), name))
-        if not folder.is_dir():
-            raise UsageError(f"lake {lake} has no table {name} (no folder {folder}); run `stedi run` first")
-        files = catalog.data_files(folder)
-        if files:
-            columns, layout_policy = catalog.declared_columns(t, folder, files, policy)
-        else:  # an empty table (Spark wrote only _SUCCESS): nothing to recognise it by
-            columns, layout_policy = t.columns_for(policy or config.DEFAULT_POLICY), None
-        if layout_policy is not None:
-            plan.policy = layout_policy
-        plan.tables.append((t, folder, files, columns))
-    for name in TABLES:  # quarantine/<table>/, for the tables that quarantined anything
-        folder = Path(layout.quarantine_path(str(lake), name))
-        if folder.is_dir():
-            plan.quarantine.append((name, folder, catalog.data_files(folder)))
-    return plan
+PUBLISHED_FROM = "published-from"  # meta key: the source snapshot a published snapshot copies
+PUBLISH_STEP = "publish"
 
 
 def check_bucket(session, bucket: str) -> None:
@@ -103,144 +47,133 @@ def check_bucket(session, bucket: str) -> None:
         raise
 
 
-def new_version() -> str:
-    """The name of a publish's version folder: sortable by time, unique, neither hidden nor a partition.
-
-    Not `_x` or `.x` (Hadoop, Spark and Athena skip such names) and no `=` (Spark would
-    read `<table>/v=…/` as a partition column when a Glue run reads the table folder).
-    """
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"v{stamp}-{uuid.uuid4().hex[:8]}"
-
-
-def _upload_file(session, local: Path, target: str) -> None:
-    import awswrangler as wr
-
-    wr.s3.upload(str(local), target, boto3_session=session)
+def target_lake(to: str = "", bucket: str = "", prefix: str = "") -> str:
+    """The S3 lake to publish into: `to` (s3://BUCKET/PREFIX), or the old form --bucket/--prefix."""
+    if to and bucket:
+        raise UsageError("give the S3 lake once: --to s3://BUCKET/PREFIX (or the old --bucket/--prefix)")
+    if bucket:
+        return layout.s3_root(bucket, prefix)
+    if not to:
+        raise UsageError("--to s3://BUCKET/PREFIX is required (the S3 lake to publish into)")
+    if not storage.is_s3(to):
+        raise UsageError(f"--to {to} is not an S3 lake (s3://BUCKET/PREFIX)")
+    return config.resolve(to)
 
 
-def _upload_version(session, folder: Path, files: list[Path], location: str) -> list[str]:
-    """Upload `files` under the new version folder `location`; returns the objects' URIs."""
-    written = []
-    for relative in files:
-        target = f"{location}/{relative.as_posix()}"
-        _upload_file(session, folder / relative, target)
-        written.append(target)
-    return written
+def _source_lake(lake_dir: str, policy: str | None):
+    """The local Iceberg lake to publish, with its policy (the one its commits recorded, else `policy`)."""
+    from stedi.lake.iceberg import POLICY, IcebergLake
 
-
-def _remove_other_versions(session, uri: str, location: str) -> int:
-    """Delete every object under the table folder `uri/` that is not under `location/`; returns how many."""
-    import awswrangler as wr
-
-    stale = [p for p in wr.s3.list_objects(f"{uri}/", boto3_session=session) if not p.startswith(f"{location}/")]
-    if stale:
-        wr.s3.delete_objects(stale, boto3_session=session)
-    return len(stale)
-
-
-@dataclass
-class _Folder:
-    """One table folder (or quarantine folder) of a publish: where its new version goes, how it is registered."""
-
-    table: str
-    is_quarantine: bool
-    local: Path
-    files: list[Path]
-    uri: str  # the table folder, s3://…/<zone>/<table>
-    location: str  # the new version folder, <uri>/<version>
-    register: Callable[[str], None] | None = None  # points the catalog entry at a location; None: unregistered
-    objects: list[str] = field(default_factory=list)
-
-
-def _publish_folders(session, folders: list[_Folder]) -> None:
-    """Replace what each table folder holds with its local files, never showing readers a partial table.
-
-    1. Upload every folder's files to its fresh version folder `<uri>/<version>/` (nothing
-       points there yet). A failure here deletes what this publish uploaded and re-raises:
-       every catalog entry still points at its previous complete version.
-    2. Point each catalog entry at its new version: one CreateTable or UpdateTable call per
-       table (catalog.register_table).
-    3. Delete everything else under each `<uri>/`: the previous version, files a Glue run
-       wrote straight into `<uri>/`, leftovers of an interrupted publish.
-    A failure in 2 leaves the tables registered so far on their new version, the others on
-    their previous one; the unused new versions are removed by the next publish (step 3).
-    """
-    import awswrangler as wr
-
-    try:
-        for folder in folders:
-            folder.objects = _upload_version(session, folder.local, folder.files, folder.location)
-    except BaseException:
-        for folder in folders:  # best effort: the next publish removes any leftover anyway
-            with contextlib.suppress(Exception):
-                wr.s3.delete_objects(f"{folder.location}/", boto3_session=session)
-        raise
-    for folder in folders:
-        if folder.register is not None:
-            folder.register(folder.location)
-    for folder in folders:
-        _remove_other_versions(session, folder.uri, folder.location)
+    if policy is not None and policy not in config.POLICIES:
+        raise UsageError(f"unknown policy {policy!r}; choose one of: {', '.join(config.POLICIES)}")
+    if storage.is_s3(lake_dir):
+        raise UsageError(f"--lake-dir {lake_dir} is already on S3; publish copies a local lake")
+    root = Path(config.resolve(lake_dir))
+    if not root.is_dir():
+        raise UsageError(f"lake directory {root} does not exist; build it with `stedi run` first")
+    if not (root / config.ICEBERG_CATALOG_FILE).is_file():
+        raise UsageError(f"{root} is not an Iceberg lake (no {config.ICEBERG_CATALOG_FILE}); build it with `stedi run`")
+    source = IcebergLake(None, str(root), policy or config.DEFAULT_POLICY)
+    recorded = {source.summary(n).get(POLICY) for n in source.names()} - {None, ""}
+    if len(recorded) > 1:
+        raise UsageError(f"the lake {root} holds tables of both policies ({', '.join(sorted(recorded))}); rebuild it")
+    if recorded:
+        built = recorded.pop()
+        if policy is not None and policy != built:
+            raise UsageError(f"the lake {root} was built with policy {built}, not {policy}")
+        source.policy = built
+    return source
 
 
 def publish(
     lake_dir: str = str(config.LAKE_DIR),
-    bucket: str = "",
+    to: str = "",
     database: str = config.DEFAULT_DATABASE,
-    prefix: str = "",
     policy: str | None = None,
     tables: list[str] | None = None,
-    register_quarantine: bool = False,
+    *,
+    bucket: str = "",
+    prefix: str = "",
     out=None,
 ) -> dict:
-    """Upload the local lake's tables and quarantine to S3 and register the tables in the Glue Data Catalog.
-
-    Every table (and quarantine) goes to `<zone>/<table>/<version>/`, one new version
-    folder per publish, and its catalog entry is pointed there before the previous
-    version is deleted (_publish_folders): re-publishing replaces, never appends, and
-    Athena readers see the previous complete table or the new complete one.
-    Returns {lake, database, policy, version, tables: {name: {...}}, quarantine: {...}}.
-    """
-    import awswrangler as wr
+    """Copy the current snapshot of each table of the local lake into the S3 lake `to` (see the module
+    docstring). Returns {lake, database, policy, tables: {name: {snapshot_id, source_snapshot_id,
+    files, rows, published}}}; `published` False: the S3 copy already was that snapshot."""
+    from stedi.lake.catalogs import quarantine_name
 
     out = out or sys.stdout
-    plan = plan_publish(lake_dir, bucket, database, prefix, policy, tables)
+    if not database:
+        raise UsageError("--database must not be empty")
+    root = target_lake(to, bucket, prefix)
+    source = _source_lake(lake_dir, policy)
+    present = source.names()
+    known = [n for t in TABLES for n in (t, quarantine_name(t))]
+    chosen = tables or [n for n in known if n in present]
+    for name in chosen:
+        if name not in known:
+            raise UsageError(f"unknown table {name!r}; known: {', '.join(TABLES)} and their <table>_quarantine")
+        if not source.exists(name):
+            raise UsageError(f"lake {source.root} has no table {name}; run `stedi run` first")
     session = aws_session()
-    check_bucket(session, bucket)
-    root = layout.s3_root(bucket, prefix)
-    print(f"stedi aws publish: {plan.lake_dir} -> {root}, catalog database {database}", file=out)
-    wr.catalog.create_database(database, exist_ok=True, boto3_session=session)
-    version = new_version()
-    folders = []
-    for t, local, files, columns in plan.tables:
-        uri = layout.table_path(root, t.name)
-        register = functools.partial(catalog.register_table, session, database, t, columns)
-        folders.append(_Folder(t.name, False, local, files, uri, f"{uri}/{version}", register))
-    for name, local, files in plan.quarantine:
-        uri = layout.quarantine_path(root, name)
-        register = functools.partial(catalog.register_quarantine, session, database, name)
-        folders.append(
-            _Folder(name, True, local, files, uri, f"{uri}/{version}", register if register_quarantine else None)
-        )
-    _publish_folders(session, folders)
-    return _summary(root, database, plan.policy, version, folders, out)
+    check_bucket(session, layout.bucket_and_prefix(root)[0])
+    from stedi.lake.iceberg import IcebergLake
 
+    from stedi.lake.lock import LakeBusy, LakeLock
 
-def _summary(root: str, database: str, policy: str | None, version: str, folders: list[_Folder], out) -> dict:
-    """What a publish wrote, printed one line a folder and returned as publish's summary."""
-    summary: dict = {
-        "lake": root, "database": database, "policy": policy, "version": version, "tables": {}, "quarantine": {}
-    }
-    for folder in folders:
-        entry = {"path": folder.uri, "location": folder.location, "objects": len(folder.objects)}
-        if folder.is_quarantine:
-            if folder.register is not None:
-                entry["table"] = catalog.quarantine_table(folder.table)
-            summary["quarantine"][folder.table] = entry
-            label = f"{config.QUARANTINE_ZONE}/{folder.table}"
-            print(f"  {label:<36}{len(folder.objects):>4} file(s)  {folder.location}/", file=out)
-        else:
-            t = TABLES[folder.table]
-            summary["tables"][t.name] = {"zone": t.zone, **entry, "format": t.fmt}
-            print(f"  {t.name:<26}{t.zone:<10}{len(folder.objects):>4} file(s)  {folder.location}/", file=out)
+    target = IcebergLake(None, root, source.policy, database, step=PUBLISH_STEP)
+    print(f"stedi aws publish: {source.root} -> {root}, Glue database {database}", file=out)
+    summary: dict = {"lake": root, "database": database, "policy": source.policy, "tables": {}}
+    lock = LakeLock(root, "stedi-aws-publish")  # not while a run (or another publish) writes the S3 lake
+    try:
+        lock.acquire()
+    except LakeBusy as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        for name in chosen:
+            entry = _publish_table(source, target, name, session)
+            summary["tables"][name] = entry
+            what = f"snapshot {entry['snapshot_id']}" if entry["published"] else "unchanged"
+            print(f"  {name:<34}{entry['rows']:>9,} rows  {entry['files']:>3} file(s)  {what}", file=out)
+    finally:
+        lock.release()
     return summary
+
+
+def _publish_table(source, target, name: str, session) -> dict:
+    from stedi.lake import icemaint
+    from stedi.lake.iceberg import META_PREFIX, RUN_ID, STEP, Staged
+
+    snapshot = source.table(name).current_snapshot()
+    files, deletes = icefiles.live_data_files(source.table(name))
+    if deletes:
+        raise UsageError(f"table {name} has delete files; rewrite it without them before publishing")
+    t = target.ensure(name)
+    current = target.summary(name)
+    entry = {"source_snapshot_id": snapshot.snapshot_id, "files": len(files), "rows": source.rows(name)}
+    if current.get(META_PREFIX + PUBLISHED_FROM) == str(snapshot.snapshot_id):
+        return {**entry, "snapshot_id": target.snapshot_id(name), "published": False}
+    place = target.place(name)
+    folder = f"{place.location}/{config.ICEBERG_DATA_DIR}/publish-{snapshot.snapshot_id}"
+    s3 = session.client("s3")
+    uploaded = []
+    try:
+        for data_file in files:
+            uri = f"{folder}/{Path(icefiles._local(data_file.file_path)).name}"
+            bucket, _, key = uri[len(storage.S3_SCHEME):].partition("/")
+            s3.upload_file(icefiles._local(data_file.file_path), bucket, key)
+            uploaded.append(uri)
+        from pyiceberg.io.pyarrow import parquet_file_to_data_file
+
+        data_files = [parquet_file_to_data_file(t.io, t.metadata, uri) for uri in uploaded]
+        replaced, _ = icefiles.live_data_files(t)
+        recorded = source.summary(name)
+        target.run_id, target.step = recorded.get(RUN_ID, ""), recorded.get(STEP, "") or PUBLISH_STEP
+        meta = {PUBLISHED_FROM: str(snapshot.snapshot_id)}
+        staged = Staged(name, t, folder, data_files, append=False, replaces=replaced, meta=meta)
+        target._commit(staged)
+    except BaseException:
+        icefiles.delete_files(uploaded)
+        raise
+    if replaced or current:  # the copy holds the current state only: older snapshots and their files go
+        icemaint.expire_and_vacuum(target, name)
+    return {**entry, "snapshot_id": target.snapshot_id(name), "published": True}

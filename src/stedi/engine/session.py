@@ -84,6 +84,9 @@ def local_sail(app_name: str = "stedi"):
         os.environ.setdefault("RUST_LOG", "error")
         for name, value in config.SAIL_MEMORY_POOL.items():  # also read when the server starts
             os.environ.setdefault(name, value)
+        if os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://"):
+            # Sail's object store refuses a plain-HTTP S3 endpoint (a moto server) unless allowed.
+            os.environ.setdefault("AWS_ALLOW_HTTP", "true")
         from pysail.spark import SparkConnectServer
         from pyspark.sql import SparkSession
 

@@ -21,26 +21,29 @@ def history_parser(commands) -> None:
     """`stedi history`'s arguments, in the command line's subparsers."""
     history = commands.add_parser("history", help="a table's snapshots: time, run, step, operation, rows")
     history.add_argument("table", help="a table, or <table>_quarantine")
-    history.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="lake root (default: data/lake)")
+    history.add_argument("--lake-dir", default=str(config.LAKE_DIR),
+                         help="the lake: a folder, or s3://BUCKET/PREFIX (default: data/lake)")
+    history.add_argument("--database", default=config.DEFAULT_DATABASE,
+                         help="the Glue database of a lake on S3 (default: stedi)")
 
 
-def _opened(lake_dir: str):
+def _opened(lake_dir: str, database: str = config.DEFAULT_DATABASE):
     """The Iceberg lake at `lake_dir` (no engine), or one line when there is none."""
     from stedi.lake.iceberg import IcebergLake
 
     root = config.resolve(lake_dir)
     if not storage.is_s3(root) and not Path(root, config.ICEBERG_CATALOG_FILE).is_file():
         raise UsageError(f"no lake at {lake_dir} (no {config.ICEBERG_CATALOG_FILE}); build one with `stedi run --lake-dir {lake_dir}`")
-    return IcebergLake(None, root)
+    return IcebergLake(None, root, database=database)
 
 
-def history_lines(table: str, lake_dir: str) -> list[str]:
+def history_lines(table: str, lake_dir: str, database: str = config.DEFAULT_DATABASE) -> list[str]:
     """One line per snapshot of `table` (a declared table or `<table>_quarantine`), oldest first."""
     from stedi.lake.catalogs import is_quarantine
 
     if table not in TABLES and not is_quarantine(table):
         raise UsageError(f"unknown table {table!r}; the lake's tables: {', '.join(TABLES)} (and <table>{config.QUARANTINE_SUFFIX})")
-    lake = _opened(lake_dir)
+    lake = _opened(lake_dir, database)
     found = lake.history(table)
     if not found:
         raise UsageError(f"table {table} has no snapshot in the lake at {lake_dir}; run the step that writes it")

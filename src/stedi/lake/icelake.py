@@ -247,26 +247,26 @@ class IcebergTables:
         return found
 
 
-def table_version(root: str, name: str) -> str | None:
+def table_version(root: str, name: str, database: str = config.DEFAULT_DATABASE) -> str | None:
     """The current snapshot of table `name` of the Iceberg lake at `root` (no engine), None when
-    absent or damaged: what stedi.run.freshness compares."""
-    return IcebergTables(None, root).version(name)
+    absent or damaged: what stedi.run.freshness compares (on S3: in the Glue database `database`)."""
+    return IcebergTables(None, root, database=database).version(name)
 
 
-def table_rows(root: str, name: str) -> int | None:
+def table_rows(root: str, name: str, database: str = config.DEFAULT_DATABASE) -> int | None:
     """Rows of table `name`'s current snapshot (from its summary), None when absent."""
-    tables = IcebergTables(None, root)
+    tables = IcebergTables(None, root, database=database)
     return tables.rows(name) if tables.exists(name) else None
 
 
-def unfinished_pairs(root: str) -> list[str]:
+def unfinished_pairs(root: str, database: str = config.DEFAULT_DATABASE) -> list[str]:
     """The landing tables of the lake at `root` a killed run committed without their quarantine (no engine)."""
-    tables = IcebergTables(None, root)
+    tables = IcebergTables(None, root, database=database)
     return tables.unfinished_pairs() if tables.exists_at_all() else []
 
 
-def forget_history(root: str) -> dict[str, int]:
-    """Expire every older snapshot of every table of the lake at `root` and delete the files nothing
-    reaches (after a run that applied erasures); {table: files deleted}."""
-    tables = IcebergTables(None, root)
+def forget_history(root: str, database: str = config.DEFAULT_DATABASE) -> dict[str, int]:
+    """Expire every older snapshot of every table of the lake at `root` (its Glue database `database`
+    on S3) and delete the files nothing reaches (after a run that applied erasures); {table: files deleted}."""
+    tables = IcebergTables(None, root, database=database)
     return tables.forget_history() if tables.exists_at_all() else {}

@@ -19,7 +19,7 @@ at the recorded versions, the step is skipped ("up to date"). So a new raw file 
 intake and then every step whose inputs got a new version; a policy change or an edited
 transform reruns the steps it affects; a run with nothing new runs nothing. `--full`
 skips nothing. A table whose current snapshot misses a data file (damaged) has no version: the
-step that writes it runs again and rebuilds it whole. On S3 every step runs (for now).
+step that writes it runs again and rebuilds it whole. An S3 lake's tables are read from its Glue database (`--database`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import importlib
 import inspect
 import json
 
+from stedi import config
 from stedi.core import storage
 from stedi.core.tables import SOURCES, table
 from stedi.lake import layout
@@ -63,25 +64,25 @@ def code_fingerprint(step) -> str:
     return digest.hexdigest()[:16]
 
 
-def table_version(lake_root: str, name: str) -> str | None:
-    """The current version of a table: its snapshot id; None when absent or damaged (a data file of
-    its current snapshot missing: the step that writes it runs again)."""
+def table_version(lake_root: str, name: str, database: str = config.DEFAULT_DATABASE) -> str | None:
+    """The current version of a table: its snapshot id (an S3 lake's: in the Glue database `database`);
+    None when absent or damaged (a data file of its current snapshot missing: the step that writes it
+    runs again)."""
     from stedi.lake.icelake import table_version as snapshot_of
 
-    return snapshot_of(lake_root, name)
+    return snapshot_of(lake_root, name, database)
 
 
-def table_rows(lake_root: str, name: str) -> int | None:
+def table_rows(lake_root: str, name: str, database: str = config.DEFAULT_DATABASE) -> int | None:
     """Rows of a table's current snapshot (its summary), None when absent."""
     from stedi.lake.icelake import table_rows as rows_of
 
-    return rows_of(lake_root, name)
+    return rows_of(lake_root, name, database)
 
 
-def inputs_of(step, lake_root: str, ledger=None, erasures=None) -> dict | None:
-    """What the step reads, as versions; None when it cannot be told (S3: #26's ledger I/O; a table missing)."""
-    if storage.is_s3(lake_root):
-        return None
+def inputs_of(step, lake_root: str, ledger=None, erasures=None, database: str = config.DEFAULT_DATABASE) -> dict | None:
+    """What the step reads, as versions (an S3 lake's: snapshot ids in the Glue database `database`);
+    None when it cannot be told (a table missing)."""
     if step.sources:
         from stedi.core.intake.erasure import Erasures
         from stedi.core.intake.ledger import Ledger
@@ -92,7 +93,7 @@ def inputs_of(step, lake_root: str, ledger=None, erasures=None) -> dict | None:
             **{f"raw/{source}": ledger.state(source) for source in step.sources},
             "erasures": erasures.fingerprint() if erasures else "",
         }
-    versions = {name: table_version(lake_root, name) for name in step.reads}
+    versions = {name: table_version(lake_root, name, database) for name in step.reads}
     return None if None in versions.values() else versions
 
 
@@ -106,27 +107,28 @@ def _recorded(lake_root: str) -> dict:
     return json.loads(text) if text else {}
 
 
-def record(step, lake_root: str, policy: str, ledger=None, erasures=None, built: dict | None = None) -> None:
+def record(step, lake_root: str, policy: str, ledger=None, erasures=None, built: dict | None = None,
+           database: str = config.DEFAULT_DATABASE) -> None:
     """Record that `step` just wrote its tables (called when the step finishes); `built`: the run
     that wrote them ("run", its id, "" outside a run), their "intake" accounting and "quality" results."""
-    inputs = inputs_of(step, lake_root, ledger, erasures)
+    inputs = inputs_of(step, lake_root, ledger, erasures, database)
     if inputs is None:
         return
     steps = _recorded(lake_root)
     steps[step.name] = {
         "fingerprint": fingerprint(step, policy, inputs),
-        "outputs": {name: table_version(lake_root, name) for name in step.writes},
+        "outputs": {name: table_version(lake_root, name, database) for name in step.writes},
         **({"built": built} if built is not None else {}),
     }
     storage.write_text(f"{lake_root}/{STEPS_FILE}", json.dumps(steps, indent=1, sort_keys=True) + "\n")
 
 
-def up_to_date(step, lake_root: str, policy: str, raw_dir: str = "") -> bool:
+def up_to_date(step, lake_root: str, policy: str, raw_dir: str = "", database: str = config.DEFAULT_DATABASE) -> bool:
     """Whether running `step` now would write the tables it wrote last (see the module docstring)."""
     recorded = _recorded(lake_root).get(step.name)
     if not recorded or not step.writes:
         return False
-    if any(table_version(lake_root, name) != version for name, version in recorded["outputs"].items()):
+    if any(table_version(lake_root, name, database) != version for name, version in recorded["outputs"].items()):
         return False
     ledger = None
     if step.sources:
@@ -145,7 +147,7 @@ def up_to_date(step, lake_root: str, policy: str, raw_dir: str = "") -> bool:
 
         if Erasures.load(lake_root).pending:
             return False
-    inputs = inputs_of(step, lake_root, ledger)
+    inputs = inputs_of(step, lake_root, ledger, database=database)
     return inputs is not None and fingerprint(step, policy, inputs) == recorded["fingerprint"]
 
 
@@ -192,22 +194,22 @@ def _in_lake_order(per_table: dict) -> dict:
     return {name: per_table[name] for name in TABLES if name in per_table} | per_table
 
 
-def current_tables(step, lake_root: str, run: str | None = None) -> dict:
+def current_tables(step, lake_root: str, run: str | None = None, database: str = config.DEFAULT_DATABASE) -> dict:
     """The step's tables as they are (for the record of a skipped step): zone, rows, snapshot id,
     path, and `run`, the run that built them (None: unknown). `rows` is None when the table's count
     cannot be read."""
     tables = {}
     for name in step.writes:
-        version = table_version(lake_root, name)
+        version = table_version(lake_root, name, database)
         tables[name] = {
-            "table": name, "zone": table(name).zone, "rows": table_rows(lake_root, name),
+            "table": name, "zone": table(name).zone, "rows": table_rows(lake_root, name, database),
             "snapshot_id": int(version) if version and version.isdigit() else None,
             "path": layout.table_path(lake_root, name), "run": run,
         }
     return tables
 
 
-def skipped_entry(step, lake_root: str, previous: dict | None = None) -> dict:
+def skipped_entry(step, lake_root: str, previous: dict | None = None, database: str = config.DEFAULT_DATABASE) -> dict:
     """The run's entry of `step`, skipped as up to date: its tables as they are, and the intake
     accounting and quality results recorded when they were built, with "run", the run that built
     them (None: unknown). A lake from before these were recorded: the previous run's (manifest
@@ -233,7 +235,7 @@ def skipped_entry(step, lake_root: str, previous: dict | None = None) -> dict:
     record = {
         "step": step.name,
         "status": "succeeded",
-        "tables": current_tables(step, lake_root, run),
+        "tables": current_tables(step, lake_root, run, database),
         "intake": found.get("intake") or {},
         "quality": found.get("quality") or {},
     }

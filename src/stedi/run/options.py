@@ -28,8 +28,8 @@ class RunOptions:
     engine: str = ""  # config.ENGINES; default: config.DEFAULT_ENGINE locally, spark on target glue (always Spark)
     kernel: str = ""  # default: the local kernel, or glue_pyspark for target glue
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR)
-    bucket: str = ""  # target glue: the S3 bucket of the lake
-    prefix: str = ""  # target glue: a key prefix inside the bucket
+    bucket: str = ""  # the old form of --lake-dir s3://BUCKET/PREFIX/lake; filled from an S3 lake_dir
+    prefix: str = ""  # (with bucket) a key prefix inside the bucket: the lake is PREFIX/lake
     database: str = config.DEFAULT_DATABASE
     fresh_kernels: bool = False  # one kernel per notebook instead of one for the whole run
     from_step: str = ""  # --from: run the pipeline from this step on
@@ -39,6 +39,17 @@ class RunOptions:
     def __post_init__(self):
         if not self.engine:
             self.engine = "spark" if self.on_glue else config.DEFAULT_ENGINE
+        if self.bucket and not self.lake_dir.startswith("s3://"):
+            # --bucket/--prefix, the old form of --lake-dir s3://BUCKET/PREFIX/lake
+            self.lake_dir = layout.s3_root(self.bucket, self.prefix)
+        elif self.lake_dir.startswith("s3://") and not self.bucket:
+            # Beside the lake on S3 (--target glue): PREFIX/raw, PREFIX/artifacts/stedi.zip.
+            self.bucket, self.prefix = layout.bucket_and_prefix(self.lake_dir)
+
+    @property
+    def on_s3(self) -> bool:
+        """Whether the lake is on S3 (every S3 lake is an Iceberg lake in the Glue Data Catalog)."""
+        return self.lake_dir.startswith("s3://")
 
     @property
     def on_glue(self) -> bool:
@@ -50,9 +61,7 @@ class RunOptions:
 
     @property
     def lake(self) -> str:
-        """The lake root the notebooks get: a local folder, or s3://bucket/prefix/lake on Glue."""
-        if self.on_glue:
-            return layout.s3_root(self.bucket, self.prefix)
+        """The lake root the notebooks get: a local folder, or s3://bucket/prefix (--lake-dir)."""
         return config.resolve(self.lake_dir)
 
     @property
@@ -64,7 +73,7 @@ class RunOptions:
     def record_dir(self, run_dir: Path) -> str:
         """Where the notebooks leave their completion records: the run folder, or S3 on Glue."""
         if self.on_glue:
-            return lake_records(layout.s3_root(self.bucket, self.prefix), run_dir.name)
+            return lake_records(self.lake, run_dir.name)
         return str(run_dir)
 
     def notebook(self, step: Step) -> Path:
@@ -94,7 +103,7 @@ def _missing_inputs(options: RunOptions, steps: tuple[Step, ...]) -> list[str]:
     """The lake tables the selected steps need from earlier steps that the lake does not hold."""
     from stedi.lake.store import Lake
 
-    lake = Lake(None, options.lake, policy=options.policy)  # paths only: no Spark session
+    lake = Lake(None, options.lake, policy=options.policy, database=options.database)  # no Spark session
     return [name for name in pipeline.external_inputs(steps) if not lake.exists(name)]
 
 
@@ -110,22 +119,28 @@ def validate(options: RunOptions) -> tuple[Step, ...]:
         raise UsageError(f"unknown engine {options.engine!r}; choose one of: {', '.join(config.ENGINES)}")
     if options.on_glue and options.engine != "spark":
         raise UsageError(f"--target glue runs Spark on AWS Glue; --engine {options.engine} runs only on target local")
-    if options.on_glue and not options.bucket:
-        raise UsageError("--target glue needs --bucket (the S3 bucket of the lake)")
+    if options.on_glue and not options.on_s3:
+        raise UsageError("--target glue needs a lake on S3: --lake-dir s3://BUCKET/PREFIX")
+    if options.on_s3 and layout.bucket_and_prefix(options.lake) != (options.bucket, options.prefix.strip("/")):
+        raise UsageError(f"--bucket {options.bucket} --prefix {options.prefix!r} and --lake-dir {options.lake} name "
+                         "two lakes; give --lake-dir alone")
+    if options.on_s3 and not options.on_glue and options.engine != "sail":
+        raise UsageError(f"--engine {options.engine} cannot reach the lake {options.lake}: local Spark has no S3 "
+                         "connector; use --engine sail (the default) for a lake on S3")
     steps = options.selected_steps()
     if any(step.sources for step in steps) and not options.raw.startswith("s3://"):
         try:
             check_raw_dir(options.raw)
         except RawInputError as exc:
             raise UsageError(str(exc)) from None
-    if not options.on_glue:
+    if not options.on_s3:
         _writable_dir(Path(options.lake), "lake directory")
         from stedi.lake.catalogs import refuse_previous_version
 
         refuse_previous_version(config.resolve(options.lake))  # version folders, row markers: one line
         from stedi.lake.store import Lake
 
-        Lake(None, options.lake, policy=options.policy).refuse_other_policy()  # a lake holds one policy's tables
+        Lake(None, options.lake, policy=options.policy, database=options.database).refuse_other_policy()  # a lake holds one policy's tables
     _writable_dir(Path(options.runs_dir), "runs directory")
     for step in steps:
         source = options.notebook(step)

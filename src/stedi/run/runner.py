@@ -263,13 +263,13 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
         if lock is not None and lock.took_over:
             print(f"  {lock.took_over}", file=out)
         if not options.on_glue:
-            for name in lake_storage.unfinished_pairs(options.lake):
+            for name in lake_storage.unfinished_pairs(options.lake, options.database):
                 print(f"  {name}: a killed run committed it but not its quarantine; landing it again", file=out)
         manifest = _execute(options, folder, selected, steps, out, interrupt, previous)
         if manifest["status"] == "succeeded" and manifest["erasures"] and not options.on_glue:
             # Every table is now rebuilt without the erased customers: no older snapshot, and no file
             # only older snapshots reached, may keep them (time travel stops here).
-            lake_storage.forget_history(options.lake)
+            lake_storage.forget_history(options.lake, options.database)
     finally:
         if lock is not None:
             lock.release()
@@ -323,7 +323,7 @@ def _execute(
                               "error": f"{INTERRUPTED} before the step started"})
                 print(f"{step_line(number, len(selected), step.name)} interrupted", file=out)
             elif _skippable(step, options, steps):
-                steps.append(freshness.skipped_entry(step, options.lake, previous))
+                steps.append(freshness.skipped_entry(step, options.lake, previous, options.database))
                 print(f"{step_line(number, len(selected), step.name)} up to date, skipped", file=out)
                 continue
             else:
@@ -360,7 +360,7 @@ def _skippable(step: Step, options: RunOptions, done: list[dict]) -> bool:
     if step.kind == ANALYSIS:
         zone = [entry for entry in done if entry["name"] in pipeline.STEPS and pipeline.STEPS[entry["name"]].kind != ANALYSIS]
         return bool(zone) and all(entry.get("skipped") for entry in zone)
-    return freshness.up_to_date(step, options.lake, options.policy, options.raw)
+    return freshness.up_to_date(step, options.lake, options.policy, options.raw, options.database)
 
 
 def _kernel(options: RunOptions):

@@ -340,7 +340,8 @@ class Step:
         if declared_step is None or not declared_step.writes or not set(declared_step.writes) <= set(self.tables):
             return
         built = {"run": self.run_id, "intake": record["intake"], "quality": record["quality"]}
-        freshness.record(declared_step, self.lake.root, self.policy, self._ledger, self._applied_erasures, built)
+        freshness.record(declared_step, self.lake.root, self.policy, self._ledger, self._applied_erasures, built,
+                         self.lake.database)
 
     # -- evaluating and writing ---------------------------------------------------
     def _evaluate(self, table: str, df: DataFrame):

@@ -41,25 +41,26 @@ Connect) both accept.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
-import os
 import re
-import secrets
 import string
-import uuid
 from datetime import UTC, datetime
 
 from pyspark.sql import Column, DataFrame
 
 from stedi.core import storage
+from stedi.core.intake.registry_files import (  # noqa: F401 (ERASURE_DIR, KEY_FILE: callers name them here)
+    ERASURE_DIR,
+    KEY_FILE,
+    _create_key,
+    _path,
+    _registry_lock,
+    _write,
+)
 
-ERASURE_DIR = "_erasure"
 REQUESTS_FILE = "requests.json"
-KEY_FILE = "key"
 
 # The characters of a token in a quarantined record's text, and of a requested address.
 _PUNCTUATION = "@._%+-"
@@ -141,8 +142,12 @@ class Erasures:
 
         ValueError when a file is not what this module writes (the hashes and the key go into SQL text).
         """
-        key = (storage.read_text(_path(lake_root, KEY_FILE)) or "").strip()
-        text = storage.read_text(_path(lake_root, REQUESTS_FILE))
+        return cls._parsed(lake_root, storage.read_text(_path(lake_root, KEY_FILE)),
+                           storage.read_text(_path(lake_root, REQUESTS_FILE)))
+
+    @classmethod
+    def _parsed(cls, lake_root: str, key_text: str | None, text: str | None) -> Erasures:
+        key = (key_text or "").strip()
         stored = json.loads(text) if text else {}
         requests = list(stored.get("requests", []))
         serials = frozenset(stored.get("serial_hashes", []))
@@ -166,6 +171,7 @@ class Erasures:
         found = []
 
         def add(erasures: Erasures) -> Erasures:
+            found.clear()  # on S3 a change may be applied again, to the registry read anew
             key = erasures.key or _create_key(lake_root)
             by_hash = {r["email_hash"]: r for r in erasures.requests}
             added = []
@@ -188,8 +194,23 @@ class Erasures:
         """Read the registry, apply `change` and save what it returns (None: nothing to save);
         returns the registry as saved (or as read). Locally under an exclusive lock on the registry's
         folder, held for the read and the write only (a run holds it for milliseconds, not
-        for its steps); on S3, which has no lock, one writer at a time is the caller's to ensure.
+        for its steps). On S3 a conditional write (stedi.core.shared_files.update_text): written
+        only if nobody wrote since it was read, else read again and `change` applied again, so two
+        `stedi erase`, or one and a run marking requests done, lose nothing.
         """
+        if storage.is_s3(str(lake_root)):
+            from stedi.core import shared_files
+
+            result: list[Erasures] = []
+
+            def apply(text: str | None) -> str | None:
+                current = cls._parsed(lake_root, storage.read_text(_path(lake_root, KEY_FILE)), text)
+                changed = change(current)
+                result[:] = [current if changed is None else changed]
+                return None if changed is None else changed.serialized()
+
+            shared_files.update_text(_path(lake_root, REQUESTS_FILE), apply)
+            return result[0]
         with _registry_lock(str(lake_root)):
             current = cls.load(lake_root)
             changed = change(current)
@@ -236,8 +257,12 @@ class Erasures:
 
     def save(self, lake_root: str) -> None:
         """Write the registry (the key is written once, by `request`)."""
+        _write(_path(lake_root, REQUESTS_FILE), self.serialized())
+
+    def serialized(self) -> str:
+        """The registry file's text (the key is not in it)."""
         stored = {"requests": self.requests, "serial_hashes": sorted(self.serial_hashes)}
-        _write(_path(lake_root, REQUESTS_FILE), json.dumps(stored, indent=2) + "\n")
+        return json.dumps(stored, indent=2) + "\n"
 
 
 # -- SQL ------------------------------------------------------------------------
@@ -309,51 +334,6 @@ def serials_of(customer_df: DataFrame, erasures: Erasures) -> list[str]:
 
 
 # -- files ----------------------------------------------------------------------
-def _path(lake_root: str, name: str) -> str:
-    lake_root = str(lake_root)
-    if storage.is_s3(lake_root):
-        return f"{lake_root.rstrip('/')}/{ERASURE_DIR}/{name}"
-    return os.path.join(lake_root, ERASURE_DIR, name)
-
-
-@contextlib.contextmanager
-def _registry_lock(lake_root: str):
-    """An exclusive lock on the lake's registry folder (`fcntl.flock`; released if the process dies)."""
-    if storage.is_s3(lake_root):
-        yield
-        return
-    folder = os.path.join(lake_root, ERASURE_DIR)
-    os.makedirs(folder, exist_ok=True)
-    fd = os.open(os.path.join(folder, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def _create_key(lake_root: str) -> str:
-    key = secrets.token_hex(32)
-    _write(_path(lake_root, KEY_FILE), key + "\n")
-    return key
-
-
-def _write(where: str, text: str) -> None:
-    """Write a registry file whole: on S3 in one PUT; locally readable by the owner only, through a rename."""
-    if storage.is_s3(where):
-        storage.write_text(where, text)
-        return
-    os.makedirs(os.path.dirname(where), exist_ok=True)
-    tmp = os.path.join(os.path.dirname(where), f".{os.path.basename(where)}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, where)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def mentions_column(raw: Column, erasures: Erasures) -> Column:
     """`mentions_sql` as a column computed in Python (a UDF, the same tokens and hashes), for texts
     read from files: Sail 0.7 cannot resolve a column inside a lambda (`exists(split(raw, ...),
