@@ -43,7 +43,7 @@ check: setup ## The fast tier, on two workers: unit tests on small frames and st
 	$(PY) -m pytest -m "not e2e and not notebook and not slow" -n 2 $(ARGS)
 
 test: setup ## Run the whole test suite on two workers (unit, notebooks under nbval, end to end; the builds on one worker)
-	$(PY) -m pytest -n 2 --dist loadgroup $(ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 $(ARGS)
 
 bench: setup ## Scale benchmark: N=1,10,100 x the data, the pipeline on both engines (spark, sail), the DuckDB and Spark SQL references; writes benchmarks/results.md
 	$(PY) benchmarks/run_benchmark.py $(ARGS)

@@ -233,6 +233,7 @@ def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path
     import intake_fixtures as fx
 
     from stedi.core.intake import notext
+    from stedi.lake.iceberg import IcebergLake
     from stedi.core.tables import SOURCES
 
     raw, lake, runs = tmp_path / "raw", tmp_path / "lake", tmp_path / "runs"
@@ -250,9 +251,9 @@ def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path
         accounting = manifest["intake"][f"{source}_landing"]
         assert accounting["balanced"] and accounting["quarantine_reasons"] == {"not_text": len(lines)}
         assert accounting["read"] == accounting["landed"] + len(lines) + accounting["duplicates_dropped"]
-        quarantine = Path(accounting["quarantine_path"])
-        files = [f for f in quarantine.iterdir() if not f.name.startswith(("_", "."))]  # the engines' data files
-        rows = [json.loads(line) for f in files for line in f.read_text().split("\n") if line]
+        iceberg = IcebergLake(None, str(lake))  # the quarantine table, read by pyiceberg alone
+        rows = iceberg.table(iceberg.quarantine(f"{source}_landing")).scan().to_arrow().to_pylist()
+        assert {r["reason"] for r in rows} == {"not_text"}
         assert {r["source_file"] for r in rows} == {str(raw / source / name)}
         assert {r["position"]: notext.line_bytes(r["raw"]) for r in rows} == lines
     assert manifest["intake"]["customer_landing"]["quarantine_reasons"] == {}
