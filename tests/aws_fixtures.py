@@ -30,20 +30,37 @@ def moto_endpoint():
     server.stop()
 
 
+def set_aws_env(env, endpoint: str, tmp) -> None:
+    """Point boto3 (and every process started with this environment) at the moto server
+    `endpoint`, with test credentials; `env` is a pytest MonkeyPatch, `tmp` a folder."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL_S3"):
+        env.delenv(name, raising=False)
+    env.setenv("AWS_ENDPOINT_URL", endpoint)
+    env.setenv("AWS_ACCESS_KEY_ID", "testing")
+    env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    env.setenv("AWS_DEFAULT_REGION", REGION)
+    # Never the developer's own profiles, and never the instance metadata address.
+    env.setenv("AWS_CONFIG_FILE", str(tmp / "no-aws-config"))
+    env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp / "no-aws-credentials"))
+    env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def download_bucket(out, bucket: str = BUCKET):
+    """Every object of `bucket`, as local files under `out` (for decoding)."""
+    s3 = boto3.client("s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            target = out / item["Key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+    return out
+
+
 @pytest.fixture
 def aws_env(moto_endpoint, monkeypatch, tmp_path):
     """A clean moto account holding the empty bucket BUCKET, reached through the standard settings."""
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    # Never the developer's own profiles, and never the instance metadata address.
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    set_aws_env(monkeypatch, moto_endpoint, tmp_path)
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     return moto_endpoint
 

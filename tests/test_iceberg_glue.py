@@ -8,7 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_fixtures import BUCKET, aws_env, moto_endpoint  # noqa: F401
+from aws_fixtures import BUCKET, aws_env, download_bucket, moto_endpoint  # noqa: F401
 from engines import on_sail, sail  # noqa: F401
 from lake_files import holding
 
@@ -41,13 +41,7 @@ def publish(lake, name, data, *, append=False, schema=ACCEL_SCHEMA):
 
 def download(tmp_path) -> Path:
     """Every object of the bucket, as local files, for decoding."""
-    s3, out = boto3.client("s3"), tmp_path / "bucket"
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-        for item in page.get("Contents", []):
-            target = out / item["Key"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
-    return out
+    return download_bucket(tmp_path / "bucket")
 
 
 def test_an_s3_lake_commits_to_the_glue_catalog_and_reads_pinned(s3_lake):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_fixtures import REGION, moto_endpoint  # noqa: F401 (the module's one moto server)
+from aws_fixtures import download_bucket, moto_endpoint, set_aws_env  # noqa: F401 (the module's one moto server)
 from lake_files import holding
 from lakes import STEDI, ZONE_STEPS_ONLY, start_run, stedi_run
 from test_incremental import STRICT_COUNTS, _day, _people
@@ -67,13 +67,7 @@ class Scenario:
 
     def download(self, name: str) -> Path:
         """Every object of the bucket, as local files, for decoding."""
-        s3, out = boto3.client("s3"), self.tmp / name
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-            for item in page.get("Contents", []):
-                target = out / item["Key"]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
-        return out
+        return download_bucket(self.tmp / name, BUCKET)
 
 
 @pytest.fixture(scope="module")
@@ -81,15 +75,7 @@ def s3(moto_endpoint, tmp_path_factory):  # noqa: F811
     """The scenario's environment, set for the module (inherited by every `stedi` process it starts)."""
     tmp = tmp_path_factory.mktemp("s3-lake")
     with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL_S3"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        env.setenv("AWS_CONFIG_FILE", str(tmp / "no-aws-config"))
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp / "no-aws-credentials"))
-        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        set_aws_env(env, moto_endpoint, tmp)
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         yield Scenario(tmp, moto_endpoint)
     forget_catalogs()
