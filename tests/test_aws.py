@@ -4,7 +4,7 @@ run under a stand-in for the Glue kernel that prints its failures (Athena querie
 tests/test_aws_query.py; a lake built on S3 directly: tests/test_s3_lake.py).
 
 What moto cannot show: Athena executing SQL (it records the request and returns canned
-results), Glue sessions. Those are verified only on AWS (README, "Running on AWS").
+results), Glue sessions. Those are verified only on AWS (docs/aws.md).
 """
 
 from __future__ import annotations

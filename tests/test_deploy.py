@@ -2,7 +2,7 @@
 scripts run locally under AWS's awsglue (awsglue-dev), GlueContext and Job stood in
 (tests/glue_standin/jvm.py), on the real exports.
 
-What moto cannot show, verified only on AWS (README, "Deployed Glue jobs"): UpdateJob and
+What moto cannot show, verified only on AWS (docs/aws.md, "Deployed Glue jobs"): UpdateJob and
 UpdateTrigger (moto 5.2.5 has neither; tests/deploy_fixtures.py adds them to its Glue service
 here), the workflow actually running the jobs (moto's workflow runs start no job and carry no
 graph), IAM permissions, and Glue's JVM (tests/test_glue_harness.py starts the scripts in a Glue 5.0

@@ -31,7 +31,7 @@ DEFAULT_TARGET = "local"
 # On target glue the engine is always Spark.
 ENGINES = ("spark", "sail")
 # The local default is Sail: the whole suite passes on it with the same table contents as
-# Spark, and a run over the real exports takes about a fifth of Spark's time (README).
+# Spark, and a run over the real exports takes about a fifth of Spark's time (docs/engines.md).
 DEFAULT_ENGINE = "sail"
 # The engine of a kernel or session opened without one (`stedi run` sets it for its kernel).
 ENGINE_ENV = "STEDI_ENGINE"

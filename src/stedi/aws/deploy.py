@@ -191,7 +191,7 @@ def check_role(session, role_arn: str) -> None:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "NoSuchEntity":
-            raise UsageError(f"IAM role {role} does not exist; create it first (see README, Running on AWS)") from None
+            raise UsageError(f"IAM role {role} does not exist; create it first (see docs/aws.md#running-on-aws-from-an-empty-account)") from None
         if code in ("AccessDenied", "AccessDeniedException"):
             raise UsageError(f"these credentials may not read IAM role {role} (deploy needs iam:GetRole)") from None
         raise

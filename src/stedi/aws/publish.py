@@ -41,7 +41,7 @@ def check_bucket(session, bucket: str) -> None:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("404", "NoSuchBucket", "NotFound"):
-            raise UsageError(f"bucket {bucket} does not exist; create it first (see README, Running on AWS)") from None
+            raise UsageError(f"bucket {bucket} does not exist; create it first (see docs/aws.md#running-on-aws-from-an-empty-account)") from None
         if code in ("403", "AccessDenied", "Forbidden"):
             raise UsageError(f"access to bucket {bucket} is denied for these credentials") from None
         raise
