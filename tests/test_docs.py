@@ -94,3 +94,12 @@ def test_the_readmes_images_are_in_the_repository_and_small():
     images = [link for link in relative_links(README) if link.lower().endswith((".png", ".jpg", ".svg"))]
     for image in images:
         assert (ROOT / image).stat().st_size < 300_000, f"{image} is over 300 kB"
+
+
+def test_ci_runs_the_readmes_test_command():
+    """The README is executable: `.ci/run` runs the command the README gives for the tests."""
+    blocks = re.findall(r"^```bash\n(.*?)^```", README.read_text(encoding="utf-8"), re.MULTILINE | re.DOTALL)
+    commands = {line.split("#")[0].strip() for block in blocks for line in block.splitlines()}
+    ci_script = (ROOT / ".ci" / "run").read_text().splitlines()
+    ci = [line for line in ci_script if line and not line.startswith(("#", "set ", "cd "))]
+    assert ci == ["make test"] and "make test" in commands and "make check" in commands
