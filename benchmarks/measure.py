@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import threading
@@ -110,17 +111,22 @@ class PeakMemory(threading.Thread):
 
 
 def measured(command: list[str], log: Path, env: dict | None = None) -> dict:
-    """Run `command` (output to `log`); wall seconds, exit code and peak memory of its process tree."""
+    """Run `command` (output to `log`); wall and CPU seconds, exit code and peak memory of its process tree."""
     started, load = time.monotonic(), load_average()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT, env=env)
         sampler = PeakMemory(process.pid)
         sampler.start()
         code = process.wait()
         sampler.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "seconds": round(time.monotonic() - started, 2),
         "returncode": code,
+        # CPU seconds (user + system) of the command and the descendants it waited for: less
+        # sensitive than the wall time to other work on the machine, which the load shows.
+        "cpu_seconds": round(sum(getattr(after, k) - getattr(before, k) for k in ("ru_utime", "ru_stime")), 2),
         "peak_rss": sampler.peak,
         "peak_rss_by_name": dict(sorted(sampler.peak_by_name.items(), key=lambda kv: -kv[1])[:6]),
         "peak_at": sampler.peak_at,

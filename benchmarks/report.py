@@ -160,15 +160,16 @@ def again_and_new_day(results: list[dict]) -> list[str]:
         "## Runs on a built lake: nothing new, and a new day",
         "",
         "Nothing new: `stedi run` again on the lake the first run built, on the same raw files (every step",
-        "should be skipped: wall time of the command). New day: a lake built from all but the last ~1% of the",
-        "readings files, that day added and `stedi run` again (incremental), then `stedi run --full` on the",
+        "should be skipped: wall time of the command). CPU s: the CPU time of the command and the processes it",
+        "waited for (less sensitive to the load than the wall time). New day: a lake built from all but the",
+        "last ~1% of the readings files, that day added and `stedi run` again (incremental), then `stedi run --full` on the",
         "same lake; the target compares their zone steps. Lake files after the run: data files (Parquet),",
         "metadata files (`*.metadata.json`), manifests and manifest lists (Avro): count (MB); their growth",
         "from run to run is the Iceberg metadata's.",
         "",
-        "| N | run | `stedi run` s | zone steps s | analysis s | rest s | steps skipped | peak memory | load "
+        "| N | run | `stedi run` s | CPU s | zone steps s | analysis s | rest s | steps skipped | peak memory | load "
         "| lake files after: data / metadata / manifests |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
         named = [("first run", r["engines"].get(DEFAULT_ENGINE)), ("nothing new", r.get("nothing_new"))]
@@ -179,7 +180,8 @@ def again_and_new_day(results: list[dict]) -> list[str]:
             if p is None:
                 continue
             lines.append(
-                f"| {r['scale']:g} | {name} | {run_cell(p)} | {p['steps_seconds']:.1f} | {p['analysis_seconds']:.1f} | "
+                f"| {r['scale']:g} | {name} | {run_cell(p)} | {p.get('cpu_seconds', 0):.1f} | {p['steps_seconds']:.1f} | "
+                f"{p['analysis_seconds']:.1f} | "
                 f"{p['rest_seconds']:.1f} | {p.get('skipped', '')} | {gib(p['peak_rss'])} | "
                 f"{' -> '.join(f'{x:.1f}' for x in p['load'])} | {_files(p)} |"
             )

@@ -124,7 +124,8 @@ def _nothing_new(r: dict) -> tuple[str, bool, str] | None:
     if not again:
         return None
     ok = succeeded(again) and again["seconds"] < NOTHING_NEW_SECONDS
-    detail = f"`stedi run` {again['seconds']:.2f} s (wall time of the command), {again['skipped']} steps skipped" \
+    detail = f"`stedi run` {again['seconds']:.2f} s (wall time of the command; CPU {again.get('cpu_seconds', 0):.2f} s), " \
+        f"{again['skipped']} steps skipped" \
         if succeeded(again) else f"failed: {again['error'][:160]}"
     return f"N={r['scale']:g}: a run with nothing new < {NOTHING_NEW_SECONDS:g} s", ok, detail
 
