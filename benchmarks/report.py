@@ -129,7 +129,7 @@ def end_to_end(results: list[dict], real: dict | None) -> list[str]:
     keys = ("seconds", "steps_seconds", "analysis_seconds", "rest_seconds", "peak_rss")
     pairs = [(where, runs) for where, runs in places(results, real) if {DEFAULT_ENGINE, OTHER} <= set(runs)]
     if not pairs:
-        return lines[:-6]  # one engine ran: no ratio of the two
+        return lines[:-5]  # one engine ran: no ratio of the two
     for where, runs in pairs:
         mine, other = runs[DEFAULT_ENGINE], runs[OTHER]
         if succeeded(mine) and succeeded(other):
