@@ -2,7 +2,7 @@
 readings files, then that "new day" added and `stedi run` again (incremental), then `stedi run
 --full` on the same raw folder; their times and whether the two lakes hold the same content.
 
-Used by run_benchmark.py at N=100 on the default engine. The held-back files are the last ones by
+Used by scale.py at N=100 on the default engine. The held-back files are the last ones by
 name of each readings source (the generator names them in time order), at least one each.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
+
+from pipeline_runs import pipeline_run
 
 HELD_SOURCES = ("accelerometer", "step_trainer")
 
@@ -41,16 +42,16 @@ def add_day(raw: Path, day: Path) -> None:
             os.link(f, raw / folder.name / f.name)
 
 
-def bench_incremental(raw: Path, base: Path, engine: str, pipeline_run, fingerprints_of) -> dict:
-    """The scenario on `raw` (see the module docstring); `pipeline_run(raw, base, engine, extra, fresh)`
-    and `fingerprints_of(lakes)` are run_benchmark's."""
+def bench_incremental(raw: Path, base: Path, engine: str, fingerprints_of) -> dict:
+    """The scenario on `raw` (see the module docstring); `fingerprints_of(lakes)`: lake -> table ->
+    fingerprint (pipeline_runs.lake_fingerprints)."""
     first, day, held = day_split(raw, base / "data")
     records = sum(sum(1 for _ in f.open("rb")) for folder in day.iterdir() for f in folder.iterdir())
     build = pipeline_run(first, base, engine)
     add_day(first, day)
-    incremental = pipeline_run(first, base, engine, fresh=False)
+    incremental = pipeline_run(first, base, engine, fresh=False, log="incremental")
     after_incremental = fingerprints_of([str(base / "lake")])[str(base / "lake")]
-    full = pipeline_run(first, base, engine, extra=("--full",), fresh=False)
+    full = pipeline_run(first, base, engine, extra=("--full",), fresh=False, log="full")
     after_full = fingerprints_of([str(base / "lake")])[str(base / "lake")]
     manifest = json.loads((base / "runs" / "latest" / "manifest.json").read_text())
     shutil.rmtree(base / "data", ignore_errors=True)
@@ -66,5 +67,3 @@ def bench_incremental(raw: Path, base: Path, engine: str, pipeline_run, fingerpr
         "rows": {name: t["rows"] for name, t in manifest.get("tables", {}).items()},
     }
 
-
-__all__ = ["bench_incremental", "day_split", "subprocess"]

@@ -312,17 +312,21 @@ def _execute(
         for source, gone in freshness.missing_files(options.lake, options.raw).items():
             print(f"  {source}: {len(gone)} file(s) landed before are no longer in the raw folder; "
                   f"their rows stay until `stedi run --full`: {', '.join(gone)}", file=out)
-    with exporter, _kernel(options) as kernel:
+    with exporter, contextlib.ExitStack() as kernels:
+        kernel, kernel_started = None, False
         for number, step in enumerate(selected, 1):
             if number <= len(steps):
                 print(f"{step_line(number, len(selected), step.name)} done before, kept", file=out)
                 continue
+            skip = _skippable(step, options, steps)
+            if not skip and not kernel_started:  # started for the first step to run: none when nothing is new
+                kernel, kernel_started = kernels.enter_context(_kernel(options)), True
             if interrupt is not None and interrupt.requested:
                 # Between two steps (or while the kernel started): the run stops before this one.
                 steps.append({"name": step.name, "notebook": "", "status": "interrupted", "seconds": 0.0,
                               "error": f"{INTERRUPTED} before the step started"})
                 print(f"{step_line(number, len(selected), step.name)} interrupted", file=out)
-            elif _skippable(step, options, steps):
+            elif skip:
                 steps.append(freshness.skipped_entry(step, options.lake, previous, options.database))
                 print(f"{step_line(number, len(selected), step.name)} up to date, skipped", file=out)
                 continue
