@@ -226,3 +226,84 @@ def test_the_harness_fails_a_script_that_asks_awsglue_for_job_run_id(glue5, tmp_
     done, reports = start_jobs([(script, argv)], build(tmp_path / "stedi.zip"), tmp_path)
     assert done.returncode == 1 and reports == []
     assert "argument --JOB_RUN_ID: conflicting option string: --JOB_RUN_ID" in done.stderr
+
+
+# -- the zone steps run whole on Glue 5.0's libraries plus what deploy adds ------------------------
+SMALL = {"customer": 120, "accelerometer": 1_500, "step_trainer": 600}  # real records, the first of each export
+
+
+def _small_raw(raw) -> None:
+    from intake_fixtures import json_lines, real_records
+
+    for source, limit in SMALL.items():
+        (raw / source).mkdir(parents=True)
+        (raw / source / f"{source}-small.json").write_text(json_lines(real_records(source, limit)))
+
+
+def _snapshots(lake) -> dict[str, dict]:
+    """table -> (rows, the current snapshot's summary) of every table of the local lake, read by pyiceberg here."""
+    from stedi.lake.catalogs import forget_catalogs
+    from stedi.lake.iceberg import IcebergLake
+
+    from stedi.core.tables import TABLES
+
+    opened = IcebergLake(None, str(lake))
+    found = {}
+    for name in TABLES:
+        if opened.exists(name):
+            table = opened.ensure(name)
+            snapshot = table.current_snapshot()
+            found[name] = {"rows": table.scan().to_arrow().num_rows, "summary": dict(snapshot.summary.additional_properties)}
+    forget_catalogs()
+    return found
+
+
+@pytest.mark.slow  # about 50 s on 2 busy cores (the environment: about a minute more, once per machine)
+def test_the_deployed_jobs_run_the_zone_steps_whole_in_the_glue_5_environment_with_deploys_modules(aws_env, tmp_path):
+    """The six deployed jobs, started in workflow order with Glue's argv under awsglue-dev, in Glue 5.0's
+    environment plus glue_env/glue-requirements.txt installed as Glue installs --additional-python-modules:
+    each runs its zone step to job.commit(), committing Iceberg snapshots with pyiceberg (the lake a local
+    folder here, SQLite catalog); the tables equal a local run's (Sail) on the same small input."""
+    import subprocess
+
+    from lakes import STEDI, ZONE_STEPS_ONLY
+
+    from stedi import config
+
+    raw, lake, local_lake = tmp_path / "raw", tmp_path / "lake", tmp_path / "local-lake"
+    _small_raw(raw)
+    local = subprocess.Popen([*STEDI, "run", "--raw-dir", str(raw), "--lake-dir", str(local_lake), "--runs-dir",
+                              str(tmp_path / "runs"), *ZONE_STEPS_ONLY], cwd=config.PROJECT_ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    python = glue_python(with_stedi_modules=True)
+    jobs, package = _deployed(tmp_path)
+    given = {"--lake_dir": str(lake), "--raw_dir": str(raw), "--policy": "strict"}
+    runs = [(job["script"], glue_argv(job, **_ids(job["Name"]), run_arguments=given)) for job in jobs]
+    done, reports = start_jobs(runs, package, tmp_path, to_the_end=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    output, _ = local.communicate(timeout=600)
+    assert local.returncode == 0, output[-3000:]
+
+    # the environment: Glue 5.0's, with pyarrow and pyiceberg as glue-requirements.txt pins them, nothing else moved
+    requirements = (config.PROJECT_ROOT / "glue_env" / "glue-requirements.txt").read_text().split()
+    pins = {line.lower() for line in requirements if "==" in line}
+    added = set((python.parent.parent / "stedi-added.txt").read_text().split())
+    assert added - pins == {p for p in added if p.split("==")[0] in ("sqlalchemy", "greenlet")}  # the harness's own
+    assert pins <= added
+    for job, report in zip(jobs, reports, strict=True):
+        assert report["calls"] == [["init", job["Name"]], ["commit", job["Name"]]]  # the whole script ran
+        assert report["python"].startswith("3.11.") and report["spark"] == "3.5.4"
+        versions = report["versions"]
+        assert {k: versions[k] for k in ("pandas", "numpy", "boto3", "botocore", "pyspark")} == {
+            k: GLUE_5[k] for k in ("pandas", "numpy", "boto3", "botocore", "pyspark")}
+        assert f"pyarrow=={versions['pyarrow']}" in pins and f"pyiceberg=={versions['pyiceberg']}" in pins
+        assert int(versions["pyarrow"].split(".")[0]) >= 18
+
+    on_glue, here = _snapshots(lake), _snapshots(local_lake)
+    assert set(on_glue) == set(here) and {"customer_landing", "machine_learning_curated"} <= set(on_glue)
+    assert {name: t["rows"] for name, t in on_glue.items()} == {name: t["rows"] for name, t in here.items()}
+    assert on_glue["customer_trusted"]["rows"] > 0 and on_glue["machine_learning_curated"]["rows"] > 0
+    for name, table in on_glue.items():  # every snapshot names the workflow's run, its step and the policy
+        summary = table["summary"]
+        assert summary["stedi.run-id"] == "wr_1", (name, summary)
+        assert summary["stedi.policy"] == "strict" and summary["stedi.step"], (name, summary)
