@@ -266,7 +266,7 @@ def _snapshots(lake) -> dict[str, dict]:
 WITH_LANDING = os.environ.get("STEDI_GLUE_HARNESS_LANDING") == "1"
 
 
-@pytest.mark.slow  # about a minute on 2 busy cores (the environment: about a minute more, once per machine)
+@pytest.mark.slow  # 171-219 s measured at load 16-20 on 2 cores (the environment: a few minutes more, once per machine)
 def test_the_deployed_jobs_run_the_zone_steps_whole_in_the_glue_5_environment_with_deploys_modules(aws_env, tmp_path):
     """The deployed jobs, started in workflow order with Glue's argv under awsglue-dev, in Glue 5.0's
     environment plus glue_env/glue-requirements.txt installed as Glue installs --additional-python-modules:
