@@ -28,7 +28,7 @@ from stedi import config
 from stedi.aws import deploy as deploying
 from stedi.aws.deploy import plan_deployment
 from stedi.aws.deployed import MARKER, MARKER_ARGUMENT
-from stedi.engine.glue_iceberg import job_arguments, parse_conf_argument, spark_settings
+from stedi.engine.glue_iceberg import job_arguments, requirements_path
 from stedi.aws.jobscript import glue_job, job_settings
 from stedi.aws.status import failed, step_states
 from stedi.cli import main
@@ -146,7 +146,7 @@ def test_each_zone_notebook_becomes_a_glue_job_script_that_compiles(step):
         if cell.cell_type == "markdown":  # markdown as comments
             assert all(f"# {line}".rstrip() in lines for line in cell.source.splitlines())
     assert code[1].startswith("%%configure")  # the session's settings: job parameters, not code
-    assert "%%configure" not in job.script and job.configure["--datalake-formats"] == "iceberg"
+    assert "%%configure" not in job.script and job.configure["--python-modules-installer-option"] == "-r"
     for source in code[2:]:  # the code cells after the magics and %%configure, verbatim; a last expression shown
         *body, last = source.splitlines()
         assert "\n".join([*body, last]) in job.script or "\n".join([*body, f"sys.displayhook({last})"]) in job.script
@@ -161,7 +161,7 @@ def test_the_magics_become_the_job_settings_and_the_package_is_the_deployments()
     assert fields == {"GlueVersion": "5.0", "WorkerType": "G.1X", "NumberOfWorkers": 2, "Timeout": 30}
     # the %%configure cell's keys are job parameters, as the glue_pyspark kernel passes them to the session
     assert arguments == {"--extra-py-files": "s3://b/glue-jobs/x/stedi-0123456789ab.zip",
-                         **job_arguments("s3://stedi-lakehouse-artifacts/lake")}
+                         **job_arguments("s3://stedi-lakehouse-artifacts/artifacts/glue-requirements.txt")}
     assert tags == {}
 
 
@@ -261,9 +261,13 @@ def test_deploy_creates_one_job_per_zone_step_and_a_workflow_chaining_them(aws_e
         assert arguments[MARKER_ARGUMENT] == NAME
         assert arguments["--lake_dir"] == f"s3://{BUCKET}/team/lake" and arguments["--target"] == "glue"
         assert arguments["--raw_dir"] == f"s3://{BUCKET}/team/raw" and arguments["--policy"] == "strict"
-        # Glue 5.0's own Iceberg over the Glue Data Catalog, the deployment's lake as warehouse
-        assert arguments["--datalake-formats"] == "iceberg"
-        assert parse_conf_argument(arguments["--conf"]) == spark_settings(f"s3://{BUCKET}/team/lake")
+        # pyiceberg and pyarrow >= 18 over Glue 5.0's modules: the deployment's copy of glue-requirements.txt,
+        # installed by pip -r; no Spark Iceberg of Glue's own (pyiceberg commits, Spark reads Parquet)
+        requirements = arguments["--additional-python-modules"]
+        assert requirements.startswith(f"s3://{BUCKET}/team/glue-jobs/{NAME}/glue-requirements-")
+        assert arguments["--python-modules-installer-option"] == "-r"
+        assert s3.get_object(Bucket=BUCKET, Key=_key(requirements))["Body"].read() == requirements_path().read_bytes()
+        assert "--datalake-formats" not in arguments and "--conf" not in arguments
         script = s3.get_object(Bucket=BUCKET, Key=_key(job["Command"]["ScriptLocation"]))["Body"].read().decode()
         assert script == glue_job(step.notebook).script
         assert job["Command"]["ScriptLocation"].startswith(f"s3://{BUCKET}/team/glue-jobs/{NAME}/scripts/{step.name}-")

@@ -1,94 +1,100 @@
-"""Glue 5.0's own Iceberg declared for the deployed jobs and the Interactive Sessions (stedi.engine.glue_iceberg).
+"""pyiceberg on Glue: the job parameters that install glue_env/glue-requirements.txt over Glue 5.0's
+modules, for the deployed jobs and the Interactive Sessions (stedi.engine.glue_iceberg).
 
-The deployed jobs' DefaultArguments are checked against moto in tests/test_deploy.py, and the
-Spark settings reaching a job's Spark context in the Glue 5.0 environment in
-tests/test_glue_harness.py. Whether Glue then loads its Iceberg runtime and commits through the
-Glue Data Catalog is verified only on AWS.
+The deployed jobs' DefaultArguments are checked against moto in tests/test_deploy.py; the file
+installed over Glue 5.0's libraries, and the jobs running their zone steps whole with it, in
+tests/test_glue_harness.py. Whether Glue's own pip installs it (network from the job, PyPI) is
+verified only on AWS.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+import tomllib
 
 import nbformat
 import pytest
 
 from stedi import config
-from stedi.engine.glue_iceberg import (
-    configure_cell,
-    configured_for,
-    conf_argument,
-    job_arguments,
-    parse_conf_argument,
-    spark_settings,
-    with_iceberg,
-)
 from stedi.aws.jobscript import configure_of, glue_job
-from stedi.errors import UsageError
+from stedi.engine.glue_iceberg import configure_cell, configured_for, job_arguments, requirements_path, with_stedi_modules
 from stedi.run.pipeline import ZONE_STEPS
 from stedi.run.runner import glue_session_copy
 
-LAKE = "s3://bucket/team/lake"
+URI = "s3://bucket/team/artifacts/glue-requirements.txt"
+OLD_CONF = ("spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions --conf "
+            "spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog --conf "
+            "spark.sql.catalog.glue_catalog.warehouse=s3://b/lake")
 
 
-def test_the_catalog_is_the_glue_data_catalog_through_icebergs_spark_catalog():
-    settings = spark_settings(LAKE)
-    catalog = f"spark.sql.catalog.{config.GLUE_ICEBERG_CATALOG}"
-    assert settings == {
-        "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
-        catalog: "org.apache.iceberg.spark.SparkCatalog",
-        f"{catalog}.catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
-        f"{catalog}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
-        f"{catalog}.warehouse": LAKE,
-    }
-    arguments = job_arguments(LAKE)
-    assert arguments["--datalake-formats"] == "iceberg"
-    # Glue's one --conf parameter: the settings joined by " --conf ", as spark-submit takes them
-    assert arguments["--conf"].split(" --conf ") == [f"{k}={v}" for k, v in settings.items()]
-    assert parse_conf_argument(arguments["--conf"]) == settings
+def _locked(path) -> dict[str, str]:
+    return {p["name"]: p["version"] for p in tomllib.loads(path.read_text())["package"]}
 
 
-@pytest.mark.parametrize("value", ["a=1 b=2", "a=1 --conf", "--conf a=1", "a", "a=1 --conf --conf b=2"])
-def test_a_conf_value_glue_would_not_pass_on_as_settings_is_refused(value):
-    with pytest.raises(ValueError, match="--conf value"):
-        parse_conf_argument(value)
+def test_a_job_installs_the_requirements_file_with_pip_r():
+    assert job_arguments(URI) == {"--additional-python-modules": URI, "--python-modules-installer-option": "-r"}
 
 
-def test_iceberg_is_added_to_what_a_job_already_declares():
-    given = {"--datalake-formats": "delta", "--conf": "spark.sql.shuffle.partitions=4", "--other": "x"}
-    arguments = with_iceberg(given, LAKE)
-    assert arguments["--datalake-formats"] == "delta,iceberg" and arguments["--other"] == "x"
-    assert parse_conf_argument(arguments["--conf"]) == {"spark.sql.shuffle.partitions": "4", **spark_settings(LAKE)}
-    # the warehouse is always the lake's: a notebook's placeholder is replaced
-    again = with_iceberg(arguments, "s3://other/lake")
-    assert again["--datalake-formats"] == "delta,iceberg"
-    assert parse_conf_argument(again["--conf"])[f"spark.sql.catalog.{config.GLUE_ICEBERG_CATALOG}.warehouse"] == (
-        "s3://other/lake")
+def test_glues_own_spark_iceberg_declared_by_a_notebook_is_removed_and_the_rest_kept():
+    given = {"--datalake-formats": "delta,iceberg", "--conf": f"spark.sql.shuffle.partitions=4 --conf {OLD_CONF}",
+             "--other": "x"}
+    assert with_stedi_modules(given, URI) == {"--datalake-formats": "delta", "--conf": "spark.sql.shuffle.partitions=4",
+                                              "--other": "x", **job_arguments(URI)}
+    assert with_stedi_modules({"--datalake-formats": "iceberg", "--conf": OLD_CONF}, URI) == job_arguments(URI)
+    # a notebook's placeholder file is replaced by the deployment's
+    assert with_stedi_modules(job_arguments("s3://x/placeholder.txt"), URI) == job_arguments(URI)
+
+
+def test_a_notebook_asking_for_other_modules_is_refused():
+    with pytest.raises(ValueError, match="install a requirements file"):
+        with_stedi_modules({"--additional-python-modules": "scikit-learn==1.5"}, URI)
+
+
+def test_the_requirements_file_pins_pyiceberg_and_a_pyarrow_over_glues_from_the_projects_lock():
+    """The file scripts/lockfiles.py generates (its staleness: tests/test_environment.py): uv.lock's pyiceberg and
+    pyarrow >= 18, every pin at uv.lock's version, none of Glue 5.0's own at the version Glue has."""
+    pins = dict(line.split("==") for line in requirements_path().read_text().splitlines()
+                if line.strip() and not line.startswith("#"))
+    project, glue = _locked(config.PROJECT_ROOT / "uv.lock"), _locked(config.PROJECT_ROOT / "glue_env" / "uv.lock")
+    assert pins["pyiceberg"] == project["pyiceberg"] and pins["pyiceberg"].startswith("0.12.")
+    assert pins["pyarrow"] == project["pyarrow"] and int(pins["pyarrow"].split(".")[0]) >= 18 > int(glue["pyarrow"][:2])
+    assert all(pins[name] == project[name] for name in pins if name in project), pins
+    assert not [name for name in pins if glue.get(name) == pins[name]]
+    for kept in ("boto3", "botocore", "numpy", "pandas", "pyspark"):  # Glue's own stay
+        assert kept not in pins
+
+
+def test_the_lockfiles_script_fails_a_stale_requirements_file(tmp_path, monkeypatch):
+    sys.path.insert(0, str(config.PROJECT_ROOT / "scripts"))
+    try:
+        import lockfiles
+    finally:
+        sys.path.pop(0)
+    assert lockfiles.glue_requirements() == requirements_path().read_text()
+    monkeypatch.setattr(lockfiles, "GLUE_ADDITIONS", ("pyiceberg[glue,pyarrow]",))  # without the pyarrow override
+    monkeypatch.setattr(lockfiles, "GLUE_OVERRIDDEN", ())
+    with pytest.raises(subprocess.CalledProcessError):  # pyiceberg's pyarrow extra cannot take Glue's 17.0.0
+        lockfiles.glue_requirements()
 
 
 def test_the_configure_cell_is_read_as_the_glue_kernel_reads_it():
     """aws-glue-sessions 1.0.9: ast.literal_eval of the cell; the keys it manages (glue_version, ...) set the
     session, every other key becomes a `--` default argument of the session."""
-    cell = configure_cell(LAKE)
+    cell = configure_cell(URI)
     assert cell.startswith("%%configure\n")
-    assert ast.literal_eval(cell.split("\n", 1)[1]) == job_arguments(LAKE)
-    magics, arguments = configure_of('%%configure\n{"worker_type": "G.2X", "datalake-formats": "iceberg", '
-                                     '"--conf": "a=1", "profile": "dev"}', "nb cell 2")
-    assert magics == {"worker_type": "G.2X"}  # profile is the session's, not the job's
-    assert arguments == {"--datalake-formats": "iceberg", "--conf": "a=1"}
-    for bad in ("%%configure\n[1, 2]", "%%configure\n{'a': }"):
-        with pytest.raises(UsageError, match="nb cell 2: the %%configure cell is not a dict literal"):
-            configure_of(bad, "nb cell 2")
-    with pytest.raises(UsageError, match="%%configure max_capacity has no Glue job setting"):
-        configure_of('%%configure\n{"max_capacity": 2}', "nb cell 2")
+    assert ast.literal_eval(cell.split("\n", 1)[1]) == job_arguments(URI)
+    magics, arguments = configure_of(cell, "nb cell 2")
+    assert magics == {} and arguments == job_arguments(URI)
 
 
 @pytest.mark.parametrize("step", ZONE_STEPS, ids=lambda s: s.number)
-def test_each_zone_notebook_declares_iceberg_for_its_session_and_its_job(step):
+def test_each_zone_notebook_installs_stedis_modules_for_its_session_and_its_job(step):
     job = glue_job(step.notebook)
-    assert job.configure["--datalake-formats"] == "iceberg"
-    assert parse_conf_argument(job.configure["--conf"])["spark.sql.catalog.glue_catalog"] == (
-        "org.apache.iceberg.spark.SparkCatalog")
+    assert job.configure["--python-modules-installer-option"] == "-r"
+    assert job.configure["--additional-python-modules"].endswith("/glue-requirements.txt")
+    assert "--datalake-formats" not in job.configure and "--conf" not in job.configure
 
 
 def test_the_local_kernel_records_the_configure_cell_as_the_glue_kernel_would_receive_it(capsys):
@@ -97,16 +103,15 @@ def test_the_local_kernel_records_the_configure_cell_as_the_glue_kernel_would_re
     source = next(c.source for c in nbformat.read(ZONE_STEPS[0].notebook, as_version=4).cells
                   if c.cell_type == "code" and c.source.startswith("%%configure"))
     glue_magics.configure("", source.split("\n", 1)[1])
-    assert glue_magics.SESSION_CONFIG["--datalake-formats"] == "iceberg"
+    assert glue_magics.SESSION_CONFIG["--python-modules-installer-option"] == "-r"
     assert "The following configurations have been updated:" in capsys.readouterr().out
     with pytest.raises(ValueError, match="takes a dict"):
         glue_magics.configure("", "[1]")
 
 
-def test_a_glue_run_gives_each_session_its_lake_as_the_iceberg_warehouse(tmp_path):
-    copy = glue_session_copy(ZONE_STEPS[1].notebook, tmp_path, "s3://bucket/team/artifacts/stedi.zip", LAKE)
+def test_a_glue_run_gives_each_session_the_requirements_file_beside_its_package(tmp_path):
+    copy = glue_session_copy(ZONE_STEPS[1].notebook, tmp_path, "s3://bucket/team/artifacts/stedi.zip", URI)
     cells = [c.source for c in nbformat.read(copy, as_version=4).cells if c.cell_type == "code"]
     assert "%extra_py_files s3://bucket/team/artifacts/stedi.zip" in cells[0]
-    assert cells[1] == configure_cell(LAKE)
-    assert configured_for(cells[1], LAKE) == cells[1]
-    assert conf_argument(spark_settings(LAKE)) in cells[1]
+    assert cells[1] == configure_cell(URI)
+    assert configured_for(cells[1], URI) == cells[1]

@@ -15,7 +15,7 @@ from stedi.run.pipeline import PIPELINE, ZONE_STEPS
 from stedi.run.runner import _parameters
 
 # The lake the %%configure cell names: `stedi run --target glue` and deploy replace it by theirs.
-PLACEHOLDER_LAKE = "s3://stedi-lakehouse-artifacts/lake"
+PLACEHOLDER_REQUIREMENTS = "s3://stedi-lakehouse-artifacts/artifacts/glue-requirements.txt"
 GLUE_MAGICS = ("%glue_version 5.0", "%worker_type", "%number_of_workers", "%idle_timeout", "%extra_py_files")
 
 
@@ -31,9 +31,9 @@ def test_notebook_shape(path):
     first = "".join(cells[0]["source"])
     for magic in GLUE_MAGICS:
         assert magic in first, f"first cell lacks {magic}"
-    # then the session's %%configure: Glue's Iceberg over the Glue Data Catalog (stedi.engine.glue_iceberg)
+    # then the session's %%configure: stedi's modules (pyiceberg, pyarrow >= 18) over Glue's (stedi.engine.glue_iceberg)
     configure = "".join(cells[1]["source"])
-    assert configure == configure_cell(PLACEHOLDER_LAKE), "the %%configure cell declares Glue's Iceberg"
+    assert configure == configure_cell(PLACEHOLDER_REQUIREMENTS), "the %%configure cell installs stedi's modules"
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1 and tagged[0] is cells[2]
     for line in "".join(tagged[0]["source"]).splitlines():

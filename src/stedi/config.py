@@ -61,10 +61,10 @@ def s3_uri(bucket: str, prefix: str, *parts: str) -> str:
 
 
 GLUE_PACKAGE_KEY = "artifacts/stedi.zip"
+# What Glue installs over its own Python modules for stedi (glue_env/glue-requirements.txt; stedi.engine.glue_iceberg).
+GLUE_REQUIREMENTS_KEY = "artifacts/glue-requirements.txt"
 GLUE_LAKE_KEY = "lake"
 GLUE_RAW_KEY = "raw"
-# On Glue, the Spark catalog name of the Glue Data Catalog as an Iceberg catalog (stedi.engine.glue_iceberg).
-GLUE_ICEBERG_CATALOG = "glue_catalog"
 # `stedi aws deploy`: the scripts and code of deployment <name> go under <prefix>/glue-jobs/<name>/.
 GLUE_DEPLOY_KEY = "glue-jobs"
 DEFAULT_DEPLOYMENT = "stedi"

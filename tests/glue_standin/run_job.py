@@ -1,6 +1,6 @@
 """Start generated Glue job scripts as Glue would, in the Glue 5.0 environment (tests/glue_harness.py).
 
-    python run_job.py REPORT.json JOBS.json      (JOBS: [{"script": path, "argv": [...]}, ...])
+    python run_job.py REPORT.json JOBS.json [--to-the-end]     (JOBS: [{"script": path, "argv": [...]}, ...])
 
 Runs each script in a fresh global scope with sys.argv = [script, *argv] under AWS's awsglue
 (awsglue-dev), with only GlueContext and Job stood in (jvm.py), on a real SparkContext of this
@@ -13,6 +13,11 @@ context's version and SQL settings, the library versions, where `stedi` came fro
 modules that a job must not load on Glue (pyiceberg, Sail, DuckDB) were loaded.
 stedi is importable only from the zip on PYTHONPATH (Glue's --extra-py-files).
 Exit 0 when every script reached Job.init; else the failing script's traceback and exit 1.
+
+With --to-the-end (in the environment with stedi's Glue modules: glue_env/glue-requirements.txt)
+each script runs whole, in order, as the workflow's jobs would: its zone step, then job.commit().
+Its report entry: the resolved arguments, the stand-in Job's calls, the seconds it took, the
+library versions (pyarrow and pyiceberg as installed over Glue's) and the Spark version.
 """
 
 from __future__ import annotations
@@ -82,11 +87,37 @@ def start(script: str, argv: list[str]) -> dict:
     }
 
 
-def main(report_path: str, jobs_path: str) -> int:
+def run_whole(script: str, argv: list[str]) -> dict:
+    """Run `script` with `argv` to its end (job.commit()); its report entry."""
+    import time
+
+    sys.argv = [script, *argv]
+    scope = {"__name__": "__main__", "__file__": script}
+    started = time.monotonic()
+    exec(compile(Path(script).read_text(), script, "exec"), scope)
+    job = scope["job"]
+    return {
+        "args": scope["args"],
+        "calls": [list(call[:2]) for call in job.__class__.calls if call[1] == job.name],
+        "seconds": round(time.monotonic() - started, 1),
+        "spark": scope["sc"].version,
+        "python": ".".join(map(str, sys.version_info[:3])),
+        "versions": {name: importlib.import_module(name).__version__ for name in (*LIBRARIES, "pyiceberg")},
+    }
+
+
+def main(report_path: str, jobs_path: str, *options: str) -> int:
     import jvm  # this folder is sys.path[0]; the scripts must not see it
 
     sys.path[:] = [p for p in sys.path if p != HERE]
     jvm.install()
+    if "--to-the-end" in options:
+        reports = [run_whole(job["script"], job["argv"]) for job in json.loads(Path(jobs_path).read_text())]
+        from pyspark import SparkContext
+
+        SparkContext.getOrCreate().stop()
+        Path(report_path).write_text(json.dumps(reports, indent=1, default=str))
+        return 0
 
     def init(self, job_name, args={}):  # noqa: B006
         jvm.Job.calls.append(("init", job_name, dict(args)))

@@ -1,18 +1,19 @@
 """`stedi aws deploy` / `undeploy`: the zone steps as AWS Glue jobs chained in a Glue workflow.
 
 A deployment `<name>` (default: the --prefix, else config.DEFAULT_DEPLOYMENT) is:
-- in S3, under `s3://<bucket>/<prefix>/glue-jobs/<name>/`: `stedi-<sha>.zip` (`stedi package`)
-  and `scripts/<step>-<sha>.py`, one script per zone step generated from its notebook
-  (stedi.aws.jobscript); `<sha>` is the first 12 hex digits of the content's SHA-256;
+- in S3, under `s3://<bucket>/<prefix>/glue-jobs/<name>/`: `stedi-<sha>.zip` (`stedi package`),
+  `glue-requirements-<sha>.txt` (glue_env/glue-requirements.txt: pyiceberg and pyarrow >= 18 over
+  Glue 5.0's modules) and `scripts/<step>-<sha>.py`, one script per zone step generated from its
+  notebook (stedi.aws.jobscript); `<sha>` is the first 12 hex digits of the content's SHA-256;
 - one Glue job `<name>-<step>` per zone step of the pipeline (stedi.run.pipeline.ZONE_STEPS);
 - the Glue workflow `<name>`, with the trigger `<name>-start` (on demand, or SCHEDULED with
   --schedule) starting the first step, and one CONDITIONAL trigger `<name>-<step>` per later
   step that starts it when every job writing a table it reads has SUCCEEDED.
 The jobs' tables go to the lake `layout.s3_root(bucket, prefix)` and their completion records
-to its `_runs/<workflow run id>/`, as `stedi run --target glue` would. Every job declares Glue's
-Iceberg over the Glue Data Catalog in its DefaultArguments (`--datalake-formats iceberg`, the
-catalog's `--conf` with that lake as warehouse: stedi.engine.glue_iceberg), whatever its notebook's
-`%%configure` cell says of them.
+to its `_runs/<workflow run id>/`, as `stedi run --target glue` would. Every job installs stedi's
+modules in its DefaultArguments (`--additional-python-modules` naming that requirements file,
+`--python-modules-installer-option -r`: stedi.engine.glue_iceberg), whatever its notebook's
+`%%configure` cell names: pyiceberg commits the lake on Glue as it does everywhere else.
 
 Everything deploy creates is marked as the deployment's (stedi.aws.deployed): that is how
 deploy recognises its own (a same-named job, workflow or trigger without the mark is a clash,
@@ -53,7 +54,7 @@ from stedi.aws.deployed import (
     ours,
     s3_key,
 )
-from stedi.engine.glue_iceberg import with_iceberg
+from stedi.engine.glue_iceberg import requirements_path, with_stedi_modules
 from stedi.aws.jobscript import glue_job, job_settings
 from stedi.aws.publish import check_bucket
 from stedi.aws.session import aws_session
@@ -147,6 +148,11 @@ def plan_deployment(
         package = build(Path(scratch) / Path(config.GLUE_PACKAGE_KEY).name).read_bytes()
     package_uri = f"{root}/{_hashed('stedi', '.zip', package)}"
     plan.objects[s3_key(package_uri)] = package
+    if not requirements_path().is_file():
+        raise UsageError(f"{requirements_path()} is missing: run `make lock` (scripts/lockfiles.py writes it)")
+    requirements = requirements_path().read_bytes()
+    requirements_uri = f"{root}/{_hashed('glue-requirements', '.txt', requirements)}"
+    plan.objects[s3_key(requirements_uri)] = requirements
     values = {
         "raw_dir": config.s3_uri(bucket, prefix, config.GLUE_RAW_KEY),
         "lake_dir": layout.s3_root(bucket, prefix),
@@ -160,6 +166,10 @@ def plan_deployment(
         script_uri = f"{root}/scripts/{_hashed(step.name, '.py', script)}"
         plan.objects[s3_key(script_uri)] = script
         fields, arguments, tags = job_settings(job, package_uri)
+        try:
+            arguments = with_stedi_modules(arguments, requirements_uri)  # pyiceberg, pyarrow >= 18 over Glue's
+        except ValueError as exc:
+            raise UsageError(f"{step.notebook.name}: {exc}") from None
         plan.jobs[job_name(name, step.name)] = {
             "Description": f"stedi deployment {name}: {step.name}, generated from {step.notebook.name}",
             "Role": role_arn,
@@ -167,7 +177,7 @@ def plan_deployment(
             "DefaultArguments": {
                 "--job-language": "python",
                 "--enable-glue-datacatalog": "true",
-                **with_iceberg(arguments, values["lake_dir"]),  # Glue's Iceberg, the lake as warehouse
+                **arguments,
                 **_arguments(job, values),
                 MARKER_ARGUMENT: name,
             },

@@ -12,8 +12,9 @@ The notebook stays the one source; `stedi aws deploy` calls `glue_job` at deploy
 - A `%%configure` cell (a dict, read with ast.literal_eval as the glue_pyspark kernel reads it):
   the keys that kernel manages itself are the magics of the same names; every other key is a
   job parameter (`--` prefixed when it has none), as the kernel passes it to the session. The
-  notebooks declare Glue's Iceberg there (`--datalake-formats`, `--conf`: stedi.engine.glue_iceberg);
-  deploy replaces its warehouse by the deployment's lake.
+  notebooks install stedi's modules there (`--additional-python-modules` with a requirements
+  file, `--python-modules-installer-option -r`: stedi.engine.glue_iceberg); deploy replaces the
+  file by the deployment's copy.
 - The `parameters` cell becomes job arguments: each `name: type = default  # comment` is
   read from `--name value` with awsglue.utils.getResolvedOptions when the job run has it
   (the literal's type converts it: str, int, float, bool), else keeps the notebook's default.

@@ -1,19 +1,23 @@
-"""Glue 5.0's own Iceberg, declared for a Glue job or an Interactive Session.
+"""Iceberg on AWS Glue: pyiceberg, the one committer, installed over Glue 5.0's own Python modules.
 
-On Glue, Spark reaches the lake's Iceberg tables through the Glue Data Catalog: Glue loads
-its Iceberg runtime (Iceberg 1.7.1 on Glue 5.0) when `--datalake-formats` names `iceberg`,
-and the catalog `config.GLUE_ICEBERG_CATALOG` is Iceberg's SparkCatalog over its GlueCatalog,
-with S3FileIO and the lake root as warehouse (AWS Glue documentation, "Using the Iceberg
-framework in AWS Glue"). Both go in as job parameters:
+A zone step opens the lake through pyiceberg everywhere (decision record 0001, decision 11):
+on Glue too, where its pyarrow extra needs pyarrow >= 18 and Glue 5.0 ships 17.0.0. Glue
+installs and *overrides* preinstalled modules with `--additional-python-modules`; from Glue 5.0
+that may be a requirements file on S3, installed with pip when the job parameter
+`--python-modules-installer-option` is `-r` (AWS Glue documentation, "Using Python libraries
+with AWS Glue"). The file is glue_env/glue-requirements.txt, generated from uv.lock against
+Glue 5.0's pins by scripts/lockfiles.py. Both parameters go in as job parameters:
 
-- a deployed job: in its DefaultArguments (`job_arguments`, stedi.aws.deploy);
-- an Interactive Session: the notebooks' `%%configure` cell (`configure_cell`). The
-  glue_pyspark kernel (aws-glue-sessions) reads that cell with ast.literal_eval and passes every
-  key it does not manage itself (glue_version, worker_type, ...) to the session as a default
-  argument; it has no line magic for --datalake-formats (its %spark_conf sets --conf only).
+- a deployed job: in its DefaultArguments (`with_stedi_modules`, stedi.aws.deploy, which uploads
+  the file beside the job's scripts);
+- an Interactive Session: the notebooks' `%%configure` cell (`configure_cell`). The glue_pyspark
+  kernel (aws-glue-sessions) reads that cell with ast.literal_eval and passes every key it does
+  not manage itself (glue_version, worker_type, ...) to the session as a default argument.
 
-Glue takes one `--conf` parameter: several Spark settings are one value,
-`k1=v1 --conf k2=v2 ...`, which Glue hands to spark-submit as it stands (`conf_argument`).
+Glue's Spark needs no Iceberg of its own: it only writes the staged Parquet files and reads a
+snapshot's data files as Parquet (decision 2). So neither `--datalake-formats iceberg` nor a
+Spark Iceberg catalog is declared; `with_stedi_modules` removes both from what a notebook of the
+previous layout declared.
 """
 
 from __future__ import annotations
@@ -22,71 +26,61 @@ import json
 
 from stedi import config
 
+ADDITIONAL_MODULES = "--additional-python-modules"
+INSTALLER_OPTION = "--python-modules-installer-option"
+REQUIREMENTS_FILE = "-r"  # pip's option: the value of --additional-python-modules is a requirements file
+# What the previous layout declared for Glue's own Spark Iceberg catalog: removed where found.
 DATALAKE_FORMATS = "--datalake-formats"
 CONF = "--conf"
 ICEBERG = "iceberg"
+ICEBERG_SPARK_SETTINGS = ("spark.sql.extensions=org.apache.iceberg.", "spark.sql.catalog.glue_catalog")
 
 
-def spark_settings(warehouse: str) -> dict[str, str]:
-    """The Spark settings of the Glue Data Catalog as the Iceberg catalog, its warehouse the lake root."""
-    catalog = f"spark.sql.catalog.{config.GLUE_ICEBERG_CATALOG}"
-    return {
-        "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
-        catalog: "org.apache.iceberg.spark.SparkCatalog",
-        f"{catalog}.catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
-        f"{catalog}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
-        f"{catalog}.warehouse": warehouse,
-    }
+def requirements_path():
+    """glue_env/glue-requirements.txt of the project (scripts/lockfiles.py writes it)."""
+    return config.PROJECT_ROOT / "glue_env" / "glue-requirements.txt"
 
 
-def conf_argument(settings: dict[str, str]) -> str:
-    """Spark settings as the value of Glue's one `--conf` parameter."""
-    return f" {CONF} ".join(f"{key}={value}" for key, value in settings.items())
+def _without_glue_spark_iceberg(arguments: dict[str, str]) -> dict[str, str]:
+    kept = dict(arguments)
+    formats = [f.strip() for f in kept.pop(DATALAKE_FORMATS, "").split(",") if f.strip() and f.strip() != ICEBERG]
+    if formats:
+        kept[DATALAKE_FORMATS] = ",".join(formats)
+    settings = [s.strip() for s in kept.pop(CONF, "").split(f" {CONF} ") if s.strip()]
+    settings = [s for s in settings if not s.startswith(ICEBERG_SPARK_SETTINGS)]
+    if settings:
+        kept[CONF] = f" {CONF} ".join(settings)
+    return kept
 
 
-def parse_conf_argument(value: str) -> dict[str, str]:
-    """The Spark settings of a `--conf` value (conf_argument's inverse; a setting holds no space).
-    ValueError naming the first word that is not where a `key=value` or `--conf` belongs."""
-    settings: dict[str, str] = {}
-    setting_next = True
-    for word in value.split():
-        if setting_next and word != CONF and "=" in word:
-            key, _, setting = word.partition("=")
-            settings[key] = setting
-        elif not setting_next and word == CONF:
-            pass
-        else:
-            raise ValueError(f"{CONF} value {value!r}: {word!r} is out of place (k1=v1 {CONF} k2=v2 ...)")
-        setting_next = not setting_next
-    if value.split() and setting_next:
-        raise ValueError(f"{CONF} value {value!r} ends with {CONF}")
-    return settings
+def with_stedi_modules(arguments: dict[str, str], requirements_uri: str) -> dict[str, str]:
+    """Job parameters that install stedi's modules on Glue from the requirements file `requirements_uri`
+    (an s3:// object), over whatever a notebook declared (its own placeholder file is replaced).
+    ValueError when the notebook asks for other modules too: a requirements file is the whole list."""
+    given = arguments.get(ADDITIONAL_MODULES, "")
+    if given and arguments.get(INSTALLER_OPTION) != REQUIREMENTS_FILE:
+        raise ValueError(f"{ADDITIONAL_MODULES} {given!r}: stedi's jobs install a requirements file "
+                         f"({requirements_path().name}); add modules to it (scripts/lockfiles.py), not here")
+    return {**_without_glue_spark_iceberg(arguments), ADDITIONAL_MODULES: requirements_uri,
+            INSTALLER_OPTION: REQUIREMENTS_FILE}
 
 
-def with_iceberg(arguments: dict[str, str], warehouse: str) -> dict[str, str]:
-    """Job parameters with Iceberg declared: `iceberg` added to --datalake-formats, and the catalog's
-    settings (warehouse `warehouse`) over whatever --conf already held."""
-    formats = [f.strip() for f in arguments.get(DATALAKE_FORMATS, "").split(",") if f.strip()]
-    settings = parse_conf_argument(arguments.get(CONF, "")) | spark_settings(warehouse)
-    return {**arguments, DATALAKE_FORMATS: ",".join([*formats, ICEBERG] if ICEBERG not in formats else formats),
-            CONF: conf_argument(settings)}
+def job_arguments(requirements_uri: str) -> dict[str, str]:
+    """The DefaultArguments that give a Glue job stedi's modules (pyiceberg, pyarrow >= 18)."""
+    return with_stedi_modules({}, requirements_uri)
 
 
-def job_arguments(warehouse: str) -> dict[str, str]:
-    """The DefaultArguments that give a Glue job Glue's Iceberg over the Glue Data Catalog."""
-    return with_iceberg({}, warehouse)
-
-
-def configure_cell(warehouse: str) -> str:
+def configure_cell(requirements_uri: str) -> str:
     """The `%%configure` cell that gives an Interactive Session the same (a JSON object, which the
     kernel's ast.literal_eval and the local kernel read alike)."""
-    return "%%configure\n" + json.dumps(job_arguments(warehouse), indent=1)
+    return "%%configure\n" + json.dumps(job_arguments(requirements_uri), indent=1)
 
 
-def configured_for(source: str, warehouse: str) -> str:
-    """A notebook's `%%configure` cell with Iceberg declared for the lake `warehouse` (its other keys kept)."""
+def configured_for(source: str, requirements_uri: str) -> str:
+    """A notebook's `%%configure` cell installing stedi's modules from `requirements_uri` (its other keys kept)."""
     import ast
 
     header, _, body = source.strip().partition("\n")
     settings = ast.literal_eval(body) if body.strip() else {}
-    return f"{header}\n" + json.dumps(with_iceberg({str(k): str(v) for k, v in settings.items()}, warehouse), indent=1)
+    arguments = {str(k): str(v) for k, v in settings.items()}
+    return f"{header}\n" + json.dumps(with_stedi_modules(arguments, requirements_uri), indent=1)

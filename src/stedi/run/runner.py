@@ -39,9 +39,9 @@ from stedi.run.shared_kernel import SharedKernel, kernel_for_run, reset_kernel
 from stedi.run.verdict import describe_cell, notebook_failure, record_problem
 
 
-def glue_session_copy(source: Path, run_dir: Path, package_uri: str, lake_root: str = "") -> Path:
+def glue_session_copy(source: Path, run_dir: Path, package_uri: str, requirements_uri: str = "") -> Path:
     """A copy of a notebook whose %extra_py_files magic names this deployment's stedi.zip, and whose
-    %%configure cell declares Glue's Iceberg with `lake_root` as warehouse (stedi.engine.glue_iceberg)."""
+    %%configure cell installs stedi's modules from `requirements_uri` (stedi.engine.glue_iceberg)."""
     import nbformat
 
     from stedi.engine.glue_iceberg import configured_for
@@ -53,8 +53,8 @@ def glue_session_copy(source: Path, run_dir: Path, package_uri: str, lake_root: 
                 f"%extra_py_files {package_uri}" if line.startswith("%extra_py_files") else line
                 for line in cell.source.splitlines()
             )
-        if cell.cell_type == "code" and lake_root and cell.source.lstrip().startswith("%%configure"):
-            cell.source = configured_for(cell.source, lake_root)
+        if cell.cell_type == "code" and requirements_uri and cell.source.lstrip().startswith("%%configure"):
+            cell.source = configured_for(cell.source, requirements_uri)
     copy = run_dir / ".glue" / source.name
     copy.parent.mkdir(exist_ok=True)
     nbformat.write(nb, copy)
@@ -101,7 +101,8 @@ def run_step(
     source = options.notebook(step)
     if options.on_glue and step.kind != ANALYSIS:
         package_uri = config.s3_uri(options.bucket, options.prefix, config.GLUE_PACKAGE_KEY)
-        source = glue_session_copy(source, folder.path, package_uri, options.lake)
+        requirements_uri = config.s3_uri(options.bucket, options.prefix, config.GLUE_REQUIREMENTS_KEY)
+        source = glue_session_copy(source, folder.path, package_uri, requirements_uri)
     started = time.monotonic()
     entry: dict = {"name": step.name, "notebook": executed.name, "status": "failed"}
     try:
