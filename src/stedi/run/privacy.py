@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
+from stedi.run import faults
 from stedi.run.folder import RunFolder
 
 # The column naming the customer in each trusted and curated table: an email, or the serial
@@ -125,4 +126,5 @@ def erasures_done(step, erasures, sources) -> None:
     from stedi.core.intake import erasure
 
     erasure.Erasures.update(step.lake.root, mark)
+    faults.kill_point("commit:registry")  # tests only
     step.erasures = [{"id": r["id"], "rows": counts} for r in pending]

@@ -1,0 +1,200 @@
+"""Kill points inside every zone step's commits and during the erasure's expiry (issue #27, "Also").
+
+A run is SIGKILLed at a named point (stedi.lake.faults, $STEDI_TEST_KILL_AT) between two things
+a step makes durable: a table and its quarantine, the last landing commit and the ledger, the
+ledger and the erasure registry, a table and the step's freshness record, the freshness record
+and the run's record; and while the runner forgets the history after an erasure (older
+snapshots expired, unreachable files half deleted). After each kill the lake is consistent
+(`_assert_consistent`); the next plain `stedi run`, or `--resume`, completes it, and the lake
+ends with the tables and quarantines of an uninterrupted run (`_content`), with no file under
+the lake holding the erased customer's address or serial number (lake_files.holding).
+
+Cheap by design: one small input (200 real records per source, then 200 more as a second day
+with an erasure request), built once per worker; each chain of kills runs on a copy of that
+build, and each killed run is also the repair of the kill before it (a chain in execution
+order: every later run passes the earlier point again). Tables are compared through pyiceberg
+alone (no Spark session in the test process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import intake_fixtures as fx
+import pytest
+from lake_files import holding
+from lakes import STEDI, ZONE_STEPS_ONLY, copy_lake, stedi_run
+
+from stedi import config
+from stedi.core.tables import SOURCES, TABLES, landing_table
+from stedi.lake.catalogs import forget_catalogs
+from stedi.lake.iceberg import IcebergLake
+from stedi.lake.icelake import IcebergTables
+from stedi.run import freshness
+from stedi.run.folder import RunFolder
+from stedi.run.pipeline import ZONE_STEPS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.own_lake]
+
+DAY = 200  # records per source and day
+
+
+def _write_day(raw: Path, day: int) -> None:
+    for source in SOURCES:
+        records = fx.real_records(source, DAY * day)[DAY * (day - 1):]
+        fx.write_exports(raw, source, [fx.Export(f"day{day}.json", fx.json_lines(records))])
+
+
+def _scan(lake: IcebergLake, name: str) -> list[dict]:
+    return lake.table(name).scan().to_arrow().to_pylist()
+
+
+def _content(lake_dir) -> dict[str, tuple[int, str]]:
+    """Every table and quarantine present: (rows, hash of its rows as a sorted bag), by pyiceberg."""
+    forget_catalogs()  # another process committed: read the catalog afresh
+    lake = IcebergLake(None, str(lake_dir))
+    found = {}
+    for name in lake.names():
+        if lake.exists(name):
+            rows = sorted(json.dumps(r, sort_keys=True, default=str) for r in _scan(lake, name))
+            found[name] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16])
+    return found
+
+
+def _stedi(*args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([*STEDI, *args], capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """(base lake: day 1 built, raw dir with days 1 and 2, the erased customer's email and serial,
+    the content of an uninterrupted run of day 2 with the erasure on a copy of the base)."""
+    where = tmp_path_factory.mktemp("kill-points")
+    raw, base = where / "raw", where / "base"
+    _write_day(raw, 1)
+    stedi_run(base, where / "runs-base", "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    # The erased customer: consented, with readings and a device (in every zone's tables).
+    forget_catalogs()
+    lake = IcebergLake(None, str(base))
+    curated = {r["email"]: r["serialNumber"] for r in _scan(lake, "customer_curated")}
+    serials = {r["serialNumber"] for r in _scan(lake, "step_trainer_trusted")}
+    email, serial = next((e, s) for e, s in sorted(curated.items()) if s in serials)
+    _write_day(raw, 2)
+    clean = _erasing_copy(base, where / "clean", email)
+    stedi_run(clean, where / "runs-clean", "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    content = _content(clean)
+    assert holding(clean, email) == [] and holding(clean, serial) == []  # the uninterrupted run erased them
+    return base, raw, email, serial, content
+
+
+def _erasing_copy(base: Path, dest: Path, email: str) -> Path:
+    lake = copy_lake(base, dest)
+    _stedi("erase", "--email", email, "--lake-dir", str(lake))
+    return lake
+
+
+def _killed(lake, runs, raw, point: str, *args: str) -> subprocess.CompletedProcess:
+    """A `stedi run` killed at `point`: it must not succeed, and it must have reached the point."""
+    done = stedi_run(lake, runs, "--raw-dir", str(raw), *(args or ZONE_STEPS_ONLY), check=False,
+                     env={config.KILL_POINT_ENV: point})
+    assert done.returncode != 0, f"{point}: the run was not killed\n{done.stdout}{done.stderr}"
+    return done
+
+
+def _assert_consistent(lake_dir, raw, runs) -> None:
+    """(a) of a lake after a kill: every table and quarantine readable, with every data file of its
+    current snapshot there and the rows its summary says; each finished landing table's accounting
+    balances and matches its rows and its quarantine's; the killed run not recorded as succeeded, and
+    no step it did not finish recorded as done in the run; every step freshness calls up to date
+    has finished tables."""
+    forget_catalogs()
+    tables = IcebergTables(None, str(lake_dir))
+    lake = tables.lake
+    unfinished = tables.unfinished_pairs()
+    for name in lake.names():
+        assert tables.damaged(name) == [], name
+        assert len(_scan(lake, name)) == lake.rows(name), name
+    for source in SOURCES:
+        name = landing_table(source)
+        if name in unfinished:
+            continue
+        accounting = tables.marker(name)["accounting"]
+        assert accounting["read"] == (accounting["landed"] + accounting["quarantined"]
+                                      + accounting["duplicates_dropped"] + accounting.get("erased", 0)), name
+        assert (lake.rows(name), lake.rows(lake.quarantine(name))) == (
+            accounting["landed"], accounting["quarantined"]), name
+    manifest = RunFolder.latest(runs).read_manifest()
+    recorded = {s["name"] for s in manifest["steps"] if s["status"] == "succeeded"}
+    folder = RunFolder.latest(runs)
+    for step in ZONE_STEPS:
+        if step.name in recorded:
+            assert folder.read_record(step.name) is not None, step.name
+        if freshness.up_to_date(step, str(lake_dir), "strict", str(raw)):
+            assert not set(step.writes) & set(unfinished), step.name
+
+
+def _assert_clean(lake_dir, small) -> None:
+    """(b) and (c): the content of the uninterrupted run, and no file holding the erased customer."""
+    _, _, email, serial, content = small
+    assert _content(lake_dir) == content
+    assert holding(lake_dir, email) == [] and holding(lake_dir, serial) == []
+
+
+def test_kills_inside_the_landing_steps_commits_then_a_plain_run_completes(tmp_path, small):
+    """Step 00, killed in turn after: a landing table's commit (its quarantine not committed), a
+    quarantine's, the last landing commit's ledger, the erasure registry's update, the step's
+    freshness record. Each next plain run repairs the previous kill on its way."""
+    base, raw, email, _, _ = small
+    lake, runs = _erasing_copy(base, tmp_path / "lake", email), tmp_path / "runs"
+    for point in ("commit:customer_landing", "commit:accelerometer_landing_quarantine", "commit:ledger",
+                  "commit:registry", "commit:freshness:00_raw_to_landing", "commit:record:00_raw_to_landing"):
+        _killed(lake, runs, raw, point)
+        _assert_consistent(lake, raw, runs)
+        steps = RunFolder.latest(runs).read_manifest()["steps"]
+        assert [s["status"] for s in steps] == ["failed"], (point, steps)
+    stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    _assert_clean(lake, small)
+
+
+def test_kills_after_each_trusted_and_curated_commit_then_resume_and_a_plain_run_complete(tmp_path, small):
+    """Steps 01 to 05, each killed right after its table's commit (before the step's freshness
+    record) or after that record: `--resume` continues the run from the killed step, and at the end
+    a plain run (not a resume) completes the last."""
+    base, raw, email, _, _ = small
+    lake, runs = _erasing_copy(base, tmp_path / "lake", email), tmp_path / "runs"
+    _killed(lake, runs, raw, "commit:customer_trusted")
+    _assert_consistent(lake, raw, runs)
+    for point in ("commit:accelerometer_trusted", "commit:freshness:03_customer_trusted_to_curated",
+                  "commit:step_trainer_trusted", "commit:machine_learning_curated"):
+        _killed(lake, runs, raw, point, "--resume")
+        _assert_consistent(lake, raw, runs)
+    assert RunFolder.latest(runs).read_manifest()["steps"][-1]["status"] == "failed"
+    stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    _assert_clean(lake, small)
+
+
+def test_kills_while_the_erasures_history_is_forgotten_then_the_next_run_forgets_it(tmp_path, small):
+    """The run applied the erasure and rebuilt every table; killed while it expires older snapshots
+    (after one table's expiry, before its unreachable files go; then half-way through deleting them).
+    The tables are already the clean run's; the next plain run, with nothing new to land, still
+    finishes forgetting: no file under the lake holds the customer."""
+    base, raw, email, serial, content = small
+    lake, runs = _erasing_copy(base, tmp_path / "lake", email), tmp_path / "runs"
+    _killed(lake, runs, raw, "expire:files:customer_trusted")
+    _assert_consistent(lake, raw, runs)
+    assert _content(lake) == content
+    assert holding(lake, email) != []  # older snapshots' files still hold the customer: not forgotten yet
+    _killed(lake, runs, raw, "expire:snapshots:accelerometer_landing")
+    _assert_consistent(lake, raw, runs)
+    done = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    assert "nothing new" in done.stdout, done.stdout
+    _assert_clean(lake, small)
+    forget_catalogs()
+    opened = IcebergLake(None, str(lake))
+    assert all(len(opened.history(name)) == 1 for name in opened.names())
