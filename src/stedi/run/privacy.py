@@ -124,7 +124,9 @@ def erasures_done(step, erasures, sources) -> None:
         return current
 
     from stedi.core.intake import erasure
+    from stedi.lake.icelake import mark_history_to_forget
 
+    mark_history_to_forget(step.lake.root, step.run_id)  # before the requests are done: a kill leaves it
     erasure.Erasures.update(step.lake.root, mark)
     faults.kill_point("commit:registry")  # tests only
     step.erasures = [{"id": r["id"], "rows": counts} for r in pending]
