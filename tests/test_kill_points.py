@@ -130,7 +130,8 @@ def _assert_consistent(lake_dir, raw, runs) -> None:
         assert (lake.rows(name), lake.rows(lake.quarantine(name))) == (
             accounting["landed"], accounting["quarantined"]), name
     manifest = RunFolder.latest(runs).read_manifest()
-    recorded = {s["name"] for s in manifest["steps"] if s["status"] == "succeeded"}
+    # A step the run ran (not skipped as up to date) and recorded as succeeded has its completion record.
+    recorded = {s["name"] for s in manifest["steps"] if s["status"] == "succeeded" and not s.get("skipped")}
     folder = RunFolder.latest(runs)
     for step in ZONE_STEPS:
         if step.name in recorded:
@@ -146,52 +147,46 @@ def _assert_clean(lake_dir, small) -> None:
     assert holding(lake_dir, email) == [] and holding(lake_dir, serial) == []
 
 
-def test_kills_inside_the_landing_steps_commits_then_a_plain_run_completes(tmp_path, small):
-    """Step 00, killed in turn after: a landing table's commit (its quarantine not committed), a
-    quarantine's, the last landing commit's ledger, the erasure registry's update, the step's
-    freshness record. Each next plain run repairs the previous kill on its way."""
-    base, raw, email, _, _ = small
-    lake, runs = _erasing_copy(base, tmp_path / "lake", email), tmp_path / "runs"
-    for point in ("commit:customer_landing", "commit:accelerometer_landing_quarantine", "commit:ledger",
-                  "commit:registry", "commit:freshness:00_raw_to_landing", "commit:record:00_raw_to_landing"):
-        _killed(lake, runs, raw, point)
-        _assert_consistent(lake, raw, runs)
-        steps = RunFolder.latest(runs).read_manifest()["steps"]
-        assert [s["status"] for s in steps] == ["failed"], (point, steps)
-    stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
-    _assert_clean(lake, small)
+# The kill points of the chain, in execution order, with how the run that is killed there starts:
+# "run" a plain `stedi run` (it repairs what the kill before left), "resume" `stedi run --resume`.
+CHAIN = (
+    ("commit:customer_landing", "run"),  # a landing table committed, its quarantine not
+    ("commit:step_trainer_landing_quarantine", "run"),  # every landing commit made, the ledger not
+    ("commit:ledger", "run"),  # the ledger committed, the erasure request not marked done
+    ("commit:registry", "run"),  # the request marked done, the step's freshness not recorded
+    ("commit:freshness:00_raw_to_landing", "run"),  # recorded up to date, the run's record not written
+    ("commit:customer_trusted", "resume"),  # a trusted table committed, its step not recorded
+    ("commit:accelerometer_trusted", "resume"),  # the same, an appendable step's table
+    ("commit:freshness:03_customer_trusted_to_curated", "resume"),
+    ("commit:record:04_step_trainer_landing_to_trusted", "run"),  # the step's record written, the notebook not ended
+    ("commit:machine_learning_curated", "resume"),
+    ("expire:files:customer_trusted", "resume"),  # every table done; forgetting the erasure's history
+    ("expire:snapshots:machine_learning_curated", "run"),  # the next run: nothing new, still forgetting
+)
 
 
-def test_kills_after_each_trusted_and_curated_commit_then_resume_and_a_plain_run_complete(tmp_path, small):
-    """Steps 01 to 05, each killed right after its table's commit (before the step's freshness
-    record) or after that record: `--resume` continues the run from the killed step, and at the end
-    a plain run (not a resume) completes the last."""
-    base, raw, email, _, _ = small
-    lake, runs = _erasing_copy(base, tmp_path / "lake", email), tmp_path / "runs"
-    _killed(lake, runs, raw, "commit:customer_trusted")
-    _assert_consistent(lake, raw, runs)
-    for point in ("commit:accelerometer_trusted", "commit:freshness:03_customer_trusted_to_curated",
-                  "commit:step_trainer_trusted", "commit:machine_learning_curated"):
-        _killed(lake, runs, raw, point, "--resume")
-        _assert_consistent(lake, raw, runs)
-    assert RunFolder.latest(runs).read_manifest()["steps"][-1]["status"] == "failed"
-    stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
-    _assert_clean(lake, small)
-
-
-def test_kills_while_the_erasures_history_is_forgotten_then_the_next_run_forgets_it(tmp_path, small):
-    """The run applied the erasure and rebuilt every table; killed while it expires older snapshots
-    (after one table's expiry, before its unreachable files go; then half-way through deleting them).
-    The tables are already the clean run's; the next plain run, with nothing new to land, still
-    finishes forgetting: no file under the lake holds the customer."""
+def test_killed_at_every_commit_of_every_step_and_during_expiry_the_next_run_completes(tmp_path, small):
+    """Each run of the chain is killed at its point (CHAIN) and starts by repairing the kill before.
+    After each kill the lake is consistent; the last plain run ends with the uninterrupted run's
+    tables and quarantines, and no file under the lake holds the erased customer."""
     base, raw, email, serial, content = small
     lake, runs = _erasing_copy(base, tmp_path / "lake", email), tmp_path / "runs"
-    _killed(lake, runs, raw, "expire:files:customer_trusted")
-    _assert_consistent(lake, raw, runs)
-    assert _content(lake) == content
-    assert holding(lake, email) != []  # older snapshots' files still hold the customer: not forgotten yet
-    _killed(lake, runs, raw, "expire:snapshots:accelerometer_landing")
-    _assert_consistent(lake, raw, runs)
+    for number, (point, how) in enumerate(CHAIN):
+        done = _killed(lake, runs, raw, point, *(("--resume",) if how == "resume" else ZONE_STEPS_ONLY))
+        print(f"killed at {point}")  # shown with a failure: the point after which the lake was checked
+        _assert_consistent(lake, raw, runs)
+        if point == "commit:customer_landing":
+            forget_catalogs()
+            assert IcebergTables(None, str(lake)).unfinished_pairs() == ["customer_landing"]
+        if CHAIN[number - 1][0] == "commit:customer_landing":
+            assert "customer_landing: a killed run committed it but not its quarantine; landing it again" in done.stdout
+        if point.startswith("commit:"):
+            status = RunFolder.latest(runs).read_manifest()["status"]
+            assert status == "failed", (point, status)  # the killed step is not recorded as done
+        else:
+            # Killed after the run succeeded: the tables are the clean run's; the history not forgotten yet.
+            assert _content(lake) == content
+            assert holding(lake, email) + holding(lake, serial) != [], point
     done = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     assert "nothing new" in done.stdout, done.stdout
     _assert_clean(lake, small)
