@@ -12,8 +12,8 @@ Every point is "right after X was made durable, before the next thing":
   before anything else. `<table>` is any table of the lake: a landing table (then its
   quarantine's commit is next), `<landing table>_quarantine`, a trusted or a curated table
   (then the step's freshness record is next). The commit an erasure's rewrite makes too
-  (stedi.lake.icemaint.erase). `between-commits:<landing table>` is the same moment as
-  `commit:<landing table>` (its first name, kept).
+  (stedi.lake.icemaint.erase). (The first point, `between-commits:<landing table>`, is
+  `commit:<landing table>`.)
 - `commit:ledger`: step 00, after the intake's raw-file ledger was committed (every landing
   table and quarantine committed), before the erasure requests are marked done.
 - `commit:registry`: step 00, after the erasure registry marked the run's requests done.
