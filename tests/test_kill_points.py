@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -192,3 +193,26 @@ def test_killed_at_every_commit_of_every_step_and_during_expiry_the_next_run_com
     forget_catalogs()
     opened = IcebergLake(None, str(lake))
     assert all(len(opened.history(name)) == 1 for name in opened.names())
+
+
+def test_a_kill_point_fires_only_where_it_is_named(tmp_path):
+    """In a child process: an unnamed point does nothing, the named one SIGKILLs (exit -9), the first
+    name of the landing pair's point still works."""
+    code = ("from stedi.lake.faults import kill_point\n"
+            "kill_point('commit:customer_trusted'); print('passed', flush=True)\n"
+            "kill_point('commit:accelerometer_landing'); print('not reached')\n")
+    for named in ("commit:accelerometer_landing", "between-commits:accelerometer_landing"):
+        done = subprocess.run([STEDI[0], "-c", code], capture_output=True, text=True, check=False,
+                              env={**os.environ, config.KILL_POINT_ENV: named})
+        assert (done.returncode, done.stdout) == (-9, "passed\n"), (named, done)
+
+
+def test_the_history_to_forget_mark_lasts_until_the_history_is_forgotten(tmp_path):
+    """Written before an erasure request is marked done; only a finished forget_history removes it."""
+    from stedi.lake import icelake
+
+    assert not icelake.history_to_forget(str(tmp_path))
+    icelake.mark_history_to_forget(str(tmp_path), "run-1")
+    assert icelake.history_to_forget(str(tmp_path))
+    icelake.forget_history(str(tmp_path))  # no lake here: nothing to expire, the mark goes
+    assert not icelake.history_to_forget(str(tmp_path))
