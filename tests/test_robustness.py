@@ -17,10 +17,7 @@ import pytest
 from lakes import AFTER_LANDING, ZONE_STEPS_ONLY, copy_lake, fingerprints, kill_everything, start_run, stedi_run, wait_for
 from stedi import config
 from stedi.lake.lock import LOCK_FILE, LakeBusy, LakeLock
-from pyspark.sql import functions as F
-
-from stedi.core.tables import SOURCES, landing_table, table
-from stedi.lake.store import Lake
+from stedi.core.tables import table
 from stedi.lake import icefiles
 from stedi.lake.catalogs import forget_catalogs
 from stedi.lake.iceberg import RUN_ID, IcebergLake
@@ -108,43 +105,6 @@ def test_killed_mid_write_leaves_the_tables_as_they_were_and_resume_completes(
     assert manifest["status"] == "succeeded"
     assert [s["name"] for s in manifest["steps"]] == [step.name for step in ZONE_STEPS[1:]]
     assert {s["status"] for s in manifest["steps"]} == {"succeeded"}
-
-
-def _quarantines(spark, lake_dir) -> dict[str, tuple[int, int]]:
-    """Per landing table, its quarantine's (rows, hash of every record's reason and text)."""
-    forget_catalogs()
-    opened = Lake(spark, str(lake_dir))
-    found = {}
-    for source in SOURCES:
-        q = opened.read_quarantine(landing_table(source))
-        row = q.agg(F.count(F.lit(1)), F.sum(F.xxhash64("reason", "raw").cast("decimal(38,0)"))).first()
-        found[landing_table(source)] = (row[0], int(row[1] or 0))
-    return found
-
-
-@pytest.mark.e2e
-def test_killed_between_a_landing_commit_and_its_quarantines_the_next_run_lands_it_again(
-    tmp_path, spark, clean_builds, clean_fingerprints
-):
-    """The test-only kill point (stedi.run.faults): the kernel SIGKILLs itself right after
-    accelerometer_landing's commit, before its quarantine's. The next plain run finds the pair
-    unfinished, lands it again, and the landing tables and quarantines are a clean build's."""
-    clean = clean_builds("strict")[0]
-    lake, runs = copy_lake(clean, tmp_path / "lake"), tmp_path / "runs"
-    landing = ("--only", "00_raw_to_landing")
-    killed = stedi_run(lake, runs, "--full", *landing, check=False,
-                       env={config.KILL_POINT_ENV: "between-commits:accelerometer_landing"})
-    assert killed.returncode == 1, killed.stdout + killed.stderr
-    forget_catalogs()
-    assert Lake(None, str(lake)).unfinished_pairs() == ["accelerometer_landing"]
-    done = stedi_run(lake, runs, *landing)
-    assert "accelerometer_landing: a killed run committed it but not its quarantine; landing it again" in done.stdout
-    forget_catalogs()
-    assert Lake(None, str(lake)).unfinished_pairs() == []
-    names = [landing_table(source) for source in SOURCES]
-    now, expected = fingerprints(spark, lake), clean_fingerprints("strict")
-    assert {n: now[n] for n in names} == {n: expected[n] for n in names}
-    assert _quarantines(spark, lake) == _quarantines(spark, clean)
 
 
 def _finished_steps(runs) -> int:

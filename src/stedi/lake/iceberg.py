@@ -26,7 +26,7 @@ from stedi.core import storage
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES
 from stedi.errors import UsageError
-from stedi.lake import icefiles
+from stedi.lake import faults, icefiles
 from stedi.lake.catalogs import (
     CommitConflict,
     Place,
@@ -289,6 +289,7 @@ class IcebergLake:
                 staged.data_files = [f for f in staged.data_files if f.record_count > 0]
                 icefiles.delete_files(empty)
                 self._commit(staged)
+                faults.kill_point(f"commit:{staged.name}")  # tests only
                 # What else the engine left in the folder (Spark's _SUCCESS and .crc files).
                 kept = {icefiles._normalized(f.file_path) for f in staged.data_files}
                 icefiles.delete_files([f for f in icefiles.files_under(staged.folder) if icefiles._normalized(f) not in kept])

@@ -269,4 +269,17 @@ def forget_history(root: str, database: str = config.DEFAULT_DATABASE) -> dict[s
     """Expire every older snapshot of every table of the lake at `root` (its Glue database `database`
     on S3) and delete the files nothing reaches (after a run that applied erasures); {table: files deleted}."""
     tables = IcebergTables(None, root, database=database)
-    return tables.forget_history() if tables.exists_at_all() else {}
+    deleted = tables.forget_history() if tables.exists_at_all() else {}
+    icefiles.delete_files([f"{tables.root}/{config.HISTORY_TO_FORGET_FILE}"])  # done: see history_to_forget
+    return deleted
+
+
+def mark_history_to_forget(root: str, run_id: str) -> None:
+    """Note in the lake, before an erasure request is marked done, that its history must be forgotten:
+    a run killed before `forget_history` finished leaves it for the next run (stedi.run.runner)."""
+    storage.write_text(f"{config.resolve(root)}/{config.HISTORY_TO_FORGET_FILE}", f"{run_id}\n")
+
+
+def history_to_forget(root: str) -> bool:
+    """Whether a run applied an erasure whose history no run has forgotten yet (mark_history_to_forget)."""
+    return storage.read_text(f"{config.resolve(root)}/{config.HISTORY_TO_FORGET_FILE}") is not None

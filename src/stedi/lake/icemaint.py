@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from stedi.core.schemas import spark_schema
 from stedi.errors import UsageError
-from stedi.lake import icefiles
+from stedi.lake import faults, icefiles
 from stedi.lake.iceberg import SnapshotRefused, Staged
 
 RELOCATED_FROM = "stedi.relocated-from"
@@ -80,6 +80,7 @@ def expire_and_vacuum(lake, name: str) -> list[str]:
     if older:
         with lake.lock:
             t.maintenance.expire_snapshots().by_ids(older).commit()
+        faults.kill_point(f"expire:snapshots:{name}")  # tests only
     return vacuum(lake, name)
 
 
@@ -91,7 +92,9 @@ def vacuum(lake, name: str) -> list[str]:
         return []
     with lake.lock:
         doomed = icefiles.unreachable(t)
-        icefiles.delete_files(doomed)
+        icefiles.delete_files(doomed[:1])
+        faults.kill_point(f"expire:files:{name}")  # tests only
+        icefiles.delete_files(doomed[1:])
     icefiles.remove_empty_folders(t.location())
     return doomed
 

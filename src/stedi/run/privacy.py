@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
+from stedi.run import faults
 from stedi.run.folder import RunFolder
 
 # The column naming the customer in each trusted and curated table: an email, or the serial
@@ -123,6 +124,9 @@ def erasures_done(step, erasures, sources) -> None:
         return current
 
     from stedi.core.intake import erasure
+    from stedi.lake.icelake import mark_history_to_forget
 
+    mark_history_to_forget(step.lake.root, step.run_id)  # before the requests are done: a kill leaves it
     erasure.Erasures.update(step.lake.root, mark)
+    faults.kill_point("commit:registry")  # tests only
     step.erasures = [{"id": r["id"], "rows": counts} for r in pending]

@@ -267,7 +267,8 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
             for name in lake_storage.unfinished_pairs(options.lake, options.database):
                 print(f"  {name}: a killed run committed it but not its quarantine; landing it again", file=out)
         manifest = _execute(options, folder, selected, steps, out, interrupt, previous)
-        if manifest["status"] == "succeeded" and manifest["erasures"] and not options.on_glue:
+        if manifest["status"] == "succeeded" and not options.on_glue and (
+                manifest["erasures"] or lake_storage.history_to_forget(options.lake)):
             # Every table is now rebuilt without the erased customers: no older snapshot, and no file
             # only older snapshots reached, may keep them (time travel stops here).
             lake_storage.forget_history(options.lake, options.database)

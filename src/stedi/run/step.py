@@ -265,6 +265,7 @@ class Step:
         )
         # Every landing table is published: the ledger now names the files they were made from.
         ledger.commit()
+        faults.kill_point("commit:ledger")  # tests only
         self._ledger, self._applied_erasures = ledger, erasures
         if erasures:
             privacy.erasures_done(self, erasures, sources)
@@ -321,9 +322,11 @@ class Step:
         """Write the completion record (when run by `stedi run`) and return a summary table."""
         record = self.record()
         self._record_freshness(record)
+        faults.kill_point(f"commit:freshness:{self.name}")  # tests only
         if self.run_dir is not None:
             # The run folder's records place: the folder itself, or its s3:// prefix on Glue.
             RunFolder(self.run_dir).write_record(self.name, record)
+        faults.kill_point(f"commit:record:{self.name}")  # tests only
         import pandas as pd
 
         return pd.DataFrame(
@@ -387,7 +390,6 @@ class Step:
             raise
         # With a quarantine, the table commits even of no new row: both commits name the run.
         self.tables[table] = self.lake.publish(staged, always=held is not None)
-        faults.kill_point(f"between-commits:{table}")  # tests only
         return None if held is None else self.lake.publish_quarantine(held)
 
 
