@@ -633,6 +633,7 @@ def small_lake(tmp_path_factory, spark):
 
 
 @pytest.mark.notebook
+@pytest.mark.own_lake  # on its own small lake: not on the clean builds' worker
 def test_analysis_notebook_runs_under_nbval_and_saves_its_figures(tmp_path, small_lake):
     lake_dir, run_dir = small_lake
     prepared = tmp_path / "balance_analysis.ipynb"

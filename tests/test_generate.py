@@ -277,6 +277,7 @@ def _reference_counts(root: Path) -> dict[str, dict[str, int]]:
 
 
 @pytest.mark.e2e
+@pytest.mark.own_lake  # its own raw folder and lakes: not on the clean builds' worker
 def test_stedi_run_on_generated_exports_in_both_policies(tmp_path):
     raw = tmp_path / "raw"
     done = subprocess.run([*STEDI, "generate", "--scale", "0.05", "--out", str(raw), "--seed", "11"],

@@ -5,6 +5,14 @@ files, day 2 the rest of the readings, day 3 a customer update file (one custome
 withdraws consent, one consents late) and a re-delivered readings file. After each
 incremental run the lake holds, table by table and quarantine by quarantine, what a
 `--full` rebuild of the same raw folder gives.
+
+The same days check the Iceberg lake's own promises (they were tests/test_iceberg_days.py,
+which ran the same days again on a lake of its own): a day that changes a table adds a
+snapshot and the earlier one still holds the previous day's rows; every snapshot names the run
+and step that made it; `stedi history` and `stedi sql --as-of` show them; a damaged table (a
+data file of its current snapshot deleted) and a landing table whose quarantine a killed run
+did not commit are rebuilt by the next plain run; a run that applied an erasure forgets the
+history at its end, so that no file, decoded, holds the customer.
 """
 
 from __future__ import annotations
@@ -17,16 +25,23 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from lake_files import holding
 from lakes import STEDI, ZONE_STEPS_ONLY, fingerprints, kill_everything, start_run, stedi_run, wait_for
 
 from stedi import config
 from stedi.core.intake import erasure
 from stedi.core.tables import SOURCES, landing_table
+from stedi.lake import icefiles
+from stedi.lake.catalogs import forget_catalogs
+from stedi.lake.icelake import IcebergTables
 from stedi.lake.store import Lake
 from stedi.run.folder import RunFolder
 
-# Its own lakes, days apart: no clean build of the session's, so not on the builds' worker.
-pytestmark = [pytest.mark.e2e, pytest.mark.own_lake]
+# Its own lakes, days apart: no clean build of the session's, so not on the builds' worker. Its
+# group is the S3 lake scenario's (tests/test_s3_lake.py): the two long scenarios go together, as
+# one unit of work, to the worker that does not make the clean builds (a scenario left for last
+# behind the builds was the tail of the whole run).
+pytestmark = [pytest.mark.e2e, pytest.mark.own_lake, pytest.mark.xdist_group("scenarios")]
 
 RAW = config.RAW_DIR
 # The trusted and curated tables of a strict build of the real exports (README, "Row counts").
@@ -119,6 +134,25 @@ def _manifest(runs: Path) -> dict:
     return RunFolder.latest(runs).read_manifest()
 
 
+def _lake(spark, lake: Path) -> IcebergTables:
+    forget_catalogs()  # another process committed: read the catalog afresh
+    opened = Lake(spark, str(lake))
+    assert isinstance(opened, IcebergTables)
+    return opened
+
+
+def _stedi(*args, code: int = 0) -> subprocess.CompletedProcess:
+    done = subprocess.run([*STEDI, *args], capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+    assert done.returncode == code, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(autouse=True)
+def fresh_catalogs():
+    yield
+    forget_catalogs()
+
+
 def _every_file_text(lake: Path) -> bytes:
     """Every byte of every file under the lake (Parquet decoded too: its strings are stored plainly
     or dictionary-encoded, and compressed: so Parquet files are read back as rows)."""
@@ -144,6 +178,10 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     first = _manifest(runs)["intake"]["accelerometer_landing"]["run"]
     assert (first["new"], first["changed"], first["unchanged"], first["mode"]) == (4, 0, 0, "full")
+    day1 = _lake(spark, lake)
+    day1_run = _manifest(runs)["run_id"]
+    day1_rows = day1.rows("accelerometer_landing")
+    day1_snapshot = day1.lake.snapshot_id("accelerometer_landing")
 
     _day(raw, 2)
     day1 = RunFolder.latest(runs).run_id
@@ -168,6 +206,18 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert {name: rows[name] for name in STRICT_COUNTS} == STRICT_COUNTS
     for name, count in STRICT_COUNTS.items():
         assert f"{name:<26}" in resumed.stdout and f"{count:>10,}" in resumed.stdout
+    # The Iceberg lake: the day's commit names its run (the resumed one: a resume keeps the
+    # run's id) and step; day 1's snapshot still holds day 1's rows.
+    day2 = _lake(spark, lake)
+    assert {name: day2.rows(name) for name in STRICT_COUNTS} == STRICT_COUNTS
+    history = day2.lake.history("accelerometer_landing")
+    day2_run = manifest["run_id"]
+    assert (history[1]["run_id"], history[1]["step"], history[1]["policy"]) == (day2_run, "00_raw_to_landing", "strict")
+    assert manifest["tables"]["accelerometer_landing"]["snapshot_id"] == history[1]["snapshot_id"]
+    assert history[0]["snapshot_id"] == day1_snapshot and history[1]["rows_total"] > day1_rows
+    assert day2.lake.read("accelerometer_landing", day1_snapshot).count() == day1_rows  # day 1 as it was
+    assert len(day2.lake.history("customer_landing")) == 1  # nothing new for it: no snapshot
+    assert day2.unfinished_pairs() == []
 
     # Nothing new: nothing runs.
     idle = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
@@ -179,8 +229,12 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     _day(raw, 3)
     stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     after = _lake_content(spark, lake)
-    assert after == _full(spark, raw, tmp_path, "day3")
+    full3 = _full(spark, raw, tmp_path, "day3")
+    assert after == full3
     manifest = _manifest(runs)
+    day3 = _lake(spark, lake)
+    assert day3.lake.history("accelerometer_landing")[-1]["operation"] == "overwrite"  # replaced: one snapshot
+    assert day3.read("customer_trusted").where(f"email = '{withdraws['email']}'").count() == 0
     run = manifest["intake"]["accelerometer_landing"]["run"]
     assert (run["new"], run["changed"]) == (0, 1), run
     # A customer file came: every landing table is decided whole (from the store, nothing parsed twice).
@@ -213,6 +267,34 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     index = (RunFolder.latest(runs).path / "index.html").read_text()
     assert "Consent changes" in index and left in index and withdraws["email"] not in index
 
+    # For users: `stedi history` lists the three runs' snapshots (the idle run made none);
+    # `stedi sql --as-of` travels back.
+    history = _stedi("history", "accelerometer_landing", "--lake-dir", str(lake)).stdout.splitlines()
+    assert [line.split()[2] for line in history[1:]] == [day1_run, day2_run, manifest["run_id"]]
+    assert [line.split()[4] for line in history[1:]] == ["append", "append", "overwrite"]
+    assert history[1].split()[-1] == f"{day1_rows:,}"
+    query = "SELECT count(*) AS n FROM accelerometer_landing"
+    as_of = _stedi("sql", query, "--as-of", day1_run, "--lake-dir", str(lake)).stdout
+    assert as_of.split() == ["n", str(day1_rows)]
+    unknown = _stedi("sql", query, "--as-of", "19990101T000000Z-strict-none", "--lake-dir", str(lake), code=2)
+    assert unknown.stderr.count("\n") == 1 and "older than every snapshot the lake keeps" in unknown.stderr
+
+    # A damaged table (a data file of its current snapshot gone), and a run killed between a
+    # landing table's commit and its quarantine's (a stray row committed under another run's name):
+    # the next plain run rebuilds both, and the lake is again a --full rebuild's.
+    files, _ = icefiles.live_data_files(day3.lake.table("customer_trusted"))
+    icefiles.delete_files([files[0].file_path])
+    killed = day3.read("accelerometer_landing").limit(1)
+    day3.name_run("killed-run", "00_raw_to_landing")
+    day3.publish(day3.stage("accelerometer_landing", killed, append=True))
+    assert day3.unfinished_pairs() == ["accelerometer_landing"]
+    done = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    assert "accelerometer_landing: a killed run committed it but not its quarantine; landing it again" in done.stdout
+    skipped = {e["name"] for e in _manifest(runs)["steps"] if e.get("skipped")}
+    assert "01_customer_landing_to_trusted" not in skipped  # only its table was damaged: it ran again
+    assert _lake_content(spark, lake) == full3
+    assert _lake(spark, lake).unfinished_pairs() == []
+
     # Erasure of the customer who withdrew: gone from every zone, counted, kept out later.
     erase = subprocess.run([*STEDI, "erase", "--email", withdraws["email"].upper(), "--lake-dir", str(lake)],
                            capture_output=True, text=True, cwd=config.PROJECT_ROOT)
@@ -222,6 +304,10 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     text = _every_file_text(lake).lower()
     assert withdraws["email"].lower().encode() not in text
     assert withdraws["serialNumber"].lower().encode() not in text
+    # The run forgot the history at its end: no file, decoded (Avro manifests and catalog too), holds the customer.
+    assert holding(lake, withdraws["email"]) == [] and holding(lake, withdraws["serialNumber"]) == []
+    erased_lake = _lake(spark, lake)
+    assert all(len(erased_lake.lake.history(name)) == 1 for name in erased_lake.lake.names())
     manifest = _manifest(runs)
     erased = {name: manifest["intake"][name]["erased"] for name in manifest["intake"]}
     assert erased["customer_landing"] >= 2 and erased["accelerometer_landing"] > 0 and erased["step_trainer_landing"] > 0

@@ -129,6 +129,7 @@ def test_killed_between_steps_then_resumed_equals_a_clean_run(tmp_path, spark, c
 
 
 @pytest.mark.e2e
+@pytest.mark.own_lake  # an empty lake of its own: not on the clean builds' worker
 def test_a_second_run_on_a_busy_lake_stops_at_once_naming_the_first(tmp_path):
     lake, runs = tmp_path / "lake", tmp_path / "runs"
     first = start_run(lake, runs)

@@ -35,8 +35,10 @@ from stedi.lake.icelake import IcebergTables
 from stedi.lake.lock import LOCK_FILE
 from stedi.run.folder import RunFolder
 
-# A whole scenario on one lake: its phases run in order, on one worker.
-pytestmark = [pytest.mark.e2e, pytest.mark.own_lake, pytest.mark.xdist_group("s3-lake")]
+# A whole scenario on one lake: its phases run in order, on one worker. The group is the one of
+# the other long own-lake scenario (tests/test_incremental.py): under `make test` both go, together,
+# to the worker that does not make the session's clean builds (tests/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.own_lake, pytest.mark.xdist_group("scenarios")]
 
 BUCKET = "stedi-s3-lake"
 DATABASE = "stedi_s3_scenario"  # not the default: --database names the Glue database
