@@ -147,7 +147,9 @@ def _assert_clean(lake_dir, small) -> None:
     assert holding(lake_dir, email) == [] and holding(lake_dir, serial) == []
 
 
-# The kill points of the chain, in execution order, with how the run that is killed there starts:
+# The kill points of the chain, one of each kind (a landing commit, the last landing commit, the
+# ledger, the registry, a freshness record, a step's record, a zone table, the ML table, each expiry
+# phase), in execution order, with how the run that is killed there starts:
 # "run" a plain `stedi run` (it repairs what the kill before left), "resume" `stedi run --resume`.
 CHAIN = (
     ("commit:customer_landing", "run"),  # a landing table committed, its quarantine not
@@ -156,8 +158,6 @@ CHAIN = (
     ("commit:registry", "run"),  # the request marked done, the step's freshness not recorded
     ("commit:freshness:00_raw_to_landing", "run"),  # recorded up to date, the run's record not written
     ("commit:customer_trusted", "resume"),  # a trusted table committed, its step not recorded
-    ("commit:accelerometer_trusted", "resume"),  # the same, an appendable step's table
-    ("commit:freshness:03_customer_trusted_to_curated", "resume"),
     ("commit:record:04_step_trainer_landing_to_trusted", "run"),  # the step's record written, the notebook not ended
     ("commit:machine_learning_curated", "resume"),
     ("expire:files:customer_trusted", "resume"),  # every table done; forgetting the erasure's history
