@@ -141,7 +141,8 @@ def publish(
 
 def _publish_table(source, target, name: str, session) -> dict:
     from stedi.lake import icemaint
-    from stedi.lake.iceberg import META_PREFIX, RUN_ID, STEP, Staged
+    from stedi.lake.iceberg import META_PREFIX, RUN_ID, STEP
+    from stedi.lake.staged import Staged
 
     snapshot = source.table(name).current_snapshot()
     files, deletes = icefiles.live_data_files(source.table(name))

@@ -20,7 +20,8 @@ from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES
 from stedi.lake import icefiles
 from stedi.lake.catalogs import locate, quarantine_name
-from stedi.lake.iceberg import POLICY, RUN_ID, IcebergLake, SchemaMismatch, Staged
+from stedi.lake.iceberg import POLICY, RUN_ID, IcebergLake
+from stedi.lake.staged import SchemaMismatch, Staged
 
 STEDI = "stedi."
 

@@ -37,7 +37,6 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from stedi import config
 from stedi.core.tables import Columns
 
 ERROR = "error"
@@ -142,18 +141,7 @@ class Rule:
     def applies_to(self, policy: str) -> bool:
         return policy in self.policies
 
-    # -- DQDL ----------------------------------------------------------------
-    def dqdl(self, database: str = config.DEFAULT_DATABASE) -> str | None:
-        """The rule in AWS Glue DQDL, or None when DQDL cannot express it.
-
-        Reference datasets (ReferentialIntegrity, RowCountMatch) are aliased by
-        their table name; free SQL names other tables `<database>.<table>`, as
-        Glue Data Quality does for Data Catalog tables.
-        """
-        from stedi.core.quality.dqdl_render import RENDERERS
-
-        return RENDERERS[self.kind](self, database)
-
+    # -- DQDL (the text itself: stedi.core.quality.dqdl_render.rule_dqdl) -----
     def dqdl_note(self) -> str:
         """What the DQDL form leaves out, if anything."""
         if self.kind == "schema":
