@@ -12,7 +12,7 @@ from stedi import config
 
 # Lowest first. A module may import from its own layer or a lower one, never a higher one.
 LAYERS = {
-    "config": 0, "files": 0, "errors": 0, "display": 0, "__init__": 0,
+    "config": 0, "context": 0, "files": 0, "errors": 0, "display": 0, "__init__": 0,
     "core": 1,
     "lake": 2, "engine": 2,
     "run": 3,
@@ -127,13 +127,19 @@ def test_imports_point_only_down_the_layers(path):
     assert not upward, f"{_name(path)} (layer {LAYERS[importer]}) imports from a higher layer: {upward}"
 
 
+def _all_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    return modules | {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+
 def test_transforms_import_nothing_but_pyspark():
+    # and the run's typed choices (stedi.context: the Policy they branch on), which import only the standard library
     for path in (PACKAGE / "core" / "transforms").glob("*.py"):
-        tree = ast.parse(path.read_text())
-        modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        modules |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        modules = _all_imports(path)
         assert {m.split(".")[0] for m in modules} <= {"pyspark", "__future__", "stedi"}, path
-        assert {m for m in modules if m.startswith("stedi")} <= {"stedi.core.transforms"}, path
+        assert {m for m in modules if m.startswith("stedi")} <= {"stedi.core.transforms", "stedi.context"}, path
+    assert {m.split(".")[0] for m in _all_imports(PACKAGE / "context.py")} <= {"__future__", "enum"}
 
 
 def test_every_folder_says_what_it_holds():

@@ -17,16 +17,6 @@ from stedi.core.tables import TABLES
 from stedi.errors import UsageError
 
 
-def history_parser(commands) -> None:
-    """`stedi history`'s arguments, in the command line's subparsers."""
-    history = commands.add_parser("history", help="a table's snapshots: time, run, step, operation, rows")
-    history.add_argument("table", help="a table, or <table>_quarantine")
-    history.add_argument("--lake-dir", default=str(config.LAKE_DIR),
-                         help="the lake: a folder, or s3://BUCKET/PREFIX (default: data/lake)")
-    history.add_argument("--database", default=config.DEFAULT_DATABASE,
-                         help="the Glue database of a lake on S3 (default: stedi)")
-
-
 def _opened(lake_dir: str, database: str = config.DEFAULT_DATABASE):
     """The Iceberg lake at `lake_dir` (no engine), or one line when there is none."""
     from stedi.lake.iceberg import IcebergLake

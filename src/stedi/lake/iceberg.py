@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from pyspark.sql import DataFrame, SparkSession
 
 from stedi import config
+from stedi.context import Engine, Policy
 from stedi.core import storage
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES
@@ -55,14 +56,12 @@ class IcebergLake:
         self,
         spark: SparkSession,
         root: str,
-        policy: str = config.DEFAULT_POLICY,
+        policy: Policy = config.DEFAULT_POLICY,
         database: str = config.DEFAULT_DATABASE,
         *,
         run_id: str = "",
         step: str = "",
     ):
-        if policy not in config.POLICIES:
-            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
         self.spark, self.policy, self.database = spark, policy, database
         self.root = config.resolve(root)
         self.is_local = not storage.is_s3(self.root)
@@ -165,14 +164,12 @@ class IcebergLake:
         return self.read_snapshot(t, snapshot.snapshot_id, iceberg_reader=iceberg_reader)
 
     def read_snapshot(self, t, snapshot_id: int, *, iceberg_reader: bool = False) -> DataFrame:
-        from stedi.engine.session import engine_of
-
         place = self.place(t.name()[-1])
         schema = spark_schema(place.columns)
         files, deletes = icefiles.live_data_files(t, snapshot_id)
         if not files:
             return self.spark.createDataFrame([], schema)
-        if iceberg_reader and engine_of(self.spark) == "sail" and icefiles.newest_metadata_is_current(t):
+        if iceberg_reader and Engine.of(self.spark) == Engine.SAIL and icefiles.newest_metadata_is_current(t):
             # Pinned to the snapshot; Sail looks it up in the newest metadata file it finds, which
             # was just checked to be the catalog's (else: the snapshot's files, as below).
             frame = self.spark.read.format("iceberg").option("snapshot-id", str(snapshot_id)).load(t.location())

@@ -15,6 +15,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 
 from stedi import config
+from stedi.context import Policy
 from stedi.core import storage
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES
@@ -29,10 +30,8 @@ STEDI = "stedi."
 class IcebergTables:
     """A lake of Iceberg tables behind Lake's methods (see the module docstring)."""
 
-    def __init__(self, spark, root: str, policy: str = config.DEFAULT_POLICY,
+    def __init__(self, spark, root: str, policy: Policy = config.DEFAULT_POLICY,
                  database: str = config.DEFAULT_DATABASE, *, run_id: str = "", step: str = ""):
-        if policy not in config.POLICIES:
-            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
         self.spark, self.policy, self.database = spark, policy, database
         self.root = config.resolve(root)
         self.is_local = not storage.is_s3(self.root)

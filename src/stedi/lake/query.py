@@ -10,11 +10,13 @@ from __future__ import annotations
 import sys
 
 from stedi import config
+from stedi.context import Policy
 from stedi.errors import UsageError
 
 
 def run_statements(
-    lake_dir: str, found: list[str], *, policy: str | None, engine: str, limit: int, as_of: str = "", out=None
+    lake_dir: str, found: list[str], *, policy: Policy | None, engine: str | None, limit: int, as_of: str = "",
+    out=None,
 ) -> None:
     """Run `found` (SQL statements) in order on the lake at `lake_dir`, printing at most `limit`
     rows of each result; stops at the first statement that fails. With `as_of` (a run id), every

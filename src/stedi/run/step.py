@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame
 
 from stedi import config
+from stedi.context import Engine, Policy, Target
 from stedi.core import quality
-from stedi.core.intake.engines import is_connect
 from stedi.core.tables import table as declared
 from stedi.display import show
-from stedi.engine.session import spark_for
+from stedi.engine.session import engine_for, spark_for
 from stedi.lake.store import Lake, Staged
 from stedi.run import faults, incremental, pipeline, privacy
 from stedi.run.folder import RunFolder
@@ -34,28 +34,25 @@ class Step:
         *,
         lake_dir: str,
         raw_dir: str = str(config.RAW_DIR),
-        policy: str = config.DEFAULT_POLICY,
+        policy: str = config.DEFAULT_POLICY,  # text: a notebook's papermill parameters, a Glue job's arguments
         target: str = config.DEFAULT_TARGET,
         run_dir: str = "",
         database: str = config.DEFAULT_DATABASE,
         engine: str = "",
         full: bool = False,
     ):
-        if policy not in config.POLICIES:
-            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
-        if target not in config.TARGETS:
-            raise ValueError(f"unknown target {target!r}; expected one of {', '.join(config.TARGETS)}")
         self.name = name
-        self.policy = policy
-        self.target = target
+        # The run's choices arrive here as text: parsed once (ValueError, one line, for an unknown one).
+        self.policy, self.target = Policy.parse(policy), Target.parse(target)
+        # engine "": the kernel's ($STEDI_ENGINE), else config.DEFAULT_ENGINE; Glue runs Spark.
+        self.engine = engine_for(engine, self.target)
         self.raw_dir = config.resolve(raw_dir)
         # Where the completion record goes: a local run folder, or an s3:// one on Glue.
         self.run_dir = config.resolve(run_dir) if run_dir else None
         self.full = full  # the intake parses every raw file again (else only new and changed ones)
         self.started = time.monotonic()
-        # engine "": the kernel's ($STEDI_ENGINE), else config.DEFAULT_ENGINE; Glue runs Spark.
-        self.spark = spark_for(target, engine)
-        self.lake = Lake(self.spark, lake_dir, policy=policy, database=database)
+        self.spark = spark_for(self.target, self.engine)
+        self.lake = Lake(self.spark, lake_dir, policy=self.policy, database=database)
         self.lake.name_run(self.run_id, name)  # every snapshot this step commits names its run, step and policy
         self.reads: list[str] = []  # the tables the notebook read, in the order it first read them
         self.tables: dict[str, dict] = {}
@@ -239,7 +236,7 @@ class Step:
         # The other landing tables each one's rules read: it is checked and written after them.
         needs = {name: quality.tables_needed(name, self.policy) & set(landing) for name in landing}
         if concurrent is None:
-            concurrent = not is_connect(self.spark)
+            concurrent = self.engine == Engine.SPARK
         from stedi.core.intake.ledger import Ledger
 
         ledger = Ledger(self.lake.root)

@@ -15,8 +15,9 @@ import functools
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from stedi.context import Engine
 from stedi.core.intake.csvtext import FIELD_COUNT, HEADER
-from stedi.core.intake.engines import is_connect, later_copies
+from stedi.core.intake.engines import later_copies
 from stedi.core.intake.notext import NOT_TEXT
 from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT
 from stedi.core.tables import REQUIRED_COLUMNS, landing_table, table
@@ -230,7 +231,7 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
     # CASE is evaluated lazily: the map parse and the coercions run only for the records
     # the typed struct did not settle (so the text to parse is chosen inside it: a column of
     # it would copy every record's text).
-    map_parse = _map_parse(parse_text, non_numeric_again=is_connect(records))
+    map_parse = _map_parse(parse_text, non_numeric_again=Engine.of(records) == Engine.SAIL)
     with_map = parsed.select("*", F.when(~F.col("_fast") & (F.col("kind") == RECORD), map_parse).alias("_m"))
     texts = with_map.selectExpr(
         "*", *[f"CASE WHEN NOT _fast THEN {_value_sql(name)} END AS `_t{i}`" for i, (name, _) in enumerate(columns)]

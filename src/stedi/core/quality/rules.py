@@ -37,6 +37,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from stedi.context import Policy
 from stedi.core.tables import Columns
 
 ERROR = "error"
@@ -44,9 +45,7 @@ QUARANTINE = "quarantine"
 WARN = "warn"
 SEVERITIES = (ERROR, QUARANTINE, WARN)
 
-STRICT = "strict"
-UDACITY = "udacity"
-ALL_POLICIES = (STRICT, UDACITY)
+ALL_POLICIES = tuple(Policy)
 
 KINDS = (
     "completeness",
