@@ -135,6 +135,10 @@ class IcebergTables:
     def rows(self, name: str) -> int:
         return self.lake.rows(name)
 
+    def described(self, name: str) -> dict:
+        """Table `name` as it is now: {table, zone, rows, snapshot_id, path} (what `publish` returns)."""
+        return self.lake.described(name)
+
     # -- write ---------------------------------------------------------------------------
     def stage(self, name: str, df: DataFrame, *, meta: dict | None = None, append: bool = False) -> Staged:
         meta = dict(meta or {})

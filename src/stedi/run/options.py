@@ -18,7 +18,7 @@ from stedi.errors import UsageError
 from stedi.lake import layout
 from stedi.run import pipeline
 from stedi.run.folder import lake_records
-from stedi.run.pipeline import ANALYSIS, Step
+from stedi.run.pipeline import ANALYSIS, PipelineStep
 
 
 @dataclass
@@ -84,11 +84,11 @@ class RunOptions:
             return lake_records(self.lake, run_dir.name)
         return str(run_dir)
 
-    def notebook(self, step: Step) -> Path:
+    def notebook(self, step: PipelineStep) -> Path:
         """The source notebook of `step`: zone steps from `notebooks_dir`, the analysis from notebooks/."""
         return step.notebook if step.kind == ANALYSIS else Path(self.notebooks_dir) / f"{step.name}.ipynb"
 
-    def selected_steps(self) -> tuple[Step, ...]:
+    def selected_steps(self) -> tuple[PipelineStep, ...]:
         """The steps this run executes, in pipeline order; UsageError for an unknown step."""
         try:
             return pipeline.select(pipeline.steps_for(self.on_glue), start=self.from_step, only=self.only)
@@ -107,7 +107,7 @@ def _writable_dir(path: Path, what: str) -> None:
         raise UsageError(f"{what} {path} is not writable")
 
 
-def _missing_inputs(options: RunOptions, steps: tuple[Step, ...]) -> list[str]:
+def _missing_inputs(options: RunOptions, steps: tuple[PipelineStep, ...]) -> list[str]:
     """The lake tables the selected steps need from earlier steps that the lake does not hold."""
     from stedi.lake.store import Lake
 
@@ -115,7 +115,7 @@ def _missing_inputs(options: RunOptions, steps: tuple[Step, ...]) -> list[str]:
     return [name for name in pipeline.external_inputs(steps) if not lake.exists(name)]
 
 
-def validate(options: RunOptions) -> tuple[Step, ...]:
+def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
     """Every argument and input checked before anything is written; returns the steps to run."""
     from stedi.core.intake import RawInputError, check_raw_dir
 
