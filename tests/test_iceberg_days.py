@@ -29,7 +29,7 @@ from stedi import config
 from stedi.lake.catalogs import forget_catalogs
 from stedi.lake import icefiles
 from stedi.lake.icelake import IcebergTables
-from stedi.lake.store import Lake
+from stedi.lake.icelake import IcebergTables
 
 pytestmark = [pytest.mark.e2e, pytest.mark.own_lake]
 
@@ -42,7 +42,7 @@ def fresh_catalogs():
 
 def _lake(spark, lake) -> IcebergTables:
     forget_catalogs()  # another process committed: read the catalog afresh
-    opened = Lake(spark, str(lake))
+    opened = IcebergTables(spark, str(lake))
     assert isinstance(opened, IcebergTables)
     return opened
 

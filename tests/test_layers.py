@@ -12,7 +12,7 @@ from stedi import config
 
 # Lowest first. A module may import from its own layer or a lower one, never a higher one.
 LAYERS = {
-    "config": 0, "context": 0, "files": 0, "errors": 0, "display": 0, "__init__": 0,
+    "config": 0, "context": 0, "atomic_files": 0, "errors": 0, "display": 0, "__init__": 0,
     "core": 1,
     "lake": 2, "engine": 2,
     "run": 3,

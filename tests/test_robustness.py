@@ -20,7 +20,7 @@ from stedi.lake.lock import LOCK_FILE, LakeBusy, LakeLock
 from pyspark.sql import functions as F
 
 from stedi.core.tables import SOURCES, landing_table, table
-from stedi.lake.store import Lake
+from stedi.lake.icelake import IcebergTables
 from stedi.lake import icefiles
 from stedi.lake.catalogs import forget_catalogs
 from stedi.lake.iceberg import RUN_ID, IcebergLake
@@ -113,7 +113,7 @@ def test_killed_mid_write_leaves_the_tables_as_they_were_and_resume_completes(
 def _quarantines(spark, lake_dir) -> dict[str, tuple[int, int]]:
     """Per landing table, its quarantine's (rows, hash of every record's reason and text)."""
     forget_catalogs()
-    opened = Lake(spark, str(lake_dir))
+    opened = IcebergTables(spark, str(lake_dir))
     found = {}
     for source in SOURCES:
         q = opened.read_quarantine(landing_table(source))
@@ -136,11 +136,11 @@ def test_killed_between_a_landing_commit_and_its_quarantines_the_next_run_lands_
                        env={config.KILL_POINT_ENV: "between-commits:accelerometer_landing"})
     assert killed.returncode == 1, killed.stdout + killed.stderr
     forget_catalogs()
-    assert Lake(None, str(lake)).unfinished_pairs() == ["accelerometer_landing"]
+    assert IcebergTables(None, str(lake)).unfinished_pairs() == ["accelerometer_landing"]
     done = stedi_run(lake, runs, *landing)
     assert "accelerometer_landing: a killed run committed it but not its quarantine; landing it again" in done.stdout
     forget_catalogs()
-    assert Lake(None, str(lake)).unfinished_pairs() == []
+    assert IcebergTables(None, str(lake)).unfinished_pairs() == []
     names = [landing_table(source) for source in SOURCES]
     now, expected = fingerprints(spark, lake), clean_fingerprints("strict")
     assert {n: now[n] for n in names} == {n: expected[n] for n in names}

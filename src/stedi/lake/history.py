@@ -46,7 +46,7 @@ def history_lines(table: str, lake_dir: str, database: str = config.DEFAULT_DATA
 
 
 def as_of_views(lake, run_id: str) -> list[str]:
-    """Register every table of `lake` (stedi.lake.store.Lake) as it stood after run `run_id`; returns their
+    """Register every table of `lake` (stedi.lake.icelake.IcebergTables) as it stood after run `run_id`; returns their
     names. A run no snapshot names, and no later one either, is refused in one line."""
     if not lake.exists_at_all():
         raise UsageError(f"no lake at {lake.root} (no {config.ICEBERG_CATALOG_FILE}); build one with `stedi run`")

@@ -26,7 +26,7 @@ def run_statements(
     from stedi.lake.history import as_of_views
     from stedi.lake.information_schema import register_information_schema
     from stedi.lake.recorded import holds_lake, policy_to_read
-    from stedi.lake.store import Lake
+    from stedi.lake.icelake import IcebergTables
 
     out = out or sys.stdout
     root = config.resolve(lake_dir)
@@ -38,7 +38,7 @@ def run_statements(
         raise UsageError(str(exc)) from None
     spark = local_session(engine, "stedi-sql")
     quiet_task_errors(spark)
-    lake = Lake(spark, root, policy=policy)
+    lake = IcebergTables(spark, root, policy=policy)
     register_information_schema(lake, as_of_views(lake, as_of) if as_of else lake.register_existing())
     for number, statement in enumerate(found, 1):
         try:

@@ -24,14 +24,15 @@ from __future__ import annotations
 from functools import reduce
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
+
+from stedi.core.fingerprint import content_fingerprint
 
 
 def added_rows(lake, declared, table: str, policy) -> DataFrame | None:
     """The rows to add to `table` (see the module docstring), or None when it must be computed whole."""
     if declared is None or not declared.appendable or table not in declared.writes:
         return None
-    made = lake.marker(table)
+    made = lake.snapshot_meta(table)
     if made.get("policy") != policy or not made.get("inputs") or not lake.exists(table):
         return None
     added = []
@@ -39,7 +40,7 @@ def added_rows(lake, declared, table: str, policy) -> DataFrame | None:
         now, then = lake.version(name), made["inputs"].get(name)
         if now == then:
             continue
-        if name not in declared.appendable or then is None or lake.marker(name).get("base") != then:
+        if name not in declared.appendable or then is None or lake.snapshot_meta(name).get("base") != then:
             return None
         added.append(name)
     if not added:
@@ -59,13 +60,8 @@ def added_rows(lake, declared, table: str, policy) -> DataFrame | None:
     return reduce(lambda a, b: a.unionByName(b), terms)
 
 
-def _content(frame: DataFrame) -> tuple[int, int]:
-    row = frame.agg(F.count(F.lit(1)), F.sum(F.xxhash64(*frame.columns).cast("decimal(38,0)"))).first()
-    return int(row[0]), int(row[1] or 0)
-
-
 def same_as_current(lake, table: str, staged) -> bool:
     """Whether a version computed whole holds exactly the rows of the current one (a bag: counted)."""
     if not lake.exists(table) or staged.rows != lake.rows(table):
         return False
-    return _content(lake.read_staged(staged)) == _content(lake.read(table))
+    return content_fingerprint(lake.read_staged(staged)) == content_fingerprint(lake.read(table))

@@ -109,9 +109,9 @@ def _writable_dir(path: Path, what: str) -> None:
 
 def _missing_inputs(options: RunOptions, steps: tuple[PipelineStep, ...]) -> list[str]:
     """The lake tables the selected steps need from earlier steps that the lake does not hold."""
-    from stedi.lake.store import Lake
+    from stedi.lake.icelake import IcebergTables
 
-    lake = Lake(None, options.lake, policy=options.policy, database=options.database)  # no Spark session
+    lake = IcebergTables(None, options.lake, policy=options.policy, database=options.database)  # no Spark session
     return [name for name in pipeline.external_inputs(steps) if not lake.exists(name)]
 
 
@@ -140,9 +140,9 @@ def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
         from stedi.lake.catalogs import refuse_previous_version
 
         refuse_previous_version(config.resolve(options.lake))  # version folders, row markers: one line
-        from stedi.lake.store import Lake
+        from stedi.lake.icelake import IcebergTables
 
-        Lake(None, options.lake, policy=options.policy, database=options.database).refuse_other_policy()  # a lake holds one policy's tables
+        IcebergTables(None, options.lake, policy=options.policy, database=options.database).refuse_other_policy()  # a lake holds one policy's tables
     _writable_dir(Path(options.runs_dir), "runs directory")
     for step in steps:
         source = options.notebook(step)

@@ -95,7 +95,7 @@ def run_step(
     (status "succeeded", "failed", or "interrupted" when the run was interrupted meanwhile)."""
     import nbformat
 
-    from stedi.run.execute import execute
+    from stedi.run.notebook_execution import execute
 
     executed = folder.notebook(step.name)
     source = options.notebook(step)

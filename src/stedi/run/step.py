@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame
 from stedi import config
 from stedi.context import Engine, Policy, Target
 from stedi.core import quality
-from stedi.display import show
+from stedi.display import display_or_print
 from stedi.engine.session import engine_for, spark_for
 from stedi.lake.icelake import IcebergTables
 from stedi.lake.staged import Staged
@@ -148,7 +148,7 @@ class Step:
                     f"{accounting['landed']} landed and {accounting['quarantined']} quarantined"
                 )
 
-        from stedi.core.intake.store import keys_hash
+        from stedi.core.intake.record_store import keys_hash
 
         meta = {
             "policy": self.policy,
@@ -218,7 +218,7 @@ class Step:
         # A landing table whose quarantine a killed run left behind (committed the table, not its
         # quarantine: `unfinished_pairs`) has no base: it is landed again whole, both committed anew.
         unfinished = set(self.lake.unfinished_pairs())
-        bases = {} if self.full else {name: self.lake.marker(name) for name in landing if name not in unfinished}
+        bases = {} if self.full else {name: self.lake.snapshot_meta(name) for name in landing if name not in unfinished}
         intake.land_all(
             self.spark,
             self.raw_dir,
@@ -310,7 +310,7 @@ class Step:
         if declared_step is None or not declared_step.writes or not set(declared_step.writes) <= set(self.tables):
             return
         built = {"run": self.run_id, "intake": record["intake"], "quality": record["quality"]}
-        freshness.record(declared_step, self.lake.root, self.policy, self._ledger, self._applied_erasures, built,
+        freshness.record_built(declared_step, self.lake.root, self.policy, self._ledger, self._applied_erasures, built,
                          self.lake.database)
 
     # -- evaluating and writing ---------------------------------------------------
@@ -326,7 +326,7 @@ class Step:
         report = self._evaluate(table, df)
         self.quality[table] = report.results
         if not report.ok:
-            show(report)
+            display_or_print(report)
             report.raise_for_errors()
         return report
 

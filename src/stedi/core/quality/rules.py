@@ -1,8 +1,8 @@
 """A data-quality rule: what must hold for a table, how to check it, and its DQDL form.
 
 A `Rule` is plain data (name, kind, severity, columns, params, description); the
-engine (stedi.core.quality.engine) knows how to evaluate each kind and the catalog
-(stedi.core.quality.catalog) declares which rules hold for which table. The
+engine (stedi.core.quality.evaluation) knows how to evaluate each kind and the catalog
+(stedi.core.quality.table_rules) declares which rules hold for which table. The
 constructors below (`complete`, `unique`, `allowed`, ...) are the vocabulary the
 catalog is written in.
 
