@@ -59,7 +59,7 @@ class Step:
         self.intake: dict[str, dict] = {}
         self.quality: dict[str, list[dict]] = {}
         self.erasures: list[dict] = []  # erasure requests applied by this step (ids and rows, no address)
-        self.consent: dict | None = None  # consent changes of the run and their rows (_consent_rows)
+        self.consent: dict | None = None  # the run's consent changes and their rows, as each publish returns them
         self._ledger = None  # the intake's ledger, once land_all committed it
         self._applied_erasures = None
         self._ledger_now = self._erasures_now = None  # the intake's ledger and erasures while land_all runs
