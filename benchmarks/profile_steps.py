@@ -3,13 +3,13 @@
     python benchmarks/profile_steps.py --raw-dir RAW [--work DIR] [--policy strict] [--rules] [--json FILE]
 
 Runs what the six glue_sessions/ notebooks run (stedi.run.step, stedi.core.intake, the transforms,
-stedi.core.quality, stedi.lake.store), in order, in one Spark session, without papermill, and times
+stedi.core.quality, stedi.lake.icelake), in order, in one Spark session, without papermill, and times
 each phase by wrapping the package's functions (nothing in src/ is changed):
 
 - intake: `land_source` per source, split into its own phases (survey, split, classify);
 - quality: `quality.evaluate` per table (the checks of Step.check and Step.land);
-- write: `Lake.stage` (the Spark write of a table's or quarantine's Parquet files, rows counted
-  from their footers), `Lake.publish` (the checks and the Iceberg commit).
+- write: `IcebergTables.stage` (the Spark write of a table's or quarantine's Parquet files, rows counted
+  from their footers), `IcebergTables.publish` (the checks and the Iceberg commit).
 
 With --rules, each quality rule of the two largest tables is then also evaluated alone on
 the stored table, to show what each rule costs.
@@ -84,13 +84,13 @@ def timed(owner, name: str, label: str | None = None, key=None):
 
 def instrument() -> None:
     from stedi.core import intake
-    from stedi.lake import store as lake
+    from stedi.lake import icelake as lake
     from stedi.core import quality
 
     timed(intake.landing, "land_source", "intake", key=lambda spark, raw, source: source)
     timed(quality, "evaluate", "quality", key=lambda table, *a, **k: table)
-    timed(lake.Lake, "stage", "write (Spark)", key=lambda self, name, df, **k: name)
-    timed(lake.Lake, "publish", "commit", key=lambda self, staged, **k: staged.name)
+    timed(lake.IcebergTables, "stage", "write (Spark)", key=lambda self, name, df, **k: name)
+    timed(lake.IcebergTables, "publish", "commit", key=lambda self, staged, **k: staged.name)
 
 
 def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = None) -> dict:
@@ -143,10 +143,10 @@ def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = N
 def rule_costs(lake_dir: str, policy: str, tables: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """Each rule of `tables` evaluated alone on the stored table: seconds per rule."""
     from stedi.core import quality
-    from stedi.lake.store import Lake
+    from stedi.lake.icelake import IcebergTables
     from stedi.engine.session import local_spark
 
-    lake = Lake(local_spark(), lake_dir, policy=policy)
+    lake = IcebergTables(local_spark(), lake_dir, policy=policy)
     costs: dict[str, dict[str, float]] = {}
     for name in tables:
         df = lake.read(name)

@@ -10,10 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from pyspark.sql import functions as F
-
 from stedi import config
-from stedi.lake.store import Lake
+from stedi.core.fingerprint import content_fingerprint
+from stedi.lake.icelake import IcebergTables
 from stedi.core.tables import TABLES
 from stedi.run.pipeline import ZONE_STEPS
 
@@ -28,13 +27,11 @@ AFTER_LANDING = ("--only", ",".join(step.name for step in ZONE_STEPS[1:]))
 
 def fingerprints(spark, lake_dir, policy="strict") -> dict[str, tuple[int, int]]:
     """table -> (rows, order-independent hash of every row's content), for every table present."""
-    lake = Lake(spark, str(lake_dir), policy=policy)
+    lake = IcebergTables(spark, str(lake_dir), policy=policy)
     found = {}
     for name in TABLES:
         if lake.exists(name):
-            df = lake.read(name)
-            row = df.agg(F.count(F.lit(1)), F.sum(F.xxhash64(*df.columns).cast("decimal(38,0)"))).first()
-            found[name] = (row[0], int(row[1] or 0))
+            found[name] = content_fingerprint(lake.read(name))
     return found
 
 

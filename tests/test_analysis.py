@@ -592,7 +592,7 @@ def small_lake(tmp_path_factory, spark):
     """A strict lake of the first 40 real customers and their readings, built by the real intake and transforms."""
     from stedi.core import intake
     from stedi.core.tables import SOURCES, landing_table
-    from stedi.lake.store import Lake
+    from stedi.lake.icelake import IcebergTables
     from stedi.run.pipeline import derive
 
     base = tmp_path_factory.mktemp("small")
@@ -614,7 +614,7 @@ def small_lake(tmp_path_factory, spark):
             ]
         (folder / f"{source}-subset.json").write_text("\n".join(lines) + "\n")
 
-    lake = Lake(spark, str(base / "lake"), policy="strict")
+    lake = IcebergTables(spark, str(base / "lake"), policy="strict")
     accounting = {}
     for source in SOURCES:
         result = intake.land_source(spark, base / "raw", source)

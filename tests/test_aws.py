@@ -22,7 +22,8 @@ from stedi.cli import main
 from stedi.core.tables import SOURCES, TABLES, landing_table
 from stedi.lake import layout
 from stedi.lake.catalogs import forget_catalogs, quarantine_name
-from stedi.lake.iceberg import IcebergLake, Staged
+from stedi.lake.iceberg import IcebergLake
+from stedi.lake.staged import Staged
 from stedi.run.options import RunOptions
 from stedi.run.runner import run
 

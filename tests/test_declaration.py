@@ -14,7 +14,7 @@ from stedi.run import pipeline
 from stedi.run.pipeline import ANALYSIS, PIPELINE, ZONE, ZONE_STEPS
 
 
-def _code(step: pipeline.Step) -> ast.Module:
+def _code(step: pipeline.PipelineStep) -> ast.Module:
     """The notebook's code cells as one module (IPython magics left out)."""
     nb = nbformat.read(step.notebook, as_version=4)
     lines = [

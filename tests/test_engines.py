@@ -25,11 +25,12 @@ from stedi.analysis.funnel import FUNNEL_COLUMNS, LANDING_TABLES, consent_funnel
 from stedi.analysis.readings import sampling_intervals, value_counts
 from stedi.analysis.signal import distance_signal, magnitude_quantiles
 from stedi.core import quality
+from stedi.core.fingerprint import content_fingerprint
 from stedi.core.schemas import spark_schema
 from stedi.core.quality import rules as R
-from stedi.core.quality.catalog import BIRTHDAY_PLAUSIBLE, EMAIL_PATTERN
+from stedi.core.quality.table_rules import BIRTHDAY_PLAUSIBLE, EMAIL_PATTERN
 from stedi.core.tables import SOURCES, TABLES, landing_table
-from stedi.lake.store import Lake
+from stedi.lake.icelake import IcebergTables
 from stedi.run.pipeline import derive
 
 # Both engines on the real exports: seconds per test, so the whole tier (make test), not make check.
@@ -48,8 +49,7 @@ EXPECTED_ROWS = {
 
 def fingerprint(df) -> tuple:
     """(columns with types, rows, order-independent hash of every row's content) of a frame."""
-    row = df.agg(F.count(F.lit(1)), F.sum(F.xxhash64(*df.columns).cast("decimal(38,0)"))).first()
-    return [(f.name, f.dataType.simpleString()) for f in df.schema.fields], int(row[0]), int(row[1] or 0)
+    return [(f.name, f.dataType.simpleString()) for f in df.schema.fields], *content_fingerprint(df)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def landing_dir(sessions, tmp_path_factory):
 
     base = tmp_path_factory.mktemp("landing")
     with on("spark"):
-        lake = Lake(sessions["spark"], str(base))
+        lake = IcebergTables(sessions["spark"], str(base))
         for source in SOURCES:
             result = intake.land_source(sessions["spark"], config.RAW_DIR, source)
             lake.write(landing_table(source), result.landed)
@@ -70,7 +70,7 @@ def landing_dir(sessions, tmp_path_factory):
 class Built:
     """One engine's lakes: the landing tables and, per policy, the tables derived from them."""
 
-    def __init__(self, landing: Lake, lakes: dict[str, Lake], written: dict[str, dict]):
+    def __init__(self, landing: IcebergTables, lakes: dict[str, IcebergTables], written: dict[str, dict]):
         self.landing, self.lakes, self.written = landing, lakes, written
 
     def read(self, policy: str, name: str):
@@ -82,26 +82,26 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built(sessions, landing_dir, tmp_path_factory):
-    """engine -> Built: every table written by that engine's Lake.
+    """engine -> Built: every table written by that engine's IcebergTables.
 
     Spark reads the landing tables where its intake wrote them; Sail writes them again
     (JSON lines) from there and reads its own. The other tables are derived from those by the
     pipeline's transforms and written (Parquet), one lake per policy. `written` holds what
-    Lake.write returned, by (policy, table)."""
+    IcebergTables.write returned, by (policy, table)."""
     out = {}
     for engine in ENGINES:
         with on(engine):
             session = sessions[engine]
-            landing = Lake(session, str(landing_dir))
+            landing = IcebergTables(session, str(landing_dir))
             written = {}
             if engine == "sail":
-                source, landing = landing, Lake(session, str(tmp_path_factory.mktemp("sail-landing")))
+                source, landing = landing, IcebergTables(session, str(tmp_path_factory.mktemp("sail-landing")))
                 for name in LANDING_TABLES:
                     written["landing", name] = landing.write(name, source.read(name))
             frames = {name: landing.read(name) for name in LANDING_TABLES}
             lakes = {}
             for policy in config.POLICIES:
-                lakes[policy] = Lake(session, str(tmp_path_factory.mktemp(f"{engine}-{policy}")), policy=policy)
+                lakes[policy] = IcebergTables(session, str(tmp_path_factory.mktemp(f"{engine}-{policy}")), policy=policy)
                 for name, df in derive(frames, policy).items():
                     if name not in LANDING_TABLES:
                         written[policy, name] = lakes[policy].write(name, df)
@@ -173,7 +173,7 @@ def test_free_sql_rules_run_on_temporary_views_dropped_afterwards(sessions, engi
 
 
 def test_quality_regular_expressions_mean_the_same_on_both_engines(sessions):
-    """Java's `\\s` and `$` differ from Rust's: the catalog's patterns avoid them (stedi.core.quality.catalog)."""
+    """Java's `\\s` and `$` differ from Rust's: the catalog's patterns avoid them (stedi.core.quality.table_rules)."""
     emails = ["a@x.com", "a@x.com\n", "a@x.com\r", "a\u00a0b@x.com", "a b@x.com", "a@x\tb.com", "é@x.com", "@x.com"]
     birthdays = ["2000-01-31", "2000-01-31\n", "2000-13-01", "1890-01-01", "20000-01-01"]
     matched = {}
@@ -197,7 +197,7 @@ def test_quality_regular_expressions_mean_the_same_on_both_engines(sessions):
 def test_lake_round_trip_counts_rows_from_the_written_files(sessions, tmp_path, engine):
     session = sessions[engine]
     with on(engine):
-        lake = Lake(session, str(tmp_path / "lake"))
+        lake = IcebergTables(session, str(tmp_path / "lake"))
         readings = session.range(5).select(
             F.lit(1).cast("bigint").alias("sensorReadingTime"),
             F.col("id").cast("string").alias("serialNumber"),
@@ -227,7 +227,7 @@ def test_analysis_computations_agree_on_both_engines(sessions, built, landing_di
     for engine in ENGINES:
         session = sessions[engine]
         with on(engine):
-            source = Lake(session, str(landing_dir))
+            source = IcebergTables(session, str(landing_dir))
             landing = {name: source.read(name).select(*FUNNEL_COLUMNS[name]) for name in LANDING_TABLES}
             tables = built[engine].tables("strict")
             accel, steps = tables["accelerometer_trusted"], tables["step_trainer_trusted"]

@@ -196,20 +196,16 @@ def test_mark_done_records_the_run_and_the_rows_removed(tmp_path):
 def test_a_request_made_while_a_run_works_stays_pending_for_the_next_run(tmp_path):
     """The run loads the registry when step 00 starts and marks what it applied when it ends:
     a `stedi erase` in between must not be overwritten by the run's older copy."""
-    from types import SimpleNamespace
-
     from stedi.run import privacy
 
     [ann] = Erasures.request(str(tmp_path), [ANN])
     at_start = Erasures.load(str(tmp_path))  # what the run applies
     [bob] = Erasures.request(str(tmp_path), ["bob@x.com"])  # made while the run works
-    intake = {"customer_landing": {"run": {"erased": 1}}}
-    step = SimpleNamespace(lake=SimpleNamespace(root=str(tmp_path)), run_id="run-1", intake=intake)
-    privacy.erasures_done(step, at_start, ("customer",))
+    done = privacy.mark_erasures_done(str(tmp_path), at_start, "run-1", {"customer_landing": 1})
     after = Erasures.load(str(tmp_path))
     assert [r["id"] for r in after.requests] == [ann["id"], bob["id"]]
     assert [r["id"] for r in after.pending] == [bob["id"]]
-    assert step.erasures == [{"id": ann["id"], "rows": {"customer_landing": 1}}]
+    assert done == [{"id": ann["id"], "rows": {"customer_landing": 1}}]
 
 
 def _request_one(lake: str, email: str) -> None:

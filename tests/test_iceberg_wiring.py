@@ -1,4 +1,4 @@
-"""`Lake(...)` (and so a notebook's Step) works on Iceberg tables through
+"""`IcebergTables(...)` (and so a notebook's Step) works on Iceberg tables through
 stedi.lake.icelake.IcebergTables. Classic Spark, as tests/test_step.py."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from stedi.core.transforms.customer_trusted import consenting_customers
 from stedi.lake import icefiles
 from stedi.lake.catalogs import forget_catalogs
 from stedi.lake.icelake import IcebergTables
-from stedi.lake.store import Lake
+from stedi.lake.icelake import IcebergTables
 
 T = CONSENT_A
 
@@ -36,7 +36,7 @@ def step(tmp_path, spark):
 
 
 def test_lake_is_an_iceberg_lake_and_a_paths_only_lake_writes_nothing(tmp_path):
-    lake = Lake(None, str(tmp_path / "lake"))
+    lake = IcebergTables(None, str(tmp_path / "lake"))
     assert isinstance(lake, IcebergTables)
     assert lake.exists("customer_trusted") is False and not (tmp_path / "lake").exists()
 
@@ -76,7 +76,7 @@ def test_quarantined_rows_go_to_the_quarantine_table(step, spark, monkeypatch):
 
 
 def test_versions_markers_and_parts_of_an_append(tmp_path, spark):
-    lake = Lake(spark, str(tmp_path / "lake"))
+    lake = IcebergTables(spark, str(tmp_path / "lake"))
     first = lake.write("accelerometer_trusted", accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0)]))
     assert first["rows"] == 1
     v1 = lake.version("accelerometer_trusted")
@@ -84,7 +84,7 @@ def test_versions_markers_and_parts_of_an_append(tmp_path, spark):
                         meta={"policy": "strict", "inputs": {"accelerometer_landing": "123"}}, append=True)
     lake.publish(staged)
     assert lake.version("accelerometer_trusted") != v1
-    marker = lake.marker("accelerometer_trusted")
+    marker = lake.snapshot_meta("accelerometer_trusted")
     assert marker["base"] == v1 and marker["inputs"] == {"accelerometer_landing": "123"} and marker["rows"] == 2
     assert [r.user for r in lake.read_part("accelerometer_trusted", "old").collect()] == ["a@x.com"]
     assert [r.user for r in lake.read_part("accelerometer_trusted", "new").collect()] == ["b@x.com"]
@@ -130,7 +130,7 @@ def test_the_zone_steps_on_the_real_exports_build_an_iceberg_lake_any_iceberg_to
 def test_forget_history_after_a_rebuild_without_a_customer_leaves_no_file_holding_them(tmp_path, spark):
     from lake_files import holding
 
-    lake = Lake(spark, str(tmp_path / "lake"))
+    lake = IcebergTables(spark, str(tmp_path / "lake"))
     lake.write("customer_landing", customers(spark, [("gone@x.com", "dev-gone", T), ("kept@x.com", "dev-kept", T)]))
     lake.write_quarantine("customer_landing", spark.createDataFrame(
         [("f.json", 1, "broken", '{"email": "gone@x.com"')], "source_file string, position bigint, reason string, raw string"))
@@ -157,7 +157,7 @@ def test_an_erasure_run_then_forget_history_leaves_no_file_under_the_lake_holdin
 
     lake, runs = tmp_path / "lake", tmp_path / "runs"
     stedi_run(lake, runs, *ZONE_STEPS_ONLY)
-    built = Lake(spark, str(lake))
+    built = IcebergTables(spark, str(lake))
     person = built.read("machine_learning_curated").select("serialNumber").first()["serialNumber"]
     email = built.read("customer_landing").where(f"serialNumber = '{person}'").first()["email"]
     assert holding(lake, email) and holding(lake, person)
@@ -165,7 +165,7 @@ def test_an_erasure_run_then_forget_history_leaves_no_file_under_the_lake_holdin
                    cwd=config.PROJECT_ROOT)
     stedi_run(lake, runs, *ZONE_STEPS_ONLY)
     forget_catalogs()
-    after = Lake(spark, str(lake))
+    after = IcebergTables(spark, str(lake))
     assert after.read("customer_landing").where(f"email = '{email}'").count() == 0
     # The run forgot the history at its end: nothing older is left to forget.
     assert holding(lake, email) == [] and holding(lake, person) == []
@@ -176,7 +176,7 @@ def test_an_erasure_run_then_forget_history_leaves_no_file_under_the_lake_holdin
 def test_as_of_views_versions_without_an_engine_and_an_unfinished_pair(tmp_path, spark):
     from stedi.lake.icelake import table_rows, table_version
 
-    lake = Lake(spark, str(tmp_path / "lake"))
+    lake = IcebergTables(spark, str(tmp_path / "lake"))
     quarantine = spark.createDataFrame([("f", 1, "r", "x")], "source_file string, position bigint, reason string, raw string")
     lake.name_run("20261201T000000Z", "00")
     lake.write("accelerometer_landing", accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0)]))
@@ -210,7 +210,7 @@ def test_history_and_as_of_refuse_a_missing_lake_or_table_in_one_line(tmp_path, 
     assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "nowhere").exists()
     assert main(["history", "customer_lounge", "--lake-dir", missing]) == 2
     assert "unknown table 'customer_lounge'" in capsys.readouterr().err
-    lake = Lake(None, str(tmp_path / "lake"))
+    lake = IcebergTables(None, str(tmp_path / "lake"))
     lake.lake.ensure("customer_trusted")  # a table without a snapshot
     assert main(["history", "customer_trusted", "--lake-dir", str(tmp_path / "lake")]) == 2
     assert "has no snapshot" in capsys.readouterr().err

@@ -34,7 +34,6 @@ from stedi.core.tables import SOURCES, landing_table
 from stedi.lake import icefiles
 from stedi.lake.catalogs import forget_catalogs
 from stedi.lake.icelake import IcebergTables
-from stedi.lake.store import Lake
 from stedi.run.folder import RunFolder
 
 # Its own lakes, days apart: no clean build of the session's, so not on the builds' worker. Its
@@ -102,7 +101,7 @@ def _day(raw: Path, day: int) -> None:
 def _lake_content(spark, lake: Path) -> dict:
     """Every table's fingerprint, and every quarantine's (rows, hash of its reasons and texts)."""
     found = fingerprints(spark, lake)
-    store = Lake(spark, str(lake))
+    store = IcebergTables(spark, str(lake))
     for source in SOURCES:
         name = landing_table(source)
         if Path(store.quarantine_path(name)).exists():
@@ -136,7 +135,7 @@ def _manifest(runs: Path) -> dict:
 
 def _lake(spark, lake: Path) -> IcebergTables:
     forget_catalogs()  # another process committed: read the catalog afresh
-    opened = Lake(spark, str(lake))
+    opened = IcebergTables(spark, str(lake))
     assert isinstance(opened, IcebergTables)
     return opened
 
@@ -242,7 +241,7 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert after["accelerometer_landing"][0] < before["accelerometer_landing"][0]  # replaced, not added to
     ledger = json.loads((lake / "_intake" / "ledger.json").read_text())
     assert [r["path"].rsplit("/", 1)[-1] for r in ledger["replaced"]] == [_files("accelerometer")[0].name]
-    store = Lake(spark, str(lake))
+    store = IcebergTables(spark, str(lake))
     trusted_emails = {r["email"] for r in store.read("customer_trusted").select("email").collect()}
     assert withdraws["email"] not in trusted_emails and consents["email"] in trusted_emails
     for name, column, value in (

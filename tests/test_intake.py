@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from stedi.core import intake
 from stedi.core.intake import notext
-from stedi.lake.store import QUARANTINE_COLUMNS
+from stedi.lake.catalogs import QUARANTINE_COLUMNS
 from stedi.core.schemas import schema_difference
 from stedi.core.tables import SOURCES, landing_table, table
 

@@ -32,7 +32,7 @@ from stedi.core.intake import csvtext
 from stedi.core.intake.ledger import Ledger
 from stedi.core.schemas import schema_difference
 from stedi.core.tables import SOURCES, landing_table, table
-from stedi.lake.store import QUARANTINE_COLUMNS
+from stedi.lake.catalogs import QUARANTINE_COLUMNS
 
 RECORDS = fx.real_records("accelerometer", 6)
 

@@ -5,7 +5,7 @@ classified records (landed, quarantined with file, position, reason and raw text
 duplicates), the landing content and the accounting must be identical, and on Sail too what
 the fixtures say each file must give. (The real exports are landed on both engines by the
 clean builds: tests/test_pipeline.py compares their tables and intake accounting.) Then the places where the engines take their own
-path (stedi.core.intake.engines), each on both engines.
+path (stedi.core.intake.spark_or_sail), each on both engines.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from engines import on, sail, sessions  # noqa: F401
 
 from stedi.core import intake
-from stedi.core.intake import engines as intake_engines
+from stedi.core.intake import spark_or_sail as intake_engines
 from stedi.core.tables import SOURCES, landing_table, table
 
 # Both engines over messy exports: seconds per test, so the whole tier (make test).
@@ -113,7 +113,7 @@ def test_messy_exports_land_the_same_on_both_engines(sessions, messy_raw, kind, 
     assert connect["accounting"]["balanced"]
 
 
-# -- the engines' own paths (stedi.core.intake.engines) ------------------------------------
+# -- the engines' own paths (stedi.core.intake.spark_or_sail) ------------------------------------
 
 
 def test_each_file_is_read_whole_under_its_own_name(sessions, tmp_path):

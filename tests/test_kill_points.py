@@ -124,7 +124,7 @@ def _assert_consistent(lake_dir, raw, runs) -> None:
         name = landing_table(source)
         if name in unfinished:
             continue
-        accounting = tables.marker(name)["accounting"]
+        accounting = tables.snapshot_meta(name)["accounting"]
         assert accounting["read"] == (accounting["landed"] + accounting["quarantined"]
                                       + accounting["duplicates_dropped"] + accounting.get("erased", 0)), name
         assert (lake.rows(name), lake.rows(lake.quarantine(name))) == (

@@ -89,11 +89,11 @@ def test_run_folder_holds_every_executed_notebook_and_its_html(policy, clean_bui
 @pytest.mark.e2e
 def test_lake_tables_are_where_the_manifest_says_with_their_declared_types(finished_run, spark):
     policy, lake, _, manifest, _ = finished_run
-    from stedi.lake.store import Lake
+    from stedi.lake.icelake import IcebergTables
     from stedi.core.schemas import schema_difference
     from stedi.core.tables import table
 
-    reader = Lake(spark, str(lake), policy=policy)
+    reader = IcebergTables(spark, str(lake), policy=policy)
     for name, entry in manifest["tables"].items():
         spec = table(name)
         assert entry["path"] == f"{lake}/{spec.zone}/{name}"
@@ -142,9 +142,9 @@ def test_every_zone_notebook_runs_under_nbval_and_builds_the_strict_lake(tmp_pat
 @pytest.mark.e2e
 def test_sql_validation_queries_agree_with_the_manifest(finished_run, spark):
     policy, lake, _, manifest, _ = finished_run
-    from stedi.lake.store import Lake
+    from stedi.lake.icelake import IcebergTables
 
-    reader = Lake(spark, str(lake), policy=policy)
+    reader = IcebergTables(spark, str(lake), policy=policy)
     reader.register_existing()
     counts = reader.sql((config.SQL_DIR / "validate_counts.sql").read_text()).collect()
     assert {r["table_name"]: r["row_count"] for r in counts} == {n: t["rows"] for n, t in manifest["tables"].items()}

@@ -465,14 +465,19 @@ def test_the_lake_is_named_by_lake_dir_and_bucket_prefix_are_its_old_form():
 def test_run_options_are_checked_when_the_runner_is_called_directly(tmp_path):
     from stedi.errors import UsageError
 
+    # Text (a resumed run's manifest, a direct caller) is parsed when the options are made.
+    for text, message in (
+        ({"policy": "lenient"}, "unknown policy 'lenient'; choose one of: strict, udacity"),
+        ({"target": "mars"}, "unknown target 'mars'; choose one of: local, glue"),
+        ({"engine": "duckdb"}, "unknown engine 'duckdb'; choose one of: spark, sail"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            runner.run(RunOptions(**text))
     for options, message in (
-        (RunOptions(policy="lenient"), "unknown policy 'lenient'"),
-        (RunOptions(target="mars"), "unknown target 'mars'"),
         (RunOptions(target="glue"), "--target glue needs a lake on S3: --lake-dir s3://BUCKET/PREFIX"),
         (RunOptions(lake_dir="s3://b/team/lake", engine="spark"),
          "--engine spark cannot reach the lake s3://b/team/lake: local Spark has no S3 connector"),
         (RunOptions(lake_dir="s3://b/team/lake", bucket="other"), "name two lakes; give --lake-dir alone"),
-        (RunOptions(engine="duckdb"), "unknown engine 'duckdb'; choose one of: spark, sail"),
         (RunOptions(target="glue", bucket="b", engine="sail"), "--target glue runs Spark on AWS Glue"),
     ):
         with pytest.raises(UsageError, match=message):

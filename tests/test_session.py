@@ -19,16 +19,18 @@ import pytest
 
 from stedi import config
 from stedi.engine import kernel
-from stedi.engine.session import engine_for, engine_of, spark_for
+from stedi.context import Engine, Target
+from stedi.engine.session import engine_for
 
 SAIL_SCRIPT = textwrap.dedent(
     """
     import json, os, sys
     from stedi.engine import glue_magics
-    from stedi.engine.session import engine_of, local_session, sail_address, spark_for, stop_sail
+    from stedi.context import Engine, Target
+    from stedi.engine.session import local_session, sail_address, spark_for, stop_sail
 
     first = local_session()
-    second = spark_for("local")
+    second = spark_for(Target.LOCAL, Engine.SAIL)  # the kernel's engine ($STEDI_ENGINE=sail)
     address = sail_address()
     rows = first.sql("select 40 + 2 as answer").collect()
     children = []
@@ -44,7 +46,7 @@ SAIL_SCRIPT = textwrap.dedent(
         again = local_session()
         print(json.dumps({"stopped": address, "again": sail_address(), "same": again is first}), flush=True)
     print(json.dumps({
-        "engine": engine_of(first), "same": first is second, "address": address,
+        "engine": Engine.of(first), "same": first is second, "address": address,
         "answer": int(rows[0]["answer"]), "children": children, "sql_rows": len(shown),
     }), flush=True)
     """
@@ -90,21 +92,22 @@ def test_the_engine_is_the_one_given_else_the_kernels_else_the_default(monkeypat
 @pytest.mark.parametrize("given, env", [("duckdb", ""), ("", "duckdb")])
 def test_an_unknown_engine_is_refused_naming_the_choices(monkeypatch, given, env):
     monkeypatch.setenv(config.ENGINE_ENV, env)
-    with pytest.raises(ValueError, match=r"unknown engine 'duckdb'; expected one of spark, sail"):
+    with pytest.raises(ValueError, match=r"unknown engine 'duckdb'; choose one of: spark, sail"):
         engine_for(given)
     with pytest.raises(ValueError, match="unknown engine 'duckdb'"):
-        spark_for("local", given)
+        engine_for(given, Target.LOCAL)
 
 
 def test_glue_runs_spark_only_and_an_unknown_target_is_refused():
     with pytest.raises(ValueError, match="target glue runs Spark; engine 'sail' runs only on target local"):
-        spark_for("glue", "sail")
+        engine_for("sail", Target.GLUE)
+    assert engine_for("", Target.GLUE) == engine_for("spark", Target.GLUE) == Engine.SPARK
     with pytest.raises(ValueError, match="unknown target 'mars'"):
-        spark_for("mars")
+        Target.parse("mars")
 
 
 def test_a_classic_session_is_on_the_spark_engine(spark):
-    assert engine_of(spark) == "spark"
+    assert Engine.of(spark) == "spark"
 
 
 # -- Sail ---------------------------------------------------------------------------
@@ -141,8 +144,9 @@ def test_the_kernel_spec_fixes_an_engine_only_when_given():
     spec = kernel.kernel_spec("sail")
     assert spec["env"] == {config.ENGINE_ENV: "sail"} and spec["display_name"].endswith(", sail)")
     assert "--ext=stedi.engine.glue_magics" in spec["argv"]
-    with pytest.raises(ValueError, match="unknown engine 'duckdb'"):
-        kernel.kernel_spec("duckdb")
+    with pytest.raises(SystemExit) as refused:  # the kernel's own command line parses the engine
+        kernel.main(["--engine", "duckdb"])
+    assert refused.value.code == 2
 
 
 def test_a_kernel_registered_with_sail_opens_sail_sessions_and_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -154,9 +158,10 @@ def test_a_kernel_registered_with_sail_opens_sail_sessions_and_leaves_nothing_be
     (spec_dir / "kernel.json").write_text(json.dumps(kernel.kernel_spec("sail")))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     code = (
-        "from stedi.engine.session import engine_of, local_session, sail_address\n"
+        "from stedi.context import Engine\n"
+        "from stedi.engine.session import local_session, sail_address\n"
         "spark = local_session()\n"
-        "print(engine_of(spark), sail_address(), spark.range(3).count())"
+        "print(Engine.of(spark), sail_address(), spark.range(3).count())"
     )
     km = KernelManager(kernel_name=name)
     km.start_kernel(cwd=str(config.PROJECT_ROOT), env={k: v for k, v in os.environ.items() if k != config.ENGINE_ENV})

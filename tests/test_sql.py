@@ -25,7 +25,7 @@ from stedi.lake.catalogs import forget_catalogs
 from stedi.lake.iceberg import IcebergLake
 from stedi.lake.iceschema import iceberg_schema
 from stedi.lake.information_schema import register_information_schema
-from stedi.lake.store import Lake
+from stedi.lake.icelake import IcebergTables
 
 
 def ddl_columns(text: str) -> list[tuple[str, str]]:
@@ -73,7 +73,7 @@ def sql_file(name: str) -> str:
 
 def schema_problems(spark, lake_dir, policy: str = "strict") -> dict[str, tuple[str, int, str]]:
     """table -> (layout, problems, detail): validate_schema.sql on the lake at `lake_dir`, as `stedi sql` runs it."""
-    lake = Lake(spark, str(lake_dir), policy=policy)
+    lake = IcebergTables(spark, str(lake_dir), policy=policy)
     register_information_schema(lake, lake.register_existing())
     [statement] = statements(sql_file("validate_schema.sql"))
     return {r["table_name"]: (r["layout"], r["problems"], r["detail"]) for r in lake.sql(statement).collect()}
@@ -180,7 +180,7 @@ def test_validate_schema_reports_each_table_rewritten_with_another_schema(clean_
 def test_summary_queries_agree_with_the_tables_and_name_no_one(clean_builds, spark, policy):
     lake_dir, _, manifest, _ = clean_builds(policy)
     rows = {name: t["rows"] for name, t in manifest["tables"].items()}
-    lake = Lake(spark, str(lake_dir), policy=policy)
+    lake = IcebergTables(spark, str(lake_dir), policy=policy)
     lake.register_existing()
     per_device, consent, distance = [lake.sql(s).toPandas() for s in statements(sql_file("summary_queries.sql"))]
     for result in (per_device, consent, distance):
@@ -253,7 +253,7 @@ def tiny_lake(spark, root: Path, policy: str = "strict") -> Path:
 
     from stedi.core.schemas import spark_schema
 
-    lake = Lake(spark, str(root), policy=policy)
+    lake = IcebergTables(spark, str(root), policy=policy)
     rows = [canonical("customer", r) for r in real_records("customer", 2)]
     frame = spark.createDataFrame(rows, spark_schema(table("customer_landing").columns))
     lake.publish(lake.stage("customer_landing", frame, meta={"policy": policy}))

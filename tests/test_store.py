@@ -1,4 +1,4 @@
-"""stedi.core.intake.store on both engines: new files' records decided against the ones stored before."""
+"""stedi.core.intake.record_store on both engines: new files' records decided against the ones stored before."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from engines import on, sail, sessions  # noqa: F401
 
 from stedi.core.intake.classify import DUPLICATE, LANDED, QUARANTINED
 from stedi.core.intake.ledger import Plan
-from stedi.core.intake.store import keys_hash, landing_mode, seen_before
+from stedi.core.intake.record_store import keys_hash, landing_mode, seen_before
 
 ENGINES = ("spark", "sail")
 DECIDED = "user string, timestamp bigint, x double, y double, z double, status string, reason string, source_file string, position bigint"
@@ -53,12 +53,12 @@ def test_a_landing_table_is_kept_added_to_or_decided_whole():
 
 
 def test_files_parsed_a_few_per_write_land_as_in_one_write(sail, tmp_path, monkeypatch):  # noqa: F811
-    """The store is written a few files per write (store.STORE_BATCH): a clean file, a file
+    """The store is written a few files per write (record_store.STORE_BATCH): a clean file, a file
     to repair and a duplicate across two writes give the landing of a single write."""
     import intake_fixtures as fx
 
     from stedi.core import intake
-    from stedi.core.intake import store
+    from stedi.core.intake import record_store
     from stedi.core.intake.ledger import Ledger
 
     records = fx.real_records("accelerometer", 40)
@@ -69,7 +69,7 @@ def test_files_parsed_a_few_per_write_land_as_in_one_write(sail, tmp_path, monke
     (folder / "c.json").write_text(fx.json_lines(records[30:] + records[:2]))  # 2 copies of a.json's
 
     def landing(batch: int, lake) -> tuple[list, dict]:
-        monkeypatch.setattr(store, "STORE_BATCH", batch)
+        monkeypatch.setattr(record_store, "STORE_BATCH", batch)
         with on("sail"):
             result = intake.land_source(sail, tmp_path / "raw", "accelerometer", ledger=Ledger(lake))
             rows = sorted(tuple(r) for r in result.landed.collect())

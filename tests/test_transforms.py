@@ -180,21 +180,3 @@ def test_ml_strict_has_no_direct_identifiers(spark, consenting):
     steps, readings = step_trainer(spark, [(T, "dev-a", 1)]), accelerometer(spark, [("a@x.com", T, 0.0, 0.0, 0.0)])
     got = machine_learning_readings(steps, readings, consenting, "strict")
     assert not {"user", "email", "customerName", "phone", "birthDay"} & set(got.columns)
-
-
-# -- policies ------------------------------------------------------------------------
-TRANSFORMS = {
-    "customer_trusted": lambda s, c: consenting_customers(c, "lenient"),
-    "accelerometer_trusted": lambda s, c: consented_accelerometer_readings(accelerometer(s, []), c, "lenient"),
-    "customer_curated": lambda s, c: customers_with_readings(c, accelerometer(s, []), "lenient"),
-    "step_trainer_trusted": lambda s, c: consented_step_trainer_readings(step_trainer(s, []), c, "lenient"),
-    "machine_learning_curated": lambda s, c: machine_learning_readings(
-        step_trainer(s, []), accelerometer(s, []), c, "lenient"
-    ),
-}
-
-
-@pytest.mark.parametrize("transform", TRANSFORMS)
-def test_an_unknown_policy_is_refused(spark, consenting, transform):
-    with pytest.raises(ValueError, match="unknown policy 'lenient'"):
-        TRANSFORMS[transform](spark, consenting)

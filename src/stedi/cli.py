@@ -11,8 +11,16 @@ import sys
 
 from stedi import config
 from stedi.aws.commands import add_aws_commands, run_aws_command
+from stedi.context import Target
 from stedi.errors import UsageError
-from stedi.lake.history import history_parser
+from stedi.run.options import (
+    bucket_options,
+    database_option,
+    engine_option,
+    lake_dir_option,
+    policy_option,
+    runs_dir_option,
+)
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
@@ -26,24 +34,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stedi", description="STEDI balance lakehouse workbench")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = commands.add_parser("run", help="build the lakehouse: run the glue_sessions/ notebooks with papermill")
+    run = commands.add_parser(
+        "run",
+        help="build the lakehouse: run the glue_sessions/ notebooks with papermill",
+        parents=[lake_dir_option(), runs_dir_option(), policy_option(), engine_option(), bucket_options(),
+                 database_option()],
+    )
     run.add_argument("--raw-dir", default=str(config.RAW_DIR), help="exports as received (default: data/raw)")
-    run.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="a folder, or s3://BUCKET/PREFIX (default: data/lake)")
-    run.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
     run.add_argument(
-        "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
+        "--target", type=Target.argument, default=config.DEFAULT_TARGET, choices=Target.choices(),
+        help="local (default) or glue",
     )
-    run.add_argument("--target", default=config.DEFAULT_TARGET, choices=config.TARGETS, help="local (default) or glue")
-    run.add_argument(
-        "--engine",
-        default="",
-        choices=config.ENGINES,
-        help=f"the local engine: spark (PySpark local mode) or sail (Sail through Spark Connect); "
-        f"default: {config.DEFAULT_ENGINE}. --target glue always runs Spark",
-    )
-    run.add_argument("--bucket", default="", help="the old form of --lake-dir s3://BUCKET/PREFIX/lake")
-    run.add_argument("--prefix", default="", help="with --bucket: a key prefix inside the bucket")
-    run.add_argument("--database", default=config.DEFAULT_DATABASE, help="an S3 lake's Glue database (default: stedi)")
     run.add_argument(
         "--resume",
         nargs="?",
@@ -82,32 +83,32 @@ def _parser() -> argparse.ArgumentParser:
         "--only", metavar="STEP[,STEP]", help="run just these steps, in pipeline order, on an existing lake"
     )
 
-    quality = commands.add_parser("quality", help="the declared data-quality rules of every table")
-    quality.add_argument("--dqdl", action="store_true", help="print them as AWS Glue Data Quality (DQDL) rulesets")
-    quality.add_argument(
-        "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
+    quality = commands.add_parser(
+        "quality", help="the declared data-quality rules of every table", parents=[policy_option()]
     )
+    quality.add_argument("--dqdl", action="store_true", help="print them as AWS Glue Data Quality (DQDL) rulesets")
 
     rep = commands.add_parser(
-        "report", help="re-export a run's notebooks (with and without code) and rewrite its index.html"
+        "report",
+        help="re-export a run's notebooks (with and without code) and rewrite its index.html",
+        parents=[runs_dir_option()],
     )
-    rep.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
     rep.add_argument("--run", default="", help="a run id (default: the latest run)")
 
-    sql = commands.add_parser("sql", help="run Spark SQL on the local catalog of the lake's tables")
+    sql = commands.add_parser(
+        "sql",
+        help="run Spark SQL on the local catalog of the lake's tables",
+        parents=[lake_dir_option("the local lake to query"), policy_option(recorded=True), engine_option()],
+    )
     sql.add_argument("query", help="SQL text, or a path to a .sql file (statements separated by ;)")
-    sql.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="the local lake to query (default: data/lake)")
-    sql.add_argument(
-        "--policy", default=None, choices=config.POLICIES,
-        help="the policy the lake was built with (default: the one it recorded); another one is refused",
-    )
-    sql.add_argument(
-        "--engine", default=config.DEFAULT_ENGINE, choices=config.ENGINES,
-        help=f"the local engine that runs the SQL: spark or sail (default: {config.DEFAULT_ENGINE})",
-    )
     sql.add_argument("--limit", type=int, default=50, help="rows printed per statement at most (default: 50)")
     sql.add_argument("--as-of", default="", metavar="RUN_ID", help="every table as it stood after that run")
-    history_parser(commands)  # stedi history TABLE
+    history = commands.add_parser(
+        "history",
+        help="a table's snapshots: time, run, step, operation, rows",
+        parents=[lake_dir_option(), database_option()],
+    )
+    history.add_argument("table", help="a table, or <table>_quarantine")
 
     generate = commands.add_parser(
         "generate", help="write synthetic STEDI exports (the raw layout) of N times the real data's size"
@@ -124,12 +125,13 @@ def _parser() -> argparse.ArgumentParser:
     package.add_argument("--output", default="", help="where to write the zip (default: dist/stedi.zip)")
 
     erase = commands.add_parser(
-        "erase", help="request that customers be erased from the lake (the next stedi run applies it)"
+        "erase",
+        help="request that customers be erased from the lake (the next stedi run applies it)",
+        parents=[lake_dir_option()],
     )
     erase.add_argument(
         "--email", action="append", required=True, dest="emails", metavar="ADDRESS", help="an email (repeatable)"
     )
-    erase.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="lake root, or s3:// (default: data/lake)")
     erase.add_argument(
         "--new-lake",
         action="store_true",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from stedi.context import Engine, Policy, Target
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 # src/stedi -> src -> project root (an editable install keeps the package in the clone).
 PROJECT_ROOT = Path(os.environ.get("STEDI_HOME", PACKAGE_DIR.parents[1])).resolve()
@@ -23,16 +25,17 @@ DIST_DIR = PROJECT_ROOT / "dist"
 
 ZONES = ("landing", "trusted", "curated")
 QUARANTINE_ZONE = "quarantine"
-POLICIES = ("strict", "udacity")
-DEFAULT_POLICY = "strict"
-TARGETS = ("local", "glue")
-DEFAULT_TARGET = "local"
+# The run's choices are typed (stedi.context); here their defaults, and each one's choices in order.
+POLICIES = tuple(Policy)
+DEFAULT_POLICY = Policy.STRICT
+TARGETS = tuple(Target)
+DEFAULT_TARGET = Target.LOCAL
 # The local engines (stedi.engine.session): PySpark's local mode, or Sail through Spark Connect.
 # On target glue the engine is always Spark.
-ENGINES = ("spark", "sail")
+ENGINES = tuple(Engine)
 # The local default is Sail: the whole suite passes on it with the same table contents as
 # Spark, and a run over the real exports takes about a fifth of Spark's time (docs/engines.md).
-DEFAULT_ENGINE = "sail"
+DEFAULT_ENGINE = Engine.SAIL
 # The engine of a kernel or session opened without one (`stedi run` sets it for its kernel).
 ENGINE_ENV = "STEDI_ENGINE"
 # Sail's Spark Connect server listens on this interface only, on a free port.

@@ -11,7 +11,7 @@ def in_notebook() -> bool:
     return get_ipython() is not None
 
 
-def show(obj) -> None:
+def display_or_print(obj) -> None:
     """Display `obj` in a notebook; print it elsewhere."""
     if in_notebook():
         from IPython.display import display

@@ -14,8 +14,8 @@ from pyspark.sql import DataFrame
 
 from stedi import config
 from stedi.analysis.formatting import count, percent
+from stedi.context import Policy
 from stedi.core.tables import TABLES
-from stedi.core.transforms import POLICIES
 from stedi.run.pipeline import ZONE_STEPS, derive, external_inputs
 
 _DERIVING_STEPS = tuple(step for step in ZONE_STEPS if step.transform)
@@ -75,10 +75,10 @@ def consent_funnel(landing: dict[str, DataFrame]) -> pd.DataFrame:
 
     # Both policies at once, on threads sharing the Spark session (many small jobs: while one
     # waits on the driver, the other uses the cores).
-    with ThreadPoolExecutor(len(POLICIES), thread_name_prefix="stedi-funnel") as pool:
-        for policy, counts in zip(POLICIES, pool.map(policy_counts, POLICIES)):
+    with ThreadPoolExecutor(len(Policy), thread_name_prefix="stedi-funnel") as pool:
+        for policy, counts in zip(Policy, pool.map(policy_counts, Policy)):
             for name, n in counts.items():
-                rows[name][policy] = n
+                rows[name][policy.value] = n
     return pd.DataFrame(list(rows.values()))
 
 

@@ -9,6 +9,7 @@ import sys
 
 from stedi import config
 from stedi.errors import UsageError
+from stedi.run.options import bucket_options, database_option, lake_dir_option, policy_option
 
 
 def add_aws_commands(commands, parser_class) -> None:
@@ -16,37 +17,29 @@ def add_aws_commands(commands, parser_class) -> None:
     aws = commands.add_parser("aws", help="the lake on AWS: S3, the Glue Data Catalog, Athena")
     aws_commands = aws.add_subparsers(dest="aws_command", required=True, parser_class=parser_class)
     publish = aws_commands.add_parser(
-        "publish", help="copy the local lake's current snapshots into an S3 lake (Glue catalog)"
+        "publish",
+        help="copy the local lake's current snapshots into an S3 lake (Glue catalog)",
+        parents=[lake_dir_option("the local lake"), bucket_options(), database_option(), policy_option(recorded=True)],
     )
-    publish.add_argument("--lake-dir", default=str(config.LAKE_DIR), help="the local lake (default: data/lake)")
     publish.add_argument("--to", default="", metavar="S3_LAKE", help="the S3 lake: s3://BUCKET/PREFIX")
-    publish.add_argument("--bucket", default="", help="the old form of --to s3://BUCKET/PREFIX/lake")
-    publish.add_argument("--prefix", default="", help="with --bucket: a key prefix inside the bucket")
-    publish.add_argument("--database", default=config.DEFAULT_DATABASE, help="Glue database (default: stedi)")
-    publish.add_argument(
-        "--policy", default=None, choices=config.POLICIES, help="strict or udacity (default: the lake's)"
-    )
     publish.add_argument("--table", action="append", dest="tables", help="publish only this table (repeatable)")
-    query = aws_commands.add_parser("query", help="run SQL on Athena and print the result")
+    query = aws_commands.add_parser("query", help="run SQL on Athena and print the result", parents=[database_option()])
     query.add_argument("file", nargs="?", default=None, help="a .sql file (or give --sql)")
     query.add_argument("--sql", default=None, help="SQL text")
-    query.add_argument("--database", default=config.DEFAULT_DATABASE, help="Glue database (default: stedi)")
     query.add_argument("--workgroup", default="primary", help="Athena workgroup (default: primary)")
     query.add_argument(
         "--s3-output", default=None, help="s3:// folder for the results (default: the workgroup's setting)"
     )
     deploy = aws_commands.add_parser(
-        "deploy", help="deploy the zone steps as Glue jobs chained in a Glue workflow (generated from the notebooks)"
+        "deploy",
+        help="deploy the zone steps as Glue jobs chained in a Glue workflow (generated from the notebooks)",
+        parents=[database_option(), policy_option()],
     )
     deploy.add_argument("--bucket", required=True, help="the S3 bucket of the lake and the jobs' scripts")
     deploy.add_argument("--role-arn", required=True, help="the IAM role the Glue jobs run as")
     deploy.add_argument("--prefix", default="", help="a key prefix inside the bucket (and the default --name)")
     deploy.add_argument("--name", default="", help="the deployment's name: workflow NAME, jobs NAME-<step> "
                         f"(default: the prefix, else {config.DEFAULT_DEPLOYMENT})")
-    deploy.add_argument("--database", default=config.DEFAULT_DATABASE, help="Glue database (default: stedi)")
-    deploy.add_argument(
-        "--policy", default=config.DEFAULT_POLICY, choices=config.POLICIES, help="strict (default) or udacity"
-    )
     deploy.add_argument("--schedule", default="", help="start the workflow on a schedule: 'cron(0 6 * * ? *)'")
     deploy.add_argument(
         "--execution-class", default=config.DEFAULT_EXECUTION_CLASS, choices=config.EXECUTION_CLASSES,

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stedi import config
+from stedi.context import Policy
 from stedi.aws.deployed import (
     MARKER,
     MARKER_ARGUMENT,
@@ -121,7 +122,7 @@ def plan_deployment(
     prefix: str = "",
     name: str = "",
     database: str = config.DEFAULT_DATABASE,
-    policy: str = config.DEFAULT_POLICY,
+    policy: Policy = config.DEFAULT_POLICY,
     schedule: str = "",
     execution_class: str = config.DEFAULT_EXECUTION_CLASS,
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR),
@@ -133,8 +134,6 @@ def plan_deployment(
         raise UsageError("--bucket is required (the S3 bucket of the lake and the jobs' scripts)")
     if not ROLE_ARN.match(role_arn or ""):
         raise UsageError(f"--role-arn {role_arn!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
-    if policy not in config.POLICIES:
-        raise UsageError(f"unknown policy {policy!r}; choose one of: {', '.join(config.POLICIES)}")
     if not database:
         raise UsageError("--database must not be empty")
     if execution_class not in config.EXECUTION_CLASSES:

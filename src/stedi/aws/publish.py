@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from stedi import config
+from stedi.context import Policy
 from stedi.aws.session import aws_session
 from stedi.core import storage
 from stedi.core.tables import TABLES
@@ -60,12 +61,10 @@ def target_lake(to: str = "", bucket: str = "", prefix: str = "") -> str:
     return config.resolve(to)
 
 
-def _source_lake(lake_dir: str, policy: str | None):
+def _source_lake(lake_dir: str, policy: Policy | None):
     """The local Iceberg lake to publish, with its policy (the one its commits recorded, else `policy`)."""
     from stedi.lake.iceberg import POLICY, IcebergLake
 
-    if policy is not None and policy not in config.POLICIES:
-        raise UsageError(f"unknown policy {policy!r}; choose one of: {', '.join(config.POLICIES)}")
     if storage.is_s3(lake_dir):
         raise UsageError(f"--lake-dir {lake_dir} is already on S3; publish copies a local lake")
     root = Path(config.resolve(lake_dir))
@@ -81,7 +80,7 @@ def _source_lake(lake_dir: str, policy: str | None):
         built = recorded.pop()
         if policy is not None and policy != built:
             raise UsageError(f"the lake {root} was built with policy {built}, not {policy}")
-        source.policy = built
+        source.policy = Policy.parse(built)  # as the lake's commits recorded it (text)
     return source
 
 
@@ -89,7 +88,7 @@ def publish(
     lake_dir: str = str(config.LAKE_DIR),
     to: str = "",
     database: str = config.DEFAULT_DATABASE,
-    policy: str | None = None,
+    policy: Policy | None = None,
     tables: list[str] | None = None,
     *,
     bucket: str = "",
@@ -141,7 +140,8 @@ def publish(
 
 def _publish_table(source, target, name: str, session) -> dict:
     from stedi.lake import icemaint
-    from stedi.lake.iceberg import META_PREFIX, RUN_ID, STEP, Staged
+    from stedi.lake.iceberg import META_PREFIX, RUN_ID, STEP
+    from stedi.lake.staged import Staged
 
     snapshot = source.table(name).current_snapshot()
     files, deletes = icefiles.live_data_files(source.table(name))

@@ -84,7 +84,7 @@ def write_if(where: str, text: str, version: str | None) -> str:
     (StorageError when this botocore has no conditional writes); locally under a flock."""
     data = text.encode("utf-8")
     if not is_s3(where):
-        from stedi.files import write_atomic
+        from stedi.atomic_files import write_atomic
 
         with _local_lock(where):
             _, current = read_versioned(where)

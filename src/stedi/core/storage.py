@@ -284,7 +284,7 @@ def write_text(where: str, text: str) -> None:
         with s3_errors(where, bucket):
             _s3().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
         return
-    from stedi.files import write_atomic
+    from stedi.atomic_files import write_atomic
 
     write_atomic(where, text)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stedi.context import Policy
+
 Columns = tuple[tuple[str, str], ...]
 
 CUSTOMER_COLUMNS: Columns = (
@@ -64,8 +66,8 @@ class Table:
     columns: Columns
     udacity_columns: Columns | None = None
 
-    def columns_for(self, policy: str) -> Columns:
-        if policy == "udacity" and self.udacity_columns is not None:
+    def columns_for(self, policy: Policy) -> Columns:
+        if policy == Policy.UDACITY and self.udacity_columns is not None:
             return self.udacity_columns
         return self.columns
 

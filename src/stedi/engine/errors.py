@@ -34,8 +34,8 @@ def engine_message(exc: BaseException) -> str:
 def quiet_task_errors(spark) -> None:
     """Stop a classic session's JVM logging a failed task's stack (engine_message reports it in
     one line); a Spark Connect session logs nothing in this process."""
-    from stedi.engine.session import engine_of
+    from stedi.context import Engine
 
-    if engine_of(spark) == "spark":
+    if Engine.of(spark) == Engine.SPARK:
         log4j = spark._jvm.org.apache.logging.log4j
         log4j.core.config.Configurator.setAllLevels("", log4j.Level.OFF)

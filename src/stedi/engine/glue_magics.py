@@ -88,14 +88,15 @@ def _active_session():
 
 def status(line: str = "") -> None:
     """%status: the local engine and session, and the recorded session settings."""
-    from stedi.engine.session import engine_for, engine_of, sail_address
+    from stedi.context import Engine
+    from stedi.engine.session import engine_for, sail_address
 
     spark = _active_session()
     if spark is None:
         engine = engine_for()
         print(f"Local Glue session stand-in, engine {engine} ({ENGINE_NAMES[engine]}): no session yet")
     else:
-        engine = engine_of(spark)
+        engine = Engine.of(spark)
         where = f", {sail_address()}" if engine == "sail" and sail_address() else ""
         print(f"Local Glue session stand-in, engine {engine} ({ENGINE_NAMES[engine]}{where}), Spark {spark.version}")
     for key in sorted(SESSION_CONFIG):
@@ -104,10 +105,11 @@ def status(line: str = "") -> None:
 
 def stop_session(line: str = "") -> None:
     """%stop_session: stop the local session (and this kernel's Sail server)."""
-    from stedi.engine.session import engine_of, stop_sail
+    from stedi.context import Engine
+    from stedi.engine.session import stop_sail
 
     spark = _active_session()
-    if spark is not None and engine_of(spark) == "spark":
+    if spark is not None and Engine.of(spark) == Engine.SPARK:
         spark.stop()
     stop_sail()
     print("Stopped session.")

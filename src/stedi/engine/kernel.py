@@ -18,14 +18,13 @@ import tempfile
 from pathlib import Path
 
 from stedi import config
+from stedi.context import Engine
 
 DISPLAY_NAME = "Glue PySpark (local, stedi)"
 
 
-def kernel_spec(engine: str = "") -> dict:
+def kernel_spec(engine: Engine | None = None) -> dict:
     """The kernel.json; with `engine`, the kernel's environment sets it (else the kernel follows $STEDI_ENGINE)."""
-    if engine and engine not in config.ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(config.ENGINES)}")
     spec = {
         "argv": [
             sys.executable,
@@ -46,7 +45,7 @@ def kernel_spec(engine: str = "") -> dict:
     return spec
 
 
-def install(engine: str = "") -> str:
+def install(engine: Engine | None = None) -> str:
     from jupyter_client.kernelspec import KernelSpecManager
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stedi.engine.kernel", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--engine",
-        default="",
-        choices=config.ENGINES,
+        type=Engine.argument,
+        default=None,
+        choices=Engine.choices(),
         help="the kernel's engine, fixed in its environment (default: none fixed; $STEDI_ENGINE, "
         f"else {config.DEFAULT_ENGINE})",
     )

@@ -1,6 +1,6 @@
 """The Spark session of a target and engine: Spark local mode or Sail here, a GlueContext on AWS Glue.
 
-Locally there are two engines behind the same PySpark API (config.ENGINES):
+Locally there are two engines behind the same PySpark API (stedi.context.Engine):
 - `spark`: PySpark's own local mode (a JVM);
 - `sail`: Sail (the `pysail` package), a Rust engine that speaks Spark Connect. Its server
   runs in this process, on a background thread listening on a free local port, and PySpark
@@ -21,23 +21,21 @@ import sys
 import threading
 
 from stedi import config
+from stedi.context import Engine, Target
 
 _SAIL_LOCK = threading.Lock()
 _sail: dict = {}  # this process's Sail server and its Connect session: {"server": ..., "session": ...}
 
 
-def engine_for(engine: str = "") -> str:
-    """The local engine to use: `engine`, else $STEDI_ENGINE, else config.DEFAULT_ENGINE; ValueError if unknown."""
-    chosen = engine or os.environ.get(config.ENGINE_ENV) or config.DEFAULT_ENGINE
-    if chosen not in config.ENGINES:
-        raise ValueError(f"unknown engine {chosen!r}; expected one of {', '.join(config.ENGINES)}")
-    return chosen
-
-
-def engine_of(spark) -> str:
-    """The engine behind session `spark`: "sail" for a Spark Connect session, "spark" for a classic one."""
-    # By module name: importing pyspark.sql.connect needs grpc, which a Glue session may not have.
-    return "sail" if type(spark).__module__.startswith("pyspark.sql.connect") else "spark"
+def engine_for(engine: str = "", target: Target = Target.LOCAL) -> Engine:
+    """The engine a notebook's `engine` parameter (text) names, parsed once: `engine`, else $STEDI_ENGINE
+    (the kernel's), else config.DEFAULT_ENGINE; on target glue always Spark (another one is refused).
+    ValueError (one line) for an unknown engine."""
+    if target == Target.GLUE:
+        if engine not in ("", Engine.SPARK):
+            raise ValueError(f"target glue runs Spark; engine {str(engine)!r} runs only on target local")
+        return Engine.SPARK
+    return Engine.parse(engine or os.environ.get(config.ENGINE_ENV) or config.DEFAULT_ENGINE)
 
 
 def local_spark(app_name: str = "stedi"):
@@ -157,18 +155,15 @@ def glue_spark():
 
 
 def local_session(engine: str = "", app_name: str = "stedi"):
-    """The local session of `engine` (see engine_for): Spark local mode, or Sail through Spark Connect."""
-    if engine_for(engine) == "sail":
+    """The local session of `engine` (text, parsed by engine_for): Spark local mode, or Sail through Spark Connect."""
+    if engine_for(engine) == Engine.SAIL:
         return local_sail(app_name)
     return local_spark(app_name)
 
 
-def spark_for(target: str, engine: str = ""):
-    """The session of `target`: the local engine's (local_session), or the GlueContext's Spark on Glue."""
-    if target == "local":
-        return local_session(engine)
-    if target == "glue":
-        if engine not in ("", "spark"):
-            raise ValueError(f"target glue runs Spark; engine {engine!r} runs only on target local")
+def spark_for(target: Target, engine: Engine):
+    """The session of `target` and `engine` (both parsed already: stedi.run.step.start): the local engine's,
+    or the GlueContext's Spark on Glue."""
+    if target == Target.GLUE:
         return glue_spark()
-    raise ValueError(f"unknown target {target!r}; expected one of {', '.join(config.TARGETS)}")
+    return local_sail() if engine == Engine.SAIL else local_spark()

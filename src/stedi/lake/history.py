@@ -17,16 +17,6 @@ from stedi.core.tables import TABLES
 from stedi.errors import UsageError
 
 
-def history_parser(commands) -> None:
-    """`stedi history`'s arguments, in the command line's subparsers."""
-    history = commands.add_parser("history", help="a table's snapshots: time, run, step, operation, rows")
-    history.add_argument("table", help="a table, or <table>_quarantine")
-    history.add_argument("--lake-dir", default=str(config.LAKE_DIR),
-                         help="the lake: a folder, or s3://BUCKET/PREFIX (default: data/lake)")
-    history.add_argument("--database", default=config.DEFAULT_DATABASE,
-                         help="the Glue database of a lake on S3 (default: stedi)")
-
-
 def _opened(lake_dir: str, database: str = config.DEFAULT_DATABASE):
     """The Iceberg lake at `lake_dir` (no engine), or one line when there is none."""
     from stedi.lake.iceberg import IcebergLake
@@ -56,7 +46,7 @@ def history_lines(table: str, lake_dir: str, database: str = config.DEFAULT_DATA
 
 
 def as_of_views(lake, run_id: str) -> list[str]:
-    """Register every table of `lake` (stedi.lake.store.Lake) as it stood after run `run_id`; returns their
+    """Register every table of `lake` (stedi.lake.icelake.IcebergTables) as it stood after run `run_id`; returns their
     names. A run no snapshot names, and no later one either, is refused in one line."""
     if not lake.exists_at_all():
         raise UsageError(f"no lake at {lake.root} (no {config.ICEBERG_CATALOG_FILE}); build one with `stedi run`")

@@ -17,11 +17,11 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 
 from stedi import config
+from stedi.context import Engine, Policy
 from stedi.core import storage
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES
@@ -42,53 +42,11 @@ from stedi.lake.iceschema import (
     iceberg_schema,
     table_properties,
 )
+from stedi.lake.staged import SchemaMismatch, SnapshotRefused, Staged
 
 # Snapshot summary properties (strings) naming what made a snapshot.
 RUN_ID, STEP, POLICY = "stedi.run-id", "stedi.step", "stedi.policy"
 META_PREFIX = "stedi."
-
-
-class SnapshotRefused(UsageError):
-    """A snapshot this engine cannot read exactly (delete files on the Spark path)."""
-
-
-class SchemaMismatch(UsageError):
-    """A table whose columns are not the ones declared for the lake's policy."""
-
-
-@dataclass
-class Staged:
-    """Parquet files written under a table's location and not committed yet (see IcebergLake.stage)."""
-
-    name: str
-    table: object  # the pyiceberg Table as it was when staged: the commit requires it still current
-    folder: str
-    data_files: list  # pyiceberg DataFiles of the staged Parquet files (read from their footers)
-    append: bool  # add the files; else replace `replaces` by them
-    replaces: list = field(default_factory=list)  # the DataFiles the commit deletes
-    meta: dict = field(default_factory=dict)
-    base_files: list = field(default_factory=list)  # the table's live DataFiles when staged
-    snapshot_id: int | None = None  # the id the commit's snapshot takes (a relocated table keeps its original's)
-
-    @property
-    def added_rows(self) -> int:
-        """Rows of the staged files."""
-        return sum(f.record_count for f in self.data_files)
-
-    def files_after(self) -> list:
-        """The table's data files once committed: the base's, less those replaced, and the staged ones."""
-        gone = {f.file_path for f in self.replaces}
-        return [f for f in self.base_files if f.file_path not in gone] + list(self.data_files)
-
-    @property
-    def rows(self) -> int:
-        """Rows of the table once committed (an append: the base's and the staged ones)."""
-        return sum(f.record_count for f in self.files_after())
-
-    @property
-    def base(self) -> int | None:
-        snapshot = self.table.current_snapshot()
-        return None if snapshot is None else snapshot.snapshot_id
 
 
 class IcebergLake:
@@ -98,14 +56,12 @@ class IcebergLake:
         self,
         spark: SparkSession,
         root: str,
-        policy: str = config.DEFAULT_POLICY,
+        policy: Policy = config.DEFAULT_POLICY,
         database: str = config.DEFAULT_DATABASE,
         *,
         run_id: str = "",
         step: str = "",
     ):
-        if policy not in config.POLICIES:
-            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
         self.spark, self.policy, self.database = spark, policy, database
         self.root = config.resolve(root)
         self.is_local = not storage.is_s3(self.root)
@@ -208,14 +164,12 @@ class IcebergLake:
         return self.read_snapshot(t, snapshot.snapshot_id, iceberg_reader=iceberg_reader)
 
     def read_snapshot(self, t, snapshot_id: int, *, iceberg_reader: bool = False) -> DataFrame:
-        from stedi.engine.session import engine_of
-
         place = self.place(t.name()[-1])
         schema = spark_schema(place.columns)
         files, deletes = icefiles.live_data_files(t, snapshot_id)
         if not files:
             return self.spark.createDataFrame([], schema)
-        if iceberg_reader and engine_of(self.spark) == "sail" and icefiles.newest_metadata_is_current(t):
+        if iceberg_reader and Engine.of(self.spark) == Engine.SAIL and icefiles.newest_metadata_is_current(t):
             # Pinned to the snapshot; Sail looks it up in the newest metadata file it finds, which
             # was just checked to be the catalog's (else: the snapshot's files, as below).
             frame = self.spark.read.format("iceberg").option("snapshot-id", str(snapshot_id)).load(t.location())

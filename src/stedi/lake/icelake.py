@@ -1,6 +1,6 @@
-"""The lake's tables by name for the notebooks and the run machinery (stedi.lake.store.Lake) over
+"""The lake's tables by name for the notebooks and the run machinery (`IcebergTables`) over
 Iceberg tables (stedi.lake.iceberg):
-- versions are snapshot ids (as strings), markers are the current snapshot's summary
+- versions are snapshot ids (as strings); `snapshot_meta` is the current snapshot's summary
   (`stedi.<key>` properties, JSON-decoded), an append's `base` is the snapshot it added to;
 - `read_part(name, "old"|"new")`: the parent snapshot's rows, or the files the current one added;
 - a quarantine is the table `<table>_quarantine`;
@@ -15,23 +15,23 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 
 from stedi import config
+from stedi.context import Policy
 from stedi.core import storage
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES
 from stedi.lake import icefiles
 from stedi.lake.catalogs import locate, quarantine_name
-from stedi.lake.iceberg import POLICY, RUN_ID, IcebergLake, SchemaMismatch, Staged
+from stedi.lake.iceberg import POLICY, RUN_ID, IcebergLake
+from stedi.lake.staged import SchemaMismatch, Staged
 
 STEDI = "stedi."
 
 
 class IcebergTables:
-    """A lake of Iceberg tables behind Lake's methods (see the module docstring)."""
+    """The lake's tables by name (see the module docstring): what a notebook's step and the run machinery use."""
 
-    def __init__(self, spark, root: str, policy: str = config.DEFAULT_POLICY,
+    def __init__(self, spark, root: str, policy: Policy = config.DEFAULT_POLICY,
                  database: str = config.DEFAULT_DATABASE, *, run_id: str = "", step: str = ""):
-        if policy not in config.POLICIES:
-            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
         self.spark, self.policy, self.database = spark, policy, database
         self.root = config.resolve(root)
         self.is_local = not storage.is_s3(self.root)
@@ -119,8 +119,9 @@ class IcebergTables:
         snapshot = self.lake.snapshot_id(name) if self.exists(name) else None
         return None if snapshot is None else str(snapshot)
 
-    def marker(self, name: str) -> dict:
-        """What the current snapshot recorded: its `stedi.*` summary properties, and its rows."""
+    def snapshot_meta(self, name: str) -> dict:
+        """What the current snapshot recorded: its `stedi.*` summary properties (the `meta` it was staged
+        with: policy, inputs, base, ...), and its rows; {} when the table is absent."""
         if not self.exists(name):
             return {}
         summary = self.lake.summary(name)
@@ -134,6 +135,10 @@ class IcebergTables:
 
     def rows(self, name: str) -> int:
         return self.lake.rows(name)
+
+    def described(self, name: str) -> dict:
+        """Table `name` as it is now: {table, zone, rows, snapshot_id, path} (what `publish` returns)."""
+        return self.lake.described(name)
 
     # -- write ---------------------------------------------------------------------------
     def stage(self, name: str, df: DataFrame, *, meta: dict | None = None, append: bool = False) -> Staged:

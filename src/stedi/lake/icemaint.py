@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from stedi.core.schemas import spark_schema
 from stedi.errors import UsageError
 from stedi.lake import faults, icefiles
-from stedi.lake.iceberg import SnapshotRefused, Staged
+from stedi.lake.staged import SnapshotRefused, Staged
 
 RELOCATED_FROM = "stedi.relocated-from"
 ERASURE = "erasure"  # meta key of an erasure's commit: stedi.erasure = the rows removed

@@ -9,14 +9,14 @@ row per column of every table registered.
 
 A row says what the table's catalog entry says, as Athena's does: the Iceberg schema of
 the table in the lake's catalog (a table altered by another Iceberg tool shows its
-alteration; a read of the lake through `Lake` always gets the declared columns). Types
+alteration; a read of the lake through `IcebergTables` always gets the declared columns). Types
 are Spark's names (string, int, bigint, double); Athena's are Trino's (varchar,
 integer, ...): sql/validate_schema.sql compares them in Trino's.
 """
 
 from __future__ import annotations
 
-from stedi.lake.store import Lake
+from stedi.lake.icelake import IcebergTables
 
 DATABASE = "information_schema"
 CATALOG = "spark_catalog"
@@ -32,7 +32,7 @@ COLUMNS = (
 )
 
 
-def column_rows(lake: Lake, names: list[str]) -> list[tuple]:
+def column_rows(lake: IcebergTables, names: list[str]) -> list[tuple]:
     """One row per column of each table in `names`, as its catalog entry has it (see the module doc)."""
     rows = []
     for name in names:
@@ -47,7 +47,7 @@ def _literal(value) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def register_information_schema(lake: Lake, names: list[str]) -> None:
+def register_information_schema(lake: IcebergTables, names: list[str]) -> None:
     """(Re)create the view `information_schema.columns` describing the tables `names` of `lake`."""
     rows = column_rows(lake, names)
     typed = ", ".join(f"CAST({name} AS {typ}) AS {name}" for name, typ in COLUMNS)

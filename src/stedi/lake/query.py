@@ -10,11 +10,13 @@ from __future__ import annotations
 import sys
 
 from stedi import config
+from stedi.context import Policy
 from stedi.errors import UsageError
 
 
 def run_statements(
-    lake_dir: str, found: list[str], *, policy: str | None, engine: str, limit: int, as_of: str = "", out=None
+    lake_dir: str, found: list[str], *, policy: Policy | None, engine: str | None, limit: int, as_of: str = "",
+    out=None,
 ) -> None:
     """Run `found` (SQL statements) in order on the lake at `lake_dir`, printing at most `limit`
     rows of each result; stops at the first statement that fails. With `as_of` (a run id), every
@@ -24,7 +26,7 @@ def run_statements(
     from stedi.lake.history import as_of_views
     from stedi.lake.information_schema import register_information_schema
     from stedi.lake.recorded import holds_lake, policy_to_read
-    from stedi.lake.store import Lake
+    from stedi.lake.icelake import IcebergTables
 
     out = out or sys.stdout
     root = config.resolve(lake_dir)
@@ -36,7 +38,7 @@ def run_statements(
         raise UsageError(str(exc)) from None
     spark = local_session(engine, "stedi-sql")
     quiet_task_errors(spark)
-    lake = Lake(spark, root, policy=policy)
+    lake = IcebergTables(spark, root, policy=policy)
     register_information_schema(lake, as_of_views(lake, as_of) if as_of else lake.register_existing())
     for number, statement in enumerate(found, 1):
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stedi import config
+from stedi.context import Policy
 from stedi.core import storage
 from stedi.core.intake.erasure import ERASURE_DIR, REQUESTS_FILE
 from stedi.core.intake.ledger import INTAKE_DIR, LEDGER_FILE
@@ -33,7 +34,7 @@ def holds_lake(root: str) -> bool:
     return Path(root, config.ICEBERG_CATALOG_FILE).is_file() or any(Path(where).is_file() for where in marks)
 
 
-def built_policy(root: str) -> str | None:
+def built_policy(root: str) -> Policy | None:
     """The policy the lake at `root` was built with, from its tables' current snapshots (each
     names its run's policy; a lake holds one policy's tables: stedi.lake.icelake); None on S3
     or when no table recorded one."""
@@ -42,10 +43,10 @@ def built_policy(root: str) -> str | None:
     from stedi.lake.icelake import IcebergTables
 
     policies = sorted(IcebergTables(None, str(root)).policies())
-    return policies[0] if policies else None
+    return Policy.parse(policies[0]) if policies else None  # as the lake's commits recorded it (text)
 
 
-def policy_to_read(root: str, asked: str | None) -> str:
+def policy_to_read(root: str, asked: Policy | None) -> Policy:
     """The policy to read the lake at `root` with: the one it was last built with (`built_policy`);
     `asked` (`--policy`), when given, must be that one (else ValueError, one line). A lake whose
     tables recorded none: `asked`, else the default."""

@@ -7,7 +7,7 @@
     runs/<run_id>/index.html             the run's page
     runs/latest                          a link to the newest run folder
 
-Every write is whole (stedi.files / stedi.core.storage): a reader sees the old or the new file.
+Every write is whole (stedi.atomic_files / stedi.core.storage): a reader sees the old or the new file.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stedi import config
 from stedi.core import storage
-from stedi.files import point_link, write_atomic
+from stedi.atomic_files import point_link, write_atomic
 
 MANIFEST = "manifest.json"
 STEPS_DIR = "steps"

@@ -33,6 +33,7 @@ from stedi import config
 from stedi.core import storage
 from stedi.core.tables import SOURCES, table
 from stedi.lake import layout
+from stedi.lake.icelake import table_rows, table_version
 
 STEPS_FILE = "_intake/steps.json"
 
@@ -49,10 +50,10 @@ def code_fingerprint(step) -> str:
     for name in (
         "stedi.core.tables",
         "stedi.core.schemas",
-        "stedi.core.quality.catalog",
+        "stedi.core.quality.table_rules",
         "stedi.core.quality.rules",
         "stedi.core.quality.checks",
-        "stedi.core.quality.engine",
+        "stedi.core.quality.evaluation",
     ):
         digest.update(_source_of(name).encode("utf-8"))
     if step.transform:
@@ -62,22 +63,6 @@ def code_fingerprint(step) -> str:
     if step.notebook.is_file():
         digest.update(step.notebook.read_bytes())
     return digest.hexdigest()[:16]
-
-
-def table_version(lake_root: str, name: str, database: str = config.DEFAULT_DATABASE) -> str | None:
-    """The current version of a table: its snapshot id (an S3 lake's: in the Glue database `database`);
-    None when absent or damaged (a data file of its current snapshot missing: the step that writes it
-    runs again)."""
-    from stedi.lake.icelake import table_version as snapshot_of
-
-    return snapshot_of(lake_root, name, database)
-
-
-def table_rows(lake_root: str, name: str, database: str = config.DEFAULT_DATABASE) -> int | None:
-    """Rows of a table's current snapshot (its summary), None when absent."""
-    from stedi.lake.icelake import table_rows as rows_of
-
-    return rows_of(lake_root, name, database)
 
 
 def inputs_of(step, lake_root: str, ledger=None, erasures=None, database: str = config.DEFAULT_DATABASE) -> dict | None:
@@ -107,7 +92,7 @@ def _recorded(lake_root: str) -> dict:
     return json.loads(text) if text else {}
 
 
-def record(step, lake_root: str, policy: str, ledger=None, erasures=None, built: dict | None = None,
+def record_built(step, lake_root: str, policy: str, ledger=None, erasures=None, built: dict | None = None,
            database: str = config.DEFAULT_DATABASE) -> None:
     """Record that `step` just wrote its tables (called when the step finishes); `built`: the run
     that wrote them ("run", its id, "" outside a run), their "intake" accounting and "quality" results."""
@@ -132,7 +117,7 @@ def up_to_date(step, lake_root: str, policy: str, raw_dir: str = "", database: s
         return False
     ledger = None
     if step.sources:
-        from stedi.core.intake.engines import reported_path
+        from stedi.core.intake.spark_or_sail import reported_path
         from stedi.core.intake.exports import raw_files
         from stedi.core.intake.ledger import Ledger
 
@@ -153,7 +138,7 @@ def up_to_date(step, lake_root: str, policy: str, raw_dir: str = "", database: s
 
 def missing_files(lake_root: str, raw_dir: str) -> dict[str, list[str]]:
     """Per source, the files the ledger holds that are no longer in the raw folder."""
-    from stedi.core.intake.engines import reported_path
+    from stedi.core.intake.spark_or_sail import reported_path
     from stedi.core.intake.exports import raw_files
     from stedi.core.intake.ledger import Ledger
 

@@ -1,6 +1,6 @@
 """Adding rows to a trusted or curated table instead of computing it whole.
 
-A zone step declares the inputs its transform distributes over (`pipeline.Step.appendable`):
+A zone step declares the inputs its transform distributes over (`pipeline.PipelineStep.appendable`):
 accelerometer_trusted is the landing readings filtered by customer_trusted, so new landing
 rows give new trusted rows and nothing else changes. Each table version records the versions
 of the inputs it was made from (its marker's `inputs`); a version that added rows to another
@@ -24,23 +24,23 @@ from __future__ import annotations
 from functools import reduce
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
+
+from stedi.core.fingerprint import content_fingerprint
 
 
-def added_rows(step, declared, table: str) -> DataFrame | None:
+def added_rows(lake, declared, table: str, policy) -> DataFrame | None:
     """The rows to add to `table` (see the module docstring), or None when it must be computed whole."""
-    lake = step.lake
     if declared is None or not declared.appendable or table not in declared.writes:
         return None
-    made = lake.marker(table)
-    if made.get("policy") != step.policy or not made.get("inputs") or not lake.exists(table):
+    made = lake.snapshot_meta(table)
+    if made.get("policy") != policy or not made.get("inputs") or not lake.exists(table):
         return None
     added = []
     for name in declared.reads:
         now, then = lake.version(name), made["inputs"].get(name)
         if now == then:
             continue
-        if name not in declared.appendable or then is None or lake.marker(name).get("base") != then:
+        if name not in declared.appendable or then is None or lake.snapshot_meta(name).get("base") != then:
             return None
         added.append(name)
     if not added:
@@ -56,25 +56,12 @@ def added_rows(step, declared, table: str) -> DataFrame | None:
                 inputs.append(lake.read_part(other, "old"))
             else:
                 inputs.append(lake.read(other))
-        terms.append(transform(*inputs, step.policy))
+        terms.append(transform(*inputs, policy))
     return reduce(lambda a, b: a.unionByName(b), terms)
-
-
-def _content(frame: DataFrame) -> tuple[int, int]:
-    row = frame.agg(F.count(F.lit(1)), F.sum(F.xxhash64(*frame.columns).cast("decimal(38,0)"))).first()
-    return int(row[0]), int(row[1] or 0)
 
 
 def same_as_current(lake, table: str, staged) -> bool:
     """Whether a version computed whole holds exactly the rows of the current one (a bag: counted)."""
     if not lake.exists(table) or staged.rows != lake.rows(table):
         return False
-    return _content(lake.read_staged(staged)) == _content(lake.read(table))
-
-
-def current(lake, table: str) -> dict:
-    from stedi.core.tables import table as declared
-
-    version = lake.version(table)
-    return {"table": table, "zone": declared(table).zone, "rows": lake.rows(table),
-            "snapshot_id": int(version) if version and version.isdigit() else None, "path": lake.path(table)}
+    return content_fingerprint(lake.read_staged(staged)) == content_fingerprint(lake.read(table))

@@ -1,4 +1,5 @@
-"""What a run is asked to do (`RunOptions`), and the check of it before anything is written.
+"""What a run is asked to do (`RunOptions`), the check of it before anything is written, and the
+command line's options that several commands share (each declared once, as an argparse parent).
 
 `validate` returns the steps the run executes: the pipeline (stedi.run.pipeline), or the
 part of it `--from` / `--only` select, whose input tables must then be in the lake already.
@@ -6,16 +7,18 @@ part of it `--from` / `--only` select, whose input tables must then be in the la
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from stedi import config
+from stedi.context import Engine, Policy, Target
 from stedi.errors import UsageError
 from stedi.lake import layout
 from stedi.run import pipeline
 from stedi.run.folder import lake_records
-from stedi.run.pipeline import ANALYSIS, Step
+from stedi.run.pipeline import ANALYSIS, PipelineStep
 
 
 @dataclass
@@ -23,9 +26,9 @@ class RunOptions:
     raw_dir: str = str(config.RAW_DIR)
     lake_dir: str = str(config.LAKE_DIR)
     runs_dir: str = str(config.RUNS_DIR)
-    policy: str = config.DEFAULT_POLICY
-    target: str = config.DEFAULT_TARGET
-    engine: str = ""  # config.ENGINES; default: config.DEFAULT_ENGINE locally, spark on target glue (always Spark)
+    policy: Policy = config.DEFAULT_POLICY
+    target: Target = config.DEFAULT_TARGET
+    engine: Engine | None = None  # default: config.DEFAULT_ENGINE locally, Spark on target glue (always Spark)
     kernel: str = ""  # default: the local kernel, or glue_pyspark for target glue
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR)
     bucket: str = ""  # the old form of --lake-dir s3://BUCKET/PREFIX/lake; filled from an S3 lake_dir
@@ -37,8 +40,13 @@ class RunOptions:
     full: bool = False  # --full: parse every raw file again and run every step (else: what changed)
 
     def __post_init__(self):
-        if not self.engine:
-            self.engine = "spark" if self.on_glue else config.DEFAULT_ENGINE
+        # Typed here once: from the command line they are already; a resumed run's manifest and a
+        # direct caller give text (UsageError, one line, for an unknown one).
+        try:
+            self.policy, self.target = Policy.parse(self.policy), Target.parse(self.target)
+            self.engine = Engine.parse(self.engine) if self.engine else Engine.SPARK if self.on_glue else config.DEFAULT_ENGINE
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         if self.bucket and not self.lake_dir.startswith("s3://"):
             # --bucket/--prefix, the old form of --lake-dir s3://BUCKET/PREFIX/lake
             self.lake_dir = layout.s3_root(self.bucket, self.prefix)
@@ -53,7 +61,7 @@ class RunOptions:
 
     @property
     def on_glue(self) -> bool:
-        return self.target == "glue"
+        return self.target == Target.GLUE
 
     @property
     def kernel_name(self) -> str:
@@ -76,11 +84,11 @@ class RunOptions:
             return lake_records(self.lake, run_dir.name)
         return str(run_dir)
 
-    def notebook(self, step: Step) -> Path:
+    def notebook(self, step: PipelineStep) -> Path:
         """The source notebook of `step`: zone steps from `notebooks_dir`, the analysis from notebooks/."""
         return step.notebook if step.kind == ANALYSIS else Path(self.notebooks_dir) / f"{step.name}.ipynb"
 
-    def selected_steps(self) -> tuple[Step, ...]:
+    def selected_steps(self) -> tuple[PipelineStep, ...]:
         """The steps this run executes, in pipeline order; UsageError for an unknown step."""
         try:
             return pipeline.select(pipeline.steps_for(self.on_glue), start=self.from_step, only=self.only)
@@ -99,32 +107,26 @@ def _writable_dir(path: Path, what: str) -> None:
         raise UsageError(f"{what} {path} is not writable")
 
 
-def _missing_inputs(options: RunOptions, steps: tuple[Step, ...]) -> list[str]:
+def _missing_inputs(options: RunOptions, steps: tuple[PipelineStep, ...]) -> list[str]:
     """The lake tables the selected steps need from earlier steps that the lake does not hold."""
-    from stedi.lake.store import Lake
+    from stedi.lake.icelake import IcebergTables
 
-    lake = Lake(None, options.lake, policy=options.policy, database=options.database)  # no Spark session
+    lake = IcebergTables(None, options.lake, policy=options.policy, database=options.database)  # no Spark session
     return [name for name in pipeline.external_inputs(steps) if not lake.exists(name)]
 
 
-def validate(options: RunOptions) -> tuple[Step, ...]:
+def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
     """Every argument and input checked before anything is written; returns the steps to run."""
     from stedi.core.intake import RawInputError, check_raw_dir
 
-    if options.policy not in config.POLICIES:
-        raise UsageError(f"unknown policy {options.policy!r}; choose one of: {', '.join(config.POLICIES)}")
-    if options.target not in config.TARGETS:
-        raise UsageError(f"unknown target {options.target!r}; choose one of: {', '.join(config.TARGETS)}")
-    if options.engine not in config.ENGINES:
-        raise UsageError(f"unknown engine {options.engine!r}; choose one of: {', '.join(config.ENGINES)}")
-    if options.on_glue and options.engine != "spark":
+    if options.on_glue and options.engine != Engine.SPARK:
         raise UsageError(f"--target glue runs Spark on AWS Glue; --engine {options.engine} runs only on target local")
     if options.on_glue and not options.on_s3:
         raise UsageError("--target glue needs a lake on S3: --lake-dir s3://BUCKET/PREFIX")
     if options.on_s3 and layout.bucket_and_prefix(options.lake) != (options.bucket, options.prefix.strip("/")):
         raise UsageError(f"--bucket {options.bucket} --prefix {options.prefix!r} and --lake-dir {options.lake} name "
                          "two lakes; give --lake-dir alone")
-    if options.on_s3 and not options.on_glue and options.engine != "sail":
+    if options.on_s3 and not options.on_glue and options.engine != Engine.SAIL:
         raise UsageError(f"--engine {options.engine} cannot reach the lake {options.lake}: local Spark has no S3 "
                          "connector; use --engine sail (the default) for a lake on S3")
     steps = options.selected_steps()
@@ -138,9 +140,9 @@ def validate(options: RunOptions) -> tuple[Step, ...]:
         from stedi.lake.catalogs import refuse_previous_version
 
         refuse_previous_version(config.resolve(options.lake))  # version folders, row markers: one line
-        from stedi.lake.store import Lake
+        from stedi.lake.icelake import IcebergTables
 
-        Lake(None, options.lake, policy=options.policy, database=options.database).refuse_other_policy()  # a lake holds one policy's tables
+        IcebergTables(None, options.lake, policy=options.policy, database=options.database).refuse_other_policy()  # a lake holds one policy's tables
     _writable_dir(Path(options.runs_dir), "runs directory")
     for step in steps:
         source = options.notebook(step)
@@ -154,3 +156,69 @@ def validate(options: RunOptions) -> tuple[Step, ...]:
             f"run {', '.join(producers)} first, or add {'it' if len(producers) == 1 else 'them'} to the selection"
         )
     return steps
+
+
+# -- the command line's shared options (stedi.cli, stedi.aws.commands) --------------------------------
+# Each a parent parser (`add_parser(..., parents=[...])`), made fresh per command: argparse shares a
+# parent's actions with its children, so one command's default must not be set on another's.
+# Policy and engine are parsed here, once: the commands get the enums (stedi.context).
+
+
+def _parent() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(add_help=False)
+
+
+def policy_option(*, recorded: bool = False) -> argparse.ArgumentParser:
+    """--policy; `recorded`: for a command on a built lake, default None (the policy the lake recorded)."""
+    parent = _parent()
+    parent.add_argument(
+        "--policy",
+        type=Policy.argument,
+        choices=Policy.choices(),
+        default=None if recorded else config.DEFAULT_POLICY,
+        help="the policy the lake was built with (default: the one it recorded); another one is refused"
+        if recorded else "strict (default) or udacity",
+    )
+    return parent
+
+
+def engine_option() -> argparse.ArgumentParser:
+    """--engine, default None: the run's (stedi run: Spark on target glue), else $STEDI_ENGINE, else the default."""
+    parent = _parent()
+    parent.add_argument(
+        "--engine",
+        type=Engine.argument,
+        choices=Engine.choices(),
+        default=None,
+        help=f"the local engine: spark (PySpark local mode) or sail (Sail through Spark Connect); "
+        f"default: {config.DEFAULT_ENGINE}. --target glue always runs Spark",
+    )
+    return parent
+
+
+def lake_dir_option(what: str = "the lake: a folder, or s3://BUCKET/PREFIX") -> argparse.ArgumentParser:
+    parent = _parent()
+    parent.add_argument("--lake-dir", default=str(config.LAKE_DIR), help=f"{what} (default: data/lake)")
+    return parent
+
+
+def database_option() -> argparse.ArgumentParser:
+    parent = _parent()
+    parent.add_argument(
+        "--database", default=config.DEFAULT_DATABASE, help="the Glue database of a lake on S3 (default: stedi)"
+    )
+    return parent
+
+
+def runs_dir_option() -> argparse.ArgumentParser:
+    parent = _parent()
+    parent.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
+    return parent
+
+
+def bucket_options() -> argparse.ArgumentParser:
+    """--bucket/--prefix, the old form of an S3 lake (s3://BUCKET/PREFIX/lake)."""
+    parent = _parent()
+    parent.add_argument("--bucket", default="", help="the old form of s3://BUCKET/PREFIX/lake")
+    parent.add_argument("--prefix", default="", help="with --bucket: a key prefix inside the bucket")
+    return parent

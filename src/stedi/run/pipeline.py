@@ -24,7 +24,9 @@ ANALYSIS = "analysis"  # a notebooks/ notebook: reads the lake, writes figures; 
 
 
 @dataclass(frozen=True)
-class Step:
+class PipelineStep:
+    """A step as the pipeline declares it (the notebook's own context is stedi.run.step.Step)."""
+
     name: str  # the notebook's file name without .ipynb; the step's name everywhere
     kind: str  # ZONE or ANALYSIS
     reads: tuple[str, ...] = ()  # lake tables, in the order the transform takes them
@@ -32,8 +34,8 @@ class Step:
     transform: str = ""  # "module:function" of the transform the notebook calls
     sources: tuple[str, ...] = ()  # raw export folders the step reads (the intake)
     # The inputs the transform distributes over: f(A + new rows, B) = f(A, B) + f(new rows, B).
-    # When only those got rows added since the step last ran, Step.publish adds f of the new
-    # rows to the table instead of computing it whole (see Step.publish).
+    # When only those got rows added since the step last ran, publishing adds f of the new
+    # rows to the table instead of computing it whole (stedi.run.incremental).
     appendable: tuple[str, ...] = ()
 
     @property
@@ -58,21 +60,21 @@ class Step:
 
 _TRANSFORMS = "stedi.core.transforms"
 
-PIPELINE: tuple[Step, ...] = (
-    Step(
+PIPELINE: tuple[PipelineStep, ...] = (
+    PipelineStep(
         "00_raw_to_landing",
         ZONE,
         sources=SOURCES,
         writes=tuple(landing_table(source) for source in SOURCES),
     ),
-    Step(
+    PipelineStep(
         "01_customer_landing_to_trusted",
         ZONE,
         reads=("customer_landing",),
         writes=("customer_trusted",),
         transform=f"{_TRANSFORMS}.customer_trusted:consenting_customers",
     ),
-    Step(
+    PipelineStep(
         "02_accelerometer_landing_to_trusted",
         ZONE,
         reads=("accelerometer_landing", "customer_trusted"),
@@ -80,14 +82,14 @@ PIPELINE: tuple[Step, ...] = (
         transform=f"{_TRANSFORMS}.accelerometer_trusted:consented_accelerometer_readings",
         appendable=("accelerometer_landing",),
     ),
-    Step(
+    PipelineStep(
         "03_customer_trusted_to_curated",
         ZONE,
         reads=("customer_trusted", "accelerometer_trusted"),
         writes=("customer_curated",),
         transform=f"{_TRANSFORMS}.customer_curated:customers_with_readings",
     ),
-    Step(
+    PipelineStep(
         "04_step_trainer_landing_to_trusted",
         ZONE,
         reads=("step_trainer_landing", "customer_curated"),
@@ -95,7 +97,7 @@ PIPELINE: tuple[Step, ...] = (
         transform=f"{_TRANSFORMS}.step_trainer_trusted:consented_step_trainer_readings",
         appendable=("step_trainer_landing",),
     ),
-    Step(
+    PipelineStep(
         "05_machine_learning_curated",
         ZONE,
         reads=("step_trainer_trusted", "accelerometer_trusted", "customer_curated"),
@@ -105,23 +107,23 @@ PIPELINE: tuple[Step, ...] = (
     ),
     # The exploratory analysis: every table (the consent funnel compares each with both
     # policies' recomputation); run last on a local build, a failure fails the run.
-    Step("balance_analysis", ANALYSIS, reads=tuple(TABLES)),
+    PipelineStep("balance_analysis", ANALYSIS, reads=tuple(TABLES)),
 )
 
-STEPS: dict[str, Step] = {step.name: step for step in PIPELINE}
-ZONE_STEPS: tuple[Step, ...] = tuple(step for step in PIPELINE if step.kind == ZONE)
+STEPS: dict[str, PipelineStep] = {step.name: step for step in PIPELINE}
+ZONE_STEPS: tuple[PipelineStep, ...] = tuple(step for step in PIPELINE if step.kind == ZONE)
 
 
 class UnknownStep(ValueError):
     pass
 
 
-def steps_for(on_glue: bool) -> tuple[Step, ...]:
+def steps_for(on_glue: bool) -> tuple[PipelineStep, ...]:
     """The steps of a run: the zone steps, and the analysis on a local build."""
     return ZONE_STEPS if on_glue else PIPELINE
 
 
-def find(name: str, among: tuple[Step, ...] = PIPELINE) -> Step:
+def find(name: str, among: tuple[PipelineStep, ...] = PIPELINE) -> PipelineStep:
     """A step by its name, its number ("02"), or its name without the number."""
     for step in among:
         if name in (step.name, step.number, step.name.partition("_")[2] if step.number else step.name):
@@ -129,7 +131,7 @@ def find(name: str, among: tuple[Step, ...] = PIPELINE) -> Step:
     raise UnknownStep(f"unknown step {name!r}; the steps are: {', '.join(s.name for s in among)}")
 
 
-def select(steps: tuple[Step, ...], *, start: str = "", only: str = "") -> tuple[Step, ...]:
+def select(steps: tuple[PipelineStep, ...], *, start: str = "", only: str = "") -> tuple[PipelineStep, ...]:
     """`steps` from `start` on (--from), or just the comma-separated `only` (--only), in pipeline order."""
     if start and only:
         raise UnknownStep("--from and --only do not go together")
@@ -142,7 +144,7 @@ def select(steps: tuple[Step, ...], *, start: str = "", only: str = "") -> tuple
     return steps
 
 
-def external_inputs(selected: tuple[Step, ...]) -> tuple[str, ...]:
+def external_inputs(selected: tuple[PipelineStep, ...]) -> tuple[str, ...]:
     """The lake tables the selected steps read that none of them writes: they must exist already."""
     written: set[str] = set()
     needed: list[str] = []
@@ -152,7 +154,7 @@ def external_inputs(selected: tuple[Step, ...]) -> tuple[str, ...]:
     return tuple(needed)
 
 
-def producer(table: str) -> Step:
+def producer(table: str) -> PipelineStep:
     """The step that writes `table`."""
     return next(step for step in ZONE_STEPS if table in step.writes)
 
@@ -171,7 +173,7 @@ def derive(landing: dict, policy: str) -> dict:
     return tables
 
 
-def describe(steps: tuple[Step, ...] = PIPELINE) -> str:
+def describe(steps: tuple[PipelineStep, ...] = PIPELINE) -> str:
     """The steps in order with what each reads and writes (`stedi run --dry-run`)."""
     lines = []
     for position, step in enumerate(steps, 1):

@@ -22,7 +22,7 @@ import base64
 import datetime as dt
 from pathlib import Path
 
-from stedi.files import write_atomic
+from stedi.atomic_files import write_atomic
 from stedi.run.folder import RunFolder
 
 READER_SUFFIX = ".html"

@@ -34,7 +34,7 @@ from stedi.run.console import format_counts, outcome_lines, step_line, step_outc
 from stedi.run.folder import RunFolder, new_run_id
 from stedi.run.interrupt import INTERRUPTED, RunInterrupt, stopped_by_interrupt
 from stedi.run.options import RunOptions, validate
-from stedi.run.pipeline import ANALYSIS, Step
+from stedi.run.pipeline import ANALYSIS, PipelineStep
 from stedi.run.shared_kernel import SharedKernel, kernel_for_run, reset_kernel
 from stedi.run.verdict import describe_cell, notebook_failure, record_problem
 
@@ -61,7 +61,7 @@ def glue_session_copy(source: Path, run_dir: Path, package_uri: str, requirement
     return copy
 
 
-def _parameters(step: Step, options: RunOptions, folder: RunFolder) -> dict:
+def _parameters(step: PipelineStep, options: RunOptions, folder: RunFolder) -> dict:
     if step.kind == ANALYSIS:
         return {
             "lake_dir": options.lake,
@@ -85,7 +85,7 @@ def _parameters(step: Step, options: RunOptions, folder: RunFolder) -> dict:
 
 
 def run_step(
-    step: Step,
+    step: PipelineStep,
     options: RunOptions,
     folder: RunFolder,
     kernel: SharedKernel | None = None,
@@ -95,7 +95,7 @@ def run_step(
     (status "succeeded", "failed", or "interrupted" when the run was interrupted meanwhile)."""
     import nbformat
 
-    from stedi.run.execute import execute
+    from stedi.run.notebook_execution import execute
 
     executed = folder.notebook(step.name)
     source = options.notebook(step)
@@ -200,7 +200,7 @@ def _resume_state(runs_dir: Path, resume: str) -> tuple[RunOptions, RunFolder, l
     return options, folder, finished
 
 
-def dry_run(options: RunOptions, out=None, *, resume: str | None = None) -> tuple[Step, ...]:
+def dry_run(options: RunOptions, out=None, *, resume: str | None = None) -> tuple[PipelineStep, ...]:
     """Check the arguments and print the steps a run would execute; starts nothing, writes nothing."""
     out = out or sys.stdout
     done: list[dict] = []
@@ -295,7 +295,7 @@ def _latest_manifest(runs_dir: Path) -> dict | None:
 def _execute(
     options: RunOptions,
     folder: RunFolder,
-    selected: tuple[Step, ...],
+    selected: tuple[PipelineStep, ...],
     steps: list[dict],
     out,
     interrupt: RunInterrupt | None = None,
@@ -359,7 +359,7 @@ def _execute(
     return manifest
 
 
-def _skippable(step: Step, options: RunOptions, done: list[dict]) -> bool:
+def _skippable(step: PipelineStep, options: RunOptions, done: list[dict]) -> bool:
     """A zone step whose tables are up to date (stedi.run.freshness); the analysis when every zone step was skipped."""
     if options.full or options.on_glue:
         return False

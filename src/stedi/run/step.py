@@ -1,8 +1,9 @@
 """The context a zone notebook works in: session, lake, policy, and the step's record.
 
-A notebook opens a step, reads tables by name (`read`), publishes its output table
-(`publish`: staged, checked against the table's declared quality rules, quarantine
-written, published) and finishes: `finish()` writes the step's completion record
+A notebook opens a step (`start`: the papermill parameters parsed once), reads tables by name
+(`read`), calls its transform, publishes its output table (`publish`: the lake stages it, the
+table's declared quality rules check what was staged, the lake commits it with its quarantine:
+stedi.run.publishing) and finishes: `finish()` writes the step's completion record
 (the tables it read and wrote, the intake's accounting, the quality results) into the
 run folder. The runner trusts a step only when that record exists, so a notebook that
 died without raising (as the Glue kernel can report failures) is not taken for a
@@ -12,18 +13,17 @@ success.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from pyspark.sql import DataFrame
 
 from stedi import config
+from stedi.context import Engine, Policy, Target
 from stedi.core import quality
-from stedi.core.intake.engines import is_connect
-from stedi.core.tables import table as declared
-from stedi.display import show
-from stedi.engine.session import spark_for
-from stedi.lake.store import Lake, Staged
-from stedi.run import faults, incremental, pipeline, privacy
+from stedi.display import display_or_print
+from stedi.engine.session import engine_for, spark_for
+from stedi.lake.icelake import IcebergTables
+from stedi.lake.staged import Staged
+from stedi.run import faults, pipeline, privacy, publishing
 from stedi.run.folder import RunFolder
 
 
@@ -34,35 +34,32 @@ class Step:
         *,
         lake_dir: str,
         raw_dir: str = str(config.RAW_DIR),
-        policy: str = config.DEFAULT_POLICY,
+        policy: str = config.DEFAULT_POLICY,  # text: a notebook's papermill parameters, a Glue job's arguments
         target: str = config.DEFAULT_TARGET,
         run_dir: str = "",
         database: str = config.DEFAULT_DATABASE,
         engine: str = "",
         full: bool = False,
     ):
-        if policy not in config.POLICIES:
-            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
-        if target not in config.TARGETS:
-            raise ValueError(f"unknown target {target!r}; expected one of {', '.join(config.TARGETS)}")
         self.name = name
-        self.policy = policy
-        self.target = target
+        # The run's choices arrive here as text: parsed once (ValueError, one line, for an unknown one).
+        self.policy, self.target = Policy.parse(policy), Target.parse(target)
+        # engine "": the kernel's ($STEDI_ENGINE), else config.DEFAULT_ENGINE; Glue runs Spark.
+        self.engine = engine_for(engine, self.target)
         self.raw_dir = config.resolve(raw_dir)
         # Where the completion record goes: a local run folder, or an s3:// one on Glue.
         self.run_dir = config.resolve(run_dir) if run_dir else None
         self.full = full  # the intake parses every raw file again (else only new and changed ones)
         self.started = time.monotonic()
-        # engine "": the kernel's ($STEDI_ENGINE), else config.DEFAULT_ENGINE; Glue runs Spark.
-        self.spark = spark_for(target, engine)
-        self.lake = Lake(self.spark, lake_dir, policy=policy, database=database)
+        self.spark = spark_for(self.target, self.engine)
+        self.lake = IcebergTables(self.spark, lake_dir, policy=self.policy, database=database)
         self.lake.name_run(self.run_id, name)  # every snapshot this step commits names its run, step and policy
         self.reads: list[str] = []  # the tables the notebook read, in the order it first read them
         self.tables: dict[str, dict] = {}
         self.intake: dict[str, dict] = {}
         self.quality: dict[str, list[dict]] = {}
         self.erasures: list[dict] = []  # erasure requests applied by this step (ids and rows, no address)
-        self.consent: dict | None = None  # consent changes of the run and their rows (_consent_rows)
+        self.consent: dict | None = None  # the run's consent changes and their rows, as each publish returns them
         self._ledger = None  # the intake's ledger, once land_all committed it
         self._applied_erasures = None
         self._ledger_now = self._erasures_now = None  # the intake's ledger and erasures while land_all runs
@@ -77,47 +74,17 @@ class Step:
     def publish(self, table: str, df: DataFrame):
         """Replace `table` with the rows of `df` that pass its declared quality rules; returns the QualityReport.
 
-        A Parquet table (trusted, curated) is written once, as a version readers do not see
-        yet, and the rules are evaluated on what was written: the transform runs once. That
-        version is then published as it is; when a `quarantine` rule took rows out, the
-        passing rows are copied from it and the failing ones go to quarantine/<table>/. A
-        landing table is checked on `df` as given, then written with its quarantine.
-
-        A failed `error` rule shows the report and raises QualityError naming the rule;
-        nothing is published.
+        The lake stages the rows, the rules are evaluated on what was staged, and the lake commits
+        it, with the failing rows of a `quarantine` rule as the table's quarantine
+        (stedi.run.publishing). A failed `error` rule shows the report and raises QualityError
+        naming the rule; nothing is published.
         """
-        if declared(table).fmt != "parquet":
-            report = self._checked(table, df)
-            self._stage_and_publish(table, report.passing, report.quarantine_records())
-            return report
-        declared_step = pipeline.STEPS.get(self.name)
-        meta = {"policy": self.policy, "inputs": {t: self.lake.version(t) for t in declared_step.reads}} if (
-            declared_step and table in declared_step.writes) else None
-        added = incremental.added_rows(self, declared_step, table)
-        staged = self.lake.stage(table, df if added is None else added, meta=meta, append=added is not None)
-        try:
-            report = self._checked(table, self.lake.read_staged(staged))
-            if report.rows != staged.rows:
-                raise RuntimeError(
-                    f"{table}: {staged.rows} rows were written but {report.rows} read back from the staged version"
-                )
-        except BaseException:
-            self.lake.discard(staged)
-            raise
-        privacy.record_consent(self, table, staged)
-        if report.quarantined is None:
-            if incremental.same_as_current(self.lake, table, staged):
-                # Nothing changed: the current version stays, so the steps reading it can add rows.
-                self.lake.discard(staged)
-                self.tables[table] = incremental.current(self.lake, table)
-                return report
-            self.tables[table] = self.lake.publish(staged)
-            return report
-        try:
-            self._stage_and_publish(table, report.passing, report.quarantine_records())
-        finally:
-            self.lake.discard(staged)
-        return report
+        published = publishing.publish_output(
+            self.lake, table, df, check=self._checked, declared=pipeline.STEPS.get(self.name), policy=self.policy,
+            consent=self.consent, run_dir=self.run_dir,
+        )
+        self.tables[table], self.consent = published.table, published.consent
+        return published.report
 
     def check(self, table: str, df: DataFrame):
         """Evaluate the declared rules of `table` on `df` (stedi.core.quality); returns the QualityReport.
@@ -181,7 +148,7 @@ class Step:
                     f"{accounting['landed']} landed and {accounting['quarantined']} quarantined"
                 )
 
-        from stedi.core.intake.store import keys_hash
+        from stedi.core.intake.record_store import keys_hash
 
         meta = {
             "policy": self.policy,
@@ -190,8 +157,8 @@ class Step:
             "accounting": {k: v for k, v in accounting.items() if k not in ("run", "quarantine_path")},
             "quality": self.quality[name],
         }
-        accounting["quarantine_path"] = self._stage_and_publish(
-            name, report.passing, quarantine, written_as_counted, meta=meta, append=mode == "append"
+        self.tables[name], accounting["quarantine_path"] = publishing.commit_with_quarantine(
+            self.lake, name, report.passing, quarantine, written_as_counted, meta=meta, append=mode == "append"
         )
         result.unpersist()
         self.intake[name] = accounting
@@ -216,7 +183,7 @@ class Step:
         accounting = {**base["accounting"], "seconds": round(result.seconds, 2), "run": run}
         accounting["quarantine_path"] = self.lake.quarantine_path(name)
         self.quality[name] = base.get("quality", [])
-        self.tables[name] = incremental.current(self.lake, name)
+        self.tables[name] = self.lake.described(name)
         self.intake[name] = accounting
         return accounting
 
@@ -239,17 +206,19 @@ class Step:
         # The other landing tables each one's rules read: it is checked and written after them.
         needs = {name: quality.tables_needed(name, self.policy) & set(landing) for name in landing}
         if concurrent is None:
-            concurrent = not is_connect(self.spark)
+            concurrent = self.engine == Engine.SPARK
         from stedi.core.intake.ledger import Ledger
 
         ledger = Ledger(self.lake.root)
-        erasures = privacy.erasures_for(self, ledger)
+        erasures = privacy.erasures_to_apply(
+            self.spark, self.lake.root, self.raw_dir, ledger, full=self.full, run_id=self.run_id
+        )
         self._ledger_now, self._erasures_now = ledger, erasures
         # What each landing table was made from: kept or added to when nothing else changed.
         # A landing table whose quarantine a killed run left behind (committed the table, not its
         # quarantine: `unfinished_pairs`) has no base: it is landed again whole, both committed anew.
         unfinished = set(self.lake.unfinished_pairs())
-        bases = {} if self.full else {name: self.lake.marker(name) for name in landing if name not in unfinished}
+        bases = {} if self.full else {name: self.lake.snapshot_meta(name) for name in landing if name not in unfinished}
         intake.land_all(
             self.spark,
             self.raw_dir,
@@ -268,7 +237,8 @@ class Step:
         faults.kill_point("commit:ledger")  # tests only
         self._ledger, self._applied_erasures = ledger, erasures
         if erasures:
-            privacy.erasures_done(self, erasures, sources)
+            erased = {t: self.intake[t]["run"]["erased"] for t in landing if t in self.intake}
+            self.erasures = privacy.mark_erasures_done(self.lake.root, erasures, self.run_id, erased)
         # The same order whatever finished first: the notebook's tables and the manifest stay stable.
         self.intake = {t: self.intake[t] for t in landing if t in self.intake} | self.intake
         self.tables = {t: self.tables[t] for t in landing if t in self.tables} | self.tables
@@ -343,7 +313,7 @@ class Step:
         if declared_step is None or not declared_step.writes or not set(declared_step.writes) <= set(self.tables):
             return
         built = {"run": self.run_id, "intake": record["intake"], "quality": record["quality"]}
-        freshness.record(declared_step, self.lake.root, self.policy, self._ledger, self._applied_erasures, built,
+        freshness.record_built(declared_step, self.lake.root, self.policy, self._ledger, self._applied_erasures, built,
                          self.lake.database)
 
     # -- evaluating and writing ---------------------------------------------------
@@ -359,38 +329,9 @@ class Step:
         report = self._evaluate(table, df)
         self.quality[table] = report.results
         if not report.ok:
-            show(report)
+            display_or_print(report)
             report.raise_for_errors()
         return report
-
-    def _stage_and_publish(
-        self,
-        table: str,
-        rows: DataFrame,
-        quarantine: DataFrame | None,
-        verify: Callable[[Staged, Staged], None] | None = None,
-        *,
-        meta: dict | None = None,
-        append: bool = False,
-    ) -> str | None:
-        """Write `rows` as `table` and `quarantine` (if any) as its quarantine, both as unpublished
-        versions; `verify(staged, held)` may refuse them (then both are removed); then publish both.
-        Returns the quarantine's path, or None without a quarantine."""
-        staged = self.lake.stage(table, rows, meta=meta, append=append)
-        held = None
-        try:
-            if quarantine is not None:
-                held = self.lake.stage_quarantine(table, quarantine, append=append)
-            if verify is not None:
-                verify(staged, held)
-        except BaseException:
-            self.lake.discard(staged)
-            if held is not None:
-                self.lake.discard(held)
-            raise
-        # With a quarantine, the table commits even of no new row: both commits name the run.
-        self.tables[table] = self.lake.publish(staged, always=held is not None)
-        return None if held is None else self.lake.publish_quarantine(held)
 
 
 def start(name: str, **kwargs) -> Step:

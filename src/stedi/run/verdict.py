@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from stedi.run.pipeline import ZONE, Step
+from stedi.run.pipeline import ZONE, PipelineStep
 
 SPARKMAGIC_ERROR = "An error was encountered:"
 STDERR_STARTS = ("Traceback", "Exception:", "Exception encountered", SPARKMAGIC_ERROR)
@@ -101,7 +101,7 @@ def notebook_failure(notebook: dict | None, raised: str | None, replies: list[st
     return None, raised
 
 
-def record_problem(step: Step, record: dict | None) -> str | None:
+def record_problem(step: PipelineStep, record: dict | None) -> str | None:
     """What is wrong with a step's completion record against its declaration, or None.
 
     The record must exist and name every table the step writes; a zone step's record that

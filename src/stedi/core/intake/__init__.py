@@ -38,19 +38,19 @@ How a table is read (each file once):
 The modules, in the order a table goes through them:
 
     exports     finding a source's export files (raw_files, check_raw_dir, RawInputError)
-    engines     what differs between a classic Spark session and Spark Connect (Sail)
-    units       reading the files with Spark and cutting them into record units
+    spark_or_sail  what differs between a classic Spark session and Spark Connect (Sail)
+    record_units   reading the files with Spark and cutting them into record units
     split       split_records: cutting a file that is not clean JSON lines (pure Python)
     csvtext     split_csv: cutting a CSV file into rows, each a JSON object (pure Python)
     classify    parse, normalize and decide each record's outcome (Spark SQL)
     accounting  tally and check_accounting (IntakeAccountingError)
     ledger      the lake's memory: the raw files landed (ledger.json) and where their records are stored
-    store       the store: each landed file's parsed records; keep, add to or decide a landing table whole
+    record_store   the store: each landed file's parsed records; keep, add to or decide a landing table whole
     erasure     erasure requests (keyed hashes) and the conditions that find an erased customer's records
     landing     land_source (one source -> IntakeResult) and land_all (every source at once)
 
 A run parses only the files its ledger has not landed, or that changed (see ledger); the
-landing tables are then decided from the store (see store).
+landing tables are then decided from the store (see record_store).
 
 The raw directory is only ever read.
 """
@@ -69,7 +69,7 @@ from stedi.core.intake.csvtext import CsvRow, split_csv
 from stedi.core.intake.exports import RAW_SUFFIXES, RawInputError, check_raw_dir, raw_files
 from stedi.core.intake.landing import IntakeResult, land_all, land_source
 from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT, RawRecord, split_records
-from stedi.core.intake.units import file_units, read_texts, split_file_records
+from stedi.core.intake.record_units import file_units, read_texts, split_file_records
 
 __all__ = [
     "DUPLICATE",

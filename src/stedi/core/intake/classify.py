@@ -15,8 +15,9 @@ import functools
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from stedi.context import Engine
 from stedi.core.intake.csvtext import FIELD_COUNT, HEADER
-from stedi.core.intake.engines import is_connect, later_copies
+from stedi.core.intake.spark_or_sail import later_copies
 from stedi.core.intake.notext import NOT_TEXT
 from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT
 from stedi.core.tables import REQUIRED_COLUMNS, landing_table, table
@@ -154,7 +155,7 @@ def classify_records(records: DataFrame, source: str, *, raw_for: str = "all") -
     - `truncated`, `not_json`: as `split_records` marked them; a `record` that is not
       a JSON object (including valid JSON that is not an object) is `not_json`.
     - `not_text`: a line of a file that is not UTF-8 text (kind `not_text`, stedi.core.intake.notext).
-    - `csv_field_count`, `csv_header`: as `csvtext.split_csv` (or `units.file_units`)
+    - `csv_field_count`, `csv_header`: as `csvtext.split_csv` (or `record_units.file_units`)
       marked them.
     - Keys match the canonical columns case-insensitively (`timeStamp` is
       `timestamp`); other keys are ignored; an explicit null is the same as absent.
@@ -230,7 +231,7 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
     # CASE is evaluated lazily: the map parse and the coercions run only for the records
     # the typed struct did not settle (so the text to parse is chosen inside it: a column of
     # it would copy every record's text).
-    map_parse = _map_parse(parse_text, non_numeric_again=is_connect(records))
+    map_parse = _map_parse(parse_text, non_numeric_again=Engine.of(records) == Engine.SAIL)
     with_map = parsed.select("*", F.when(~F.col("_fast") & (F.col("kind") == RECORD), map_parse).alias("_m"))
     texts = with_map.selectExpr(
         "*", *[f"CASE WHEN NOT _fast THEN {_value_sql(name)} END AS `_t{i}`" for i, (name, _) in enumerate(columns)]
@@ -266,8 +267,8 @@ def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") 
     """Normalized records (normalize_records) -> each one's status: landed, quarantined,
     duplicate (or unsplit, for a whole file still to be cut). See classify_records.
 
-    On a Spark Connect session, building the frame runs one job (engines.later_copies counts
-    the values' hashes first): build it once and keep the result (engines.Storage)."""
+    On a Spark Connect session, building the frame runs one job (spark_or_sail.later_copies counts
+    the values' hashes first): build it once and keep the result (spark_or_sail.Storage)."""
     if raw_for not in ("all", "kept"):
         raise ValueError(f"raw_for must be 'all' or 'kept', not {raw_for!r}")
     base = ("source_file", "position", "kind", "raw", "reason")

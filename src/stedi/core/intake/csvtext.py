@@ -14,7 +14,7 @@ is what a quarantine keeps.
 lines are not rows. In a file without blank lines or line breaks inside fields, row
 `position` is line `position + 1`.
 
-The same rules are applied in the engine by units.file_units (the fast path) to a clean
+The same rules are applied in the engine by record_units.file_units (the fast path) to a clean
 file: no quote character, no blank line inside, a header without empty or repeated names;
 any other CSV file comes here.
 """

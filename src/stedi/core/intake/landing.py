@@ -1,7 +1,7 @@
 """Landing a source: read its exports once, classify every record, count the outcomes; every source at once.
 
 `land_source` returns an IntakeResult: the classified records (kept on the local
-disk: engines.Storage) and their counts. `land_all` lands several sources at the same time and
+disk: spark_or_sail.Storage) and their counts. `land_all` lands several sources at the same time and
 hands each result to the caller's `write`, in the order the tables depend on each
 other.
 """
@@ -29,11 +29,11 @@ from stedi.core.intake.classify import (
     QUARANTINED,
     decide_records,
 )
-from stedi.core.intake.engines import Storage, reported_path
+from stedi.core.intake.spark_or_sail import Storage, reported_path
 from stedi.core.intake.erasure import Erasures, erased_sql, mentions_column
 from stedi.core.intake.exports import RawInputError, raw_files
 from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan
-from stedi.core.intake.store import (
+from stedi.core.intake.record_store import (
     landing_mode,
     parse_into_store,
     purge,
@@ -136,7 +136,7 @@ def land_source(
     parsed, normalized); a file that is not clean comes out of that pass whole and is cut
     by `split_records` on the executors, then normalized. Each file's records go to its
     own store folder. Then every record of every live file is decided at once (duplicates
-    across files, the latest customer record, erasures) and kept (engines.Storage) for the
+    across files, the latest customer record, erasures) and kept (spark_or_sail.Storage) for the
     tally, the checks and the writes that follow; `unpersist()` drops them.
 
     `counts["read"]`: the records cut from each live file (those erased from the store

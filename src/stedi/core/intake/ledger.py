@@ -46,10 +46,10 @@ _FORMAT = 1
 def intake_fingerprint() -> str:
     """A short hash of the code that decides what a file's records are, and of the landing schemas."""
     from stedi.core import tables
-    from stedi.core.intake import classify, csvtext, engines, exports, notext, split, units
+    from stedi.core.intake import classify, csvtext, exports, notext, record_units, spark_or_sail, split
 
     digest = hashlib.sha256()
-    for module in (classify, csvtext, engines, exports, notext, split, units, tables):
+    for module in (classify, csvtext, exports, notext, record_units, spark_or_sail, split, tables):
         digest.update(inspect.getsource(module).encode("utf-8"))
     return digest.hexdigest()[:16]
 
@@ -59,7 +59,8 @@ def file_key(path: str, sha256: str) -> str:
     return "f" + hashlib.sha256(f"{path}\0{sha256}".encode()).hexdigest()[:24]
 
 
-def now() -> str:
+def utc_timestamp() -> str:
+    """Now, in UTC, to the second (ISO 8601): when the ledger landed, replaced or wrote a file."""
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
@@ -170,7 +171,7 @@ class Ledger:
                 "sha256": sha,
                 "key": file_key(path, sha),
                 "run": run_id,
-                "landed_at": now(),
+                "landed_at": utc_timestamp(),
                 "records": 0,
                 "erased": 0,
                 "text": text,  # False: not UTF-8 text, quarantined whole (stedi.core.intake.notext)
@@ -187,13 +188,13 @@ class Ledger:
         for source, plan in self.plans.items():
             before = self.sources.get(source, {})
             for path in plan.changed:
-                self.replaced.append({"source": source, "path": path, **before[path], "replaced_at": now()})
+                self.replaced.append({"source": source, "path": path, **before[path], "replaced_at": utc_timestamp()})
             self.sources[source] = dict(sorted(plan.entries.items()))
         if not self.scratch:
             data = {
                 "format": _FORMAT,
                 "fingerprint": self.fingerprint,
-                "written_at": now(),
+                "written_at": utc_timestamp(),
                 "sources": self.sources,
                 "replaced": self.replaced,
             }

@@ -9,8 +9,8 @@ import contextlib
 import fcntl
 import os
 import secrets
-import uuid
 
+from stedi.atomic_files import write_atomic
 from stedi.core import storage
 
 ERASURE_DIR = "_erasure"
@@ -64,14 +64,6 @@ def _write(where: str, text: str) -> None:
     if storage.is_s3(where):
         storage.write_text(where, text)
         return
-    os.makedirs(os.path.dirname(where), exist_ok=True)
-    tmp = os.path.join(os.path.dirname(where), f".{os.path.basename(where)}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, where)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(where, text, mode=0o600)
 
 

@@ -1,6 +1,6 @@
 """Declared data-quality rules per table: evaluate, quarantine, report, export as DQDL.
 
-The rules of every table live in stedi.core.quality.catalog (one place); a rule is
+The rules of every table live in stedi.core.quality.table_rules (one place); a rule is
 `error` (fails the run), `quarantine` (its failing rows leave the table for
 <lake>/quarantine/<table>/) or `warn` (reported).
 
@@ -23,7 +23,7 @@ from typing import Mapping
 
 from pyspark.sql import DataFrame
 
-from stedi.core.quality.catalog import (
+from stedi.core.quality.table_rules import (
     RULES,
     common_rules,
     row_count_references,
@@ -39,7 +39,7 @@ from stedi.core.quality.checks import (
     WARNED,
 )
 from stedi.core.quality.dqdl import dqdl_ruleset, dqdl_rulesets
-from stedi.core.quality.engine import QualityError, QualityReport, evaluate_rules
+from stedi.core.quality.evaluation import QualityError, QualityReport, evaluate_rules
 from stedi.core.quality.rules import ERROR, KINDS, QUARANTINE, SEVERITIES, WARN, Rule
 
 

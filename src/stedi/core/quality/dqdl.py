@@ -9,14 +9,15 @@ SQL names other tables `<database>.<table>` (Data Catalog tables).
 from __future__ import annotations
 
 from stedi import config
-from stedi.core.quality.catalog import rules_for
+from stedi.core.quality.table_rules import rules_for
+from stedi.core.quality.dqdl_render import rule_dqdl
 from stedi.core.tables import TABLES, table
 
 
 def dqdl_ruleset(name: str, policy: str, database: str = config.DEFAULT_DATABASE) -> str:
     """The DQDL ruleset of table `name` under `policy`, with the rules DQDL cannot express listed after it."""
     rules = rules_for(name, policy)
-    expressible = [(r, r.dqdl(database)) for r in rules]
+    expressible = [(r, rule_dqdl(r, database)) for r in rules]
     body = []
     for rule, text in expressible:
         if text is None:

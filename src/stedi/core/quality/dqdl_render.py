@@ -1,9 +1,10 @@
-"""Each rule kind rendered as AWS Glue DQDL text (used by Rule.dqdl)."""
+"""Each rule kind rendered as AWS Glue DQDL text (`rule_dqdl`, used by stedi.core.quality.dqdl)."""
 
 from __future__ import annotations
 
 import re
 
+from stedi import config
 from stedi.core.quality.rules import Rule, group_size_sql, sql_tables
 
 
@@ -127,3 +128,13 @@ RENDERERS = {
     "group_size": _dqdl_group_size,
     "sql": _dqdl_sql,
 }
+
+
+def rule_dqdl(rule: Rule, database: str = config.DEFAULT_DATABASE) -> str | None:
+    """`rule` in AWS Glue DQDL, or None when DQDL cannot express it.
+
+    Reference datasets (ReferentialIntegrity, RowCountMatch) are aliased by
+    their table name; free SQL names other tables `<database>.<table>`, as
+    Glue Data Quality does for Data Catalog tables.
+    """
+    return RENDERERS[rule.kind](rule, database)

@@ -1,8 +1,8 @@
 """A data-quality rule: what must hold for a table, how to check it, and its DQDL form.
 
 A `Rule` is plain data (name, kind, severity, columns, params, description); the
-engine (stedi.core.quality.engine) knows how to evaluate each kind and the catalog
-(stedi.core.quality.catalog) declares which rules hold for which table. The
+engine (stedi.core.quality.evaluation) knows how to evaluate each kind and the catalog
+(stedi.core.quality.table_rules) declares which rules hold for which table. The
 constructors below (`complete`, `unique`, `allowed`, ...) are the vocabulary the
 catalog is written in.
 
@@ -37,7 +37,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from stedi import config
+from stedi.context import Policy
 from stedi.core.tables import Columns
 
 ERROR = "error"
@@ -45,9 +45,7 @@ QUARANTINE = "quarantine"
 WARN = "warn"
 SEVERITIES = (ERROR, QUARANTINE, WARN)
 
-STRICT = "strict"
-UDACITY = "udacity"
-ALL_POLICIES = (STRICT, UDACITY)
+ALL_POLICIES = tuple(Policy)
 
 KINDS = (
     "completeness",
@@ -142,18 +140,7 @@ class Rule:
     def applies_to(self, policy: str) -> bool:
         return policy in self.policies
 
-    # -- DQDL ----------------------------------------------------------------
-    def dqdl(self, database: str = config.DEFAULT_DATABASE) -> str | None:
-        """The rule in AWS Glue DQDL, or None when DQDL cannot express it.
-
-        Reference datasets (ReferentialIntegrity, RowCountMatch) are aliased by
-        their table name; free SQL names other tables `<database>.<table>`, as
-        Glue Data Quality does for Data Catalog tables.
-        """
-        from stedi.core.quality.dqdl_render import RENDERERS
-
-        return RENDERERS[self.kind](self, database)
-
+    # -- DQDL (the text itself: stedi.core.quality.dqdl_render.rule_dqdl) -----
     def dqdl_note(self) -> str:
         """What the DQDL form leaves out, if anything."""
         if self.kind == "schema":

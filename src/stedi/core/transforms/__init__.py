@@ -1,6 +1,7 @@
 """Pure zone transforms: DataFrames in, a DataFrame out; no paths, no I/O.
 
-Each module is one zone step. Every function takes the run's policy:
+Each module is one zone step. Every function takes the run's policy (stedi.context.Policy, parsed
+once where the run's parameters enter; the transforms check it no more):
 
 - ``strict`` (default): consent is time-bounded (a reading counts only from its
   owner's shareWithResearchAsOfDate on), the ML join pairs a step trainer reading
@@ -8,13 +9,3 @@ Each module is one zone step. Every function takes the run's policy:
   carries no direct identifier.
 - ``udacity``: reproduces the public STEDI project rubric's row counts exactly.
 """
-
-STRICT = "strict"
-UDACITY = "udacity"
-POLICIES = (STRICT, UDACITY)
-
-
-def check_policy(policy: str) -> str:
-    if policy not in POLICIES:
-        raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}")
-    return policy

@@ -3,10 +3,9 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from stedi.core.transforms import check_policy
+from stedi.context import Policy
 
 
-def consenting_customers(customer_landing: DataFrame, policy: str) -> DataFrame:
+def consenting_customers(customer_landing: DataFrame, policy: Policy) -> DataFrame:
     """Customers with a research consent date (the same rule under both policies)."""
-    check_policy(policy)
     return customer_landing.where(F.col("shareWithResearchAsOfDate").isNotNull())

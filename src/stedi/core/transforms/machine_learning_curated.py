@@ -3,7 +3,7 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from stedi.core.transforms import UDACITY, check_policy
+from stedi.context import Policy
 
 STEP_COLUMNS = ("sensorReadingTime", "serialNumber", "distanceFromObject")
 READING_COLUMNS = ("timestamp", "x", "y", "z")
@@ -13,7 +13,7 @@ def machine_learning_readings(
     step_trainer_trusted: DataFrame,
     accelerometer_trusted: DataFrame,
     customer_curated: DataFrame,
-    policy: str,
+    policy: Policy,
 ) -> DataFrame:
     """Each step trainer reading paired with the accelerometer readings of the same instant.
 
@@ -23,10 +23,9 @@ def machine_learning_readings(
     (user = email of the customer whose serialNumber the step reading carries),
     and the result has no direct identifier (the serial number is the subject key).
     """
-    check_policy(policy)
     step = step_trainer_trusted.alias("s")
     accel = accelerometer_trusted.alias("a")
-    if policy == UDACITY:
+    if policy == Policy.UDACITY:
         paired = step.join(accel, F.col("s.sensorReadingTime") == F.col("a.timestamp"))
         return paired.select(
             *[F.col(f"s.{c}") for c in STEP_COLUMNS], F.col("a.user"), *[F.col(f"a.{c}") for c in READING_COLUMNS]

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from stedi.core.intake.csvtext import CSV_NAME, DELIMITERS, FIELD_COUNT, is_csv, split_csv
-from stedi.core.intake.engines import flat_lines, texts_by_file
+from stedi.core.intake.spark_or_sail import flat_lines, texts_by_file
 from stedi.core.intake.split import RECORD, UNSPLIT, split_records
 
 _SQL_BLANKS = "' \\t\\r\\n'"  # a Spark SQL literal: space, tab, CR, LF
@@ -45,7 +45,7 @@ def _split_for_spark(path: str, text: str | None) -> list[tuple]:
 def read_texts(spark: SparkSession, files: list[str]) -> DataFrame:
     """One row per non-empty file: `source_file` (its path) and `text` (its whole content).
 
-    `source_file` is the path as listed, made absolute (engines.reported_path). gzip
+    `source_file` is the path as listed, made absolute (spark_or_sail.reported_path). gzip
     files are decompressed by the engine; a leading byte-order mark is removed. Glob
     characters in the names are escaped: `export[1].json` is that file, not the
     pattern matching `export1.json`.

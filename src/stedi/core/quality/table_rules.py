@@ -11,11 +11,10 @@ run); `quarantine` rules take unusable landing rows out of the lake into
 
 from __future__ import annotations
 
+from stedi.context import Policy
 from stedi.core.quality.rules import (
     ERROR,
     QUARANTINE,
-    STRICT,
-    UDACITY,
     WARN,
     Rule,
     allowed,
@@ -188,7 +187,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
             """select /*+ BROADCAST(c) */ a.* from {primary} a left semi join {customer_trusted} c
                on a.user = c.email and a.timestamp < c.shareWithResearchAsOfDate""",
             description="no reading taken before its owner's consent",
-            policies=(STRICT,),
+            policies=(Policy.STRICT,),
         ),
         row_count("<=", reference="accelerometer_landing", name="rows_at_most_landing", description="a trusted table never has more rows than its landing table"),
     ),
@@ -214,7 +213,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
             """select /*+ BROADCAST(c) */ s.* from {primary} s left semi join {customer_trusted} c
                on s.serialNumber = c.serialNumber and s.sensorReadingTime < c.shareWithResearchAsOfDate""",
             description="no reading taken before its owner's consent",
-            policies=(STRICT,),
+            policies=(Policy.STRICT,),
         ),
         row_count("<=", reference="step_trainer_landing", name="rows_at_most_landing", description="a trusted table never has more rows than its landing table"),
     ),
@@ -234,15 +233,15 @@ RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "machine_learning_curated": (
         complete("sensorReadingTime", "serialNumber", "timestamp", name="keys_complete"),
-        complete("user", policies=(UDACITY,)),
+        complete("user", policies=(Policy.UDACITY,)),
         holds(
             "same_instant",
             "sensorReadingTime = timestamp",
             columns=("sensorReadingTime", "timestamp"),
             description="a step reading is paired with an accelerometer reading of the same millisecond",
         ),
-        unique(*[c for c, _ in MACHINE_LEARNING_COLUMNS], name="no_duplicate_rows", policies=(STRICT,)),
-        unique(*[c for c, _ in MACHINE_LEARNING_COLUMNS_UDACITY], name="no_duplicate_rows", policies=(UDACITY,)),
+        unique(*[c for c, _ in MACHINE_LEARNING_COLUMNS], name="no_duplicate_rows", policies=(Policy.STRICT,)),
+        unique(*[c for c, _ in MACHINE_LEARNING_COLUMNS_UDACITY], name="no_duplicate_rows", policies=(Policy.UDACITY,)),
         references(
             "serialNumber",
             "customer_trusted",
@@ -256,7 +255,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
             "email",
             name="reading_of_consenting_customer",
             description="no accelerometer reading of a customer without research consent",
-            policies=(UDACITY,),
+            policies=(Policy.UDACITY,),
         ),
         sql(
             "reading_of_device_owner",
@@ -267,7 +266,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
                on o.serialNumber = m.serialNumber and o.timestamp = m.timestamp
                   and o.x <=> m.x and o.y <=> m.y and o.z <=> m.z""",
             description="every row's accelerometer reading belongs to the owner of its step trainer device",
-            policies=(STRICT,),
+            policies=(Policy.STRICT,),
         ),
         sql(
             "reading_not_before_consent",
@@ -275,13 +274,13 @@ RULES: dict[str, tuple[Rule, ...]] = {
                on m.serialNumber = c.serialNumber
                   and least(m.sensorReadingTime, m.timestamp) < c.shareWithResearchAsOfDate""",
             description="no reading taken before its owner's consent",
-            policies=(STRICT,),
+            policies=(Policy.STRICT,),
         ),
         forbids(
             *DIRECT_IDENTIFIERS,
             name="no_direct_identifiers",
             description="no name, email, phone, birthday or user in the ML table",
-            policies=(STRICT,),
+            policies=(Policy.STRICT,),
         ),
         row_count(
             "<=",
@@ -316,10 +315,8 @@ def common_rules(name: str, policy: str) -> tuple[Rule, ...]:
     )
 
 
-def rules_for(name: str, policy: str) -> list[Rule]:
+def rules_for(name: str, policy: Policy) -> list[Rule]:
     """The rules that hold for table `name` under `policy`, in declaration order."""
-    if policy not in (STRICT, UDACITY):
-        raise ValueError(f"unknown policy {policy!r}; expected one of {STRICT}, {UDACITY}")
     declared = RULES.get(table(name).name, ())
     return [r for r in (*common_rules(name, policy), *declared) if r.applies_to(policy)]
 

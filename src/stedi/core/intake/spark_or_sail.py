@@ -32,6 +32,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from stedi.context import Engine
 from stedi.core import storage
 
 # Glob characters in a path, each written as a one-character class: `[\[]`, `[\*]`, ...
@@ -43,11 +44,6 @@ _GLOB = re.compile(r"([\\\[{}*?])")
 # reading the disk copy back (accelerometer at N=100, intake and landing: 55 s against 59 s),
 # and three tables landed at once no longer compete for the driver's heap.
 _CACHE_LEVEL = StorageLevel.DISK_ONLY
-
-
-def is_connect(session_or_frame: SparkSession | DataFrame) -> bool:
-    """Whether a session (or a DataFrame of it) is a Spark Connect client (Sail), not a classic session."""
-    return type(session_or_frame).__module__.startswith("pyspark.sql.connect")
 
 
 def literal_path(path: str) -> str:
@@ -62,7 +58,7 @@ def reported_path(path: str) -> str:
 
 def texts_by_file(spark: SparkSession, files: list[str]) -> DataFrame:
     """`source_file` (reported_path) and `value` (the file's whole text, gzip decompressed) per file."""
-    if not is_connect(spark):
+    if Engine.of(spark) == Engine.SPARK:
         # input_file_name() is a percent-encoded URI (`file:///...`, `s3://...`); `+` is literal in it.
         path = F.regexp_replace(F.expr("url_decode(replace(input_file_name(), '+', '%2B'))"), "^file:(//)?", "")
         texts = spark.read.text([literal_path(f) for f in files], wholetext=True)
@@ -106,7 +102,7 @@ def flat_lines(frame: DataFrame, column: str) -> Column:
     of the replace, which finds and copies every line (the accelerometer at N=100: 0.7 s
     against 1.4 s).
     """
-    if not is_connect(frame):
+    if Engine.of(frame) == Engine.SPARK:
         return F.length(F.regexp_replace(column, _JAVA_FLAT_LINE, "")) == 0
     line = _JAVA_FLAT_LINE.replace("(?md)^", "").replace("*+", "*").replace("++", "+").removesuffix(r"(?:\n|\z)")
     return F.col(column).rlike(rf"\A(?:{line}(?:\n|\z))*\z")
@@ -137,7 +133,7 @@ def later_copies(frame: DataFrame, usable: str, values: list[tuple[str, str]]) -
     usual export) nothing is sorted at all. The accelerometer at N=100 on Sail: 3.4 s against
     9.8 s for sorting every record (notes.md).
     """
-    if not is_connect(frame):
+    if Engine.of(frame) == Engine.SPARK:
         keys = ", ".join(f"`{name}`" for name, _ in values)
         copy = f"row_number() OVER (PARTITION BY {usable}, {keys} ORDER BY source_file, position)"
         return frame.selectExpr("*", f"coalesce({usable} AND {copy} > 1, false) AS _later_copy")
@@ -191,7 +187,7 @@ class Storage:
     @property
     def writes(self) -> bool:
         """Whether kept frames are written to the scratch folder (else: cached by Spark)."""
-        return self.scratch is not None or is_connect(self.spark)
+        return self.scratch is not None or Engine.of(self.spark) == Engine.SAIL
 
     def keep(self, frame: DataFrame) -> DataFrame:
         if not self.writes:

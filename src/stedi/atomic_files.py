@@ -25,13 +25,13 @@ def atomic_path(path: str | os.PathLike[str]):
             tmp.unlink()
 
 
-def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write `data` (text as UTF-8) to `path` whole."""
+def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, mode: int = 0o666) -> Path:
+    """Write `data` (text as UTF-8) to `path` whole; `mode`: its permissions, less the umask (0o600: the
+    owner's only, from the moment the file exists)."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
     with atomic_path(path) as tmp:
-        if isinstance(data, bytes):
-            tmp.write_bytes(data)
-        else:
-            tmp.write_text(data, encoding="utf-8")
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as handle:
+            handle.write(raw)
     return Path(path)
 
 
