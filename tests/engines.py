@@ -16,6 +16,8 @@ import os
 
 import pytest
 
+from stedi import config
+
 _CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
 
 
@@ -43,6 +45,8 @@ def on_sail():
 @pytest.fixture(scope="session")
 def sail():
     os.environ.setdefault("RUST_LOG", "error")
+    for name, value in config.SAIL_SERVER_SETTINGS.items():  # the product's server settings
+        os.environ.setdefault(name, value)
     from pysail.spark import SparkConnectServer
     # The Connect builder itself: pyspark.sql's builder refuses a remote session while a
     # classic one (conftest's `spark`) runs in the same process.

@@ -138,6 +138,42 @@ def test_stopping_sail_closes_its_port_and_a_later_session_starts_a_new_server(t
     assert stopped["again"] is not None and stopped["again"] != stopped["stopped"] and not stopped["same"]
 
 
+_IDLE_SCRIPT = """
+import json, os, sys, time
+from stedi import config
+from stedi.engine.session import local_sail
+spark = local_sail()
+spark.range(1).count()
+time.sleep(float(sys.argv[1]))
+try:
+    print(json.dumps({"after_idle": int(spark.range(3).count()), "timeout": os.environ[sys.argv[2]]}))
+except Exception as error:  # Sail dropped the idle session
+    print(json.dumps({"after_idle": str(error).splitlines()[0], "timeout": os.environ[sys.argv[2]]}))
+"""
+
+
+@pytest.mark.slow  # two Sail servers and 8 s of idling: not in the fast tier
+def test_an_idle_sail_session_lives_as_long_as_the_settings_say(tmp_path):
+    """Sail drops a session idle longer than its session timeout (900 s by default: a notebook left
+    open in JupyterLab then failed with "session ... is not running"). The setting stedi passes is
+    the one Sail honours: set by the user to 2 s (the user's value wins), a session idle 4 s is
+    gone; left to stedi, it is a week and the same idle session answers."""
+    name = "SAIL_SPARK__SESSION_TIMEOUT_SECS"
+    assert config.SAIL_SERVER_SETTINGS[name] == str(7 * 24 * 3600)
+    script = tmp_path / "idle.py"
+    script.write_text(_IDLE_SCRIPT)
+    results = []
+    for user in ("2", None):
+        env = {k: v for k, v in os.environ.items() if k != name} | ({name: user} if user else {})
+        done = subprocess.run([sys.executable, str(script), "4", name], capture_output=True, text=True,
+                              env=env, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        results.append(json.loads(done.stdout.splitlines()[-1]))
+    dropped, kept = results
+    assert dropped["timeout"] == "2" and "is not running" in str(dropped["after_idle"]), dropped
+    assert kept == {"after_idle": 3, "timeout": str(7 * 24 * 3600)}, kept
+
+
 # -- the local kernel ----------------------------------------------------------------
 def test_the_kernel_spec_fixes_an_engine_only_when_given():
     assert "env" not in kernel.kernel_spec()

@@ -43,10 +43,15 @@ SAIL_HOST = "127.0.0.1"
 # Sail's query memory: a pool of this size, shared fairly by the operators; sorts and
 # aggregations spill to disk beyond it. Unbounded by default in Sail; without a bound a run at
 # 100x the real data peaked at 4.56 GiB, with it (and the store written in batches) at 2.27 GiB
-# (notes.md). The user's SAIL_RUNTIME__MEMORY_POOL__* environment variables win.
-SAIL_MEMORY_POOL = {
+# (notes.md).
+# A session idle longer than SAIL_SPARK__SESSION_TIMEOUT_SECS is dropped by Sail (default 900 s:
+# a notebook left open in JupyterLab for a quarter of an hour, or a test session waiting on a
+# loaded machine, then fails with "session ... is not running"); here a week, the kernel's life.
+# The user's SAIL_* environment variables win.
+SAIL_SERVER_SETTINGS = {
     "SAIL_RUNTIME__MEMORY_POOL__TYPE": "fair",
     "SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE": str(2 << 30),
+    "SAIL_SPARK__SESSION_TIMEOUT_SECS": str(7 * 24 * 3600),
 }
 
 # The catalog database: a local Spark catalog database, or the Glue Data Catalog one.

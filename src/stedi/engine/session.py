@@ -80,7 +80,7 @@ def local_sail(app_name: str = "stedi"):
             return session
         # Sail logs INFO lines from Rust on stderr; the user's RUST_LOG wins. Read when the server starts.
         os.environ.setdefault("RUST_LOG", "error")
-        for name, value in config.SAIL_MEMORY_POOL.items():  # also read when the server starts
+        for name, value in config.SAIL_SERVER_SETTINGS.items():  # read when the server starts
             os.environ.setdefault(name, value)
         if os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://"):
             # Sail's object store refuses a plain-HTTP S3 endpoint (a moto server) unless allowed.
