@@ -28,7 +28,10 @@ from stedi.lake import icefiles
 from stedi.lake.catalogs import (
     CommitConflict,
     Place,
+    SchemaMismatch,
+    SnapshotRefused,
     is_quarantine,
+    load_table,
     locate,
     open_catalog,
     quarantine_name,
@@ -38,31 +41,16 @@ from stedi.lake.iceschema import (
     _refuse_foreign_field_ids,
     _typed,
     iceberg_schema,
+    spark_schema,
     table_properties,
 )
 
 if TYPE_CHECKING:  # pyspark only where an engine runs: the runner's freshness checks start none
     from pyspark.sql import DataFrame, SparkSession
 
-
-def spark_schema(columns):
-    """stedi.core.schemas.spark_schema, imported (with pyspark) at first use."""
-    from stedi.core.schemas import spark_schema as schema
-
-    return schema(columns)
-
-
 # Snapshot summary properties (strings) naming what made a snapshot.
 RUN_ID, STEP, POLICY = "stedi.run-id", "stedi.step", "stedi.policy"
 META_PREFIX = "stedi."
-
-
-class SnapshotRefused(UsageError):
-    """A snapshot this engine cannot read exactly (delete files on the Spark path)."""
-
-
-class SchemaMismatch(UsageError):
-    """A table whose columns are not the ones declared for the lake's policy."""
 
 
 @dataclass
@@ -100,44 +88,9 @@ class Staged:
         return None if snapshot is None else snapshot.snapshot_id
 
 
-def _metadata_location(catalog, identifier: tuple[str, str]) -> str | None:
-    """The metadata file the catalog names for a table (a SQL catalog: one row read, no file), None
-    when it cannot be told so cheaply (Glue). Raises NoSuchTableError when the table is not there."""
-    from pyiceberg.catalog.sql import IcebergTables as CatalogRow
-    from pyiceberg.catalog.sql import SqlCatalog
-
-    if not isinstance(catalog, SqlCatalog):
-        return None
-    from pyiceberg.exceptions import NoSuchTableError
-    from sqlalchemy import select
-
-    namespace, name = identifier
-    with catalog.engine.connect() as connection:  # Core, not an ORM session: a few times cheaper
-        location = connection.execute(select(CatalogRow.metadata_location).where(
-            CatalogRow.catalog_name == catalog.name,
-            CatalogRow.table_namespace == namespace,
-            CatalogRow.table_name == name,
-        )).scalar()
-    if location is None:
-        raise NoSuchTableError(f"{namespace}.{name}")
-    return location
-
-
-def _light_table(catalog, identifier: tuple[str, str], location: str):
-    """The table whose metadata file is at `location` (a local SQL catalog's), read through
-    pyiceberg's fsspec FileIO: what catalog.load_table gives, without importing pyarrow (and pandas
-    with it) into a process that reads metadata and manifests only (the runner's checks)."""
-    from pyiceberg.io.fsspec import FsspecFileIO
-    from pyiceberg.serializers import FromInputFile
-    from pyiceberg.table import Table
-
-    io = FsspecFileIO(dict(catalog.properties))
-    metadata = FromInputFile.table_metadata(io.new_input(location))
-    return Table(identifier=identifier, metadata=metadata, metadata_location=location, io=io, catalog=catalog)
-
-
 class IcebergLake:
     """The lake at `root` (a local folder or `s3://bucket/prefix`) and its Iceberg catalog."""
+    loaded_tables: dict | None = None  # a lake that only reads (the runner's): catalogs.load_table's
 
     def __init__(
         self,
@@ -148,7 +101,6 @@ class IcebergLake:
         *,
         run_id: str = "",
         step: str = "",
-        cache_tables: bool = False,
     ):
         if policy not in config.POLICIES:
             raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(config.POLICIES)}")
@@ -156,9 +108,6 @@ class IcebergLake:
         self.root = config.resolve(root)
         self.is_local = not storage.is_s3(self.root)
         self.run_id, self.step = run_id, step
-        # With `cache_tables` (a lake that only reads: the runner's freshness checks), a loaded table
-        # is kept and loaded again only when the catalog names another metadata file (a commit).
-        self._loaded: dict[tuple[str, str], object] | None = {} if cache_tables else None
         refuse_previous_version(self.root)
         self.catalog, self.lock = open_catalog(self.root, database)
         if self.is_local:
@@ -185,7 +134,7 @@ class IcebergLake:
         place = self.place(name)
         with self.lock:
             try:
-                t = self._load(self.identifier(name))
+                t = load_table(self.catalog, self.identifier(name), self.loaded_tables)
             except NoSuchTableError:
                 return None
         if not icefiles.same_location(t.location(), place.location):
@@ -193,21 +142,6 @@ class IcebergLake:
                 f"table {name} of the lake at {self.root} lives at {t.location()}, not {place.location}; "
                 f"rebuild the lake with `stedi run --full`"
             )
-        return t
-
-    def _load(self, identifier: tuple[str, str]):
-        """catalog.load_table, or the table loaded before when the catalog still names its metadata file."""
-        if self._loaded is None:
-            return self.catalog.load_table(identifier)
-        location = _metadata_location(self.catalog, identifier)
-        cached = self._loaded.get(identifier)
-        if location is not None and cached is not None and cached.metadata_location == location:
-            return cached
-        if location is None:
-            t = self.catalog.load_table(identifier)
-        else:
-            t = _light_table(self.catalog, identifier, location)
-        self._loaded[identifier] = t
         return t
 
     def ensure(self, name: str):

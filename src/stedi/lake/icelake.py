@@ -25,8 +25,8 @@ from stedi.lake.iceberg import (
     IcebergLake,
     SchemaMismatch,
     Staged,
-    spark_schema,
 )
+from stedi.lake.iceschema import spark_schema
 
 if TYPE_CHECKING:  # pyspark only where an engine runs: the runner's freshness checks start none
     from pyspark.sql import DataFrame
@@ -285,8 +285,12 @@ def _shared_lake(root: str, policy: str, database: str) -> IcebergLake:
     """The engineless IcebergLake of the lake at `root` in this process: its loaded tables are kept
     (loaded again only when the catalog names another metadata file, as after a commit by the
     kernel), so a run's freshness checks load each table once instead of once per question."""
-    return _cached(("lake", root, policy, database),
-                   lambda: IcebergLake(None, root, policy, database, cache_tables=True))
+    def opened() -> IcebergLake:
+        lake = IcebergLake(None, root, policy, database)
+        lake.loaded_tables = {}
+        return lake
+
+    return _cached(("lake", root, policy, database), opened)
 
 
 def engineless(root: str, database: str = config.DEFAULT_DATABASE) -> IcebergTables:

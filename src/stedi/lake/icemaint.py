@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from stedi.errors import UsageError
 from stedi.lake import icefiles
-from stedi.lake.iceberg import SnapshotRefused, Staged, spark_schema
+from stedi.lake.iceberg import SnapshotRefused, Staged
+from stedi.lake.iceschema import spark_schema
 
 if TYPE_CHECKING:  # pyspark only where an engine runs (erasure); relocation and expiry need none
     from pyspark.sql import Column
