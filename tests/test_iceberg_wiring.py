@@ -17,7 +17,6 @@ from stedi.core.transforms.customer_trusted import consenting_customers
 from stedi.lake import icefiles
 from stedi.lake.catalogs import forget_catalogs
 from stedi.lake.icelake import IcebergTables
-from stedi.lake.icelake import IcebergTables
 
 T = CONSENT_A
 
@@ -214,3 +213,23 @@ def test_history_and_as_of_refuse_a_missing_lake_or_table_in_one_line(tmp_path, 
     lake.lake.ensure("customer_trusted")  # a table without a snapshot
     assert main(["history", "customer_trusted", "--lake-dir", str(tmp_path / "lake")]) == 2
     assert "has no snapshot" in capsys.readouterr().err
+
+
+def test_engineless_checks_see_later_commits_and_missing_files(tmp_path, spark):
+    """The runner's checks share one lake object per lake (stedi.lake.icelake._shared_lake): a
+    commit made meanwhile by another lake object, and a data file removed, are still seen."""
+    from stedi.lake import icefiles
+    from stedi.lake.icelake import table_rows, table_version
+
+    root = str(tmp_path / "lake")
+    lake = IcebergTables(spark, root)
+    lake.write("accelerometer_landing", accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0)]))
+    first = table_version(root, "accelerometer_landing")
+    assert first == lake.version("accelerometer_landing") and table_rows(root, "accelerometer_landing") == 1
+    lake.publish(lake.stage("accelerometer_landing", accelerometer(spark, [("b@x.com", T, 1.0, 0.0, 0.0)]), append=True))
+    second = table_version(root, "accelerometer_landing")
+    assert second == lake.version("accelerometer_landing") != first
+    assert table_rows(root, "accelerometer_landing") == 2
+    files, _ = icefiles.live_data_files(lake.lake.table("accelerometer_landing"))
+    Path(icefiles._local(files[0].file_path)).unlink()
+    assert table_version(root, "accelerometer_landing") is None  # damaged: counted as absent

@@ -109,6 +109,59 @@ def open_catalog(root: str, database: str = config.DEFAULT_DATABASE):
         return _catalogs[key]
 
 
+def load_table(catalog, identifier: tuple[str, str], loaded: dict | None = None):
+    """catalog.load_table; with `loaded` (kept by the caller: a lake that only reads, as the
+    runner's checks), the table loaded before while the catalog still names its metadata file."""
+    if loaded is None:
+        return catalog.load_table(identifier)
+    location = _metadata_location(catalog, identifier)
+    cached = loaded.get(identifier)
+    if location is not None and cached is not None and cached.metadata_location == location:
+        return cached
+    if location is None:
+        t = catalog.load_table(identifier)
+    else:
+        t = _light_table(catalog, identifier, location)
+    loaded[identifier] = t
+    return t
+
+
+def _metadata_location(catalog, identifier: tuple[str, str]) -> str | None:
+    """The metadata file the catalog names for a table (a SQL catalog: one row read, no file), None
+    when it cannot be told so cheaply (Glue). Raises NoSuchTableError when the table is not there."""
+    from pyiceberg.catalog.sql import IcebergTables as CatalogRow
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    if not isinstance(catalog, SqlCatalog):
+        return None
+    from pyiceberg.exceptions import NoSuchTableError
+    from sqlalchemy import select
+
+    namespace, name = identifier
+    with catalog.engine.connect() as connection:  # Core, not an ORM session: a few times cheaper
+        location = connection.execute(select(CatalogRow.metadata_location).where(
+            CatalogRow.catalog_name == catalog.name,
+            CatalogRow.table_namespace == namespace,
+            CatalogRow.table_name == name,
+        )).scalar()
+    if location is None:
+        raise NoSuchTableError(f"{namespace}.{name}")
+    return location
+
+
+def _light_table(catalog, identifier: tuple[str, str], location: str):
+    """The table whose metadata file is at `location` (a local SQL catalog's), read through
+    pyiceberg's fsspec FileIO: what catalog.load_table gives, without importing pyarrow (and pandas
+    with it) into a process that reads metadata and manifests only (the runner's checks)."""
+    from pyiceberg.io.fsspec import FsspecFileIO
+    from pyiceberg.serializers import FromInputFile
+    from pyiceberg.table import Table
+
+    io = FsspecFileIO(dict(catalog.properties))
+    metadata = FromInputFile.table_metadata(io.new_input(location))
+    return Table(identifier=identifier, metadata=metadata, metadata_location=location, io=io, catalog=catalog)
+
+
 def forget_catalogs() -> None:
     """Drop the cached catalog objects (their SQLite connections close with them)."""
     with _catalogs_lock:

@@ -17,13 +17,11 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterable
-
-from pyspark.sql import DataFrame, SparkSession
+from typing import TYPE_CHECKING
 
 from stedi import config
 from stedi.context import Engine, Policy
 from stedi.core import storage
-from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES
 from stedi.errors import UsageError
 from stedi.lake import faults, icefiles
@@ -31,6 +29,7 @@ from stedi.lake.catalogs import (
     CommitConflict,
     Place,
     is_quarantine,
+    load_table,
     locate,
     open_catalog,
     quarantine_name,
@@ -40,9 +39,13 @@ from stedi.lake.iceschema import (
     _refuse_foreign_field_ids,
     _typed,
     iceberg_schema,
+    spark_schema,
     table_properties,
 )
 from stedi.lake.staged import SchemaMismatch, SnapshotRefused, Staged
+
+if TYPE_CHECKING:  # pyspark only where an engine runs: the runner's freshness checks start none
+    from pyspark.sql import DataFrame, SparkSession
 
 # Snapshot summary properties (strings) naming what made a snapshot.
 RUN_ID, STEP, POLICY = "stedi.run-id", "stedi.step", "stedi.policy"
@@ -51,6 +54,7 @@ META_PREFIX = "stedi."
 
 class IcebergLake:
     """The lake at `root` (a local folder or `s3://bucket/prefix`) and its Iceberg catalog."""
+    loaded_tables: dict | None = None  # a lake that only reads (the runner's): catalogs.load_table's
 
     def __init__(
         self,
@@ -92,7 +96,7 @@ class IcebergLake:
         place = self.place(name)
         with self.lock:
             try:
-                t = self.catalog.load_table(self.identifier(name))
+                t = load_table(self.catalog, self.identifier(name), self.loaded_tables)
             except NoSuchTableError:
                 return None
         if not icefiles.same_location(t.location(), place.location):

@@ -10,19 +10,22 @@ Iceberg tables (stedi.lake.iceberg):
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
-
-from pyspark.sql import DataFrame
+from typing import TYPE_CHECKING
 
 from stedi import config
 from stedi.context import Policy
 from stedi.core import storage
-from stedi.core.schemas import spark_schema
 from stedi.core.tables import TABLES
 from stedi.lake import icefiles
 from stedi.lake.catalogs import locate, quarantine_name
 from stedi.lake.iceberg import POLICY, RUN_ID, IcebergLake
+from stedi.lake.iceschema import spark_schema
 from stedi.lake.staged import SchemaMismatch, Staged
+
+if TYPE_CHECKING:  # pyspark only where an engine runs: the runner's freshness checks start none
+    from pyspark.sql import DataFrame
 
 STEDI = "stedi."
 
@@ -37,11 +40,15 @@ class IcebergTables:
         self.is_local = not storage.is_s3(self.root)
         self._run_id, self._step = run_id, step
         self._lake: IcebergLake | None = None
-        self._checked: dict[tuple[str, int], list[str]] = {}  # (table, snapshot id) -> its missing data files
+        self._checked: dict[tuple[str, int], list[str]] = {}  # (table, snapshot id) -> its data files
 
     @property
     def lake(self) -> IcebergLake:
         """The Iceberg lake, opened at first use (a paths-only Lake(None, …) writes nothing)."""
+        if self._lake is None and self.spark is None and self.is_local:  # engineless: the process's one
+            self._lake = _shared_lake(self.root, self.policy, self.database)
+            if self._run_id or self._step:
+                self._lake.run_id, self._lake.step = self._run_id, self._step
         if self._lake is None:
             self._lake = IcebergLake(self.spark, self.root, self.policy, self.database,
                                      run_id=self._run_id, step=self._step)
@@ -80,10 +87,10 @@ class IcebergTables:
         if snapshot is None:
             return []
         key = (name, snapshot.snapshot_id)
-        if key not in self._checked:
+        if key not in self._checked:  # a snapshot's files never change: its manifests are read once
             files, _ = icefiles.live_data_files(t)
-            self._checked[key] = icefiles.missing([f.file_path for f in files])
-        return self._checked[key]
+            self._checked[key] = [f.file_path for f in files]
+        return icefiles.missing(self._checked[key])  # whether they are still there: asked each time
 
     # -- read --------------------------------------------------------------------------
     def read(self, name: str) -> DataFrame:
@@ -219,6 +226,8 @@ class IcebergTables:
         found: dict[str, str] = {}
         if not self.exists_at_all():
             return found
+        # Engineless (the runner's check before a run), the tables loaded here are the process's
+        # shared ones: the freshness checks that follow load none of them again.
         for name in self.lake.names():
             policy = self.lake.summary(name).get(POLICY)
             if policy:
@@ -252,21 +261,61 @@ class IcebergTables:
         return found
 
 
+_shared: dict[tuple, object] = {}
+_shared_lock = threading.Lock()
+
+
+def _cached(key: tuple, make):
+    """The object cached under `key`, made anew when its lake's catalog was closed since
+    (stedi.lake.catalogs.forget_catalogs, as the tests do between lakes)."""
+    from stedi.lake import catalogs
+
+    with _shared_lock:
+        found = _shared.get(key)
+        lake = found if isinstance(found, IcebergLake) else getattr(found, "_lake", None)
+        if lake is not None and not any(catalog is lake.catalog for catalog, _ in catalogs._catalogs.values()):
+            found = None
+        if found is None:
+            found = _shared[key] = make()
+        return found
+
+
+def _shared_lake(root: str, policy: str, database: str) -> IcebergLake:
+    """The engineless IcebergLake of the lake at `root` in this process: its loaded tables are kept
+    (loaded again only when the catalog names another metadata file, as after a commit by the
+    kernel), so a run's freshness checks load each table once instead of once per question."""
+    def opened() -> IcebergLake:
+        lake = IcebergLake(None, root, policy, database)
+        lake.loaded_tables = {}
+        return lake
+
+    return _cached(("lake", root, policy, database), opened)
+
+
+def engineless(root: str, database: str = config.DEFAULT_DATABASE) -> IcebergTables:
+    """The one engineless IcebergTables of the lake at `root` in this process: with the shared lake
+    object, the data files each snapshot lists (its manifests read once) serve every freshness check.
+    An S3 lake's is opened anew each time (its catalog depends on the AWS settings of the moment)."""
+    if storage.is_s3(config.resolve(root)):
+        return IcebergTables(None, root, database=database)
+    return _cached(("tables", config.resolve(root), database), lambda: IcebergTables(None, root, database=database))
+
+
 def table_version(root: str, name: str, database: str = config.DEFAULT_DATABASE) -> str | None:
     """The current snapshot of table `name` of the Iceberg lake at `root` (no engine), None when
     absent or damaged: what stedi.run.freshness compares (on S3: in the Glue database `database`)."""
-    return IcebergTables(None, root, database=database).version(name)
+    return engineless(root, database).version(name)
 
 
 def table_rows(root: str, name: str, database: str = config.DEFAULT_DATABASE) -> int | None:
     """Rows of table `name`'s current snapshot (from its summary), None when absent."""
-    tables = IcebergTables(None, root, database=database)
+    tables = engineless(root, database)
     return tables.rows(name) if tables.exists(name) else None
 
 
 def unfinished_pairs(root: str, database: str = config.DEFAULT_DATABASE) -> list[str]:
     """The landing tables of the lake at `root` a killed run committed without their quarantine (no engine)."""
-    tables = IcebergTables(None, root, database=database)
+    tables = engineless(root, database)
     return tables.unfinished_pairs() if tables.exists_at_all() else []
 
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 import os
 import time
 from functools import reduce
+from typing import TYPE_CHECKING
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
-
-from stedi.core.schemas import spark_schema
 from stedi.errors import UsageError
 from stedi.lake import faults, icefiles
+from stedi.lake.iceschema import spark_schema
 from stedi.lake.staged import SnapshotRefused, Staged
+
+if TYPE_CHECKING:  # pyspark only where an engine runs (erasure); relocation and expiry need none
+    from pyspark.sql import Column
 
 RELOCATED_FROM = "stedi.relocated-from"
 ERASURE = "erasure"  # meta key of an erasure's commit: stedi.erasure = the rows removed
@@ -38,6 +39,8 @@ def affected_files(lake, name: str, condition: Column) -> tuple[list, list]:
         raise SnapshotRefused(f"table {name} has delete files; erase it with an engine that applies them")
     if not files:
         return [], []
+    from pyspark.sql import functions as F
+
     schema = spark_schema(lake.place(name).columns)
     matches = F.coalesce(condition, F.lit(False))
     tagged = [
@@ -58,6 +61,8 @@ def erase(lake, name: str, condition: Column) -> dict:
     _, affected = affected_files(lake, name, condition)
     removed = 0
     if affected:
+        from pyspark.sql import functions as F
+
         schema = spark_schema(lake.place(name).columns)
         keep = ~F.coalesce(condition, F.lit(False))
         kept = lake.spark.read.schema(schema).parquet(*[icefiles._local(f.file_path) for f in affected]).where(keep)

@@ -11,6 +11,14 @@ ZONE_PROPERTY = "stedi.zone"
 IDENTIFIER_COLUMNS = (*DIRECT_IDENTIFIERS, "serialNumber", "raw")
 
 
+def spark_schema(columns: Columns):
+    """stedi.core.schemas.spark_schema, imported (with pyspark) at first use: the runner's checks
+    read the lake without an engine."""
+    from stedi.core.schemas import spark_schema as schema
+
+    return schema(columns)
+
+
 def iceberg_schema(columns: Columns):
     from pyiceberg.schema import Schema
     from pyiceberg.types import (
