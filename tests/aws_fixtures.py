@@ -59,7 +59,9 @@ def download_bucket(out, bucket: str = BUCKET):
 @pytest.fixture
 def aws_env(moto_endpoint, monkeypatch, tmp_path):
     """A clean moto account holding the empty bucket BUCKET, reached through the standard settings."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    ).close()
     set_aws_env(monkeypatch, moto_endpoint, tmp_path)
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     return moto_endpoint

@@ -81,7 +81,10 @@ def clean_fingerprints(clean_builds, spark):
     found = {}
 
     def of(policy: str, engine: str = "") -> dict[str, tuple[int, int]]:
-        key = (policy, engine or config.DEFAULT_ENGINE)  # "" and the default: one build, one fingerprint
+        key = (
+            policy,
+            engine or config.DEFAULT_ENGINE,
+        )  # "" and the default: one build, one fingerprint
         if key not in found:
             found[key] = fingerprints(spark, clean_builds(*key)[0], policy)
             assert set(found[key]) == set(TABLES), key
@@ -111,7 +114,11 @@ def _needs_builds(item) -> bool:
 def pytest_runtest_setup(item):
     """Fail loudly when --dist loadgroup did not take the group: every worker would then make
     its own clean builds, silently (pytest 9.2 with pytest-xdist 3.8 did that; see notes.md)."""
-    if getattr(item.config.option, "loadgroup", False) and _needs_builds(item) and not item.nodeid.endswith("@builds"):
+    if (
+        getattr(item.config.option, "loadgroup", False)
+        and _needs_builds(item)
+        and not item.nodeid.endswith("@builds")
+    ):
         pytest.fail(
             "--dist loadgroup did not group this whole-build test with the others: this pytest and "
             "pytest-xdist do not work together (pyproject.toml pins pytest)",

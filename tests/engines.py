@@ -44,6 +44,7 @@ def on_sail():
 def sail():
     os.environ.setdefault("RUST_LOG", "error")
     from pysail.spark import SparkConnectServer
+
     # The Connect builder itself: pyspark.sql's builder refuses a remote session while a
     # classic one (conftest's `spark`) runs in the same process.
     from pyspark.sql.connect.session import SparkSession

@@ -36,7 +36,9 @@ def step_trainer(spark, rows):
 
 def declared(spark, name: str, rows, policy: str = "strict"):
     """A frame of table `name` with its declared columns under `policy`; rows in that column order."""
-    return spark.createDataFrame([tuple(r) for r in rows], spark_schema(table(name).columns_for(policy)))
+    return spark.createDataFrame(
+        [tuple(r) for r in rows], spark_schema(table(name).columns_for(policy))
+    )
 
 
 def rows_of(df, *columns):
@@ -54,6 +56,12 @@ def assert_frames_equal(actual, expected) -> None:
     have = [(f.name, f.dataType.simpleString()) for f in actual.schema.fields]
     want = [(f.name, f.dataType.simpleString()) for f in expected.schema.fields]
     assert have == want, f"schema differs:\n  actual   {have}\n  expected {want}"
-    got, wanted = Counter(tuple(r) for r in actual.collect()), Counter(tuple(r) for r in expected.collect())
-    missing, extra = sorted(map(repr, (wanted - got).elements())), sorted(map(repr, (got - wanted).elements()))
+    got, wanted = (
+        Counter(tuple(r) for r in actual.collect()),
+        Counter(tuple(r) for r in expected.collect()),
+    )
+    missing, extra = (
+        sorted(map(repr, (wanted - got).elements())),
+        sorted(map(repr, (got - wanted).elements())),
+    )
     assert got == wanted, f"rows differ:\n  missing {missing}\n  unexpected {extra}"

@@ -22,7 +22,7 @@ from stedi import config
 FAILURES = ("printed", "reply", "silent-reply")
 
 KERNEL_PROGRAM = textwrap.dedent(
-    '''
+    """
     import os
     import uuid
 
@@ -72,7 +72,7 @@ KERNEL_PROGRAM = textwrap.dedent(
 
     if __name__ == "__main__":
         IPKernelApp.launch_instance(kernel_class=FakeGlueKernel)
-    '''
+    """
 )
 
 
@@ -84,7 +84,13 @@ def install_fake_glue_kernel(tmp_path, monkeypatch, failure: str) -> str:
     spec_dir = tmp_path / "jupyter" / "kernels" / config.GLUE_KERNEL
     spec_dir.mkdir(parents=True)
     spec = {
-        "argv": [sys.executable, str(program), "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
+        "argv": [
+            sys.executable,
+            str(program),
+            "-f",
+            "{connection_file}",
+            "--IPKernelApp.log_level=ERROR",
+        ],
         "display_name": f"Glue PySpark (fake, failure: {failure})",
         "language": "python",
         "env": {"FAKE_GLUE_FAILURE": failure},

@@ -116,7 +116,9 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 300, every: flo
     deadline = time.monotonic() + timeout
     while not condition():
         if proc.poll() is not None:
-            raise AssertionError(f"the run ended before the moment to kill it: {proc.stderr.read()}")
+            raise AssertionError(
+                f"the run ended before the moment to kill it: {proc.stderr.read()}"
+            )
         if time.monotonic() > deadline:
             kill_everything(proc)
             raise AssertionError("timed out waiting for the moment to kill the run")

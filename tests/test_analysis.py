@@ -93,20 +93,36 @@ def landing(spark):
 
     b also has a reading at T, the instant of one of a's: the rubric's join pairs it with a's device.
     """
-    people = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T + 100), ("c@x.com", "dev-c", None)])
+    people = customers(
+        spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T + 100), ("c@x.com", "dev-c", None)]
+    )
     readings = accelerometer(
         spark,
         [
-            ("a@x.com", T - 10, 1.0, 0.0, -1.0), ("a@x.com", T, 0.0, 1.0, 0.0), ("a@x.com", T + 10, 1.0, 1.0, -1.0),
-            ("b@x.com", T, -1.0, 0.0, 0.0), ("b@x.com", T + 50, 0.0, 0.0, 0.0),
-            ("c@x.com", T, 1.0, 1.0, 0.0), ("c@x.com", T + 10, 0.0, -1.0, 0.0),
+            ("a@x.com", T - 10, 1.0, 0.0, -1.0),
+            ("a@x.com", T, 0.0, 1.0, 0.0),
+            ("a@x.com", T + 10, 1.0, 1.0, -1.0),
+            ("b@x.com", T, -1.0, 0.0, 0.0),
+            ("b@x.com", T + 50, 0.0, 0.0, 0.0),
+            ("c@x.com", T, 1.0, 1.0, 0.0),
+            ("c@x.com", T + 10, 0.0, -1.0, 0.0),
         ],
     )
     steps = step_trainer(
         spark,
-        [(T - 10, "dev-a", 210), (T, "dev-a", 220), (T + 10, "dev-a", 230), (T + 50, "dev-b", 240), (T, "dev-c", 250)],
+        [
+            (T - 10, "dev-a", 210),
+            (T, "dev-a", 220),
+            (T + 10, "dev-a", 230),
+            (T + 50, "dev-b", 240),
+            (T, "dev-c", 250),
+        ],
     )
-    return {"customer_landing": people, "accelerometer_landing": readings, "step_trainer_landing": steps}
+    return {
+        "customer_landing": people,
+        "accelerometer_landing": readings,
+        "step_trainer_landing": steps,
+    }
 
 
 @pytest.mark.slow
@@ -133,9 +149,7 @@ def test_funnel_mismatches_and_sentence(landing):
     funnel = consent_funnel(landing)
     agreeing = {"customer_trusted": 2, "machine_learning_curated": 2}
     assert funnel_mismatches(funnel, agreeing, "strict") == {}
-    assert funnel_mismatches(funnel, agreeing, "udacity") == {
-        "machine_learning_curated": (5, 2)
-    }
+    assert funnel_mismatches(funnel, agreeing, "udacity") == {"machine_learning_curated": (5, 2)}
     text = funnel_sentence(funnel, {}, "strict")
     assert text.startswith("Consent keeps 2 of 3 customers (66.7%).")
     assert "drops 3 of the rubric's 5 trusted accelerometer readings (60.0%" in text
@@ -143,9 +157,14 @@ def test_funnel_mismatches_and_sentence(landing):
     assert "the ML table has 5 rows under udacity and 2 under strict" in text
     assert "hold exactly the recomputed strict counts" in text
     wrong = funnel_sentence(funnel, {"machine_learning_curated": (2, 3)}, "strict")
-    assert "differ from the recomputation: machine_learning_curated 2 recomputed vs 3 in the lake" in wrong
+    assert (
+        "differ from the recomputation: machine_learning_curated 2 recomputed vs 3 in the lake"
+        in wrong
+    )
     sourced = funnel_sentence(funnel, {}, "strict", "row counts read from the lake")
-    assert sourced.endswith("hold exactly the recomputed strict counts (row counts read from the lake).")
+    assert sourced.endswith(
+        "hold exactly the recomputed strict counts (row counts read from the lake)."
+    )
 
 
 @pytest.mark.slow
@@ -157,16 +176,41 @@ def test_consent_funnel_reads_only_the_funnel_columns(landing):
 
 
 def test_recorded_rows_come_from_the_manifest_of_this_lake_only():
-    manifest = {"tables": {
-        "customer_trusted": {"zone": "trusted", "rows": 482, "path": "/lake/trusted/customer_trusted"},
-        "customer_curated": {"zone": "curated", "rows": 464, "path": "/other/curated/customer_curated"},
-        "step_trainer_trusted": {"zone": "trusted", "rows": None, "path": "/lake/trusted/step_trainer_trusted"},
-    }}
-    paths = {name: f"/lake/{zone}/{name}" for name, zone in (
-        ("customer_trusted", "trusted"), ("customer_curated", "curated"), ("step_trainer_trusted", "trusted"))}
-    assert recorded_rows(manifest, paths) == {"customer_trusted": 482}  # other lake, no count: left out
+    manifest = {
+        "tables": {
+            "customer_trusted": {
+                "zone": "trusted",
+                "rows": 482,
+                "path": "/lake/trusted/customer_trusted",
+            },
+            "customer_curated": {
+                "zone": "curated",
+                "rows": 464,
+                "path": "/other/curated/customer_curated",
+            },
+            "step_trainer_trusted": {
+                "zone": "trusted",
+                "rows": None,
+                "path": "/lake/trusted/step_trainer_trusted",
+            },
+        }
+    }
+    paths = {
+        name: f"/lake/{zone}/{name}"
+        for name, zone in (
+            ("customer_trusted", "trusted"),
+            ("customer_curated", "curated"),
+            ("step_trainer_trusted", "trusted"),
+        )
+    }
+    assert recorded_rows(manifest, paths) == {
+        "customer_trusted": 482
+    }  # other lake, no count: left out
     assert recorded_rows(None, paths) == {} and recorded_rows({"run_id": "r"}, paths) == {}
-    assert lake_rows_source({"customer_trusted": 482}, {}) == "row counts as written by this run, from its manifest"
+    assert (
+        lake_rows_source({"customer_trusted": 482}, {})
+        == "row counts as written by this run, from its manifest"
+    )
     assert lake_rows_source({}, {"customer_curated": 464}) == "row counts read from the lake"
     assert lake_rows_source({"customer_trusted": 482}, {"customer_curated": 464}) == (
         "row counts from this run's manifest; customer_curated counted in the lake"
@@ -197,9 +241,14 @@ def test_sampling_intervals_per_subject(spark):
 
 def test_intervals_by_owner_and_sampling_sentence(spark):
     people = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T)])
-    readings = accelerometer(spark, [("a@x.com", t, 0.0, 0.0, 0.0) for t in (0, 1000, 2000)]
-                             + [("b@x.com", t, 0.0, 0.0, 0.0) for t in (0, 3000, 6000)])
-    steps = step_trainer(spark, [(t, "dev-a", 200) for t in (0, 1000, 2000)] + [(t, "dev-b", 200) for t in (0, 2000)])
+    readings = accelerometer(
+        spark,
+        [("a@x.com", t, 0.0, 0.0, 0.0) for t in (0, 1000, 2000)]
+        + [("b@x.com", t, 0.0, 0.0, 0.0) for t in (0, 3000, 6000)],
+    )
+    steps = step_trainer(
+        spark, [(t, "dev-a", 200) for t in (0, 1000, 2000)] + [(t, "dev-b", 200) for t in (0, 2000)]
+    )
     accel_sampling = sampling_intervals(readings, "user", "timestamp").toPandas()
     step_sampling = sampling_intervals(steps, "serialNumber", "sensorReadingTime").toPandas()
     owners = people.select("serialNumber", "email").toPandas()
@@ -211,16 +260,25 @@ def test_intervals_by_owner_and_sampling_sentence(spark):
     assert_frame_equal(by_owner, expected, check_dtype=False)
     # A device whose owner has no readings, or an owner without a device's readings, is not paired.
     lonely = pd.concat([owners, pd.DataFrame([{"serialNumber": "dev-z", "email": "z@x.com"}])])
-    assert_frame_equal(intervals_by_owner(accel_sampling, step_sampling, lonely), expected, check_dtype=False)
+    assert_frame_equal(
+        intervals_by_owner(accel_sampling, step_sampling, lonely), expected, check_dtype=False
+    )
     assert intervals_by_owner(accel_sampling, step_sampling, owners.iloc[:0]).empty
-    text = sampling_sentence(sampling_summary(accel_sampling), sampling_summary(step_sampling), by_owner)
+    text = sampling_sentence(
+        sampling_summary(accel_sampling), sampling_summary(step_sampling), by_owner
+    )
     assert text.startswith("Both sensors sample at one fixed interval per customer or device")
     assert "from 1,000 to 3,000 ms" in text
-    assert "For 1 of 2 devices the step trainer's interval equals its owner's accelerometer interval" in text
+    assert (
+        "For 1 of 2 devices the step trainer's interval equals its owner's accelerometer interval"
+        in text
+    )
 
 
 def test_readings_sentence():
-    text = readings_sentence(pd.DataFrame({"readings": [10, 20, 30]}), pd.DataFrame({"readings": [5, 1500]}))
+    text = readings_sentence(
+        pd.DataFrame({"readings": [10, 20, 30]}), pd.DataFrame({"readings": [5, 1500]})
+    )
     assert text == (
         "3 customers have between 10 and 30 accelerometer readings (median 20); "
         "2 devices have between 5 and 1,500 step trainer readings (median 752)."
@@ -231,11 +289,23 @@ def test_readings_sentence():
 def test_distance_summary_from_the_value_counts_matches_spark(spark):
     df = step_trainer(spark, [(i, "d", v) for i, v in enumerate([*range(1, 11), 3, 3, 7, None])])
     counts = value_counts(df, "distanceFromObject").toPandas()
-    assert [tuple(r) for r in value_counts(df, "distanceFromObject").collect()][:4] == [(None, 1), (1, 1), (2, 1), (3, 3)]
+    assert [tuple(r) for r in value_counts(df, "distanceFromObject").collect()][:4] == [
+        (None, 1),
+        (1, 1),
+        (2, 1),
+        (3, 3),
+    ]
     s = distance_summary(counts)
-    spark_row = df.agg(F.count("distanceFromObject"), F.min("distanceFromObject"), F.max("distanceFromObject"),
-                       F.avg("distanceFromObject"), F.stddev_pop("distanceFromObject")).first()
-    assert (s["rows"], s["min"], s["max"]) == (13, 1, 10) == tuple(spark_row[:3])  # the null is not a reading
+    spark_row = df.agg(
+        F.count("distanceFromObject"),
+        F.min("distanceFromObject"),
+        F.max("distanceFromObject"),
+        F.avg("distanceFromObject"),
+        F.stddev_pop("distanceFromObject"),
+    ).first()
+    assert (
+        (s["rows"], s["min"], s["max"]) == (13, 1, 10) == tuple(spark_row[:3])
+    )  # the null is not a reading
     assert s["mean"] == pytest.approx(spark_row[3]) and s["std"] == pytest.approx(spark_row[4])
     assert s["uniform_std"] == pytest.approx(math.sqrt(99 / 12))
     none = distance_summary(counts.iloc[:1])  # only the null
@@ -246,7 +316,9 @@ def test_consecutive_readings_pair_readings_within_a_device_in_time_order(spark)
     # Two rising devices: within each, each value follows a smaller one (r = 1); pairing across
     # devices or out of time order would break that.
     key = ("serialNumber", "sensorReadingTime", "distanceFromObject")
-    rising = step_trainer(spark, [(3, "d1", 3), (1, "d1", 1), (2, "d1", 2), (1, "d2", 1), (2, "d2", 2), (3, "d2", 3)])
+    rising = step_trainer(
+        spark, [(3, "d1", 3), (1, "d1", 1), (2, "d1", 2), (1, "d2", 1), (2, "d2", 2), (3, "d2", 3)]
+    )
     got = consecutive_readings(rising, *key)
     assert got["autocorrelation"] == pytest.approx(1.0) and got["mean_change"] == pytest.approx(1.0)
     alternating = step_trainer(spark, [(t, "d", 1 + t % 2) for t in range(6)])
@@ -256,7 +328,9 @@ def test_consecutive_readings_pair_readings_within_a_device_in_time_order(spark)
 
 
 def test_mean_change_stays_within_a_device(spark):
-    df = step_trainer(spark, [(1, "d1", 200), (2, "d1", 210), (3, "d1", 205), (1, "d2", 300), (2, "d2", 300)])
+    df = step_trainer(
+        spark, [(1, "d1", 200), (2, "d1", 210), (3, "d1", 205), (1, "d2", 300), (2, "d2", 300)]
+    )
     # d1: |210-200|, |205-210|; d2: |300-300|. Never d2's first reading against d1's last.
     key = ("serialNumber", "sensorReadingTime", "distanceFromObject")
     assert consecutive_readings(df, *key)["mean_change"] == pytest.approx(5.0)
@@ -268,45 +342,77 @@ def test_uniform_mean_change_and_series_sentence():
     summary = {"min": 201, "max": 300}
     noisy = series_sentence(4, 120, 33.0, summary)
     assert noisy.startswith("4 example devices, 120 readings")
-    assert "consecutive readings differ by 33.0 on average; two independent draws from 201 to 300 would differ by 33.3" in noisy
+    assert (
+        "consecutive readings differ by 33.0 on average; two independent draws from 201 to 300 would differ by 33.3"
+        in noisy
+    )
     assert noisy.endswith("the series look like noise rather than a smooth motion.")
     assert "a smoother signal than independent draws" in series_sentence(4, 120, 2.0, summary)
     assert "No device has two readings" in series_sentence(1, 1, None, summary)
 
 
 def test_busiest_devices_and_their_series(spark):
-    df = step_trainer(spark, [(1000, "d2", 1), (3000, "d2", 2), (5000, "d1", 3), (5500, "d1", 4), (1, "d3", 5)])
+    df = step_trainer(
+        spark, [(1000, "d2", 1), (3000, "d2", 2), (5000, "d1", 3), (5500, "d1", 4), (1, "d3", 5)]
+    )
     per_device = sampling_intervals(df, "serialNumber", "sensorReadingTime").toPandas()
     assert busiest(per_device, 2) == ["d1", "d2"]  # equal counts: by serial number
     assert busiest(per_device, 5) == ["d1", "d2", "d3"]
     series = device_series(df, ["d1", "d2"])
-    assert rows_of(series, "serialNumber", "seconds") == [("d1", 0.0), ("d1", 0.5), ("d2", 0.0), ("d2", 2.0)]
+    assert rows_of(series, "serialNumber", "seconds") == [
+        ("d1", 0.0),
+        ("d1", 0.5),
+        ("d2", 0.0),
+        ("d2", 2.0),
+    ]
 
 
 def test_distance_sentence_reads_the_autocorrelation():
-    summary = {"rows": 1000, "min": 201, "max": 300, "mean": 250.0, "std": 28.9, "uniform_std": 28.87}
-    assert "about as predictable from its last one as a fresh random draw" in distance_sentence(summary, 0.01)
+    summary = {
+        "rows": 1000,
+        "min": 201,
+        "max": 300,
+        "mean": 250.0,
+        "std": 28.9,
+        "uniform_std": 28.87,
+    }
+    assert "about as predictable from its last one as a fresh random draw" in distance_sentence(
+        summary, 0.01
+    )
     assert "partly predictable" in distance_sentence(summary, 0.8)
     assert "no device has two readings" in distance_sentence(summary, None)
 
 
 # -- accelerometer ---------------------------------------------------------------
 def test_magnitude_and_axis_value_counts(spark):
-    df = accelerometer(spark, [("u", 1, 1.0, 1.0, 1.0), ("u", 2, 0.0, 0.0, 0.0), ("u", 3, 3.0, 4.0, 0.0)])
+    df = accelerometer(
+        spark, [("u", 1, 1.0, 1.0, 1.0), ("u", 2, 0.0, 0.0, 0.0), ("u", 3, 3.0, 4.0, 0.0)]
+    )
     got = [round(m, 6) for (m,) in rows_of(with_magnitude(df), "magnitude")]
     assert got == [0.0, round(math.sqrt(3), 6), 5.0]
     counts = axis_value_counts(df.limit(2))
-    assert rows_of(counts) == [("x", 0.0, 1), ("x", 1.0, 1), ("y", 0.0, 1), ("y", 1.0, 1), ("z", 0.0, 1), ("z", 1.0, 1)]
+    assert rows_of(counts) == [
+        ("x", 0.0, 1),
+        ("x", 1.0, 1),
+        ("y", 0.0, 1),
+        ("y", 1.0, 1),
+        ("z", 0.0, 1),
+        ("z", 1.0, 1),
+    ]
 
 
 def test_accelerometer_sentence_names_the_levels():
     axis_counts = pd.DataFrame(
-        [("x", v, 1) for v in (-1.0, 0.0, 1.0)] + [("y", v, 1) for v in (-1.0, 0.0, 1.0)] + [("z", v, 1) for v in (-1.0, 0.0)],
+        [("x", v, 1) for v in (-1.0, 0.0, 1.0)]
+        + [("y", v, 1) for v in (-1.0, 0.0, 1.0)]
+        + [("z", v, 1) for v in (-1.0, 0.0)],
         columns=["axis", "value", "rows"],
     )
     magnitudes = pd.DataFrame({"magnitude": [0.0, 1.0], "rows": [1, 3]})
     text = accelerometer_sentence(axis_counts, magnitudes)
-    assert text.startswith("x takes the values {-1, 0, 1}, y {-1, 0, 1} and z {-1, 0}: the axes are quantized to 3 levels")
+    assert text.startswith(
+        "x takes the values {-1, 0, 1}, y {-1, 0, 1} and z {-1, 0}: the axes are quantized to 3 levels"
+    )
     assert "25.0% of 4 readings have magnitude 0" in text
 
 
@@ -316,7 +422,11 @@ def test_sensor_alignment_counts_owner_matches_collisions_and_wrong_pairs(spark)
     steps = step_trainer(
         spark,
         [
-            (1000, "dev-a", 200),  # a and b both have a reading at 1000: owner match, and a collision
+            (
+                1000,
+                "dev-a",
+                200,
+            ),  # a and b both have a reading at 1000: owner match, and a collision
             (2000, "dev-a", 200),  # only b has one: another customer's only
             (3000, "dev-a", 200),  # nobody: unmatched
             (4000, "dev-b", 200),  # b, twice: owner match, two rubric rows
@@ -325,8 +435,13 @@ def test_sensor_alignment_counts_owner_matches_collisions_and_wrong_pairs(spark)
     )
     readings = accelerometer(
         spark,
-        [("a@x.com", 1000, 0.0, 0.0, 0.0), ("b@x.com", 1000, 0.0, 0.0, 0.0), ("b@x.com", 2000, 0.0, 0.0, 0.0),
-         ("b@x.com", 4000, 1.0, 0.0, 0.0), ("b@x.com", 4000, 0.0, 1.0, 0.0)],
+        [
+            ("a@x.com", 1000, 0.0, 0.0, 0.0),
+            ("b@x.com", 1000, 0.0, 0.0, 0.0),
+            ("b@x.com", 2000, 0.0, 0.0, 0.0),
+            ("b@x.com", 4000, 1.0, 0.0, 0.0),
+            ("b@x.com", 4000, 0.0, 1.0, 0.0),
+        ],
     )
     got = sensor_alignment(steps, readings, people)
     assert got == {
@@ -343,12 +458,28 @@ def test_sensor_alignment_counts_owner_matches_collisions_and_wrong_pairs(spark)
     # Readings of one device at one instant count once each; an empty accelerometer matches nothing.
     twice = steps.union(steps.where(F.col("sensorReadingTime") == 1000))
     doubled = sensor_alignment(twice, readings, people)
-    assert (doubled["step_readings"], doubled["matched_owner"], doubled["rubric_pairs"], doubled["wrong_customer_pairs"]) == (5, 3, 7, 3)
+    assert (
+        doubled["step_readings"],
+        doubled["matched_owner"],
+        doubled["rubric_pairs"],
+        doubled["wrong_customer_pairs"],
+    ) == (5, 3, 7, 3)
     empty = sensor_alignment(steps, readings.limit(0), people)
-    assert empty == {"step_readings": 4, "matched_owner": 0, "matched_any": 0, "matched_other_only": 0, "unmatched": 4,
-                     "instants": 0, "collision_instants": 0, "rubric_pairs": 0, "wrong_customer_pairs": 0}
+    assert empty == {
+        "step_readings": 4,
+        "matched_owner": 0,
+        "matched_any": 0,
+        "matched_other_only": 0,
+        "unmatched": 4,
+        "instants": 0,
+        "collision_instants": 0,
+        "rubric_pairs": 0,
+        "wrong_customer_pairs": 0,
+    }
     text = alignment_sentence(got)
-    assert text.startswith("50.0% of 4 step trainer readings have an accelerometer reading of the device's owner")
+    assert text.startswith(
+        "50.0% of 4 step trainer readings have an accelerometer reading of the device's owner"
+    )
     assert "pairs 2 of its 5 rows (40.0%) with the wrong customer" in text
 
 
@@ -365,7 +496,9 @@ def test_in_test_part_puts_every_subject_in_exactly_one_part(spark):
     assert train.count() + test.count() == 600
     assert 0.15 < len(test_keys) / 300 < 0.35
     again = df.where(in_test_part("serialNumber", test_fraction=0.25, seed=7))
-    assert {r[0] for r in again.select("serialNumber").distinct().collect()} == test_keys  # deterministic
+    assert {
+        r[0] for r in again.select("serialNumber").distinct().collect()
+    } == test_keys  # deterministic
     other = df.where(in_test_part("serialNumber", test_fraction=0.25, seed=8))
     assert {r[0] for r in other.select("serialNumber").distinct().collect()} != test_keys
     with pytest.raises(ValueError, match="test_fraction"):
@@ -373,7 +506,11 @@ def test_in_test_part_puts_every_subject_in_exactly_one_part(spark):
 
 
 def test_normal_equations_recover_a_linear_relation(spark):
-    rows = [(f"d{x}{z}", int(3 + 2 * x - 5 * z), float(x), 0.0, float(z)) for x in range(-3, 4) for z in range(-2, 3)]
+    rows = [
+        (f"d{x}{z}", int(3 + 2 * x - 5 * z), float(x), 0.0, float(z))
+        for x in range(-3, 4)
+        for z in range(-2, 3)
+    ]
     df = spark.createDataFrame(rows, ML_SCHEMA)
     sums = df.agg(*normal_equation_sums("distanceFromObject", ["x", "z"])).first()
     assert solve_normal_equations(sums, 3) == pytest.approx([3.0, 2.0, -5.0])
@@ -413,18 +550,24 @@ def test_distance_signal_equals_fitting_each_part_on_its_own(spark):
     train, test = data.where(~is_test).toPandas(), data.where(is_test).toPandas()
     assert (s["train_rows"], s["test_rows"]) == (len(train), len(test))
     design = np.column_stack([np.ones(len(train)), train[names].to_numpy(dtype=float)])
-    coefficients = np.linalg.lstsq(design, train["distanceFromObject"].to_numpy(dtype=float), rcond=None)[0]
+    coefficients = np.linalg.lstsq(
+        design, train["distanceFromObject"].to_numpy(dtype=float), rcond=None
+    )[0]
     assert list(s["coefficients"].values()) == pytest.approx(list(coefficients))
     mean = train["distanceFromObject"].mean()
     scored = test
     linear = coefficients[0] + sum(c * scored[f] for c, f in zip(coefficients[1:], names))
-    assert s["rmse"]["train mean"] == pytest.approx(math.sqrt(((scored["distanceFromObject"] - mean) ** 2).mean()))
+    assert s["rmse"]["train mean"] == pytest.approx(
+        math.sqrt(((scored["distanceFromObject"] - mean) ** 2).mean())
+    )
     assert s["rmse"]["least squares on x, y, z, magnitude"] == pytest.approx(
         math.sqrt(((scored["distanceFromObject"] - linear) ** 2).mean())
     )
     cells = train.groupby(["x", "y", "z"])["distanceFromObject"].mean().rename("cell").reset_index()
     looked_up = scored.merge(cells, on=["x", "y", "z"], how="left")["cell"].fillna(mean)
-    assert s["rmse"]["mean per orientation"] == pytest.approx(math.sqrt(((scored["distanceFromObject"] - looked_up) ** 2).mean()))
+    assert s["rmse"]["mean per orientation"] == pytest.approx(
+        math.sqrt(((scored["distanceFromObject"] - looked_up) ** 2).mean())
+    )
     pearson = data.toPandas()[["distanceFromObject", *names]].corr()["distanceFromObject"]
     assert s["correlations"] == pytest.approx({f: pearson[f] for f in names})
 
@@ -440,7 +583,9 @@ def test_distance_signal_reports_no_signal_in_noise(spark):
 
 
 def test_magnitude_quantiles(spark):
-    ml = spark.createDataFrame([("d", v, 0.0, 0.0, 0.0) for v in range(1, 101)] + [("d", 500, 1.0, 0.0, 0.0)], ML_SCHEMA)
+    ml = spark.createDataFrame(
+        [("d", v, 0.0, 0.0, 0.0) for v in range(1, 101)] + [("d", 500, 1.0, 0.0, 0.0)], ML_SCHEMA
+    )
     q = magnitude_quantiles(ml)
     assert list(q["magnitude"]) == [0.0, 1.0] and list(q["rows"]) == [100, 1]
     assert list(q.iloc[0][["q05", "q25", "q50", "q75", "q95"]]) == [5, 25, 50, 75, 95]
@@ -449,15 +594,40 @@ def test_magnitude_quantiles(spark):
 # -- findings --------------------------------------------------------------------
 MANIFEST = {
     "intake": {
-        "customer_landing": {"read": 10, "landed": 7, "quarantined": 2, "duplicates_dropped": 1,
-                             "quarantine_reasons": {"not_json": 1, "truncated": 1}},
+        "customer_landing": {
+            "read": 10,
+            "landed": 7,
+            "quarantined": 2,
+            "duplicates_dropped": 1,
+            "quarantine_reasons": {"not_json": 1, "truncated": 1},
+        },
     },
     "quality": {
-        "machine_learning_curated": [{"rule": "one_reading_per_step", "severity": "warn", "rows_checked": 9,
-                                      "rows_failing": 4, "outcome": "warned", "detail": "d"}],
+        "machine_learning_curated": [
+            {
+                "rule": "one_reading_per_step",
+                "severity": "warn",
+                "rows_checked": 9,
+                "rows_failing": 4,
+                "outcome": "warned",
+                "detail": "d",
+            }
+        ],
         "customer_landing": [
-            {"rule": "email_complete", "severity": "error", "rows_checked": 7, "rows_failing": 0, "outcome": "passed"},
-            {"rule": "phone_unique", "severity": "warn", "rows_checked": 7, "rows_failing": 6, "outcome": "warned"},
+            {
+                "rule": "email_complete",
+                "severity": "error",
+                "rows_checked": 7,
+                "rows_failing": 0,
+                "outcome": "passed",
+            },
+            {
+                "rule": "phone_unique",
+                "severity": "warn",
+                "rows_checked": 7,
+                "rows_failing": 6,
+                "outcome": "warned",
+            },
         ],
     },
 }
@@ -466,8 +636,14 @@ MANIFEST = {
 def test_findings_from_the_manifest():
     intake = intake_findings(MANIFEST)
     assert intake.to_dict("records") == [
-        {"table": "customer_landing", "read": 10, "landed": 7, "quarantined": 2, "duplicates_dropped": 1,
-         "reasons": "not_json: 1, truncated: 1"}
+        {
+            "table": "customer_landing",
+            "read": 10,
+            "landed": 7,
+            "quarantined": 2,
+            "duplicates_dropped": 1,
+            "reasons": "not_json: 1, truncated: 1",
+        }
     ]
     quality = quality_findings(MANIFEST)
     assert list(quality["rule"]) == ["one_reading_per_step", "email_complete", "phone_unique"]
@@ -476,9 +652,15 @@ def test_findings_from_the_manifest():
     assert list(outcomes.columns) == ["passed", "warned"]
     assert outcomes.loc["customer_landing"].tolist() == [1, 1]
     text = findings_sentence(intake, quality, True)
-    assert "Intake read 10 records into 1 landing tables: 7 landed, 2 quarantined and 1 exact duplicates dropped." in text
+    assert (
+        "Intake read 10 records into 1 landing tables: 7 landed, 2 quarantined and 1 exact duplicates dropped."
+        in text
+    )
     assert "3 data-quality rules were evaluated on 2 tables: 2 warned, 1 passed." in text
-    assert "customer_landing.phone_unique (warned, 6 rows); machine_learning_curated.one_reading_per_step" in text
+    assert (
+        "customer_landing.phone_unique (warned, 6 rows); machine_learning_curated.one_reading_per_step"
+        in text
+    )
 
 
 def test_findings_without_a_manifest(tmp_path):
@@ -488,8 +670,12 @@ def test_findings_without_a_manifest(tmp_path):
     assert load_manifest(tmp_path) == MANIFEST
     empty_intake, empty_quality = intake_findings(None), quality_findings(None)
     assert empty_intake.empty and empty_quality.empty and quality_outcomes(empty_quality).empty
-    assert findings_sentence(empty_intake, empty_quality, False).startswith("No data-quality findings recorded")
-    assert "No data-quality rule results recorded" in findings_sentence(empty_intake, empty_quality, True)
+    assert findings_sentence(empty_intake, empty_quality, False).startswith(
+        "No data-quality findings recorded"
+    )
+    assert "No data-quality rule results recorded" in findings_sentence(
+        empty_intake, empty_quality, True
+    )
 
 
 def test_findings_opened_by_hand_are_the_latest_runs_of_the_same_lake(tmp_path):
@@ -502,25 +688,39 @@ def test_findings_opened_by_hand_are_the_latest_runs_of_the_same_lake(tmp_path):
 
     def run(name, lake_dir, status, findings, mtime):
         folder = runs / name
-        RunFolder(folder).write_manifest({"run_id": name, "status": status, "lake_dir": str(lake_dir), **findings})
+        RunFolder(folder).write_manifest(
+            {"run_id": name, "status": status, "lake_dir": str(lake_dir), **findings}
+        )
         os.utime(folder / "manifest.json", (mtime, mtime))
 
     assert load_manifest("", str(lake), runs) is None
     run("r1", lake, "succeeded", MANIFEST, 1_700_000_000)
     run("r2", tmp_path / "other-lake", "succeeded", MANIFEST, 1_700_000_300)
-    run("r3", lake, "succeeded", {"intake": {}, "quality": {}}, 1_700_000_200)  # a stub: no findings
+    run(
+        "r3", lake, "succeeded", {"intake": {}, "quality": {}}, 1_700_000_200
+    )  # a stub: no findings
     run("r4", lake, "failed", {"intake": MANIFEST["intake"]}, 1_700_000_250)
     (runs / "latest").symlink_to("r3", target_is_directory=True)
     assert load_manifest("", str(lake), runs)["run_id"] == "r1"
     assert load_manifest("", None, runs) is None  # no lake named: nothing to look for
-    run("r5", lake, "succeeded", {"intake": MANIFEST["intake"], "quality": MANIFEST["quality"]}, 1_699_999_900)
+    run(
+        "r5",
+        lake,
+        "succeeded",
+        {"intake": MANIFEST["intake"], "quality": MANIFEST["quality"]},
+        1_699_999_900,
+    )
     found = load_manifest("", str(lake), runs)
     assert found["run_id"] == "r1"  # r5 is older than r1
     os.utime(runs / "r5" / "manifest.json", (1_700_000_400, 1_700_000_400))
     found = load_manifest("", str(lake), runs)
     assert found["run_id"] == "r5"
-    text = findings_sentence(intake_findings(found), quality_findings(found), True, other_run(found, ""))
-    assert text.startswith("From run r5, the latest run of this lake that recorded findings. Intake read 10 records")
+    text = findings_sentence(
+        intake_findings(found), quality_findings(found), True, other_run(found, "")
+    )
+    assert text.startswith(
+        "From run r5, the latest run of this lake that recorded findings. Intake read 10 records"
+    )
     assert other_run(found, "r5") == ""  # under stedi run, its own manifest
     assert json.loads((runs / "r4" / "manifest.json").read_text())["status"] == "failed"
 
@@ -529,7 +729,11 @@ def test_the_notebook_reads_the_findings_of_its_lake_when_opened_by_hand():
     import nbformat
 
     nb = nbformat.read(config.NOTEBOOKS_DIR / "balance_analysis.ipynb", as_version=4)
-    [cell] = [c for c in nb.cells if "findings.load_manifest(run_dir" in c.source and "quality_findings" in c.source]
+    [cell] = [
+        c
+        for c in nb.cells
+        if "findings.load_manifest(run_dir" in c.source and "quality_findings" in c.source
+    ]
     assert "findings.load_manifest(run_dir, lake.root)" in cell.source
     assert "findings.other_run(manifest, run_id)" in cell.source
 
@@ -546,13 +750,18 @@ def test_save_figure_and_finish(tmp_path):
     assert save_figure(fig, "", "funnel") is None
     path = save_figure(fig, tmp_path, "funnel", "Consent funnel", "Consent keeps 2 of 3.")
     assert path == folder.figures_dir / "funnel.png" and path.read_bytes()[:4] == b"\x89PNG"
-    assert folder.captions() == {"funnel": {"title": "Consent funnel", "caption": "Consent keeps 2 of 3."}}
+    assert folder.captions() == {
+        "funnel": {"title": "Consent funnel", "caption": "Consent keeps 2 of 3."}
+    }
     second = save_figure(fig, tmp_path, "alignment", "Sensor alignment", "Half match.")
     plt.close(fig)
     assert list(folder.captions()) == ["funnel", "alignment"]  # the order they were saved in
     record = finish(tmp_path, [path, None, second], seconds=1.234)
     assert record == {
-        "step": "balance_analysis", "status": "succeeded", "figures": ["funnel.png", "alignment.png"], "seconds": 1.23
+        "step": "balance_analysis",
+        "status": "succeeded",
+        "figures": ["funnel.png", "alignment.png"],
+        "seconds": 1.23,
     }
     assert folder.read_record("balance_analysis") == record
     assert finish("", [])["figures"] == []
@@ -573,8 +782,12 @@ def test_notebook_is_thin_parameterized_and_clean():
     assert names == ["lake_dir", "policy", "engine", "run_id", "run_dir"]
     for cell in cells:
         source = "".join(cell["source"])
-        assert not re.search(r"^\s*(def|class|lambda) |lambda ", source, re.M), "logic belongs in stedi.analysis"
-        assert not cell.get("outputs") and cell.get("execution_count") is None, "commit the notebook clean"
+        assert not re.search(r"^\s*(def|class|lambda) |lambda ", source, re.M), (
+            "logic belongs in stedi.analysis"
+        )
+        assert not cell.get("outputs") and cell.get("execution_count") is None, (
+            "commit the notebook clean"
+        )
 
 
 def _first_customers(n):
@@ -598,7 +811,11 @@ def small_lake(tmp_path_factory, spark):
     base = tmp_path_factory.mktemp("small")
     customer_lines = _first_customers(40)
     people = [json.loads(line) for line in customer_lines]
-    keep = {"customer": None, "accelerometer": {p["email"] for p in people}, "step_trainer": {p["serialNumber"] for p in people}}
+    keep = {
+        "customer": None,
+        "accelerometer": {p["email"] for p in people},
+        "step_trainer": {p["serialNumber"] for p in people},
+    }
     key = {"accelerometer": "user", "step_trainer": "serialNumber"}
     for source in SOURCES:
         folder = base / "raw" / source
@@ -627,7 +844,12 @@ def small_lake(tmp_path_factory, spark):
     # The run folder as the runner leaves it before the analysis: a manifest with intake and quality.
     run_dir = base / "run"
     RunFolder(run_dir).write_manifest(
-        {"run_id": "small", "status": "running", "intake": accounting, "quality": MANIFEST["quality"]}
+        {
+            "run_id": "small",
+            "status": "running",
+            "intake": accounting,
+            "quality": MANIFEST["quality"],
+        }
     )
     return base / "lake", run_dir
 
@@ -640,13 +862,27 @@ def test_analysis_notebook_runs_under_nbval_and_saves_its_figures(tmp_path, smal
     papermill.execute_notebook(
         str(NOTEBOOK),
         str(prepared),
-        parameters={"lake_dir": str(lake_dir), "policy": "strict", "run_id": "small", "run_dir": str(run_dir)},
+        parameters={
+            "lake_dir": str(lake_dir),
+            "policy": "strict",
+            "run_id": "small",
+            "run_dir": str(run_dir),
+        },
         prepare_only=True,
         kernel_name=config.LOCAL_KERNEL,
         language="python",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", str(prepared)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval-lax",
+            str(prepared),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,

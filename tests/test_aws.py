@@ -30,8 +30,12 @@ from stedi.run.runner import run
 QUARANTINES = tuple(quarantine_name(landing_table(s)) for s in SOURCES)
 S3_LAKE = f"s3://{BUCKET}/team/lake"
 ARROW = {"string": pa.string(), "bigint": pa.int64(), "int": pa.int32(), "double": pa.float64()}
-SAMPLE = {"string": ["a@x.test", "b@x.test", None], "bigint": [1655564444000, 1655564445000, 1655564446000],
-          "int": [1, 2, 3], "double": [0.5, -1.0, 2.25]}
+SAMPLE = {
+    "string": ["a@x.test", "b@x.test", None],
+    "bigint": [1655564444000, 1655564445000, 1655564446000],
+    "int": [1, 2, 3],
+    "double": [0.5, -1.0, 2.25],
+}
 
 
 # -- a small local Iceberg lake, made without an engine ------------------------------------
@@ -47,8 +51,14 @@ def _commit(lake: IcebergLake, name: str, rows: int = 3) -> int:
     schema = pa.schema([(n, ARROW[typ]) for n, typ in columns])
     frame = {n: (SAMPLE[typ] * rows)[:rows] for n, typ in columns}
     pq.write_table(pa.table(frame, schema=schema), path) if _mkdir(path) else None
-    staged = Staged(name, t, path, [parquet_file_to_data_file(t.io, t.metadata, path)], append=False,
-                    replaces=icefiles.live_data_files(t)[0])
+    staged = Staged(
+        name,
+        t,
+        path,
+        [parquet_file_to_data_file(t.io, t.metadata, path)],
+        append=False,
+        replaces=icefiles.live_data_files(t)[0],
+    )
     lake._commit(staged)
     return lake.snapshot_id(name)
 
@@ -71,13 +81,18 @@ def make_lake(root, run_id: str = "20261207T000000Z-strict-aaaa") -> IcebergLake
 
 def _keys(prefix: str = "") -> list[str]:
     found = []
-    for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+    for page in (
+        boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    ):
         found += [o["Key"] for o in page.get("Contents", [])]
     return sorted(found)
 
 
 def _glue() -> dict[str, dict]:
-    return {t["Name"]: t for t in boto3.client("glue").get_tables(DatabaseName=config.DEFAULT_DATABASE)["TableList"]}
+    return {
+        t["Name"]: t
+        for t in boto3.client("glue").get_tables(DatabaseName=config.DEFAULT_DATABASE)["TableList"]
+    }
 
 
 def _metadata_locations() -> dict[str, str]:
@@ -95,14 +110,19 @@ def test_the_layout_places_tables_under_their_zone_for_any_root():
     assert layout.s3_root(BUCKET) == f"s3://{BUCKET}/lake"
     for root in (f"s3://{BUCKET}/team/lake", "/data/lake"):
         assert layout.table_path(root, "customer_trusted") == f"{root}/trusted/customer_trusted"
-        assert layout.quarantine_path(root, "step_trainer_landing") == f"{root}/quarantine/step_trainer_landing"
+        assert (
+            layout.quarantine_path(root, "step_trainer_landing")
+            == f"{root}/quarantine/step_trainer_landing"
+        )
     with pytest.raises(KeyError, match="customer_lounge"):
         layout.table_path("/data/lake", "customer_lounge")
 
 
 # -- publish ----------------------------------------------------------------------------
 @pytest.mark.slow  # seconds: 11 tables committed locally, then to moto's Glue (make test)
-def test_publish_copies_the_current_snapshots_into_iceberg_tables_in_the_glue_catalog(aws_env, tmp_path, capsys):
+def test_publish_copies_the_current_snapshots_into_iceberg_tables_in_the_glue_catalog(
+    aws_env, tmp_path, capsys
+):
     local = make_lake(tmp_path / "lake")
     code = main(["aws", "publish", "--lake-dir", str(tmp_path / "lake"), "--to", S3_LAKE])
     assert code == 0, capsys.readouterr().err
@@ -114,24 +134,37 @@ def test_publish_copies_the_current_snapshots_into_iceberg_tables_in_the_glue_ca
     for name in glue:
         t = s3.table(name)
         base = name.removesuffix(config.QUARANTINE_SUFFIX)
-        assert t.location() == (layout.table_path if name in TABLES else layout.quarantine_path)(S3_LAKE, base)
+        assert t.location() == (layout.table_path if name in TABLES else layout.quarantine_path)(
+            S3_LAKE, base
+        )
         files = [f.file.file_path for f in t.scan().plan_files()]
-        assert files and all(f.startswith(f"{t.location()}/data/publish-") for f in files)  # re-committed on S3
+        assert files and all(
+            f.startswith(f"{t.location()}/data/publish-") for f in files
+        )  # re-committed on S3
         assert t.scan().to_arrow().to_pylist() == local.table(name).scan().to_arrow().to_pylist()
         summary = s3.summary(name)
-        assert summary["operation"] == "append" and summary["stedi.published-from"] == str(local.snapshot_id(name))
-        assert summary["stedi.run-id"] == "20261207T000000Z-strict-aaaa" and summary["stedi.step"] == "00"
+        assert summary["operation"] == "append" and summary["stedi.published-from"] == str(
+            local.snapshot_id(name)
+        )
+        assert (
+            summary["stedi.run-id"] == "20261207T000000Z-strict-aaaa"
+            and summary["stedi.step"] == "00"
+        )
     assert not any(k.endswith(".stedi.lake.lock") for k in _keys())  # the lock was released
 
 
 @pytest.mark.slow
-def test_publishing_again_changes_nothing_and_a_new_snapshot_replaces_the_copy(aws_env, tmp_path, capsys):
+def test_publishing_again_changes_nothing_and_a_new_snapshot_replaces_the_copy(
+    aws_env, tmp_path, capsys
+):
     local = make_lake(tmp_path / "lake")
     publish(lake_dir=str(tmp_path / "lake"), to=S3_LAKE)
     before, objects = _metadata_locations(), _keys()
     summary = publish(lake_dir=str(tmp_path / "lake"), to=S3_LAKE)
     assert not any(entry["published"] for entry in summary["tables"].values())
-    assert _metadata_locations() == before and _keys() == objects  # no new snapshot, no object written
+    assert (
+        _metadata_locations() == before and _keys() == objects
+    )  # no new snapshot, no object written
     assert "unchanged" in capsys.readouterr().out
 
     local.run_id = "20261208T000000Z-strict-bbbb"
@@ -142,10 +175,16 @@ def test_publishing_again_changes_nothing_and_a_new_snapshot_replaces_the_copy(a
     assert {n for n in after if after[n] != before[n]} == {"customer_trusted"}
     forget_catalogs()
     t = IcebergLake(None, S3_LAKE).table("customer_trusted")
-    assert len(t.snapshots()) == 1 and t.scan().to_arrow().num_rows == 2  # the copy holds the current state only
-    assert t.current_snapshot().summary.operation.value == "overwrite"  # one snapshot replaced the copy
+    assert (
+        len(t.snapshots()) == 1 and t.scan().to_arrow().num_rows == 2
+    )  # the copy holds the current state only
+    assert (
+        t.current_snapshot().summary.operation.value == "overwrite"
+    )  # one snapshot replaced the copy
     prefix = layout.table_path("team/lake", "customer_trusted") + "/data/"
-    assert [k.rsplit("/", 2)[1] for k in _keys(prefix)] == [f"publish-{local.snapshot_id('customer_trusted')}"]
+    assert [k.rsplit("/", 2)[1] for k in _keys(prefix)] == [
+        f"publish-{local.snapshot_id('customer_trusted')}"
+    ]
 
 
 def test_publish_into_a_lake_a_run_holds_stops_with_one_line(aws_env, tmp_path, capsys):
@@ -164,7 +203,10 @@ def test_publish_into_a_lake_a_run_holds_stops_with_one_line(aws_env, tmp_path, 
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["--lake-dir", "/nonexistent/lake", "--to", S3_LAKE], "lake directory /nonexistent/lake does not exist"),
+        (
+            ["--lake-dir", "/nonexistent/lake", "--to", S3_LAKE],
+            "lake directory /nonexistent/lake does not exist",
+        ),
         (["--table", "customer_lounge", "--to", S3_LAKE], "unknown table 'customer_lounge'"),
         (["--to", "/tmp/not-s3"], "--to /tmp/not-s3 is not an S3 lake"),
         ([], "--to s3://BUCKET/PREFIX is required"),
@@ -180,15 +222,23 @@ def test_publish_bad_arguments_exit_2_with_one_line(aws_env, tmp_path, capsys, a
     assert _keys() == []
 
 
-def test_publish_refuses_a_lake_that_is_not_iceberg_and_one_without_credentials(aws_env, tmp_path, capsys, monkeypatch):
+def test_publish_refuses_a_lake_that_is_not_iceberg_and_one_without_credentials(
+    aws_env, tmp_path, capsys, monkeypatch
+):
     (tmp_path / "folders" / "landing").mkdir(parents=True)
-    one_line_error(capsys, main(["aws", "publish", "--lake-dir", str(tmp_path / "folders"), "--to", S3_LAKE]),
-                   "is not an Iceberg lake (no catalog.db)")
+    one_line_error(
+        capsys,
+        main(["aws", "publish", "--lake-dir", str(tmp_path / "folders"), "--to", S3_LAKE]),
+        "is not an Iceberg lake (no catalog.db)",
+    )
     make_lake(tmp_path / "lake")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    one_line_error(capsys, main(["aws", "publish", "--lake-dir", str(tmp_path / "lake"), "--to", S3_LAKE]),
-                   "no AWS credentials")
+    one_line_error(
+        capsys,
+        main(["aws", "publish", "--lake-dir", str(tmp_path / "lake"), "--to", S3_LAKE]),
+        "no AWS credentials",
+    )
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     assert _keys() == []
@@ -196,8 +246,12 @@ def test_publish_refuses_a_lake_that_is_not_iceberg_and_one_without_credentials(
 
 def test_the_old_bucket_and_prefix_name_the_same_s3_lake(aws_env, tmp_path):
     make_lake(tmp_path / "lake")
-    summary = publish(lake_dir=str(tmp_path / "lake"), bucket=BUCKET, prefix="team/", tables=["customer_landing"])
-    assert summary["lake"] == S3_LAKE == RunOptions(target="glue", bucket=BUCKET, prefix="team/").lake
+    summary = publish(
+        lake_dir=str(tmp_path / "lake"), bucket=BUCKET, prefix="team/", tables=["customer_landing"]
+    )
+    assert (
+        summary["lake"] == S3_LAKE == RunOptions(target="glue", bucket=BUCKET, prefix="team/").lake
+    )
     assert list(_glue()) == ["customer_landing"]
 
 
@@ -208,24 +262,37 @@ def printing_glue_kernel(tmp_path, monkeypatch):
     return install_fake_glue_kernel(tmp_path, monkeypatch, "printed")
 
 
-def test_a_glue_kernel_that_prints_its_failure_fails_the_run(aws_env, printing_glue_kernel, tmp_path, capsys):
+def test_a_glue_kernel_that_prints_its_failure_fails_the_run(
+    aws_env, printing_glue_kernel, tmp_path, capsys
+):
     from jupyter_client.kernelspec import KernelSpecManager
 
-    assert KernelSpecManager().get_kernel_spec(printing_glue_kernel).display_name.endswith("failure: printed)")
+    assert (
+        KernelSpecManager()
+        .get_kernel_spec(printing_glue_kernel)
+        .display_name.endswith("failure: printed)")
+    )
     options = RunOptions(
-        kernel=printing_glue_kernel, target="glue", bucket=BUCKET,
-        lake_dir=str(tmp_path / "lake"), runs_dir=str(tmp_path / "runs"),
+        kernel=printing_glue_kernel,
+        target="glue",
+        bucket=BUCKET,
+        lake_dir=str(tmp_path / "lake"),
+        runs_dir=str(tmp_path / "runs"),
     )
     manifest = run(options)
     err = capsys.readouterr().err
     assert manifest["status"] == "failed"
     [step] = manifest["steps"]  # the run stops at the first step
     assert step["name"] == "00_raw_to_landing" and step["status"] == "failed"
-    assert "An error was encountered: Session" in step["error"] and "failed to start" in step["error"]
+    assert (
+        "An error was encountered: Session" in step["error"] and "failed to start" in step["error"]
+    )
     assert "step 00_raw_to_landing failed in 00_raw_to_landing.ipynb, cell [" in err
     assert _keys() == []  # nothing reached the lake
 
-    code = main(["run", "--target", "glue", "--bucket", BUCKET, "--runs-dir", str(tmp_path / "runs2")])
+    code = main(
+        ["run", "--target", "glue", "--bucket", BUCKET, "--runs-dir", str(tmp_path / "runs2")]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "step 00_raw_to_landing failed" in err and "An error was encountered" in err

@@ -20,7 +20,9 @@ from stedi.cli import main
 from stedi.core.sqltext import statements
 
 
-def _canned_athena_result(endpoint: str, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
+def _canned_athena_result(
+    endpoint: str, columns: list[tuple[str, str]], rows: list[list[str]]
+) -> None:
     """moto answers GetQueryResults with the next canned result (it does not execute SQL)."""
     header = {"Data": [{"VarCharValue": name} for name, _ in columns]}
     body = {
@@ -48,8 +50,12 @@ def _athena_requests() -> list[dict]:
 
 
 @pytest.mark.parametrize("sql_file", ["validate_counts.sql", "validate_privacy.sql"])
-def test_query_sends_the_sql_file_unchanged_to_athena_and_prints_the_result(aws_env, capsys, sql_file):
-    _canned_athena_result(aws_env, [("name", "varchar"), ("n", "bigint")], [["customer_landing", "956"], ["x", "0"]])
+def test_query_sends_the_sql_file_unchanged_to_athena_and_prints_the_result(
+    aws_env, capsys, sql_file
+):
+    _canned_athena_result(
+        aws_env, [("name", "varchar"), ("n", "bigint")], [["customer_landing", "956"], ["x", "0"]]
+    )
     path = config.SQL_DIR / sql_file
     output = f"s3://{BUCKET}/athena-results/"
     code = main(["aws", "query", str(path), "--database", "stedi", "--s3-output", output])
@@ -68,21 +74,33 @@ def test_query_sends_the_sql_file_unchanged_to_athena_and_prints_the_result(aws_
 
 def test_query_runs_inline_sql_in_the_given_workgroup(aws_env, capsys):
     boto3.client("athena").create_work_group(
-        Name="stedi", Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/wg/"}}
+        Name="stedi",
+        Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/wg/"}},
     )
-    code = main(["aws", "query", "--sql", "SELECT COUNT(*) FROM customer_trusted", "--workgroup", "stedi"])
+    code = main(
+        ["aws", "query", "--sql", "SELECT COUNT(*) FROM customer_trusted", "--workgroup", "stedi"]
+    )
     assert code == 0, capsys.readouterr().err
     [request] = _athena_requests()
-    assert request["Query"] == "SELECT COUNT(*) FROM customer_trusted" and request["WorkGroup"] == "stedi"
+    assert (
+        request["Query"] == "SELECT COUNT(*) FROM customer_trusted"
+        and request["WorkGroup"] == "stedi"
+    )
 
 
 def test_result_frames_drop_the_header_row_and_take_the_column_types():
     page = {
         "ResultSet": {
-            "Rows": [{"Data": [{"VarCharValue": "table_name"}, {"VarCharValue": "row_count"}]},
-                     {"Data": [{"VarCharValue": "customer_trusted"}, {"VarCharValue": "482"}]}],
-            "ResultSetMetadata": {"ColumnInfo": [{"Name": "table_name", "Type": "varchar"},
-                                                 {"Name": "row_count", "Type": "bigint"}]},
+            "Rows": [
+                {"Data": [{"VarCharValue": "table_name"}, {"VarCharValue": "row_count"}]},
+                {"Data": [{"VarCharValue": "customer_trusted"}, {"VarCharValue": "482"}]},
+            ],
+            "ResultSetMetadata": {
+                "ColumnInfo": [
+                    {"Name": "table_name", "Type": "varchar"},
+                    {"Name": "row_count", "Type": "bigint"},
+                ]
+            },
         }
     }
     frame = athena._result_frame([page])
@@ -112,17 +130,22 @@ def test_query_without_credentials_exits_2_before_any_request(aws_env, capsys, m
 
 
 @pytest.mark.parametrize("sql_file", ["validate_schema.sql", "summary_queries.sql"])
-def test_query_sends_every_statement_of_the_sql_file_in_order_and_prints_each_result(aws_env, capsys, sql_file):
+def test_query_sends_every_statement_of_the_sql_file_in_order_and_prints_each_result(
+    aws_env, capsys, sql_file
+):
     path = config.SQL_DIR / sql_file
     found = statements(path.read_text())
     for number, _ in enumerate(found):
-        _canned_athena_result(aws_env, [("result", "varchar"), ("n", "bigint")], [[f"answer-{number}", str(number)]])
+        _canned_athena_result(
+            aws_env, [("result", "varchar"), ("n", "bigint")], [[f"answer-{number}", str(number)]]
+        )
     code = main(["aws", "query", str(path), "--s3-output", f"s3://{BUCKET}/athena-results/"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     sent = [request["Query"] for request in _athena_requests()]
     assert sent == found
-    assert all(statement in path.read_text() for statement in sent)  # each the file's text, not rewritten
+    assert all(
+        statement in path.read_text() for statement in sent
+    )  # each the file's text, not rewritten
     for number, _ in enumerate(found):
         assert re.search(rf"answer-{number}\s+{number}", captured.out), captured.out
-

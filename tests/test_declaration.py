@@ -53,7 +53,9 @@ def _imported_functions(tree: ast.Module) -> set[str]:
     return {
         f"{node.module}:{alias.name}"
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("stedi.core.transforms")
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.startswith("stedi.core.transforms")
         for alias in node.names
     }
 
@@ -80,8 +82,13 @@ def test_the_analysis_notebook_reads_only_declared_tables():
 
 
 def test_every_step_has_its_notebook_and_every_notebook_a_step():
-    assert {s.notebook for s in PIPELINE} == {*config.GLUE_SESSIONS_DIR.glob("*.ipynb"), *config.NOTEBOOKS_DIR.glob("*.ipynb")}
-    assert [s.name for s in ZONE_STEPS] == sorted(s.name for s in ZONE_STEPS)  # numbered in run order
+    assert {s.notebook for s in PIPELINE} == {
+        *config.GLUE_SESSIONS_DIR.glob("*.ipynb"),
+        *config.NOTEBOOKS_DIR.glob("*.ipynb"),
+    }
+    assert [s.name for s in ZONE_STEPS] == sorted(
+        s.name for s in ZONE_STEPS
+    )  # numbered in run order
 
 
 def test_every_table_is_written_by_exactly_one_step_after_the_steps_it_reads_from():
@@ -100,7 +107,10 @@ def test_each_transform_takes_the_declared_inputs_then_the_policy(step):
 
 def test_find_accepts_a_name_a_number_or_a_name_without_its_number():
     assert pipeline.find("02").name == "02_accelerometer_landing_to_trusted"
-    assert pipeline.find("accelerometer_landing_to_trusted").name == "02_accelerometer_landing_to_trusted"
+    assert (
+        pipeline.find("accelerometer_landing_to_trusted").name
+        == "02_accelerometer_landing_to_trusted"
+    )
     assert pipeline.find("balance_analysis").kind == ANALYSIS
     with pytest.raises(pipeline.UnknownStep, match="unknown step 'nope'"):
         pipeline.find("nope")
@@ -109,12 +119,17 @@ def test_find_accepts_a_name_a_number_or_a_name_without_its_number():
 def test_select_and_the_tables_a_selection_needs_from_the_lake():
     assert [s.number for s in pipeline.select(ZONE_STEPS, start="03")] == ["03", "04", "05"]
     assert pipeline.external_inputs(pipeline.select(ZONE_STEPS, start="03")) == (
-        "customer_trusted", "accelerometer_trusted", "step_trainer_landing",
+        "customer_trusted",
+        "accelerometer_trusted",
+        "step_trainer_landing",
     )
     only = pipeline.select(PIPELINE, only="05,01")
     assert [s.number for s in only] == ["01", "05"]  # pipeline order, whatever order given
     assert pipeline.external_inputs(only) == (
-        "customer_landing", "step_trainer_trusted", "accelerometer_trusted", "customer_curated",
+        "customer_landing",
+        "step_trainer_trusted",
+        "accelerometer_trusted",
+        "customer_curated",
     )
     assert pipeline.select(ZONE_STEPS) == ZONE_STEPS
     with pytest.raises(pipeline.UnknownStep, match="do not go together"):
@@ -135,17 +150,33 @@ def test_derive_applies_the_declared_transforms_in_order(spark):
     from stedi.core.schemas import spark_schema
 
     customer = spark.createDataFrame(
-        [("Ann", "ann@x", "1", "1990", "S1", 0, 5, 10, None, None)], spark_schema(TABLES["customer_landing"].columns)
+        [("Ann", "ann@x", "1", "1990", "S1", 0, 5, 10, None, None)],
+        spark_schema(TABLES["customer_landing"].columns),
     )
     accelerometer = spark.createDataFrame(
-        [("ann@x", 9, 0.0, 0.0, 0.0), ("ann@x", 10, 1.0, 1.0, 1.0)], spark_schema(TABLES["accelerometer_landing"].columns)
+        [("ann@x", 9, 0.0, 0.0, 0.0), ("ann@x", 10, 1.0, 1.0, 1.0)],
+        spark_schema(TABLES["accelerometer_landing"].columns),
     )
-    step_trainer = spark.createDataFrame([(10, "S1", 3), (9, "S1", 4)], spark_schema(TABLES["step_trainer_landing"].columns))
-    landing = {"customer_landing": customer, "accelerometer_landing": accelerometer, "step_trainer_landing": step_trainer}
+    step_trainer = spark.createDataFrame(
+        [(10, "S1", 3), (9, "S1", 4)], spark_schema(TABLES["step_trainer_landing"].columns)
+    )
+    landing = {
+        "customer_landing": customer,
+        "accelerometer_landing": accelerometer,
+        "step_trainer_landing": step_trainer,
+    }
     strict = pipeline.derive(landing, "strict")
     assert list(strict) == [*landing, *(t for s in ZONE_STEPS[1:] for t in s.writes)]
     # strict: only the reading at or after consent (timestamp 10) survives, and its ML pair
     assert [r.asDict() for r in strict["machine_learning_curated"].collect()] == [
-        {"sensorReadingTime": 10, "serialNumber": "S1", "distanceFromObject": 3, "timestamp": 10, "x": 1.0, "y": 1.0, "z": 1.0}
+        {
+            "sensorReadingTime": 10,
+            "serialNumber": "S1",
+            "distanceFromObject": 3,
+            "timestamp": 10,
+            "x": 1.0,
+            "y": 1.0,
+            "z": 1.0,
+        }
     ]
     assert pipeline.derive(landing, "udacity")["accelerometer_trusted"].count() == 2

@@ -48,7 +48,10 @@ def _notebook(tmp_path, *cells, parameters="name: str = 'x'  # a name") -> Path:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("%glue_version 5.0\n%number_of_workers 3")]
     nb.cells.append(nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}))
-    nb.cells += [nbformat.v4.new_markdown_cell(c) if c.startswith("# ") else nbformat.v4.new_code_cell(c) for c in cells]
+    nb.cells += [
+        nbformat.v4.new_markdown_cell(c) if c.startswith("# ") else nbformat.v4.new_code_cell(c)
+        for c in cells
+    ]
     path = tmp_path / "10_example.ipynb"
     nbformat.write(nb, path)
     return path
@@ -97,19 +100,38 @@ def _role():
 
 
 def _deploy(*args) -> int:
-    return main(["aws", "deploy", "--bucket", BUCKET, "--role-arn", ROLE_ARN, "--prefix", "team/", *args])
+    return main(
+        ["aws", "deploy", "--bucket", BUCKET, "--role-arn", ROLE_ARN, "--prefix", "team/", *args]
+    )
 
 
 def _account() -> dict:
     """Every job, workflow, trigger and S3 key of the moto account, with the definitions deploy sets."""
     glue, s3 = boto3.client("glue"), boto3.client("s3")
-    jobs = {j["Name"]: {k: j.get(k) for k in ("Command", "DefaultArguments", "GlueVersion", "WorkerType",
-                                               "NumberOfWorkers", "Timeout", "Role", "ExecutionClass")}
-            for j in glue.get_jobs()["Jobs"]}
+    jobs = {
+        j["Name"]: {
+            k: j.get(k)
+            for k in (
+                "Command",
+                "DefaultArguments",
+                "GlueVersion",
+                "WorkerType",
+                "NumberOfWorkers",
+                "Timeout",
+                "Role",
+                "ExecutionClass",
+            )
+        }
+        for j in glue.get_jobs()["Jobs"]
+    }
     triggers = {t["Name"]: t for t in glue.get_triggers()["Triggers"]}
     listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-    return {"jobs": jobs, "workflows": sorted(glue.list_workflows()["Workflows"]), "triggers": triggers,
-            "objects": {o["Key"]: (o["ETag"], o["LastModified"]) for o in listed}}
+    return {
+        "jobs": jobs,
+        "workflows": sorted(glue.list_workflows()["Workflows"]),
+        "triggers": triggers,
+        "objects": {o["Key"]: (o["ETag"], o["LastModified"]) for o in listed},
+    }
 
 
 def _key(uri: str) -> str:
@@ -118,7 +140,9 @@ def _key(uri: str) -> str:
 
 def _runnable(account: dict) -> None:
     """The workflow has a start trigger, every trigger names jobs that exist, every job's script and code are in S3."""
-    assert {t["Type"] for t in account["triggers"].values()} & {"ON_DEMAND", "SCHEDULED"}, account["triggers"]
+    assert {t["Type"] for t in account["triggers"].values()} & {"ON_DEMAND", "SCHEDULED"}, account[
+        "triggers"
+    ]
     for trigger in account["triggers"].values():
         named = [a["JobName"] for a in trigger["Actions"]]
         named += [c["JobName"] for c in trigger.get("Predicate", {}).get("Conditions", [])]
@@ -136,20 +160,35 @@ def test_each_zone_notebook_becomes_a_glue_job_script_that_compiles(step):
     compile(job.script, f"{step.name}.py", "exec")
     lines = job.script.splitlines()
     assert not [line for line in lines if line.lstrip().startswith(("%", "!"))]
-    assert lines.index('args = getResolvedOptions(sys.argv, ["JOB_NAME", *_given])') < lines.index(
-        "glueContext = GlueContext(sc)") < lines.index('job.init(args["JOB_NAME"], args)')
+    assert (
+        lines.index('args = getResolvedOptions(sys.argv, ["JOB_NAME", *_given])')
+        < lines.index("glueContext = GlueContext(sc)")
+        < lines.index('job.init(args["JOB_NAME"], args)')
+    )
     assert "use_glue_session(spark)  # stedi's target glue runs on this session" in lines
     assert lines[-1] == "job.commit()"
     notebook = nbformat.read(step.notebook, as_version=4)
-    code = [c.source for c in notebook.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    code = [
+        c.source
+        for c in notebook.cells
+        if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+    ]
     for cell in notebook.cells:
         if cell.cell_type == "markdown":  # markdown as comments
             assert all(f"# {line}".rstrip() in lines for line in cell.source.splitlines())
     assert code[1].startswith("%%configure")  # the session's settings: job parameters, not code
-    assert "%%configure" not in job.script and job.configure["--python-modules-installer-option"] == "-r"
-    for source in code[2:]:  # the code cells after the magics and %%configure, verbatim; a last expression shown
+    assert (
+        "%%configure" not in job.script
+        and job.configure["--python-modules-installer-option"] == "-r"
+    )
+    for source in code[
+        2:
+    ]:  # the code cells after the magics and %%configure, verbatim; a last expression shown
         *body, last = source.splitlines()
-        assert "\n".join([*body, last]) in job.script or "\n".join([*body, f"sys.displayhook({last})"]) in job.script
+        assert (
+            "\n".join([*body, last]) in job.script
+            or "\n".join([*body, f"sys.displayhook({last})"]) in job.script
+        )
     assert "sys.displayhook(step.finish())" in lines
     if step.transform:
         assert step.transform.rpartition(":")[2] in job.script
@@ -158,29 +197,51 @@ def test_each_zone_notebook_becomes_a_glue_job_script_that_compiles(step):
 def test_the_magics_become_the_job_settings_and_the_package_is_the_deployments():
     job = glue_job(ZONE_STEPS[0].notebook)
     fields, arguments, tags = job_settings(job, "s3://b/glue-jobs/x/stedi-0123456789ab.zip")
-    assert fields == {"GlueVersion": "5.0", "WorkerType": "G.1X", "NumberOfWorkers": 2, "Timeout": 30}
+    assert fields == {
+        "GlueVersion": "5.0",
+        "WorkerType": "G.1X",
+        "NumberOfWorkers": 2,
+        "Timeout": 30,
+    }
     # the %%configure cell's keys are job parameters, as the glue_pyspark kernel passes them to the session
-    assert arguments == {"--extra-py-files": "s3://b/glue-jobs/x/stedi-0123456789ab.zip",
-                         **job_arguments("s3://stedi-lakehouse-artifacts/artifacts/glue-requirements.txt")}
+    assert arguments == {
+        "--extra-py-files": "s3://b/glue-jobs/x/stedi-0123456789ab.zip",
+        **job_arguments("s3://stedi-lakehouse-artifacts/artifacts/glue-requirements.txt"),
+    }
     assert tags == {}
 
 
-def test_parameters_become_typed_job_arguments_with_the_notebooks_defaults(tmp_path, glue_standin, monkeypatch,
-                                                                           capsys):
+def test_parameters_become_typed_job_arguments_with_the_notebooks_defaults(
+    tmp_path, glue_standin, monkeypatch, capsys
+):
     parameters = (
         'name: str = "x"  # a name\n'
         "count: int = 2  # how many\n"
         "ratio: float = 0.5  # a share\n"
         "flag: bool = False  # a switch"
     )
-    path = _notebook(tmp_path, "# A title\nof two lines", "result = (name, count, ratio, flag)\nresult",
-                     "None", parameters=parameters)
+    path = _notebook(
+        tmp_path,
+        "# A title\nof two lines",
+        "result = (name, count, ratio, flag)\nresult",
+        "None",
+        parameters=parameters,
+    )
     job = glue_job(path)
     assert [(p.name, p.kind, p.default, p.comment) for p in job.parameters] == [
-        ("name", "str", "x", "a name"), ("count", "int", 2, "how many"),
-        ("ratio", "float", 0.5, "a share"), ("flag", "bool", False, "a switch")]
+        ("name", "str", "x", "a name"),
+        ("count", "int", 2, "how many"),
+        ("ratio", "float", 0.5, "a share"),
+        ("flag", "bool", False, "a switch"),
+    ]
     assert "# # A title\n# of two lines" in job.script
-    done = _run_script(job.script, ["--JOB_NAME", "j", "--count", "7", "--flag", "true"], monkeypatch, object(), tmp_path)
+    done = _run_script(
+        job.script,
+        ["--JOB_NAME", "j", "--count", "7", "--flag", "true"],
+        monkeypatch,
+        object(),
+        tmp_path,
+    )
     assert done["result"] == ("x", 7, 0.5, True)
     # the cell's last expression is shown as IPython would (printed; a None is not)
     assert capsys.readouterr().out == "('x', 7, 0.5, True)\n"
@@ -188,7 +249,11 @@ def test_parameters_become_typed_job_arguments_with_the_notebooks_defaults(tmp_p
     assert calls[1] == ("commit", "j") and calls[0][:2] == ("init", "j")
     # awsglue's own getResolvedOptions: the asked arguments, and Glue's own (None when absent)
     assert {k: v for k, v in calls[0][2].items() if v is not None} == {
-        "JOB_NAME": "j", "count": "7", "flag": "true", "job_bookmark_option": "job-bookmark-disable"}
+        "JOB_NAME": "j",
+        "count": "7",
+        "flag": "true",
+        "job_bookmark_option": "job-bookmark-disable",
+    }
 
 
 @pytest.mark.parametrize(
@@ -223,10 +288,14 @@ def test_the_triggers_start_each_job_when_the_jobs_writing_its_inputs_succeeded(
     assert start["Actions"] == [{"JobName": order[0]}]
     for step in ZONE_STEPS[1:]:
         trigger = plan.triggers[f"{NAME}-{step.name}"]
-        assert trigger["Type"] == "CONDITIONAL" and trigger["Actions"] == [{"JobName": f"{NAME}-{step.name}"}]
+        assert trigger["Type"] == "CONDITIONAL" and trigger["Actions"] == [
+            {"JobName": f"{NAME}-{step.name}"}
+        ]
         waited = [c["JobName"] for c in trigger["Predicate"]["Conditions"]]
         assert {c["State"] for c in trigger["Predicate"]["Conditions"]} == {"SUCCEEDED"}
-        assert waited == list(dict.fromkeys(f"{NAME}-{pipeline.producer(t).name}" for t in step.reads))
+        assert waited == list(
+            dict.fromkeys(f"{NAME}-{pipeline.producer(t).name}" for t in step.reads)
+        )
         assert all(order.index(job) < order.index(f"{NAME}-{step.name}") for job in waited)
     assert set(plan.triggers) == {f"{NAME}-start", *(f"{NAME}-{s.name}" for s in ZONE_STEPS[1:])}
 
@@ -254,36 +323,62 @@ def test_deploy_creates_one_job_per_zone_step_and_a_workflow_chaining_them(aws_e
     assert sorted(account["jobs"]) == sorted(JOBS)
     for step in ZONE_STEPS:
         job = glue.get_job(JobName=f"{NAME}-{step.name}")["Job"]
-        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == ("5.0", "G.1X", 2, 30)
+        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == (
+            "5.0",
+            "G.1X",
+            2,
+            30,
+        )
         assert job["ExecutionClass"] == "STANDARD"
         assert job["Role"] == ROLE_ARN and job["Command"]["Name"] == "glueetl"
         arguments = job["DefaultArguments"]
         assert arguments[MARKER_ARGUMENT] == NAME
-        assert arguments["--lake_dir"] == f"s3://{BUCKET}/team/lake" and arguments["--target"] == "glue"
-        assert arguments["--raw_dir"] == f"s3://{BUCKET}/team/raw" and arguments["--policy"] == "strict"
+        assert (
+            arguments["--lake_dir"] == f"s3://{BUCKET}/team/lake"
+            and arguments["--target"] == "glue"
+        )
+        assert (
+            arguments["--raw_dir"] == f"s3://{BUCKET}/team/raw"
+            and arguments["--policy"] == "strict"
+        )
         # pyiceberg and pyarrow >= 18 over Glue 5.0's modules: the deployment's copy of glue-requirements.txt,
         # installed by pip -r; no Spark Iceberg of Glue's own (pyiceberg commits, Spark reads Parquet)
         requirements = arguments["--additional-python-modules"]
         assert requirements.startswith(f"s3://{BUCKET}/team/glue-jobs/{NAME}/glue-requirements-")
         assert arguments["--python-modules-installer-option"] == "-r"
-        assert s3.get_object(Bucket=BUCKET, Key=_key(requirements))["Body"].read() == requirements_path().read_bytes()
+        assert (
+            s3.get_object(Bucket=BUCKET, Key=_key(requirements))["Body"].read()
+            == requirements_path().read_bytes()
+        )
         assert "--datalake-formats" not in arguments and "--conf" not in arguments
-        script = s3.get_object(Bucket=BUCKET, Key=_key(job["Command"]["ScriptLocation"]))["Body"].read().decode()
+        script = (
+            s3.get_object(Bucket=BUCKET, Key=_key(job["Command"]["ScriptLocation"]))["Body"]
+            .read()
+            .decode()
+        )
         assert script == glue_job(step.notebook).script
-        assert job["Command"]["ScriptLocation"].startswith(f"s3://{BUCKET}/team/glue-jobs/{NAME}/scripts/{step.name}-")
+        assert job["Command"]["ScriptLocation"].startswith(
+            f"s3://{BUCKET}/team/glue-jobs/{NAME}/scripts/{step.name}-"
+        )
         [package] = arguments["--extra-py-files"].split(",")
-        assert s3.get_object(Bucket=BUCKET, Key=_key(package))["Body"].read() == plan.objects[_key(package)]
+        assert (
+            s3.get_object(Bucket=BUCKET, Key=_key(package))["Body"].read()
+            == plan.objects[_key(package)]
+        )
         arn = f"arn:aws:glue:us-east-1:123456789012:job/{NAME}-{step.name}"
         assert glue.get_tags(ResourceArn=arn)["Tags"] == {MARKER: NAME}
     assert account["workflows"] == [NAME]
     assert glue.get_workflow(Name=NAME)["Workflow"]["DefaultRunProperties"] == {MARKER: NAME}
-    assert {name: (t["Actions"], t.get("Predicate")) for name, t in account["triggers"].items()} == {
-        name: (t["Actions"], t.get("Predicate")) for name, t in plan.triggers.items()}
+    assert {
+        name: (t["Actions"], t.get("Predicate")) for name, t in account["triggers"].items()
+    } == {name: (t["Actions"], t.get("Predicate")) for name, t in plan.triggers.items()}
     assert all(t["WorkflowName"] == NAME for t in account["triggers"].values())
     _runnable(account)
 
 
-def test_flex_is_an_option_of_deploy_and_every_field_deploy_sets_is_what_glue_holds(aws_env, glue_updates, capsys):
+def test_flex_is_an_option_of_deploy_and_every_field_deploy_sets_is_what_glue_holds(
+    aws_env, glue_updates, capsys
+):
     _role()
     glue = boto3.client("glue")
     assert _deploy("--execution-class", "FLEX") == 0, capsys.readouterr().err
@@ -319,7 +414,9 @@ def test_redeploy_updates_in_place_and_removes_what_no_longer_exists(aws_env, gl
     glue, s3 = boto3.client("glue"), boto3.client("s3")
     old = _retired_step(glue, s3)
     capsys.readouterr()
-    assert _deploy("--policy", "udacity", "--schedule", "cron(0 6 * * ? *)") == 0, capsys.readouterr().err
+    assert _deploy("--policy", "udacity", "--schedule", "cron(0 6 * * ? *)") == 0, (
+        capsys.readouterr().err
+    )
     out = capsys.readouterr().out
     account = _account()
     assert sorted(account["jobs"]) == sorted(JOBS)
@@ -334,13 +431,21 @@ def test_redeploy_updates_in_place_and_removes_what_no_longer_exists(aws_env, gl
 def test_undeploy_removes_what_deploy_created_and_nothing_else(aws_env, capsys):
     _role()
     glue, s3 = boto3.client("glue"), boto3.client("s3")
-    glue.create_job(Name="someone-elses-job", Role=ROLE_ARN, Command={"Name": "glueetl", "ScriptLocation": "s3://x/y.py"})
+    glue.create_job(
+        Name="someone-elses-job",
+        Role=ROLE_ARN,
+        Command={"Name": "glueetl", "ScriptLocation": "s3://x/y.py"},
+    )
     s3.put_object(Bucket=BUCKET, Key="team/glue-jobs/notes.txt", Body=b"kept")
-    s3.put_object(Bucket=BUCKET, Key="team/lake/trusted/customer_trusted/part-0.parquet", Body=b"kept")
+    s3.put_object(
+        Bucket=BUCKET, Key="team/lake/trusted/customer_trusted/part-0.parquet", Body=b"kept"
+    )
     before = _account()
     assert _deploy() == 0
     assert _account() != before
-    assert main(["aws", "undeploy", "--bucket", BUCKET, "--prefix", "team/"]) == 0, capsys.readouterr().err
+    assert main(["aws", "undeploy", "--bucket", BUCKET, "--prefix", "team/"]) == 0, (
+        capsys.readouterr().err
+    )
     assert _account() == before
     capsys.readouterr()
     assert main(["aws", "undeploy", "--bucket", BUCKET, "--prefix", "team/"]) == 0
@@ -349,18 +454,29 @@ def test_undeploy_removes_what_deploy_created_and_nothing_else(aws_env, capsys):
 
 def test_a_job_of_the_same_name_that_deploy_did_not_create_is_a_clash(aws_env, capsys):
     _role()
-    boto3.client("glue").create_job(Name=JOBS[2], Role=ROLE_ARN, Command={"Name": "glueetl", "ScriptLocation": "s3://x/y.py"})
+    boto3.client("glue").create_job(
+        Name=JOBS[2], Role=ROLE_ARN, Command={"Name": "glueetl", "ScriptLocation": "s3://x/y.py"}
+    )
     before = _account()
-    one_line_error(capsys, _deploy(), f"a Glue job {JOBS[2]} exists that stedi deploy did not create")
+    one_line_error(
+        capsys, _deploy(), f"a Glue job {JOBS[2]} exists that stedi deploy did not create"
+    )
     assert _account() == before
     assert main(["aws", "undeploy", "--bucket", BUCKET, "--prefix", "team/"]) == 0
     assert JOBS[2] in _account()["jobs"]
 
 
-@pytest.mark.parametrize("missing, fragment", [("bucket", "bucket other-bucket does not exist"),
-                                               ("role", f"IAM role {ROLE} does not exist"),
-                                               ("credentials", "no AWS credentials found")])
-def test_a_missing_bucket_role_or_credentials_exits_2_with_one_line(aws_env, monkeypatch, capsys, missing, fragment):
+@pytest.mark.parametrize(
+    "missing, fragment",
+    [
+        ("bucket", "bucket other-bucket does not exist"),
+        ("role", f"IAM role {ROLE} does not exist"),
+        ("credentials", "no AWS credentials found"),
+    ],
+)
+def test_a_missing_bucket_role_or_credentials_exits_2_with_one_line(
+    aws_env, monkeypatch, capsys, missing, fragment
+):
     bucket = "other-bucket" if missing == "bucket" else BUCKET
     if missing != "role":
         _role()
@@ -375,13 +491,29 @@ def test_a_missing_bucket_role_or_credentials_exits_2_with_one_line(aws_env, mon
 
 def _retired_step(glue, s3) -> str:
     """What an older deployment had and this pipeline no longer has: a job, its trigger, an old script."""
-    old, key = f"{NAME}-06_retired_step", f"team/glue-jobs/{NAME}/scripts/06_retired_step-000000000000.py"
+    old, key = (
+        f"{NAME}-06_retired_step",
+        f"team/glue-jobs/{NAME}/scripts/06_retired_step-000000000000.py",
+    )
     s3.put_object(Bucket=BUCKET, Key=key, Body=b"")
-    glue.create_job(Name=old, Role=ROLE_ARN, Command={"Name": "glueetl", "ScriptLocation": f"s3://{BUCKET}/{key}"},
-                    DefaultArguments={MARKER_ARGUMENT: NAME, "--extra-py-files": f"s3://{BUCKET}/{key}"})
-    glue.create_trigger(Name=old, WorkflowName=NAME, Type="CONDITIONAL", Actions=[{"JobName": old}],
-                        Predicate={"Logical": "AND", "Conditions": [{"LogicalOperator": "EQUALS", "JobName": JOBS[-1],
-                                                                     "State": "SUCCEEDED"}]})
+    glue.create_job(
+        Name=old,
+        Role=ROLE_ARN,
+        Command={"Name": "glueetl", "ScriptLocation": f"s3://{BUCKET}/{key}"},
+        DefaultArguments={MARKER_ARGUMENT: NAME, "--extra-py-files": f"s3://{BUCKET}/{key}"},
+    )
+    glue.create_trigger(
+        Name=old,
+        WorkflowName=NAME,
+        Type="CONDITIONAL",
+        Actions=[{"JobName": old}],
+        Predicate={
+            "Logical": "AND",
+            "Conditions": [
+                {"LogicalOperator": "EQUALS", "JobName": JOBS[-1], "State": "SUCCEEDED"}
+            ],
+        },
+    )
     return old
 
 
@@ -407,19 +539,32 @@ def test_a_failure_half_way_leaves_a_runnable_deployment_and_the_next_deploy_com
 
         monkeypatch.setattr(deploying, "aws_session", failing_session)
         scheduled = glue.get_trigger(Name=f"{NAME}-start")["Trigger"]["Type"] == "SCHEDULED"
-        code = _deploy("--database", f"db{fail_at}", *([] if scheduled else ["--schedule", "cron(0 6 * * ? *)"]))
+        code = _deploy(
+            "--database",
+            f"db{fail_at}",
+            *([] if scheduled else ["--schedule", "cron(0 6 * * ? *)"]),
+        )
         changes.append(failing[-1].glue.changes)
         _runnable(_account())
         if code == 0:
             break
         assert code == 1 and "injected" in capsys.readouterr().err
-    assert changes == [*range(1, 8), 9, 9, 10, 10]  # each of the 10 changes failed once, then a round finished
+    assert changes == [
+        *range(1, 8),
+        9,
+        9,
+        10,
+        10,
+    ]  # each of the 10 changes failed once, then a round finished
     monkeypatch.setattr(deploying, "aws_session", session)
     assert _deploy() == 0
     account = _account()
-    assert sorted(account["jobs"]) == sorted(JOBS) and set(account["triggers"]) == set(plan_deployment(
-        BUCKET, ROLE_ARN, prefix="team/").triggers)
-    assert {job["DefaultArguments"]["--database"] for job in account["jobs"].values()} == {config.DEFAULT_DATABASE}
+    assert sorted(account["jobs"]) == sorted(JOBS) and set(account["triggers"]) == set(
+        plan_deployment(BUCKET, ROLE_ARN, prefix="team/").triggers
+    )
+    assert {job["DefaultArguments"]["--database"] for job in account["jobs"].values()} == {
+        config.DEFAULT_DATABASE
+    }
     _runnable(account)
 
 
@@ -438,35 +583,56 @@ def test_status_prints_the_latest_workflow_run_in_the_run_table(aws_env, capsys)
     out = capsys.readouterr().out.splitlines()
     # moto's workflow runs start no job: every step is `not started`
     assert out[0].startswith(f"stedi aws status: workflow {NAME} run {latest} (running, started ")
-    assert out[1:] == [step_line(n, len(ZONE_STEPS), s.name) + " not started" for n, s in enumerate(ZONE_STEPS, 1)]
-    one_line_error(capsys, main(["aws", "status", "--prefix", "team/", "--run-id", "wr_nope"]), "has no run wr_nope")
+    assert out[1:] == [
+        step_line(n, len(ZONE_STEPS), s.name) + " not started" for n, s in enumerate(ZONE_STEPS, 1)
+    ]
+    one_line_error(
+        capsys,
+        main(["aws", "status", "--prefix", "team/", "--run-id", "wr_nope"]),
+        "has no run wr_nope",
+    )
 
 
 def test_the_status_of_each_step_comes_from_its_job_runs_in_the_run_graph():
     """A GetWorkflowRun reply with IncludeGraph, in the shape AWS documents (moto returns no graph)."""
     at = dt.datetime(2026, 1, 2, 6, 0, tzinfo=dt.UTC)
     runs = {
-        ZONE_STEPS[0].name: [{"JobRunState": "FAILED", "StartedOn": at, "CompletedOn": at, "ExecutionTime": 5},
-                             {"JobRunState": "SUCCEEDED", "StartedOn": at + dt.timedelta(minutes=1),
-                              "CompletedOn": at + dt.timedelta(minutes=3), "ExecutionTime": 118}],
+        ZONE_STEPS[0].name: [
+            {"JobRunState": "FAILED", "StartedOn": at, "CompletedOn": at, "ExecutionTime": 5},
+            {
+                "JobRunState": "SUCCEEDED",
+                "StartedOn": at + dt.timedelta(minutes=1),
+                "CompletedOn": at + dt.timedelta(minutes=3),
+                "ExecutionTime": 118,
+            },
+        ],
         ZONE_STEPS[1].name: [{"JobRunState": "RUNNING", "StartedOn": at + dt.timedelta(minutes=4)}],
     }
-    graph = {"Nodes": [{"Type": "JOB", "Name": f"{NAME}-{step}", "JobDetails": {"JobRuns": job_runs}}
-                       for step, job_runs in runs.items()]
-             + [{"Type": "TRIGGER", "Name": f"{NAME}-start", "TriggerDetails": {}}]}
+    graph = {
+        "Nodes": [
+            {"Type": "JOB", "Name": f"{NAME}-{step}", "JobDetails": {"JobRuns": job_runs}}
+            for step, job_runs in runs.items()
+        ]
+        + [{"Type": "TRIGGER", "Name": f"{NAME}-start", "TriggerDetails": {}}]
+    }
     states = step_states({"Graph": graph}, NAME)
-    assert states == [(ZONE_STEPS[0].name, "SUCCEEDED", 118.0), (ZONE_STEPS[1].name, "RUNNING", None),
-                      *((s.name, "not started", None) for s in ZONE_STEPS[2:])]
+    assert states == [
+        (ZONE_STEPS[0].name, "SUCCEEDED", 118.0),
+        (ZONE_STEPS[1].name, "RUNNING", None),
+        *((s.name, "not started", None) for s in ZONE_STEPS[2:]),
+    ]
     assert not failed({"steps": states})
     assert failed({"steps": [*states[:1], (ZONE_STEPS[1].name, "FAILED", 3.0)]})
     assert step_line(1, 6, states[0][0]) + step_outcome("succeeded", 118.0) == (
-        f"  [1/6] {ZONE_STEPS[0].name} ... succeeded (118.0 s)")
+        f"  [1/6] {ZONE_STEPS[0].name} ... succeeded (118.0 s)"
+    )
 
 
 # -- the scripts on the real exports ---------------------------------------------------------
 @pytest.mark.e2e
-def test_the_generated_scripts_give_the_tables_of_the_notebooks(spark, sail, clean_fingerprints, glue_standin,
-                                                                tmp_path, monkeypatch, capsys):
+def test_the_generated_scripts_give_the_tables_of_the_notebooks(
+    spark, sail, clean_fingerprints, glue_standin, tmp_path, monkeypatch, capsys
+):
     """The six scripts, in pipeline order, in this process on the local default engine (Sail), with
     GlueContext and Job stood in over AWS's awsglue: the same table contents as the clean build the notebooks made."""
     from stedi.run.folder import RunFolder, lake_records
@@ -475,15 +641,31 @@ def test_the_generated_scripts_give_the_tables_of_the_notebooks(spark, sail, cle
     with on("spark"):
         expected = clean_fingerprints("strict", "sail")
     lake = tmp_path / "lake"
-    argv = ["--raw_dir", str(config.RAW_DIR), "--lake_dir", str(lake), "--target", "glue", "--WORKFLOW_RUN_ID", "wr_1"]
+    argv = [
+        "--raw_dir",
+        str(config.RAW_DIR),
+        "--lake_dir",
+        str(lake),
+        "--target",
+        "glue",
+        "--WORKFLOW_RUN_ID",
+        "wr_1",
+    ]
     with on("sail"):
         for step in ZONE_STEPS:
             script = glue_job(step.notebook).script
-            _run_script(script, ["--JOB_NAME", f"{NAME}-{step.name}", *argv], monkeypatch, sail, tmp_path)
+            _run_script(
+                script, ["--JOB_NAME", f"{NAME}-{step.name}", *argv], monkeypatch, sail, tmp_path
+            )
     assert [c[:2] for c in glue_standin.Job.calls[-12:]] == [
-        call for step in ZONE_STEPS for call in (("init", f"{NAME}-{step.name}"), ("commit", f"{NAME}-{step.name}"))]
+        call
+        for step in ZONE_STEPS
+        for call in (("init", f"{NAME}-{step.name}"), ("commit", f"{NAME}-{step.name}"))
+    ]
     records = RunFolder(tmp_path, lake_records(str(lake), "wr_1"))
-    assert [records.read_record(step.name)["status"] for step in ZONE_STEPS] == ["succeeded"] * len(ZONE_STEPS)
+    assert [records.read_record(step.name)["status"] for step in ZONE_STEPS] == ["succeeded"] * len(
+        ZONE_STEPS
+    )
     assert {records.read_record(step.name)["target"] for step in ZONE_STEPS} == {"glue"}
     capsys.readouterr()
     with on("spark"):

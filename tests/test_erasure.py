@@ -38,14 +38,27 @@ def erasures_of(emails=(), serials=(), key=KEY) -> Erasures:
     requests = []
     for email in emails:
         digest = keyed_hash(key, normalize_email(email))
-        requests.append({"id": digest[:12], "email_hash": digest, "requested_at": "2024-01-01T00:00", "done": None})
-    return Erasures(key=key, requests=requests, serial_hashes=frozenset(keyed_hash(key, s.strip()) for s in serials))
+        requests.append(
+            {
+                "id": digest[:12],
+                "email_hash": digest,
+                "requested_at": "2024-01-01T00:00",
+                "done": None,
+            }
+        )
+    return Erasures(
+        key=key,
+        requests=requests,
+        serial_hashes=frozenset(keyed_hash(key, s.strip()) for s in serials),
+    )
 
 
 def evaluate(sessions, engine: str, rows: list[tuple], schema: str, condition: str) -> list:
     """The value of the SQL `condition` for each row, in row order, on `engine`."""
     with on(engine):
-        frame = sessions[engine].createDataFrame([(i, *row) for i, row in enumerate(rows)], f"i int, {schema}")
+        frame = sessions[engine].createDataFrame(
+            [(i, *row) for i, row in enumerate(rows)], f"i int, {schema}"
+        )
         return [r.v for r in sorted(frame.selectExpr("i", f"{condition} AS v").collect())]
 
 
@@ -57,7 +70,9 @@ def assert_no_address(lake: Path, *addresses: str) -> None:
     for path in files_under(lake):
         text = path.read_text().lower()
         for address in addresses:
-            assert normalize_email(address) not in text and address.strip().lower() not in text, path
+            assert normalize_email(address) not in text and address.strip().lower() not in text, (
+                path
+            )
 
 
 # -- hashes: Python and SQL ------------------------------------------------------
@@ -80,10 +95,18 @@ def test_erased_sql_finds_the_erased_customers_rows_in_each_source(sessions, eng
     erased = erasures_of([ANN], [SERIAL])
     emails = [(" ann.lee@TEST.com ",), ("bob@x.com",), (None,), ("xann.lee@test.com",)]
     expected = [True, False, False, False]
-    assert evaluate(sessions, engine, emails, "email string", erased_sql("customer", erased)) == expected
-    assert evaluate(sessions, engine, emails, "user string", erased_sql("accelerometer", erased)) == expected
+    assert (
+        evaluate(sessions, engine, emails, "email string", erased_sql("customer", erased))
+        == expected
+    )
+    assert (
+        evaluate(sessions, engine, emails, "user string", erased_sql("accelerometer", erased))
+        == expected
+    )
     serials = [(SERIAL,), (OTHER_SERIAL,), (None,), (SERIAL.upper(),)]
-    got = evaluate(sessions, engine, serials, "serialNumber string", erased_sql("step_trainer", erased))
+    got = evaluate(
+        sessions, engine, serials, "serialNumber string", erased_sql("step_trainer", erased)
+    )
     assert got == [True, False, False, False]
 
 
@@ -124,8 +147,12 @@ def test_mentions_sql_finds_an_erased_address_or_serial_as_a_whole_token(session
 @pytest.mark.parametrize("engine", ENGINES)
 def test_mentions_sql_with_addresses_only_or_serials_only(sessions, engine):
     rows = [(f'{{"user":"{ANN}"}}',), (SERIAL,)]
-    assert evaluate(sessions, engine, rows, "raw string", mentions_sql("raw", erasures_of([ANN]))) == [True, False]
-    got = evaluate(sessions, engine, rows, "raw string", mentions_sql("raw", erasures_of(serials=[SERIAL])))
+    assert evaluate(
+        sessions, engine, rows, "raw string", mentions_sql("raw", erasures_of([ANN]))
+    ) == [True, False]
+    got = evaluate(
+        sessions, engine, rows, "raw string", mentions_sql("raw", erasures_of(serials=[SERIAL]))
+    )
     assert got == [False, True]
 
 
@@ -149,7 +176,9 @@ def test_serials_of_hashes_the_serial_numbers_of_erased_customers(sessions, engi
 # -- the registry -----------------------------------------------------------------
 def test_a_lake_without_a_registry_has_no_erasures_and_load_writes_nothing(tmp_path):
     found = Erasures.load(str(tmp_path))
-    assert not found and found.pending == [] and found.email_hashes == frozenset() and found.key == ""
+    assert (
+        not found and found.pending == [] and found.email_hashes == frozenset() and found.key == ""
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -164,7 +193,10 @@ def test_requests_are_stored_as_hashes_with_a_private_key(tmp_path):
 
     loaded = Erasures.load(str(tmp_path))
     assert loaded and loaded.key == key and loaded.requests == made
-    assert loaded.email_hashes == {keyed_hash(key, "ann.lee@test.com"), keyed_hash(key, "bob@x.com")}
+    assert loaded.email_hashes == {
+        keyed_hash(key, "ann.lee@test.com"),
+        keyed_hash(key, "bob@x.com"),
+    }
     assert [r["id"] for r in made] == [r["email_hash"][:12] for r in made]
     assert all(r["done"] is None and r["requested_at"].endswith("+00:00") for r in made)
     assert loaded.pending == made
@@ -181,7 +213,9 @@ def test_an_address_is_requested_once(tmp_path):
 def test_mark_done_records_the_run_and_the_rows_removed(tmp_path):
     ann, bob = Erasures.request(str(tmp_path), [ANN, "bob@x.com"])
     loaded = Erasures.load(str(tmp_path))
-    loaded.mark_done(ann["id"], "20240101T000000Z-abcd", {"customer_landing": 1, "accelerometer_landing": 12})
+    loaded.mark_done(
+        ann["id"], "20240101T000000Z-abcd", {"customer_landing": 1, "accelerometer_landing": 12}
+    )
     loaded.save(str(tmp_path))
     again = Erasures.load(str(tmp_path))
     [done] = [r for r in again.requests if r["id"] == ann["id"]]
@@ -233,13 +267,17 @@ def test_serial_hashes_are_kept_and_change_the_fingerprint(tmp_path):
     loaded = Erasures.load(str(tmp_path))
     assert loaded.fingerprint() == Erasures.load(str(tmp_path)).fingerprint()
     with_serial = loaded.with_serials([keyed_hash(loaded.key, SERIAL)])
-    assert loaded.serial_hashes == frozenset() and with_serial.serial_hashes == {keyed_hash(loaded.key, SERIAL)}
+    assert loaded.serial_hashes == frozenset() and with_serial.serial_hashes == {
+        keyed_hash(loaded.key, SERIAL)
+    }
     assert with_serial.fingerprint() != loaded.fingerprint()
     with_serial.save(str(tmp_path))
     assert_no_address(tmp_path, ANN, SERIAL)
     reloaded = Erasures.load(str(tmp_path))
     assert reloaded.serial_hashes == with_serial.serial_hashes
-    assert reloaded.with_serials([]).serial_hashes == reloaded.serial_hashes  # a union: none are lost
+    assert (
+        reloaded.with_serials([]).serial_hashes == reloaded.serial_hashes
+    )  # a union: none are lost
     before = reloaded.fingerprint()
     Erasures.request(str(tmp_path), ["bob@x.com"])
     assert Erasures.load(str(tmp_path)).fingerprint() != before
@@ -273,7 +311,9 @@ def test_a_malformed_address_is_refused_and_nothing_is_written(tmp_path, emails)
 def test_a_tampered_registry_is_refused(tmp_path):
     Erasures.request(str(tmp_path), [ANN])
     registry = tmp_path / ERASURE_DIR / "requests.json"
-    registry.write_text(registry.read_text().replace('"serial_hashes": []', '"serial_hashes": ["x\') OR true --"]'))
+    registry.write_text(
+        registry.read_text().replace('"serial_hashes": []', '"serial_hashes": ["x\') OR true --"]')
+    )
     with pytest.raises(ValueError, match="not 64 hex digits"):
         Erasures.load(str(tmp_path))
 
@@ -293,10 +333,17 @@ def test_requests_on_s3(aws_env):  # noqa: F811 (pytest fixture)
 # -- the command line ---------------------------------------------------------------
 def test_stedi_erase_prints_request_ids_not_addresses(tmp_path, capsys):
     lake = tmp_path / "lake"
-    assert main(["erase", "--email", ANN, "--email", "bob@x.com", "--lake-dir", str(lake), "--new-lake"]) == 0
+    assert (
+        main(
+            ["erase", "--email", ANN, "--email", "bob@x.com", "--lake-dir", str(lake), "--new-lake"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     ids = [r["id"] for r in Erasures.load(str(lake)).requests]
-    assert out.splitlines() == [f"erasure requested: id {i} (applied by the next stedi run)" for i in ids]
+    assert out.splitlines() == [
+        f"erasure requested: id {i} (applied by the next stedi run)" for i in ids
+    ]
     assert "@" not in out and "ann" not in out.lower()
     assert_no_address(lake, ANN, "bob@x.com")
 
@@ -313,9 +360,23 @@ def test_stedi_erase_refuses_a_malformed_address_in_one_line_writing_nothing(tmp
 
 def test_stedi_erase_needs_no_java(tmp_path):
     """The command in a process of its own, with no Java to find."""
-    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java"), "PATH": str(Path(sys.executable).parent)}
+    env = {
+        **os.environ,
+        "JAVA_HOME": str(tmp_path / "no-java"),
+        "PATH": str(Path(sys.executable).parent),
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "stedi.cli", "erase", "--email", ANN, "--lake-dir", str(tmp_path / "lake"), "--new-lake"],
+        [
+            sys.executable,
+            "-m",
+            "stedi.cli",
+            "erase",
+            "--email",
+            ANN,
+            "--lake-dir",
+            str(tmp_path / "lake"),
+            "--new-lake",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -327,12 +388,16 @@ def test_stedi_erase_needs_no_java(tmp_path):
 
 
 def _no_lake_line(lake) -> str:
-    return (f"stedi: error: {lake} holds no lake; check --lake-dir, or add --new-lake to record the request "
-            "there before the first build\n")
+    return (
+        f"stedi: error: {lake} holds no lake; check --lake-dir, or add --new-lake to record the request "
+        "there before the first build\n"
+    )
 
 
 @pytest.mark.parametrize("where", ["missing", "empty", "other"])
-def test_stedi_erase_refuses_a_path_holding_no_lake_in_one_line_creating_nothing(tmp_path, capsys, where):
+def test_stedi_erase_refuses_a_path_holding_no_lake_in_one_line_creating_nothing(
+    tmp_path, capsys, where
+):
     """A typo in --lake-dir must not lose the request in a new lake nobody reads (issue 27, item 1)."""
     lake = tmp_path / "typo" / "lake"
     if where != "missing":
@@ -358,7 +423,9 @@ def test_stedi_erase_takes_a_lake_a_run_landed_or_a_new_lake_request_started(tmp
 
     early = tmp_path / "early"
     assert main(["erase", "--email", ANN, "--lake-dir", str(early), "--new-lake"]) == 0
-    assert main(["erase", "--email", "bob@x.com", "--lake-dir", str(early)]) == 0  # now it holds one
+    assert (
+        main(["erase", "--email", "bob@x.com", "--lake-dir", str(early)]) == 0
+    )  # now it holds one
     assert len(Erasures.load(str(early)).requests) == 2
     assert capsys.readouterr().err == ""
 

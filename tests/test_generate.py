@@ -22,17 +22,29 @@ from stedi.run.pipeline import PIPELINE, ZONE_STEPS
 
 STEDI = [sys.executable, "-m", "stedi.cli"]
 CUSTOMER_KEYS = (
-    "customerName", "email", "phone", "birthDay", "serialNumber", "registrationDate", "lastUpdateDate",
+    "customerName",
+    "email",
+    "phone",
+    "birthDay",
+    "serialNumber",
+    "registrationDate",
+    "lastUpdateDate",
 )
 SHARE_KEYS = ("shareWithResearchAsOfDate", "shareWithPublicAsOfDate", "shareWithFriendsAsOfDate")
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.json")) if p.parent != root}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*.json"))
+        if p.parent != root
+    }
 
 
 def _records(root: Path, source: str) -> list[dict]:
-    return [json.loads(line) for path in sorted((root / source).glob("*.json")) for line in path.open()]
+    return [
+        json.loads(line) for path in sorted((root / source).glob("*.json")) for line in path.open()
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +59,15 @@ def scale_one(tmp_path_factory):
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
-    first, again, other = (generate(tmp_path / name, 1.3, seed=seed) for name, seed in (("a", 3), ("b", 3), ("c", 4)))
+    first, again, other = (
+        generate(tmp_path / name, 1.3, seed=seed) for name, seed in (("a", 3), ("b", 3), ("c", 4))
+    )
     a, b, c = (_files(Path(r.out)) for r in (first, again, other))
     assert a and a == b
     assert sorted(a) == sorted(c) and a != c
-    assert (tmp_path / "a" / "generation.json").read_text() == (tmp_path / "b" / "generation.json").read_text()
+    assert (tmp_path / "a" / "generation.json").read_text() == (
+        tmp_path / "b" / "generation.json"
+    ).read_text()
 
 
 # -- shape at N=1 -----------------------------------------------------------------------------------
@@ -64,7 +80,9 @@ def test_layout_file_sizes_and_counts(scale_one):
         files = sorted((root / source).glob("*.json"))
         assert files and all(f.name.startswith(f"{source}-") for f in files)
         lines = [len(f.read_bytes().splitlines()) for f in files]
-        assert all(n <= LINES_PER_FILE for n in lines) and all(n == LINES_PER_FILE for n in lines[:-1])
+        assert all(n <= LINES_PER_FILE for n in lines) and all(
+            n == LINES_PER_FILE for n in lines[:-1]
+        )
         assert all(f.read_bytes().endswith(b"}\n") and b"\r" not in f.read_bytes() for f in files)
     assert len(records["customer"]) == result.customers == customer_count(1) == 956
     assert 956 * 77 <= len(records["accelerometer"]) == result.accelerometer <= 956 * 90
@@ -85,13 +103,20 @@ def test_key_names_order_and_value_types_are_those_of_the_real_export(scale_one)
     assert all(type(a["timestamp"]) is int for a in records["accelerometer"])
     axes = {(type(a[k]), a[k]) for a in records["accelerometer"] for k in "xyz"}
     assert axes == {(float, -1.0), (float, 0.0), (float, 1.0)}
-    assert all(list(s) == ["sensorReadingTime", "serialNumber", "distanceFromObject"] for s in records["step_trainer"])
+    assert all(
+        list(s) == ["sensorReadingTime", "serialNumber", "distanceFromObject"]
+        for s in records["step_trainer"]
+    )
     distances = [s["distanceFromObject"] for s in records["step_trainer"]]
     assert all(type(d) is int and 201 <= d <= 300 for d in distances)
     assert {s["distanceFromObject"] for s in records["step_trainer"]} == set(range(201, 301))
     # The same formatting as the real files: compact readings, `", "`-separated customers.
     for source in SOURCES:  # every line laid out as some line of the real export
-        real = {_skeleton(line) for path in (config.RAW_DIR / source).glob("*.json") for line in path.open()}
+        real = {
+            _skeleton(line)
+            for path in (config.RAW_DIR / source).glob("*.json")
+            for line in path.open()
+        }
         ours = {_skeleton(line) for path in (root / source).glob("*.json") for line in path.open()}
         assert ours <= real, (source, ours - real)
 
@@ -126,7 +151,9 @@ def test_readings_per_customer_intervals_and_groups(scale_one):
         assert all(2000 <= b - a <= 4000 for a, b in zip(instants, instants[1:]))
         per_instant = Counter(a["timestamp"] for a in readings)
         groups.update(per_instant.values())
-        assert len({(a["timestamp"], a["x"], a["y"], a["z"]) for a in readings}) == len(readings)  # no duplicates
+        assert len({(a["timestamp"], a["x"], a["y"], a["z"]) for a in readings}) == len(
+            readings
+        )  # no duplicates
     assert groups[3] > groups[2] > groups[1] > 0 and set(groups) == {1, 2, 3}
 
 
@@ -138,7 +165,10 @@ def test_step_trainer_readings_at_the_owners_accelerometer_instants(scale_one):
         instants[a["user"]].add(a["timestamp"])
     per_device = Counter(s["serialNumber"] for s in records["step_trainer"])
     assert set(per_device) == set(owner) and set(per_device.values()) == {30}
-    assert all(s["sensorReadingTime"] in instants[owner[s["serialNumber"]]] for s in records["step_trainer"])
+    assert all(
+        s["sensorReadingTime"] in instants[owner[s["serialNumber"]]]
+        for s in records["step_trainer"]
+    )
 
 
 def test_timestamps_collide_across_customers(scale_one):
@@ -217,7 +247,9 @@ def test_an_occupied_folder_is_refused_and_left_alone(tmp_path, capsys):
     assert main(["generate", "--scale", "0.02", "--seed", "5", "--out", str(tmp_path / "raw")]) == 2
     assert "already holds customer/" in capsys.readouterr().err
     assert _files(tmp_path / "raw") == before
-    assert not [p for p in (tmp_path / "raw").iterdir() if p.name.startswith(".")]  # no staging left behind
+    assert not [
+        p for p in (tmp_path / "raw").iterdir() if p.name.startswith(".")
+    ]  # no staging left behind
 
 
 # -- the pipeline reads it ------------------------------------------------------------------------
@@ -234,7 +266,12 @@ def test_intake_lands_every_generated_record(tmp_path, spark):
         try:
             accounting = intake.accounting()
             assert accounting["read"] == accounting["landed"] == expected[source], accounting
-            assert accounting["quarantined"] == accounting["duplicates_dropped"] == accounting["repaired_files"] == 0
+            assert (
+                accounting["quarantined"]
+                == accounting["duplicates_dropped"]
+                == accounting["repaired_files"]
+                == 0
+            )
         finally:
             intake.unpersist()
 
@@ -244,25 +281,37 @@ def _reference_counts(root: Path) -> dict[str, dict[str, int]]:
     customers = _records(root, "customer")
     readings = _records(root, "accelerometer")
     steps = _records(root, "step_trainer")
-    consent = {c["email"]: c["shareWithResearchAsOfDate"] for c in customers if "shareWithResearchAsOfDate" in c}
+    consent = {
+        c["email"]: c["shareWithResearchAsOfDate"]
+        for c in customers
+        if "shareWithResearchAsOfDate" in c
+    }
     owner = {c["serialNumber"]: c["email"] for c in customers}
-    landing = {f"{source}_landing": len(rows) for source, rows in zip(SOURCES, (customers, readings, steps))}
+    landing = {
+        f"{source}_landing": len(rows)
+        for source, rows in zip(SOURCES, (customers, readings, steps))
+    }
     counts = {}
     for policy in ("udacity", "strict"):
         bounded = policy == "strict"
         trusted = [
-            a for a in readings if a["user"] in consent and (not bounded or a["timestamp"] >= consent[a["user"]])
+            a
+            for a in readings
+            if a["user"] in consent and (not bounded or a["timestamp"] >= consent[a["user"]])
         ]
         curated = {a["user"] for a in trusted}
         step_trusted = [
-            s for s in steps
+            s
+            for s in steps
             if owner[s["serialNumber"]] in curated
             and (not bounded or s["sensorReadingTime"] >= consent[owner[s["serialNumber"]]])
         ]
         at = Counter(a["timestamp"] for a in trusted)
         at_owner = Counter((a["user"], a["timestamp"]) for a in trusted)
         if bounded:
-            ml = sum(at_owner[(owner[s["serialNumber"]], s["sensorReadingTime"])] for s in step_trusted)
+            ml = sum(
+                at_owner[(owner[s["serialNumber"]], s["sensorReadingTime"])] for s in step_trusted
+            )
         else:
             ml = sum(at[s["sensorReadingTime"]] for s in step_trusted)
         counts[policy] = {
@@ -280,8 +329,12 @@ def _reference_counts(root: Path) -> dict[str, dict[str, int]]:
 @pytest.mark.own_lake  # its own raw folder and lakes: not on the clean builds' worker
 def test_stedi_run_on_generated_exports_in_both_policies(tmp_path):
     raw = tmp_path / "raw"
-    done = subprocess.run([*STEDI, "generate", "--scale", "0.05", "--out", str(raw), "--seed", "11"],
-                          capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+    done = subprocess.run(
+        [*STEDI, "generate", "--scale", "0.05", "--out", str(raw), "--seed", "11"],
+        capture_output=True,
+        text=True,
+        cwd=config.PROJECT_ROOT,
+    )
     assert done.returncode == 0 and done.stdout.startswith("stedi: wrote 48 customers"), done.stderr
     expected = _reference_counts(raw)
     counts = {}
@@ -289,15 +342,32 @@ def test_stedi_run_on_generated_exports_in_both_policies(tmp_path):
     for policy, steps in (("udacity", ()), ("strict", ZONE_STEPS_ONLY)):
         base = tmp_path / policy
         done = subprocess.run(
-            [*STEDI, "run", "--raw-dir", str(raw), "--lake-dir", str(base / "lake"), "--runs-dir", str(base / "runs"),
-             "--policy", policy, *steps],
-            capture_output=True, text=True, cwd=config.PROJECT_ROOT,
+            [
+                *STEDI,
+                "run",
+                "--raw-dir",
+                str(raw),
+                "--lake-dir",
+                str(base / "lake"),
+                "--runs-dir",
+                str(base / "runs"),
+                "--policy",
+                policy,
+                *steps,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=config.PROJECT_ROOT,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         manifest = RunFolder.latest(base / "runs").read_manifest()
         assert manifest["status"] == "succeeded"
-        assert [s["name"] for s in manifest["steps"]] == [step.name for step in (ZONE_STEPS if steps else PIPELINE)]
-        assert all(acc["quarantined"] == 0 and acc["balanced"] for acc in manifest["intake"].values())
+        assert [s["name"] for s in manifest["steps"]] == [
+            step.name for step in (ZONE_STEPS if steps else PIPELINE)
+        ]
+        assert all(
+            acc["quarantined"] == 0 and acc["balanced"] for acc in manifest["intake"].values()
+        )
         counts[policy] = {name: t["rows"] for name, t in manifest["tables"].items()}
     assert counts == expected
     assert all(counts["strict"][name] <= counts["udacity"][name] for name in counts["strict"])

@@ -19,14 +19,22 @@ import pytest
 
 from stedi import config
 from stedi.aws.jobscript import configure_of, glue_job
-from stedi.engine.glue_iceberg import configure_cell, configured_for, job_arguments, requirements_path, with_stedi_modules
+from stedi.engine.glue_iceberg import (
+    configure_cell,
+    configured_for,
+    job_arguments,
+    requirements_path,
+    with_stedi_modules,
+)
 from stedi.run.pipeline import ZONE_STEPS
 from stedi.run.runner import glue_session_copy
 
 URI = "s3://bucket/team/artifacts/glue-requirements.txt"
-OLD_CONF = ("spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions --conf "
-            "spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog --conf "
-            "spark.sql.catalog.glue_catalog.warehouse=s3://b/lake")
+OLD_CONF = (
+    "spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions --conf "
+    "spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog --conf "
+    "spark.sql.catalog.glue_catalog.warehouse=s3://b/lake"
+)
 
 
 def _locked(path) -> dict[str, str]:
@@ -34,15 +42,27 @@ def _locked(path) -> dict[str, str]:
 
 
 def test_a_job_installs_the_requirements_file_with_pip_r():
-    assert job_arguments(URI) == {"--additional-python-modules": URI, "--python-modules-installer-option": "-r"}
+    assert job_arguments(URI) == {
+        "--additional-python-modules": URI,
+        "--python-modules-installer-option": "-r",
+    }
 
 
 def test_glues_own_spark_iceberg_declared_by_a_notebook_is_removed_and_the_rest_kept():
-    given = {"--datalake-formats": "delta,iceberg", "--conf": f"spark.sql.shuffle.partitions=4 --conf {OLD_CONF}",
-             "--other": "x"}
-    assert with_stedi_modules(given, URI) == {"--datalake-formats": "delta", "--conf": "spark.sql.shuffle.partitions=4",
-                                              "--other": "x", **job_arguments(URI)}
-    assert with_stedi_modules({"--datalake-formats": "iceberg", "--conf": OLD_CONF}, URI) == job_arguments(URI)
+    given = {
+        "--datalake-formats": "delta,iceberg",
+        "--conf": f"spark.sql.shuffle.partitions=4 --conf {OLD_CONF}",
+        "--other": "x",
+    }
+    assert with_stedi_modules(given, URI) == {
+        "--datalake-formats": "delta",
+        "--conf": "spark.sql.shuffle.partitions=4",
+        "--other": "x",
+        **job_arguments(URI),
+    }
+    assert with_stedi_modules(
+        {"--datalake-formats": "iceberg", "--conf": OLD_CONF}, URI
+    ) == job_arguments(URI)
     # a notebook's placeholder file is replaced by the deployment's
     assert with_stedi_modules(job_arguments("s3://x/placeholder.txt"), URI) == job_arguments(URI)
 
@@ -55,11 +75,19 @@ def test_a_notebook_asking_for_other_modules_is_refused():
 def test_the_requirements_file_pins_pyiceberg_and_a_pyarrow_over_glues_from_the_projects_lock():
     """The file scripts/lockfiles.py generates (its staleness: tests/test_environment.py): uv.lock's pyiceberg and
     pyarrow >= 18, every pin at uv.lock's version, none of Glue 5.0's own at the version Glue has."""
-    pins = dict(line.split("==") for line in requirements_path().read_text().splitlines()
-                if line.strip() and not line.startswith("#"))
-    project, glue = _locked(config.PROJECT_ROOT / "uv.lock"), _locked(config.PROJECT_ROOT / "glue_env" / "uv.lock")
+    pins = dict(
+        line.split("==")
+        for line in requirements_path().read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    project, glue = (
+        _locked(config.PROJECT_ROOT / "uv.lock"),
+        _locked(config.PROJECT_ROOT / "glue_env" / "uv.lock"),
+    )
     assert pins["pyiceberg"] == project["pyiceberg"] and pins["pyiceberg"].startswith("0.12.")
-    assert pins["pyarrow"] == project["pyarrow"] and int(pins["pyarrow"].split(".")[0]) >= 18 > int(glue["pyarrow"][:2])
+    assert pins["pyarrow"] == project["pyarrow"] and int(pins["pyarrow"].split(".")[0]) >= 18 > int(
+        glue["pyarrow"][:2]
+    )
     assert all(pins[name] == project[name] for name in pins if name in project), pins
     assert not [name for name in pins if glue.get(name) == pins[name]]
     for kept in ("boto3", "botocore", "numpy", "pandas", "pyspark"):  # Glue's own stay
@@ -73,9 +101,13 @@ def test_the_lockfiles_script_fails_a_stale_requirements_file(tmp_path, monkeypa
     finally:
         sys.path.pop(0)
     assert lockfiles.glue_requirements() == requirements_path().read_text()
-    monkeypatch.setattr(lockfiles, "GLUE_ADDITIONS", ("pyiceberg[glue,pyarrow]",))  # without the pyarrow override
+    monkeypatch.setattr(
+        lockfiles, "GLUE_ADDITIONS", ("pyiceberg[glue,pyarrow]",)
+    )  # without the pyarrow override
     monkeypatch.setattr(lockfiles, "GLUE_OVERRIDDEN", ())
-    with pytest.raises(subprocess.CalledProcessError):  # pyiceberg's pyarrow extra cannot take Glue's 17.0.0
+    with pytest.raises(
+        subprocess.CalledProcessError
+    ):  # pyiceberg's pyarrow extra cannot take Glue's 17.0.0
         lockfiles.glue_requirements()
 
 
@@ -100,8 +132,11 @@ def test_each_zone_notebook_installs_stedis_modules_for_its_session_and_its_job(
 def test_the_local_kernel_records_the_configure_cell_as_the_glue_kernel_would_receive_it(capsys):
     from stedi.engine import glue_magics
 
-    source = next(c.source for c in nbformat.read(ZONE_STEPS[0].notebook, as_version=4).cells
-                  if c.cell_type == "code" and c.source.startswith("%%configure"))
+    source = next(
+        c.source
+        for c in nbformat.read(ZONE_STEPS[0].notebook, as_version=4).cells
+        if c.cell_type == "code" and c.source.startswith("%%configure")
+    )
     glue_magics.configure("", source.split("\n", 1)[1])
     assert glue_magics.SESSION_CONFIG["--python-modules-installer-option"] == "-r"
     assert "The following configurations have been updated:" in capsys.readouterr().out
@@ -110,7 +145,9 @@ def test_the_local_kernel_records_the_configure_cell_as_the_glue_kernel_would_re
 
 
 def test_a_glue_run_gives_each_session_the_requirements_file_beside_its_package(tmp_path):
-    copy = glue_session_copy(ZONE_STEPS[1].notebook, tmp_path, "s3://bucket/team/artifacts/stedi.zip", URI)
+    copy = glue_session_copy(
+        ZONE_STEPS[1].notebook, tmp_path, "s3://bucket/team/artifacts/stedi.zip", URI
+    )
     cells = [c.source for c in nbformat.read(copy, as_version=4).cells if c.cell_type == "code"]
     assert "%extra_py_files s3://bucket/team/artifacts/stedi.zip" in cells[0]
     assert cells[1] == configure_cell(URI)

@@ -26,7 +26,15 @@ import pytest
 from pyspark.sql import functions as F
 
 from lake_files import holding
-from lakes import STEDI, ZONE_STEPS_ONLY, fingerprints, kill_everything, start_run, stedi_run, wait_for
+from lakes import (
+    STEDI,
+    ZONE_STEPS_ONLY,
+    fingerprints,
+    kill_everything,
+    start_run,
+    stedi_run,
+    wait_for,
+)
 
 from stedi import config
 from stedi.core.intake import erasure
@@ -69,8 +77,14 @@ def _people():
     serials = {r["serialNumber"] for f in _files("step_trainer") for r in _records(f)}
     emails = [c["email"] for c in customers]
     once = [c for c in customers if emails.count(c["email"]) == 1]
-    withdraws = next(c for c in once if c["shareWithResearchAsOfDate"] and c["email"] in users and c["serialNumber"] in serials)
-    consents = next(c for c in once if not c.get("shareWithResearchAsOfDate") and c["email"] in users)
+    withdraws = next(
+        c
+        for c in once
+        if c["shareWithResearchAsOfDate"] and c["email"] in users and c["serialNumber"] in serials
+    )
+    consents = next(
+        c for c in once if not c.get("shareWithResearchAsOfDate") and c["email"] in users
+    )
     return withdraws, consents, max(c["lastUpdateDate"] for c in customers)
 
 
@@ -90,9 +104,15 @@ def _day(raw: Path, day: int) -> None:
         withdraws, consents, latest = _people()
         update = [
             {**withdraws, "lastUpdateDate": latest + 1000, "shareWithResearchAsOfDate": None},
-            {**consents, "lastUpdateDate": latest + 1000, "shareWithResearchAsOfDate": consents["registrationDate"]},
+            {
+                **consents,
+                "lastUpdateDate": latest + 1000,
+                "shareWithResearchAsOfDate": consents["registrationDate"],
+            },
         ]
-        (raw / "customer" / "customer-update-day3.json").write_text("".join(json.dumps(r) + "\n" for r in update))
+        (raw / "customer" / "customer-update-day3.json").write_text(
+            "".join(json.dumps(r) + "\n" for r in update)
+        )
         # A re-delivery: the first readings file again under its name, without its last 50 records.
         first = raw / "accelerometer" / accel[0].name
         first.write_text("".join(line + "\n" for line in first.read_text().splitlines()[:-50]))
@@ -106,7 +126,9 @@ def _lake_content(spark, lake: Path) -> dict:
         name = landing_table(source)
         if Path(store.quarantine_path(name)).exists():
             q = store.read_quarantine(name)
-            row = q.agg(F.count(F.lit(1)), F.sum(F.xxhash64("reason", "raw").cast("decimal(38,0)"))).first()
+            row = q.agg(
+                F.count(F.lit(1)), F.sum(F.xxhash64("reason", "raw").cast("decimal(38,0)"))
+            ).first()
             found[f"quarantine/{name}"] = (row[0], int(row[1] or 0))
     return found
 
@@ -195,8 +217,15 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert (run["new"], run["changed"], run["unchanged"]) == (5, 0, 4), run
     # Only new readings files: their rows are added to the landing tables; the customers are kept.
     modes = {name: acc["run"]["mode"] for name, acc in manifest["intake"].items()}
-    assert modes == {"customer_landing": "keep", "accelerometer_landing": "append", "step_trainer_landing": "append"}
-    assert _operations(lake, "accelerometer_landing") == ["append", "append"]  # day 2's rows: one append snapshot
+    assert modes == {
+        "customer_landing": "keep",
+        "accelerometer_landing": "append",
+        "step_trainer_landing": "append",
+    }
+    assert _operations(lake, "accelerometer_landing") == [
+        "append",
+        "append",
+    ]  # day 2's rows: one append snapshot
     # ... and so are the trusted readings: the new landing rows filtered, added (stedi.run.incremental).
     assert _operations(lake, "accelerometer_trusted") == ["append", "append"]
     assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "day2")
@@ -211,10 +240,16 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert {name: day2.rows(name) for name in STRICT_COUNTS} == STRICT_COUNTS
     history = day2.lake.history("accelerometer_landing")
     day2_run = manifest["run_id"]
-    assert (history[1]["run_id"], history[1]["step"], history[1]["policy"]) == (day2_run, "00_raw_to_landing", "strict")
+    assert (history[1]["run_id"], history[1]["step"], history[1]["policy"]) == (
+        day2_run,
+        "00_raw_to_landing",
+        "strict",
+    )
     assert manifest["tables"]["accelerometer_landing"]["snapshot_id"] == history[1]["snapshot_id"]
     assert history[0]["snapshot_id"] == day1_snapshot and history[1]["rows_total"] > day1_rows
-    assert day2.lake.read("accelerometer_landing", day1_snapshot).count() == day1_rows  # day 1 as it was
+    assert (
+        day2.lake.read("accelerometer_landing", day1_snapshot).count() == day1_rows
+    )  # day 1 as it was
     assert len(day2.lake.history("customer_landing")) == 1  # nothing new for it: no snapshot
     assert day2.unfinished_pairs() == []
 
@@ -232,15 +267,21 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert after == full3
     manifest = _manifest(runs)
     day3 = _lake(spark, lake)
-    assert day3.lake.history("accelerometer_landing")[-1]["operation"] == "overwrite"  # replaced: one snapshot
+    assert (
+        day3.lake.history("accelerometer_landing")[-1]["operation"] == "overwrite"
+    )  # replaced: one snapshot
     assert day3.read("customer_trusted").where(f"email = '{withdraws['email']}'").count() == 0
     run = manifest["intake"]["accelerometer_landing"]["run"]
     assert (run["new"], run["changed"]) == (0, 1), run
     # A customer file came: every landing table is decided whole (from the store, nothing parsed twice).
     assert {acc["run"]["mode"] for acc in manifest["intake"].values()} == {"full"}
-    assert after["accelerometer_landing"][0] < before["accelerometer_landing"][0]  # replaced, not added to
+    assert (
+        after["accelerometer_landing"][0] < before["accelerometer_landing"][0]
+    )  # replaced, not added to
     ledger = json.loads((lake / "_intake" / "ledger.json").read_text())
-    assert [r["path"].rsplit("/", 1)[-1] for r in ledger["replaced"]] == [_files("accelerometer")[0].name]
+    assert [r["path"].rsplit("/", 1)[-1] for r in ledger["replaced"]] == [
+        _files("accelerometer")[0].name
+    ]
     store = IcebergTables(spark, str(lake))
     trusted_emails = {r["email"] for r in store.read("customer_trusted").select("email").collect()}
     assert withdraws["email"] not in trusted_emails and consents["email"] in trusted_emails
@@ -254,29 +295,46 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert store.read("accelerometer_trusted").where(F.col("user") == consents["email"]).count() > 0
     # The run report names both changes by pseudonym, with the rows each added or removed.
     key = erasure.lake_key(str(lake))
-    left, entered = (erasure.keyed_hash(key, erasure.normalize_email(c["email"]))[:12] for c in (withdraws, consents))
+    left, entered = (
+        erasure.keyed_hash(key, erasure.normalize_email(c["email"]))[:12]
+        for c in (withdraws, consents)
+    )
     consent = manifest["consent_changes"]
-    assert consent["changes"] == {"entered": [{"id": entered, "why": "consented"}], "left": [{"id": left, "why": "withdrew"}]}
+    assert consent["changes"] == {
+        "entered": [{"id": entered, "why": "consented"}],
+        "left": [{"id": left, "why": "withdrew"}],
+    }
     rows = consent["rows"]
     assert rows["customer_trusted"] == {entered: [0, 1], left: [1, 0]}
     assert rows["accelerometer_trusted"][left][0] > 0 == rows["accelerometer_trusted"][left][1]
-    assert rows["accelerometer_trusted"][entered][0] == 0 < rows["accelerometer_trusted"][entered][1]
+    assert (
+        rows["accelerometer_trusted"][entered][0] == 0 < rows["accelerometer_trusted"][entered][1]
+    )
     assert rows["step_trainer_trusted"][left][0] > 0 == rows["step_trainer_trusted"][left][1]
-    assert rows["machine_learning_curated"][left][0] > 0 == rows["machine_learning_curated"][left][1]
+    assert (
+        rows["machine_learning_curated"][left][0] > 0 == rows["machine_learning_curated"][left][1]
+    )
     index = (RunFolder.latest(runs).path / "index.html").read_text()
     assert "Consent changes" in index and left in index and withdraws["email"] not in index
 
     # For users: `stedi history` lists the three runs' snapshots (the idle run made none);
     # `stedi sql --as-of` travels back.
-    history = _stedi("history", "accelerometer_landing", "--lake-dir", str(lake)).stdout.splitlines()
+    history = _stedi(
+        "history", "accelerometer_landing", "--lake-dir", str(lake)
+    ).stdout.splitlines()
     assert [line.split()[2] for line in history[1:]] == [day1_run, day2_run, manifest["run_id"]]
     assert [line.split()[4] for line in history[1:]] == ["append", "append", "overwrite"]
     assert history[1].split()[-1] == f"{day1_rows:,}"
     query = "SELECT count(*) AS n FROM accelerometer_landing"
     as_of = _stedi("sql", query, "--as-of", day1_run, "--lake-dir", str(lake)).stdout
     assert as_of.split() == ["n", str(day1_rows)]
-    unknown = _stedi("sql", query, "--as-of", "19990101T000000Z-strict-none", "--lake-dir", str(lake), code=2)
-    assert unknown.stderr.count("\n") == 1 and "older than every snapshot the lake keeps" in unknown.stderr
+    unknown = _stedi(
+        "sql", query, "--as-of", "19990101T000000Z-strict-none", "--lake-dir", str(lake), code=2
+    )
+    assert (
+        unknown.stderr.count("\n") == 1
+        and "older than every snapshot the lake keeps" in unknown.stderr
+    )
 
     # A damaged table (a data file of its current snapshot gone), and a run killed between a
     # landing table's commit and its quarantine's (a stray row committed under another run's name):
@@ -288,15 +346,24 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     day3.publish(day3.stage("accelerometer_landing", killed, append=True))
     assert day3.unfinished_pairs() == ["accelerometer_landing"]
     done = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
-    assert "accelerometer_landing: a killed run committed it but not its quarantine; landing it again" in done.stdout
+    assert (
+        "accelerometer_landing: a killed run committed it but not its quarantine; landing it again"
+        in done.stdout
+    )
     skipped = {e["name"] for e in _manifest(runs)["steps"] if e.get("skipped")}
-    assert "01_customer_landing_to_trusted" not in skipped  # only its table was damaged: it ran again
+    assert (
+        "01_customer_landing_to_trusted" not in skipped
+    )  # only its table was damaged: it ran again
     assert _lake_content(spark, lake) == full3
     assert _lake(spark, lake).unfinished_pairs() == []
 
     # Erasure of the customer who withdrew: gone from every zone, counted, kept out later.
-    erase = subprocess.run([*STEDI, "erase", "--email", withdraws["email"].upper(), "--lake-dir", str(lake)],
-                           capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+    erase = subprocess.run(
+        [*STEDI, "erase", "--email", withdraws["email"].upper(), "--lake-dir", str(lake)],
+        capture_output=True,
+        text=True,
+        cwd=config.PROJECT_ROOT,
+    )
     assert erase.returncode == 0, erase.stderr
     assert withdraws["email"].lower() not in erase.stdout.lower()
     erased_run = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
@@ -304,16 +371,25 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert withdraws["email"].lower().encode() not in text
     assert withdraws["serialNumber"].lower().encode() not in text
     # The run forgot the history at its end: no file, decoded (Avro manifests and catalog too), holds the customer.
-    assert holding(lake, withdraws["email"]) == [] and holding(lake, withdraws["serialNumber"]) == []
+    assert (
+        holding(lake, withdraws["email"]) == [] and holding(lake, withdraws["serialNumber"]) == []
+    )
     erased_lake = _lake(spark, lake)
     assert all(len(erased_lake.lake.history(name)) == 1 for name in erased_lake.lake.names())
     manifest = _manifest(runs)
     erased = {name: manifest["intake"][name]["erased"] for name in manifest["intake"]}
-    assert erased["customer_landing"] >= 2 and erased["accelerometer_landing"] > 0 and erased["step_trainer_landing"] > 0
+    assert (
+        erased["customer_landing"] >= 2
+        and erased["accelerometer_landing"] > 0
+        and erased["step_trainer_landing"] > 0
+    )
     assert all(acc["balanced"] for acc in manifest["intake"].values())
     assert [e["id"] for e in manifest["erasures"]] == [left]
     removed = sum(manifest["erasures"][0]["rows"].values())
-    assert f"  erasures applied: 1 request ({left}); {removed:,} rows removed from the landing tables (" in erased_run.stdout
+    assert (
+        f"  erasures applied: 1 request ({left}); {removed:,} rows removed from the landing tables ("
+        in erased_run.stdout
+    )
     assert withdraws["email"].lower() not in erased_run.stdout.lower()
     index = (RunFolder.latest(runs).path / "index.html").read_text()
     assert "Erasures" in index and left in index and withdraws["email"].lower() not in index.lower()
@@ -324,12 +400,20 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "erased", lake_to_copy=lake)
 
     # Day 4: a new file with the erased customer's readings: kept out, counted as erased.
-    line = next(r for f in _files("accelerometer") for r in _records(f) if r["user"] == withdraws["email"])
-    (raw / "accelerometer" / "accelerometer-day4.json").write_text(json.dumps({**line, "timestamp": line["timestamp"] + 1}) + "\n")
+    line = next(
+        r for f in _files("accelerometer") for r in _records(f) if r["user"] == withdraws["email"]
+    )
+    (raw / "accelerometer" / "accelerometer-day4.json").write_text(
+        json.dumps({**line, "timestamp": line["timestamp"] + 1}) + "\n"
+    )
     stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     assert withdraws["email"].lower().encode() not in _every_file_text(lake).lower()
     accounting = _manifest(runs)["intake"]["accelerometer_landing"]
-    assert accounting["run"]["erased"] == 1 and accounting["balanced"] and accounting["run"]["mode"] == "append"
+    assert (
+        accounting["run"]["erased"] == 1
+        and accounting["balanced"]
+        and accounting["run"]["mode"] == "append"
+    )
     assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "day4", lake_to_copy=lake)
 
 

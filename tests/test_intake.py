@@ -41,7 +41,9 @@ def outcome(result: intake.IntakeResult):
     cols = names(result.source)
     per_file: dict[str, dict] = {}
     for row in result.classified.collect():
-        f = per_file.setdefault(row["source_file"], {"landed": [], "reasons": Counter(), "duplicates": 0, "rows": []})
+        f = per_file.setdefault(
+            row["source_file"], {"landed": [], "reasons": Counter(), "duplicates": 0, "rows": []}
+        )
         f["rows"].append(row)
         if row["status"] == "landed":
             f["landed"].append(tuple(row[c] for c in cols))
@@ -53,7 +55,9 @@ def outcome(result: intake.IntakeResult):
     return per_file
 
 
-def assert_balanced(result: intake.IntakeResult, reasons: Counter, duplicates: int, landed: int) -> None:
+def assert_balanced(
+    result: intake.IntakeResult, reasons: Counter, duplicates: int, landed: int
+) -> None:
     acc = intake.check_accounting(result.accounting())
     assert acc["balanced"]
     assert acc["landed"] == landed
@@ -62,7 +66,9 @@ def assert_balanced(result: intake.IntakeResult, reasons: Counter, duplicates: i
     assert acc["read"] == landed + sum(reasons.values()) + duplicates
 
 
-def assert_each_file_as_exported(result: intake.IntakeResult, exports: dict, per_file: dict) -> None:
+def assert_each_file_as_exported(
+    result: intake.IntakeResult, exports: dict, per_file: dict
+) -> None:
     """Each file of one source (path -> intake_fixtures.Export) gave what it was made to give
     (`per_file`: path -> its outcome), its records numbered 1..n, and the source balances."""
     assert set(per_file) == set(exports)
@@ -134,7 +140,9 @@ def test_a_truncated_pretty_printed_array_ends_in_one_truncated_record():
     third_x = text.index('"x"', text.index('"x"', text.index('"x"') + 1) + 1)
     split = intake.split_records(text[:third_x])
     assert [r.kind for r in split] == [intake.RECORD, intake.RECORD, intake.TRUNCATED]
-    assert split[-1].raw.startswith("{\n") and split[-1].raw.endswith(f'"timestamp": {RECORDS[2]["timestamp"]},')
+    assert split[-1].raw.startswith("{\n") and split[-1].raw.endswith(
+        f'"timestamp": {RECORDS[2]["timestamp"]},'
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -175,17 +183,30 @@ def test_split_records_accounts_for_every_character(segments, with_crlf, with_bo
         cursor = found + len(record.raw)
     assert set(text[cursor:]) <= set(" \t\r\n\ufeff,[]")
     assert [json.loads(r.raw) for r in split if r.kind == intake.RECORD] == expected
-    assert Counter(r.kind for r in split if r.kind != intake.RECORD) == Counter(
-        {"not_json": sum(k == "junk" for k, _, _ in segments), "truncated": sum(k == "cut" for k, _, _ in segments)}
-    ) - Counter()
+    assert (
+        Counter(r.kind for r in split if r.kind != intake.RECORD)
+        == Counter(
+            {
+                "not_json": sum(k == "junk" for k, _, _ in segments),
+                "truncated": sum(k == "cut" for k, _, _ in segments),
+            }
+        )
+        - Counter()
+    )
 
 
 # -- finding the exports, accounting: no Spark ----------------------------------------
 
 
 def test_raw_files_takes_both_layouts_gzip_and_skips_hidden_files(tmp_path):
-    for name in ("customer/a.json", "customer/landing/b.json.gz", "customer/c.jsonl", "customer/_d.json",
-                 "customer/.e.json", "customer/notes.txt"):
+    for name in (
+        "customer/a.json",
+        "customer/landing/b.json.gz",
+        "customer/c.jsonl",
+        "customer/_d.json",
+        "customer/.e.json",
+        "customer/notes.txt",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("{}")
     assert intake.raw_files(tmp_path, "customer") == [
@@ -207,10 +228,18 @@ def test_check_raw_dir_names_what_is_missing(tmp_path):
 
 
 def test_check_accounting_fails_when_the_identity_does_not_hold():
-    good = {"source": "accelerometer", "read": 10, "landed": 6, "quarantined": 3, "duplicates_dropped": 1,
-            "quarantine_reasons": {"not_json": 2, "truncated": 1}}
+    good = {
+        "source": "accelerometer",
+        "read": 10,
+        "landed": 6,
+        "quarantined": 3,
+        "duplicates_dropped": 1,
+        "quarantine_reasons": {"not_json": 2, "truncated": 1},
+    }
     assert intake.check_accounting(good) is good
-    with pytest.raises(intake.IntakeAccountingError, match=r"read 11 != landed 6 \+ quarantined 3 \+ duplicates 1"):
+    with pytest.raises(
+        intake.IntakeAccountingError, match=r"read 11 != landed 6 \+ quarantined 3 \+ duplicates 1"
+    ):
         intake.check_accounting({**good, "read": 11})
     with pytest.raises(intake.IntakeAccountingError, match="add up to 2, not to the 3 quarantined"):
         intake.check_accounting({**good, "quarantine_reasons": {"not_json": 2}})
@@ -228,24 +257,36 @@ def test_classify_records_normalizes_and_decides_each_record(spark):
     records = spark.createDataFrame(
         [
             line(1, '{"user":"a@x","timestamp":1655564376361,"x":1.0,"y":0.0,"z":-1.0}'),
-            line(2, '{"user":"a@x","timeStamp":1655564376362.0,"x":"1.5","y":0,"z":null}'),  # drift, coerced
+            line(
+                2, '{"user":"a@x","timeStamp":1655564376362.0,"x":"1.5","y":0,"z":null}'
+            ),  # drift, coerced
             line(3, '{"USER":"a@x","timestamp":"1.655564376363E12","x":1,"y":2,"z":3,"extra":[1]}'),
-            line(4, '{"user":"a@x","timestamp":1655564376361,"x":1.0,"y":0.0,"z":-1.0}'),  # copy of 1
-            line(5, '{"user":"a@x","timestamp":1655564376361.5,"x":1,"y":1,"z":1}'),  # not an integer
+            line(
+                4, '{"user":"a@x","timestamp":1655564376361,"x":1.0,"y":0.0,"z":-1.0}'
+            ),  # copy of 1
+            line(
+                5, '{"user":"a@x","timestamp":1655564376361.5,"x":1,"y":1,"z":1}'
+            ),  # not an integer
             line(6, '{"user":"a@x","timestamp":1655564376364,"x":"abc","y":1,"z":1}'),
             line(7, '{"user":"a@x","timestamp":1655564376365,"x":NaN,"y":1,"z":1}'),
-            line(8, '{"user":"  ","timestamp":1655564376366,"x":1,"y":1,"z":1}'),  # blank required string
+            line(
+                8, '{"user":"  ","timestamp":1655564376366,"x":1,"y":1,"z":1}'
+            ),  # blank required string
             line(9, '{"timestamp":1655564376367,"x":1,"y":1,"z":1}'),
             line(10, '{"user":null,"timestamp":1655564376368,"x":1,"y":1,"z":1}'),
             line(11, '["user","a@x"]'),
             line(12, "not json"),
             line(13, "not json either", "not_json"),
             line(14, '{"user":"a@x","time', "truncated"),
-            line(15, '{"user":"a@x","timestamp":99999999999999999999,"x":1,"y":1,"z":1}'),  # out of range
+            line(
+                15, '{"user":"a@x","timestamp":99999999999999999999,"x":1,"y":1,"z":1}'
+            ),  # out of range
             # Unusable rows are no copies: 16 is bad_type (x unusable), 17 lands with x absent.
             line(16, '{"user":"b@x","timestamp":5,"x":"abc","y":1,"z":1}'),
             line(17, '{"user":"b@x","timestamp":5,"x":null,"y":1,"z":1}'),
-            line(18, "{'user':'c@x','timestamp':6,'x':1,'y':1,'z':1}"),  # not JSON, as for split_records
+            line(
+                18, "{'user':'c@x','timestamp':6,'x':1,'y':1,'z':1}"
+            ),  # not JSON, as for split_records
         ],
         "source_file string, position long, kind string, raw string",
     )
@@ -340,9 +381,19 @@ def test_each_defect_alone(defects, source):
     # Only the clean JSON-lines files (CRLF and BOM ones too) take the fast path.
     fast = {p for p in exports[source] if p not in result.repaired_files}
     assert {exports[source][p].name for p in fast} == {
-        "clean.json", "crlf.json", "bom.json", "key_drift.json", "float_numbers.json", "phone_number.json",
-        "explicit_nulls.json", "missing_required.json", "bad_type.json", "duplicates.json", "superseded.json",
-        "gzipped.json.gz", "in_landing_folder.json",
+        "clean.json",
+        "crlf.json",
+        "bom.json",
+        "key_drift.json",
+        "float_numbers.json",
+        "phone_number.json",
+        "explicit_nulls.json",
+        "missing_required.json",
+        "bad_type.json",
+        "duplicates.json",
+        "superseded.json",
+        "gzipped.json.gz",
+        "in_landing_folder.json",
     } & {e.name for e in exports[source].values()}
 
 
@@ -367,21 +418,28 @@ def test_quarantine_keeps_file_position_reason_and_raw_text(defects, source):
     assert export.text.endswith(rows[(path, last)].raw)
 
     path, export = by_name["bad_type.json"]
-    assert [json.loads(rows[(path, p)].raw) for p in (1, 2)] == [json.loads(l) for l in export.text.splitlines()[:2]]
+    assert [json.loads(rows[(path, p)].raw) for p in (1, 2)] == [
+        json.loads(l) for l in export.text.splitlines()[:2]
+    ]
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_landed_frame_has_exactly_the_declared_columns(defects, source):
     _, results, _ = defects
     with on("sail"):
-        assert schema_difference(results[source].landed.schema, table(landing_table(source)).columns) == []
+        assert (
+            schema_difference(results[source].landed.schema, table(landing_table(source)).columns)
+            == []
+        )
 
 
 @pytest.fixture(scope="module")
 def mixed(sail, tmp_path_factory):
     """Every defect at once, in files that mix them; the raw tree fingerprinted before and after."""
     raw = tmp_path_factory.mktemp("mixed") / "raw"
-    exports = {s: fx.write_exports(raw, s, fx.mixed_exports(s, fx.real_records(s, 300))) for s in SOURCES}
+    exports = {
+        s: fx.write_exports(raw, s, fx.mixed_exports(s, fx.real_records(s, 300))) for s in SOURCES
+    }
     before = fx.tree_fingerprint(raw)
     with on("sail"):
         results = land_all(sail, raw)
@@ -400,7 +458,9 @@ def test_all_defects_mixed(mixed, source):
     for path, export in exports[source].items():
         assert per_file[source][path]["reasons"] == export.reasons, export.name
         assert per_file[source][path]["duplicates"] == export.duplicates, export.name
-    assert set(results[source].repaired_files) == {p for p, e in exports[source].items() if not e.fast}
+    assert set(results[source].repaired_files) == {
+        p for p, e in exports[source].items() if not e.fast
+    }
     assert_balanced(
         results[source],
         sum((e.reasons for e in exports[source].values()), Counter()),
@@ -429,7 +489,11 @@ def draw_records_in_files(draw, most: int) -> tuple[str, list, list[list]]:
     records = pool[start : start + count]
     files = draw(st.integers(1, 3))
     placed = draw(st.lists(st.integers(0, files - 1), min_size=count, max_size=count))
-    return source, records, [[r for r, where in zip(records, placed) if where == f] for f in range(files)]
+    return (
+        source,
+        records,
+        [[r for r, where in zip(records, placed) if where == f] for f in range(files)],
+    )
 
 
 @st.composite
@@ -508,7 +572,12 @@ def test_raw_sample_of_an_older_export(spark, tmp_path):
     result = intake.land_source(spark, tmp_path, "accelerometer")
     assert result.repaired_files == []  # JSON lines: the fast path
     landed = sorted(tuple(r) for r in result.landed.collect())
-    expected = sorted({(r["user"], r["timeStamp"], r["x"], r["y"], r["z"]) for r in map(json.loads, RAW_SAMPLE.split("\n"))})
+    expected = sorted(
+        {
+            (r["user"], r["timeStamp"], r["x"], r["y"], r["z"])
+            for r in map(json.loads, RAW_SAMPLE.split("\n"))
+        }
+    )
     assert landed == expected and len(landed) == 6
     assert result.accounting()["duplicates_dropped"] == 1
     assert result.quarantined.count() == 0
@@ -522,7 +591,9 @@ def test_file_names_are_not_glob_patterns(spark, tmp_path):
         (tmp_path / "step_trainer" / name).write_text(fx.json_lines([record]))
     result = intake.land_source(spark, tmp_path, "step_trainer")
     assert sorted(result.read_by_file) == sorted(intake.raw_files(tmp_path, "step_trainer"))
-    assert sorted(tuple(r) for r in result.landed.collect()) == sorted(fx.canonical("step_trainer", r) for r in records)
+    assert sorted(tuple(r) for r in result.landed.collect()) == sorted(
+        fx.canonical("step_trainer", r) for r in records
+    )
 
 
 def test_files_without_records_count_nothing(spark, tmp_path):
@@ -534,8 +605,12 @@ def test_files_without_records_count_nothing(spark, tmp_path):
     (folder / "empty_array.json").write_text("[]\n")
     (folder / "records.json").write_text(fx.json_lines(records))
     result = intake.land_source(spark, tmp_path, "customer")
-    assert result.read_by_file == {str(folder / "records.json"): 2, str(folder / "empty.json"): 0,
-                                   str(folder / "blank.json"): 0, str(folder / "empty_array.json"): 0}
+    assert result.read_by_file == {
+        str(folder / "records.json"): 2,
+        str(folder / "empty.json"): 0,
+        str(folder / "blank.json"): 0,
+        str(folder / "empty_array.json"): 0,
+    }
     assert_balanced(result, Counter(), 0, 2)
 
 
@@ -546,12 +621,17 @@ def test_a_file_spark_skipped_fails_the_intake(spark, tmp_path, monkeypatch):
     records = fx.real_records("step_trainer", 2)
     (folder / "seen.json").write_text(fx.json_lines(records[:1]))
     (folder / "_skipped.json").write_text(fx.json_lines(records[1:]))
-    monkeypatch.setattr(intake.landing, "raw_files", lambda raw_dir, source: sorted(str(p) for p in folder.iterdir()))
+    monkeypatch.setattr(
+        intake.landing,
+        "raw_files",
+        lambda raw_dir, source: sorted(str(p) for p in folder.iterdir()),
+    )
     with pytest.raises(intake.RawInputError, match="Spark did not read 1 export file"):
         intake.land_source(spark, tmp_path, "step_trainer")
 
 
 # -- files that are not UTF-8 text (issue 27, item 2) -----------------------------------------
+
 
 @pytest.mark.parametrize(
     "line, raw",
@@ -560,7 +640,10 @@ def test_a_file_spark_skipped_fails_the_intake(spark, tmp_path, monkeypatch):
         (b"back\\slash \\xe9 as text", "back\\\\slash \\\\xe9 as text"),  # a backslash is doubled
         (b"nul\x00 cr\r tab\t del\x7f", "nul\\x00 cr\\x0d tab\t del\\x7f"),  # controls but tab
         ("caf\u00e9 \u2603".encode(), "caf\u00e9 \u2603"),  # UTF-8 stays as it is
-        (b"\xed\xa0\x80 \xf0\x9f", "\\xed\\xa0\\x80 \\xf0\\x9f"),  # an encoded surrogate, a cut character
+        (
+            b"\xed\xa0\x80 \xf0\x9f",
+            "\\xed\\xa0\\x80 \\xf0\\x9f",
+        ),  # an encoded surrogate, a cut character
     ],
 )
 def test_a_line_that_is_not_text_is_escaped_readably_and_reversibly(line, raw):
@@ -587,7 +670,9 @@ def test_text_check_tells_utf8_text_from_other_bytes():
     import gzip
     import random
 
-    text = ("\ufeff" + fx.json_lines(fx.real_records("customer", 3)) + '{"customerName": "Zoë ☃"}\n').encode()
+    text = (
+        "\ufeff" + fx.json_lines(fx.real_records("customer", 3)) + '{"customerName": "Zoë ☃"}\n'
+    ).encode()
     garbage = random.Random(1).randbytes(4096)
     assert _is_text("a.json", text) and _is_text("a.json", b"")
     assert not _is_text("a.json", garbage)
@@ -611,7 +696,9 @@ def test_a_file_that_is_not_text_is_quarantined_line_by_line_and_the_rest_lands(
         (tmp_path / source).mkdir()
         (tmp_path / source / "clean.json").write_text(fx.json_lines(records[source]))
     garbage = random.Random(64).randbytes(64 * 1024)
-    partial = fx.json_lines(fx.real_records("customer", 45)[40:]).encode() + b"\xff\xfe broken \xe9\n\n"
+    partial = (
+        fx.json_lines(fx.real_records("customer", 45)[40:]).encode() + b"\xff\xfe broken \xe9\n\n"
+    )
     bad = {
         tmp_path / "accelerometer" / "x.json": garbage,
         tmp_path / "step_trainer" / "x.csv": garbage,
@@ -639,10 +726,16 @@ def test_a_file_that_is_not_text_is_quarantined_line_by_line_and_the_rest_lands(
 
 def test_a_byte_order_mark_with_crlf_line_endings_lands_every_record(sail, tmp_path):
     records = fx.real_records("accelerometer", 30)
-    fx.write_exports(tmp_path, "accelerometer", [fx.Export("bom_crlf.json", fx.bom(fx.crlf(fx.json_lines(records))))])
+    fx.write_exports(
+        tmp_path,
+        "accelerometer",
+        [fx.Export("bom_crlf.json", fx.bom(fx.crlf(fx.json_lines(records))))],
+    )
     with on("sail"):
         result = intake.land_source(sail, tmp_path, "accelerometer")
-        assert sorted(tuple(r) for r in result.landed.collect()) == sorted(fx.canonical("accelerometer", r) for r in records)
+        assert sorted(tuple(r) for r in result.landed.collect()) == sorted(
+            fx.canonical("accelerometer", r) for r in records
+        )
         assert result.repaired_files == []  # clean JSON lines: the fast path
         assert_balanced(result, Counter(), 0, 30)
         result.unpersist()
@@ -651,7 +744,9 @@ def test_a_byte_order_mark_with_crlf_line_endings_lands_every_record(sail, tmp_p
 @pytest.mark.slow
 def test_a_50_mb_json_array_on_one_line_lands_every_record(sail, tmp_path):
     base = fx.real_records("accelerometer", 100)
-    records = [{**base[i % 100], "timestamp": 1_600_000_000_000 + i} for i in range(600_000)]  # all distinct
+    records = [
+        {**base[i % 100], "timestamp": 1_600_000_000_000 + i} for i in range(600_000)
+    ]  # all distinct
     text = json.dumps(records, separators=(",", ":"))
     assert "\n" not in text and len(text) > 50_000_000
     fx.write_exports(tmp_path, "accelerometer", [fx.Export("array.json", text)])

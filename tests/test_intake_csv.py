@@ -55,14 +55,21 @@ def test_split_csv_reads_every_dialect(name):
     rows = intake.split_csv(cfx.csv_text("accelerometer", RECORDS, dialect))
     assert [r.position for r in rows] == [1, 2, 3, 4, 5, 6]
     assert {r.kind for r in rows} == {"record"}
-    header = cfx.csv_lines("accelerometer", [], dialect)[0].replace('"', "").split(dialect.delimiter)
-    spelled = dict(zip([n for n, _ in fx.columns("accelerometer")][:: -1 if dialect.reverse else 1], header))
+    header = (
+        cfx.csv_lines("accelerometer", [], dialect)[0].replace('"', "").split(dialect.delimiter)
+    )
+    spelled = dict(
+        zip([n for n, _ in fx.columns("accelerometer")][:: -1 if dialect.reverse else 1], header)
+    )
     assert records_of(rows) == [{spelled[k]: v for k, v in as_strings(r).items()} for r in RECORDS]
     # The raw text is the row as written, without its line ending.
     assert [r.raw for r in rows] == cfx.csv_lines("accelerometer", RECORDS, dialect)[1:]
 
 
-@pytest.mark.parametrize("header, delimiter", [("a,b;c", ","), ("a;b;c", ";"), ("a\tb\tc", "\t"), ("a", ","), ("a;b,c", ",")])
+@pytest.mark.parametrize(
+    "header, delimiter",
+    [("a,b;c", ","), ("a;b;c", ";"), ("a\tb\tc", "\t"), ("a", ","), ("a;b,c", ",")],
+)
 def test_the_delimiter_is_the_one_the_header_holds_most_of(header, delimiter):
     assert csvtext.delimiter_of(header) == delimiter
 
@@ -85,7 +92,10 @@ def test_quoted_fields_hold_delimiters_quotes_and_line_breaks():
     text = 'user;note\n"a;x@y";"say ""hi""\r\nand go"\nb@x;plain\n'
     rows = intake.split_csv(text)
     assert [(r.position, r.kind) for r in rows] == [(1, "record"), (2, "record")]
-    assert records_of(rows) == [{"user": "a;x@y", "note": 'say "hi"\r\nand go'}, {"user": "b@x", "note": "plain"}]
+    assert records_of(rows) == [
+        {"user": "a;x@y", "note": 'say "hi"\r\nand go'},
+        {"user": "b@x", "note": "plain"},
+    ]
     assert rows[0].raw == '"a;x@y";"say ""hi""\r\nand go"'
 
 
@@ -126,7 +136,11 @@ def test_a_quote_that_never_closes_is_its_line_alone():
     # A field over the csv module's size limit is a quote that does not close, too.
     long = '"' + "y" * (csv.field_size_limit() + 10)
     rows = intake.split_csv(f"user,x\na@x,1\n{long}\nb@x,2\n")
-    assert [(r.kind, r.raw) for r in rows] == [("record", "a@x,1"), ("truncated", long), ("record", "b@x,2")]
+    assert [(r.kind, r.raw) for r in rows] == [
+        ("record", "a@x,1"),
+        ("truncated", long),
+        ("record", "b@x,2"),
+    ]
 
 
 @pytest.mark.parametrize("text", ["", "\n\r\n  \n", "user,x\n", "\ufeffuser,x", '"user,x\n'])
@@ -141,8 +155,12 @@ def test_the_fast_path_and_split_csv_agree_on_what_a_row_is(sail):
         texts = sail.createDataFrame([("/r/a.csv", text)], "source_file string, text string")
         got = intake.file_units(texts).orderBy("position").collect()
     expected = intake.split_csv(text)
-    assert [(r.position, r.kind, r.raw) for r in got] == [(r.position, r.kind, r.raw) for r in expected]
-    assert [r.json and json.loads(r.json) for r in got] == [r.json and json.loads(r.json) for r in expected]
+    assert [(r.position, r.kind, r.raw) for r in got] == [
+        (r.position, r.kind, r.raw) for r in expected
+    ]
+    assert [r.json and json.loads(r.json) for r in got] == [
+        r.json and json.loads(r.json) for r in expected
+    ]
     assert {r._file_records for r in got} == {3}
 
 
@@ -152,7 +170,13 @@ def test_the_fast_path_and_split_csv_agree_on_what_a_row_is(sail):
 def test_csv_values_are_coerced_and_rounded_epochs_caught(sail):
     def row(position, values, raw=None):
         record = dict(zip(("user", "timestamp", "x", "y", "z"), values))
-        return ("f.csv", position, "record", raw or ",".join(v or "" for v in values), json.dumps(record))
+        return (
+            "f.csv",
+            position,
+            "record",
+            raw or ",".join(v or "" for v in values),
+            json.dumps(record),
+        )
 
     rows = [
         row(1, ["a@x", "1655564376361", "-1.0", "0", "1"]),
@@ -201,9 +225,14 @@ def test_csv_values_are_coerced_and_rounded_epochs_caught(sail):
 @pytest.fixture(scope="module")
 def csv_defects(sail, tmp_path_factory):
     """One directory, one CSV file per dialect and defect for each table, from disjoint slices of the real records."""
-    exports, results, outcomes = land_exports(sail, tmp_path_factory.mktemp("csv-defects") / "raw", cfx.csv_defect_exports, 300)
+    exports, results, outcomes = land_exports(
+        sail, tmp_path_factory.mktemp("csv-defects") / "raw", cfx.csv_defect_exports, 300
+    )
     with on("sail"):
-        quarantined = {s: {(r.source_file, r.position): r for r in results[s].quarantined.collect()} for s in SOURCES}
+        quarantined = {
+            s: {(r.source_file, r.position): r for r in results[s].quarantined.collect()}
+            for s in SOURCES
+        }
     return exports, results, outcomes, quarantined
 
 
@@ -215,7 +244,9 @@ def test_each_csv_defect_alone(csv_defects, source):
     # The clean CSV files are cut in the engine; quoted ones, blank lines, an open quote,
     # a header naming a column twice, and JSON that is not JSON lines take the repair path.
     repaired = {exports[source][p].name for p in result.repaired_files}
-    assert repaired == {e.name for e in exports[source].values() if not e.fast and e.name.endswith(".csv")}
+    assert repaired == {
+        e.name for e in exports[source].values() if not e.fast and e.name.endswith(".csv")
+    }
     with on("sail"):
         assert schema_difference(result.landed.schema, table(landing_table(source)).columns) == []
 
@@ -251,19 +282,28 @@ def test_csv_and_json_of_the_same_records_land_as_the_json_alone(sail, tmp_path)
     records = fx.real_records(source, 120)
     json_only, both = tmp_path / "json" / "raw", tmp_path / "both" / "raw"
     for raw in (json_only, both):
-        fx.write_exports(raw, source, [fx.Export(f"part-{k}.json", fx.json_lines(records[k::3])) for k in range(3)])
+        fx.write_exports(
+            raw,
+            source,
+            [fx.Export(f"part-{k}.json", fx.json_lines(records[k::3])) for k in range(3)],
+        )
     csv_files = [
         fx.Export(f"{name}.csv", cfx.csv_text(source, records[k::2], dialect))
         for k, (name, dialect) in enumerate(sorted(cfx.CSV_DIALECTS.items()))
     ]
     fx.write_exports(both, source, csv_files)
     with on("sail"):
-        alone, mixed = intake.land_source(sail, json_only, source), intake.land_source(sail, both, source)
+        alone, mixed = (
+            intake.land_source(sail, json_only, source),
+            intake.land_source(sail, both, source),
+        )
         landed_alone = sorted(tuple(r) for r in alone.landed.collect())
         landed_mixed = sorted(tuple(r) for r in mixed.landed.collect())
     assert landed_mixed == landed_alone == sorted(fx.canonical(source, r) for r in records)
     csv_rows = sum(len(records[k::2]) for k in range(len(csv_files)))
-    assert_balanced(mixed, Counter(), csv_rows, len(records))  # every CSV row: a copy of a JSON record
+    assert_balanced(
+        mixed, Counter(), csv_rows, len(records)
+    )  # every CSV row: a copy of a JSON record
     assert_balanced(alone, Counter(), 0, len(records))
     alone.unpersist(), mixed.unpersist()
 
@@ -283,17 +323,22 @@ def test_a_csv_file_is_parsed_once_and_replaced_when_delivered_again(sail, tmp_p
         result.unpersist()
         return result.plan, landed == sorted(fx.canonical(source, r) for r in part)
 
-    fx.Export("export.csv", cfx.csv_text(source, records[:10], cfx.CSV_DIALECTS["quoted"])).write(raw, source)
+    fx.Export("export.csv", cfx.csv_text(source, records[:10], cfx.CSV_DIALECTS["quoted"])).write(
+        raw, source
+    )
     plan, same = land(records[:10])
     assert (len(plan.new), same) == (1, True)
     plan, same = land(records[:10])
     assert (plan.todo, len(plan.unchanged), same) == ([], 1, True)
-    fx.Export("export.csv", cfx.csv_text(source, records[10:], cfx.CSV_DIALECTS["tab"])).write(raw, source)
+    fx.Export("export.csv", cfx.csv_text(source, records[10:], cfx.CSV_DIALECTS["tab"])).write(
+        raw, source
+    )
     plan, same = land(records[10:])
     assert (len(plan.changed), same) == (1, True)
 
 
 # -- property: random CSV dialects of real records ------------------------------------------
+
 
 @st.composite
 def csv_exports(draw):
@@ -362,7 +407,12 @@ def test_all_real_records_as_csv_in_every_dialect_with_json_land_exactly(sail, t
             exports.append(
                 fx.Export(
                     f"export-{name}.csv" + (".gz" if k == 0 else ""),
-                    cfx.csv_text(source, part + [cfx.with_inexact_epoch(source, part[1])], dialect, extra=junk),
+                    cfx.csv_text(
+                        source,
+                        part + [cfx.with_inexact_epoch(source, part[1])],
+                        dialect,
+                        extra=junk,
+                    ),
                     reasons=Counter(inexact_number=1, csv_field_count=1),
                     gzip=k == 0,
                 )
@@ -374,6 +424,13 @@ def test_all_real_records_as_csv_in_every_dialect_with_json_land_exactly(sail, t
             result = intake.land_source(sail, raw, source)
             landed = result.landed.collect()
             assert len(landed) == fx.REAL_COUNTS[source]
-            assert sorted(tuple(r) for r in landed) == sorted(fx.canonical(source, r) for r in records)
-            assert_balanced(result, sum((e.reasons for e in written.values()), Counter()), 50, fx.REAL_COUNTS[source])
+            assert sorted(tuple(r) for r in landed) == sorted(
+                fx.canonical(source, r) for r in records
+            )
+            assert_balanced(
+                result,
+                sum((e.reasons for e in written.values()), Counter()),
+                50,
+                fx.REAL_COUNTS[source],
+            )
             result.unpersist()

@@ -32,7 +32,6 @@ pytestmark = pytest.mark.slow
 ENGINES = ("spark", "sail")
 
 
-
 def names(source: str) -> list[str]:
     return [n for n, _ in table(landing_table(source)).columns]
 
@@ -48,7 +47,10 @@ def outcome(result: intake.IntakeResult) -> dict:
     quarantined = sorted(tuple(r) for r in result.quarantined.collect())
     accounting = {k: v for k, v in result.accounting().items() if k != "seconds"}
     json.dumps(accounting)  # plain numbers: a Connect client's numpy integers would fail here
-    assert all(type(v) is int for v in (accounting["read"], accounting["landed"], accounting["quarantined"]))
+    assert all(
+        type(v) is int
+        for v in (accounting["read"], accounting["landed"], accounting["quarantined"])
+    )
     return {
         "classified": classified,
         "landed": landed,
@@ -85,10 +87,16 @@ def messy_raw(tmp_path_factory):
     """One directory per layout of the fixtures: one file per defect (JSON, then CSV), and files mixing them all."""
     base = tmp_path_factory.mktemp("messy")
     exports = {}
-    for kind, build in (("defects", fx.defect_exports), ("csv", cfx.csv_defect_exports), ("mixed", fx.mixed_exports)):
+    for kind, build in (
+        ("defects", fx.defect_exports),
+        ("csv", cfx.csv_defect_exports),
+        ("mixed", fx.mixed_exports),
+    ):
         raw = base / kind
         limit = 260 if kind == "defects" else 300
-        exports[kind] = {s: fx.write_exports(raw, s, build(s, fx.real_records(s, limit))) for s in SOURCES}
+        exports[kind] = {
+            s: fx.write_exports(raw, s, build(s, fx.real_records(s, limit))) for s in SOURCES
+        }
     return base, exports
 
 
@@ -109,7 +117,9 @@ def test_messy_exports_land_the_same_on_both_engines(sessions, messy_raw, kind, 
     assert connect["landed"] == sorted(row for e in expected.values() for row in e.landed)
     reasons = Counter(r[2] for r in connect["quarantined"])
     assert reasons == sum((e.reasons for e in expected.values()), Counter())
-    assert connect["accounting"]["duplicates_dropped"] == sum(e.duplicates for e in expected.values())
+    assert connect["accounting"]["duplicates_dropped"] == sum(
+        e.duplicates for e in expected.values()
+    )
     assert connect["accounting"]["balanced"]
 
 
@@ -151,7 +161,9 @@ def test_a_file_sail_reads_in_pieces_does_not_balance(sessions, tmp_path):
     line = fx.dumps(fx.real_records("step_trainer", 1)[0])
     folder = tmp_path / "step_trainer"
     folder.mkdir()
-    (folder / "padded.json").write_text((line + "\n") * 15_000 + "\x00" * 10 + "\n" + (line + "\n") * 15_000)
+    (folder / "padded.json").write_text(
+        (line + "\n") * 15_000 + "\x00" * 10 + "\n" + (line + "\n") * 15_000
+    )
     balanced = {}
     for engine in ENGINES:
         with on(engine):
@@ -180,13 +192,16 @@ FLAT_LINE_CASES = {
 
 
 def test_both_engines_find_the_same_files_clean(sessions):
-    long_flat = "{" + ",".join(f'"k{i}":"v{i}"' for i in range(60_000)) + "}\n"  # one long line, clean
+    long_flat = (
+        "{" + ",".join(f'"k{i}":"v{i}"' for i in range(60_000)) + "}\n"
+    )  # one long line, clean
     long_run = '{"a":"b"}' * 60_000 + "\n"  # one long line, not clean
     cases = {**FLAT_LINE_CASES, long_flat: True, long_run: False}
     for engine in ENGINES:
         session = sessions[engine]
         texts = session.createDataFrame(
-            [(f"f{i}.json", text) for i, text in enumerate(cases)], "source_file string, text string"
+            [(f"f{i}.json", text) for i, text in enumerate(cases)],
+            "source_file string, text string",
         )
         with on(engine):
             units = intake.file_units(texts).select("source_file", "kind").distinct().collect()
@@ -201,7 +216,10 @@ def test_classified_records_are_kept_where_each_engine_can_reread_them(sessions,
         for scratch in (None, tmp_path / engine):
             with on(engine):
                 frame = intake.classify_records(
-                    session.createDataFrame(records, "source_file string, position long, raw string"), "accelerometer"
+                    session.createDataFrame(
+                        records, "source_file string, position long, raw string"
+                    ),
+                    "accelerometer",
                 )
                 kept = intake_engines.Storage(session, scratch)
                 stored = kept.keep(frame)
@@ -248,15 +266,25 @@ def test_classify_records_decides_the_same_on_both_engines(sessions):
     records = [("f.json", i + 1, raw) for i, raw in enumerate(CLASSIFY_CASES)]
     found = {}
     for engine in ENGINES:
-        frame = sessions[engine].createDataFrame(records, "source_file string, position long, raw string")
+        frame = sessions[engine].createDataFrame(
+            records, "source_file string, position long, raw string"
+        )
         with on(engine):
             got = intake.classify_records(frame, "accelerometer").collect()
         found[engine] = sorted(
-            (r["position"], r["status"], r["reason"], *(repr(r[c]) for c in names("accelerometer"))) for r in got
+            (r["position"], r["status"], r["reason"], *(repr(r[c]) for c in names("accelerometer")))
+            for r in got
         )
     assert found["sail"] == found["spark"]
     decided = {position: (status, reason) for position, status, reason, *_ in found["spark"]}
-    assert decided[6] == decided[7] == decided[8] == decided[9] == decided[10] == ("quarantined", "bad_type")
+    assert (
+        decided[6]
+        == decided[7]
+        == decided[8]
+        == decided[9]
+        == decided[10]
+        == ("quarantined", "bad_type")
+    )
     assert decided[3] == decided[21] == decided[22] == ("landed", None)
     assert decided[18] == decided[19] == decided[24] == ("quarantined", "not_json")
     assert decided[20] == decided[23] == ("quarantined", "bad_type")
@@ -287,11 +315,18 @@ def test_later_copies_keep_the_first_by_file_and_position_on_both_engines(sessio
     for engine in ENGINES:
         frame = sessions[engine].createDataFrame(rows, schema)
         with on(engine):
-            marked = intake_engines.later_copies(frame, "ok", [("user", "string"), ("ts", "bigint"), ("x", "double")]).collect()
+            marked = intake_engines.later_copies(
+                frame, "ok", [("user", "string"), ("ts", "bigint"), ("x", "double")]
+            ).collect()
         found[engine] = sorted((r["source_file"], r["position"], r["_later_copy"]) for r in marked)
     assert found["sail"] == found["spark"]
     assert [(f, p) for f, p, later in found["spark"] if later] == [
-        ("a.json", 10), ("a.json", 11), ("c.json", 1), ("d.json", 2), ("e.json", 2), ("z.json", 1)
+        ("a.json", 10),
+        ("a.json", 11),
+        ("c.json", 1),
+        ("d.json", 2),
+        ("e.json", 2),
+        ("z.json", 1),
     ]
 
 
@@ -302,7 +337,9 @@ def test_a_file_that_is_not_text_is_quarantined_the_same_on_both_engines(session
 
     garbage = random.Random(27).randbytes(64 * 1024)
     for source in SOURCES:
-        fx.write_exports(tmp_path, source, [fx.Export("clean.json", fx.json_lines(fx.real_records(source, 30)))])
+        fx.write_exports(
+            tmp_path, source, [fx.Export("clean.json", fx.json_lines(fx.real_records(source, 30)))]
+        )
     (tmp_path / "accelerometer" / "x.json").write_bytes(garbage)
     (tmp_path / "step_trainer" / "x.csv").write_bytes(garbage)
     (tmp_path / "customer" / "x.json.gz").write_bytes(gzip.compress(garbage))
@@ -311,4 +348,6 @@ def test_a_file_that_is_not_text_is_quarantined_the_same_on_both_engines(session
         assert found["sail"] == found["spark"]
         lines = sum(1 for line in garbage.split(b"\n") if line.strip(b" \t\r\n"))
         assert found["sail"]["accounting"]["quarantine_reasons"] == {"not_text": lines}
-        assert found["sail"]["accounting"]["landed"] == 30 and found["sail"]["accounting"]["balanced"]
+        assert (
+            found["sail"]["accounting"]["landed"] == 30 and found["sail"]["accounting"]["balanced"]
+        )

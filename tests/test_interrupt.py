@@ -22,7 +22,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lakes import copy_lake, descendants, fingerprints, kill_everything, start_run, stedi_run, wait_for
+from lakes import (
+    copy_lake,
+    descendants,
+    fingerprints,
+    kill_everything,
+    start_run,
+    stedi_run,
+    wait_for,
+)
 from stedi import config
 from stedi.cli import main
 from stedi.lake.lock import LakeLock
@@ -69,7 +77,9 @@ def _ignore_sigint() -> None:
 
 
 @pytest.mark.parametrize("way", ["group", "stedi alone"])
-def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(tmp_path, way, spark, clean_builds, clean_fingerprints):
+def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(
+    tmp_path, way, spark, clean_builds, clean_fingerprints
+):
     lake, runs = copy_lake(clean_builds("strict")[0], tmp_path / "lake"), tmp_path / "runs"
     hold = tmp_path / "hold"
     hold.touch()
@@ -78,7 +88,16 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(tmp_path, way,
         # As the issue measured it: a `stedi run` started in the background by a shell without job
         # control inherits SIGINT ignored (and before, ignored it to the end of the run, exit 0).
         popen["preexec_fn"] = _ignore_sigint
-    proc = start_run(lake, runs, "--full", "--only", "01,03", "--notebooks-dir", str(_notebooks_holding(tmp_path)), **popen)
+    proc = start_run(
+        lake,
+        runs,
+        "--full",
+        "--only",
+        "01,03",
+        "--notebooks-dir",
+        str(_notebooks_holding(tmp_path)),
+        **popen,
+    )
     try:
         wait_for(lambda: Path(f"{hold}.reached").exists(), proc, timeout=240)
         kernel = _kernel_of(proc)
@@ -86,8 +105,12 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(tmp_path, way,
         assert os.getpgid(kernel) != os.getpgid(proc.pid)
         sent = time.monotonic()
         if way == "group":
-            os.killpg(proc.pid, signal.SIGINT)  # the foreground process group, as a terminal sends it
-            os.killpg(os.getpgid(kernel), signal.SIGINT)  # and the kernel too, as the issue describes
+            os.killpg(
+                proc.pid, signal.SIGINT
+            )  # the foreground process group, as a terminal sends it
+            os.killpg(
+                os.getpgid(kernel), signal.SIGINT
+            )  # and the kernel too, as the issue describes
         else:
             os.kill(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=120)
@@ -98,7 +121,10 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(tmp_path, way,
             kill_everything(proc)
     folder = RunFolder.latest(runs)
     assert proc.returncode == 130, out + err
-    assert err == f"stedi: run {folder.run_id} interrupted in step {STEP}; `stedi run --resume` continues it\n"
+    assert (
+        err
+        == f"stedi: run {folder.run_id} interrupted in step {STEP}; `stedi run --resume` continues it\n"
+    )
     assert f"[1/2] {STEP} ... interrupted (" in out and f"(interrupted, " in out
     # Promptly: the kernel stopped the cell itself (not killed after the grace period).
     assert stopped_after < GRACE_SECONDS, stopped_after
@@ -106,7 +132,10 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(tmp_path, way,
     assert manifest["status"] == "interrupted"
     [entry] = manifest["steps"]
     assert entry["name"] == STEP and entry["status"] == "interrupted"
-    assert entry["error"].startswith("interrupted (SIGINT) in cell [") and '("import os, pathlib, time")' in entry["error"]
+    assert (
+        entry["error"].startswith("interrupted (SIGINT) in cell [")
+        and '("import os, pathlib, time")' in entry["error"]
+    )
     # The lock was released, and the lake is the clean build still: step 01 stopped before publishing.
     with LakeLock(lake, "next") as lock:
         assert lock.took_over is None
@@ -114,13 +143,17 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(tmp_path, way,
 
     assert main(["report", "--runs-dir", str(runs)]) == 0  # `stedi report` finds the run
     index = (folder.path / "index.html").read_text()
-    assert f"The run was interrupted in step {STEP}." in index and (folder.path / f"{STEP}.html").is_file()
+    assert (
+        f"The run was interrupted in step {STEP}." in index
+        and (folder.path / f"{STEP}.html").is_file()
+    )
 
     resumed = stedi_run(lake, runs, "--resume")  # without $STEDI_TEST_HOLD: the cell passes
     assert f"stedi run {folder.run_id} (resuming at step 1)" in resumed.stdout
     manifest = folder.read_manifest()
     assert manifest["status"] == "succeeded"
     assert [(s["name"], s["status"]) for s in manifest["steps"]] == [
-        (STEP, "succeeded"), ("03_customer_trusted_to_curated", "succeeded")
+        (STEP, "succeeded"),
+        ("03_customer_trusted_to_curated", "succeeded"),
     ]
     assert fingerprints(spark, lake) == clean_fingerprints("strict")

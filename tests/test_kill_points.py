@@ -45,7 +45,7 @@ DAY = 200  # records per source and day
 
 def _write_day(raw: Path, day: int) -> None:
     for source in SOURCES:
-        records = fx.real_records(source, DAY * day)[DAY * (day - 1):]
+        records = fx.real_records(source, DAY * day)[DAY * (day - 1) :]
         fx.write_exports(raw, source, [fx.Export(f"day{day}.json", fx.json_lines(records))])
 
 
@@ -66,7 +66,9 @@ def _content(lake_dir) -> dict[str, tuple[int, str]]:
 
 
 def _stedi(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([*STEDI, *args], capture_output=True, text=True, cwd=config.PROJECT_ROOT, check=False)
+    done = subprocess.run(
+        [*STEDI, *args], capture_output=True, text=True, cwd=config.PROJECT_ROOT, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -89,7 +91,9 @@ def small(tmp_path_factory):
     clean = _erasing_copy(base, where / "clean", email)
     stedi_run(clean, where / "runs-clean", "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     content = _content(clean)
-    assert holding(clean, email) == [] and holding(clean, serial) == []  # the uninterrupted run erased them
+    assert (
+        holding(clean, email) == [] and holding(clean, serial) == []
+    )  # the uninterrupted run erased them
     return base, raw, email, serial, content
 
 
@@ -101,8 +105,15 @@ def _erasing_copy(base: Path, dest: Path, email: str) -> Path:
 
 def _killed(lake, runs, raw, point: str, *args: str) -> subprocess.CompletedProcess:
     """A `stedi run` killed at `point`: it must not succeed, and it must have reached the point."""
-    done = stedi_run(lake, runs, "--raw-dir", str(raw), *(args or ZONE_STEPS_ONLY), check=False,
-                     env={config.KILL_POINT_ENV: point})
+    done = stedi_run(
+        lake,
+        runs,
+        "--raw-dir",
+        str(raw),
+        *(args or ZONE_STEPS_ONLY),
+        check=False,
+        env={config.KILL_POINT_ENV: point},
+    )
     assert done.returncode != 0, f"{point}: the run was not killed\n{done.stdout}{done.stderr}"
     return done
 
@@ -125,13 +136,21 @@ def _assert_consistent(lake_dir, raw, runs) -> None:
         if name in unfinished:
             continue
         accounting = tables.snapshot_meta(name)["accounting"]
-        assert accounting["read"] == (accounting["landed"] + accounting["quarantined"]
-                                      + accounting["duplicates_dropped"] + accounting.get("erased", 0)), name
+        assert accounting["read"] == (
+            accounting["landed"]
+            + accounting["quarantined"]
+            + accounting["duplicates_dropped"]
+            + accounting.get("erased", 0)
+        ), name
         assert (lake.rows(name), lake.rows(lake.quarantine(name))) == (
-            accounting["landed"], accounting["quarantined"]), name
+            accounting["landed"],
+            accounting["quarantined"],
+        ), name
     manifest = RunFolder.latest(runs).read_manifest()
     # A step the run ran (not skipped as up to date) and recorded as succeeded has its completion record.
-    recorded = {s["name"] for s in manifest["steps"] if s["status"] == "succeeded" and not s.get("skipped")}
+    recorded = {
+        s["name"] for s in manifest["steps"] if s["status"] == "succeeded" and not s.get("skipped")
+    }
     folder = RunFolder.latest(runs)
     for step in ZONE_STEPS:
         if step.name in recorded:
@@ -156,30 +175,51 @@ CHAIN = (
     ("commit:step_trainer_landing_quarantine", "run"),  # every landing commit made, the ledger not
     ("commit:ledger", "run"),  # the ledger committed, the erasure request not marked done
     ("commit:registry", "run"),  # the request marked done, the step's freshness not recorded
-    ("commit:freshness:00_raw_to_landing", "run"),  # recorded up to date, the run's record not written
+    (
+        "commit:freshness:00_raw_to_landing",
+        "run",
+    ),  # recorded up to date, the run's record not written
     ("commit:customer_trusted", "resume"),  # a trusted table committed, its step not recorded
-    ("commit:record:04_step_trainer_landing_to_trusted", "run"),  # the step's record written, the notebook not ended
+    (
+        "commit:record:04_step_trainer_landing_to_trusted",
+        "run",
+    ),  # the step's record written, the notebook not ended
     ("commit:machine_learning_curated", "resume"),
-    ("expire:files:customer_trusted", "resume"),  # every table done; forgetting the erasure's history
-    ("expire:snapshots:machine_learning_curated", "run"),  # the next run: nothing new, still forgetting
+    (
+        "expire:files:customer_trusted",
+        "resume",
+    ),  # every table done; forgetting the erasure's history
+    (
+        "expire:snapshots:machine_learning_curated",
+        "run",
+    ),  # the next run: nothing new, still forgetting
 )
 
 
-def test_killed_at_every_commit_of_every_step_and_during_expiry_the_next_run_completes(tmp_path, small):
+def test_killed_at_every_commit_of_every_step_and_during_expiry_the_next_run_completes(
+    tmp_path, small
+):
     """Each run of the chain is killed at its point (CHAIN) and starts by repairing the kill before.
     After each kill the lake is consistent; the last plain run ends with the uninterrupted run's
     tables and quarantines, and no file under the lake holds the erased customer."""
     base, raw, email, serial, content = small
     lake, runs = _erasing_copy(base, tmp_path / "lake", email), tmp_path / "runs"
     for number, (point, how) in enumerate(CHAIN):
-        done = _killed(lake, runs, raw, point, *(("--resume",) if how == "resume" else ZONE_STEPS_ONLY))
-        print(f"killed at {point}")  # shown with a failure: the point after which the lake was checked
+        done = _killed(
+            lake, runs, raw, point, *(("--resume",) if how == "resume" else ZONE_STEPS_ONLY)
+        )
+        print(
+            f"killed at {point}"
+        )  # shown with a failure: the point after which the lake was checked
         _assert_consistent(lake, raw, runs)
         if point == "commit:customer_landing":
             forget_catalogs()
             assert IcebergTables(None, str(lake)).unfinished_pairs() == ["customer_landing"]
         if CHAIN[number - 1][0] == "commit:customer_landing":
-            assert "customer_landing: a killed run committed it but not its quarantine; landing it again" in done.stdout
+            assert (
+                "customer_landing: a killed run committed it but not its quarantine; landing it again"
+                in done.stdout
+            )
         if point.startswith("commit:"):
             status = RunFolder.latest(runs).read_manifest()["status"]
             assert status == "failed", (point, status)  # the killed step is not recorded as done
@@ -198,12 +238,19 @@ def test_killed_at_every_commit_of_every_step_and_during_expiry_the_next_run_com
 def test_a_kill_point_fires_only_where_it_is_named(tmp_path):
     """In a child process: an unnamed point does nothing, the named one SIGKILLs (exit -9), the first
     name of the landing pair's point still works."""
-    code = ("from stedi.lake.faults import kill_point\n"
-            "kill_point('commit:customer_trusted'); print('passed', flush=True)\n"
-            "kill_point('commit:accelerometer_landing'); print('not reached')\n")
+    code = (
+        "from stedi.lake.faults import kill_point\n"
+        "kill_point('commit:customer_trusted'); print('passed', flush=True)\n"
+        "kill_point('commit:accelerometer_landing'); print('not reached')\n"
+    )
     for named in ("commit:accelerometer_landing", "between-commits:accelerometer_landing"):
-        done = subprocess.run([STEDI[0], "-c", code], capture_output=True, text=True, check=False,
-                              env={**os.environ, config.KILL_POINT_ENV: named})
+        done = subprocess.run(
+            [STEDI[0], "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, config.KILL_POINT_ENV: named},
+        )
         assert (done.returncode, done.stdout) == (-9, "passed\n"), (named, done)
 
 

@@ -47,7 +47,16 @@ def test_lake_rows_reads_only_committed_snapshots(tmp_path):
     table = lake.ensure("customer_trusted")
     schema = iceberg_schema(lake.place("customer_trusted").columns).as_arrow()
     table.append(pa.Table.from_pylist([{}] * 482, schema=schema))  # committed: 482 rows
-    stray = tmp_path / "data" / "lake" / "trusted" / "customer_trusted" / "data" / "stage-x" / "part.parquet"
+    stray = (
+        tmp_path
+        / "data"
+        / "lake"
+        / "trusted"
+        / "customer_trusted"
+        / "data"
+        / "stage-x"
+        / "part.parquet"
+    )
     stray.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist([{}] * 7, schema=schema), stray)  # staged, never committed
     lake.ensure("customer_curated")  # a table without a snapshot has no rows to show

@@ -12,11 +12,19 @@ from stedi import config
 
 # Lowest first. A module may import from its own layer or a lower one, never a higher one.
 LAYERS = {
-    "config": 0, "context": 0, "atomic_files": 0, "errors": 0, "display": 0, "__init__": 0,
+    "config": 0,
+    "context": 0,
+    "atomic_files": 0,
+    "errors": 0,
+    "display": 0,
+    "__init__": 0,
     "core": 1,
-    "lake": 2, "engine": 2,
+    "lake": 2,
+    "engine": 2,
     "run": 3,
-    "analysis": 4, "aws": 4, "dev": 4,
+    "analysis": 4,
+    "aws": 4,
+    "dev": 4,
     "cli": 5,
 }
 PACKAGE = config.PACKAGE_DIR
@@ -44,8 +52,16 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "stedi"}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == "stedi":
-            found |= {f"{node.module}.{a.name}" if node.module == "stedi" else node.module for a in node.names}
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.split(".")[0] == "stedi"
+        ):
+            found |= {
+                f"{node.module}.{a.name}" if node.module == "stedi" else node.module
+                for a in node.names
+            }
     return found
 
 
@@ -60,7 +76,10 @@ def _modules_imported(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in NAMES else node.module for a in node.names]
+            names = [
+                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in NAMES else node.module
+                for a in node.names
+            ]
         else:
             continue
         found |= {n for n in names if n in NAMES}
@@ -106,7 +125,9 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_cycle_even_through_imports_inside_functions():
     graph = {_name(p): _modules_imported(p) for p in MODULES}
     cycles = import_cycles(graph)
-    assert not cycles, "modules that import one another in a circle: " + "; ".join(" <-> ".join(c) for c in cycles)
+    assert not cycles, "modules that import one another in a circle: " + "; ".join(
+        " <-> ".join(c) for c in cycles
+    )
 
 
 def test_the_cycle_check_finds_a_cycle_through_an_import_inside_a_function(tmp_path):
@@ -124,13 +145,17 @@ def test_imports_point_only_down_the_layers(path):
     importer = _part(_name(path))
     assert importer in LAYERS, f"{_name(path)}: place its folder in a layer (tests/test_layers.py)"
     upward = sorted(m for m in _imports(path) if LAYERS[_part(m)] > LAYERS[importer])
-    assert not upward, f"{_name(path)} (layer {LAYERS[importer]}) imports from a higher layer: {upward}"
+    assert not upward, (
+        f"{_name(path)} (layer {LAYERS[importer]}) imports from a higher layer: {upward}"
+    )
 
 
 def _all_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    return modules | {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    return modules | {
+        n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+    }
 
 
 def test_transforms_import_nothing_but_pyspark():
@@ -138,18 +163,26 @@ def test_transforms_import_nothing_but_pyspark():
     for path in (PACKAGE / "core" / "transforms").glob("*.py"):
         modules = _all_imports(path)
         assert {m.split(".")[0] for m in modules} <= {"pyspark", "__future__", "stedi"}, path
-        assert {m for m in modules if m.startswith("stedi")} <= {"stedi.core.transforms", "stedi.context"}, path
+        assert {m for m in modules if m.startswith("stedi")} <= {
+            "stedi.core.transforms",
+            "stedi.context",
+        }, path
     assert {m.split(".")[0] for m in _all_imports(PACKAGE / "context.py")} <= {"__future__", "enum"}
 
 
 def test_every_folder_says_what_it_holds():
-    for folder in [PACKAGE, *(p for p in PACKAGE.rglob("*") if p.is_dir() and p.name != "__pycache__")]:
+    for folder in [
+        PACKAGE,
+        *(p for p in PACKAGE.rglob("*") if p.is_dir() and p.name != "__pycache__"),
+    ]:
         if not any(folder.glob("*.py")):
             continue  # data folders (spark_conf, templates)
         init = folder / "__init__.py"
         assert init.is_file(), f"{folder} has no __init__.py"
         docstring = ast.get_docstring(ast.parse(init.read_text()))
-        assert docstring and docstring.strip(), f"{init} has no docstring saying what the folder holds"
+        assert docstring and docstring.strip(), (
+            f"{init} has no docstring saying what the folder holds"
+        )
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: _name(p))

@@ -16,7 +16,13 @@ from stedi.run.runner import _parameters
 
 # The lake the %%configure cell names: `stedi run --target glue` and deploy replace it by theirs.
 PLACEHOLDER_REQUIREMENTS = "s3://stedi-lakehouse-artifacts/artifacts/glue-requirements.txt"
-GLUE_MAGICS = ("%glue_version 5.0", "%worker_type", "%number_of_workers", "%idle_timeout", "%extra_py_files")
+GLUE_MAGICS = (
+    "%glue_version 5.0",
+    "%worker_type",
+    "%number_of_workers",
+    "%idle_timeout",
+    "%extra_py_files",
+)
 
 
 def code_cells(path):
@@ -33,15 +39,23 @@ def test_notebook_shape(path):
         assert magic in first, f"first cell lacks {magic}"
     # then the session's %%configure: stedi's modules (pyiceberg, pyarrow >= 18) over Glue's (stedi.engine.glue_iceberg)
     configure = "".join(cells[1]["source"])
-    assert configure == configure_cell(PLACEHOLDER_REQUIREMENTS), "the %%configure cell installs stedi's modules"
+    assert configure == configure_cell(PLACEHOLDER_REQUIREMENTS), (
+        "the %%configure cell installs stedi's modules"
+    )
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1 and tagged[0] is cells[2]
     for line in "".join(tagged[0]["source"]).splitlines():
-        assert re.match(r'^\w+: (str = ".*"|bool = (True|False))  # \S', line), f"untyped or uncommented parameter: {line}"
+        assert re.match(r'^\w+: (str = ".*"|bool = (True|False))  # \S', line), (
+            f"untyped or uncommented parameter: {line}"
+        )
     for cell in cells:
         source = "".join(cell["source"])
-        assert not re.search(r"^\s*(def|class) ", source, re.M), "function definitions belong in src/"
-        assert not cell.get("outputs") and cell.get("execution_count") is None, "commit notebooks clean"
+        assert not re.search(r"^\s*(def|class) ", source, re.M), (
+            "function definitions belong in src/"
+        )
+        assert not cell.get("outputs") and cell.get("execution_count") is None, (
+            "commit notebooks clean"
+        )
     assert "step.finish()" in "".join(cells[-1]["source"])
 
 
@@ -51,7 +65,9 @@ def test_a_zone_step_publishes_its_output_in_one_call_and_shows_the_report(step)
     (output,) = step.writes
     publishing = [s for s in sources if "step.publish(" in s]
     assert publishing == [f'report = step.publish("{output}", {output})\nreport']
-    assert not [s for s in sources if re.search(r"step\.(check|write)\(", s)], "publish checks and writes"
+    assert not [s for s in sources if re.search(r"step\.(check|write)\(", s)], (
+        "publish checks and writes"
+    )
 
 
 def test_the_intake_step_lands_every_source_at_once():
@@ -66,7 +82,9 @@ def parameters(path) -> dict[str, str]:
     [cell] = [c for c in code_cells(path) if "parameters" in c.get("metadata", {}).get("tags", [])]
     found = {}
     for line in "".join(cell["source"]).splitlines():
-        name, text, flag = re.match(r'^(\w+): (?:str = "(.*?)"|bool = (True|False))  # [^=]*$', line).groups()  # no "=" in a comment
+        name, text, flag = re.match(
+            r'^(\w+): (?:str = "(.*?)"|bool = (True|False))  # [^=]*$', line
+        ).groups()  # no "=" in a comment
         found[name] = text if flag is None else flag == "True"
     return found
 
@@ -84,4 +102,6 @@ def test_every_notebook_opens_its_session_on_the_engine_parameter(step):
     if step in ZONE_STEPS:
         assert re.search(r"stedi_step\.start\([^)]*\bengine=engine,", sources)
     else:
-        assert 'local_session(engine, "stedi-analysis")' in sources and "local_spark(" not in sources
+        assert (
+            'local_session(engine, "stedi-analysis")' in sources and "local_spark(" not in sources
+        )

@@ -28,9 +28,14 @@ def test_the_zip_holds_the_package_at_its_root_and_nothing_else(tmp_path):
         if "__pycache__" not in p.parts
     }
     assert {n for n in names if n.endswith(".py")} == modules
-    assert "stedi/core/transforms/__init__.py" in names and "stedi/engine/spark_conf/log4j2.properties" in names
+    assert (
+        "stedi/core/transforms/__init__.py" in names
+        and "stedi/engine/spark_conf/log4j2.properties" in names
+    )
     assert all(n.startswith("stedi/") for n in names)
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "tests/" in n or "/." in n]
+    assert not [
+        n for n in names if "__pycache__" in n or n.endswith(".pyc") or "tests/" in n or "/." in n
+    ]
 
 
 def test_the_zip_imports_the_transforms_and_the_step_context(tmp_path):
@@ -42,7 +47,9 @@ def test_the_zip_imports_the_transforms_and_the_step_context(tmp_path):
         "assert stedi.run.step.__file__.startswith(sys.argv[1]), stedi.run.step.__file__\n"
         "print(len(stedi.core.tables.TABLES))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(archive)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(archive)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "8"
 

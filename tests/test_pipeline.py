@@ -39,7 +39,11 @@ EXPECTED = {
 STEP_NAMES = [step.name for step in PIPELINE]
 
 
-@pytest.fixture(scope="module", params=[(p, e) for p in ("udacity", "strict") for e in config.ENGINES], ids="-".join)
+@pytest.fixture(
+    scope="module",
+    params=[(p, e) for p in ("udacity", "strict") for e in config.ENGINES],
+    ids="-".join,
+)
 def finished_run(request, clean_builds):
     policy, engine = request.param
     lake, run_dir, manifest, stdout = clean_builds(policy, engine)
@@ -71,7 +75,9 @@ def test_run_folder_holds_every_executed_notebook_and_its_html(policy, clean_bui
         executed = nbformat.read(folder.notebook(step["name"]), as_version=4)
         assert any(c.get("outputs") for c in executed.cells)  # the executed copy, not the source
         assert "<html" in (run_dir / step["html"]).read_text()
-    assert "consenting_customers" not in (run_dir / f"{PIPELINE[1].name}.html").read_text()  # for readers: no code
+    assert (
+        "consenting_customers" not in (run_dir / f"{PIPELINE[1].name}.html").read_text()
+    )  # for readers: no code
     assert "consenting_customers" in (run_dir / f"{PIPELINE[1].name}.code.html").read_text()
     index = folder.index_path.read_text()
     for step in manifest["steps"]:
@@ -106,7 +112,9 @@ def test_lake_tables_are_where_the_manifest_says_with_their_declared_types(finis
 
 
 @pytest.mark.notebook
-def test_every_zone_notebook_runs_under_nbval_and_builds_the_strict_lake(tmp_path, spark, clean_fingerprints):
+def test_every_zone_notebook_runs_under_nbval_and_builds_the_strict_lake(
+    tmp_path, spark, clean_fingerprints
+):
     """Each zone notebook, its parameters pointed at one scratch lake, executes top to bottom under
     nbval, in its own kernel, in order; the lake they build is the one `stedi run` builds."""
     from lakes import fingerprints
@@ -147,8 +155,13 @@ def test_sql_validation_queries_agree_with_the_manifest(finished_run, spark):
     reader = IcebergTables(spark, str(lake), policy=policy)
     reader.register_existing()
     counts = reader.sql((config.SQL_DIR / "validate_counts.sql").read_text()).collect()
-    assert {r["table_name"]: r["row_count"] for r in counts} == {n: t["rows"] for n, t in manifest["tables"].items()}
-    privacy = {r["check_name"]: r["violations"] for r in reader.sql((config.SQL_DIR / "validate_privacy.sql").read_text()).collect()}
+    assert {r["table_name"]: r["row_count"] for r in counts} == {
+        n: t["rows"] for n, t in manifest["tables"].items()
+    }
+    privacy = {
+        r["check_name"]: r["violations"]
+        for r in reader.sql((config.SQL_DIR / "validate_privacy.sql").read_text()).collect()
+    }
     assert privacy["customers without research consent in customer_trusted"] == 0
     if policy == "strict":
         assert set(privacy.values()) == {0}
@@ -163,10 +176,16 @@ def test_manifest_quality_lists_every_rule_and_no_error_failed(finished_run):
 
     assert set(manifest["quality"]) == set(manifest["tables"])
     for name, results in manifest["quality"].items():
-        assert [r["rule"] for r in results] == [rule.name for rule in quality.rules_for(name, policy)]
+        assert [r["rule"] for r in results] == [
+            rule.name for rule in quality.rules_for(name, policy)
+        ]
         assert not [r for r in results if r["outcome"] == "failed"], name
     # The data findings of the real exports are reported, with counts.
-    findings = {r["rule"]: r["rows_failing"] for r in manifest["quality"]["customer_landing"] if r["outcome"] == "warned"}
+    findings = {
+        r["rule"]: r["rows_failing"]
+        for r in manifest["quality"]["customer_landing"]
+        if r["outcome"] == "warned"
+    }
     assert findings["phone_unique"] == 956
 
 
@@ -178,7 +197,9 @@ def messy_raw(tmp_path_factory):
     raw = tmp_path_factory.mktemp("messy") / "raw"
     exports = {}
     for source in ("customer", "accelerometer", "step_trainer"):
-        exports[source] = fx.write_exports(raw, source, fx.mixed_exports(source, fx.real_records(source)))
+        exports[source] = fx.write_exports(
+            raw, source, fx.mixed_exports(source, fx.real_records(source))
+        )
     return raw, exports
 
 
@@ -200,11 +221,15 @@ def test_both_engines_build_the_same_lake(policy, clean_builds, clean_fingerprin
         for engine in config.ENGINES
     }
     assert intake["sail"] == intake["spark"]
-    assert all(a["read"] == a["landed"] > 0 and a["repaired_files"] == 0 for a in intake["sail"].values())
+    assert all(
+        a["read"] == a["landed"] > 0 and a["repaired_files"] == 0 for a in intake["sail"].values()
+    )
 
 
 @pytest.mark.e2e
-def test_messy_exports_build_the_same_lake_as_the_clean_ones(messy_raw, tmp_path, spark, clean_fingerprints):
+def test_messy_exports_build_the_same_lake_as_the_clean_ones(
+    messy_raw, tmp_path, spark, clean_fingerprints
+):
     # Every real record, in files mixing every defect the intake knows: each record lands
     # exactly once, each defect is quarantined with its reason and each copy dropped, as the
     # fixtures say, and the lake is the clean one. One policy is enough: the intake, where the
@@ -227,7 +252,9 @@ def test_messy_exports_build_the_same_lake_as_the_clean_ones(messy_raw, tmp_path
     # The end of the run names what the quarantine holds, per table and reason.
     held = {name: acc for name, acc in manifest["intake"].items() if acc["quarantined"]}
     line = next(x for x in done.stdout.splitlines() if x.startswith("  quarantine: "))
-    assert line.startswith(f"  quarantine: {sum(a['quarantined'] for a in held.values()):,} records held out of the landing tables (")
+    assert line.startswith(
+        f"  quarantine: {sum(a['quarantined'] for a in held.values()):,} records held out of the landing tables ("
+    )
     for name, acc in held.items():
         reasons = ", ".join(f"{r} {n:,}" for r, n in acc["quarantine_reasons"].items())
         assert f"{name} {acc['quarantined']:,}: {reasons}" in line
@@ -239,6 +266,8 @@ def test_messy_exports_build_the_same_lake_as_the_clean_ones(messy_raw, tmp_path
         assert accounting["balanced"] and accounting["landed"] == LANDING[landing_table(source)]
         assert accounting["quarantine_reasons"] == dict(sorted((+reasons).items())), source
         assert accounting["duplicates_dropped"] == duplicates, source
-        assert {"not_json", "truncated", "bad_type", "missing_required_field"} <= set(reasons), source
+        assert {"not_json", "truncated", "bad_type", "missing_required_field"} <= set(reasons), (
+            source
+        )
     assert "superseded" in manifest["intake"]["customer_landing"]["quarantine_reasons"]
     assert fingerprints(spark, lake) == clean_fingerprints("strict", engine)

@@ -37,7 +37,20 @@ def customers(spark, rows):
     full = []
     for row in rows:
         email, serial, consent, phone, birthday = (*row, "8015551212", "1990-01-01")[:5]
-        full.append((email.split("@")[0], email, phone, birthday, serial, REGISTERED, REGISTERED, consent, None, None))
+        full.append(
+            (
+                email.split("@")[0],
+                email,
+                phone,
+                birthday,
+                serial,
+                REGISTERED,
+                REGISTERED,
+                consent,
+                None,
+                None,
+            )
+        )
     return spark.createDataFrame(full, spark_schema(CUSTOMER_COLUMNS))
 
 
@@ -136,7 +149,9 @@ def test_range_bounds_are_inclusive(spark):
 
 
 def test_expression_fails_where_false_or_null(spark):
-    rule = R.holds("same_instant", "sensorReadingTime = timestamp", columns=("sensorReadingTime", "timestamp"))
+    rule = R.holds(
+        "same_instant", "sensorReadingTime = timestamp", columns=("sensorReadingTime", "timestamp")
+    )
     good = frame(spark, [(5, 5), (7, 7)], "sensorReadingTime bigint, timestamp bigint")
     bad = frame(spark, [(5, 5), (5, 6), (5, None)], "sensorReadingTime bigint, timestamp bigint")
     assert outcome(check(good, rule), "same_instant") == ("passed", 0)
@@ -158,7 +173,9 @@ def test_referential_integrity_compound_key(spark):
     rule = R.references(("s", "t"), "ref", ("serial", "time"), name="known_pair")
     ref = frame(spark, [("d1", 1), ("d2", 2)], "serial string, time bigint")
     good = frame(spark, [("d1", 1), ("d2", 2)], "s string, t bigint")
-    bad = frame(spark, [("d1", 1), ("d1", 2)], "s string, t bigint")  # both parts exist, the pair does not
+    bad = frame(
+        spark, [("d1", 1), ("d1", 2)], "s string, t bigint"
+    )  # both parts exist, the pair does not
     assert outcome(check(good, rule, others={"ref": ref}), "known_pair") == ("passed", 0)
     assert outcome(check(bad, rule, others={"ref": ref}), "known_pair") == ("failed", 1)
 
@@ -170,7 +187,10 @@ def test_schema_equals_declared(spark):
     retyped = good.withColumn("distanceFromObject", good.distanceFromObject.cast("double"))
     reordered = good.select("serialNumber", "sensorReadingTime", "distanceFromObject")
     assert outcome(check(good, rule), "schema_matches_declared") == ("passed", None)
-    assert result(check(extra, rule), "schema_matches_declared")["detail"] == "undeclared column email string"
+    assert (
+        result(check(extra, rule), "schema_matches_declared")["detail"]
+        == "undeclared column email string"
+    )
     assert result(check(retyped, rule), "schema_matches_declared")["detail"] == (
         "column distanceFromObject is double, declared int"
     )
@@ -190,21 +210,39 @@ def test_forbidden_columns(spark):
 def test_row_count_relation_to_another_table(spark):
     rule = R.row_count("<=", reference="landing", name="rows_at_most_landing")
     landing = frame(spark, [(1,), (2,)], "v int")
-    assert outcome(check(landing.limit(1), rule, others={"landing": landing}), "rows_at_most_landing") == ("passed", None)
-    assert outcome(check(landing, rule, others={"landing": landing}), "rows_at_most_landing") == ("passed", None)
+    assert outcome(
+        check(landing.limit(1), rule, others={"landing": landing}), "rows_at_most_landing"
+    ) == ("passed", None)
+    assert outcome(check(landing, rule, others={"landing": landing}), "rows_at_most_landing") == (
+        "passed",
+        None,
+    )
     more = frame(spark, [(1,), (2,), (3,)], "v int")
     report = check(more, rule, others={"landing": landing})
     assert outcome(report, "rows_at_most_landing") == ("failed", None)
-    assert result(report, "rows_at_most_landing")["detail"] == "3 rows <= 2 (rows of landing): does not hold"
+    assert (
+        result(report, "rows_at_most_landing")["detail"]
+        == "3 rows <= 2 (rows of landing): does not hold"
+    )
 
 
 def test_row_count_of_distinct_customers(spark):
-    rule = R.row_count("<=", reference="trusted", distinct="serial", name="customers_at_most_trusted")
+    rule = R.row_count(
+        "<=", reference="trusted", distinct="serial", name="customers_at_most_trusted"
+    )
     trusted = frame(spark, [("d1",), ("d2",)], "serial string")
-    good = frame(spark, [("d1", 1), ("d1", 2), ("d2", 3)], "serial string, t int")  # 3 rows, 2 customers
+    good = frame(
+        spark, [("d1", 1), ("d1", 2), ("d2", 3)], "serial string, t int"
+    )  # 3 rows, 2 customers
     bad = frame(spark, [("d1", 1), ("d2", 2), ("d3", 3)], "serial string, t int")
-    assert outcome(check(good, rule, others={"trusted": trusted}), "customers_at_most_trusted") == ("passed", None)
-    assert outcome(check(bad, rule, others={"trusted": trusted}), "customers_at_most_trusted") == ("failed", None)
+    assert outcome(check(good, rule, others={"trusted": trusted}), "customers_at_most_trusted") == (
+        "passed",
+        None,
+    )
+    assert outcome(check(bad, rule, others={"trusted": trusted}), "customers_at_most_trusted") == (
+        "failed",
+        None,
+    )
 
 
 def test_row_count_constant(spark):
@@ -221,7 +259,9 @@ def test_group_size_outside_the_usual_range(spark):
     assert outcome(check(good, rule), "readings_per_customer_usual") == ("passed", 0)
     report = check(bad, rule)
     assert outcome(report, "readings_per_customer_usual") == ("warned", 30)
-    assert result(report, "readings_per_customer_usual")["detail"].startswith("1 of 5 customers outside the usual 10 to 10")
+    assert result(report, "readings_per_customer_usual")["detail"].startswith(
+        "1 of 5 customers outside the usual 10 to 10"
+    )
 
 
 def test_free_sql_with_another_table(spark):
@@ -246,9 +286,13 @@ def test_free_sql_with_another_table(spark):
 
 def test_quarantine_moves_failing_rows_out_with_their_rules(spark):
     complete = R.complete("x", severity=R.QUARANTINE, name="reading_complete")
-    known = R.references("user", "people", "email", severity=R.QUARANTINE, name="reading_owner_known")
+    known = R.references(
+        "user", "people", "email", severity=R.QUARANTINE, name="reading_owner_known"
+    )
     people = frame(spark, [("a",)], "email string")
-    df = frame(spark, [("a", 1.0), ("a", None), ("zed", 1.0), ("zed", None)], "user string, x double")
+    df = frame(
+        spark, [("a", 1.0), ("a", None), ("zed", 1.0), ("zed", None)], "user string, x double"
+    )
     report = check(df, complete, known, others={"people": people})
     assert outcome(report, "reading_complete") == ("quarantined", 2)
     assert outcome(report, "reading_owner_known") == ("quarantined", 2)
@@ -282,7 +326,9 @@ def test_errors_fail_and_warnings_only_report(spark):
     assert [r["rule"] for r in report.errors] == ["t_complete"]
     assert [r["rule"] for r in report.warnings] == ["u_unique"]
     assert not report.ok
-    with pytest.raises(quality.QualityError, match=r"t: 1 quality rule\(s\) failed: t_complete") as raised:
+    with pytest.raises(
+        quality.QualityError, match=r"t: 1 quality rule\(s\) failed: t_complete"
+    ) as raised:
         report.raise_for_errors()
     assert raised.value.failures == report.errors
     warned_only = check(df, R.unique("u", severity=R.WARN))
@@ -338,7 +384,9 @@ def test_rule_on_a_missing_column_is_reported_not_raised(spark):
 
 
 def test_simple_rules_share_one_aggregation_pass(spark):
-    df = frame(spark, [("a@x.com", 1, 0.0), ("b@x.com", None, 2.0)], "email string, t bigint, x double").cache()
+    df = frame(
+        spark, [("a@x.com", 1, 0.0), ("b@x.com", None, 2.0)], "email string, t bigint, x double"
+    ).cache()
     df.count()
     many = [
         R.complete("t"),
@@ -406,9 +454,14 @@ def test_policy_specific_rules():
     strict_only = {"no_direct_identifiers", "reading_of_device_owner", "reading_not_before_consent"}
     assert strict_only <= strict and not strict_only & udacity
     assert {"user_complete", "reading_of_consenting_customer"} <= udacity - strict
-    assert quality.tables_needed("machine_learning_curated", "strict") == {"customer_trusted", "accelerometer_trusted"}
+    assert quality.tables_needed("machine_learning_curated", "strict") == {
+        "customer_trusted",
+        "accelerometer_trusted",
+    }
     assert quality.tables_needed("machine_learning_curated", "udacity") == {"customer_trusted"}
-    assert "reading_not_before_consent" not in {r.name for r in quality.rules_for("accelerometer_trusted", "udacity")}
+    assert "reading_not_before_consent" not in {
+        r.name for r in quality.rules_for("accelerometer_trusted", "udacity")
+    }
 
 
 def test_customer_landing_findings(spark):
@@ -434,7 +487,9 @@ def build(spark, policy):
 
     a consented at T (device d1), b at T + 10 (device d2), c never (device d3).
     """
-    landing_customers = customers(spark, [("a@x.com", "d1", T), ("b@x.com", "d2", T + 10), ("c@x.com", "d3", None)])
+    landing_customers = customers(
+        spark, [("a@x.com", "d1", T), ("b@x.com", "d2", T + 10), ("c@x.com", "d3", None)]
+    )
     landing_readings = readings(
         spark,
         [
@@ -444,12 +499,24 @@ def build(spark, policy):
             ("c@x.com", T + 20, 0.0, 0.0, 1.0),
         ],
     )
-    landing_steps = steps(spark, [(T - 1, "d1", 200), (T + 20, "d1", 210), (T + 20, "d2", 220), (T + 20, "d3", 230)])
-    t = {"customer_landing": landing_customers, "accelerometer_landing": landing_readings, "step_trainer_landing": landing_steps}
+    landing_steps = steps(
+        spark, [(T - 1, "d1", 200), (T + 20, "d1", 210), (T + 20, "d2", 220), (T + 20, "d3", 230)]
+    )
+    t = {
+        "customer_landing": landing_customers,
+        "accelerometer_landing": landing_readings,
+        "step_trainer_landing": landing_steps,
+    }
     t["customer_trusted"] = consenting_customers(t["customer_landing"], policy)
-    t["accelerometer_trusted"] = consented_accelerometer_readings(t["accelerometer_landing"], t["customer_trusted"], policy)
-    t["customer_curated"] = customers_with_readings(t["customer_trusted"], t["accelerometer_trusted"], policy)
-    t["step_trainer_trusted"] = consented_step_trainer_readings(t["step_trainer_landing"], t["customer_curated"], policy)
+    t["accelerometer_trusted"] = consented_accelerometer_readings(
+        t["accelerometer_landing"], t["customer_trusted"], policy
+    )
+    t["customer_curated"] = customers_with_readings(
+        t["customer_trusted"], t["accelerometer_trusted"], policy
+    )
+    t["step_trainer_trusted"] = consented_step_trainer_readings(
+        t["step_trainer_landing"], t["customer_curated"], policy
+    )
     t["machine_learning_curated"] = machine_learning_readings(
         t["step_trainer_trusted"], t["accelerometer_trusted"], t["customer_curated"], policy
     )
@@ -459,7 +526,10 @@ def build(spark, policy):
 @pytest.fixture(scope="module")
 def lakes(spark):
     """The tiny lake built under each policy, cached once for the module."""
-    built = {policy: {name: df.cache() for name, df in build(spark, policy).items()} for policy in ("strict", "udacity")}
+    built = {
+        policy: {name: df.cache() for name, df in build(spark, policy).items()}
+        for policy in ("strict", "udacity")
+    }
     yield built
     for tables in built.values():
         for df in tables.values():
@@ -487,12 +557,25 @@ def test_a_correct_build_passes_every_error_rule(lakes, policy):
 def test_strict_invariants_reject_what_udacity_allows(lakes):
     t = lakes["udacity"]
     needed = lambda name: {o: t[o] for o in quality.tables_needed(name, "strict")}  # noqa: E731
-    accel = quality.evaluate("accelerometer_trusted", t["accelerometer_trusted"], "strict", needed("accelerometer_trusted"))
-    assert [(r["rule"], r["rows_failing"]) for r in accel.errors] == [("reading_not_before_consent", 1)]
-    steps_ = quality.evaluate("step_trainer_trusted", t["step_trainer_trusted"], "strict", needed("step_trainer_trusted"))
-    assert [(r["rule"], r["rows_failing"]) for r in steps_.errors] == [("reading_not_before_consent", 1)]
+    accel = quality.evaluate(
+        "accelerometer_trusted",
+        t["accelerometer_trusted"],
+        "strict",
+        needed("accelerometer_trusted"),
+    )
+    assert [(r["rule"], r["rows_failing"]) for r in accel.errors] == [
+        ("reading_not_before_consent", 1)
+    ]
+    steps_ = quality.evaluate(
+        "step_trainer_trusted", t["step_trainer_trusted"], "strict", needed("step_trainer_trusted")
+    )
+    assert [(r["rule"], r["rows_failing"]) for r in steps_.errors] == [
+        ("reading_not_before_consent", 1)
+    ]
     ml = t["machine_learning_curated"]
-    report = quality.evaluate("machine_learning_curated", ml, "strict", needed("machine_learning_curated"))
+    report = quality.evaluate(
+        "machine_learning_curated", ml, "strict", needed("machine_learning_curated")
+    )
     failed = {r["rule"]: r["rows_failing"] for r in report.errors}
     # udacity pairs d1's and d2's step readings at T+20 with both a's and b's readings.
     assert failed == {
@@ -509,19 +592,32 @@ def test_no_customer_without_consent_in_trusted_or_curated(lakes):
     t = lakes["strict"]
     leaked = t["customer_landing"]  # c has no consent date
     for name in ("customer_trusted", "customer_curated"):
-        report = quality.evaluate_rules(leaked, catalog_rule(name, "strict", "research_consent_present"))
+        report = quality.evaluate_rules(
+            leaked, catalog_rule(name, "strict", "research_consent_present")
+        )
         assert outcome(report, "research_consent_present") == ("failed", 1)
     rule = catalog_rule("accelerometer_trusted", "strict", "reading_of_consenting_customer")
-    report = quality.evaluate_rules(t["accelerometer_landing"], rule, {"customer_trusted": t["customer_trusted"]})
+    report = quality.evaluate_rules(
+        t["accelerometer_landing"], rule, {"customer_trusted": t["customer_trusted"]}
+    )
     assert outcome(report, "reading_of_consenting_customer") == ("failed", 1)
     rule = catalog_rule("step_trainer_trusted", "strict", "device_of_consenting_customer")
-    report = quality.evaluate_rules(t["step_trainer_landing"], rule, {"customer_trusted": t["customer_trusted"]})
+    report = quality.evaluate_rules(
+        t["step_trainer_landing"], rule, {"customer_trusted": t["customer_trusted"]}
+    )
     assert outcome(report, "device_of_consenting_customer") == ("failed", 1)
 
 
 def test_landing_quarantine_of_unusable_readings(spark):
     people = customers(spark, [("a@x.com", "d1", T)])
-    df = readings(spark, [("a@x.com", T, 0.0, 0.0, 0.0), ("a@x.com", T + 1, None, 0.0, 0.0), ("ghost@x.com", T, 1.0, 0.0, 0.0)])
+    df = readings(
+        spark,
+        [
+            ("a@x.com", T, 0.0, 0.0, 0.0),
+            ("a@x.com", T + 1, None, 0.0, 0.0),
+            ("ghost@x.com", T, 1.0, 0.0, 0.0),
+        ],
+    )
     report = quality.evaluate("accelerometer_landing", df, "strict", {"customer_landing": people})
     assert report.errors == []
     assert rows_of(report.passing) == [("a@x.com", T, 0.0, 0.0, 0.0)]
@@ -575,7 +671,11 @@ def split_top_level(body: str) -> list[str]:
 @pytest.mark.parametrize("policy", ["strict", "udacity"])
 def test_dqdl_has_one_well_formed_ruleset_per_table(policy):
     text = quality.dqdl_rulesets(policy)
-    rulesets = re.findall(r"^# (\w+) \(\w+ zone, policy (\w+)\)\n(?:#[^\n]*\n)*Rules = \[\n(.*?)\n\]$", text, re.S | re.M)
+    rulesets = re.findall(
+        r"^# (\w+) \(\w+ zone, policy (\w+)\)\n(?:#[^\n]*\n)*Rules = \[\n(.*?)\n\]$",
+        text,
+        re.S | re.M,
+    )
     assert [name for name, _, _ in rulesets] == list(TABLES)
     for name, declared_policy, body in rulesets:
         assert declared_policy == policy
@@ -591,22 +691,39 @@ def test_dqdl_of_each_kind():
     assert dqdl(R.complete("email")) == 'IsComplete "email"'
     assert dqdl(R.complete("x", "y")) == '(IsComplete "x") and (IsComplete "y")'
     assert dqdl(R.unique("user", "timestamp")) == 'IsUnique "user" "timestamp"'
-    assert dqdl(R.allowed("x", values=(-1, 0, 1), name="a")) == 'ColumnValues "x" in [-1, 0, 1] where "`x` is not null"'
-    assert dqdl(R.allowed("e", pattern='a\\.b"', name="p")) == 'ColumnValues "e" matches "a\\\\.b\\"" where "`e` is not null"'
+    assert (
+        dqdl(R.allowed("x", values=(-1, 0, 1), name="a"))
+        == 'ColumnValues "x" in [-1, 0, 1] where "`x` is not null"'
+    )
+    assert (
+        dqdl(R.allowed("e", pattern='a\\.b"', name="p"))
+        == 'ColumnValues "e" matches "a\\\\.b\\"" where "`e` is not null"'
+    )
     assert dqdl(R.in_range("d", min=0, name="r")) == 'ColumnValues "d" >= 0 where "`d` is not null"'
     assert dqdl(R.references("user", "customer_trusted", "email", name="ri")) == (
         'ReferentialIntegrity "user" "customer_trusted.email" = 1.0'
     )
-    assert dqdl(R.references(("a", "b"), "ref", ("c", "d"), name="ri")) == 'ReferentialIntegrity "a,b" "ref.{c,d}" = 1.0'
-    assert dqdl(R.row_count("<=", reference="customer_landing", name="n")) == 'RowCountMatch "customer_landing" <= 1.0'
+    assert (
+        dqdl(R.references(("a", "b"), "ref", ("c", "d"), name="ri"))
+        == 'ReferentialIntegrity "a,b" "ref.{c,d}" = 1.0'
+    )
+    assert (
+        dqdl(R.row_count("<=", reference="customer_landing", name="n"))
+        == 'RowCountMatch "customer_landing" <= 1.0'
+    )
     assert dqdl(R.row_count(">", value=0, name="n")) == "RowCount > 0"
     assert dqdl(R.holds("h", "a = b", columns=("a", "b"))) == (
         'CustomSql "select count(*) from primary where not coalesce(a = b, false)" = 0'
     )
-    assert dqdl(R.sql("s", "select * from {primary} p left semi join {other} o on p.k = o.k"), database="db") == (
+    assert dqdl(
+        R.sql("s", "select * from {primary} p left semi join {other} o on p.k = o.k"), database="db"
+    ) == (
         'CustomSql "select count(*) from (select * from primary p left semi join db.other o on p.k = o.k)" = 0'
     )
-    assert dqdl(R.forbids("email", "user", name="f")) == 'ColumnNamesMatchPattern "^(?!(email|user)$).*$"'
+    assert (
+        dqdl(R.forbids("email", "user", name="f"))
+        == 'ColumnNamesMatchPattern "^(?!(email|user)$).*$"'
+    )
     assert dqdl(R.matches_schema((("a", "string"), ("b", "int")))) == (
         '(ColumnCount = 2) and (ColumnExists "a") and (ColumnExists "b")'
     )
@@ -624,7 +741,10 @@ def test_dqdl_of_the_issue_examples():
         "CustomSql",
     ):
         assert line in strict
-    assert "no_direct_identifiers" in strict and "no_direct_identifiers" not in quality.dqdl_rulesets("udacity")
+    assert (
+        "no_direct_identifiers" in strict
+        and "no_direct_identifiers" not in quality.dqdl_rulesets("udacity")
+    )
 
 
 def test_dqdl_lists_rules_without_an_equivalent(monkeypatch):
@@ -637,5 +757,9 @@ def test_dqdl_lists_rules_without_an_equivalent(monkeypatch):
 def test_ml_columns_are_declared_without_identifiers():
     # The privacy rule and the declared strict schema agree.
     names = {c for c, _ in MACHINE_LEARNING_COLUMNS}
-    forbidden = next(r for r in quality.rules_for("machine_learning_curated", "strict") if r.name == "no_direct_identifiers")
+    forbidden = next(
+        r
+        for r in quality.rules_for("machine_learning_curated", "strict")
+        if r.name == "no_direct_identifiers"
+    )
     assert not names & set(forbidden.params["forbidden"])

@@ -29,25 +29,53 @@ def manifest(status="succeeded", **overrides):
         "lake_dir": "/tmp/lake",
         "seconds": 75.25,
         "tables": {
-            "customer_landing": {"zone": "landing", "rows": 956, "snapshot_id": 4242424242, "path": "/tmp/lake/landing/customer_landing"},
+            "customer_landing": {
+                "zone": "landing",
+                "rows": 956,
+                "snapshot_id": 4242424242,
+                "path": "/tmp/lake/landing/customer_landing",
+            },
             "accelerometer_landing": {"zone": "landing", "rows": 81273, "path": "/x"},
             "machine_learning_curated": {"zone": "curated", "rows": 1234567, "path": "/y"},
         },
         "intake": {
             "accelerometer_landing": {
-                "source": "accelerometer", "read": 81280, "landed": 81273, "quarantined": 5,
-                "duplicates_dropped": 2, "quarantine_reasons": {"truncated": 3, "not_json": 2}, "balanced": True,
+                "source": "accelerometer",
+                "read": 81280,
+                "landed": 81273,
+                "quarantined": 5,
+                "duplicates_dropped": 2,
+                "quarantine_reasons": {"truncated": 3, "not_json": 2},
+                "balanced": True,
             }
         },
         "quality": {
             "customer_landing": [
-                {"rule": "email_complete", "severity": "error", "rows_checked": 956, "rows_failing": 0, "outcome": "passed"},
-                {"rule": "phone_unique", "severity": "warn", "rows_checked": 956, "rows_failing": 9560, "outcome": "warned",
-                 "detail": "most repeated <phone>"},
+                {
+                    "rule": "email_complete",
+                    "severity": "error",
+                    "rows_checked": 956,
+                    "rows_failing": 0,
+                    "outcome": "passed",
+                },
+                {
+                    "rule": "phone_unique",
+                    "severity": "warn",
+                    "rows_checked": 956,
+                    "rows_failing": 9560,
+                    "outcome": "warned",
+                    "detail": "most repeated <phone>",
+                },
             ]
         },
         "steps": [
-            {"name": name, "notebook": f"{name}.ipynb", "status": "succeeded", "seconds": 1.5 + i, "html": f"{name}.html"}
+            {
+                "name": name,
+                "notebook": f"{name}.ipynb",
+                "status": "succeeded",
+                "seconds": 1.5 + i,
+                "html": f"{name}.html",
+            }
             for i, name in enumerate(STEPS)
         ],
     }
@@ -60,9 +88,18 @@ def run_dir(tmp_path):
     folder = tmp_path / "runs" / "20240101T000000Z-strict-abcd"
     (folder / "figures").mkdir(parents=True)
     for name in ("funnel", "signal", "zz_extra"):
-        (folder / "figures" / f"{name}.png").write_bytes(PNG + name.encode())  # distinct bytes per figure
+        (folder / "figures" / f"{name}.png").write_bytes(
+            PNG + name.encode()
+        )  # distinct bytes per figure
     (folder / "figures" / "captions.json").write_text(
-        json.dumps({"funnel": {"title": "Consent funnel", "caption": "Consent keeps 482 of 956 customers."}})
+        json.dumps(
+            {
+                "funnel": {
+                    "title": "Consent funnel",
+                    "caption": "Consent keeps 482 of 956 customers.",
+                }
+            }
+        )
     )
     return folder
 
@@ -87,12 +124,17 @@ def test_index_embeds_every_figure_and_links_its_png(run_dir):
         assert f"data:image/png;base64,{data}" in page
         assert f'href="figures/{name}.png"' in page
     assert page.count("<img ") == 3
-    assert "Consent keeps 482 of 956 customers." in page  # the computed caption travels with its figure
+    assert (
+        "Consent keeps 482 of 956 customers." in page
+    )  # the computed caption travels with its figure
     # the funnel sits with the row counts, before the analysis section; the others in the analysis's order
-    assert page.index('id="fig-funnel"') < page.index("id='analysis'") < page.index('id="fig-signal"') < page.index(
-        'id="fig-zz_extra"'
+    assert (
+        page.index('id="fig-funnel"')
+        < page.index("id='analysis'")
+        < page.index('id="fig-signal"')
+        < page.index('id="fig-zz_extra"')
     )
-    assert "src=\"figures/" not in page  # nothing depends on the PNG files being next to the page
+    assert 'src="figures/' not in page  # nothing depends on the PNG files being next to the page
 
 
 def test_figures_come_in_the_order_the_analysis_saved_them_then_by_name(run_dir):
@@ -110,10 +152,15 @@ def test_figures_come_in_the_order_the_analysis_saved_them_then_by_name(run_dir)
 def test_index_shows_the_manifest_counts_formatted_and_right_aligned(run_dir):
     page = report.write_index(run_dir, manifest()).read_text()
     for formatted in ("956", "81,273", "1,234,567", "81,280", "9,560"):
-        assert f"<td class='num'>{formatted}</td>" in page or f"<td class='num hot'>{formatted}</td>" in page
+        assert (
+            f"<td class='num'>{formatted}</td>" in page
+            or f"<td class='num hot'>{formatted}</td>" in page
+        )
     assert "81273" not in page.replace("rows=81273", "")
     assert "<td class='snapshot'><code>4242424242</code></td>" in page  # each table's snapshot id
-    assert page.count("<td class='snapshot'><code>—</code></td>") == 2  # none recorded for the others
+    assert (
+        page.count("<td class='snapshot'><code>—</code></td>") == 2
+    )  # none recorded for the others
     assert "<td class='num hot'>5</td>" in page  # quarantined rows stand out
     assert "truncated: 3, not_json: 2" in page
     assert "phone_unique" in page and 'class="badge warn">warned<' in page
@@ -123,7 +170,9 @@ def test_index_shows_the_manifest_counts_formatted_and_right_aligned(run_dir):
 
 def test_index_of_a_failed_run_shows_the_status_and_the_failing_steps_error(run_dir):
     failed = manifest(status="failed")
-    failed["steps"][1].update(status="failed", error='cell [3] ("x = 1/0"): ZeroDivisionError: division by zero')
+    failed["steps"][1].update(
+        status="failed", error='cell [3] ("x = 1/0"): ZeroDivisionError: division by zero'
+    )
     failed["steps"] = failed["steps"][:2]
     page = report.write_index(run_dir, failed).read_text()
     assert 'class="badge bad">failed<' in page
@@ -149,9 +198,16 @@ def _notebook(path, code="print('the answer')", output="the answer\n"):
 
 
 def test_export_reports_writes_a_reader_and_an_engineer_page_per_notebook(tmp_path):
-    _notebook(tmp_path / "00_raw_to_landing.ipynb", code="secret_code_marker = 42\nprint('the answer')")
+    _notebook(
+        tmp_path / "00_raw_to_landing.ipynb", code="secret_code_marker = 42\nprint('the answer')"
+    )
     exported = report.export_reports(tmp_path, ["00_raw_to_landing", "01_not_executed"])
-    assert exported == {"00_raw_to_landing": {"html": "00_raw_to_landing.html", "code_html": "00_raw_to_landing.code.html"}}
+    assert exported == {
+        "00_raw_to_landing": {
+            "html": "00_raw_to_landing.html",
+            "code_html": "00_raw_to_landing.code.html",
+        }
+    }
     reader = (tmp_path / "00_raw_to_landing.html").read_text()
     engineer = (tmp_path / "00_raw_to_landing.code.html").read_text()
     assert "the answer" in reader and "the answer" in engineer
@@ -184,12 +240,23 @@ def test_refresh_re_exports_the_latest_run(tmp_path):
     runs = tmp_path / "runs"
     folder = runs / "r1"
     folder.mkdir(parents=True)
-    m = manifest(steps=[{"name": "00_raw_to_landing", "notebook": "00_raw_to_landing.ipynb", "status": "succeeded", "seconds": 2.0}])
+    m = manifest(
+        steps=[
+            {
+                "name": "00_raw_to_landing",
+                "notebook": "00_raw_to_landing.ipynb",
+                "status": "succeeded",
+                "seconds": 2.0,
+            }
+        ]
+    )
     (folder / "manifest.json").write_text(json.dumps(m))
     _notebook(folder / "00_raw_to_landing.ipynb")
     index = report.refresh(RunFolder.find(runs))
     assert index == folder / "index.html"
-    assert (folder / "00_raw_to_landing.html").exists() and (folder / "00_raw_to_landing.code.html").exists()
+    assert (folder / "00_raw_to_landing.html").exists() and (
+        folder / "00_raw_to_landing.code.html"
+    ).exists()
     assert 'href="00_raw_to_landing.code.html"' in index.read_text()
     with pytest.raises(FileNotFoundError):
         report.refresh(RunFolder.find(runs, "no-such-run"))
@@ -204,22 +271,37 @@ def test_index_of_a_run_with_nothing_new_shows_the_lake_and_the_runs_that_built_
         t["run"] = built
     m["tables"]["machine_learning_curated"]["run"] = None  # a lake from before runs were recorded
     m["steps"] = [
-        {"name": name, "notebook": "", "status": "succeeded", "skipped": "up to date", "seconds": 0.0, "run": built}
+        {
+            "name": name,
+            "notebook": "",
+            "status": "succeeded",
+            "skipped": "up to date",
+            "seconds": 0.0,
+            "run": built,
+        }
         for name in STEPS
     ]
     page = report.write_index(run_dir, m).read_text()
     assert "Nothing new:" in page and "This page shows the lake as it is" in page
     assert page.count('class="badge ok">up to date<') == 3 and "0.0 s" not in page
-    assert f'href="../{built}/00_raw_to_landing.html"' in page  # the report of the run that last ran it
+    assert (
+        f'href="../{built}/00_raw_to_landing.html"' in page
+    )  # the report of the run that last ran it
     assert page.count(f"<td class='built'>run {built}</td>") == 2
     assert "<td class='built'>—</td>" in page
-    assert "No intake accounting recorded." not in page and "No data-quality results recorded." not in page
+    assert (
+        "No intake accounting recorded." not in page
+        and "No data-quality results recorded." not in page
+    )
     assert "81,280" in page and "phone_unique" in page
 
 
 def test_index_of_an_interrupted_run_says_where_and_how_to_resume(run_dir):
     m = manifest(status="interrupted")
-    m["steps"][1].update(status="interrupted", error='interrupted (SIGINT) in cell [4] ("report = step.publish(...)")')
+    m["steps"][1].update(
+        status="interrupted",
+        error='interrupted (SIGINT) in cell [4] ("report = step.publish(...)")',
+    )
     m["steps"] = m["steps"][:2]
     m["tables"]["customer_landing"]["run"] = m["run_id"]
     page = report.write_index(run_dir, m).read_text()
@@ -246,13 +328,20 @@ def test_a_run_with_nothing_new_reports_the_lake_as_it_is(tmp_path, clean_builds
     RunFolder(runs / built["run_id"]).write_manifest({**built, "lake_dir": str(lake)})
     done = stedi_run(lake, runs)
     assert "nothing new" in done.stdout and done.stdout.count("up to date, skipped") == 7
-    assert f"  customer_curated          curated   {built['tables']['customer_curated']['rows']:>10,}  built by run {built['run_id']}" in done.stdout
-    assert "  quarantine: no record held out of the landing tables\n" in done.stdout  # the real exports: none
+    assert (
+        f"  customer_curated          curated   {built['tables']['customer_curated']['rows']:>10,}  built by run {built['run_id']}"
+        in done.stdout
+    )
+    assert (
+        "  quarantine: no record held out of the landing tables\n" in done.stdout
+    )  # the real exports: none
     folder = RunFolder.latest(runs)
     assert folder.run_id != built["run_id"]
     manifest = folder.read_manifest()
     assert manifest["status"] == "succeeded"
-    assert {s["name"]: s.get("run") for s in manifest["steps"]} == {s["name"]: built["run_id"] for s in built["steps"]}
+    assert {s["name"]: s.get("run") for s in manifest["steps"]} == {
+        s["name"]: built["run_id"] for s in built["steps"]
+    }
     assert {n: (t["rows"], t["run"]) for n, t in manifest["tables"].items()} == {
         n: (t["rows"], built["run_id"]) for n, t in built["tables"].items()
     }

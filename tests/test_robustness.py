@@ -13,7 +13,16 @@ import shutil
 import nbformat
 import pytest
 
-from lakes import AFTER_LANDING, ZONE_STEPS_ONLY, copy_lake, fingerprints, kill_everything, start_run, stedi_run, wait_for
+from lakes import (
+    AFTER_LANDING,
+    ZONE_STEPS_ONLY,
+    copy_lake,
+    fingerprints,
+    kill_everything,
+    start_run,
+    stedi_run,
+    wait_for,
+)
 from stedi import config
 from stedi.lake.lock import LOCK_FILE, LakeBusy, LakeLock
 from stedi.core.tables import table
@@ -23,7 +32,6 @@ from stedi.lake.iceberg import RUN_ID, IcebergLake
 from stedi.run.folder import RunFolder
 from stedi.run.pipeline import ZONE_STEPS
 from stedi.core.tables import TABLES
-
 
 
 def _latest_manifest(runs) -> dict | None:
@@ -39,7 +47,11 @@ def _leftovers(lake_dir) -> dict[str, list[str]]:
     opened = IcebergLake(None, str(lake_dir))
     found = {}
     for name in opened.names():
-        stray = [f for f in icefiles.unreachable(opened.table(name)) if f"/{config.ICEBERG_DATA_DIR}/" in f]
+        stray = [
+            f
+            for f in icefiles.unreachable(opened.table(name))
+            if f"/{config.ICEBERG_DATA_DIR}/" in f
+        ]
         if stray:
             found[name] = stray
     return found
@@ -67,7 +79,9 @@ def test_running_twice_gives_the_same_tables(tmp_path, spark, clean_builds, clea
         assert (after[name] == before[name]) == (table(name).zone != "landing"), name
     assert _leftovers(lake) == {}
     again = stedi_run(lake, runs, *ZONE_STEPS_ONLY)
-    assert "nothing new" in again.stdout and fingerprints(spark, lake) == clean_fingerprints("strict")
+    assert "nothing new" in again.stdout and fingerprints(spark, lake) == clean_fingerprints(
+        "strict"
+    )
 
 
 @pytest.mark.e2e
@@ -90,12 +104,16 @@ def test_killed_mid_write_leaves_the_tables_as_they_were_and_resume_completes(
     lake, runs = copy_lake(clean_builds("strict", "spark")[0], tmp_path / "lake"), tmp_path / "runs"
     before = _snapshot_runs(lake)
     staging = lake / "trusted" / "accelerometer_trusted" / config.ICEBERG_DATA_DIR
-    committed = set(staging.glob(f"{config.ICEBERG_STAGE_PREFIX}*"))  # the folders of the committed files
+    committed = set(
+        staging.glob(f"{config.ICEBERG_STAGE_PREFIX}*")
+    )  # the folders of the committed files
     proc = start_run(lake, runs, "--full", "--engine", "spark", *AFTER_LANDING)
     # The moment files of accelerometer_trusted are being staged (written, not committed).
     wait_for(lambda: set(staging.glob(f"{config.ICEBERG_STAGE_PREFIX}*")) - committed, proc)
     kill_everything(proc)
-    assert fingerprints(spark, lake) == strict  # every table whole, as it was: nothing half-committed
+    assert (
+        fingerprints(spark, lake) == strict
+    )  # every table whole, as it was: nothing half-committed
     assert _snapshot_runs(lake) == before
     resumed = stedi_run(lake, runs, "--resume")
     assert "took over the lake lock of run" in resumed.stdout
@@ -112,7 +130,9 @@ def _finished_steps(runs) -> int:
 
 
 @pytest.mark.e2e
-def test_killed_between_steps_then_resumed_equals_a_clean_run(tmp_path, spark, clean_builds, clean_fingerprints):
+def test_killed_between_steps_then_resumed_equals_a_clean_run(
+    tmp_path, spark, clean_builds, clean_fingerprints
+):
     # On Spark, as above: its steps last long enough for the kill to land between two of them.
     strict = clean_fingerprints("strict", "spark")
     lake, runs = copy_lake(clean_builds("strict", "spark")[0], tmp_path / "lake"), tmp_path / "runs"
@@ -173,10 +193,21 @@ def test_a_step_that_writes_no_table_fails_the_run(tmp_path, capsys):
     nb.cells = [c for c in nb.cells if "step.land_all(" not in c.source]
     nbformat.write(nb, path)
     code = main(
-        ["run", "--lake-dir", str(tmp_path / "lake"), "--runs-dir", str(tmp_path / "runs"), "--notebooks-dir", str(notebooks)]
+        [
+            "run",
+            "--lake-dir",
+            str(tmp_path / "lake"),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--notebooks-dir",
+            str(notebooks),
+        ]
     )
     assert code == 1
-    assert "wrote no table customer_landing, accelerometer_landing, step_trainer_landing" in capsys.readouterr().err
+    assert (
+        "wrote no table customer_landing, accelerometer_landing, step_trainer_landing"
+        in capsys.readouterr().err
+    )
     manifest = RunFolder.latest(tmp_path / "runs").read_manifest()
     assert manifest["status"] == "failed"
 
@@ -198,7 +229,9 @@ def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path
 
     raw, lake, runs = tmp_path / "raw", tmp_path / "lake", tmp_path / "runs"
     for source in SOURCES:
-        fx.write_exports(raw, source, [fx.Export("clean.json", fx.json_lines(fx.real_records(source, 200)))])
+        fx.write_exports(
+            raw, source, [fx.Export("clean.json", fx.json_lines(fx.real_records(source, 200)))]
+        )
     garbage = random.Random(2027).randbytes(64 * 1024)
     for path in (raw / "accelerometer" / "x.json", raw / "step_trainer" / "x.csv"):
         path.write_bytes(garbage)
@@ -209,8 +242,13 @@ def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path
     lines = {n: line for n, line in enumerate(garbage.split(b"\n"), 1) if line.strip(b" \t\r\n")}
     for source, name in (("accelerometer", "x.json"), ("step_trainer", "x.csv")):
         accounting = manifest["intake"][f"{source}_landing"]
-        assert accounting["balanced"] and accounting["quarantine_reasons"] == {"not_text": len(lines)}
-        assert accounting["read"] == accounting["landed"] + len(lines) + accounting["duplicates_dropped"]
+        assert accounting["balanced"] and accounting["quarantine_reasons"] == {
+            "not_text": len(lines)
+        }
+        assert (
+            accounting["read"]
+            == accounting["landed"] + len(lines) + accounting["duplicates_dropped"]
+        )
         iceberg = IcebergLake(None, str(lake))  # the quarantine table, read by pyiceberg alone
         rows = iceberg.table(iceberg.quarantine(f"{source}_landing")).scan().to_arrow().to_pylist()
         assert {r["reason"] for r in rows} == {"not_text"}

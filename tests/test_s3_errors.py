@@ -28,8 +28,12 @@ USER = "lake-writer-no-reads"
 
 def _moto_auth(endpoint: str, after: str) -> None:
     """moto's IAM authorization on (after "0" more requests) or off ("inf")."""
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=after.encode(), method="POST",
-                                     headers={"Content-Type": "text/plain"})  # form-encoded, Flask hides the body
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth",
+        data=after.encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )  # form-encoded, Flask hides the body
     urllib.request.urlopen(request).close()
 
 
@@ -40,9 +44,16 @@ def _no_reads(endpoint: str, monkeypatch):
     iam = boto3.client("iam")
     iam.create_user(UserName=USER)
     # moto 5.2 authorizes ListObjectsV2 as the action s3:ListObjectsV2 (AWS: s3:ListBucket): both allowed
-    allowed = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": ["s3:ListBucket", "s3:ListObjectsV2", "s3:PutObject"],
-        "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}]}
+    allowed = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:ListObjectsV2", "s3:PutObject"],
+                "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+            }
+        ],
+    }
     iam.put_user_policy(UserName=USER, PolicyName="no-reads", PolicyDocument=json.dumps(allowed))
     key = iam.create_access_key(UserName=USER)["AccessKey"]
     with monkeypatch.context() as patched:
@@ -60,20 +71,30 @@ def _registry_file() -> str:
 
 
 def test_access_denied_on_the_erasure_registry_is_never_no_requests(aws_env, monkeypatch, capsys):
-    [request] = Erasures.request(LAKE, ["erased@example.com"])  # as the account's owner: the registry exists
+    [request] = Erasures.request(
+        LAKE, ["erased@example.com"]
+    )  # as the account's owner: the registry exists
     with _no_reads(aws_env, monkeypatch):
         # the user can list the lake: what is denied is the read, the set-up works
         assert storage.folder_exists(f"{LAKE}/{erasure.ERASURE_DIR}")
         with pytest.raises(ClientError, match="AccessDenied"):
-            boto3.session.Session().client("s3").get_object(Bucket=BUCKET, Key=_registry_file().split("/", 3)[3])
+            boto3.session.Session().client("s3").get_object(
+                Bucket=BUCKET, Key=_registry_file().split("/", 3)[3]
+            )
         with pytest.raises(StorageError) as denied:
             storage.read_text(_registry_file())
-        assert str(denied.value).startswith(f"S3 GetObject on {_registry_file()} failed: AccessDenied")
+        assert str(denied.value).startswith(
+            f"S3 GetObject on {_registry_file()} failed: AccessDenied"
+        )
         assert "\n" not in str(denied.value)
         with pytest.raises(StorageError, match="AccessDenied"):
             Erasures.load(LAKE)
         capsys.readouterr()
-        err = one_line_error(capsys, main(["erase", "--lake-dir", LAKE, "--email", "other@example.com"]), "AccessDenied")
+        err = one_line_error(
+            capsys,
+            main(["erase", "--lake-dir", LAKE, "--email", "other@example.com"]),
+            "AccessDenied",
+        )
         # the first object the command reads names the failure (whether the lake holds a ledger,
         # then the registry): either way one line, and no request is recorded over what it cannot read
         assert f"S3 GetObject on {LAKE}/" in err
@@ -90,18 +111,29 @@ def test_a_missing_object_is_missing_and_nothing_else_is(aws_env, monkeypatch):
     assert Erasures.load(LAKE).requests == []
 
     def throttled(**kwargs):
-        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject")
+        raise ClientError(
+            {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
+            "GetObject",
+        )
 
     client = storage._s3()
     monkeypatch.setattr(client, "get_object", throttled)
     with pytest.raises(StorageError) as slowed:
         storage.read_text(_registry_file())
-    assert str(slowed.value) == (f"S3 GetObject on {_registry_file()} failed: SlowDown: Please reduce your request rate.")
+    assert str(slowed.value) == (
+        f"S3 GetObject on {_registry_file()} failed: SlowDown: Please reduce your request rate."
+    )
 
 
 def test_no_credentials_is_one_line_naming_the_object(aws_env, monkeypatch, capsys):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
-    with pytest.raises(StorageError, match=f"S3 request on {_registry_file()} failed: Unable to locate credentials"):
+    with pytest.raises(
+        StorageError, match=f"S3 request on {_registry_file()} failed: Unable to locate credentials"
+    ):
         storage.read_text(_registry_file())
-    one_line_error(capsys, main(["erase", "--lake-dir", LAKE, "--email", "x@example.com"]), "Unable to locate credentials")
+    one_line_error(
+        capsys,
+        main(["erase", "--lake-dir", LAKE, "--email", "x@example.com"]),
+        "Unable to locate credentials",
+    )

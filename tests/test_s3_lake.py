@@ -42,7 +42,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.own_lake, pytest.mark.xdist_group("sc
 
 BUCKET = "stedi-s3-lake"
 DATABASE = "stedi_s3_scenario"  # not the default: --database names the Glue database
-LANDING_COUNTS = {"customer_landing": 956, "accelerometer_landing": 81_273, "step_trainer_landing": 28_680}
+LANDING_COUNTS = {
+    "customer_landing": 956,
+    "accelerometer_landing": 81_273,
+    "step_trainer_landing": 28_680,
+}
 QUARANTINES = [quarantine_name(n) for n in LANDING_COUNTS]
 
 
@@ -53,8 +57,17 @@ class Scenario:
         self.raw, self.runs = tmp / "raw", tmp / "runs"
 
     def run(self, *args, check=True) -> subprocess.CompletedProcess:
-        return stedi_run(self.lake, self.runs, "--raw-dir", str(self.raw), "--database", DATABASE, *ZONE_STEPS_ONLY,
-                         *args, check=check)
+        return stedi_run(
+            self.lake,
+            self.runs,
+            "--raw-dir",
+            str(self.raw),
+            "--database",
+            DATABASE,
+            *ZONE_STEPS_ONLY,
+            *args,
+            check=check,
+        )
 
     def tables(self) -> IcebergTables:
         forget_catalogs()  # another process committed: read the catalog afresh
@@ -65,7 +78,9 @@ class Scenario:
         return {t["Name"]: t for page in pages for t in page["TableList"]}
 
     def metadata_locations(self) -> dict[str, str]:
-        return {name: t["Parameters"]["metadata_location"] for name, t in self.glue_tables().items()}
+        return {
+            name: t["Parameters"]["metadata_location"] for name, t in self.glue_tables().items()
+        }
 
     def download(self, name: str) -> Path:
         """Every object of the bucket, as local files, for decoding."""
@@ -96,14 +111,29 @@ def test_day_one_then_a_new_day_on_an_s3_lake_in_the_glue_catalog(s3):
     s3.run()
     manifest = RunFolder.latest(s3.runs).read_manifest()
     assert {n: a["run"]["mode"] for n, a in manifest["intake"].items()} == {
-        "customer_landing": "keep", "accelerometer_landing": "append", "step_trainer_landing": "append"}
+        "customer_landing": "keep",
+        "accelerometer_landing": "append",
+        "step_trainer_landing": "append",
+    }
     day2 = s3.tables()
-    assert {n: day2.rows(n) for n in TABLES} == {**LANDING_COUNTS, **STRICT_COUNTS}  # the README's strict counts
+    assert {n: day2.rows(n) for n in TABLES} == {
+        **LANDING_COUNTS,
+        **STRICT_COUNTS,
+    }  # the README's strict counts
     history = day2.lake.history("accelerometer_landing")
-    assert [h["operation"] for h in history] == ["append", "append"]  # the new day: one append snapshot
-    assert history[0]["snapshot_id"] == day1_snapshot and history[1]["rows_added"] == 81_273 - day1_rows
+    assert [h["operation"] for h in history] == [
+        "append",
+        "append",
+    ]  # the new day: one append snapshot
+    assert (
+        history[0]["snapshot_id"] == day1_snapshot
+        and history[1]["rows_added"] == 81_273 - day1_rows
+    )
     # downstream too: the trusted readings of the new day's rows only, added to day 1's
-    assert [h["operation"] for h in day2.lake.history("accelerometer_trusted")] == ["append", "append"]
+    assert [h["operation"] for h in day2.lake.history("accelerometer_trusted")] == [
+        "append",
+        "append",
+    ]
     glue = s3.glue_tables()
     assert sorted(glue) == sorted([*TABLES, *QUARANTINES])
     assert {t["Parameters"].get("table_type") for t in glue.values()} == {"ICEBERG"}
@@ -113,12 +143,20 @@ def test_day_one_then_a_new_day_on_an_s3_lake_in_the_glue_catalog(s3):
 def test_a_rerun_with_nothing_new_skips_every_step_and_commits_nothing(s3):
     before = s3.metadata_locations()
     done = s3.run()
-    assert done.stdout.count("up to date, skipped") == len(ZONE_STEPS_ONLY[1].split(",")), done.stdout
+    assert done.stdout.count("up to date, skipped") == len(ZONE_STEPS_ONLY[1].split(",")), (
+        done.stdout
+    )
     assert "nothing new" in done.stdout
     assert s3.metadata_locations() == before  # no table got a snapshot
     manifest = RunFolder.latest(s3.runs).read_manifest()
-    assert {n: t["rows"] for n, t in manifest["tables"].items()} == {**LANDING_COUNTS, **STRICT_COUNTS}
-    assert shared_files.read_versioned(f"{s3.lake}/{LOCK_FILE}") == (None, None)  # released at the end
+    assert {n: t["rows"] for n, t in manifest["tables"].items()} == {
+        **LANDING_COUNTS,
+        **STRICT_COUNTS,
+    }
+    assert shared_files.read_versioned(f"{s3.lake}/{LOCK_FILE}") == (
+        None,
+        None,
+    )  # released at the end
 
 
 ERASE = [*STEDI, "erase", "--lake-dir"]
@@ -126,12 +164,22 @@ ERASE = [*STEDI, "erase", "--lake-dir"]
 
 def test_two_erasure_requests_at_once_are_both_kept(s3):
     withdraws, consents, _ = _people()
-    running = [subprocess.Popen([*ERASE, s3.lake, "--email", who["email"]], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=config.PROJECT_ROOT) for who in (withdraws, consents)]
+    running = [
+        subprocess.Popen(
+            [*ERASE, s3.lake, "--email", who["email"]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=config.PROJECT_ROOT,
+        )
+        for who in (withdraws, consents)
+    ]
     done = [(p.wait(timeout=120), *p.communicate()) for p in running]
     assert [code for code, _, _ in done] == [0, 0], done
     registry = Erasures.load(s3.lake)
-    wanted = {keyed_hash(registry.key, normalize_email(who["email"])) for who in (withdraws, consents)}
+    wanted = {
+        keyed_hash(registry.key, normalize_email(who["email"])) for who in (withdraws, consents)
+    }
     assert {r["email_hash"] for r in registry.pending} == wanted
 
 
@@ -139,8 +187,12 @@ def _moto_auth(endpoint: str, after: str) -> None:
     """moto's IAM authorization on (after "0" more requests) or off ("inf")."""
     import urllib.request
 
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=after.encode(), method="POST",
-                                     headers={"Content-Type": "text/plain"})
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth",
+        data=after.encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
     urllib.request.urlopen(request).close()
 
 
@@ -148,19 +200,49 @@ def test_access_denied_on_the_erasure_registry_stops_a_run_with_one_line(s3):
     registry = erasure._path(s3.lake, erasure.REQUESTS_FILE)
     iam = boto3.client("iam")
     iam.create_user(UserName="no-registry")
-    policy = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "*", "Resource": "*"},
-        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{registry[len('s3://'):]}"}]}
-    iam.put_user_policy(UserName="no-registry", PolicyName="no-registry", PolicyDocument=json.dumps(policy))
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{registry[len('s3://') :]}",
+            },
+        ],
+    }
+    iam.put_user_policy(
+        UserName="no-registry", PolicyName="no-registry", PolicyDocument=json.dumps(policy)
+    )
     key = iam.create_access_key(UserName="no-registry")["AccessKey"]
     before = s3.metadata_locations()
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }
     _moto_auth(s3.endpoint, "0")
     try:
         denied = subprocess.run(
-            [*STEDI, "run", "--lake-dir", s3.lake, "--runs-dir", str(s3.tmp / "runs-denied"), "--raw-dir", str(s3.raw),
-             "--database", DATABASE, "--only", "00_raw_to_landing"],
-            capture_output=True, text=True, cwd=config.PROJECT_ROOT, env=env)
+            [
+                *STEDI,
+                "run",
+                "--lake-dir",
+                s3.lake,
+                "--runs-dir",
+                str(s3.tmp / "runs-denied"),
+                "--raw-dir",
+                str(s3.raw),
+                "--database",
+                DATABASE,
+                "--only",
+                "00_raw_to_landing",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=config.PROJECT_ROOT,
+            env=env,
+        )
     finally:
         _moto_auth(s3.endpoint, "inf")
     assert denied.returncode != 0
@@ -175,10 +257,14 @@ def test_a_killed_runs_lock_is_taken_over_a_second_run_stops_and_the_erasure_lea
     lock = f"{s3.lake}/{LOCK_FILE}"
     # A run killed while it held the lake: its lease expired 100 s ago and was never released.
     shared_files.acquire_lease(lock, "killed-run", 1, now=lambda: time.time() - 100)
-    first = start_run(s3.lake, s3.runs, "--raw-dir", str(s3.raw), "--database", DATABASE, *ZONE_STEPS_ONLY)
+    first = start_run(
+        s3.lake, s3.runs, "--raw-dir", str(s3.raw), "--database", DATABASE, *ZONE_STEPS_ONLY
+    )
     try:
         deadline = time.monotonic() + 120
-        while "killed-run" in (shared_files.read_versioned(lock)[0] or "killed-run"):  # until the run holds it
+        while "killed-run" in (
+            shared_files.read_versioned(lock)[0] or "killed-run"
+        ):  # until the run holds it
             assert first.poll() is None and time.monotonic() < deadline, first.communicate()
             time.sleep(0.05)
         second = s3.run(check=False)  # meanwhile
@@ -187,7 +273,9 @@ def test_a_killed_runs_lock_is_taken_over_a_second_run_stops_and_the_erasure_lea
     assert first.returncode == 0, out + err
     assert "took over the lake lock of run killed-run" in out
     assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stdout + second.stderr
-    assert second.stderr.startswith(f"stedi: error: lake {s3.lake} is being written by another run: "), second.stderr
+    assert second.stderr.startswith(
+        f"stedi: error: lake {s3.lake} is being written by another run: "
+    ), second.stderr
     assert "is held by" in second.stderr
     assert shared_files.read_versioned(lock) == (None, None)
 
@@ -195,7 +283,9 @@ def test_a_killed_runs_lock_is_taken_over_a_second_run_stops_and_the_erasure_lea
     tables = s3.tables()
     assert tables.rows("customer_landing") == LANDING_COUNTS["customer_landing"] - 2
     bucket = s3.download("bucket-after-erasure")
-    assert len(list(bucket.rglob("*.avro"))) >= len(TABLES)  # manifests and manifest lists were decoded too
+    assert len(list(bucket.rglob("*.avro"))) >= len(
+        TABLES
+    )  # manifests and manifest lists were decoded too
     for who in (withdraws, consents):
         assert holding(bucket, who["email"]) == []
     assert holding(bucket, withdraws["serialNumber"]) == []
@@ -204,13 +294,24 @@ def test_a_killed_runs_lock_is_taken_over_a_second_run_stops_and_the_erasure_lea
 def test_report_and_history_of_an_s3_lake_and_sql_names_athena(s3, capsys):
     from stedi.cli import main
 
-    assert main(["history", "accelerometer_landing", "--lake-dir", s3.lake, "--database", DATABASE]) == 0
+    assert (
+        main(["history", "accelerometer_landing", "--lake-dir", s3.lake, "--database", DATABASE])
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     latest = RunFolder.latest(s3.runs).path.name
-    assert len(lines) == 2 and latest in lines[1]  # the erasure run forgot the history: one snapshot, its own
+    assert (
+        len(lines) == 2 and latest in lines[1]
+    )  # the erasure run forgot the history: one snapshot, its own
     assert main(["report", "--runs-dir", str(s3.runs)]) == 0
     manifest = RunFolder.latest(s3.runs).read_manifest()
     assert manifest["lake_dir"] == s3.lake and manifest["status"] == "succeeded"
-    refused = subprocess.run([*STEDI, "sql", "SELECT 1", "--lake-dir", s3.lake], capture_output=True, text=True)
-    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "stedi aws query" in refused.stderr
+    refused = subprocess.run(
+        [*STEDI, "sql", "SELECT 1", "--lake-dir", s3.lake], capture_output=True, text=True
+    )
+    assert (
+        refused.returncode == 2
+        and refused.stderr.count("\n") == 1
+        and "stedi aws query" in refused.stderr
+    )
     assert not refused.stdout

@@ -65,8 +65,15 @@ WRITER = textwrap.dedent(
 
 
 def _processes(program: str, *argv_lists) -> list[subprocess.CompletedProcess]:
-    running = [subprocess.Popen([sys.executable, "-c", program, *argv], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for argv in argv_lists]
+    running = [
+        subprocess.Popen(
+            [sys.executable, "-c", program, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argv_lists
+    ]
     done = []
     for process in running:
         out, err = process.communicate(timeout=120)
@@ -112,7 +119,9 @@ def test_of_two_runs_starting_at_once_one_takes_the_lock(place):
 def test_a_killed_runs_lock_is_taken_over_when_its_lease_expires(place):
     where = f"{place}/run.lock"
     clock = [1_000_000.0]
-    killed = shared.acquire_lease(where, "killed-run", 600, now=lambda: clock[0])  # then SIGKILLed: never released
+    killed = shared.acquire_lease(
+        where, "killed-run", 600, now=lambda: clock[0]
+    )  # then SIGKILLed: never released
     with pytest.raises(LeaseHeld, match=r"is held by killed-run until 1970-01-12T13:56:40Z"):
         shared.acquire_lease(where, "next-run", 600, now=lambda: clock[0] + 599)
     clock[0] += 601
@@ -133,7 +142,9 @@ def test_without_conditional_writes_a_shared_file_is_not_written_blindly(aws_env
     the steps of the deployed workflow use one at a time, reads and writes once."""
     where = f"s3://{BUCKET}/lake/_erasure/requests.json"
     monkeypatch.setattr(shared, "conditional_writes", lambda: False)
-    with pytest.raises(StorageError, match=r"has no conditional writes \(If-Match\): cannot change s3://"):
+    with pytest.raises(
+        StorageError, match=r"has no conditional writes \(If-Match\): cannot change s3://"
+    ):
         shared.write_if(where, "x", None)
     assert shared.update_text(where, lambda text: (text or "") + "a") == "a"
     assert shared.update_text(where, lambda text: None) is None

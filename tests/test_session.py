@@ -67,7 +67,9 @@ def _listening(port: int) -> bool:
 def _sail_script(tmp_path, *args, env=None):
     script = tmp_path / "sail_session.py"
     script.write_text(SAIL_SCRIPT)
-    environment = {k: v for k, v in os.environ.items() if k not in ("RUST_LOG", "SPARK_CONNECT_MODE_ENABLED")}
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("RUST_LOG", "SPARK_CONNECT_MODE_ENABLED")
+    }
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, str(script), *args],
@@ -99,7 +101,9 @@ def test_an_unknown_engine_is_refused_naming_the_choices(monkeypatch, given, env
 
 
 def test_glue_runs_spark_only_and_an_unknown_target_is_refused():
-    with pytest.raises(ValueError, match="target glue runs Spark; engine 'sail' runs only on target local"):
+    with pytest.raises(
+        ValueError, match="target glue runs Spark; engine 'sail' runs only on target local"
+    ):
         engine_for("sail", Target.GLUE)
     assert engine_for("", Target.GLUE) == engine_for("spark", Target.GLUE) == Engine.SPARK
     with pytest.raises(ValueError, match="unknown target 'mars'"):
@@ -119,8 +123,12 @@ def test_a_sail_session_starts_in_process_answers_is_reused_and_its_port_closes_
     assert result["same"], "the second call reuses the process's session"
     assert result["children"] == [], "the Sail server is a thread of the process, not a process"
     assert result["sql_rows"] == 5, "%%sql works on a Connect session"
-    assert "engine sail (Sail through Spark Connect, sc://" in done.stdout, "%status shows the engine"
-    assert " INFO " not in done.stderr and " WARN " not in done.stderr, "RUST_LOG=error unless the user sets it"
+    assert "engine sail (Sail through Spark Connect, sc://" in done.stdout, (
+        "%status shows the engine"
+    )
+    assert " INFO " not in done.stderr and " WARN " not in done.stderr, (
+        "RUST_LOG=error unless the user sets it"
+    )
     assert seconds < 60
     assert not _listening(_port(result["address"])), "the server stopped when the process exited"
 
@@ -135,7 +143,11 @@ def test_stopping_sail_closes_its_port_and_a_later_session_starts_a_new_server(t
     done, _ = _sail_script(tmp_path, "--stop")
     assert done.returncode == 0, done.stderr
     stopped = json.loads(done.stdout.splitlines()[-2])
-    assert stopped["again"] is not None and stopped["again"] != stopped["stopped"] and not stopped["same"]
+    assert (
+        stopped["again"] is not None
+        and stopped["again"] != stopped["stopped"]
+        and not stopped["same"]
+    )
 
 
 # -- the local kernel ----------------------------------------------------------------
@@ -149,7 +161,9 @@ def test_the_kernel_spec_fixes_an_engine_only_when_given():
     assert refused.value.code == 2
 
 
-def test_a_kernel_registered_with_sail_opens_sail_sessions_and_leaves_nothing_behind(tmp_path, monkeypatch):
+def test_a_kernel_registered_with_sail_opens_sail_sessions_and_leaves_nothing_behind(
+    tmp_path, monkeypatch
+):
     from jupyter_client.manager import KernelManager
 
     name = "stedi_engine_test"
@@ -164,7 +178,10 @@ def test_a_kernel_registered_with_sail_opens_sail_sessions_and_leaves_nothing_be
         "print(Engine.of(spark), sail_address(), spark.range(3).count())"
     )
     km = KernelManager(kernel_name=name)
-    km.start_kernel(cwd=str(config.PROJECT_ROOT), env={k: v for k, v in os.environ.items() if k != config.ENGINE_ENV})
+    km.start_kernel(
+        cwd=str(config.PROJECT_ROOT),
+        env={k: v for k, v in os.environ.items() if k != config.ENGINE_ENV},
+    )
     shown: list[str] = []
     try:
         client = km.client()

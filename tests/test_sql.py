@@ -76,12 +76,17 @@ def schema_problems(spark, lake_dir, policy: str = "strict") -> dict[str, tuple[
     lake = IcebergTables(spark, str(lake_dir), policy=policy)
     register_information_schema(lake, lake.register_existing())
     [statement] = statements(sql_file("validate_schema.sql"))
-    return {r["table_name"]: (r["layout"], r["problems"], r["detail"]) for r in lake.sql(statement).collect()}
+    return {
+        r["table_name"]: (r["layout"], r["problems"], r["detail"])
+        for r in lake.sql(statement).collect()
+    }
 
 
 def matching(policy: str) -> dict[str, tuple[str, int, str]]:
     """What validate_schema.sql reports for a lake of `policy` whose every table matches its declaration."""
-    return {name: ("any" if t.udacity_columns is None else policy, 0, "") for name, t in TABLES.items()}
+    return {
+        name: ("any" if t.udacity_columns is None else policy, 0, "") for name, t in TABLES.items()
+    }
 
 
 def alter_table(lake_dir: Path, name: str, change) -> None:
@@ -95,17 +100,25 @@ def alter_table(lake_dir: Path, name: str, change) -> None:
         t = lake.catalog.load_table(lake.identifier(name))
     except NoSuchTableError:
         t = lake.ensure(name)
-        t.append(pa.Table.from_pylist([{}], schema=iceberg_schema(lake.place(name).columns).as_arrow()))
+        t.append(
+            pa.Table.from_pylist([{}], schema=iceberg_schema(lake.place(name).columns).as_arrow())
+        )
     with t.update_schema() as update:
         change(update)
     forget_catalogs()
 
 
 def test_validate_schema_declares_the_columns_and_types_of_tables_py():
-    declared = re.findall(r"\('(\w+)', '(\w+)', '(\w+)', '(\w+)'\)", sql_file("validate_schema.sql"))
+    declared = re.findall(
+        r"\('(\w+)', '(\w+)', '(\w+)', '(\w+)'\)", sql_file("validate_schema.sql")
+    )
     expected = []
     for t in TABLES.values():
-        layouts = {"any": t.columns} if t.udacity_columns is None else {p: t.columns_for(p) for p in config.POLICIES}
+        layouts = (
+            {"any": t.columns}
+            if t.udacity_columns is None
+            else {p: t.columns_for(p) for p in config.POLICIES}
+        )
         for layout_name, columns in layouts.items():
             expected += [(t.name, layout_name, name, ATHENA_TYPES[typ]) for name, typ in columns]
     assert declared == expected
@@ -115,7 +128,9 @@ def test_validate_schema_reads_the_default_database():
     assert f"WHERE table_schema = '{config.DEFAULT_DATABASE}'" in sql_file("validate_schema.sql")
 
 
-def test_validate_schema_names_a_changed_type_an_extra_column_and_each_missing_table(spark, tmp_path):
+def test_validate_schema_names_a_changed_type_an_extra_column_and_each_missing_table(
+    spark, tmp_path
+):
     def changed(update):
         update.update_column("distanceFromObject", LongType())  # declared int
         update.add_column("note", StringType())  # not declared
@@ -123,7 +138,9 @@ def test_validate_schema_names_a_changed_type_an_extra_column_and_each_missing_t
     alter_table(tmp_path, "step_trainer_trusted", changed)
     found = schema_problems(spark, tmp_path)
     assert found["step_trainer_trusted"] == (
-        "any", 2, "column distanceFromObject is bigint, declared integer | undeclared column note varchar"
+        "any",
+        2,
+        "column distanceFromObject is bigint, declared integer | undeclared column note varchar",
     )
     missing = {name: v for name, v in found.items() if name != "step_trainer_trusted"}
     assert set(missing) == set(TABLES) - {"step_trainer_trusted"}
@@ -137,10 +154,15 @@ def test_validate_schema_names_a_changed_type_an_extra_column_and_each_missing_t
         (["sql", "/nonexistent/q.sql"], "SQL file /nonexistent/q.sql does not exist"),
         (["sql", "-- only a comment"], "no SQL statement"),
         (["sql", "SELECT 1", "--limit", "0"], "--limit must be at least 1"),
-        (["sql", "SELECT 1", "--lake-dir", "s3://bucket/lake"], "stedi sql reads a local lake; for a lake in S3"),
+        (
+            ["sql", "SELECT 1", "--lake-dir", "s3://bucket/lake"],
+            "stedi sql reads a local lake; for a lake in S3",
+        ),
     ],
 )
-def test_sql_bad_arguments_exit_2_with_one_line_before_any_session(capsys, args, fragment, tmp_path):
+def test_sql_bad_arguments_exit_2_with_one_line_before_any_session(
+    capsys, args, fragment, tmp_path
+):
     argv = args if "--lake-dir" in args else [*args, "--lake-dir", str(tmp_path / "lake")]
     one_line_error(capsys, main(argv), fragment)
     assert not (tmp_path / "lake").exists()
@@ -155,20 +177,32 @@ def test_sql_file_that_is_not_utf8_is_one_line(capsys, tmp_path):
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("policy", config.POLICIES)
-def test_validate_schema_finds_every_table_of_a_clean_build_as_declared(clean_builds, spark, policy):
+def test_validate_schema_finds_every_table_of_a_clean_build_as_declared(
+    clean_builds, spark, policy
+):
     assert schema_problems(spark, clean_builds(policy)[0], policy) == matching(policy)
 
 
 @pytest.mark.e2e
-def test_validate_schema_reports_each_table_rewritten_with_another_schema(clean_builds, spark, tmp_path):
+def test_validate_schema_reports_each_table_rewritten_with_another_schema(
+    clean_builds, spark, tmp_path
+):
     lake = copy_lake(clean_builds("strict")[0], tmp_path / "lake")
-    alter_table(lake, "step_trainer_trusted", lambda u: u.update_column("distanceFromObject", LongType()))
+    alter_table(
+        lake, "step_trainer_trusted", lambda u: u.update_column("distanceFromObject", LongType())
+    )
     alter_table(lake, "customer_curated", lambda u: u.delete_column("phone"))
-    IcebergLake(None, str(lake)).catalog.drop_table((config.DEFAULT_DATABASE, "machine_learning_curated"))
+    IcebergLake(None, str(lake)).catalog.drop_table(
+        (config.DEFAULT_DATABASE, "machine_learning_curated")
+    )
     forget_catalogs()
 
     found = schema_problems(spark, lake)
-    assert found.pop("step_trainer_trusted") == ("any", 1, "column distanceFromObject is bigint, declared integer")
+    assert found.pop("step_trainer_trusted") == (
+        "any",
+        1,
+        "column distanceFromObject is bigint, declared integer",
+    )
     assert found.pop("customer_curated") == ("any", 1, "missing column phone varchar")
     assert found.pop("machine_learning_curated") == ("strict", 1, "table not in the catalog")
     expected = matching("strict")
@@ -182,7 +216,9 @@ def test_summary_queries_agree_with_the_tables_and_name_no_one(clean_builds, spa
     rows = {name: t["rows"] for name, t in manifest["tables"].items()}
     lake = IcebergTables(spark, str(lake_dir), policy=policy)
     lake.register_existing()
-    per_device, consent, distance = [lake.sql(s).toPandas() for s in statements(sql_file("summary_queries.sql"))]
+    per_device, consent, distance = [
+        lake.sql(s).toPandas() for s in statements(sql_file("summary_queries.sql"))
+    ]
     for result in (per_device, consent, distance):
         assert not set(result.columns) & set(DIRECT_IDENTIFIERS), result.columns
 
@@ -193,7 +229,9 @@ def test_summary_queries_agree_with_the_tables_and_name_no_one(clean_builds, spa
     assert list(per_device["ml_rows"]) == sorted(per_device["ml_rows"], reverse=True)
 
     # Consent over time: the months of the curated customers' consent, counted in Python, and a running total.
-    consents = [r[0] for r in lake.read("customer_curated").select("shareWithResearchAsOfDate").collect()]
+    consents = [
+        r[0] for r in lake.read("customer_curated").select("shareWithResearchAsOfDate").collect()
+    ]
     moments = [dt.datetime.fromtimestamp(ms / 1000, dt.UTC) for ms in consents]
     months = Counter((moment.year, moment.month) for moment in moments)
     got = {(r.consent_year, r.consent_month): r.customers for r in consent.itertuples()}
@@ -204,10 +242,15 @@ def test_summary_queries_agree_with_the_tables_and_name_no_one(clean_builds, spa
     # Distance per device: the same figures from the DataFrame API.
     expected = {
         r["serialNumber"]: (r["n"], r["low"], r["high"], r["mean"])
-        for r in lake.read("step_trainer_trusted").groupBy("serialNumber").agg(
-            F.count(F.lit(1)).alias("n"), F.min("distanceFromObject").alias("low"),
-            F.max("distanceFromObject").alias("high"), F.avg("distanceFromObject").alias("mean"),
-        ).collect()
+        for r in lake.read("step_trainer_trusted")
+        .groupBy("serialNumber")
+        .agg(
+            F.count(F.lit(1)).alias("n"),
+            F.min("distanceFromObject").alias("low"),
+            F.max("distanceFromObject").alias("high"),
+            F.avg("distanceFromObject").alias("mean"),
+        )
+        .collect()
     }
     got = {
         r.serialNumber: (r.readings, r.min_distance, r.max_distance, float(r.mean_distance))
@@ -216,8 +259,10 @@ def test_summary_queries_agree_with_the_tables_and_name_no_one(clean_builds, spa
     assert {k: v[:3] for k, v in got.items()} == {k: v[:3] for k, v in expected.items()}
     # the engine's mean, rounded to 0.1
     assert all(abs(got[k][3] - expected[k][3]) <= 0.05 + 1e-9 for k in expected)
-    assert ((distance["median_distance"] >= distance["min_distance"])
-            & (distance["median_distance"] <= distance["max_distance"])).all()
+    assert (
+        (distance["median_distance"] >= distance["min_distance"])
+        & (distance["median_distance"] <= distance["max_distance"])
+    ).all()
 
 
 @pytest.mark.e2e
@@ -227,7 +272,10 @@ def test_stedi_sql_runs_both_files_on_a_build_with_the_default_engine(clean_buil
     def stedi_sql(*args) -> str:
         done = subprocess.run(
             [*STEDI, "sql", *args, "--lake-dir", str(lake_dir)],
-            check=False, capture_output=True, text=True, cwd=config.PROJECT_ROOT,
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=config.PROJECT_ROOT,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
@@ -238,8 +286,12 @@ def test_stedi_sql_runs_both_files_on_a_build_with_the_default_engine(clean_buil
 
     out = stedi_sql("sql/summary_queries.sql", "--limit", "5")
     customers = manifest["tables"]["customer_curated"]["rows"]
-    assert out.count("(the first 5 rows; --limit N shows more)") == 2, out  # per device, and distance per device
-    assert re.search(rf"\s{customers}\s+{customers}\s*$", out, re.MULTILINE), out  # the consent total
+    assert out.count("(the first 5 rows; --limit N shows more)") == 2, (
+        out
+    )  # per device, and distance per device
+    assert re.search(rf"\s{customers}\s+{customers}\s*$", out, re.MULTILINE), (
+        out
+    )  # the consent total
     assert not re.search(r"@|customerName|email|phone|birthDay", out), out
 
 
@@ -272,7 +324,10 @@ def test_sql_on_a_path_holding_no_lake_is_one_line_before_any_session(tmp_path, 
     assert main(["sql", "SELECT 1", "--lake-dir", str(lake)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == f"stedi: error: {lake} holds no lake; check --lake-dir, or build one with stedi run\n"
+    assert (
+        captured.err
+        == f"stedi: error: {lake} holds no lake; check --lake-dir, or build one with stedi run\n"
+    )
     assert tree(tmp_path) == ([lake] if where == "empty" else [])
 
 
@@ -300,7 +355,9 @@ def test_the_policy_sql_reads_with_is_the_one_the_lake_was_last_built_with(spark
     # asking for the other one is one line naming the policy the lake was built with.
     strict = tiny_lake(spark, tmp_path / "strict", "strict")
     assert policy_to_read(str(strict), None) == "strict"
-    with pytest.raises(ValueError, match=f"^the lake {strict} was built with policy strict, not udacity: "):
+    with pytest.raises(
+        ValueError, match=f"^the lake {strict} was built with policy strict, not udacity: "
+    ):
         policy_to_read(str(strict), "udacity")
 
 
@@ -323,27 +380,40 @@ def test_sql_the_engine_refuses_is_one_line_with_its_message_exit_2(spark, tmp_p
     first line only, no traceback and no log lines; a file's earlier statements still print."""
     lake = tiny_lake(spark, tmp_path / "lake")
     before = tree(lake)
-    queries = (tmp_path / "q.sql")
-    queries.write_text("SELECT COUNT(*) AS n FROM customer_landing;\nSELECT nosuch FROM customer_landing;\n")
+    queries = tmp_path / "q.sql"
+    queries.write_text(
+        "SELECT COUNT(*) AS n FROM customer_landing;\nSELECT nosuch FROM customer_landing;\n"
+    )
     expected = {
         "spark": {
             "SELEC 1": "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)",
-            str(queries): "statement 2 of 2: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter "
+            str(
+                queries
+            ): "statement 2 of 2: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter "
             "with name `nosuch` cannot be resolved.",
             "SELECT raise_error('boom')": "java.lang.RuntimeException: boom",
         },
         "sail": {
             "SELEC 1": "found SELEC at 0:5 expected something else",
-            str(queries): "statement 2 of 2: attribute ObjectName([Identifier(\"nosuch\")]) is missing from the "
+            str(
+                queries
+            ): 'statement 2 of 2: attribute ObjectName([Identifier("nosuch")]) is missing from the '
             "schema: cannot resolve attribute",
             "SELECT raise_error('boom')": "boom",
         },
     }[engine]
     for query, message in expected.items():
-        done = subprocess.run([*STEDI, "sql", query, "--lake-dir", str(lake), "--engine", engine],
-                              check=False, capture_output=True, text=True, cwd=config.PROJECT_ROOT)
+        done = subprocess.run(
+            [*STEDI, "sql", query, "--lake-dir", str(lake), "--engine", engine],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=config.PROJECT_ROOT,
+        )
         assert done.returncode == 2, done.stderr
-        assert done.stderr.startswith("stedi: error: ") and done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("stedi: error: ") and done.stderr.count("\n") == 1, (
+            done.stderr
+        )
         assert message in done.stderr, done.stderr
         assert done.stdout.split() == (["n", "2"] if query == str(queries) else []), done.stdout
     assert tree(lake) == before

@@ -25,7 +25,12 @@ T = CONSENT_A
 @pytest.fixture()
 def step(tmp_path, spark):
     # Spark: the frames of these tests are built with the classic `spark` fixture.
-    return Step("99_test_step", lake_dir=str(tmp_path / "lake"), run_dir=str(tmp_path / "run"), engine="spark")
+    return Step(
+        "99_test_step",
+        lake_dir=str(tmp_path / "lake"),
+        run_dir=str(tmp_path / "run"),
+        engine="spark",
+    )
 
 
 def lake_contents(root) -> dict[str, str]:
@@ -93,9 +98,13 @@ def test_publish_writes_once_and_publishes_the_checked_version(step, spark, tmp_
     report = step.publish("customer_trusted", consenting_customers(landing, "strict"))
     assert not seen["published"] and report.rows == 2
     assert all(f"/{config.ICEBERG_STAGE_PREFIX}" in path for path in seen["evaluated"])
-    assert committed_files(step, "customer_trusted") == seen["evaluated"]  # the checked files, committed
+    assert (
+        committed_files(step, "customer_trusted") == seen["evaluated"]
+    )  # the checked files, committed
     assert data_files_on_disk(step, "customer_trusted") == seen["evaluated"]
-    assert [h["operation"] for h in step.lake.lake.history("customer_trusted")] == ["append"]  # one snapshot
+    assert [h["operation"] for h in step.lake.lake.history("customer_trusted")] == [
+        "append"
+    ]  # one snapshot
     assert step.tables["customer_trusted"]["rows"] == 2 == step.lake.rows("customer_trusted")
     assert step.read("customer_trusted").count() == 2
 
@@ -104,13 +113,19 @@ def test_publish_sends_quarantined_rows_out_of_a_parquet_table(step, spark, tmp_
     landing = landed_customers(step, spark, ("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T))
     rules_for = quality.rules_for
     not_b = holds("not_customer_b", "email != 'b@x.com'", columns=("email",), severity=QUARANTINE)
-    monkeypatch.setattr(quality, "rules_for", lambda t, p: rules_for(t, p) + ([not_b] if t == "customer_trusted" else []))
+    monkeypatch.setattr(
+        quality,
+        "rules_for",
+        lambda t, p: rules_for(t, p) + ([not_b] if t == "customer_trusted" else []),
+    )
     report = step.publish("customer_trusted", consenting_customers(landing, "strict"))
     assert report.quarantined_rows == 1
     assert [r["email"] for r in step.read("customer_trusted").collect()] == ["a@x.com"]
     assert step.tables["customer_trusted"]["rows"] == 1
     [held] = step.lake.read_quarantine("customer_trusted").collect()
-    assert held["reason"] == "quality:not_customer_b" and json.loads(held["raw"])["email"] == "b@x.com"
+    assert (
+        held["reason"] == "quality:not_customer_b" and json.loads(held["raw"])["email"] == "b@x.com"
+    )
     # The checked files with both rows are gone: only the committed ones are left.
     assert data_files_on_disk(step, "customer_trusted") == committed_files(step, "customer_trusted")
 
@@ -118,7 +133,9 @@ def test_publish_sends_quarantined_rows_out_of_a_parquet_table(step, spark, tmp_
 @pytest.mark.slow  # seconds: the whole tier (make test), not make check
 def test_publish_of_a_landing_table_sends_its_quarantined_rows_out(step, spark):
     landed_customers(step, spark, ("a@x.com", "dev-a", T))
-    readings = accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0), ("stranger@x.com", T, 0.0, 0.0, 0.0)])
+    readings = accelerometer(
+        spark, [("a@x.com", T, 1.0, 0.0, 0.0), ("stranger@x.com", T, 0.0, 0.0, 0.0)]
+    )
     report = step.publish("accelerometer_landing", readings)
     assert report.quarantined_rows == 1
     assert [r["user"] for r in step.read("accelerometer_landing").collect()] == ["a@x.com"]
@@ -142,14 +159,20 @@ def test_quarantine_rule_moves_rows_out_of_the_landing_write(step, spark, tmp_pa
     step.lake.write("customer_landing", customers(spark, [("a@x.com", "dev-a", T)]))
     readings = accelerometer(
         spark,
-        [("a@x.com", T, 1.0, 0.0, 0.0), ("a@x.com", T + 1, None, 0.0, 0.0), ("stranger@x.com", T, 0.0, 0.0, 0.0)],
+        [
+            ("a@x.com", T, 1.0, 0.0, 0.0),
+            ("a@x.com", T + 1, None, 0.0, 0.0),
+            ("stranger@x.com", T, 0.0, 0.0, 0.0),
+        ],
     )
 
     class Intake:  # the shape of stedi.core.intake.IntakeResult that Step.land uses
         source = "accelerometer"
         landed = readings
         mode, plan, base = "full", None, None
-        quarantined = spark.createDataFrame([], "source_file string, position bigint, reason string, raw string")
+        quarantined = spark.createDataFrame(
+            [], "source_file string, position bigint, reason string, raw string"
+        )
 
         @staticmethod
         def unpersist():
@@ -157,15 +180,29 @@ def test_quarantine_rule_moves_rows_out_of_the_landing_write(step, spark, tmp_pa
 
         @staticmethod
         def accounting():
-            return {"read": 3, "landed": 3, "quarantined": 0, "duplicates_dropped": 0,
-                    "quarantine_reasons": {}, "balanced": True}
+            return {
+                "read": 3,
+                "landed": 3,
+                "quarantined": 0,
+                "duplicates_dropped": 0,
+                "quarantine_reasons": {},
+                "balanced": True,
+            }
 
     accounting = step.land(Intake)
     assert accounting["landed"] == 1 and accounting["quarantined"] == 2
-    assert accounting["quarantine_reasons"] == {"quality:reading_complete": 1, "quality:reading_owner_known": 1}
-    assert [tuple(r) for r in step.read("accelerometer_landing").collect()] == [("a@x.com", T, 1.0, 0.0, 0.0)]
+    assert accounting["quarantine_reasons"] == {
+        "quality:reading_complete": 1,
+        "quality:reading_owner_known": 1,
+    }
+    assert [tuple(r) for r in step.read("accelerometer_landing").collect()] == [
+        ("a@x.com", T, 1.0, 0.0, 0.0)
+    ]
     quarantined = step.lake.read_quarantine("accelerometer_landing").collect()
-    assert sorted(r["reason"] for r in quarantined) == ["quality:reading_complete", "quality:reading_owner_known"]
+    assert sorted(r["reason"] for r in quarantined) == [
+        "quality:reading_complete",
+        "quality:reading_owner_known",
+    ]
     assert all(r["raw"] and r["source_file"] == "accelerometer_landing" for r in quarantined)
 
 
@@ -179,7 +216,9 @@ def test_finish_writes_the_completion_record_with_reads_tables_and_quality(step,
     # The rules' lookups (customer_landing's row count) are not the notebook's reads.
     assert record["reads"] == ["customer_landing"]
     assert record["tables"]["customer_trusted"]["rows"] == 1
-    assert {r["rule"] for r in record["quality"]["customer_trusted"]} >= {"research_consent_present"}
+    assert {r["rule"] for r in record["quality"]["customer_trusted"]} >= {
+        "research_consent_present"
+    }
 
 
 def test_a_step_that_reads_nothing_records_no_reads(step, tmp_path):
@@ -196,15 +235,23 @@ class _Landed:
 
     def __init__(self, source, landed, spark):
         self.source, self.landed = source, landed
-        self.quarantined = spark.createDataFrame([], "source_file string, position bigint, reason string, raw string")
+        self.quarantined = spark.createDataFrame(
+            [], "source_file string, position bigint, reason string, raw string"
+        )
         self.rows = landed.count()
 
     def unpersist(self):
         pass
 
     def accounting(self):
-        return {"read": self.rows, "landed": self.rows, "quarantined": 0, "duplicates_dropped": 0,
-                "quarantine_reasons": {}, "balanced": True}
+        return {
+            "read": self.rows,
+            "landed": self.rows,
+            "quarantined": 0,
+            "duplicates_dropped": 0,
+            "quarantine_reasons": {},
+            "balanced": True,
+        }
 
 
 @pytest.mark.slow  # seconds: the whole tier (make test), not make check
@@ -255,8 +302,15 @@ def test_land_all_stops_the_tables_that_depend_on_a_failed_one(step, spark, monk
 
 def test_land_all_refuses_landing_tables_that_depend_on_each_other(spark, monkeypatch):
     landed = []
-    monkeypatch.setattr(intake_landing, "land_source", lambda _spark, _raw, source: landed.append(source))
-    needs = {"customer_landing": {"accelerometer_landing"}, "accelerometer_landing": {"customer_landing"}}
+    monkeypatch.setattr(
+        intake_landing, "land_source", lambda _spark, _raw, source: landed.append(source)
+    )
+    needs = {
+        "customer_landing": {"accelerometer_landing"},
+        "accelerometer_landing": {"customer_landing"},
+    }
     with pytest.raises(graphlib.CycleError):
-        intake.land_all(spark, "raw", ("customer", "accelerometer"), needs=needs, write=lambda result: None)
+        intake.land_all(
+            spark, "raw", ("customer", "accelerometer"), needs=needs, write=lambda result: None
+        )
     assert landed == []

@@ -54,12 +54,19 @@ def place(request, tmp_path):
 
 def test_is_s3():
     assert storage.is_s3("s3://bucket/raw")
-    assert not storage.is_s3("/data/raw") and not storage.is_s3("data/s3://x") and not storage.is_s3("S3:/x")
+    assert (
+        not storage.is_s3("/data/raw")
+        and not storage.is_s3("data/s3://x")
+        and not storage.is_s3("S3:/x")
+    )
 
 
 # -- listing -------------------------------------------------------------------
 def test_list_files_lists_the_files_directly_in_the_folder_sorted(place):
-    files = [place.put(name) for name in ("b.json", "a.jsonl", "c.json.gz", ".hidden.json", "_SUCCESS", "notes.txt")]
+    files = [
+        place.put(name)
+        for name in ("b.json", "a.jsonl", "c.json.gz", ".hidden.json", "_SUCCESS", "notes.txt")
+    ]
     place.put("landing/nested.json")  # a subfolder: not listed
     place.put("landing/deeper/x.json")
     place.put("customer2/other.json")  # a sibling whose name starts with the folder's: not listed
@@ -67,7 +74,9 @@ def test_list_files_lists_the_files_directly_in_the_folder_sorted(place):
     # Hidden names are listed too: deciding what is an export is stedi.core.intake's job.
     assert storage.list_files(place.folder()) == sorted(files)
     assert storage.list_files(place.folder("landing")) == [place.folder("landing/nested.json")]
-    assert storage.list_files(place.folder() + "/") == sorted(files)  # a trailing slash changes nothing
+    assert storage.list_files(place.folder() + "/") == sorted(
+        files
+    )  # a trailing slash changes nothing
 
 
 def test_a_missing_folder_does_not_exist_and_holds_no_files(place):
@@ -91,18 +100,27 @@ def test_local_paths_come_back_as_given(tmp_path, monkeypatch):
 
 def test_s3_folder_markers_are_not_files_and_a_marker_alone_makes_a_folder(aws_env):
     s3 = boto3.client("s3")
-    s3.put_object(Bucket=BUCKET, Key="raw/customer/", Body=b"")  # what the S3 console's "Create folder" leaves
+    s3.put_object(
+        Bucket=BUCKET, Key="raw/customer/", Body=b""
+    )  # what the S3 console's "Create folder" leaves
     s3.put_object(Bucket=BUCKET, Key="raw/customer/landing/", Body=b"")
     assert storage.folder_exists(f"s3://{BUCKET}/raw/customer")
     assert storage.list_files(f"s3://{BUCKET}/raw/customer") == []
     s3.put_object(Bucket=BUCKET, Key="raw/customer/landing/a.json", Body=b"{}")
-    assert storage.list_files(f"s3://{BUCKET}/raw/customer/landing") == [f"s3://{BUCKET}/raw/customer/landing/a.json"]
+    assert storage.list_files(f"s3://{BUCKET}/raw/customer/landing") == [
+        f"s3://{BUCKET}/raw/customer/landing/a.json"
+    ]
 
 
 def test_s3_a_missing_bucket_is_an_error_naming_it_not_a_missing_folder(aws_env):
     from stedi.errors import StorageError
 
-    for call in (storage.folder_exists, storage.list_files, storage.list_folders, storage.read_text):
+    for call in (
+        storage.folder_exists,
+        storage.list_files,
+        storage.list_folders,
+        storage.read_text,
+    ):
         with pytest.raises(StorageError, match="S3 bucket no-such-bucket does not exist"):
             call("s3://no-such-bucket/raw/x.json")
     assert not storage.folder_exists(f"s3://{BUCKET}/raw")  # the bucket exists, holding nothing
@@ -129,7 +147,9 @@ def test_s3_listings_go_past_the_first_1000_keys(aws_env):
     keys = [f"raw/step_trainer/part-{i:04d}.json" for i in range(1001)]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda key: s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}"), keys))
-    assert storage.list_files(f"s3://{BUCKET}/raw/step_trainer") == [f"s3://{BUCKET}/{k}" for k in keys]
+    assert storage.list_files(f"s3://{BUCKET}/raw/step_trainer") == [
+        f"s3://{BUCKET}/{k}" for k in keys
+    ]
 
 
 def test_the_s3_client_follows_the_endpoint_setting(aws_env, monkeypatch):
@@ -141,8 +161,23 @@ def test_the_s3_client_follows_the_endpoint_setting(aws_env, monkeypatch):
 
 
 # -- blank files -----------------------------------------------------------------
-BLANK = [b"", b"\n", b" \t\r\n\r\n", "\ufeff".encode(), "\ufeff\n\ufeff  \n".encode(), b"\n" * 200_000]
-NOT_BLANK = [b"{}", b"\n\n x", b"\x00", b"\xa0", "\u00a0\n".encode(), b"\xef\xbb", b" " * 200_000 + b"]"]
+BLANK = [
+    b"",
+    b"\n",
+    b" \t\r\n\r\n",
+    "\ufeff".encode(),
+    "\ufeff\n\ufeff  \n".encode(),
+    b"\n" * 200_000,
+]
+NOT_BLANK = [
+    b"{}",
+    b"\n\n x",
+    b"\x00",
+    b"\xa0",
+    "\u00a0\n".encode(),
+    b"\xef\xbb",
+    b" " * 200_000 + b"]",
+]
 
 
 @pytest.mark.parametrize("body", BLANK, ids=range(len(BLANK)))
@@ -162,7 +197,9 @@ def test_a_gz_name_is_read_as_gzip(place):
     # The compressed bytes of a blank file are not blank themselves, and a .json is not gunzipped.
     assert storage.is_blank(place.put("customer/blank.json.gz", gzip.compress(b"\n\n")))
     assert not storage.is_blank(place.put("customer/blank.json", gzip.compress(b"\n\n")))
-    with pytest.raises(OSError):  # gzip.BadGzipFile: a .gz that is not gzip is an error, not "blank"
+    with pytest.raises(
+        OSError
+    ):  # gzip.BadGzipFile: a .gz that is not gzip is an error, not "blank"
         storage.is_blank(place.put("customer/plain.json.gz", b"\n\n"))
 
 
@@ -222,7 +259,10 @@ def test_intake_lists_raw_exports_on_s3(aws_env):  # noqa: F811 (pytest fixture)
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"" if key.endswith("/") else b'{"a": 1}\n')
     found = intake.check_raw_dir(f"s3://{BUCKET}/raw")
     assert found == {
-        "customer": [f"s3://{BUCKET}/raw/customer/landing/customer-1.json", f"s3://{BUCKET}/raw/customer/landing/customer-2.json.gz"],
+        "customer": [
+            f"s3://{BUCKET}/raw/customer/landing/customer-1.json",
+            f"s3://{BUCKET}/raw/customer/landing/customer-2.json.gz",
+        ],
         "accelerometer": [f"s3://{BUCKET}/raw/accelerometer/accelerometer-1.jsonl"],
         "step_trainer": [f"s3://{BUCKET}/raw/step_trainer/landing/step-1.json"],
     }
@@ -245,7 +285,9 @@ def test_a_temporary_folder_is_gone_when_its_process_exits_even_if_never_removed
         "print(folder); print(Ledger.temporary().root)\n"
     )
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
     folder, ledger_root = out.stdout.split()
     assert folder.startswith(str(tmp_path)) and ledger_root.startswith(str(tmp_path))
     assert not os.path.exists(folder) and not os.path.exists(ledger_root)

@@ -28,13 +28,22 @@ def test_a_new_record_whose_values_an_earlier_file_holds_is_a_duplicate(sessions
     ]
     with on(engine):
         spark = sessions[engine]
-        decided = seen_before(spark.createDataFrame(new, DECIDED), spark.createDataFrame(old, STORED), "accelerometer")
+        decided = seen_before(
+            spark.createDataFrame(new, DECIDED), spark.createDataFrame(old, STORED), "accelerometer"
+        )
         got = {r["position"]: r["status"] for r in decided.collect()}
     assert got == {1: DUPLICATE, 2: LANDED, 3: LANDED, 4: QUARANTINED}
 
 
 def _plan(new=(), changed=(), unchanged=("/a.json",), full=False) -> Plan:
-    plan = Plan("accelerometer", sorted({*new, *changed, *unchanged}), list(new), list(changed), list(unchanged), full=full)
+    plan = Plan(
+        "accelerometer",
+        sorted({*new, *changed, *unchanged}),
+        list(new),
+        list(changed),
+        list(unchanged),
+        full=full,
+    )
     plan.entries = {p: {"key": f"k{p}"} for p in plan.files}
     return plan
 
@@ -45,10 +54,21 @@ def test_a_landing_table_is_kept_added_to_or_decided_whole():
     assert landing_mode("accelerometer", _plan(new=["/b.json"]), base, None) == "append"
     # Customers are decided whole: a new file may hold a later record of a known customer.
     assert landing_mode("customer", _plan(new=["/b.json"]), base, None) == "full"
-    assert landing_mode("accelerometer", _plan(changed=["/a.json"], unchanged=()), base, None) == "full"
+    assert (
+        landing_mode("accelerometer", _plan(changed=["/a.json"], unchanged=()), base, None)
+        == "full"
+    )
     assert landing_mode("accelerometer", _plan(new=["/b.json"], full=True), base, None) == "full"
     # The table holds something else than the files before this run (a run killed after writing it).
-    assert landing_mode("accelerometer", _plan(new=["/b.json"]), {"keys": keys_hash(["k/a.json", "k/b.json"])}, None) == "full"
+    assert (
+        landing_mode(
+            "accelerometer",
+            _plan(new=["/b.json"]),
+            {"keys": keys_hash(["k/a.json", "k/b.json"])},
+            None,
+        )
+        == "full"
+    )
     assert landing_mode("accelerometer", _plan(new=["/b.json"]), None, None) == "full"
 
 
@@ -66,12 +86,16 @@ def test_files_parsed_a_few_per_write_land_as_in_one_write(sail, tmp_path, monke
     folder.mkdir(parents=True)
     (folder / "a.json").write_text(fx.json_lines(records[:15]))
     (folder / "b.json").write_text(fx.concatenated(records[15:30]))  # the repair path
-    (folder / "c.json").write_text(fx.json_lines(records[30:] + records[:2]))  # 2 copies of a.json's
+    (folder / "c.json").write_text(
+        fx.json_lines(records[30:] + records[:2])
+    )  # 2 copies of a.json's
 
     def landing(batch: int, lake) -> tuple[list, dict]:
         monkeypatch.setattr(record_store, "STORE_BATCH", batch)
         with on("sail"):
-            result = intake.land_source(sail, tmp_path / "raw", "accelerometer", ledger=Ledger(lake))
+            result = intake.land_source(
+                sail, tmp_path / "raw", "accelerometer", ledger=Ledger(lake)
+            )
             rows = sorted(tuple(r) for r in result.landed.collect())
             accounting = {k: v for k, v in result.accounting().items() if k != "seconds"}
             result.unpersist()
@@ -79,5 +103,9 @@ def test_files_parsed_a_few_per_write_land_as_in_one_write(sail, tmp_path, monke
 
     one_write = landing(100, tmp_path / "lake-1")
     assert landing(1, tmp_path / "lake-3") == one_write
-    assert len(one_write[0]) == 40 and one_write[1]["duplicates_dropped"] == 2 and one_write[1]["repaired_files"] == 1
+    assert (
+        len(one_write[0]) == 40
+        and one_write[1]["duplicates_dropped"] == 2
+        and one_write[1]["repaired_files"] == 1
+    )
     assert len(list((tmp_path / "lake-3" / "_intake" / "accelerometer").glob("file=*"))) == 3

@@ -73,14 +73,20 @@ def test_accelerometer_udacity_keeps_every_reading_of_consenting_customers(spark
 
 def test_accelerometer_strict_drops_a_reading_one_millisecond_before_consent(spark, consenting):
     early = accelerometer(spark, [("a@x.com", T - 1, 1.0, 0.0, 0.0)])
-    assert_frames_equal(consented_accelerometer_readings(early, consenting, "strict"), accelerometer(spark, []))
+    assert_frames_equal(
+        consented_accelerometer_readings(early, consenting, "strict"), accelerometer(spark, [])
+    )
 
 
 @pytest.mark.parametrize("policy", POLICIES)
 def test_accelerometer_drops_readings_of_customers_who_never_consented(spark, people, policy):
     trusted = consenting_customers(people, policy)
-    readings = accelerometer(spark, [("c@x.com", T + 50, 0.0, -1.0, 0.0), ("z@x.com", T + 50, 0.0, 0.0, 0.0)])
-    assert_frames_equal(consented_accelerometer_readings(readings, trusted, policy), accelerometer(spark, []))
+    readings = accelerometer(
+        spark, [("c@x.com", T + 50, 0.0, -1.0, 0.0), ("z@x.com", T + 50, 0.0, 0.0, 0.0)]
+    )
+    assert_frames_equal(
+        consented_accelerometer_readings(readings, trusted, policy), accelerometer(spark, [])
+    )
 
 
 # -- customer_curated ----------------------------------------------------------------
@@ -88,7 +94,12 @@ def test_customer_curated_needs_a_trusted_reading_and_lists_each_customer_once(s
     # a has two readings (listed once); b's only reading predates b's consent, so under
     # strict it is not trusted and b is not curated.
     readings = accelerometer(
-        spark, [("a@x.com", T, 0.0, 0.0, 0.0), ("a@x.com", T + 1, 0.0, 0.0, 0.0), ("b@x.com", T, 0.0, 0.0, 0.0)]
+        spark,
+        [
+            ("a@x.com", T, 0.0, 0.0, 0.0),
+            ("a@x.com", T + 1, 0.0, 0.0, 0.0),
+            ("b@x.com", T, 0.0, 0.0, 0.0),
+        ],
     )
     expected = {"strict": customers(spark, [A]), "udacity": customers(spark, [A, B])}
     for policy, want in expected.items():
@@ -99,7 +110,9 @@ def test_customer_curated_needs_a_trusted_reading_and_lists_each_customer_once(s
 @pytest.mark.parametrize("policy", POLICIES)
 def test_a_consenting_customer_without_readings_is_not_curated(spark, consenting, policy):
     readings = accelerometer(spark, [("a@x.com", T + 5, 0.0, 0.0, 0.0)])  # none of b
-    assert_frames_equal(customers_with_readings(consenting, readings, policy), customers(spark, [A]))
+    assert_frames_equal(
+        customers_with_readings(consenting, readings, policy), customers(spark, [A])
+    )
 
 
 # -- step_trainer_trusted ------------------------------------------------------------
@@ -124,13 +137,17 @@ def test_step_trainer_udacity_keeps_every_reading_of_curated_devices(spark, cons
 
 def test_step_trainer_strict_drops_a_reading_one_millisecond_before_consent(spark, consenting):
     early = step_trainer(spark, [(T + 9, "dev-b", 220)])
-    assert_frames_equal(consented_step_trainer_readings(early, consenting, "strict"), step_trainer(spark, []))
+    assert_frames_equal(
+        consented_step_trainer_readings(early, consenting, "strict"), step_trainer(spark, [])
+    )
 
 
 @pytest.mark.parametrize("policy", POLICIES)
 def test_step_trainer_drops_devices_of_customers_not_curated(spark, consenting, policy):
     others = step_trainer(spark, [(T, "dev-c", 210), (T + 50, "dev-unknown", 200)])
-    assert_frames_equal(consented_step_trainer_readings(others, consenting, policy), step_trainer(spark, []))
+    assert_frames_equal(
+        consented_step_trainer_readings(others, consenting, policy), step_trainer(spark, [])
+    )
 
 
 # -- machine_learning_curated --------------------------------------------------------
@@ -140,21 +157,32 @@ def test_ml_join_strict_pairs_only_the_device_owners_reading(spark, consenting):
         spark,
         [
             ("a@x.com", T + 50, 1.0, 0.0, 0.0),
-            ("b@x.com", T + 50, -1.0, 0.0, 0.0),  # b's reading at a's step instant: another customer
+            (
+                "b@x.com",
+                T + 50,
+                -1.0,
+                0.0,
+                0.0,
+            ),  # b's reading at a's step instant: another customer
             ("b@x.com", T + 60, 0.0, 1.0, 0.0),
         ],
     )
     expected = declared(
         spark,
         "machine_learning_curated",
-        [(T + 50, "dev-a", 240, T + 50, 1.0, 0.0, 0.0), (T + 60, "dev-b", 230, T + 60, 0.0, 1.0, 0.0)],
+        [
+            (T + 50, "dev-a", 240, T + 50, 1.0, 0.0, 0.0),
+            (T + 60, "dev-b", 230, T + 60, 0.0, 1.0, 0.0),
+        ],
     )
     assert_frames_equal(machine_learning_readings(steps, readings, consenting, "strict"), expected)
 
 
 def test_ml_join_udacity_pairs_on_the_timestamp_alone(spark, consenting):
     steps = step_trainer(spark, [(T + 50, "dev-a", 240)])
-    readings = accelerometer(spark, [("a@x.com", T + 50, 1.0, 0.0, 0.0), ("b@x.com", T + 50, -1.0, 0.0, 0.0)])
+    readings = accelerometer(
+        spark, [("a@x.com", T + 50, 1.0, 0.0, 0.0), ("b@x.com", T + 50, -1.0, 0.0, 0.0)]
+    )
     expected = declared(
         spark,
         "machine_learning_curated",
@@ -177,6 +205,9 @@ def test_ml_join_strict_drops_a_reading_of_another_customer_at_the_same_instant(
 
 
 def test_ml_strict_has_no_direct_identifiers(spark, consenting):
-    steps, readings = step_trainer(spark, [(T, "dev-a", 1)]), accelerometer(spark, [("a@x.com", T, 0.0, 0.0, 0.0)])
+    steps, readings = (
+        step_trainer(spark, [(T, "dev-a", 1)]),
+        accelerometer(spark, [("a@x.com", T, 0.0, 0.0, 0.0)]),
+    )
     got = machine_learning_readings(steps, readings, consenting, "strict")
     assert not {"user", "email", "customerName", "phone", "birthDay"} & set(got.columns)

@@ -57,6 +57,7 @@ DEFAULT_DATABASE = "stedi"
 LOCAL_KERNEL = "stedi_glue_local"
 GLUE_KERNEL = "glue_pyspark"
 
+
 # On AWS: where the code goes for %extra_py_files, and the lake and raw prefixes in the bucket.
 def s3_uri(bucket: str, prefix: str, *parts: str) -> str:
     path = "/".join(p.strip("/") for p in (prefix, *parts) if p.strip("/"))
@@ -103,6 +104,7 @@ def resolve(path: str | os.PathLike[str]) -> str:
     p = Path(text).expanduser()
     return str(p if p.is_absolute() else (PROJECT_ROOT / p).resolve())
 
+
 # The lock of an S3 lake (stedi.lake.lock.LeaseLock): a lease of this many seconds, renewed every
 # third of it while a run works; a killed run's lease is taken over once it expires.
 S3_LOCK_LEASE_ENV = "STEDI_S3_LOCK_LEASE_SECONDS"
@@ -111,6 +113,7 @@ S3_LOCK_LEASE_SECONDS = 600
 
 def s3_lock_lease_seconds() -> float:
     return float(os.environ.get(S3_LOCK_LEASE_ENV) or S3_LOCK_LEASE_SECONDS)
+
 
 # Iceberg lakes (stedi.lake.iceberg, docs/decisions/0001-iceberg-storage.md).
 # A local lake's catalog: pyiceberg's SQL catalog in this SQLite file at the lake's top.

@@ -24,7 +24,9 @@ class _Choice(StrEnum):
             return cls(text)
         except ValueError:
             choices = ", ".join(member.value for member in cls)
-            raise ValueError(f"unknown {cls.__name__.lower()} {str(text)!r}; choose one of: {choices}") from None
+            raise ValueError(
+                f"unknown {cls.__name__.lower()} {str(text)!r}; choose one of: {choices}"
+            ) from None
 
     @classmethod
     def argument(cls, text: str):
@@ -59,7 +61,11 @@ class Engine(_Choice):
     def of(cls, session_or_frame) -> Engine:
         """The engine behind a session (or a DataFrame of it): SAIL for a Spark Connect client, else SPARK."""
         # By module name: importing pyspark.sql.connect needs grpc, which a Glue session may not have.
-        return cls.SAIL if type(session_or_frame).__module__.startswith("pyspark.sql.connect") else cls.SPARK
+        return (
+            cls.SAIL
+            if type(session_or_frame).__module__.startswith("pyspark.sql.connect")
+            else cls.SPARK
+        )
 
 
 class Target(_Choice):

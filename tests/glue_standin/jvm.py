@@ -29,11 +29,15 @@ class GlueContext(awsglue.context.GlueContext):
 
         self.spark_context = sparkContext
         self.options = options
-        self.spark_session = GlueContext.session if GlueContext.session is not None else SparkSession(sparkContext)
+        self.spark_session = (
+            GlueContext.session if GlueContext.session is not None else SparkSession(sparkContext)
+        )
 
 
 class Job(awsglue.job.Job):
-    calls: ClassVar[list[tuple]] = []  # ("init", name, arguments) and ("commit", name), in order, across jobs
+    calls: ClassVar[
+        list[tuple]
+    ] = []  # ("init", name, arguments) and ("commit", name), in order, across jobs
 
     def __init__(self, glue_context):
         self._glue_context = glue_context

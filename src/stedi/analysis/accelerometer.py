@@ -19,13 +19,17 @@ def with_magnitude(df: DataFrame) -> DataFrame:
 def axis_value_counts(accelerometer: DataFrame) -> DataFrame:
     """(axis, value, rows): how often each axis takes each value."""
     long = accelerometer.select(*AXES).unpivot([], list(AXES), "axis", "value")
-    return long.groupBy("axis", "value").agg(F.count(F.lit(1)).alias("rows")).orderBy("axis", "value")
+    return (
+        long.groupBy("axis", "value").agg(F.count(F.lit(1)).alias("rows")).orderBy("axis", "value")
+    )
 
 
 def accelerometer_sentence(axis_counts: pd.DataFrame, magnitudes: pd.DataFrame) -> str:
     values = {a: sorted(axis_counts.loc[axis_counts["axis"] == a, "value"].tolist()) for a in AXES}
+
     def fmt(vs):
         return "{" + ", ".join(f"{v:g}" for v in vs) + "}"
+
     total = magnitudes["rows"].sum()
     zero = magnitudes.loc[magnitudes["magnitude"] == 0, "rows"].sum()
     distinct = len(set().union(*values.values()))

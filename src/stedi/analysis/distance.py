@@ -21,7 +21,14 @@ def distance_summary(counts: pd.DataFrame, column: str = "distanceFromObject") -
     values, weights = known[column].to_numpy(dtype=float), known["rows"].to_numpy(dtype=float)
     rows = int(weights.sum())
     if not rows:
-        return {"rows": 0, "min": None, "max": None, "mean": None, "std": None, "uniform_std": float("nan")}
+        return {
+            "rows": 0,
+            "min": None,
+            "max": None,
+            "mean": None,
+            "std": None,
+            "uniform_std": float("nan"),
+        }
     mean = float((values * weights).sum() / rows)
     low, high = int(values.min()), int(values.max())
     width = high - low + 1
@@ -35,7 +42,9 @@ def distance_summary(counts: pd.DataFrame, column: str = "distanceFromObject") -
     }
 
 
-def consecutive_readings(df: DataFrame, key: str, time_col: str, value: str) -> dict[str, float | None]:
+def consecutive_readings(
+    df: DataFrame, key: str, time_col: str, value: str
+) -> dict[str, float | None]:
     """Each reading against the previous reading of the same subject, in one pass.
 
     autocorrelation  correlation of each value with the previous one (None if undefined)
@@ -44,7 +53,10 @@ def consecutive_readings(df: DataFrame, key: str, time_col: str, value: str) -> 
     previous = F.lag(value).over(Window.partitionBy(key).orderBy(time_col))
     row = (
         df.select(F.col(value).alias("_value"), previous.alias("_previous"))
-        .agg(F.corr("_value", "_previous").alias("r"), F.avg(F.abs(F.col("_value") - F.col("_previous"))).alias("m"))
+        .agg(
+            F.corr("_value", "_previous").alias("r"),
+            F.avg(F.abs(F.col("_value") - F.col("_previous"))).alias("m"),
+        )
         .first()
     )
     r, m = row["r"], row["m"]
@@ -65,12 +77,17 @@ def busiest(per_subject: pd.DataFrame, n: int, key: str = "serialNumber") -> lis
 
     `per_subject`: one row per subject with its `readings` (a `sampling_intervals` frame, as pandas).
     """
-    top = per_subject.sort_values(["readings", key], ascending=[False, True], kind="mergesort").head(n)
+    top = per_subject.sort_values(
+        ["readings", key], ascending=[False, True], kind="mergesort"
+    ).head(n)
     return [str(k) for k in top[key]]
 
 
 def device_series(
-    step_trainer: DataFrame, serials: list[str], time_col: str = "sensorReadingTime", key: str = "serialNumber"
+    step_trainer: DataFrame,
+    serials: list[str],
+    time_col: str = "sensorReadingTime",
+    key: str = "serialNumber",
 ) -> DataFrame:
     """The readings of `serials`, with `seconds` since each device's first reading."""
     first = F.min(time_col).over(Window.partitionBy(key))
@@ -92,8 +109,11 @@ def distance_sentence(summary: dict, autocorrelation: float | None) -> str:
         f"distanceFromObject ranges from {s['min']} to {s['max']} over {count(s['rows'])} readings, mean "
         f"{s['mean']:.1f}, standard deviation {s['std']:.1f} (a uniform spread over that range would give "
         f"{s['uniform_std']:.1f}); {auto}, so a device's next distance is "
-        + ("about as predictable from its last one as a fresh random draw." if autocorrelation is None
-           or abs(autocorrelation) < 0.1 else "partly predictable from its last one.")
+        + (
+            "about as predictable from its last one as a fresh random draw."
+            if autocorrelation is None or abs(autocorrelation) < 0.1
+            else "partly predictable from its last one."
+        )
     )
 
 
@@ -102,7 +122,11 @@ def series_sentence(devices: int, readings: int, change: float | None, summary: 
     if change is None or summary["min"] is None:
         return head + "No device has two readings to compare."
     expected = uniform_mean_change(summary["min"], summary["max"])
-    looks = "noise rather than a smooth motion" if change >= 0.8 * expected else "a smoother signal than independent draws"
+    looks = (
+        "noise rather than a smooth motion"
+        if change >= 0.8 * expected
+        else "a smoother signal than independent draws"
+    )
     return head + (
         f"Across all devices, consecutive readings differ by {change:.1f} on average; two independent draws "
         f"from {summary['min']} to {summary['max']} would differ by {expected:.1f}: the series look like {looks}."

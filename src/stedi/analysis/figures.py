@@ -16,7 +16,9 @@ from stedi.run.pipeline import ANALYSIS, PIPELINE
 STEP = next(step for step in PIPELINE if step.kind == ANALYSIS)
 
 
-def save_figure(fig, run_dir: str | Path | None, name: str, title: str = "", caption: str = "") -> Path | None:
+def save_figure(
+    fig, run_dir: str | Path | None, name: str, title: str = "", caption: str = ""
+) -> Path | None:
     """Save `fig` as the run folder's figure `name` (PNG), with its title and caption, when run_dir is set.
 
     In a notebook the saved PNG is what the cell shows: the figure is closed, so the inline

@@ -26,7 +26,10 @@ LANDING_TABLES = external_inputs(_DERIVING_STEPS)
 DERIVATION_ORDER = tuple(table for step in _DERIVING_STEPS for table in step.writes)
 # The funnel's rows: every table a zone step writes, zone by zone, in pipeline order within a zone.
 FUNNEL_TABLES = tuple(
-    sorted((table for step in ZONE_STEPS for table in step.writes), key=lambda t: config.ZONES.index(TABLES[t].zone))
+    sorted(
+        (table for step in ZONE_STEPS for table in step.writes),
+        key=lambda t: config.ZONES.index(TABLES[t].zone),
+    )
 )
 
 FUNNEL_ENTITIES = {
@@ -59,7 +62,10 @@ def consent_funnel(landing: dict[str, DataFrame]) -> pd.DataFrame:
     its table from the landing tables, with the same result.
     """
     landing_rows = {name: int(landing[name].count()) for name in LANDING_TABLES}
-    rows = {name: {"table": name, "zone": TABLES[name].zone, "entity": FUNNEL_ENTITIES[name]} for name in FUNNEL_TABLES}
+    rows = {
+        name: {"table": name, "zone": TABLES[name].zone, "entity": FUNNEL_ENTITIES[name]}
+        for name in FUNNEL_TABLES
+    }
 
     def policy_counts(policy: str) -> dict[str, int]:
         tables = derive(landing, policy)
@@ -104,7 +110,9 @@ def lake_rows_source(recorded: dict[str, int], counted: dict[str, int]) -> str:
     return "row counts read from the lake" if counted else ""
 
 
-def funnel_mismatches(funnel: pd.DataFrame, lake_rows: dict[str, int], policy: str) -> dict[str, tuple[int, int]]:
+def funnel_mismatches(
+    funnel: pd.DataFrame, lake_rows: dict[str, int], policy: str
+) -> dict[str, tuple[int, int]]:
     """Tables whose row count in the lake differs from the recomputed one: name -> (recomputed, in the lake)."""
     recomputed = dict(zip(funnel["table"], funnel[policy]))
     return {
@@ -115,7 +123,10 @@ def funnel_mismatches(funnel: pd.DataFrame, lake_rows: dict[str, int], policy: s
 
 
 def funnel_sentence(
-    funnel: pd.DataFrame, mismatches: dict[str, tuple[int, int]], policy: str, lake_rows_from: str = ""
+    funnel: pd.DataFrame,
+    mismatches: dict[str, tuple[int, int]],
+    policy: str,
+    lake_rows_from: str = "",
 ) -> str:
     """The funnel's caption; `lake_rows_from` says where the lake's row counts come from (appended in parentheses)."""
     n = dict(zip(funnel["table"], funnel.to_dict("records")))
@@ -132,7 +143,10 @@ def funnel_sentence(
         f"the ML table has {count(m_u)} rows under udacity and {count(m_s)} under strict. "
     )
     if mismatches:
-        diffs = ", ".join(f"{name} {count(a)} recomputed vs {count(b)} in the lake" for name, (a, b) in mismatches.items())
+        diffs = ", ".join(
+            f"{name} {count(a)} recomputed vs {count(b)} in the lake"
+            for name, (a, b) in mismatches.items()
+        )
         text += f"The lake's tables (policy {policy}) differ from the recomputation: {diffs}."
     else:
         text += f"The lake's tables (policy {policy}) hold exactly the recomputed {policy} counts."

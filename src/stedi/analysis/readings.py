@@ -41,7 +41,9 @@ def intervals_by_owner(
     as pandas. Columns: serialNumber, user, accelerometer_interval, step_trainer_interval, ordered by serialNumber, user.
     """
     owned = owners[["serialNumber", "email"]].rename(columns={"email": "user"})
-    accel = accelerometer_sampling[["user", "interval_median"]].rename(columns={"interval_median": "accelerometer_interval"})
+    accel = accelerometer_sampling[["user", "interval_median"]].rename(
+        columns={"interval_median": "accelerometer_interval"}
+    )
     step = step_trainer_sampling[["serialNumber", "interval_median"]].rename(
         columns={"interval_median": "step_trainer_interval"}
     )
@@ -58,7 +60,9 @@ def sampling_summary(intervals: pd.DataFrame) -> dict:
         "subjects": len(intervals),
         "readings": int(intervals["readings"].sum()),
         "instants": int(intervals["instants"].sum()),
-        "readings_per_instant": float(intervals["readings"].sum() / max(intervals["instants"].sum(), 1)),
+        "readings_per_instant": float(
+            intervals["readings"].sum() / max(intervals["instants"].sum(), 1)
+        ),
         "max_spread_within": float(within.max()) if len(known) else float("nan"),
         "median_min": float(known["interval_median"].min()) if len(known) else float("nan"),
         "median_median": float(known["interval_median"].median()) if len(known) else float("nan"),

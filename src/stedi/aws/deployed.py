@@ -21,9 +21,13 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 def deployment_name(name: str, prefix: str) -> str:
     """`name`, else the prefix made a valid Glue name, else config.DEFAULT_DEPLOYMENT; UsageError when invalid."""
-    chosen = name or re.sub(r"[^A-Za-z0-9_-]+", "-", prefix).strip("-_") or config.DEFAULT_DEPLOYMENT
+    chosen = (
+        name or re.sub(r"[^A-Za-z0-9_-]+", "-", prefix).strip("-_") or config.DEFAULT_DEPLOYMENT
+    )
     if not NAME.match(chosen):
-        raise UsageError(f"deployment name {chosen!r}: use up to 64 letters, digits, - and _ (give --name)")
+        raise UsageError(
+            f"deployment name {chosen!r}: use up to 64 letters, digits, - and _ (give --name)"
+        )
     return chosen
 
 

@@ -67,7 +67,9 @@ def run_query(
         raise QueryFailed(f"Athena query failed: {exc}") from None
     state = execution["Status"]["State"]
     if state != "SUCCEEDED":
-        raise QueryFailed(f"Athena query {state.lower()}: {execution['Status'].get('StateChangeReason', '')}".strip())
+        raise QueryFailed(
+            f"Athena query {state.lower()}: {execution['Status'].get('StateChangeReason', '')}".strip()
+        )
     query_id = execution["QueryExecutionId"]
     paginator = session.client("athena").get_paginator("get_query_results")
     pages = list(paginator.paginate(QueryExecutionId=query_id))
@@ -93,5 +95,10 @@ def query(
     for statement in found:
         query_id, frame = run_query(statement, database, workgroup, s3_output, session=session)
         ids.append(query_id)
-        print(frame.to_string(index=False) if len(frame.columns) else f"(no result; query {query_id})", file=out)
+        print(
+            frame.to_string(index=False)
+            if len(frame.columns)
+            else f"(no result; query {query_id})",
+            file=out,
+        )
     return ids

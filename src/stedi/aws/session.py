@@ -24,7 +24,9 @@ def failure_types() -> tuple[type[BaseException], ...]:
     from awswrangler import exceptions as wr_exceptions
     from botocore.exceptions import BotoCoreError, ClientError
 
-    wrangler = tuple(c for _, c in inspect.getmembers(wr_exceptions, inspect.isclass) if issubclass(c, Exception))
+    wrangler = tuple(
+        c for _, c in inspect.getmembers(wr_exceptions, inspect.isclass) if issubclass(c, Exception)
+    )
     return (QueryFailed, ClientError, BotoCoreError, *wrangler)
 
 
@@ -42,5 +44,7 @@ def aws_session():
             "or run where an instance role applies"
         )
     if not session.region_name:
-        raise UsageError("no AWS region: set AWS_DEFAULT_REGION (or AWS_REGION), or a region in your profile")
+        raise UsageError(
+            "no AWS region: set AWS_DEFAULT_REGION (or AWS_REGION), or a region in your profile"
+        )
     return session

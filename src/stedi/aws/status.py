@@ -57,8 +57,11 @@ def _run(glue, name: str, run_id: str) -> dict | None:
             if missing(exc):
                 raise UsageError(f"workflow {name} has no run {run_id}") from None
             raise
-    runs = [r for page in glue.get_paginator("get_workflow_runs").paginate(Name=name, IncludeGraph=True)
-            for r in page["Runs"]]
+    runs = [
+        r
+        for page in glue.get_paginator("get_workflow_runs").paginate(Name=name, IncludeGraph=True)
+        for r in page["Runs"]
+    ]
     return max(runs, key=lambda r: r["StartedOn"]) if runs else None
 
 
@@ -73,7 +76,9 @@ def status(*, name: str = "", prefix: str = "", run_id: str = "", out=None) -> d
         workflow = glue.get_workflow(Name=name)["Workflow"]
     except ClientError as exc:
         if missing(exc):
-            raise UsageError(f"no Glue workflow {name}; deploy it with `stedi aws deploy` first") from None
+            raise UsageError(
+                f"no Glue workflow {name}; deploy it with `stedi aws deploy` first"
+            ) from None
         raise
     if not ours(workflow, name):
         raise UsageError(f"the Glue workflow {name} was not created by stedi deploy")
@@ -83,8 +88,10 @@ def status(*, name: str = "", prefix: str = "", run_id: str = "", out=None) -> d
         return None
     steps = step_states(run, name)
     started = run["StartedOn"].strftime("%Y-%m-%d %H:%M:%S %Z").strip()
-    print(f"stedi aws status: workflow {name} run {run['WorkflowRunId']} ({run['Status'].lower()}, started {started})",
-          file=out)
+    print(
+        f"stedi aws status: workflow {name} run {run['WorkflowRunId']} ({run['Status'].lower()}, started {started})",
+        file=out,
+    )
     for number, (step, state, seconds) in enumerate(steps, 1):
         print(step_line(number, len(steps), step) + step_outcome(state.lower(), seconds), file=out)
     return {"run_id": run["WorkflowRunId"], "status": run["Status"], "steps": steps}

@@ -9,7 +9,7 @@ import re
 # to the end), line comments and block comments. Anything else is matched a run at a time.
 _PIECES = re.compile(
     r"""'(?:[^'\\]|\\.|'')*'?"""
-    r'''|"(?:[^"\\]|\\.|"")*"?'''
+    r"""|"(?:[^"\\]|\\.|"")*"?"""
     r"|`(?:[^`]|``)*`?"
     r"|--[^\n]*"
     r"|/\*.*?(?:\*/|\Z)"

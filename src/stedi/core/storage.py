@@ -228,14 +228,23 @@ def list_folders(folder: str) -> list[str]:
     if not is_s3(folder):
         try:
             with os.scandir(folder) as entries:
-                return sorted(os.path.join(folder, e.name) for e in entries if e.is_dir(follow_symlinks=False))
+                return sorted(
+                    os.path.join(folder, e.name) for e in entries if e.is_dir(follow_symlinks=False)
+                )
         except (FileNotFoundError, NotADirectoryError):
             return []
     bucket, prefix = _split_folder(folder)
     found = []
     with s3_errors(folder, bucket):
-        for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-            found += [f"{S3_SCHEME}{bucket}/{p['Prefix'].rstrip('/')}" for p in page.get("CommonPrefixes", [])]
+        for page in (
+            _s3()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        ):
+            found += [
+                f"{S3_SCHEME}{bucket}/{p['Prefix'].rstrip('/')}"
+                for p in page.get("CommonPrefixes", [])
+            ]
     return sorted(found)
 
 
@@ -252,7 +261,9 @@ def move_folder(folder: str, target: str) -> None:
             for item in page.get("Contents", []):
                 key = item["Key"]
                 _s3().copy_object(
-                    Bucket=to_bucket, Key=to_prefix + key[len(prefix) :], CopySource={"Bucket": bucket, "Key": key}
+                    Bucket=to_bucket,
+                    Key=to_prefix + key[len(prefix) :],
+                    CopySource={"Bucket": bucket, "Key": key},
                 )
     remove_folder(folder)
 
@@ -270,10 +281,14 @@ def remove_folder(folder: str) -> None:
             keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
             if keys:
                 done = _s3().delete_objects(Bucket=bucket, Delete={"Objects": keys})
-                if done.get("Errors"):  # DeleteObjects answers 200 and lists what it could not delete
+                if done.get(
+                    "Errors"
+                ):  # DeleteObjects answers 200 and lists what it could not delete
                     first = done["Errors"][0]
-                    raise StorageError(f"S3 DeleteObjects on s3://{bucket}/{first.get('Key')} failed: "
-                                       f"{first.get('Code')}: {first.get('Message', '')}".rstrip(": "))
+                    raise StorageError(
+                        f"S3 DeleteObjects on s3://{bucket}/{first.get('Key')} failed: "
+                        f"{first.get('Code')}: {first.get('Message', '')}".rstrip(": ")
+                    )
 
 
 # -- small text files: run records ----------------------------------------------
@@ -301,5 +316,3 @@ def read_text(where: str) -> str | None:
             return None
     path = Path(where)
     return path.read_text(encoding="utf-8") if path.is_file() else None
-
-

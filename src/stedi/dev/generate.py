@@ -56,7 +56,11 @@ SUMMARY_FILE = "generation.json"
 FIRST_REGISTRATION_MS = 1655561994131
 MAX_REGISTRATION_GAP_MS = 5130
 # The real export files are named <source>-<epoch ms>.json; ours count up from these.
-FILE_EPOCH_MS = {"customer": 1691348231425, "accelerometer": 1691348231445, "step_trainer": 1691348232038}
+FILE_EPOCH_MS = {
+    "customer": 1691348231425,
+    "accelerometer": 1691348231445,
+    "step_trainer": 1691348232038,
+}
 FILE_STEP_MS = 50
 
 INSTANTS = 30  # accelerometer instants (and step trainer readings) per customer
@@ -66,7 +70,10 @@ END_SLACK_MEAN_MS = 2_700  # ... earlier by an exponential amount of this mean,
 END_SLACK_MAX_MS = 11_300  # at most this
 UPDATED_SHARE = 0.046  # customers whose record was updated (consent moved) after registering
 UPDATE_AFTER_MS = (58_000, 68_300)
-END_BEFORE_UPDATE_MS = (2_300, 4_000)  # an updated customer's readings end this long before the update
+END_BEFORE_UPDATE_MS = (
+    2_300,
+    4_000,
+)  # an updated customer's readings end this long before the update
 SHARE_PRESENT = {  # share of customers whose export carries the key
     "shareWithResearchAsOfDate": 482 / 956,
     "shareWithPublicAsOfDate": 491 / 956,
@@ -175,7 +182,9 @@ def _names(seed: int, first_index: int, count: int) -> list[tuple[str, str]]:
             orders = rng.permutation(combos).tolist()
         combo = orders[index % combos]
         suffix = "" if cycle == 0 else str(cycle + 1)
-        names.append((FIRST_NAMES[combo // len(LAST_NAMES)], LAST_NAMES[combo % len(LAST_NAMES)] + suffix))
+        names.append(
+            (FIRST_NAMES[combo // len(LAST_NAMES)], LAST_NAMES[combo % len(LAST_NAMES)] + suffix)
+        )
     return names
 
 
@@ -195,7 +204,9 @@ def _snap_collisions(rng: np.random.Generator, instants: np.ndarray, previous: n
     """
     pool = np.vstack([previous, instants])
     chosen = rng.random(instants.shape) < COLLISION_SHARE
-    chosen[:, 1:] &= ~chosen[:, :-1]  # never two neighbours: each window is computed from fixed neighbours
+    chosen[:, 1:] &= ~chosen[
+        :, :-1
+    ]  # never two neighbours: each window is computed from fixed neighbours
     rows, cols = np.nonzero(chosen)
     if len(rows) == 0:
         return
@@ -212,7 +223,9 @@ def _snap_collisions(rng: np.random.Generator, instants: np.ndarray, previous: n
     # A partner without an instant in the window: try another (COLLISION_TRIES partners at most).
     for _ in range(COLLISION_TRIES):
         partner = rows + len(previous) - rng.integers(1, COLLISION_PARTNERS + 1, size=len(rows))
-        partner = np.maximum(partner, 0)  # the first customers: the first customer (maybe itself: no match)
+        partner = np.maximum(
+            partner, 0
+        )  # the first customers: the first customer (maybe itself: no match)
         offset = partner * span - origin
         at = np.searchsorted(keys, low + offset)
         found = (at < len(keys)) & (keys[np.minimum(at, len(keys) - 1)] <= high + offset)
@@ -234,18 +247,28 @@ def _interleaved(rng: np.random.Generator, owners: np.ndarray, run: int) -> np.n
     return np.argsort(rank[run_ids], kind="stable")
 
 
-def _chunk(seed: int, chunk: int, first: int, count: int, last_registration: int, previous: np.ndarray):
+def _chunk(
+    seed: int, chunk: int, first: int, count: int, last_registration: int, previous: np.ndarray
+):
     """One chunk of customers: (customer lines, accelerometer lines, step lines, stats, state for the next)."""
     rng = np.random.default_rng([seed, 0, chunk])
-    registration = last_registration + np.cumsum(rng.integers(0, MAX_REGISTRATION_GAP_MS + 1, size=count))
+    registration = last_registration + np.cumsum(
+        rng.integers(0, MAX_REGISTRATION_GAP_MS + 1, size=count)
+    )
     updated = rng.random(count) < UPDATED_SHARE
     update = registration + rng.integers(UPDATE_AFTER_MS[0], UPDATE_AFTER_MS[1] + 1, size=count)
     last_update = np.where(updated, update, registration)
-    slack = np.minimum(rng.exponential(END_SLACK_MEAN_MS, size=count), END_SLACK_MAX_MS).astype(np.int64)
+    slack = np.minimum(rng.exponential(END_SLACK_MEAN_MS, size=count), END_SLACK_MAX_MS).astype(
+        np.int64
+    )
     before_update = rng.integers(END_BEFORE_UPDATE_MS[0], END_BEFORE_UPDATE_MS[1] + 1, size=count)
-    end = np.where(updated, update - before_update, registration + END_AFTER_REGISTRATION_MS - slack)
+    end = np.where(
+        updated, update - before_update, registration + END_AFTER_REGISTRATION_MS - slack
+    )
     period = rng.integers(PERIOD_STEPS[0], PERIOD_STEPS[1] + 1, size=count) * 100 // 3
-    instants = (end - (INSTANTS - 1) * period)[:, None] + np.arange(INSTANTS)[None, :] * period[:, None]
+    instants = (end - (INSTANTS - 1) * period)[:, None] + np.arange(INSTANTS)[None, :] * period[
+        :, None
+    ]
     _snap_collisions(rng, instants, previous)
 
     present = {key: rng.random(count) < share for key, share in SHARE_PRESENT.items()}
@@ -293,7 +316,9 @@ def _chunk(seed: int, chunk: int, first: int, count: int, last_registration: int
     flat_instants = instants.ravel()
     accelerometer = [
         prefixes[o] + str(t) + _XYZ[c]
-        for o, t, c in zip(owners[order].tolist(), flat_instants[cell[order]].tolist(), codes[order].tolist())
+        for o, t, c in zip(
+            owners[order].tolist(), flat_instants[cell[order]].tolist(), codes[order].tolist()
+        )
     ]
 
     step_cells = np.arange(count * INSTANTS)
@@ -304,7 +329,9 @@ def _chunk(seed: int, chunk: int, first: int, count: int, last_registration: int
     device = [f',"serialNumber":"{serial}","distanceFromObject":' for serial in serials]
     step_trainer = [
         '{"sensorReadingTime":' + str(t) + device[o] + str(d) + "}"
-        for t, o, d in zip(flat_instants[step_cells].tolist(), (step_cells // INSTANTS).tolist(), distance)
+        for t, o, d in zip(
+            flat_instants[step_cells].tolist(), (step_cells // INSTANTS).tolist(), distance
+        )
     ]
     consenting = int(present["shareWithResearchAsOfDate"].sum())
     last = instants[-COLLISION_PARTNERS:].copy()
@@ -324,7 +351,11 @@ def generate(
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise GenerateError(f"--out {root} is not a folder")
-    taken = [s for s in SOURCES if (root / s).exists() and (not (root / s).is_dir() or any((root / s).iterdir()))]
+    taken = [
+        s
+        for s in SOURCES
+        if (root / s).exists() and (not (root / s).is_dir() or any((root / s).iterdir()))
+    ]
     if taken:
         held = ", ".join(f"{s}/" for s in taken)
         raise GenerateError(f"--out {root} already holds {held}; give an empty or new folder")
@@ -338,21 +369,27 @@ def generate(
     started = time.monotonic()
     result = Generated(out=str(root), scale=scale, seed=seed)
     staging = root / f".generating-{uuid.uuid4().hex[:8]}"
-    writers = {source: _ExportWriter(staging / source, source, lines_per_file) for source in SOURCES}
+    writers = {
+        source: _ExportWriter(staging / source, source, lines_per_file) for source in SOURCES
+    }
     try:
         total = customer_count(scale)
         last_registration = FIRST_REGISTRATION_MS - MAX_REGISTRATION_GAP_MS // 2
         previous = np.empty((0, INSTANTS), dtype=np.int64)
         for chunk, first in enumerate(range(0, total, CHUNK_CUSTOMERS)):
             count = min(CHUNK_CUSTOMERS, total - first)
-            customers, accelerometer, step_trainer, consenting, last_registration, previous = _chunk(
-                seed, chunk, first, count, last_registration, previous
+            customers, accelerometer, step_trainer, consenting, last_registration, previous = (
+                _chunk(seed, chunk, first, count, last_registration, previous)
             )
             writers["customer"].write(customers)
             writers["accelerometer"].write(accelerometer)
             writers["step_trainer"].write(step_trainer)
             result.consenting += consenting
-            del customers, accelerometer, step_trainer  # before the next chunk is made: one chunk in memory
+            del (
+                customers,
+                accelerometer,
+                step_trainer,
+            )  # before the next chunk is made: one chunk in memory
         for writer in writers.values():
             writer.close()
         for source in SOURCES:
@@ -368,6 +405,8 @@ def generate(
     result.step_trainer = writers["step_trainer"].lines
     result.files = {source: writer.files for source, writer in writers.items()}
     result.seconds = round(time.monotonic() - started, 2)
-    summary = {k: v for k, v in asdict(result).items() if k not in ("out", "seconds")}  # the same for the same data
+    summary = {
+        k: v for k, v in asdict(result).items() if k not in ("out", "seconds")
+    }  # the same for the same data
     (root / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     return result

@@ -32,10 +32,16 @@ def package_files(package_dir: Path = config.PACKAGE_DIR) -> list[Path]:
         wanted.update(package_dir.glob(pattern))
     relative = (p.relative_to(package_dir) for p in wanted if p.is_file())
     # no caches, no hidden files (editor backups, .DS_Store ...)
-    return sorted(r for r in relative if not any(part == "__pycache__" or part.startswith(".") for part in r.parts))
+    return sorted(
+        r
+        for r in relative
+        if not any(part == "__pycache__" or part.startswith(".") for part in r.parts)
+    )
 
 
-def build(output: str | os.PathLike[str] = PACKAGE_ZIP, package_dir: Path = config.PACKAGE_DIR) -> Path:
+def build(
+    output: str | os.PathLike[str] = PACKAGE_ZIP, package_dir: Path = config.PACKAGE_DIR
+) -> Path:
     """Write the zip (atomically: a temporary file renamed into place); returns its path."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,9 @@ def raw_bytes(raw_dir: str) -> int:
     if raw_dir.startswith("s3://"):
         return 0
     return sum(
-        os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(raw_dir) for name in names
+        os.path.getsize(os.path.join(folder, name))
+        for folder, _, names in os.walk(raw_dir)
+        for name in names
     )
 
 

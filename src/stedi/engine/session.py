@@ -33,7 +33,9 @@ def engine_for(engine: str = "", target: Target = Target.LOCAL) -> Engine:
     ValueError (one line) for an unknown engine."""
     if target == Target.GLUE:
         if engine not in ("", Engine.SPARK):
-            raise ValueError(f"target glue runs Spark; engine {str(engine)!r} runs only on target local")
+            raise ValueError(
+                f"target glue runs Spark; engine {str(engine)!r} runs only on target local"
+            )
         return Engine.SPARK
     return Engine.parse(engine or os.environ.get(config.ENGINE_ENV) or config.DEFAULT_ENGINE)
 
@@ -123,7 +125,9 @@ def stop_sail() -> None:
     with _SAIL_LOCK:
         session, server = _sail.pop("session", None), _sail.pop("server", None)
         if session is not None:
-            with contextlib.suppress(Exception):  # its connection may be gone already; the server stops next
+            with contextlib.suppress(
+                Exception
+            ):  # its connection may be gone already; the server stops next
                 session.stop()
         if server is not None and server.running:
             server.stop()

@@ -47,7 +47,9 @@ class Place:
 
 
 def is_quarantine(name: str) -> bool:
-    return name.endswith(config.QUARANTINE_SUFFIX) and name[: -len(config.QUARANTINE_SUFFIX)] in TABLES
+    return (
+        name.endswith(config.QUARANTINE_SUFFIX) and name[: -len(config.QUARANTINE_SUFFIX)] in TABLES
+    )
 
 
 def quarantine_name(name: str) -> str:
@@ -74,7 +76,9 @@ def previous_version_marks(root: str) -> list[str]:
         if not folder.is_dir():
             continue
         for mark in config.PREVIOUS_LAKE_MARKS:
-            found += [str(p) for p in folder.glob(mark)] + [str(p) for p in folder.glob(f"*/{mark}")]
+            found += [str(p) for p in folder.glob(mark)] + [
+                str(p) for p in folder.glob(f"*/{mark}")
+            ]
     return sorted(found)
 
 
@@ -93,7 +97,9 @@ _catalogs_lock = threading.Lock()
 
 def open_catalog(root: str, database: str = config.DEFAULT_DATABASE):
     """(catalog, lock) of the lake at `root` (config.resolve'd), the namespace `database` created if missing."""
-    settings = tuple(os.environ.get(n) for n in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"))
+    settings = tuple(
+        os.environ.get(n) for n in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION")
+    )
     key = (root, database, settings)
     with _catalogs_lock:
         if key not in _catalogs:

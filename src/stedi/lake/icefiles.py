@@ -23,7 +23,9 @@ def _local(path: str) -> str:
 def _s3_client():
     import boto3
 
-    return boto3.session.Session().client("s3")  # region, credentials and AWS_ENDPOINT_URL from the environment
+    return boto3.session.Session().client(
+        "s3"
+    )  # region, credentials and AWS_ENDPOINT_URL from the environment
 
 
 def files_under(location: str) -> list[str]:
@@ -34,14 +36,24 @@ def files_under(location: str) -> list[str]:
     bucket, _, key = location[len(storage.S3_SCHEME) :].partition("/")
     prefix = key.strip("/") + "/" if key.strip("/") else ""
     found = []
-    for page in _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        found += [f"{storage.S3_SCHEME}{bucket}/{item['Key']}" for item in page.get("Contents", []) if not item["Key"].endswith("/")]
+    for page in (
+        _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    ):
+        found += [
+            f"{storage.S3_SCHEME}{bucket}/{item['Key']}"
+            for item in page.get("Contents", [])
+            if not item["Key"].endswith("/")
+        ]
     return sorted(found)
 
 
 def parquet_files(folder: str) -> list[str]:
     """The Parquet data files an engine wrote into `folder` (its `_SUCCESS`, `.crc` and hidden files left out)."""
-    return [f for f in files_under(folder) if f.endswith(PARQUET_SUFFIX) and not os.path.basename(f).startswith(("_", "."))]
+    return [
+        f
+        for f in files_under(folder)
+        if f.endswith(PARQUET_SUFFIX) and not os.path.basename(f).startswith(("_", "."))
+    ]
 
 
 def delete_files(paths: list[str]) -> None:
@@ -81,7 +93,9 @@ def remove_empty_folders(location: str) -> None:
     root = Path(_local(location))
     if not root.is_dir():
         return
-    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+    for folder in sorted(
+        (p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+    ):
         if not any(folder.iterdir()):
             folder.rmdir()
 
@@ -123,7 +137,11 @@ def unreachable(table) -> list[str]:
 
 def live_data_files(table, snapshot_id: int | None = None) -> tuple[list, list[str]]:
     """(data files, delete file paths) of a snapshot (the current one by default), from its manifests."""
-    snapshot = table.current_snapshot() if snapshot_id is None else table.metadata.snapshot_by_id(snapshot_id)
+    snapshot = (
+        table.current_snapshot()
+        if snapshot_id is None
+        else table.metadata.snapshot_by_id(snapshot_id)
+    )
     if snapshot is None:
         return [], []
     tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())

@@ -22,13 +22,27 @@ def iceberg_schema(columns: Columns):
     )
 
     types = {"string": StringType, "bigint": LongType, "int": IntegerType, "double": DoubleType}
-    return Schema(*[NestedField(i, n, types[t](), required=False) for i, (n, t) in enumerate(columns, start=1)])
+    return Schema(
+        *[
+            NestedField(i, n, types[t](), required=False)
+            for i, (n, t) in enumerate(columns, start=1)
+        ]
+    )
 
 
 def spark_type_name(iceberg_type) -> str:
     """The Spark SQL name of an Iceberg type (`long` -> bigint); the type's own name otherwise."""
-    names = {"string": "string", "int": "int", "long": "bigint", "double": "double", "float": "float",
-             "boolean": "boolean", "date": "date", "timestamp": "timestamp", "binary": "binary"}
+    names = {
+        "string": "string",
+        "int": "int",
+        "long": "bigint",
+        "double": "double",
+        "float": "float",
+        "boolean": "boolean",
+        "date": "date",
+        "timestamp": "timestamp",
+        "binary": "binary",
+    }
     return names.get(str(iceberg_type), str(iceberg_type))
 
 

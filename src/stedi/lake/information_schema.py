@@ -37,7 +37,9 @@ def column_rows(lake: IcebergTables, names: list[str]) -> list[tuple]:
     rows = []
     for name in names:
         for position, (column, typ, nullable) in enumerate(lake.catalog_columns(name), start=1):
-            rows.append((CATALOG, lake.database, name, column, position, "YES" if nullable else "NO", typ))
+            rows.append(
+                (CATALOG, lake.database, name, column, position, "YES" if nullable else "NO", typ)
+            )
     return rows
 
 

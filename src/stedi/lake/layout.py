@@ -19,7 +19,7 @@ def s3_root(bucket: str, prefix: str = "") -> str:
 def bucket_and_prefix(root: str) -> tuple[str, str]:
     """(bucket, prefix) of an S3 lake root: the prefix is the folder the lake is in, where `stedi run
     --target glue` and `stedi aws deploy` also find `raw/` and `artifacts/` (s3://B/team/lake: B, team)."""
-    bucket, _, key = root[len("s3://"):].partition("/")
+    bucket, _, key = root[len("s3://") :].partition("/")
     if not bucket:
         raise ValueError(f"{root!r} names no bucket")
     return bucket, key.strip("/").rpartition("/")[0]

@@ -87,7 +87,12 @@ class LakeLock:
     def took_over(self) -> str | None:
         """A message when the last holder was a run that died without releasing the file."""
         pid = self.previous.get("pid")
-        if self.previous.get("run_id") and self.previous.get("host") == socket.gethostname() and pid and not _alive(pid):
+        if (
+            self.previous.get("run_id")
+            and self.previous.get("host") == socket.gethostname()
+            and pid
+            and not _alive(pid)
+        ):
             return f"took over the lake lock of run {self.previous['run_id']} (pid {pid} is no longer running)"
         return None
 
@@ -143,8 +148,10 @@ class LeaseLock:
         try:
             self.lease = shared_files.acquire_lease(self.where, self.owner, self.seconds)
         except shared_files.LeaseHeld as exc:
-            raise LakeBusy(f"lake {self.where.rsplit('/', 1)[0]} is being written by another run: {exc}; "
-                           "wait for it to finish (a killed run's lock is taken over once it expires)") from None
+            raise LakeBusy(
+                f"lake {self.where.rsplit('/', 1)[0]} is being written by another run: {exc}; "
+                "wait for it to finish (a killed run's lock is taken over once it expires)"
+            ) from None
         self._stop, self._guard = threading.Event(), threading.Lock()
         threading.Thread(target=self._renew, name="stedi-lake-lease", daemon=True).start()
         return self
@@ -161,8 +168,10 @@ class LeaseLock:
             except Exception as exc:  # taken over (it had expired) or S3 unreachable: say so, once
                 import sys
 
-                print(f"stedi: the lake lock {self.where} could not be renewed: {' '.join(str(exc).split())}",
-                      file=sys.stderr)
+                print(
+                    f"stedi: the lake lock {self.where} could not be renewed: {' '.join(str(exc).split())}",
+                    file=sys.stderr,
+                )
                 return
 
     @property
@@ -170,7 +179,9 @@ class LeaseLock:
         """A message when this run took over a lease another run had left (it had expired)."""
         owner = self.previous.get("owner")
         if owner and owner != self.owner:
-            until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(self.previous.get("expires", 0))))
+            until = time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(self.previous.get("expires", 0)))
+            )
             return f"took over the lake lock of run {owner} (its lease expired at {until})"
         return None
 

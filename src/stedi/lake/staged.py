@@ -31,7 +31,9 @@ class Staged:
     replaces: list = field(default_factory=list)  # the DataFiles the commit deletes
     meta: dict = field(default_factory=dict)
     base_files: list = field(default_factory=list)  # the table's live DataFiles when staged
-    snapshot_id: int | None = None  # the id the commit's snapshot takes (a relocated table keeps its original's)
+    snapshot_id: int | None = (
+        None  # the id the commit's snapshot takes (a relocated table keeps its original's)
+    )
 
     @property
     def added_rows(self) -> int:

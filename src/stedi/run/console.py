@@ -46,11 +46,19 @@ def outcome_lines(manifest: dict) -> list[str]:
             total = sum(acc["quarantined"] for acc in held.values())
             parts = "; ".join(
                 f"{name} {acc['quarantined']:,}"
-                + (": " + ", ".join(f"{r} {n:,}" for r, n in (acc.get("quarantine_reasons") or {}).items())
-                   if acc.get("quarantine_reasons") else "")
+                + (
+                    ": "
+                    + ", ".join(
+                        f"{r} {n:,}" for r, n in (acc.get("quarantine_reasons") or {}).items()
+                    )
+                    if acc.get("quarantine_reasons")
+                    else ""
+                )
                 for name, acc in held.items()
             )
-            lines.append(f"  quarantine: {total:,} records held out of the landing tables ({parts})")
+            lines.append(
+                f"  quarantine: {total:,} records held out of the landing tables ({parts})"
+            )
         else:
             lines.append("  quarantine: no record held out of the landing tables")
     erasures = manifest.get("erasures") or []

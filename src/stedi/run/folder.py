@@ -29,7 +29,9 @@ CAPTIONS_FILE = "captions.json"
 INDEX = "index.html"
 
 
-RECORDS_ON_LAKE = "_runs"  # on S3 the steps leave their records in the lake: <lake>/_runs/<run_id>/steps/
+RECORDS_ON_LAKE = (
+    "_runs"  # on S3 the steps leave their records in the lake: <lake>/_runs/<run_id>/steps/
+)
 
 
 def lake_records(lake_root: str, run_id: str) -> str:
@@ -98,7 +100,10 @@ class RunFolder:
         return json.loads(path.read_text()) if path.is_file() else {}
 
     def write_caption(self, name: str, title: str, caption: str) -> None:
-        write_atomic(self.captions_path, json.dumps({**self.captions(), name: {"title": title, "caption": caption}}, indent=2))
+        write_atomic(
+            self.captions_path,
+            json.dumps({**self.captions(), name: {"title": title, "caption": caption}}, indent=2),
+        )
 
     def figures(self) -> list[Path]:
         return sorted(self.figures_dir.glob("*.png")) if self.figures_dir.is_dir() else []
@@ -117,7 +122,9 @@ class RunFolder:
             return cls(latest.resolve())
         candidates = [p.parent for p in runs.glob(f"*/{MANIFEST}") if p.parent.name != LATEST]
         if not candidates:
-            raise FileNotFoundError(f"no run folder with a {MANIFEST} in {runs}; run `stedi run` first")
+            raise FileNotFoundError(
+                f"no run folder with a {MANIFEST} in {runs}; run `stedi run` first"
+            )
         return cls(max(candidates, key=lambda d: ((d / MANIFEST).stat().st_mtime, d.name)))
 
     @classmethod

@@ -64,7 +64,9 @@ def _signal_kernel(km, signum: int) -> None:
 class RunInterrupt:
     """SIGINT while a run lasts (see the module docstring). `with RunInterrupt() as interrupt:`."""
 
-    def __init__(self, forward_seconds: float = FORWARD_SECONDS, grace_seconds: float = GRACE_SECONDS):
+    def __init__(
+        self, forward_seconds: float = FORWARD_SECONDS, grace_seconds: float = GRACE_SECONDS
+    ):
         self.forward_seconds = forward_seconds
         self.grace_seconds = grace_seconds
         self.signals = 0
@@ -90,7 +92,9 @@ class RunInterrupt:
     def __exit__(self, *exc) -> None:
         self.kernel_done()
         if self._installed:
-            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.SIG_DFL)
+            signal.signal(
+                signal.SIGINT, self._previous if self._previous is not None else signal.SIG_DFL
+            )
             self._installed = False
 
     # -- the notebook executing now ------------------------------------------------
@@ -120,7 +124,10 @@ class RunInterrupt:
             if self.signals > 1:
                 _signal_kernel(km, signal.SIGKILL)
                 return
-            for delay, action in ((self.forward_seconds, self._forward), (self.grace_seconds, self._kill)):
+            for delay, action in (
+                (self.forward_seconds, self._forward),
+                (self.grace_seconds, self._kill),
+            ):
                 timer = threading.Timer(delay, action, args=(km,))
                 timer.daemon = True
                 timer.start()
@@ -142,9 +149,13 @@ def show_interrupt(shell, etype, value, tb, tb_offset=None):
     output shows Python's plain traceback, formatted at once (see the module docstring)."""
     import traceback
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a repeated Ctrl-C while this shows: ipykernel restores it after the cell
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # a repeated Ctrl-C while this shows: ipykernel restores it after the cell
     stb = traceback.format_exception(etype, value, tb)
-    value._render_traceback_ = lambda: stb  # IPython shows an exception's own rendering when it has one
+    value._render_traceback_ = lambda: (
+        stb
+    )  # IPython shows an exception's own rendering when it has one
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
     return stb
 

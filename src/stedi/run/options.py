@@ -28,10 +28,14 @@ class RunOptions:
     runs_dir: str = str(config.RUNS_DIR)
     policy: Policy = config.DEFAULT_POLICY
     target: Target = config.DEFAULT_TARGET
-    engine: Engine | None = None  # default: config.DEFAULT_ENGINE locally, Spark on target glue (always Spark)
+    engine: Engine | None = (
+        None  # default: config.DEFAULT_ENGINE locally, Spark on target glue (always Spark)
+    )
     kernel: str = ""  # default: the local kernel, or glue_pyspark for target glue
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR)
-    bucket: str = ""  # the old form of --lake-dir s3://BUCKET/PREFIX/lake; filled from an S3 lake_dir
+    bucket: str = (
+        ""  # the old form of --lake-dir s3://BUCKET/PREFIX/lake; filled from an S3 lake_dir
+    )
     prefix: str = ""  # (with bucket) a key prefix inside the bucket: the lake is PREFIX/lake
     database: str = config.DEFAULT_DATABASE
     fresh_kernels: bool = False  # one kernel per notebook instead of one for the whole run
@@ -44,7 +48,13 @@ class RunOptions:
         # direct caller give text (UsageError, one line, for an unknown one).
         try:
             self.policy, self.target = Policy.parse(self.policy), Target.parse(self.target)
-            self.engine = Engine.parse(self.engine) if self.engine else Engine.SPARK if self.on_glue else config.DEFAULT_ENGINE
+            self.engine = (
+                Engine.parse(self.engine)
+                if self.engine
+                else Engine.SPARK
+                if self.on_glue
+                else config.DEFAULT_ENGINE
+            )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if self.bucket and not self.lake_dir.startswith("s3://"):
@@ -86,12 +96,18 @@ class RunOptions:
 
     def notebook(self, step: PipelineStep) -> Path:
         """The source notebook of `step`: zone steps from `notebooks_dir`, the analysis from notebooks/."""
-        return step.notebook if step.kind == ANALYSIS else Path(self.notebooks_dir) / f"{step.name}.ipynb"
+        return (
+            step.notebook
+            if step.kind == ANALYSIS
+            else Path(self.notebooks_dir) / f"{step.name}.ipynb"
+        )
 
     def selected_steps(self) -> tuple[PipelineStep, ...]:
         """The steps this run executes, in pipeline order; UsageError for an unknown step."""
         try:
-            return pipeline.select(pipeline.steps_for(self.on_glue), start=self.from_step, only=self.only)
+            return pipeline.select(
+                pipeline.steps_for(self.on_glue), start=self.from_step, only=self.only
+            )
         except pipeline.UnknownStep as exc:
             raise UsageError(str(exc)) from None
 
@@ -111,7 +127,9 @@ def _missing_inputs(options: RunOptions, steps: tuple[PipelineStep, ...]) -> lis
     """The lake tables the selected steps need from earlier steps that the lake does not hold."""
     from stedi.lake.icelake import IcebergTables
 
-    lake = IcebergTables(None, options.lake, policy=options.policy, database=options.database)  # no Spark session
+    lake = IcebergTables(
+        None, options.lake, policy=options.policy, database=options.database
+    )  # no Spark session
     return [name for name in pipeline.external_inputs(steps) if not lake.exists(name)]
 
 
@@ -120,15 +138,24 @@ def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
     from stedi.core.intake import RawInputError, check_raw_dir
 
     if options.on_glue and options.engine != Engine.SPARK:
-        raise UsageError(f"--target glue runs Spark on AWS Glue; --engine {options.engine} runs only on target local")
+        raise UsageError(
+            f"--target glue runs Spark on AWS Glue; --engine {options.engine} runs only on target local"
+        )
     if options.on_glue and not options.on_s3:
         raise UsageError("--target glue needs a lake on S3: --lake-dir s3://BUCKET/PREFIX")
-    if options.on_s3 and layout.bucket_and_prefix(options.lake) != (options.bucket, options.prefix.strip("/")):
-        raise UsageError(f"--bucket {options.bucket} --prefix {options.prefix!r} and --lake-dir {options.lake} name "
-                         "two lakes; give --lake-dir alone")
+    if options.on_s3 and layout.bucket_and_prefix(options.lake) != (
+        options.bucket,
+        options.prefix.strip("/"),
+    ):
+        raise UsageError(
+            f"--bucket {options.bucket} --prefix {options.prefix!r} and --lake-dir {options.lake} name "
+            "two lakes; give --lake-dir alone"
+        )
     if options.on_s3 and not options.on_glue and options.engine != Engine.SAIL:
-        raise UsageError(f"--engine {options.engine} cannot reach the lake {options.lake}: local Spark has no S3 "
-                         "connector; use --engine sail (the default) for a lake on S3")
+        raise UsageError(
+            f"--engine {options.engine} cannot reach the lake {options.lake}: local Spark has no S3 "
+            "connector; use --engine sail (the default) for a lake on S3"
+        )
     steps = options.selected_steps()
     if any(step.sources for step in steps) and not options.raw.startswith("s3://"):
         try:
@@ -139,10 +166,14 @@ def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
         _writable_dir(Path(options.lake), "lake directory")
         from stedi.lake.catalogs import refuse_previous_version
 
-        refuse_previous_version(config.resolve(options.lake))  # version folders, row markers: one line
+        refuse_previous_version(
+            config.resolve(options.lake)
+        )  # version folders, row markers: one line
         from stedi.lake.icelake import IcebergTables
 
-        IcebergTables(None, options.lake, policy=options.policy, database=options.database).refuse_other_policy()  # a lake holds one policy's tables
+        IcebergTables(
+            None, options.lake, policy=options.policy, database=options.database
+        ).refuse_other_policy()  # a lake holds one policy's tables
     _writable_dir(Path(options.runs_dir), "runs directory")
     for step in steps:
         source = options.notebook(step)
@@ -177,7 +208,8 @@ def policy_option(*, recorded: bool = False) -> argparse.ArgumentParser:
         choices=Policy.choices(),
         default=None if recorded else config.DEFAULT_POLICY,
         help="the policy the lake was built with (default: the one it recorded); another one is refused"
-        if recorded else "strict (default) or udacity",
+        if recorded
+        else "strict (default) or udacity",
     )
     return parent
 
@@ -196,23 +228,31 @@ def engine_option() -> argparse.ArgumentParser:
     return parent
 
 
-def lake_dir_option(what: str = "the lake: a folder, or s3://BUCKET/PREFIX") -> argparse.ArgumentParser:
+def lake_dir_option(
+    what: str = "the lake: a folder, or s3://BUCKET/PREFIX",
+) -> argparse.ArgumentParser:
     parent = _parent()
-    parent.add_argument("--lake-dir", default=str(config.LAKE_DIR), help=f"{what} (default: data/lake)")
+    parent.add_argument(
+        "--lake-dir", default=str(config.LAKE_DIR), help=f"{what} (default: data/lake)"
+    )
     return parent
 
 
 def database_option() -> argparse.ArgumentParser:
     parent = _parent()
     parent.add_argument(
-        "--database", default=config.DEFAULT_DATABASE, help="the Glue database of a lake on S3 (default: stedi)"
+        "--database",
+        default=config.DEFAULT_DATABASE,
+        help="the Glue database of a lake on S3 (default: stedi)",
     )
     return parent
 
 
 def runs_dir_option() -> argparse.ArgumentParser:
     parent = _parent()
-    parent.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
+    parent.add_argument(
+        "--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)"
+    )
     return parent
 
 
@@ -220,5 +260,7 @@ def bucket_options() -> argparse.ArgumentParser:
     """--bucket/--prefix, the old form of an S3 lake (s3://BUCKET/PREFIX/lake)."""
     parent = _parent()
     parent.add_argument("--bucket", default="", help="the old form of s3://BUCKET/PREFIX/lake")
-    parent.add_argument("--prefix", default="", help="with --bucket: a key prefix inside the bucket")
+    parent.add_argument(
+        "--prefix", default="", help="with --bucket: a key prefix inside the bucket"
+    )
     return parent

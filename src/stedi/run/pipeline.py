@@ -45,7 +45,7 @@ class PipelineStep:
 
     @property
     def number(self) -> str:
-        """"00" … "05" for zone steps (the notebook's prefix); "" for the analysis."""
+        """ "00" … "05" for zone steps (the notebook's prefix); "" for the analysis."""
         head = self.name.split("_", 1)[0]
         return head if head.isdigit() else ""
 
@@ -126,12 +126,18 @@ def steps_for(on_glue: bool) -> tuple[PipelineStep, ...]:
 def find(name: str, among: tuple[PipelineStep, ...] = PIPELINE) -> PipelineStep:
     """A step by its name, its number ("02"), or its name without the number."""
     for step in among:
-        if name in (step.name, step.number, step.name.partition("_")[2] if step.number else step.name):
+        if name in (
+            step.name,
+            step.number,
+            step.name.partition("_")[2] if step.number else step.name,
+        ):
             return step
     raise UnknownStep(f"unknown step {name!r}; the steps are: {', '.join(s.name for s in among)}")
 
 
-def select(steps: tuple[PipelineStep, ...], *, start: str = "", only: str = "") -> tuple[PipelineStep, ...]:
+def select(
+    steps: tuple[PipelineStep, ...], *, start: str = "", only: str = ""
+) -> tuple[PipelineStep, ...]:
     """`steps` from `start` on (--from), or just the comma-separated `only` (--only), in pipeline order."""
     if start and only:
         raise UnknownStep("--from and --only do not go together")
@@ -169,7 +175,9 @@ def derive(landing: dict, policy: str) -> dict:
     for step in ZONE_STEPS:
         if step.transform:
             (output,) = step.writes
-            tables[output] = step.transform_function()(*(tables[name] for name in step.reads), policy)
+            tables[output] = step.transform_function()(
+                *(tables[name] for name in step.reads), policy
+            )
     return tables
 
 

@@ -53,7 +53,9 @@ def publish_output(
     step (None for a step outside it); `consent`: the step's consent record so far."""
     if declared_table(table).fmt != "parquet":
         report = check(table, df)
-        described, _ = commit_with_quarantine(lake, table, report.passing, report.quarantine_records())
+        described, _ = commit_with_quarantine(
+            lake, table, report.passing, report.quarantine_records()
+        )
         return Published(report, described, consent)
     meta = None
     if declared is not None and table in declared.writes:
@@ -78,7 +80,9 @@ def publish_output(
             return Published(report, lake.described(table), consent)
         return Published(report, lake.publish(staged), consent)
     try:
-        described, _ = commit_with_quarantine(lake, table, report.passing, report.quarantine_records())
+        described, _ = commit_with_quarantine(
+            lake, table, report.passing, report.quarantine_records()
+        )
     finally:
         lake.discard(staged)
     return Published(report, described, consent)

@@ -46,7 +46,9 @@ def export_notebook(notebook_path: Path, html_path: Path, with_code: bool) -> Pa
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=not with_code, exclude_input_prompt=not with_code, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        exclude_input=not with_code, exclude_input_prompt=not with_code, exclude_output_prompt=True
+    )
     body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
     return write_atomic(html_path, body)
 
@@ -189,7 +191,9 @@ def _environment():
         loader=jinja2.PackageLoader("stedi.run", "templates"),
         autoescape=True,
         keep_trailing_newline=True,
-        finalize=lambda value: "" if value is None else value,  # a missing manifest value shows as nothing
+        finalize=lambda value: (
+            "" if value is None else value
+        ),  # a missing manifest value shows as nothing
     )
     env.filters["thousands"] = _thousands
     env.filters["clip"] = _clip

@@ -66,6 +66,7 @@ def watch_for_death(client, km, every: float = 1.0) -> None:
     from nbclient.exceptions import DeadKernelError
 
     for channel in (client.shell_channel, client.iopub_channel):
+
         def get_msg(timeout=None, _get=channel.get_msg, **kwargs):
             if timeout is not None:
                 return _get(timeout=timeout, **kwargs)
@@ -81,6 +82,8 @@ def watch_for_death(client, km, every: float = 1.0) -> None:
 
 def reset_kernel(kernel: SharedKernel) -> None:
     """A fresh namespace in the shared (IPython) kernel before the next notebook."""
-    reply = kernel.client.execute_interactive(FRESH_NAMESPACE, silent=True, store_history=False, timeout=120)
+    reply = kernel.client.execute_interactive(
+        FRESH_NAMESPACE, silent=True, store_history=False, timeout=120
+    )
     if reply["content"]["status"] != "ok":
         raise RuntimeError(f"could not reset the shared kernel: {reply['content'].get('evalue')}")

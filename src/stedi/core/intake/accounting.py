@@ -63,7 +63,12 @@ def summed(base: dict, delta: dict) -> dict:
     for reason, n in delta.get("quarantine_reasons", {}).items():
         reasons[reason] = reasons.get(reason, 0) + n
     summed["quarantine_reasons"] = dict(sorted(reasons.items()))
-    summed["balanced"] = summed["read"] == summed["landed"] + summed["quarantined"] + summed[
-        "duplicates_dropped"
-    ] + summed["erased"] and sum(reasons.values()) == summed["quarantined"]
+    summed["balanced"] = (
+        summed["read"]
+        == summed["landed"]
+        + summed["quarantined"]
+        + summed["duplicates_dropped"]
+        + summed["erased"]
+        and sum(reasons.values()) == summed["quarantined"]
+    )
     return summed

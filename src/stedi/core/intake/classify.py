@@ -60,7 +60,11 @@ _CORRUPT = "_stedi_corrupt_record"
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _MARKED = (
     # (expression, replacement, markers -> text)
-    (rf"({_STRING})|(-?\d+(?:\.\d+)?[eE]\+?\d{{3,}})", "$1\x03$2\x03", (("\x03\x03", ""), ("\x03", '"'))),
+    (
+        rf"({_STRING})|(-?\d+(?:\.\d+)?[eE]\+?\d{{3,}})",
+        "$1\x03$2\x03",
+        (("\x03\x03", ""), ("\x03", '"')),
+    ),
     (
         rf"({_STRING})|\+(Infinity)|(-?Infinity|NaN)",
         "$1\x01$2$3\x02",
@@ -85,12 +89,16 @@ def _map_parse(raw: Column, *, non_numeric_again: bool) -> Column:
         for marker, text in markers:
             rendered = F.replace(rendered, F.lit(marker), F.lit(text))
     unmarked = ~functools.reduce(lambda a, b: a | b, [raw.contains(m) for m in _MARKERS])
-    return F.coalesce(parsed, F.when(unmarked, F.from_json(rendered, "map<string,string>", options)))
+    return F.coalesce(
+        parsed, F.when(unmarked, F.from_json(rendered, "map<string,string>", options))
+    )
 
 
 def _value_sql(name: str) -> str:
     """The text of key `name` in the parsed record `_m`; keys match case-insensitively (`timeStamp`)."""
-    same_name = f"filter(map_entries(_m), e -> lower(e.key) = '{name.lower()}' AND e.value IS NOT NULL)"
+    same_name = (
+        f"filter(map_entries(_m), e -> lower(e.key) = '{name.lower()}' AND e.value IS NOT NULL)"
+    )
     return f"coalesce(element_at(_m, '{name}'), get({same_name}, 0).value)"
 
 
@@ -214,7 +222,9 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
     # does not. Both must agree on what is JSON.
     struct_options = f"map('allowSingleQuotes', 'false', 'columnNameOfCorruptRecord', '{_CORRUPT}')"
     settled = [f"_s.`{name}` IS NOT NULL" for name, _ in columns] + [
-        f"NOT isnan(_s.`{name}`) AND abs(_s.`{name}`) != double('infinity')" for name, typ in columns if typ == "double"
+        f"NOT isnan(_s.`{name}`) AND abs(_s.`{name}`) != double('infinity')"
+        for name, typ in columns
+        if typ == "double"
     ]
     parsed = records.selectExpr(
         "source_file",
@@ -227,14 +237,22 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         # A CSV row's values are all strings: the typed parse would settle none of them.
         f"CASE WHEN {kind} = '{RECORD}' AND {'json IS NULL' if has_json else 'true'} AND startswith(raw, '{{') "
         f"THEN from_json(raw, 'struct<{fields}, `{_CORRUPT}`: string>', {struct_options}) END AS _s",
-    ).selectExpr("*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {' AND '.join(settled)}, false) AS _fast")
+    ).selectExpr(
+        "*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {' AND '.join(settled)}, false) AS _fast"
+    )
     # CASE is evaluated lazily: the map parse and the coercions run only for the records
     # the typed struct did not settle (so the text to parse is chosen inside it: a column of
     # it would copy every record's text).
     map_parse = _map_parse(parse_text, non_numeric_again=Engine.of(records) == Engine.SAIL)
-    with_map = parsed.select("*", F.when(~F.col("_fast") & (F.col("kind") == RECORD), map_parse).alias("_m"))
+    with_map = parsed.select(
+        "*", F.when(~F.col("_fast") & (F.col("kind") == RECORD), map_parse).alias("_m")
+    )
     texts = with_map.selectExpr(
-        "*", *[f"CASE WHEN NOT _fast THEN {_value_sql(name)} END AS `_t{i}`" for i, (name, _) in enumerate(columns)]
+        "*",
+        *[
+            f"CASE WHEN NOT _fast THEN {_value_sql(name)} END AS `_t{i}`"
+            for i, (name, _) in enumerate(columns)
+        ],
     )
     typed, bad, inexact, missing = [], [], [], []
     for i, (name, typ) in enumerate(columns):
@@ -245,10 +263,16 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         if typ in ("bigint", "int"):
             inexact.append(_inexact_sql(text, value))
         if name in required:
-            missing.append(f"{text} IS NULL" + (f" OR trim({text}) = ''" if typ == "string" else ""))
+            missing.append(
+                f"{text} IS NULL" + (f" OR trim({text}) = ''" if typ == "string" else "")
+            )
     # A settled record is unusable only when a required text is blank.
-    blank = [f"trim(_s.`{name}`) = ''" for name, typ in columns if name in required and typ == "string"]
-    settled_reason = f"CASE WHEN {' OR '.join(blank)} THEN 'missing_required_field' END" if blank else "NULL"
+    blank = [
+        f"trim(_s.`{name}`) = ''" for name, typ in columns if name in required and typ == "string"
+    ]
+    settled_reason = (
+        f"CASE WHEN {' OR '.join(blank)} THEN 'missing_required_field' END" if blank else "NULL"
+    )
     reason = (
         f"CASE WHEN _fast THEN {settled_reason} "
         f"WHEN kind = '{UNSPLIT}' THEN NULL "
@@ -260,7 +284,9 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         f"WHEN {' OR '.join(bad)} THEN 'bad_type' "
         f"WHEN _csv_row AND ({' OR '.join(inexact) or 'false'}) THEN 'inexact_number' END"
     )
-    return texts.selectExpr(*typed, f"{reason} AS reason", "kind", "source_file", "position", "raw", *carried)
+    return texts.selectExpr(
+        *typed, f"{reason} AS reason", "kind", "source_file", "position", "raw", *carried
+    )
 
 
 def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") -> DataFrame:
@@ -274,7 +300,9 @@ def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") 
     base = ("source_file", "position", "kind", "raw", "reason")
     columns = table(landing_table(source)).columns
     names = [f"`{name}`" for name, _ in columns]
-    carried = [f"`{c}`" for c in normalized.columns if c not in base and c not in {n for n, _ in columns}]
+    carried = [
+        f"`{c}`" for c in normalized.columns if c not in base and c not in {n for n, _ in columns}
+    ]
     usable = f"(reason IS NULL AND kind != '{UNSPLIT}')"
     raw = "raw"
     if raw_for == "kept" and source != "customer":

@@ -97,7 +97,9 @@ def check_address(email: str) -> str:
     if not at or "@" in domain or not local or not domain:
         raise ValueError("not an email address: it needs exactly one @ between two non-empty parts")
     if not _ADDRESS.fullmatch(address):
-        raise ValueError(f"an email address may hold only letters, digits and {_PUNCTUATION} (no whitespace)")
+        raise ValueError(
+            f"an email address may hold only letters, digits and {_PUNCTUATION} (no whitespace)"
+        )
     if address.startswith(".") or address.endswith("."):
         raise ValueError("an email address neither starts nor ends with a dot")
     return address
@@ -142,8 +144,11 @@ class Erasures:
 
         ValueError when a file is not what this module writes (the hashes and the key go into SQL text).
         """
-        return cls._parsed(lake_root, storage.read_text(_path(lake_root, KEY_FILE)),
-                           storage.read_text(_path(lake_root, REQUESTS_FILE)))
+        return cls._parsed(
+            lake_root,
+            storage.read_text(_path(lake_root, KEY_FILE)),
+            storage.read_text(_path(lake_root, REQUESTS_FILE)),
+        )
 
     @classmethod
     def _parsed(cls, lake_root: str, key_text: str | None, text: str | None) -> Erasures:
@@ -154,10 +159,14 @@ class Erasures:
         if key and not _HASH.fullmatch(key):
             raise ValueError(f"{_path(lake_root, KEY_FILE)} is not 64 hex digits")
         if (requests or serials) and not key:
-            raise ValueError(f"{_path(lake_root, REQUESTS_FILE)} has requests but the lake has no key")
+            raise ValueError(
+                f"{_path(lake_root, REQUESTS_FILE)} has requests but the lake has no key"
+            )
         hashes = {r.get("email_hash", "") for r in requests} | serials
         if not all(isinstance(h, str) and _HASH.fullmatch(h) for h in hashes):
-            raise ValueError(f"{_path(lake_root, REQUESTS_FILE)} holds a hash that is not 64 hex digits")
+            raise ValueError(
+                f"{_path(lake_root, REQUESTS_FILE)} holds a hash that is not 64 hex digits"
+            )
         return cls(key=key, requests=requests, serial_hashes=serials)
 
     @classmethod
@@ -178,7 +187,12 @@ class Erasures:
             for address in addresses:
                 email_hash = keyed_hash(key, address)
                 if email_hash not in by_hash:
-                    new = {"id": email_hash[:_ID_LENGTH], "email_hash": email_hash, "requested_at": _now(), "done": None}
+                    new = {
+                        "id": email_hash[:_ID_LENGTH],
+                        "email_hash": email_hash,
+                        "requested_at": _now(),
+                        "done": None,
+                    }
                     by_hash[email_hash] = new
                     added.append(new)
                 found.append(by_hash[email_hash])
@@ -204,7 +218,9 @@ class Erasures:
             result: list[Erasures] = []
 
             def apply(text: str | None) -> str | None:
-                current = cls._parsed(lake_root, storage.read_text(_path(lake_root, KEY_FILE)), text)
+                current = cls._parsed(
+                    lake_root, storage.read_text(_path(lake_root, KEY_FILE)), text
+                )
                 changed = change(current)
                 result[:] = [current if changed is None else changed]
                 return None if changed is None else changed.serialized()
@@ -246,13 +262,19 @@ class Erasures:
         """
         for req in self.requests:
             if req["id"] == request_id:
-                req["done"] = {"run": run_id, "at": _now(), "rows": {t: int(n) for t, n in counts.items()}}
+                req["done"] = {
+                    "run": run_id,
+                    "at": _now(),
+                    "rows": {t: int(n) for t, n in counts.items()},
+                }
                 return req
         raise KeyError(f"no erasure request {request_id}")
 
     def fingerprint(self) -> str:
         """A short hash of the sets of hashed addresses and serial numbers: it changes when either does."""
-        text = "\n".join(sorted(self.email_hashes)) + "\n|\n" + "\n".join(sorted(self.serial_hashes))
+        text = (
+            "\n".join(sorted(self.email_hashes)) + "\n|\n" + "\n".join(sorted(self.serial_hashes))
+        )
         return hashlib.sha256(text.encode("ascii")).hexdigest()[:_ID_LENGTH]
 
     def save(self, lake_root: str) -> None:
@@ -309,9 +331,13 @@ def mentions_sql(raw_sql: str, erasures: Erasures) -> str:
     token = "trim(BOTH '.' FROM _token)"
     tests = []
     if erasures.email_hashes:
-        tests.append(f"sha2(concat('{erasures.key}', lower({token})), 256) IN ({_in_list(erasures.email_hashes)})")
+        tests.append(
+            f"sha2(concat('{erasures.key}', lower({token})), 256) IN ({_in_list(erasures.email_hashes)})"
+        )
     if erasures.serial_hashes:
-        tests.append(f"sha2(concat('{erasures.key}', {token}), 256) IN ({_in_list(erasures.serial_hashes)})")
+        tests.append(
+            f"sha2(concat('{erasures.key}', {token}), 256) IN ({_in_list(erasures.serial_hashes)})"
+        )
     if not tests:
         return "false"
     return f"coalesce(exists(split({raw_sql}, '{_TOKEN_SPLIT}'), _token -> {' OR '.join(tests)}), false)"
@@ -341,7 +367,11 @@ def mentions_column(raw: Column, erasures: Erasures) -> Column:
     an in-memory frame. Null text: false."""
     from pyspark.sql import functions as F
 
-    key, emails, serials = erasures.key, frozenset(erasures.email_hashes), frozenset(erasures.serial_hashes)
+    key, emails, serials = (
+        erasures.key,
+        frozenset(erasures.email_hashes),
+        frozenset(erasures.serial_hashes),
+    )
     if not emails and not serials:
         return F.lit(False)
     split = re.compile(_TOKEN_SPLIT)
@@ -351,7 +381,9 @@ def mentions_column(raw: Column, erasures: Erasures) -> Column:
             return False
         for token in split.split(text):
             token = token.strip(".")
-            if token and (keyed_hash(key, token.lower()) in emails or keyed_hash(key, token) in serials):
+            if token and (
+                keyed_hash(key, token.lower()) in emails or keyed_hash(key, token) in serials
+            ):
                 return True
         return False
 

@@ -63,7 +63,9 @@ class IntakeResult:
     read_by_file: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # seconds: read_and_classify, repair
     storage: Storage | None = None  # where `classified` is kept; released by unpersist()
-    plan: Plan | None = None  # the files landed before, now, changed and missing (stedi.core.intake.ledger)
+    plan: Plan | None = (
+        None  # the files landed before, now, changed and missing (stedi.core.intake.ledger)
+    )
     mode: str = "full"  # "full", "append" (classified: the new files' records only) or "keep" (nothing to write)
     base: dict | None = None  # the current landing table's marker (land_source)
 
@@ -99,11 +101,14 @@ class IntakeResult:
             "duplicates_dropped": duplicates,
             "erased": erased,
             "quarantine_reasons": reasons,
-            "balanced": read == landed + quarantined + duplicates + erased and sum(reasons.values()) == quarantined,
+            "balanced": read == landed + quarantined + duplicates + erased
+            and sum(reasons.values()) == quarantined,
             "seconds": round(self.seconds, 2),
             "files": len(self.files),
             "repaired_files": len(self.repaired_files),
-            **({"run": {**self.plan.summary(), "mode": self.mode}} if self.plan is not None else {}),
+            **(
+                {"run": {**self.plan.summary(), "mode": self.mode}} if self.plan is not None else {}
+            ),
         }
 
     def unpersist(self) -> None:
@@ -155,7 +160,9 @@ def land_source(
     ledger = ledger if ledger is not None else Ledger.temporary()
     kept = Storage(spark, scratch)
     try:
-        plan = ledger.plans.get(source) or prepare_source(spark, raw_dir, source, ledger, full=full, run_id=run_id)
+        plan = ledger.plans.get(source) or prepare_source(
+            spark, raw_dir, source, ledger, full=full, run_id=run_id
+        )
         return _land(spark, source, plan, ledger, kept, started, erasures, base)
     except BaseException:
         kept.release()
@@ -168,7 +175,13 @@ def land_source(
 
 
 def prepare_source(
-    spark: SparkSession, raw_dir: str | Path, source: str, ledger: Ledger, *, full: bool = False, run_id: str = ""
+    spark: SparkSession,
+    raw_dir: str | Path,
+    source: str,
+    ledger: Ledger,
+    *,
+    full: bool = False,
+    run_id: str = "",
 ) -> Plan:
     """Plan `source` against the ledger and parse its new and changed files into the store; returns the plan."""
     started = time.monotonic()
@@ -195,11 +208,15 @@ def _land(
     fresh = sorted({plan.entries[p]["key"] for p in plan.todo})
     mode = landing_mode(source, plan, base, erasures)
     if mode == "keep":
-        return IntakeResult(source, None, seconds=time.monotonic() - started, plan=plan, mode=mode, base=base)
+        return IntakeResult(
+            source, None, seconds=time.monotonic() - started, plan=plan, mode=mode, base=base
+        )
     if mode == "append":
         old = [e["key"] for p, e in plan.entries.items() if p not in plan.todo]
         decided = seen_before(
-            decide_records(read_store(spark, ledger, source, plan, only=fresh), source, raw_for="kept"),
+            decide_records(
+                read_store(spark, ledger, source, plan, only=fresh), source, raw_for="kept"
+            ),
             read_store(spark, ledger, source, plan, only=old),
             source,
         )
@@ -211,7 +228,9 @@ def _land(
         erased = F.expr(erased_sql(source, erasures)) | mentions_column(F.col("raw"), erasures)
         if not erasures.pending:
             erased = F.col(STORE_KEY).isin(fresh) & erased
-        decided = decided.withColumn("status", F.when(erased, F.lit(ERASED)).otherwise(F.col("status")))
+        decided = decided.withColumn(
+            "status", F.when(erased, F.lit(ERASED)).otherwise(F.col("status"))
+        )
     classified = kept.keep(decided)
     tallies = tally(classified)
     phases["decide"] = round(time.monotonic() - started - phases["parse"], 3)
@@ -245,7 +264,9 @@ def _land(
                 unread.append(path)
             read_by_file[path] = 0
     if unread:
-        raise RawInputError(f"Spark did not read {len(unread)} export file(s) of {source}: {', '.join(unread)}")
+        raise RawInputError(
+            f"Spark did not read {len(unread)} export file(s) of {source}: {', '.join(unread)}"
+        )
     for path in plan.todo:
         plan.entries[path]["records"] = read_by_file[path]
     plan.erased = sum(erased_by_file.values())

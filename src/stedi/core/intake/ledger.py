@@ -46,7 +46,15 @@ _FORMAT = 1
 def intake_fingerprint() -> str:
     """A short hash of the code that decides what a file's records are, and of the landing schemas."""
     from stedi.core import tables
-    from stedi.core.intake import classify, csvtext, exports, notext, record_units, spark_or_sail, split
+    from stedi.core.intake import (
+        classify,
+        csvtext,
+        exports,
+        notext,
+        record_units,
+        spark_or_sail,
+        split,
+    )
 
     digest = hashlib.sha256()
     for module in (classify, csvtext, exports, notext, record_units, spark_or_sail, split, tables):
@@ -73,10 +81,14 @@ class Plan:
     new: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # in the ledger, gone from the raw folder (rows stay)
+    missing: list[str] = field(
+        default_factory=list
+    )  # in the ledger, gone from the raw folder (rows stay)
     entries: dict[str, dict] = field(default_factory=dict)  # path -> ledger entry after this run
     full: bool = False  # the store is rebuilt from raw (--full, or the intake's code changed)
-    repaired: list[str] = field(default_factory=list)  # files parsed now that were not clean JSON lines
+    repaired: list[str] = field(
+        default_factory=list
+    )  # files parsed now that were not clean JSON lines
     seconds: float = 0.0  # planning and parsing
     erased: int = 0  # records erased from the store in this run
 
@@ -132,7 +144,9 @@ class Ledger:
         text = None if scratch else storage.read_text(f"{self.root}/{LEDGER_FILE}")
         data = json.loads(text) if text else {}
         self.fingerprint = intake_fingerprint()
-        self.stale = bool(data) and (data.get("format") != _FORMAT or data.get("fingerprint") != self.fingerprint)
+        self.stale = bool(data) and (
+            data.get("format") != _FORMAT or data.get("fingerprint") != self.fingerprint
+        )
         self.sources: dict[str, dict[str, dict]] = {} if self.stale else data.get("sources", {})
         self.replaced: list[dict] = [] if self.stale else data.get("replaced", [])
         self.plans: dict[str, Plan] = {}
@@ -188,7 +202,9 @@ class Ledger:
         for source, plan in self.plans.items():
             before = self.sources.get(source, {})
             for path in plan.changed:
-                self.replaced.append({"source": source, "path": path, **before[path], "replaced_at": utc_timestamp()})
+                self.replaced.append(
+                    {"source": source, "path": path, **before[path], "replaced_at": utc_timestamp()}
+                )
             self.sources[source] = dict(sorted(plan.entries.items()))
         if not self.scratch:
             data = {
@@ -198,7 +214,9 @@ class Ledger:
                 "sources": self.sources,
                 "replaced": self.replaced,
             }
-            storage.write_text(f"{self.root}/{LEDGER_FILE}", json.dumps(data, indent=1, sort_keys=True) + "\n")
+            storage.write_text(
+                f"{self.root}/{LEDGER_FILE}", json.dumps(data, indent=1, sort_keys=True) + "\n"
+            )
         for source in self.plans:
             self.sweep(source)
 

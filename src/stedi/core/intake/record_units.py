@@ -50,7 +50,9 @@ def read_texts(spark: SparkSession, files: list[str]) -> DataFrame:
     characters in the names are escaped: `export[1].json` is that file, not the
     pattern matching `export1.json`.
     """
-    return texts_by_file(spark, files).select("source_file", F.regexp_replace("value", "^\ufeff", "").alias("text"))
+    return texts_by_file(spark, files).select(
+        "source_file", F.regexp_replace("value", "^\ufeff", "").alias("text")
+    )
 
 
 def file_units(texts: DataFrame) -> DataFrame:
@@ -79,15 +81,20 @@ def file_units(texts: DataFrame) -> DataFrame:
     accounting's `read`).
     """
     newlines = "length({0}) - length(replace({0}, '\\n', ''))"
-    surveyed = texts.selectExpr("source_file", "text", f"source_file RLIKE '{CSV_NAME}' AS _csv").selectExpr(
-        "source_file",
-        "text",
-        "_csv",
-        f"CASE WHEN NOT _csv THEN rtrim({_SQL_BLANKS}, text) END AS _body",
-        "CASE WHEN _csv THEN rtrim('\\r\\n', text) END AS _cbody",
-    ).selectExpr(
-        # (The header line by regexp_extract: Sail's split refuses what its substring_index returns.)
-        "*", "CASE WHEN _csv THEN rtrim('\\r', regexp_extract(_cbody, '^[^\\n]*', 0)) END AS _head"
+    surveyed = (
+        texts.selectExpr("source_file", "text", f"source_file RLIKE '{CSV_NAME}' AS _csv")
+        .selectExpr(
+            "source_file",
+            "text",
+            "_csv",
+            f"CASE WHEN NOT _csv THEN rtrim({_SQL_BLANKS}, text) END AS _body",
+            "CASE WHEN _csv THEN rtrim('\\r\\n', text) END AS _cbody",
+        )
+        .selectExpr(
+            # (The header line by regexp_extract: Sail's split refuses what its substring_index returns.)
+            "*",
+            "CASE WHEN _csv THEN rtrim('\\r', regexp_extract(_cbody, '^[^\\n]*', 0)) END AS _head",
+        )
     )
     most = f"greatest({', '.join(_count('_head', d) for d in DELIMITERS)})"
     # The delimiter the header holds most of; ties go to the first in DELIMITERS (csvtext.delimiter_of).
@@ -122,7 +129,9 @@ def file_units(texts: DataFrame) -> DataFrame:
         "posexplode(CASE WHEN NOT _clean THEN array(text) WHEN _csv THEN slice(split(_cbody, '\\n'), 2, _lines) "
         "WHEN _body = '' THEN CAST(array() AS array<string>) ELSE split(_body, '\\n') END) AS (_pos, _piece)",
     ).selectExpr("*", "CASE WHEN _clean AND _csv THEN rtrim('\\r', _piece) END AS _line")
-    rows = exploded.selectExpr("*", f"CASE WHEN _clean AND _csv THEN {_split_sql('_line')} END AS _fields")
+    rows = exploded.selectExpr(
+        "*", f"CASE WHEN _clean AND _csv THEN {_split_sql('_line')} END AS _fields"
+    )
     csv_kind = f"CASE WHEN size(_fields) = size(_names) THEN '{RECORD}' ELSE '{FIELD_COUNT}' END"
     return rows.selectExpr(
         "source_file",
@@ -142,7 +151,9 @@ def _count(column: str, char: str) -> str:
 
 def _split_sql(column: str) -> str:
     """SQL: `column` split at its file's delimiter (`_delim`), empty fields kept (a literal pattern per delimiter)."""
-    cases = " ".join(f"WHEN '{_SQL_CHAR[d]}' THEN split({column}, '{_SQL_CHAR[d]}', -1)" for d in DELIMITERS)
+    cases = " ".join(
+        f"WHEN '{_SQL_CHAR[d]}' THEN split({column}, '{_SQL_CHAR[d]}', -1)" for d in DELIMITERS
+    )
     return f"CASE _delim {cases} END"
 
 
@@ -160,4 +171,6 @@ def split_file_records(files: DataFrame) -> DataFrame:
     # The count is taken before the explode: an expression over the array next to the
     # explode would make every exploded row carry a copy of the whole array.
     exploded = units.select("source_file", "_file_records", F.explode("_units").alias("_r"))
-    return exploded.select("source_file", "_r.position", "_r.kind", "_r.raw", "_r.json", "_file_records")
+    return exploded.select(
+        "source_file", "_r.position", "_r.kind", "_r.raw", "_r.json", "_file_records"
+    )

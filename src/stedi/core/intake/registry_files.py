@@ -65,5 +65,3 @@ def _write(where: str, text: str) -> None:
         storage.write_text(where, text)
         return
     write_atomic(where, text, mode=0o600)
-
-

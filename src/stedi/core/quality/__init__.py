@@ -58,7 +58,12 @@ def evaluate(
     the quarantine.
     """
     return evaluate_rules(
-        df, rules_for(table, policy), others or {}, table=table, policy=policy, reference_rows=reference_rows
+        df,
+        rules_for(table, policy),
+        others or {},
+        table=table,
+        policy=policy,
+        reference_rows=reference_rows,
     )
 
 

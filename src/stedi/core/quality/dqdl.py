@@ -29,7 +29,9 @@ def dqdl_ruleset(name: str, policy: str, database: str = config.DEFAULT_DATABASE
     needs = sorted({t for r in rules for t in r.needs})
     header = [f"# {name} ({table(name).zone} zone, policy {policy})"]
     if needs:
-        header.append(f"# reference datasets: {', '.join(needs)} (aliases = table names, database {database})")
+        header.append(
+            f"# reference datasets: {', '.join(needs)} (aliases = table names, database {database})"
+        )
     out = "\n".join(header) + "\nRules = [\n    " + ",\n    ".join(body) + "\n]"
     missing = [r for r, text in expressible if text is None]
     if missing:

@@ -193,14 +193,18 @@ def evaluate_rules(
     for i, rule in enumerate(runnable):
         value = counted.get(f"__r{i}")
         if rule.row_level:
-            results[rule.name] = row_level_result(rule, enriched, conditions[rule.name], rows, int(value or 0), examples)
+            results[rule.name] = row_level_result(
+                rule, enriched, conditions[rule.name], rows, int(value or 0), examples
+            )
         elif rule.kind == "uniqueness":
             results[rule.name] = uniqueness_result(rule, df, rows)
         elif rule.kind == "row_count":
             results[rule.name] = row_count_result(rule, rows, value, others, known_rows)
         elif rule.kind == "schema":
             problems = schema_difference(df.schema, rule.params["declared"])
-            results[rule.name] = result_row(rule, None, None, failed=bool(problems), detail="; ".join(problems))
+            results[rule.name] = result_row(
+                rule, None, None, failed=bool(problems), detail="; ".join(problems)
+            )
         elif rule.kind == "forbidden_columns":
             present = [c for c in df.columns if c in rule.params["forbidden"]]
             detail = f"present: {', '.join(present)}" if present else ""
@@ -213,7 +217,11 @@ def evaluate_rules(
             raise AssertionError(rule.kind)
 
     passing, quarantined, quarantined_rows = df, None, 0
-    removing = [r for r in runnable if r.severity == QUARANTINE and (results[r.name]["rows_failing"] or 0) > 0]
+    removing = [
+        r
+        for r in runnable
+        if r.severity == QUARANTINE and (results[r.name]["rows_failing"] or 0) > 0
+    ]
     if removing:
         failing = reduce(lambda a, b: a | b, [conditions[r.name] for r in removing])
         passing = enriched.where(~failing).select(*df.columns)

@@ -75,7 +75,14 @@ _REQUIRED_PARAMS = {
     "group_size": ("unit",),
     "sql": ("query",),
 }
-_NEEDS_COLUMNS = ("completeness", "uniqueness", "allowed_values", "range", "referential_integrity", "group_size")
+_NEEDS_COLUMNS = (
+    "completeness",
+    "uniqueness",
+    "allowed_values",
+    "range",
+    "referential_integrity",
+    "group_size",
+)
 
 
 @dataclass(frozen=True)
@@ -94,9 +101,13 @@ class Rule:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", self.name):
             raise ValueError(f"rule name {self.name!r} must be an identifier")
         if self.kind not in KINDS:
-            raise ValueError(f"rule {self.name}: unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+            raise ValueError(
+                f"rule {self.name}: unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}"
+            )
         if self.severity not in SEVERITIES:
-            raise ValueError(f"rule {self.name}: unknown severity {self.severity!r}; expected one of {', '.join(SEVERITIES)}")
+            raise ValueError(
+                f"rule {self.name}: unknown severity {self.severity!r}; expected one of {', '.join(SEVERITIES)}"
+            )
         if self.severity == QUARANTINE and self.kind not in ROW_LEVEL:
             raise ValueError(
                 f"rule {self.name}: only row-level kinds ({', '.join(ROW_LEVEL)}) can quarantine, not {self.kind}"
@@ -108,18 +119,28 @@ class Rule:
             raise ValueError(f"rule {self.name}: a {self.kind} rule needs columns")
         missing = [p for p in _REQUIRED_PARAMS.get(self.kind, ()) if p not in self.params]
         if missing:
-            raise ValueError(f"rule {self.name}: a {self.kind} rule needs params {', '.join(missing)}")
-        if self.kind == "allowed_values" and ("values" in self.params) == ("pattern" in self.params):
+            raise ValueError(
+                f"rule {self.name}: a {self.kind} rule needs params {', '.join(missing)}"
+            )
+        if self.kind == "allowed_values" and ("values" in self.params) == (
+            "pattern" in self.params
+        ):
             raise ValueError(f"rule {self.name}: give exactly one of values or pattern")
         if self.kind == "range" and "min" not in self.params and "max" not in self.params:
             raise ValueError(f"rule {self.name}: a range needs min and/or max")
-        if self.kind == "referential_integrity" and len(self.params["table_columns"]) != len(self.columns):
+        if self.kind == "referential_integrity" and len(self.params["table_columns"]) != len(
+            self.columns
+        ):
             raise ValueError(f"rule {self.name}: as many table_columns as columns")
         if self.kind == "row_count":
             if self.params["compare"] not in COMPARISONS:
-                raise ValueError(f"rule {self.name}: compare must be one of {', '.join(COMPARISONS)}")
+                raise ValueError(
+                    f"rule {self.name}: compare must be one of {', '.join(COMPARISONS)}"
+                )
             if ("reference" in self.params) == ("value" in self.params):
-                raise ValueError(f"rule {self.name}: give exactly one of reference (a table) or value")
+                raise ValueError(
+                    f"rule {self.name}: give exactly one of reference (a table) or value"
+                )
 
     # -- what the rule needs -------------------------------------------------
     @property
@@ -157,7 +178,13 @@ def sql_tables(query: str) -> set[str]:
 # -- constructors: the vocabulary of the catalog -------------------------------
 
 
-def complete(*columns: str, severity: str = ERROR, name: str | None = None, description: str = "", policies=ALL_POLICIES) -> Rule:
+def complete(
+    *columns: str,
+    severity: str = ERROR,
+    name: str | None = None,
+    description: str = "",
+    policies=ALL_POLICIES,
+) -> Rule:
     """No null in any of `columns`."""
     return Rule(
         name or f"{'_'.join(columns)}_complete",
@@ -170,7 +197,13 @@ def complete(*columns: str, severity: str = ERROR, name: str | None = None, desc
     )
 
 
-def unique(*columns: str, severity: str = ERROR, name: str | None = None, description: str = "", policies=ALL_POLICIES) -> Rule:
+def unique(
+    *columns: str,
+    severity: str = ERROR,
+    name: str | None = None,
+    description: str = "",
+    policies=ALL_POLICIES,
+) -> Rule:
     """No two rows share the values of `columns` (a compound key when several)."""
     return Rule(
         name or f"{'_'.join(columns)}_unique",
@@ -198,7 +231,9 @@ def allowed(
         params["values"] = tuple(values)
     if pattern is not None:
         params["pattern"] = pattern
-    return Rule(name, "allowed_values", severity, tuple(columns), params, description, tuple(policies))
+    return Rule(
+        name, "allowed_values", severity, tuple(columns), params, description, tuple(policies)
+    )
 
 
 def in_range(
@@ -228,7 +263,15 @@ def holds(
 
     `columns` are the columns the expression reads (checked to exist before it runs).
     """
-    return Rule(name, "expression", severity, tuple(columns), {"expression": expression}, description, tuple(policies))
+    return Rule(
+        name,
+        "expression",
+        severity,
+        tuple(columns),
+        {"expression": expression},
+        description,
+        tuple(policies),
+    )
 
 
 def references(
@@ -255,7 +298,9 @@ def references(
     )
 
 
-def matches_schema(declared: Columns, *, name: str = "schema_matches_declared", policies=ALL_POLICIES) -> Rule:
+def matches_schema(
+    declared: Columns, *, name: str = "schema_matches_declared", policies=ALL_POLICIES
+) -> Rule:
     """The frame's columns, in order, with their types, are exactly `declared`."""
     return Rule(
         name,
@@ -268,9 +313,19 @@ def matches_schema(declared: Columns, *, name: str = "schema_matches_declared", 
     )
 
 
-def forbids(*forbidden: str, name: str, description: str = "", severity: str = ERROR, policies=ALL_POLICIES) -> Rule:
+def forbids(
+    *forbidden: str, name: str, description: str = "", severity: str = ERROR, policies=ALL_POLICIES
+) -> Rule:
     """None of the `forbidden` columns is present."""
-    return Rule(name, "forbidden_columns", severity, (), {"forbidden": tuple(forbidden)}, description, tuple(policies))
+    return Rule(
+        name,
+        "forbidden_columns",
+        severity,
+        (),
+        {"forbidden": tuple(forbidden)},
+        description,
+        tuple(policies),
+    )
 
 
 def row_count(
@@ -292,7 +347,15 @@ def row_count(
         params["value"] = value
     if distinct is not None:
         params["distinct"] = distinct
-    return Rule(name, "row_count", severity, (distinct,) if distinct else (), params, description, tuple(policies))
+    return Rule(
+        name,
+        "row_count",
+        severity,
+        (distinct,) if distinct else (),
+        params,
+        description,
+        tuple(policies),
+    )
 
 
 def usual_group_size(
@@ -309,16 +372,28 @@ def usual_group_size(
     The usual range is [Q1 - fence * IQR, Q3 + fence * IQR] of the per-group row counts;
     `unit` names a group in reports ("customers", "devices").
     """
-    return Rule(name, "group_size", severity, tuple(columns), {"unit": unit, "fence": fence}, description, tuple(policies))
+    return Rule(
+        name,
+        "group_size",
+        severity,
+        tuple(columns),
+        {"unit": unit, "fence": fence},
+        description,
+        tuple(policies),
+    )
 
 
-def sql(name: str, query: str, *, severity: str = ERROR, description: str = "", policies=ALL_POLICIES) -> Rule:
+def sql(
+    name: str, query: str, *, severity: str = ERROR, description: str = "", policies=ALL_POLICIES
+) -> Rule:
     """Free Spark SQL returning the failing rows.
 
     Write `{primary}` for the table being checked and `{<table>}` for any other
     table (which the rule then needs); no other braces.
     """
-    return Rule(name, "sql", severity, (), {"query": " ".join(query.split())}, description, tuple(policies))
+    return Rule(
+        name, "sql", severity, (), {"query": " ".join(query.split())}, description, tuple(policies)
+    )
 
 
 # -- SQL shared by evaluation and DQDL -----------------------------------------

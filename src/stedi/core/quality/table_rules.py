@@ -58,7 +58,10 @@ def _customer_keys() -> tuple[Rule, ...]:
     return (
         complete("email"),
         complete("serialNumber"),
-        unique("email", description="one record per customer (intake keeps the latest by lastUpdateDate)"),
+        unique(
+            "email",
+            description="one record per customer (intake keeps the latest by lastUpdateDate)",
+        ),
     )
 
 
@@ -78,7 +81,13 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "customer_landing": (
         *_customer_keys(),
         complete("registrationDate", severity=WARN),
-        allowed("email", pattern=EMAIL_PATTERN, severity=WARN, name="email_well_formed", description="email looks like an address"),
+        allowed(
+            "email",
+            pattern=EMAIL_PATTERN,
+            severity=WARN,
+            name="email_well_formed",
+            description="email looks like an address",
+        ),
         unique(
             "serialNumber",
             severity=WARN,
@@ -96,7 +105,14 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "accelerometer_landing": (
         complete("user"),
         complete("timestamp"),
-        complete("x", "y", "z", severity=QUARANTINE, name="reading_complete", description="a reading has x, y and z"),
+        complete(
+            "x",
+            "y",
+            "z",
+            severity=QUARANTINE,
+            name="reading_complete",
+            description="a reading has x, y and z",
+        ),
         references(
             "user",
             "customer_landing",
@@ -122,7 +138,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
             name="one_reading_per_user_and_instant",
             description="one reading per customer and millisecond",
         ),
-        usual_group_size("user", unit="customers", name="readings_per_customer_usual", description="readings per customer within the usual range"),
+        usual_group_size(
+            "user",
+            unit="customers",
+            name="readings_per_customer_usual",
+            description="readings per customer within the usual range",
+        ),
         sql(
             "reading_not_before_registration",
             """select /*+ BROADCAST(c) */ a.* from {primary} a left semi join {customer_landing} c
@@ -157,7 +178,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
             name="one_reading_per_device_and_instant",
             description="one distance per device and millisecond",
         ),
-        usual_group_size("serialNumber", unit="devices", name="readings_per_device_usual", description="readings per device within the usual range"),
+        usual_group_size(
+            "serialNumber",
+            unit="devices",
+            name="readings_per_device_usual",
+            description="readings per device within the usual range",
+        ),
         sql(
             "reading_not_before_registration",
             """select /*+ BROADCAST(c) */ s.* from {primary} s left semi join {customer_landing} c
@@ -170,7 +196,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "customer_trusted": (
         *_customer_keys(),
         _research_consent(),
-        row_count("<=", reference="customer_landing", name="rows_at_most_landing", description="a trusted table never has more rows than its landing table"),
+        row_count(
+            "<=",
+            reference="customer_landing",
+            name="rows_at_most_landing",
+            description="a trusted table never has more rows than its landing table",
+        ),
     ),
     "accelerometer_trusted": (
         complete("user"),
@@ -189,7 +220,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
             description="no reading taken before its owner's consent",
             policies=(Policy.STRICT,),
         ),
-        row_count("<=", reference="accelerometer_landing", name="rows_at_most_landing", description="a trusted table never has more rows than its landing table"),
+        row_count(
+            "<=",
+            reference="accelerometer_landing",
+            name="rows_at_most_landing",
+            description="a trusted table never has more rows than its landing table",
+        ),
     ),
     "step_trainer_trusted": (
         complete("sensorReadingTime"),
@@ -215,13 +251,24 @@ RULES: dict[str, tuple[Rule, ...]] = {
             description="no reading taken before its owner's consent",
             policies=(Policy.STRICT,),
         ),
-        row_count("<=", reference="step_trainer_landing", name="rows_at_most_landing", description="a trusted table never has more rows than its landing table"),
+        row_count(
+            "<=",
+            reference="step_trainer_landing",
+            name="rows_at_most_landing",
+            description="a trusted table never has more rows than its landing table",
+        ),
     ),
     # -- curated: joins and domain logic for consumers -------------------------------------------
     "customer_curated": (
         *_customer_keys(),
         _research_consent(),
-        references("email", "customer_trusted", "email", name="customer_is_trusted", description="curated customers are trusted (consenting) customers"),
+        references(
+            "email",
+            "customer_trusted",
+            "email",
+            name="customer_is_trusted",
+            description="curated customers are trusted (consenting) customers",
+        ),
         references(
             "email",
             "accelerometer_trusted",
@@ -229,7 +276,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
             name="customer_has_readings",
             description="every curated customer has trusted accelerometer readings",
         ),
-        row_count("<=", reference="customer_trusted", name="customers_at_most_trusted", description="a curated table never has more customers than trusted"),
+        row_count(
+            "<=",
+            reference="customer_trusted",
+            name="customers_at_most_trusted",
+            description="a curated table never has more customers than trusted",
+        ),
     ),
     "machine_learning_curated": (
         complete("sensorReadingTime", "serialNumber", "timestamp", name="keys_complete"),
@@ -240,8 +292,16 @@ RULES: dict[str, tuple[Rule, ...]] = {
             columns=("sensorReadingTime", "timestamp"),
             description="a step reading is paired with an accelerometer reading of the same millisecond",
         ),
-        unique(*[c for c, _ in MACHINE_LEARNING_COLUMNS], name="no_duplicate_rows", policies=(Policy.STRICT,)),
-        unique(*[c for c, _ in MACHINE_LEARNING_COLUMNS_UDACITY], name="no_duplicate_rows", policies=(Policy.UDACITY,)),
+        unique(
+            *[c for c, _ in MACHINE_LEARNING_COLUMNS],
+            name="no_duplicate_rows",
+            policies=(Policy.STRICT,),
+        ),
+        unique(
+            *[c for c, _ in MACHINE_LEARNING_COLUMNS_UDACITY],
+            name="no_duplicate_rows",
+            policies=(Policy.UDACITY,),
+        ),
         references(
             "serialNumber",
             "customer_trusted",
