@@ -148,7 +148,7 @@ def run_notebook(
         page.wait_for_function(
             f"() => ({KERNEL})().includes({json.dumps(kernel_name)})", timeout=60_000
         )
-    except Exception:  # noqa: BLE001 - reported below as the kernel it shows
+    except Exception:
         pass
     kernel = page.evaluate(KERNEL).strip()
     page.locator(

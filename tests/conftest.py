@@ -54,7 +54,6 @@ class CleanBuilds:
         key = (policy, engine or config.DEFAULT_ENGINE)
         if key not in self.builds:
             from lakes import ZONE_STEPS_ONLY, stedi_run
-
             from stedi.run.folder import RunFolder
 
             lake, runs = self.base / "-".join(key) / "lake", self.base / "-".join(key) / "runs"
@@ -74,7 +73,6 @@ def clean_builds(tmp_path_factory):
 def clean_fingerprints(clean_builds, spark):
     """(policy, engine) -> the content fingerprints (lakes.fingerprints) of that clean build, every table present."""
     from lakes import fingerprints
-
     from stedi import config
     from stedi.core.tables import TABLES
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from stedi import config
 from stedi.core.fingerprint import content_fingerprint
-from stedi.lake.icelake import IcebergTables
 from stedi.core.tables import TABLES
+from stedi.lake.icelake import IcebergTables
 from stedi.run.pipeline import ZONE_STEPS
 
 STEDI = [sys.executable, "-m", "stedi.cli"]

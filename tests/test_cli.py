@@ -11,11 +11,11 @@ import subprocess
 
 import pytest
 
+from lakes import iceberg_tables
 from stedi import cli, config
 from stedi.aws import commands as aws_cli
 from stedi.cli import main
 from stedi.core.tables import SOURCES, TABLES
-from lakes import iceberg_tables
 
 
 def _exit_code(argv) -> int:

@@ -19,19 +19,19 @@ from pathlib import Path
 import boto3
 import nbformat
 import pytest
+
 from aws_fixtures import BUCKET, aws_env, moto_endpoint, one_line_error  # noqa: F401 (pytest fixtures)
 from deploy_fixtures import FailingSession, glue_updates  # noqa: F401 (pytest fixture)
 from engines import on, sail  # noqa: F401 (pytest fixture)
 from lakes import fingerprints
-
 from stedi import config
 from stedi.aws import deploy as deploying
 from stedi.aws.deploy import plan_deployment
 from stedi.aws.deployed import MARKER, MARKER_ARGUMENT
-from stedi.engine.glue_iceberg import job_arguments, requirements_path
 from stedi.aws.jobscript import glue_job, job_settings
 from stedi.aws.status import failed, step_states
 from stedi.cli import main
+from stedi.engine.glue_iceberg import job_arguments, requirements_path
 from stedi.errors import UsageError
 from stedi.run import pipeline
 from stedi.run.pipeline import ZONE_STEPS
@@ -62,7 +62,7 @@ class _NoSparkContext:
     GlueContext wraps the session it was given (Sail has no SparkContext), so getOrCreate starts nothing."""
 
     @classmethod
-    def getOrCreate(cls):  # noqa: N802 (pyspark's name)
+    def getOrCreate(cls):
         return cls()
 
 
@@ -71,8 +71,8 @@ def glue_standin(monkeypatch):
     """AWS's awsglue (awsglue-dev: the real getResolvedOptions) with GlueContext and Job stood in
     (tests/glue_standin/jvm.py), a SparkContext that starts nothing, and no Glue session registered."""
     import pyspark.context
-    from glue_standin import jvm
 
+    from glue_standin import jvm
     from stedi.engine import session as sessions
 
     monkeypatch.setattr(pyspark.context, "SparkContext", _NoSparkContext)

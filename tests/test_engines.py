@@ -14,9 +14,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from engines import on, sail, sessions  # noqa: F401
 from pyspark.sql import functions as F
 
+from engines import on, sail, sessions  # noqa: F401
 from stedi import config
 from stedi.analysis.accelerometer import axis_value_counts
 from stedi.analysis.alignment import sensor_alignment
@@ -26,9 +26,9 @@ from stedi.analysis.readings import sampling_intervals, value_counts
 from stedi.analysis.signal import distance_signal, magnitude_quantiles
 from stedi.core import quality
 from stedi.core.fingerprint import content_fingerprint
-from stedi.core.schemas import spark_schema
 from stedi.core.quality import rules as R
 from stedi.core.quality.table_rules import BIRTHDAY_PLAUSIBLE, EMAIL_PATTERN
+from stedi.core.schemas import spark_schema
 from stedi.core.tables import SOURCES, TABLES, landing_table
 from stedi.lake.icelake import IcebergTables
 from stedi.run.pipeline import derive

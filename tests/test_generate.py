@@ -11,12 +11,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from lakes import ZONE_STEPS_ONLY
 
+from lakes import ZONE_STEPS_ONLY
 from stedi import config
 from stedi.cli import main
-from stedi.dev.generate import LINES_PER_FILE, customer_count, generate
 from stedi.core.tables import SOURCES
+from stedi.dev.generate import LINES_PER_FILE, customer_count, generate
 from stedi.run.folder import RunFolder
 from stedi.run.pipeline import PIPELINE, ZONE_STEPS
 

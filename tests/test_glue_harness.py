@@ -27,9 +27,9 @@ import time
 
 import boto3
 import pytest
+
 from aws_fixtures import BUCKET, aws_env, moto_endpoint  # noqa: F401 (pytest fixtures)
 from glue_harness import glue_argv, glue_env_dir, glue_python, start_jobs
-
 from stedi.aws.jobscript import GLUE_OWN_OPTIONS, glue_job
 from stedi.cli import main
 from stedi.run.folder import lake_records
@@ -156,6 +156,7 @@ def test_the_standins_replace_only_the_jvm_bound_classes_with_awsglues_signature
     import awsglue.context
     import awsglue.job
     import awsglue.utils
+
     from glue_standin import jvm
 
     for standin, real in (
@@ -166,7 +167,7 @@ def test_the_standins_replace_only_the_jvm_bound_classes_with_awsglues_signature
         overridden = [
             name
             for name, value in vars(standin).items()
-            if callable(value) and not name.startswith("__") or name == "__init__"
+            if (callable(value) and not name.startswith("__")) or name == "__init__"
         ]
         assert overridden, standin
         for name in overridden:
@@ -189,7 +190,6 @@ def test_the_glue_environment_is_cached_per_lock(tmp_path, monkeypatch):
     import shutil
 
     import glue_harness
-
     from stedi import config
 
     project = tmp_path / "glue_env"
@@ -316,10 +316,9 @@ def _small_raw(raw) -> None:
 
 def _snapshots(lake) -> dict[str, dict]:
     """table -> (rows, the current snapshot's summary) of every table of the local lake, read by pyiceberg here."""
+    from stedi.core.tables import TABLES
     from stedi.lake.catalogs import forget_catalogs
     from stedi.lake.iceberg import IcebergLake
-
-    from stedi.core.tables import TABLES
 
     opened = IcebergLake(None, str(lake))
     found = {}
@@ -353,7 +352,6 @@ def test_the_deployed_jobs_run_the_zone_steps_whole_in_the_glue_5_environment_wi
     import subprocess
 
     from lakes import STEDI, copy_lake
-
     from stedi import config
 
     raw, lake, local_lake = tmp_path / "raw", tmp_path / "lake", tmp_path / "local-lake"

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from engines import on, on_sail, sail  # noqa: F401  (sail: the session fixture)
 from lake_files import holding, kinds
-
 from stedi import config
 from stedi.core.tables import CUSTOMER_COLUMNS
 from stedi.errors import UsageError
@@ -420,7 +420,7 @@ def test_commits_from_several_threads_into_one_catalog_all_land(lake):
                     )
                 else:
                     publish(lake, name, accel(i + 1, start=10 * i), append=True)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:
             errors.append(f"{name}: {exc!r}")
 
     threads = [threading.Thread(target=land, args=(n,)) for n in names]
@@ -429,12 +429,12 @@ def test_commits_from_several_threads_into_one_catalog_all_land(lake):
     for t in threads:
         t.join()
     assert errors == []
-    assert {n: (lake.rows(n), len(lake.history(n))) for n in names} == {n: (6, 3) for n in names}
+    assert {n: (lake.rows(n), len(lake.history(n))) for n in names} == dict.fromkeys(names, (6, 3))
 
 
 def test_a_conflicting_commit_from_a_second_writer_fails_in_one_line_and_commits_nothing(
     lake, sail
-):  # noqa: F811
+):
     publish(lake, "accelerometer_trusted", accel(1))
     second = IcebergLake(sail, lake.root, run_id="other-run", step="03")
     mine = lake.stage("accelerometer_trusted", frame(lake, accel(2)))

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from frames import CONSENT_A, accelerometer, customers
 
+from frames import CONSENT_A, accelerometer, customers
 from stedi import config
 from stedi.core import quality
 from stedi.core.quality import QUARANTINE, QualityError
@@ -16,7 +16,6 @@ from stedi.core.quality.rules import holds
 from stedi.core.transforms.customer_trusted import consenting_customers
 from stedi.lake import icefiles
 from stedi.lake.catalogs import forget_catalogs
-from stedi.lake.icelake import IcebergTables
 from stedi.lake.icelake import IcebergTables
 
 T = CONSENT_A
@@ -151,9 +150,9 @@ STRICT_COUNTS = {
 @pytest.mark.e2e
 @pytest.mark.own_lake
 def test_the_zone_steps_on_the_real_exports_build_an_iceberg_lake_any_iceberg_tool_opens(tmp_path):
-    from lakes import ZONE_STEPS_ONLY, stedi_run
     from pyiceberg.catalog.sql import SqlCatalog
 
+    from lakes import ZONE_STEPS_ONLY, stedi_run
     from stedi.lake.iceberg import IcebergLake
 
     lake = tmp_path / "lake"

@@ -35,7 +35,6 @@ from lakes import (
     stedi_run,
     wait_for,
 )
-
 from stedi import config
 from stedi.core.intake import erasure
 from stedi.core.tables import SOURCES, landing_table

@@ -6,18 +6,17 @@ import json
 import shutil
 from collections import Counter
 
-import intake_fixtures as fx
 import pytest
-from engines import on, sail  # noqa: F401
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import intake_fixtures as fx
+from engines import on, sail  # noqa: F401
 from stedi.core import intake
 from stedi.core.intake import notext
-from stedi.lake.catalogs import QUARANTINE_COLUMNS
 from stedi.core.schemas import schema_difference
 from stedi.core.tables import SOURCES, landing_table, table
-
+from stedi.lake.catalogs import QUARANTINE_COLUMNS
 
 # The first lines of an older accelerometer export (data/stedi/raw_samples/test-accelerometer.json):
 # `timeStamp` instead of `timestamp`, lines 5 and 6 the same reading, no newline after the last line.

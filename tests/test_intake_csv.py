@@ -13,12 +13,19 @@ import json
 import shutil
 from collections import Counter
 
-import csv_fixtures as cfx
-import intake_fixtures as fx
 import pytest
-from engines import on, sail  # noqa: F401
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import csv_fixtures as cfx
+import intake_fixtures as fx
+from engines import on, sail  # noqa: F401
+from stedi.core import intake
+from stedi.core.intake import csvtext
+from stedi.core.intake.ledger import Ledger
+from stedi.core.schemas import schema_difference
+from stedi.core.tables import SOURCES, landing_table, table
+from stedi.lake.catalogs import QUARANTINE_COLUMNS
 from test_intake import (
     assert_balanced,
     assert_each_file_as_exported,
@@ -26,13 +33,6 @@ from test_intake import (
     land_exports,
     names,
 )
-
-from stedi.core import intake
-from stedi.core.intake import csvtext
-from stedi.core.intake.ledger import Ledger
-from stedi.core.schemas import schema_difference
-from stedi.core.tables import SOURCES, landing_table, table
-from stedi.lake.catalogs import QUARANTINE_COLUMNS
 
 RECORDS = fx.real_records("accelerometer", 6)
 

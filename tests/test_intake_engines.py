@@ -17,11 +17,11 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 import csv_fixtures as cfx
 import intake_fixtures as fx
-import pytest
 from engines import on, sail, sessions  # noqa: F401
-
 from stedi.core import intake
 from stedi.core.intake import spark_or_sail as intake_engines
 from stedi.core.tables import SOURCES, landing_table, table

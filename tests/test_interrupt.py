@@ -125,7 +125,7 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(
         err
         == f"stedi: run {folder.run_id} interrupted in step {STEP}; `stedi run --resume` continues it\n"
     )
-    assert f"[1/2] {STEP} ... interrupted (" in out and f"(interrupted, " in out
+    assert f"[1/2] {STEP} ... interrupted (" in out and "(interrupted, " in out
     # Promptly: the kernel stopped the cell itself (not killed after the grace period).
     assert stopped_after < GRACE_SECONDS, stopped_after
     manifest = folder.read_manifest()

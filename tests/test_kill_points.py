@@ -24,11 +24,11 @@ import os
 import subprocess
 from pathlib import Path
 
-import intake_fixtures as fx
 import pytest
+
+import intake_fixtures as fx
 from lake_files import holding
 from lakes import STEDI, ZONE_STEPS_ONLY, copy_lake, stedi_run
-
 from stedi import config
 from stedi.core.tables import SOURCES, landing_table
 from stedi.lake.catalogs import forget_catalogs

@@ -95,9 +95,9 @@ def test_run_folder_holds_every_executed_notebook_and_its_html(policy, clean_bui
 @pytest.mark.e2e
 def test_lake_tables_are_where_the_manifest_says_with_their_declared_types(finished_run, spark):
     policy, lake, _, manifest, _ = finished_run
-    from stedi.lake.icelake import IcebergTables
     from stedi.core.schemas import schema_difference
     from stedi.core.tables import table
+    from stedi.lake.icelake import IcebergTables
 
     reader = IcebergTables(spark, str(lake), policy=policy)
     for name, entry in manifest["tables"].items():
@@ -240,7 +240,6 @@ def test_messy_exports_build_the_same_lake_as_the_clean_ones(
     from collections import Counter
 
     from lakes import ZONE_STEPS_ONLY, fingerprints, stedi_run
-
     from stedi.core.tables import landing_table
 
     raw, exports = messy_raw

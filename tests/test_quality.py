@@ -8,8 +8,8 @@ import pytest
 
 from stedi.core import quality
 from stedi.core.quality import dqdl_render
-from stedi.core.quality.dqdl_render import rule_dqdl as dqdl
 from stedi.core.quality import rules as R
+from stedi.core.quality.dqdl_render import rule_dqdl as dqdl
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import (
     ACCELEROMETER_COLUMNS,

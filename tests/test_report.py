@@ -319,7 +319,6 @@ def test_a_run_with_nothing_new_reports_the_lake_as_it_is(tmp_path, clean_builds
     import shutil
 
     from lakes import copy_lake, stedi_run
-
     from stedi.run.freshness import PER_RUN_KEYS
 
     source_lake, built_dir, built, _ = clean_builds("strict")

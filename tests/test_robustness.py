@@ -24,14 +24,13 @@ from lakes import (
     wait_for,
 )
 from stedi import config
-from stedi.lake.lock import LOCK_FILE, LakeBusy, LakeLock
-from stedi.core.tables import table
+from stedi.core.tables import TABLES, table
 from stedi.lake import icefiles
 from stedi.lake.catalogs import forget_catalogs
 from stedi.lake.iceberg import RUN_ID, IcebergLake
+from stedi.lake.lock import LOCK_FILE, LakeBusy, LakeLock
 from stedi.run.folder import RunFolder
 from stedi.run.pipeline import ZONE_STEPS
-from stedi.core.tables import TABLES
 
 
 def _latest_manifest(runs) -> dict | None:
@@ -222,10 +221,9 @@ def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path
     import random
 
     import intake_fixtures as fx
-
     from stedi.core.intake import notext
-    from stedi.lake.iceberg import IcebergLake
     from stedi.core.tables import SOURCES
+    from stedi.lake.iceberg import IcebergLake
 
     raw, lake, runs = tmp_path / "raw", tmp_path / "lake", tmp_path / "runs"
     for source in SOURCES:

@@ -12,9 +12,9 @@ import shutil
 
 import nbformat
 import pytest
+
 from glue_kernels import install_fake_glue_kernel
 from lakes import iceberg_tables
-
 from stedi import config
 from stedi.cli import main
 from stedi.core.tables import table

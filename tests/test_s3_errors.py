@@ -13,9 +13,9 @@ import urllib.request
 
 import boto3
 import pytest
-from aws_fixtures import BUCKET, aws_env, moto_endpoint, one_line_error  # noqa: F401 (pytest fixtures)
 from botocore.exceptions import ClientError
 
+from aws_fixtures import BUCKET, aws_env, moto_endpoint, one_line_error  # noqa: F401 (pytest fixtures)
 from stedi.cli import main
 from stedi.core import storage
 from stedi.core.intake import erasure

@@ -18,8 +18,8 @@ import time
 import pytest
 
 from stedi import config
-from stedi.engine import kernel
 from stedi.context import Engine, Target
+from stedi.engine import kernel
 from stedi.engine.session import engine_for
 
 SAIL_SCRIPT = textwrap.dedent(

@@ -12,20 +12,20 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from aws_fixtures import one_line_error
-from lakes import STEDI, copy_lake
 from pyiceberg.types import LongType, StringType
 from pyspark.sql import functions as F
 
+from aws_fixtures import one_line_error
+from lakes import STEDI, copy_lake
 from stedi import config
 from stedi.cli import main
 from stedi.core.sqltext import statements
 from stedi.core.tables import DIRECT_IDENTIFIERS, SOURCES, TABLES, landing_table, table
 from stedi.lake.catalogs import forget_catalogs
 from stedi.lake.iceberg import IcebergLake
+from stedi.lake.icelake import IcebergTables
 from stedi.lake.iceschema import iceberg_schema
 from stedi.lake.information_schema import register_information_schema
-from stedi.lake.icelake import IcebergTables
 
 
 def ddl_columns(text: str) -> list[tuple[str, str]]:
@@ -302,7 +302,6 @@ def tiny_lake(spark, root: Path, policy: str = "strict") -> Path:
     """A lake holding customer_landing (two real customers), written as a run writes it: its
     version's marker records the policy."""
     from intake_fixtures import canonical, real_records
-
     from stedi.core.schemas import spark_schema
 
     lake = IcebergTables(spark, str(root), policy=policy)

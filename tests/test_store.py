@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from engines import on, sail, sessions  # noqa: F401
 
+from engines import on, sail, sessions  # noqa: F401
 from stedi.core.intake.classify import DUPLICATE, LANDED, QUARANTINED
 from stedi.core.intake.ledger import Plan
 from stedi.core.intake.record_store import keys_hash, landing_mode, seen_before
@@ -76,7 +76,6 @@ def test_files_parsed_a_few_per_write_land_as_in_one_write(sail, tmp_path, monke
     """The store is written a few files per write (record_store.STORE_BATCH): a clean file, a file
     to repair and a duplicate across two writes give the landing of a single write."""
     import intake_fixtures as fx
-
     from stedi.core import intake
     from stedi.core.intake import record_store
     from stedi.core.intake.ledger import Ledger

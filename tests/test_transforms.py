@@ -7,6 +7,7 @@ ones, in any order) and a negative test: the edge row that must not come through
 from __future__ import annotations
 
 import pytest
+
 from frames import (
     CONSENT_A,
     accelerometer,
@@ -15,7 +16,6 @@ from frames import (
     declared,
     step_trainer,
 )
-
 from stedi.core.transforms.accelerometer_trusted import consented_accelerometer_readings
 from stedi.core.transforms.customer_curated import customers_with_readings
 from stedi.core.transforms.customer_trusted import consenting_customers

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stedi import config
-from stedi.context import Policy
 from stedi.aws.deployed import (
     MARKER,
     MARKER_ARGUMENT,
@@ -55,10 +54,11 @@ from stedi.aws.deployed import (
     ours,
     s3_key,
 )
-from stedi.engine.glue_iceberg import requirements_path, with_stedi_modules
 from stedi.aws.jobscript import glue_job, job_settings
 from stedi.aws.publish import check_bucket
 from stedi.aws.session import aws_session
+from stedi.context import Policy
+from stedi.engine.glue_iceberg import requirements_path, with_stedi_modules
 from stedi.errors import UsageError
 from stedi.lake import layout
 from stedi.run import pipeline

@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 
 from stedi import config
-from stedi.context import Policy
 from stedi.aws.session import aws_session
+from stedi.context import Policy
 from stedi.core import storage
 from stedi.core.tables import TABLES
 from stedi.errors import UsageError
@@ -126,7 +126,6 @@ def publish(
     session = aws_session()
     check_bucket(session, layout.bucket_and_prefix(root)[0])
     from stedi.lake.iceberg import IcebergLake
-
     from stedi.lake.lock import LakeBusy, LakeLock
 
     target = IcebergLake(None, root, source.policy, database, step=PUBLISH_STEP)

@@ -18,7 +18,6 @@ from stedi.core.tables import TABLES, Columns, table
 from stedi.errors import UsageError
 from stedi.lake.layout import quarantine_path, table_path
 
-
 # A quarantine's columns: the source file, the record's position in it, why it was held out, its text.
 QUARANTINE_COLUMNS = (
     ("source_file", "string"),

@@ -47,7 +47,7 @@ def history_lines(table: str, lake_dir: str, database: str = config.DEFAULT_DATA
         f"{'time (UTC)':<20}{'run id':<34}{'step':<38}{'operation':<11}{'added':>11}{'deleted':>11}{'total':>11}"
     ]
     for h in found:
-        when = dt.datetime.fromtimestamp(h["timestamp_ms"] / 1000, dt.timezone.utc).strftime(
+        when = dt.datetime.fromtimestamp(h["timestamp_ms"] / 1000, dt.UTC).strftime(
             "%Y-%m-%d %H:%M:%S"
         )
         lines.append(

@@ -30,9 +30,9 @@ def run_statements(
     from stedi.engine.errors import engine_error_types, engine_message, quiet_task_errors
     from stedi.engine.session import local_session
     from stedi.lake.history import as_of_views
+    from stedi.lake.icelake import IcebergTables
     from stedi.lake.information_schema import register_information_schema
     from stedi.lake.recorded import holds_lake, policy_to_read
-    from stedi.lake.icelake import IcebergTables
 
     out = out or sys.stdout
     root = config.resolve(lake_dir)

@@ -18,8 +18,8 @@ import uuid
 from pathlib import Path
 
 from stedi import config
-from stedi.core import storage
 from stedi.atomic_files import point_link, write_atomic
+from stedi.core import storage
 
 MANIFEST = "manifest.json"
 STEPS_DIR = "steps"
@@ -40,7 +40,7 @@ def lake_records(lake_root: str, run_id: str) -> str:
 
 
 def new_run_id(policy: str) -> str:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{policy}-{uuid.uuid4().hex[:4]}"
 
 
@@ -114,7 +114,7 @@ class RunFolder:
         point_link(self.path.parent / LATEST, self.path.name)
 
     @classmethod
-    def latest(cls, runs_dir: str | Path = config.RUNS_DIR) -> "RunFolder":
+    def latest(cls, runs_dir: str | Path = config.RUNS_DIR) -> RunFolder:
         """The newest run: where `<runs>/latest` points, else the folder with the newest manifest.json."""
         runs = Path(config.resolve(runs_dir))
         latest = runs / LATEST
@@ -128,7 +128,7 @@ class RunFolder:
         return cls(max(candidates, key=lambda d: ((d / MANIFEST).stat().st_mtime, d.name)))
 
     @classmethod
-    def find(cls, runs_dir: str | Path, run_id: str = "") -> "RunFolder":
+    def find(cls, runs_dir: str | Path, run_id: str = "") -> RunFolder:
         """Run `run_id` under `runs_dir`, or the latest when `run_id` is "" or "latest"."""
         if not run_id or run_id == LATEST:
             return cls.latest(runs_dir)

@@ -81,7 +81,7 @@ class RunInterrupt:
     def requested(self) -> bool:
         return self.signals > 0
 
-    def __enter__(self) -> "RunInterrupt":
+    def __enter__(self) -> RunInterrupt:
         try:
             self._previous = signal.signal(signal.SIGINT, self._on_signal)
             self._installed = True

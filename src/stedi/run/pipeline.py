@@ -12,9 +12,9 @@ the order of `reads`, and returns the one table of `writes`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from stedi import config
 from stedi.core.tables import SOURCES, TABLES, landing_table

@@ -225,6 +225,6 @@ def write_index(run_dir: str | Path, manifest: dict) -> Path:
         figures=_figures(folder),
         funnel_figure=FUNNEL_FIGURE,
         css=Markup(css),
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
     return write_atomic(folder.index_path, page)

@@ -68,8 +68,8 @@ from stedi.core.intake.classify import (
 from stedi.core.intake.csvtext import CsvRow, split_csv
 from stedi.core.intake.exports import RAW_SUFFIXES, RawInputError, check_raw_dir, raw_files
 from stedi.core.intake.landing import IntakeResult, land_all, land_source
-from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT, RawRecord, split_records
 from stedi.core.intake.record_units import file_units, read_texts, split_file_records
+from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT, RawRecord, split_records
 
 __all__ = [
     "DUPLICATE",

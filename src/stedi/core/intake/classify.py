@@ -17,8 +17,8 @@ from pyspark.sql import functions as F
 
 from stedi.context import Engine
 from stedi.core.intake.csvtext import FIELD_COUNT, HEADER
-from stedi.core.intake.spark_or_sail import later_copies
 from stedi.core.intake.notext import NOT_TEXT
+from stedi.core.intake.spark_or_sail import later_copies
 from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT
 from stedi.core.tables import REQUIRED_COLUMNS, landing_table, table
 

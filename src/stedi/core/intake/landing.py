@@ -29,7 +29,6 @@ from stedi.core.intake.classify import (
     QUARANTINED,
     decide_records,
 )
-from stedi.core.intake.spark_or_sail import Storage, reported_path
 from stedi.core.intake.erasure import Erasures, erased_sql, mentions_column
 from stedi.core.intake.exports import RawInputError, raw_files
 from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan
@@ -40,6 +39,7 @@ from stedi.core.intake.record_store import (
     read_store,
     seen_before,
 )
+from stedi.core.intake.spark_or_sail import Storage, reported_path
 from stedi.core.tables import landing_table, table
 
 

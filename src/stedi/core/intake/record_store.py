@@ -16,15 +16,14 @@ from pyspark.sql import functions as F
 
 from stedi.core import storage
 from stedi.core.intake.classify import DUPLICATE, LANDED, normalize_records
-from stedi.core.intake.spark_or_sail import reported_path
 from stedi.core.intake.erasure import Erasures
 from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan, file_key, staging_folder
 from stedi.core.intake.notext import NOT_TEXT, file_content, not_text_units
-from stedi.core.intake.split import RECORD, UNSPLIT
 from stedi.core.intake.record_units import file_units, read_texts, split_file_records
+from stedi.core.intake.spark_or_sail import reported_path
+from stedi.core.intake.split import RECORD, UNSPLIT
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import landing_table, table
-
 
 # Files parsed into the store per write (see parse_into_store).
 STORE_BATCH = 200

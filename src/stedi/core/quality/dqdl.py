@@ -9,8 +9,8 @@ SQL names other tables `<database>.<table>` (Data Catalog tables).
 from __future__ import annotations
 
 from stedi import config
-from stedi.core.quality.table_rules import rules_for
 from stedi.core.quality.dqdl_render import rule_dqdl
+from stedi.core.quality.table_rules import rules_for
 from stedi.core.tables import TABLES, table
 
 

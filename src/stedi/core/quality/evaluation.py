@@ -16,9 +16,9 @@ it is reported as failed (warned for warn rules) with the reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import reduce
-from typing import Mapping
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -89,7 +89,7 @@ class QualityReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def raise_for_errors(self) -> "QualityReport":
+    def raise_for_errors(self) -> QualityReport:
         """Raise QualityError naming the failed rules; otherwise return the report."""
         if self.errors:
             raise QualityError(self.table, self.errors)

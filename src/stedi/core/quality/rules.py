@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from stedi.context import Policy
 from stedi.core.tables import Columns
@@ -238,8 +239,8 @@ def allowed(
 
 def in_range(
     *columns: str,
-    min: float | None = None,  # noqa: A002 - the DQDL vocabulary
-    max: float | None = None,  # noqa: A002
+    min: float | None = None,
+    max: float | None = None,
     severity: str = ERROR,
     name: str,
     description: str = "",
