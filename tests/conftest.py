@@ -41,7 +41,7 @@ class CleanBuilds:
     (`lakes.copy_lake`). The engine defaults to the local default (config.DEFAULT_ENGINE). The
     default engine's builds run the whole pipeline; the other engine's, the zone steps alone:
     the analysis reads the tables and writes none, and its computations are compared across
-    engines in tests/test_engines.py."""
+    engines in tests/engine/test_engines.py."""
 
     def __init__(self, base):
         self.base = base

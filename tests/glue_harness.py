@@ -1,5 +1,5 @@
 """The Glue 5.0 harness: a second Python environment with Glue 5.0's libraries, where the
-deployed job scripts are started as Glue starts them (tests/test_glue_harness.py).
+deployed job scripts are started as Glue starts them (tests/aws/test_glue_harness.py).
 
 - The environment is glue_env/ (its pyproject.toml and uv.lock: Python 3.11, pyspark 3.5.4,
   pandas 2.2.2, numpy 1.26.4, pyarrow 17.0.0, boto3/botocore 1.34.131, awsglue-dev), installed

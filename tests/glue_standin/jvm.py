@@ -4,7 +4,7 @@ Everything else a generated job script uses is AWS's own (awsglue-dev from PyPI,
 awsglue/utils.py as aws-glue-libs' glue-5.0 branch): getResolvedOptions parses the argv for
 real. `install()` puts the stand-ins where the script imports them from (awsglue.context,
 awsglue.job). They subclass awsglue's classes and override only what calls into the JVM, with
-the same signatures (tests/test_glue_harness.py compares them with inspect.signature):
+the same signatures (tests/aws/test_glue_harness.py compares them with inspect.signature):
 
 - GlueContext(sparkContext, **options): awsglue's asks the JVM for a GlueContext and wraps its
   session; the stand-in wraps `GlueContext.session` when a test set one (the local engine, in

@@ -18,7 +18,7 @@ from stedi import config
 PACKAGE_ZIP = config.DIST_DIR / Path(config.GLUE_PACKAGE_KEY).name
 
 # Package data shipped beside the modules; keep equal to pyproject.toml's package-data
-# (tests/test_package.py checks it).
+# (tests/dev/test_package.py checks it).
 PACKAGE_DATA = ("engine/spark_conf/*.properties", "run/templates/*")
 
 # zip timestamps cannot predate 1980; one fixed instant makes the archive reproducible.

@@ -1,9 +1,9 @@
 """pyiceberg on Glue: the job parameters that install glue_env/glue-requirements.txt over Glue 5.0's
 modules, for the deployed jobs and the Interactive Sessions (stedi.engine.glue_iceberg).
 
-The deployed jobs' DefaultArguments are checked against moto in tests/test_deploy.py; the file
+The deployed jobs' DefaultArguments are checked against moto in tests/aws/test_deploy.py; the file
 installed over Glue 5.0's libraries, and the jobs running their zone steps whole with it, in
-tests/test_glue_harness.py. Whether Glue's own pip installs it (network from the job, PyPI) is
+tests/aws/test_glue_harness.py. Whether Glue's own pip installs it (network from the job, PyPI) is
 verified only on AWS.
 """
 

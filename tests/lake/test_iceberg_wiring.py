@@ -1,5 +1,5 @@
 """`IcebergTables(...)` (and so a notebook's Step) works on Iceberg tables through
-stedi.lake.icelake.IcebergTables. Classic Spark, as tests/test_step.py."""
+stedi.lake.icelake.IcebergTables. Classic Spark, as tests/run/test_step.py."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def test_versions_markers_and_parts_of_an_append(tmp_path, spark):
     assert lake.sql("SELECT count(*) AS n FROM accelerometer_trusted").first()["n"] == 2
 
 
-# The real exports' counts of a strict build (README, "Row counts"; tests/test_incremental.py).
+# The real exports' counts of a strict build (README, "Row counts"; tests/e2e/test_incremental.py).
 STRICT_COUNTS = {
     "customer_landing": 956,
     "accelerometer_landing": 81_273,

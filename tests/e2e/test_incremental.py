@@ -44,7 +44,7 @@ from stedi.lake.icelake import IcebergTables
 from stedi.run.folder import RunFolder
 
 # Its own lakes, days apart: no clean build of the session's, so not on the builds' worker. Its
-# group is the S3 lake scenario's (tests/test_s3_lake.py): the two long scenarios go together, as
+# group is the S3 lake scenario's (tests/e2e/test_s3_lake.py): the two long scenarios go together, as
 # one unit of work, to the worker that does not make the clean builds (a scenario left for last
 # behind the builds was the tail of the whole run).
 pytestmark = [pytest.mark.e2e, pytest.mark.own_lake, pytest.mark.xdist_group("scenarios")]

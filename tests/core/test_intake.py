@@ -354,7 +354,7 @@ def land_all(spark, raw_dir):
 # The directories of messy exports are landed on the default engine (Sail): the fast tier's
 # time. Spark's intake of the same fixtures is compared with Sail's, record by record, in
 # test_intake_engines.py; every real record in a mixed-defect directory lands exactly in
-# tests/test_pipeline.py (test_messy_exports_build_the_same_lake_as_the_clean_ones).
+# tests/e2e/test_pipeline.py (test_messy_exports_build_the_same_lake_as_the_clean_ones).
 
 
 def land_exports(sail, raw, build, limit: int) -> tuple[dict, dict, dict]:

@@ -1,7 +1,7 @@
 """End to end: `stedi run` on the real exports in both policies on both local engines, and every notebook under nbval.
 
 The four `stedi run`s are the session's clean builds (conftest.clean_builds), shared with
-tests/test_robustness.py; no test here writes to them. Spark and Sail must build the same
+tests/e2e/test_robustness.py; no test here writes to them. Spark and Sail must build the same
 lake, table by table, by content."""
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def test_both_engines_build_the_same_lake(policy, clean_builds, clean_fingerprin
     assert sail_lake == spark_lake
     # The intake made the same of every raw file: records read, landed, quarantined, dropped,
     # per table (without the seconds it took and the lake's path). Its record-by-record
-    # comparison on both engines is in tests/test_intake_engines.py, on exports that have
+    # comparison on both engines is in tests/core/test_intake_engines.py, on exports that have
     # something to quarantine.
     intake = {
         engine: {

@@ -4,7 +4,7 @@ The messy exports of intake_fixtures (every defect class) are landed on both eng
 classified records (landed, quarantined with file, position, reason and raw text,
 duplicates), the landing content and the accounting must be identical, and on Sail too what
 the fixtures say each file must give. (The real exports are landed on both engines by the
-clean builds: tests/test_pipeline.py compares their tables and intake accounting.) Then the places where the engines take their own
+clean builds: tests/e2e/test_pipeline.py compares their tables and intake accounting.) Then the places where the engines take their own
 path (stedi.core.intake.spark_or_sail), each on both engines.
 """
 
@@ -112,7 +112,7 @@ def test_messy_exports_land_the_same_on_both_engines(sessions, messy_raw, kind, 
     assert connect["accounting"] == classic["accounting"]
     assert connect["read_by_file"] == classic["read_by_file"]
     assert connect["repaired_files"] == classic["repaired_files"]
-    # And what the fixtures say each file must give (the same on Spark: tests/test_intake.py).
+    # And what the fixtures say each file must give (the same on Spark: tests/core/test_intake.py).
     expected = exports[kind][source]
     assert connect["landed"] == sorted(row for e in expected.values() for row in e.landed)
     reasons = Counter(r[2] for r in connect["quarantined"])
@@ -232,7 +232,7 @@ def test_classified_records_are_kept_where_each_engine_can_reread_them(sessions,
             assert not any(Path(f).exists() for f in written)
 
 
-# The records of tests/test_intake.py's classify test, and more that the engines' JSON parsers
+# The records of tests/core/test_intake.py's classify test, and more that the engines' JSON parsers
 # read differently: on both engines, the same decision and the same values.
 CLASSIFY_CASES = [
     '{"user":"a@x","timestamp":1655564376361,"x":1.0,"y":0.0,"z":-1.0}',

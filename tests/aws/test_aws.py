@@ -1,7 +1,7 @@
 """The AWS side against a moto server on 127.0.0.1: the lake layout, `stedi aws publish` (a local
 Iceberg lake's current snapshots copied into Iceberg tables on S3 in the Glue Data Catalog), and a
 run under a stand-in for the Glue kernel that prints its failures (Athena queries:
-tests/test_aws_query.py; a lake built on S3 directly: tests/test_s3_lake.py).
+tests/aws/test_aws_query.py; a lake built on S3 directly: tests/e2e/test_s3_lake.py).
 
 What moto cannot show: Athena executing SQL (it records the request and returns canned
 results), Glue sessions. Those are verified only on AWS (docs/aws.md).

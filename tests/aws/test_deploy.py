@@ -5,7 +5,7 @@ scripts run locally under AWS's awsglue (awsglue-dev), GlueContext and Job stood
 What moto cannot show, verified only on AWS (docs/aws.md, "Deployed Glue jobs"): UpdateJob and
 UpdateTrigger (moto 5.2.5 has neither; tests/deploy_fixtures.py adds them to its Glue service
 here), the workflow actually running the jobs (moto's workflow runs start no job and carry no
-graph), IAM permissions, and Glue's JVM (tests/test_glue_harness.py starts the scripts in a Glue 5.0
+graph), IAM permissions, and Glue's JVM (tests/aws/test_glue_harness.py starts the scripts in a Glue 5.0
 environment up to the Spark context).
 """
 

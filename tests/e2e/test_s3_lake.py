@@ -36,7 +36,7 @@ from stedi.run.folder import RunFolder
 from test_incremental import STRICT_COUNTS, _day, _people
 
 # A whole scenario on one lake: its phases run in order, on one worker. The group is the one of
-# the other long own-lake scenario (tests/test_incremental.py): under `make test` both go, together,
+# the other long own-lake scenario (tests/e2e/test_incremental.py): under `make test` both go, together,
 # to the worker that does not make the session's clean builds (tests/conftest.py).
 pytestmark = [pytest.mark.e2e, pytest.mark.own_lake, pytest.mark.xdist_group("scenarios")]
 
