@@ -1,7 +1,8 @@
 """A moto server on 127.0.0.1 and an environment that points boto3 at it, for the AWS tests.
 
-Import the fixtures into a test module (`from aws_fixtures import aws_env, moto_endpoint`),
-with `one_line_error`, the check of a refused `stedi aws` command.
+The fixtures are registered for every test module by conftest.py's `pytest_plugins`; a test
+module imports only the helpers: `BUCKET`, `one_line_error` (the check of a refused `stedi aws`
+command) and the like.
 Code under test reaches moto through the standard settings only (AWS_ENDPOINT_URL and
 friends): no code path knows it is moto.
 """

@@ -6,6 +6,12 @@ import os
 
 import pytest
 
+# The shared fixtures, registered for every test module (tests/README.md): Sail and both
+# engines side by side (engines.py), the moto server and the environment pointing at it
+# (aws_fixtures.py), moto's missing Glue update calls (deploy_fixtures.py). A test asks for them
+# by argument; it imports only the helpers it calls (`on`, `BUCKET`, `one_line_error` ...).
+pytest_plugins = ["engines", "aws_fixtures", "deploy_fixtures"]
+
 # The test session's Spark runs many small jobs: the quick JIT and a serial collector, as
 # `stedi run` gives a kernel on small inputs (stedi.engine.java.java_options_for), cut
 # test_quality.py from 109 s to 71 s here. Set before stedi.config reads it.

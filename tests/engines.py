@@ -1,4 +1,5 @@
-"""A Sail session for tests that compare the engines: `from engines import sail, on_sail` in a test module.
+"""A Sail session for tests that compare the engines: the `sail` and `sessions` fixtures
+(registered by conftest.py's `pytest_plugins`), and `from engines import on, on_sail`.
 
 The Sail server runs in this process (a background thread) on a free local port and
 stops when the test session ends. The Spark session is conftest's `spark` fixture.

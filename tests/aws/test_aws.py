@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from aws_fixtures import BUCKET, aws_env, moto_endpoint, one_line_error  # noqa: F401 (pytest fixtures)
+from aws_fixtures import BUCKET, one_line_error
 from glue_kernels import install_fake_glue_kernel
 from stedi import config
 from stedi.aws.publish import publish

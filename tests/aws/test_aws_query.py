@@ -13,7 +13,7 @@ import urllib.request
 import boto3
 import pytest
 
-from aws_fixtures import BUCKET, REGION, aws_env, moto_endpoint, one_line_error  # noqa: F401 (pytest fixtures)
+from aws_fixtures import BUCKET, REGION, one_line_error
 from stedi import config
 from stedi.aws import query as athena
 from stedi.cli import main

@@ -20,9 +20,9 @@ import boto3
 import nbformat
 import pytest
 
-from aws_fixtures import BUCKET, aws_env, moto_endpoint, one_line_error  # noqa: F401 (pytest fixtures)
-from deploy_fixtures import FailingSession, glue_updates  # noqa: F401 (pytest fixture)
-from engines import on, sail  # noqa: F401 (pytest fixture)
+from aws_fixtures import BUCKET, one_line_error
+from deploy_fixtures import FailingSession
+from engines import on
 from lakes import fingerprints
 from stedi import config
 from stedi.aws import deploy as deploying

@@ -28,7 +28,7 @@ import time
 import boto3
 import pytest
 
-from aws_fixtures import BUCKET, aws_env, moto_endpoint  # noqa: F401 (pytest fixtures)
+from aws_fixtures import BUCKET
 from glue_harness import glue_argv, glue_env_dir, glue_python, start_jobs
 from stedi.aws.jobscript import GLUE_OWN_OPTIONS, glue_job
 from stedi.cli import main

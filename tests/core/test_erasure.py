@@ -11,8 +11,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from aws_fixtures import BUCKET, aws_env, moto_endpoint  # noqa: F401 (pytest fixtures)
-from engines import on, sail, sessions  # noqa: F401 (pytest fixtures)
+from aws_fixtures import BUCKET
+from engines import on
 from stedi.cli import main
 from stedi.core.intake.erasure import (
     ERASURE_DIR,

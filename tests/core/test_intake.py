@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import intake_fixtures as fx
-from engines import on, sail  # noqa: F401
+from engines import on
 from stedi.core import intake
 from stedi.core.intake import notext
 from stedi.core.schemas import schema_difference

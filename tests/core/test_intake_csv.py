@@ -16,16 +16,6 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import csv_fixtures as cfx
-import intake_fixtures as fx
-from engines import on, sail  # noqa: F401
-from stedi.core import intake
-from stedi.core.intake import csvtext
-from stedi.core.intake.ledger import Ledger
-from stedi.core.schemas import schema_difference
-from stedi.core.tables import SOURCES, landing_table, table
-from stedi.lake.catalogs import QUARANTINE_COLUMNS
 from test_intake import (
     assert_balanced,
     assert_each_file_as_exported,
@@ -33,6 +23,16 @@ from test_intake import (
     land_exports,
     names,
 )
+
+import csv_fixtures as cfx
+import intake_fixtures as fx
+from engines import on
+from stedi.core import intake
+from stedi.core.intake import csvtext
+from stedi.core.intake.ledger import Ledger
+from stedi.core.schemas import schema_difference
+from stedi.core.tables import SOURCES, landing_table, table
+from stedi.lake.catalogs import QUARANTINE_COLUMNS
 
 RECORDS = fx.real_records("accelerometer", 6)
 

@@ -21,7 +21,7 @@ import pytest
 
 import csv_fixtures as cfx
 import intake_fixtures as fx
-from engines import on, sail, sessions  # noqa: F401
+from engines import on
 from stedi.core import intake
 from stedi.core.intake import spark_or_sail as intake_engines
 from stedi.core.tables import SOURCES, landing_table, table

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from aws_fixtures import BUCKET, aws_env, moto_endpoint, one_line_error  # noqa: F401 (pytest fixtures)
+from aws_fixtures import BUCKET, one_line_error
 from stedi.cli import main
 from stedi.core import storage
 from stedi.core.intake import erasure

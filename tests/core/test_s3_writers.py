@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from aws_fixtures import BUCKET, aws_env, moto_endpoint  # noqa: F401 (pytest fixtures)
+from aws_fixtures import BUCKET
 from stedi.core import shared_files as shared
 from stedi.core.shared_files import LeaseHeld, WriteConflict
 from stedi.core.storage import read_text

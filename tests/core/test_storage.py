@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from aws_fixtures import BUCKET, aws_env, moto_endpoint  # noqa: F401 (pytest fixtures)
+from aws_fixtures import BUCKET
 from stedi.core import storage
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engines import on, sail, sessions  # noqa: F401
+from engines import on
 from stedi.core.intake.classify import DUPLICATE, LANDED, QUARANTINED
 from stedi.core.intake.ledger import Plan
 from stedi.core.intake.record_store import keys_hash, landing_mode, seen_before

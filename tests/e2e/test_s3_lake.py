@@ -20,8 +20,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from test_incremental import STRICT_COUNTS, _day, _people
 
-from aws_fixtures import download_bucket, moto_endpoint, set_aws_env  # noqa: F401 (the module's one moto server)
+from aws_fixtures import download_bucket, set_aws_env
 from lake_files import holding
 from lakes import STEDI, ZONE_STEPS_ONLY, start_run, stedi_run
 from stedi import config
@@ -33,7 +34,6 @@ from stedi.lake.catalogs import forget_catalogs, quarantine_name
 from stedi.lake.icelake import IcebergTables
 from stedi.lake.lock import LOCK_FILE
 from stedi.run.folder import RunFolder
-from test_incremental import STRICT_COUNTS, _day, _people
 
 # A whole scenario on one lake: its phases run in order, on one worker. The group is the one of
 # the other long own-lake scenario (tests/e2e/test_incremental.py): under `make test` both go, together,

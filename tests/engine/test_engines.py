@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from pyspark.sql import functions as F
 
-from engines import on, sail, sessions  # noqa: F401
+from engines import on
 from stedi import config
 from stedi.analysis.accelerometer import axis_value_counts
 from stedi.analysis.alignment import sensor_alignment

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engines import on, on_sail, sail  # noqa: F401  (sail: the session fixture)
+from engines import on, on_sail
 from lake_files import holding, kinds
 from stedi import config
 from stedi.core.tables import CUSTOMER_COLUMNS

@@ -9,8 +9,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from aws_fixtures import BUCKET, aws_env, download_bucket, moto_endpoint  # noqa: F401
-from engines import on_sail, sail  # noqa: F401
+from aws_fixtures import BUCKET, download_bucket
+from engines import on_sail
 from lake_files import holding
 from stedi import config
 from stedi.lake import icemaint
