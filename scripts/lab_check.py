@@ -19,6 +19,7 @@ Exit 0 when every notebook ran clean, 1 otherwise, 2 when chromium or playwright
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -144,12 +145,11 @@ def run_notebook(
     page.goto(f"{base_url}/lab/workspaces/check-{n}/tree/{path}?reset&token={token}")
     page.wait_for_selector(f"{PANEL} .jp-CodeCell", timeout=60_000)
     page.wait_for_function(IDLE, timeout=120_000)  # the kernel has started
-    try:  # the toolbar names the notebook's kernel (from its metadata) once it is connected
+    # the toolbar names the notebook's kernel (from its metadata) once it is connected
+    with contextlib.suppress(Exception):
         page.wait_for_function(
             f"() => ({KERNEL})().includes({json.dumps(kernel_name)})", timeout=60_000
         )
-    except Exception:
-        pass
     kernel = page.evaluate(KERNEL).strip()
     page.locator(
         f"{PANEL} .jp-Notebook"

@@ -88,7 +88,9 @@ def csv_text(
     lines = csv_lines(source, records, dialect) + list(extra)
     if dialect.blank_lines:
         lines = [
-            piece for i, l in enumerate(lines) for piece in ([l, ""] if i % 4 == 3 else [l])
+            piece
+            for i, line in enumerate(lines)
+            for piece in ([line, ""] if i % 4 == 3 else [line])
         ] + ["", "  "]
     text = dialect.newline.join(lines) + (dialect.newline if dialect.final_newline else "")
     return ("\ufeff" if dialect.bom else "") + text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -105,10 +106,8 @@ def descendants(pid: int) -> list[int]:
 def kill_everything(proc: subprocess.Popen) -> None:
     """SIGKILL the runner and every process under it (kernel, JVM): no clean-up runs."""
     for pid in [proc.pid, *descendants(proc.pid)]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     proc.wait()
 
 

@@ -29,9 +29,11 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, mode: int =
     """Write `data` (text as UTF-8) to `path` whole; `mode`: its permissions, less the umask (0o600: the
     owner's only, from the moment the file exists)."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8")
-    with atomic_path(path) as tmp:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as handle:
-            handle.write(raw)
+    with (
+        atomic_path(path) as tmp,
+        open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as handle,
+    ):
+        handle.write(raw)
     return Path(path)
 
 

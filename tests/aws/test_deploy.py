@@ -266,7 +266,7 @@ def test_parameters_become_typed_job_arguments_with_the_notebooks_defaults(
     ],
 )
 def test_a_notebook_with_ipython_only_code_is_refused_naming_the_cell(tmp_path, cell, fragment):
-    with pytest.raises(UsageError, match="10_example.ipynb cell 3 uses") as refused:
+    with pytest.raises(UsageError, match=r"10_example\.ipynb cell 3 uses") as refused:
         glue_job(_notebook(tmp_path, cell))
     assert fragment in str(refused.value)
 

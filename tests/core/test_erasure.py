@@ -318,7 +318,7 @@ def test_a_tampered_registry_is_refused(tmp_path):
         Erasures.load(str(tmp_path))
 
 
-def test_requests_on_s3(aws_env):  # noqa: F811 (pytest fixture)
+def test_requests_on_s3(aws_env):
     lake = f"s3://{BUCKET}/some/prefix/lake"
     [made] = Erasures.request(lake, [ANN])
     listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
@@ -439,7 +439,7 @@ def test_stedi_erase_new_lake_on_a_file_is_one_line(tmp_path, capsys):
     assert lake.read_text() == "not a folder\n"
 
 
-def test_stedi_erase_on_s3_needs_a_lake_there_or_new_lake(aws_env, capsys):  # noqa: F811 (pytest fixture)
+def test_stedi_erase_on_s3_needs_a_lake_there_or_new_lake(aws_env, capsys):
     lake = f"s3://{BUCKET}/typo/lake"
     assert main(["erase", "--email", ANN, "--lake-dir", lake]) == 2
     assert capsys.readouterr().err == _no_lake_line(lake)

@@ -398,7 +398,7 @@ def test_each_defect_alone(defects, source):
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_quarantine_keeps_file_position_reason_and_raw_text(defects, source):
-    exports, results, per_file = defects
+    exports, results, _per_file = defects
     with on("sail"):
         quarantined = results[source].quarantined
         assert schema_difference(quarantined.schema, QUARANTINE_COLUMNS) == []
@@ -418,7 +418,7 @@ def test_quarantine_keeps_file_position_reason_and_raw_text(defects, source):
 
     path, export = by_name["bad_type.json"]
     assert [json.loads(rows[(path, p)].raw) for p in (1, 2)] == [
-        json.loads(l) for l in export.text.splitlines()[:2]
+        json.loads(line) for line in export.text.splitlines()[:2]
     ]
 
 

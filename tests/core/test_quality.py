@@ -418,7 +418,7 @@ def test_rule_declarations_are_checked():
         R.complete("email", severity="fatal")
     with pytest.raises(ValueError, match="exactly one of values or pattern"):
         R.allowed("x", name="nothing")
-    with pytest.raises(ValueError, match="duplicated|unique per table"):
+    with pytest.raises(ValueError, match=r"duplicated|unique per table"):
         quality.evaluate_rules(None, [R.complete("a"), R.complete("a")])
 
 

@@ -239,7 +239,7 @@ def test_is_blank_of_a_missing_file_raises(place):
 # -- the intake's listing of raw exports on S3 ---------------------------------------------
 
 
-def test_intake_lists_raw_exports_on_s3(aws_env):  # noqa: F811 (pytest fixture)
+def test_intake_lists_raw_exports_on_s3(aws_env):
     """On Glue raw_dir is s3://...: the intake finds the same exports there as on disk."""
     from stedi.core import intake
 

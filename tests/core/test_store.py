@@ -15,7 +15,7 @@ STORED = "user string, timestamp bigint, x double, y double, z double, reason st
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_new_record_whose_values_an_earlier_file_holds_is_a_duplicate(sessions, engine):  # noqa: F811
+def test_a_new_record_whose_values_an_earlier_file_holds_is_a_duplicate(sessions, engine):
     old = [
         ("a@x.com", 1, -0.0, None, 1.0, None, "record"),  # usable: -0.0 is 0.0, null equals null
         ("b@x.com", 2, 1.0, 1.0, 1.0, "bad_type", "record"),  # not usable: does not make a copy
@@ -72,7 +72,7 @@ def test_a_landing_table_is_kept_added_to_or_decided_whole():
     assert landing_mode("accelerometer", _plan(new=["/b.json"]), None, None) == "full"
 
 
-def test_files_parsed_a_few_per_write_land_as_in_one_write(sail, tmp_path, monkeypatch):  # noqa: F811
+def test_files_parsed_a_few_per_write_land_as_in_one_write(sail, tmp_path, monkeypatch):
     """The store is written a few files per write (record_store.STORE_BATCH): a clean file, a file
     to repair and a duplicate across two writes give the landing of a single write."""
     import intake_fixtures as fx

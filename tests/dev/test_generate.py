@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -148,7 +149,7 @@ def test_readings_per_customer_intervals_and_groups(scale_one):
         assert 77 <= len(readings) <= 90
         instants = sorted({a["timestamp"] for a in readings})
         assert len(instants) == 30
-        assert all(2000 <= b - a <= 4000 for a, b in zip(instants, instants[1:]))
+        assert all(2000 <= b - a <= 4000 for a, b in itertools.pairwise(instants))
         per_instant = Counter(a["timestamp"] for a in readings)
         groups.update(per_instant.values())
         assert len({(a["timestamp"], a["x"], a["y"], a["z"]) for a in readings}) == len(

@@ -88,7 +88,7 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def s3(moto_endpoint, tmp_path_factory):  # noqa: F811
+def s3(moto_endpoint, tmp_path_factory):
     """The scenario's environment, set for the module (inherited by every `stedi` process it starts)."""
     tmp = tmp_path_factory.mktemp("s3-lake")
     with pytest.MonkeyPatch.context() as env:

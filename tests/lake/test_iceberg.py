@@ -42,7 +42,7 @@ def _fresh_catalogs():
 
 
 @pytest.fixture
-def lake(tmp_path, sail):  # noqa: F811
+def lake(tmp_path, sail):
     with on_sail():
         yield IcebergLake(sail, str(tmp_path / "lake"), run_id="r1", step="00")
 
@@ -71,7 +71,7 @@ def test_a_local_lake_has_its_sql_catalog_in_catalog_db_and_the_namespace_stedi(
 
 
 @pytest.mark.parametrize("mark", [".versions", "_stedi_rows.json"])
-def test_a_lake_of_the_previous_version_is_refused_in_one_line(tmp_path, sail, mark):  # noqa: F811
+def test_a_lake_of_the_previous_version_is_refused_in_one_line(tmp_path, sail, mark):
     old = tmp_path / "old"
     (old / "trusted" / "customer_trusted").mkdir(parents=True)
     target = (
@@ -108,7 +108,7 @@ def test_tables_are_created_from_the_declared_columns_with_zone_and_no_identifie
         lake.ensure("no_such_table")
 
 
-def test_a_table_made_with_the_other_policys_columns_is_refused_in_one_line(tmp_path, sail):  # noqa: F811
+def test_a_table_made_with_the_other_policys_columns_is_refused_in_one_line(tmp_path, sail):
     with on_sail():
         IcebergLake(sail, str(tmp_path / "lake"), policy="udacity").ensure(
             "machine_learning_curated"
@@ -298,7 +298,7 @@ def test_history_and_as_of_a_run(lake):
 
 
 # -- erasure ----------------------------------------------------------------------------
-def test_erasure_leaves_no_file_under_the_lake_holding_the_address_or_serial(lake, sail):  # noqa: F811
+def test_erasure_leaves_no_file_under_the_lake_holding_the_address_or_serial(lake, sail):
     from pyspark.sql import functions as F
 
     erased, serial = "erase.me@example.com", "SERIAL-ERASED-0001"
@@ -460,7 +460,7 @@ def _digest(root) -> dict[str, str]:
     }
 
 
-def test_a_copied_lake_is_relocated_and_never_touches_its_original(lake, sail, tmp_path):  # noqa: F811
+def test_a_copied_lake_is_relocated_and_never_touches_its_original(lake, sail, tmp_path):
     publish(lake, "accelerometer_landing", accel(2))
     lake.run_id = "r2"
     publish(lake, "accelerometer_landing", accel(1, start=5), append=True)
@@ -491,7 +491,7 @@ def test_a_copied_lake_is_relocated_and_never_touches_its_original(lake, sail, t
     assert holding(lake.root, "copy@x.com") == []
 
 
-def test_a_moved_lake_opens_at_its_new_place(lake, sail, tmp_path):  # noqa: F811
+def test_a_moved_lake_opens_at_its_new_place(lake, sail, tmp_path):
     publish(lake, "accelerometer_landing", accel(2))
     forget_catalogs()
     moved = Path(lake.root).rename(tmp_path / "moved")
@@ -501,7 +501,7 @@ def test_a_moved_lake_opens_at_its_new_place(lake, sail, tmp_path):  # noqa: F81
     assert IcebergLake(sail, str(moved)).relocated == []  # once
 
 
-def test_a_lake_opened_through_a_symbolic_link_is_the_same_lake(lake, sail, tmp_path):  # noqa: F811
+def test_a_lake_opened_through_a_symbolic_link_is_the_same_lake(lake, sail, tmp_path):
     publish(lake, "accelerometer_landing", accel(2))
     forget_catalogs()
     link = tmp_path / "link"

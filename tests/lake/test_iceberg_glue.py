@@ -24,7 +24,7 @@ ACCEL_SCHEMA = "user string, timestamp bigint, x double, y double, z double"
 
 
 @pytest.fixture
-def s3_lake(aws_env, sail):  # noqa: F811
+def s3_lake(aws_env, sail):
     forget_catalogs()
     with on_sail():
         yield IcebergLake(
@@ -94,7 +94,7 @@ def test_an_s3_lake_commits_to_the_glue_catalog_and_reads_pinned(s3_lake):
     )
 
 
-def test_a_conflicting_commit_on_glue_fails_in_one_line(s3_lake, sail):  # noqa: F811
+def test_a_conflicting_commit_on_glue_fails_in_one_line(s3_lake, sail):
     publish(s3_lake, "accelerometer_trusted", rows("a@x.com", 1))
     other = IcebergLake(sail, s3_lake.root, run_id="other", step="03")
     mine = s3_lake.stage(

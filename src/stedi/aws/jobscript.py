@@ -365,7 +365,7 @@ def glue_job(notebook: Path) -> GlueJob:
     except SyntaxError as exc:
         raise UsageError(
             f"the script generated from {notebook.name} does not compile: {exc.msg} (line {exc.lineno})"
-        )
+        ) from exc
     return GlueJob(notebook, magics or {}, parameters, script, configure)
 
 

@@ -217,7 +217,8 @@ class _ExportWriter:
         if self._handle is not None:
             self._handle.close()
         name = f"{self.source}-{FILE_EPOCH_MS[self.source] + self.files * FILE_STEP_MS}.json"
-        self._handle = open(self.folder / name, "w", encoding="utf-8", newline="\n")
+        # Open across many writes, closed by the next file or close(): no `with` fits.
+        self._handle = open(self.folder / name, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
         self.files += 1
         self._in_file = 0
 

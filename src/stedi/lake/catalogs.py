@@ -7,6 +7,7 @@ commits: the intake lands sources on several threads, and SQLite takes one write
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -106,10 +107,9 @@ def open_catalog(root: str, database: str = config.DEFAULT_DATABASE):
             from pyiceberg.exceptions import NamespaceAlreadyExistsError
 
             if (database,) not in catalog.list_namespaces():
-                try:
+                # another process may make it meanwhile
+                with contextlib.suppress(NamespaceAlreadyExistsError):
                     catalog.create_namespace(database)
-                except NamespaceAlreadyExistsError:  # another process made it meanwhile
-                    pass
             _catalogs[key] = (catalog, threading.RLock())
         return _catalogs[key]
 

@@ -13,6 +13,7 @@ snapshot the catalog names. Erasure, vacuum and relocation: stedi.lake.icemaint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -109,16 +110,14 @@ class IcebergLake:
         if t is None:
             from pyiceberg.exceptions import TableAlreadyExistsError
 
-            with self.lock:
-                try:
-                    self.catalog.create_table(
-                        self.identifier(name),
-                        schema=iceberg_schema(place.columns),
-                        location=place.location,
-                        properties=table_properties(place),
-                    )
-                except TableAlreadyExistsError:  # another writer made it meanwhile
-                    pass
+            # another writer may make it meanwhile
+            with self.lock, contextlib.suppress(TableAlreadyExistsError):
+                self.catalog.create_table(
+                    self.identifier(name),
+                    schema=iceberg_schema(place.columns),
+                    location=place.location,
+                    properties=table_properties(place),
+                )
             t = self.table(name)
         have = [(f.name, str(f.field_type)) for f in t.schema().fields]
         want = [(f.name, str(f.field_type)) for f in iceberg_schema(place.columns).fields]
