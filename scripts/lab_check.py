@@ -9,9 +9,10 @@ off, a random token, a free port) on a scratch copy of the project, STEDI_HOME p
 notebooks' default parameters (data/raw -> data/lake) build a lake there and nothing in this
 clone changes. Chromium, driven by playwright, opens each notebook in the pipeline's order
 (stedi.run.pipeline), clicks Run > Run All Cells, waits until every code cell has an
-execution count, then adds a cell with `%status` to see which engine the kernel ran on. A cell with an error or any stderr output, an engine other than the one asked for
-(default: the project's), or a cell still waiting at the timeout fails the check. Then the lake's tables,
-as the notebooks wrote them, are listed with their row counts.
+execution count, then adds a cell with `%status` to see which engine the kernel ran on. A cell with
+an error or any stderr output, an engine other than the one asked for (default: the project's), or a
+cell still waiting at the timeout fails the check. Then the lake's tables, as the notebooks wrote
+them, are listed with their row counts.
 
 Exit 0 when every notebook ran clean, 1 otherwise, 2 when chromium or playwright is missing.
 """
@@ -223,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not Path(CHROMIUM).exists():
         print(
-            f"lab-check: no chromium at {CHROMIUM} (make lab-check installs Debian's; or set STEDI_CHROMIUM)",
+            f"lab-check: no chromium at {CHROMIUM} (make lab-check installs Debian's; or set "
+            "STEDI_CHROMIUM)",
             file=sys.stderr,
         )
         return 2
@@ -270,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                 status = "ran clean" if result["ok"] else "FAILED"
                 print(
                     f"  {path}: {status}, {result['executed']}/{result['cells']} cells, "
-                    f"kernel {result['kernel']!r}, engine {result['engine'] or '?'}, {result['seconds']} s",
+                    f"kernel {result['kernel']!r}, engine {result['engine'] or '?'}, "
+                    f"{result['seconds']} s",
                     flush=True,
                 )
                 for failure in result["failures"]:

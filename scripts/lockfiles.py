@@ -28,7 +28,8 @@ UV = ROOT / ".venv" / "bin" / "uv"
 SETUP_EXTRAS = ("test", "bench")  # scripts/setup.sh's EXTRAS
 GLUE_ENV = ROOT / "glue_env"
 GLUE_REQUIREMENTS = "glue_env/glue-requirements.txt"
-# What stedi needs on Glue 5.0 beyond its preinstalled modules (the project's lock gives the versions).
+# What stedi needs on Glue 5.0 beyond its preinstalled modules (the project's lock gives the
+# versions).
 GLUE_ADDITIONS = ("pyiceberg[glue,pyarrow]", "pyarrow")
 GLUE_OVERRIDDEN = (
     "pyarrow",
@@ -72,8 +73,8 @@ def export(hashes: bool) -> str:
 def requirements_lock() -> str:
     return (
         "# Generated from uv.lock by `make lock` (scripts/lockfiles.py): do not edit.\n"
-        "# pip install --require-hashes -r requirements.lock.txt (scripts/setup.sh, STEDI_INSTALLER=pip)\n"
-        + export(hashes=True)
+        "# pip install --require-hashes -r requirements.lock.txt (scripts/setup.sh, "
+        "STEDI_INSTALLER=pip)\n" + export(hashes=True)
     )
 
 
@@ -81,8 +82,8 @@ def build_constraints() -> str:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     pins = pyproject["tool"]["uv"]["build-constraint-dependencies"]
     return (
-        "# Generated from pyproject.toml's [tool.uv] build-constraint-dependencies by `make lock`.\n"
-        + "".join(f"{pin}\n" for pin in pins)
+        "# Generated from pyproject.toml's [tool.uv] build-constraint-dependencies by `make "
+        "lock`.\n" + "".join(f"{pin}\n" for pin in pins)
     )
 
 
@@ -146,11 +147,14 @@ def glue_requirements() -> str:
         pin for pin in pins if glue.get(pin.split("==")[0].split("[")[0]) != pin.split("==")[1]
     ]
     return (
-        "# Generated from uv.lock and glue_env/uv.lock by `make lock` (scripts/lockfiles.py): do not edit.\n"
-        "# What stedi's Glue jobs install over AWS Glue 5.0's own Python modules (`stedi aws deploy` uploads\n"
-        "# it; --additional-python-modules s3://.../glue-requirements.txt --python-modules-installer-option -r).\n"
-        f"# Asked for: {', '.join(wanted)}; Glue 5.0's pins kept except {', '.join(GLUE_OVERRIDDEN)}.\n"
-        + "".join(f"{pin}\n" for pin in added)
+        "# Generated from uv.lock and glue_env/uv.lock by `make lock` (scripts/lockfiles.py): do "
+        "not edit.\n"
+        "# What stedi's Glue jobs install over AWS Glue 5.0's own Python modules (`stedi aws "
+        "deploy` uploads\n"
+        "# it; --additional-python-modules s3://.../glue-requirements.txt "
+        "--python-modules-installer-option -r).\n"
+        f"# Asked for: {', '.join(wanted)}; Glue 5.0's pins kept except "
+        f"{', '.join(GLUE_OVERRIDDEN)}.\n" + "".join(f"{pin}\n" for pin in added)
     )
 
 

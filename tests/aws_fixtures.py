@@ -59,7 +59,8 @@ def download_bucket(out, bucket: str = BUCKET):
 
 @pytest.fixture
 def aws_env(moto_endpoint, monkeypatch, tmp_path):
-    """A clean moto account holding the empty bucket BUCKET, reached through the standard settings."""
+    """A clean moto account holding the empty bucket BUCKET, reached through the standard
+    settings."""
     urllib.request.urlopen(
         urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     ).close()
@@ -69,7 +70,8 @@ def aws_env(moto_endpoint, monkeypatch, tmp_path):
 
 
 def one_line_error(capsys, code: int, fragment: str) -> str:
-    """The captured stderr of a command that must have exited 2 with one `stedi: error:` line naming `fragment`."""
+    """The captured stderr of a command that must have exited 2 with one `stedi: error:` line naming
+    `fragment`."""
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("stedi: error: ") and fragment in err, err

@@ -41,7 +41,8 @@ def spark():
 
 
 class CleanBuilds:
-    """Uninterrupted `stedi run`s on data/raw, one per policy and engine, built once per test session.
+    """Uninterrupted `stedi run`s on data/raw, one per policy and engine, built once per test
+    session.
 
     Tests read them and never write to them: a test that runs on a built lake runs on a copy
     (`lakes.copy_lake`). The engine defaults to the local default (config.DEFAULT_ENGINE). The
@@ -77,7 +78,8 @@ def clean_builds(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def clean_fingerprints(clean_builds, spark):
-    """(policy, engine) -> the content fingerprints (lakes.fingerprints) of that clean build, every table present."""
+    """(policy, engine) -> the content fingerprints (lakes.fingerprints) of that clean build, every
+    table present."""
     from lakes import fingerprints
     from stedi import config
     from stedi.core.tables import TABLES

@@ -1,4 +1,5 @@
-"""CSV exports built from the real records, in the dialects spreadsheets and CRMs write, and what must come of them.
+"""CSV exports built from the real records, in the dialects spreadsheets and CRMs write, and what
+must come of them.
 
 Builds on intake_fixtures (its `Export`, drift and defects): `csv_text` writes records in a
 `CsvDialect`; `csv_defect_exports` makes one file per dialect and per CSV defect;

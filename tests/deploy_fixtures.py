@@ -1,4 +1,5 @@
-"""What the deploy tests add to the moto server (tests/aws_fixtures.py), and a Glue client that fails on cue.
+"""What the deploy tests add to the moto server (tests/aws_fixtures.py), and a Glue client that
+fails on cue.
 
 moto 5.2.5 implements CreateJob, GetJob(s), DeleteJob, CreateWorkflow, GetWorkflow, DeleteWorkflow,
 CreateTrigger, GetTrigger(s), DeleteTrigger, StartWorkflowRun and GetWorkflowRun(s), but not
@@ -64,7 +65,8 @@ def glue_updates(monkeypatch):
 
 
 class FailingGlue:
-    """A Glue client whose `fail_at`-th call that changes something raises, as an AWS failure would."""
+    """A Glue client whose `fail_at`-th call that changes something raises, as an AWS failure
+    would."""
 
     CHANGES = ("create_", "update_", "delete_")
 

@@ -22,7 +22,8 @@ _CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
 
 @contextlib.contextmanager
 def on(engine: str):
-    """PySpark builds columns for `engine`'s session inside the block: Connect ones for Sail, classic for Spark."""
+    """PySpark builds columns for `engine`'s session inside the block: Connect ones for Sail,
+    classic for Spark."""
     before = os.environ.get(_CONNECT_MODE)
     if engine == "sail":
         os.environ[_CONNECT_MODE] = "1"

@@ -1,4 +1,5 @@
-"""Tiny hand-built frames for the transform tests, with the declared schemas, and whole-frame comparison."""
+"""Tiny hand-built frames for the transform tests, with the declared schemas, and whole-frame
+comparison."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def step_trainer(spark, rows):
 
 
 def declared(spark, name: str, rows, policy: str = "strict"):
-    """A frame of table `name` with its declared columns under `policy`; rows in that column order."""
+    """A frame of table `name` with its declared columns under `policy`; rows in that column
+    order."""
     return spark.createDataFrame(
         [tuple(r) for r in rows], spark_schema(table(name).columns_for(policy))
     )
@@ -48,7 +50,8 @@ def rows_of(df, *columns):
 
 
 def assert_frames_equal(actual, expected) -> None:
-    """The same columns with the same types, in order, and the same rows in any order (duplicates counted).
+    """The same columns with the same types, in order, and the same rows in any order (duplicates
+    counted).
 
     chispa's assert_df_equality(ignore_row_order=True, ignore_nullable=True): nullability
     is what Spark's plan makes of it, not part of a transform's contract.

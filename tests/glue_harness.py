@@ -107,7 +107,8 @@ def _add_stedi_modules(building: Path, env: dict) -> None:
 
 def glue_python(with_stedi_modules: bool = False) -> Path:
     """The Glue 5.0 environment's python, built first if this machine has none for this lock;
-    `with_stedi_modules`: the environment a deployed stedi job has (Glue's plus glue-requirements.txt)."""
+    `with_stedi_modules`: the environment a deployed stedi job has (Glue's plus
+    glue-requirements.txt)."""
     target = glue_env_dir(with_stedi_modules)
     python = target / "bin" / "python"
     if (target / ".complete").is_file():
@@ -194,7 +195,8 @@ def glue_argv(
 
 def _spark_submit_arguments(argv: list[str]) -> str:
     """PYSPARK_SUBMIT_ARGS for the job's local SparkContext: one local core, no UI, and the job's
-    `--conf` value passed to spark-submit as Glue does (a value of `k=v --conf k2=v2` is several)."""
+    `--conf` value passed to spark-submit as Glue does (a value of `k=v --conf k2=v2` is
+    several)."""
     confs = [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--conf"]
     return " ".join(
         [
@@ -214,8 +216,8 @@ def start_jobs(
     timeout: int = 300,
 ) -> tuple[subprocess.CompletedProcess, list]:
     """Start each (script text, argv) in the Glue 5.0 environment, in one process and one JVM, with
-    stedi from `package`; returns the finished process and the scripts' reports ([] when it wrote none).
-    The SparkContext gets the first job's `--conf` (the jobs of one deployment share it).
+    stedi from `package`; returns the finished process and the scripts' reports ([] when it wrote
+    none). The SparkContext gets the first job's `--conf` (the jobs of one deployment share it).
     `to_the_end`: in the environment with stedi's modules, each script runs whole (its zone step,
     then job.commit()), in order; else each stops at Job.init."""
     from stedi.engine.java import find_java_home

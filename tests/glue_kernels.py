@@ -46,7 +46,8 @@ KERNEL_PROGRAM = textwrap.dedent(
             lines = [line for line in code.splitlines() if line.strip() and not line.startswith("#")]
             if silent or not lines:
                 return ok
-            if lines[0].startswith("%%configure"):  # the session's settings, as the Glue kernel acknowledges them
+            # the session's settings, as the Glue kernel acknowledges them
+            if lines[0].startswith("%%configure"):
                 text = "The following configurations have been updated: " + " ".join(lines[1:]) + "\\n"
                 self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": text})
                 return ok
@@ -77,7 +78,8 @@ KERNEL_PROGRAM = textwrap.dedent(
 
 
 def install_fake_glue_kernel(tmp_path, monkeypatch, failure: str) -> str:
-    """Registers the stand-in as `glue_pyspark` in a temporary JUPYTER_PATH, ahead of any real one."""
+    """Registers the stand-in as `glue_pyspark` in a temporary JUPYTER_PATH, ahead of any real
+    one."""
     assert failure in FAILURES, failure
     program = tmp_path / "fake_glue_kernel.py"
     program.write_text(KERNEL_PROGRAM)

@@ -1,4 +1,5 @@
-"""Helpers for tests that compare whole lakes: content fingerprints, copies, running and killing runs."""
+"""Helpers for tests that compare whole lakes: content fingerprints, copies, running and killing
+runs."""
 
 from __future__ import annotations
 
@@ -45,8 +46,9 @@ def copy_lake(source, dest) -> Path:
 
 
 def iceberg_tables(lake_dir, *names, rows: int = 1) -> Path:
-    """A lake whose tables `names` (and a landing table's quarantine) hold `rows` rows of nulls each,
-    committed by pyiceberg alone (no engine): for tests of the runner, which reads only the catalog."""
+    """A lake whose tables `names` (and a landing table's quarantine) hold `rows` rows of nulls
+    each, committed by pyiceberg alone (no engine): for tests of the runner, which reads only the
+    catalog."""
     import pyarrow as pa
 
     from stedi.core.tables import table

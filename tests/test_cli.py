@@ -1,4 +1,5 @@
-"""The command line: every command dispatched, bad arguments refused in one line with exit code 2."""
+"""The command line: every command dispatched, bad arguments refused in one line with exit code
+2."""
 
 from __future__ import annotations
 
@@ -146,7 +147,8 @@ RUNNING_DOC = (
 
 
 def _doc_block(after: str) -> list[str]:
-    """The lines of docs/running.md's first fenced block that follows the line starting with `after`."""
+    """The lines of docs/running.md's first fenced block that follows the line starting with
+    `after`."""
     lines = RUNNING_DOC.read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(after))
     opening = next(i for i in range(start, len(lines)) if lines[i].startswith("```"))

@@ -1,4 +1,5 @@
-"""The run's choices, typed (stedi.context): parsed from text once, refused in one line, strings after."""
+"""The run's choices, typed (stedi.context): parsed from text once, refused in one line, strings
+after."""
 
 from __future__ import annotations
 

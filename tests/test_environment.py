@@ -145,7 +145,8 @@ def test_setup_stops_in_one_line_naming_make_lock_when_the_lock_is_stale(tmp_pat
     )
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().splitlines() == [
-        "setup: uv.lock does not match pyproject.toml (a dependency changed without relocking): run `make lock`"
+        "setup: uv.lock does not match pyproject.toml (a dependency changed without relocking): "
+        "run `make lock`"
     ]
     site = next((project / ".venv" / "lib").glob("python3*/site-packages"))
     assert not list(site.glob("pyspark*")) and not list(site.glob("six*")), "nothing is installed"

@@ -1,8 +1,8 @@
 """scripts/lab_check.py (`make lab-check`) without the browser: the parts CI can run.
 
 The check itself (JupyterLab in chromium, every notebook run top to bottom) needs chromium,
-installed by `make lab-check` as root; it was run by hand (docs/running.md, "The notebooks"). Here: the
-scratch project it builds leaves this clone alone, the lake's row counts are read from the
+installed by `make lab-check` as root; it was run by hand (docs/running.md, "The notebooks"). Here:
+the scratch project it builds leaves this clone alone, the lake's row counts are read from the
 tables' current snapshots only, and a missing browser is one line and exit 2.
 """
 

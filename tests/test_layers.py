@@ -1,5 +1,6 @@
 """The package's layout shows its layers: every folder says what it holds, imports only point down,
-and no module imports itself back through others (no import cycle, imports inside functions included)."""
+and no module imports itself back through others (no import cycle, imports inside functions
+included)."""
 
 from __future__ import annotations
 
@@ -69,8 +70,9 @@ NAMES = {_name(p) for p in MODULES}
 
 
 def _modules_imported(path: Path) -> set[str]:
-    """The stedi modules `path` imports, at the top or inside a function: `from stedi.core import quality`
-    is the module stedi.core.quality, `from stedi.lake.iceberg import Staged` the module stedi.lake.iceberg."""
+    """The stedi modules `path` imports, at the top or inside a function: `from stedi.core import
+    quality` is the module stedi.core.quality, `from stedi.lake.iceberg import Staged` the module
+    stedi.lake.iceberg."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -159,7 +161,8 @@ def _all_imports(path: Path) -> set[str]:
 
 
 def test_transforms_import_nothing_but_pyspark():
-    # and the run's typed choices (stedi.context: the Policy they branch on), which import only the standard library
+    # and the run's typed choices (stedi.context: the Policy they branch on), which import only the
+    # standard library
     for path in (PACKAGE / "core" / "transforms").glob("*.py"):
         modules = _all_imports(path)
         assert {m.split(".")[0] for m in modules} <= {"pyspark", "__future__", "stedi"}, path

@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         const="latest",
         metavar="RUN_ID",
-        help="continue a failed or killed run (default: the latest) from its first unfinished step, "
+        help="continue a failed or killed run (default: the latest) from its first unfinished "
+        "step, "
         "with that run's options",
     )
     run.add_argument(
@@ -83,14 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the steps in order with what each reads and writes; start nothing, write nothing",
+        help="print the steps in order with what each reads and writes; start nothing, write "
+        "nothing",
     )
     part = run.add_mutually_exclusive_group()
     part.add_argument(
         "--from",
         dest="from_step",
         metavar="STEP",
-        help="run from STEP on, on an existing lake (STEP: a name, its number like 02, or its name without the number)",
+        help="run from STEP on, on an existing lake (STEP: a name, its number like 02, or its name "
+        "without the number)",
     )
     part.add_argument(
         "--only",
@@ -179,7 +182,8 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument(
         "--new-lake",
         action="store_true",
-        help="record the request even though --lake-dir holds no lake yet (a request made before the first build)",
+        help="record the request even though --lake-dir holds no lake yet (a request made before "
+        "the first build)",
     )
 
     add_aws_commands(commands, _Parser)
@@ -297,7 +301,8 @@ def _erase(args) -> int:
         raise UsageError(str(exc)) from None
     if not args.new_lake and not holds_lake(lake):
         raise UsageError(
-            f"{lake} holds no lake; check --lake-dir, or add --new-lake to record the request there "
+            f"{lake} holds no lake; check --lake-dir, or add --new-lake to record the request "
+            "there "
             "before the first build"
         )
     try:
@@ -313,7 +318,8 @@ def _erase(args) -> int:
             print(f"erasure requested: id {request['id']} (applied by the next stedi run)")
         else:
             print(
-                f"erasure requested: id {request['id']} (already applied by run {request['done']['run']})"
+                f"erasure requested: id {request['id']} (already applied by run "
+                f"{request['done']['run']})"
             )
     return 0
 

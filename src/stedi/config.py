@@ -65,7 +65,8 @@ def s3_uri(bucket: str, prefix: str, *parts: str) -> str:
 
 
 GLUE_PACKAGE_KEY = "artifacts/stedi.zip"
-# What Glue installs over its own Python modules for stedi (glue_env/glue-requirements.txt; stedi.engine.glue_iceberg).
+# What Glue installs over its own Python modules for stedi (glue_env/glue-requirements.txt;
+# stedi.engine.glue_iceberg).
 GLUE_REQUIREMENTS_KEY = "artifacts/glue-requirements.txt"
 GLUE_LAKE_KEY = "lake"
 GLUE_RAW_KEY = "raw"
@@ -82,12 +83,14 @@ SPARK_MASTER = os.environ.get("STEDI_SPARK_MASTER", "local[2]")
 SPARK_SHUFFLE_PARTITIONS = int(os.environ.get("STEDI_SHUFFLE_PARTITIONS", "2"))
 SPARK_DRIVER_MEMORY = os.environ.get("STEDI_DRIVER_MEMORY", "2g")
 SPARK_ADAPTIVE = os.environ.get("STEDI_SPARK_ADAPTIVE", "false")
-# JVM flags of the local driver (unset: the JVM's defaults; `stedi run` chooses them, stedi.engine.java).
+# JVM flags of the local driver (unset: the JVM's defaults; `stedi run` chooses them,
+# stedi.engine.java).
 SPARK_JAVA_OPTIONS_ENV = "STEDI_SPARK_JAVA_OPTIONS"
 # Tests only: the named point (stedi.run.faults) at which the process kills itself (SIGKILL).
 KILL_POINT_ENV = "STEDI_TEST_KILL_AT"
 # Under the lake root: present from the moment a run applies an erasure until the history is
-# forgotten (every older snapshot expired, unreachable files deleted): a killed run's next run finishes it.
+# forgotten (every older snapshot expired, unreachable files deleted): a killed run's next run
+# finishes it.
 HISTORY_TO_FORGET_FILE = "_intake/history-to-forget"
 SPARK_DRIVER_JAVA_OPTIONS = os.environ.get(SPARK_JAVA_OPTIONS_ENV, "")
 

@@ -30,8 +30,8 @@ class _Choice(StrEnum):
 
     @classmethod
     def argument(cls, text: str):
-        """argparse's `type=` of an option with `choices=cls.choices()`: the member named `text`, or the
-        text itself, which argparse then refuses in its own one line ("invalid choice: ...")."""
+        """argparse's `type=` of an option with `choices=cls.choices()`: the member named `text`, or
+        the text itself, which argparse then refuses in its own one line ("invalid choice: ...")."""
         try:
             return cls(text)
         except ValueError:
@@ -43,8 +43,8 @@ class _Choice(StrEnum):
 
 
 class Policy(_Choice):
-    """`strict`: time-bounded consent, owner-consistent ML join, no direct identifier in the ML table;
-    `udacity`: the public STEDI project rubric's row counts (stedi.core.transforms)."""
+    """`strict`: time-bounded consent, owner-consistent ML join, no direct identifier in the ML
+    table; `udacity`: the public STEDI project rubric's row counts (stedi.core.transforms)."""
 
     STRICT = "strict"
     UDACITY = "udacity"
@@ -59,8 +59,10 @@ class Engine(_Choice):
 
     @classmethod
     def of(cls, session_or_frame) -> Engine:
-        """The engine behind a session (or a DataFrame of it): SAIL for a Spark Connect client, else SPARK."""
-        # By module name: importing pyspark.sql.connect needs grpc, which a Glue session may not have.
+        """The engine behind a session (or a DataFrame of it): SAIL for a Spark Connect client, else
+        SPARK."""
+        # By module name: importing pyspark.sql.connect needs grpc, which a Glue session may not
+        # have.
         return (
             cls.SAIL
             if type(session_or_frame).__module__.startswith("pyspark.sql.connect")

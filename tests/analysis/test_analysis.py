@@ -1,4 +1,5 @@
-"""The balance analysis: its functions on tiny frames, and its notebook under nbval on a small real lake."""
+"""The balance analysis: its functions on tiny frames, and its notebook under nbval on a small real
+lake."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ FIGURES = (
 def landing(spark):
     """a consents at T; b at T + 100 (all b's readings are earlier); c never.
 
-    b also has a reading at T, the instant of one of a's: the rubric's join pairs it with a's device.
+    b also has a reading at T, the instant of one of a's: the rubric's join pairs it with a's
+    device.
     """
     people = customers(
         spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T + 100), ("c@x.com", "dev-c", None)]
@@ -343,8 +345,8 @@ def test_uniform_mean_change_and_series_sentence():
     noisy = series_sentence(4, 120, 33.0, summary)
     assert noisy.startswith("4 example devices, 120 readings")
     assert (
-        "consecutive readings differ by 33.0 on average; two independent draws from 201 to 300 would differ by 33.3"
-        in noisy
+        "consecutive readings differ by 33.0 on average; two independent draws from 201 to 300 "
+        "would differ by 33.3" in noisy
     )
     assert noisy.endswith("the series look like noise rather than a smooth motion.")
     assert "a smoother signal than independent draws" in series_sentence(4, 120, 2.0, summary)
@@ -411,7 +413,8 @@ def test_accelerometer_sentence_names_the_levels():
     magnitudes = pd.DataFrame({"magnitude": [0.0, 1.0], "rows": [1, 3]})
     text = accelerometer_sentence(axis_counts, magnitudes)
     assert text.startswith(
-        "x takes the values {-1, 0, 1}, y {-1, 0, 1} and z {-1, 0}: the axes are quantized to 3 levels"
+        "x takes the values {-1, 0, 1}, y {-1, 0, 1} and z {-1, 0}: the axes are quantized to 3 "
+        "levels"
     )
     assert "25.0% of 4 readings have magnitude 0" in text
 
@@ -541,7 +544,8 @@ def test_distance_signal_finds_a_real_relation_on_unseen_devices(spark):
 
 
 def test_distance_signal_equals_fitting_each_part_on_its_own(spark):
-    """The one-pass aggregation gives the numbers of fitting on the train part and scoring on the test part."""
+    """The one-pass aggregation gives the numbers of fitting on the train part and scoring on the
+    test part."""
     ml = _ml_frame(spark, lambda x, y, z, rng: 250 + 30 * x - 10 * z + rng.integers(-20, 21))
     s = distance_signal(ml)
     names = ["x", "y", "z", "magnitude"]
@@ -653,13 +657,13 @@ def test_findings_from_the_manifest():
     assert outcomes.loc["customer_landing"].tolist() == [1, 1]
     text = findings_sentence(intake, quality, True)
     assert (
-        "Intake read 10 records into 1 landing tables: 7 landed, 2 quarantined and 1 exact duplicates dropped."
-        in text
+        "Intake read 10 records into 1 landing tables: 7 landed, 2 quarantined and 1 exact "
+        "duplicates dropped." in text
     )
     assert "3 data-quality rules were evaluated on 2 tables: 2 warned, 1 passed." in text
     assert (
-        "customer_landing.phone_unique (warned, 6 rows); machine_learning_curated.one_reading_per_step"
-        in text
+        "customer_landing.phone_unique (warned, 6 rows); "
+        "machine_learning_curated.one_reading_per_step" in text
     )
 
 
@@ -680,7 +684,8 @@ def test_findings_without_a_manifest(tmp_path):
 
 def test_findings_opened_by_hand_are_the_latest_runs_of_the_same_lake(tmp_path):
     # The analysis opened by hand (no run folder) reads the newest run of its lake that recorded
-    # findings: one that succeeded first; a run with nothing new records those of the tables in force.
+    # findings: one that succeeded first; a run with nothing new records those of the tables in
+    # force.
     import json
     import os
 
@@ -802,7 +807,8 @@ def _first_customers(n):
 
 @pytest.fixture(scope="module")
 def small_lake(tmp_path_factory, spark):
-    """A strict lake of the first 40 real customers and their readings, built by the real intake and transforms."""
+    """A strict lake of the first 40 real customers and their readings, built by the real intake and
+    transforms."""
     from stedi.core import intake
     from stedi.core.tables import SOURCES, landing_table
     from stedi.lake.icelake import IcebergTables
@@ -841,7 +847,8 @@ def small_lake(tmp_path_factory, spark):
     for name, table in derive(landing, "strict").items():
         if name not in landing:
             lake.write(name, table)
-    # The run folder as the runner leaves it before the analysis: a manifest with intake and quality.
+    # The run folder as the runner leaves it before the analysis: a manifest with intake and
+    # quality.
     run_dir = base / "run"
     RunFolder(run_dir).write_manifest(
         {

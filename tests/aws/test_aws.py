@@ -40,7 +40,8 @@ SAMPLE = {
 
 # -- a small local Iceberg lake, made without an engine ------------------------------------
 def _commit(lake: IcebergLake, name: str, rows: int = 3) -> int:
-    """Replace table `name` by `rows` sample rows (a Parquet file pyarrow writes, one overwrite commit)."""
+    """Replace table `name` by `rows` sample rows (a Parquet file pyarrow writes, one overwrite
+    commit)."""
     from pyiceberg.io.pyarrow import parquet_file_to_data_file
 
     from stedi.lake import icefiles
@@ -258,7 +259,8 @@ def test_the_old_bucket_and_prefix_name_the_same_s3_lake(aws_env, tmp_path):
 # -- a run under a kernel that prints its failures --------------------------------
 @pytest.fixture
 def printing_glue_kernel(tmp_path, monkeypatch):
-    """A stand-in for glue_pyspark that prints its failure and completes the cell (tests/glue_kernels.py)."""
+    """A stand-in for glue_pyspark that prints its failure and completes the cell
+    (tests/glue_kernels.py)."""
     return install_fake_glue_kernel(tmp_path, monkeypatch, "printed")
 
 

@@ -1,4 +1,5 @@
-"""`stedi aws query` against a moto server on 127.0.0.1: the Athena requests it sends and the results it prints.
+"""`stedi aws query` against a moto server on 127.0.0.1: the Athena requests it sends and the
+results it prints.
 
 moto records each query and answers GetQueryResults with canned results (set through
 its API, _canned_athena_result): it does not execute SQL.

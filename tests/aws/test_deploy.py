@@ -1,12 +1,12 @@
-"""`stedi aws deploy | undeploy | status` against a moto server on 127.0.0.1, and the generated Glue job
-scripts run locally under AWS's awsglue (awsglue-dev), GlueContext and Job stood in
+"""`stedi aws deploy | undeploy | status` against a moto server on 127.0.0.1, and the generated Glue
+job scripts run locally under AWS's awsglue (awsglue-dev), GlueContext and Job stood in
 (tests/glue_standin/jvm.py), on the real exports.
 
 What moto cannot show, verified only on AWS (docs/aws.md, "Deployed Glue jobs"): UpdateJob and
 UpdateTrigger (moto 5.2.5 has neither; tests/deploy_fixtures.py adds them to its Glue service
 here), the workflow actually running the jobs (moto's workflow runs start no job and carry no
-graph), IAM permissions, and Glue's JVM (tests/aws/test_glue_harness.py starts the scripts in a Glue 5.0
-environment up to the Spark context).
+graph), IAM permissions, and Glue's JVM (tests/aws/test_glue_harness.py starts the scripts in a Glue
+5.0 environment up to the Spark context).
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def _notebook(tmp_path, *cells, parameters="name: str = 'x'  # a name") -> Path:
 
 class _NoSparkContext:
     """pyspark.context.SparkContext for scripts run in this process on the local engine: the test's
-    GlueContext wraps the session it was given (Sail has no SparkContext), so getOrCreate starts nothing."""
+    GlueContext wraps the session it was given (Sail has no SparkContext), so getOrCreate starts
+    nothing."""
 
     @classmethod
     def getOrCreate(cls):
@@ -69,7 +70,8 @@ class _NoSparkContext:
 @pytest.fixture
 def glue_standin(monkeypatch):
     """AWS's awsglue (awsglue-dev: the real getResolvedOptions) with GlueContext and Job stood in
-    (tests/glue_standin/jvm.py), a SparkContext that starts nothing, and no Glue session registered."""
+    (tests/glue_standin/jvm.py), a SparkContext that starts nothing, and no Glue session
+    registered."""
     import pyspark.context
 
     from glue_standin import jvm
@@ -106,7 +108,8 @@ def _deploy(*args) -> int:
 
 
 def _account() -> dict:
-    """Every job, workflow, trigger and S3 key of the moto account, with the definitions deploy sets."""
+    """Every job, workflow, trigger and S3 key of the moto account, with the definitions deploy
+    sets."""
     glue, s3 = boto3.client("glue"), boto3.client("s3")
     jobs = {
         j["Name"]: {
@@ -139,7 +142,8 @@ def _key(uri: str) -> str:
 
 
 def _runnable(account: dict) -> None:
-    """The workflow has a start trigger, every trigger names jobs that exist, every job's script and code are in S3."""
+    """The workflow has a start trigger, every trigger names jobs that exist, every job's script and
+    code are in S3."""
     assert {t["Type"] for t in account["triggers"].values()} & {"ON_DEMAND", "SCHEDULED"}, account[
         "triggers"
     ]
@@ -203,7 +207,8 @@ def test_the_magics_become_the_job_settings_and_the_package_is_the_deployments()
         "NumberOfWorkers": 2,
         "Timeout": 30,
     }
-    # the %%configure cell's keys are job parameters, as the glue_pyspark kernel passes them to the session
+    # the %%configure cell's keys are job parameters, as the glue_pyspark kernel passes them to the
+    # session
     assert arguments == {
         "--extra-py-files": "s3://b/glue-jobs/x/stedi-0123456789ab.zip",
         **job_arguments("s3://stedi-lakehouse-artifacts/artifacts/glue-requirements.txt"),
@@ -341,8 +346,9 @@ def test_deploy_creates_one_job_per_zone_step_and_a_workflow_chaining_them(aws_e
             arguments["--raw_dir"] == f"s3://{BUCKET}/team/raw"
             and arguments["--policy"] == "strict"
         )
-        # pyiceberg and pyarrow >= 18 over Glue 5.0's modules: the deployment's copy of glue-requirements.txt,
-        # installed by pip -r; no Spark Iceberg of Glue's own (pyiceberg commits, Spark reads Parquet)
+        # pyiceberg and pyarrow >= 18 over Glue 5.0's modules: the deployment's copy of
+        # glue-requirements.txt, installed by pip -r; no Spark Iceberg of Glue's own (pyiceberg
+        # commits, Spark reads Parquet)
         requirements = arguments["--additional-python-modules"]
         assert requirements.startswith(f"s3://{BUCKET}/team/glue-jobs/{NAME}/glue-requirements-")
         assert arguments["--python-modules-installer-option"] == "-r"
@@ -490,7 +496,8 @@ def test_a_missing_bucket_role_or_credentials_exits_2_with_one_line(
 
 
 def _retired_step(glue, s3) -> str:
-    """What an older deployment had and this pipeline no longer has: a job, its trigger, an old script."""
+    """What an older deployment had and this pipeline no longer has: a job, its trigger, an old
+    script."""
     old, key = (
         f"{NAME}-06_retired_step",
         f"team/glue-jobs/{NAME}/scripts/06_retired_step-000000000000.py",
@@ -521,9 +528,10 @@ def _retired_step(glue, s3) -> str:
 def test_a_failure_half_way_leaves_a_runnable_deployment_and_the_next_deploy_completes(
     aws_env, glue_updates, monkeypatch, capsys
 ):
-    """Each round changes every job, replaces the start trigger (on demand <-> scheduled) and removes a
-    retired job and its trigger: 10 changes; round N fails at its Nth change, until a round has fewer.
-    When the start trigger's create fails (round 8), deploy creates the previous one again (a 9th call)."""
+    """Each round changes every job, replaces the start trigger (on demand <-> scheduled) and
+    removes a retired job and its trigger: 10 changes; round N fails at its Nth change, until a
+    round has fewer. When the start trigger's create fails (round 8), deploy creates the previous
+    one again (a 9th call)."""
     _role()
     assert _deploy() == 0
     glue, s3 = boto3.client("glue"), boto3.client("s3")
@@ -594,7 +602,8 @@ def test_status_prints_the_latest_workflow_run_in_the_run_table(aws_env, capsys)
 
 
 def test_the_status_of_each_step_comes_from_its_job_runs_in_the_run_graph():
-    """A GetWorkflowRun reply with IncludeGraph, in the shape AWS documents (moto returns no graph)."""
+    """A GetWorkflowRun reply with IncludeGraph, in the shape AWS documents (moto returns no
+    graph)."""
     at = dt.datetime(2026, 1, 2, 6, 0, tzinfo=dt.UTC)
     runs = {
         ZONE_STEPS[0].name: [
@@ -634,7 +643,8 @@ def test_the_generated_scripts_give_the_tables_of_the_notebooks(
     spark, sail, clean_fingerprints, glue_standin, tmp_path, monkeypatch, capsys
 ):
     """The six scripts, in pipeline order, in this process on the local default engine (Sail), with
-    GlueContext and Job stood in over AWS's awsglue: the same table contents as the clean build the notebooks made."""
+    GlueContext and Job stood in over AWS's awsglue: the same table contents as the clean build the
+    notebooks made."""
     from stedi.run.folder import RunFolder, lake_records
 
     assert config.DEFAULT_ENGINE == "sail"

@@ -1,4 +1,5 @@
-"""The deployed Glue job scripts under AWS's own awsglue library (awsglue-dev), with the argv Glue passes.
+"""The deployed Glue job scripts under AWS's own awsglue library (awsglue-dev), with the argv Glue
+passes.
 
 - In this process (the project's environment, where awsglue-dev is a test dependency): each
   zone notebook's script gets past getResolvedOptions with Glue's argv; the stand-ins of the
@@ -66,8 +67,8 @@ def _boilerplate(script: str) -> str:
 # -- in this process -----------------------------------------------------------------------
 @pytest.mark.parametrize("step", ZONE_STEPS, ids=lambda s: s.number)
 def test_each_script_parses_glues_argv_with_awsglues_own_get_resolved_options(step, monkeypatch):
-    """awsglue registers --JOB_ID, --JOB_RUN_ID, --SECURITY_CONFIGURATION itself: a script asking for
-    JOB_RUN_ID again failed with argparse's "conflicting option string" at its first line."""
+    """awsglue registers --JOB_ID, --JOB_RUN_ID, --SECURITY_CONFIGURATION itself: a script asking
+    for JOB_RUN_ID again failed with argparse's "conflicting option string" at its first line."""
     import awsglue.utils
 
     script = glue_job(step.notebook).script
@@ -186,7 +187,8 @@ def test_the_standins_replace_only_the_jvm_bound_classes_with_awsglues_signature
 
 
 def test_the_glue_environment_is_cached_per_lock(tmp_path, monkeypatch):
-    """A changed glue_env lock gets a new environment; the same lock, the same folder (outside the clone)."""
+    """A changed glue_env lock gets a new environment; the same lock, the same folder (outside the
+    clone)."""
     import shutil
 
     import glue_harness
@@ -218,7 +220,8 @@ def glue5():
 
 
 def _deployed(tmp_path) -> tuple[list[dict], object]:
-    """Deploy to moto; every job as GetJob returns it, its script from S3, and the deployed stedi.zip."""
+    """Deploy to moto; every job as GetJob returns it, its script from S3, and the deployed
+    stedi.zip."""
     boto3.client("iam").create_role(RoleName="StediGlueRole", AssumeRolePolicyDocument="{}")
     assert (
         main(["aws", "deploy", "--bucket", BUCKET, "--role-arn", ROLE_ARN, "--prefix", "team/"])
@@ -237,7 +240,8 @@ def _deployed(tmp_path) -> tuple[list[dict], object]:
     return jobs, package
 
 
-@pytest.mark.slow  # about 15 s (one JVM), plus about a minute the first time on a machine (the environment)
+# about 15 s (one JVM), plus about a minute the first time on a machine (the environment)
+@pytest.mark.slow
 def test_every_deployed_job_reaches_the_spark_context_in_the_glue_5_environment(
     glue5, aws_env, tmp_path
 ):
@@ -272,9 +276,11 @@ def test_every_deployed_job_reaches_the_spark_context_in_the_glue_5_environment(
         )  # from the zip, as --extra-py-files
         assert "stedi.run.step" in report["imported"] or "stedi.run" in report["imported"]
         assert report["not_on_glue_loaded"] == []
-        # Glue 5.0's botocore has no S3 conditional writes: stedi.core.storage sees it (test_s3_writers.py)
+        # Glue 5.0's botocore has no S3 conditional writes: stedi.core.storage sees it
+        # (test_s3_writers.py)
         assert report["conditional_writes"] is False
-        # no Spark Iceberg of Glue's own: pyiceberg commits (installed by --additional-python-modules)
+        # no Spark Iceberg of Glue's own: pyiceberg commits (installed by
+        # --additional-python-modules)
         assert not [
             k for k in report["spark"]["conf"] if "iceberg" in report["spark"]["conf"][k].lower()
         ]
@@ -284,7 +290,8 @@ def test_every_deployed_job_reaches_the_spark_context_in_the_glue_5_environment(
 
 @pytest.mark.slow
 def test_the_harness_fails_a_script_that_asks_awsglue_for_job_run_id(glue5, tmp_path):
-    """The harness can fail: the scripts' old boilerplate stops at getResolvedOptions under awsglue-dev."""
+    """The harness can fail: the scripts' old boilerplate stops at getResolvedOptions under
+    awsglue-dev."""
     from stedi.dev.package import build
 
     step = ZONE_STEPS[0]
@@ -315,7 +322,8 @@ def _small_raw(raw) -> None:
 
 
 def _snapshots(lake) -> dict[str, dict]:
-    """table -> (rows, the current snapshot's summary) of every table of the local lake, read by pyiceberg here."""
+    """table -> (rows, the current snapshot's summary) of every table of the local lake, read by
+    pyiceberg here."""
     from stedi.core.tables import TABLES
     from stedi.lake.catalogs import forget_catalogs
     from stedi.lake.iceberg import IcebergLake
@@ -336,19 +344,22 @@ def _snapshots(lake) -> dict[str, dict]:
 
 # The landing job on Glue 5.0's pyspark spends minutes in Catalyst's analysis of the intake's
 # expressions on a loaded machine (8 min on 2 cores at load 16: notes.md), whatever the input size;
-# `make test` therefore starts the chain after the landing, on a copy of a local run's landing tables.
-# STEDI_GLUE_HARNESS_LANDING=1 runs all six jobs, the landing included.
+# `make test` therefore starts the chain after the landing, on a copy of a local run's landing
+# tables. STEDI_GLUE_HARNESS_LANDING=1 runs all six jobs, the landing included.
 WITH_LANDING = os.environ.get("STEDI_GLUE_HARNESS_LANDING") == "1"
 
 
-@pytest.mark.slow  # 171-219 s measured at load 16-20 on 2 cores (the environment: a few minutes more, once per machine)
+# 171-219 s measured at load 16-20 on 2 cores (the environment: a few minutes more, once per
+# machine)
+@pytest.mark.slow
 def test_the_deployed_jobs_run_the_zone_steps_whole_in_the_glue_5_environment_with_deploys_modules(
     aws_env, tmp_path
 ):
-    """The deployed jobs, started in workflow order with Glue's argv under awsglue-dev, in Glue 5.0's
-    environment plus glue_env/glue-requirements.txt installed as Glue installs --additional-python-modules:
-    each runs its zone step to job.commit(), committing Iceberg snapshots with pyiceberg (the lake a local
-    folder here, SQLite catalog); the tables equal a local run's (Sail) on the same small input."""
+    """The deployed jobs, started in workflow order with Glue's argv under awsglue-dev, in Glue
+    5.0's environment plus glue_env/glue-requirements.txt installed as Glue installs
+    --additional-python-modules: each runs its zone step to job.commit(), committing Iceberg
+    snapshots with pyiceberg (the lake a local folder here, SQLite catalog); the tables equal a
+    local run's (Sail) on the same small input."""
     import subprocess
 
     from lakes import STEDI, copy_lake
@@ -403,7 +414,8 @@ def test_the_deployed_jobs_run_the_zone_steps_whole_in_the_glue_5_environment_wi
         {job["Name"]: r["seconds"] for job, r in zip(jobs, reports)},
     )
 
-    # the environment: Glue 5.0's, with pyarrow and pyiceberg as glue-requirements.txt pins them, nothing else moved
+    # the environment: Glue 5.0's, with pyarrow and pyiceberg as glue-requirements.txt pins them,
+    # nothing else moved
     requirements = (
         (config.PROJECT_ROOT / "glue_env" / "glue-requirements.txt").read_text().splitlines()
     )

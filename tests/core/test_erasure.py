@@ -1,4 +1,5 @@
-"""Erasure requests: the registry never holds an address, and the SQL conditions agree with Python on both engines."""
+"""Erasure requests: the registry never holds an address, and the SQL conditions agree with Python
+on both engines."""
 
 from __future__ import annotations
 
@@ -389,7 +390,8 @@ def test_stedi_erase_needs_no_java(tmp_path):
 
 def _no_lake_line(lake) -> str:
     return (
-        f"stedi: error: {lake} holds no lake; check --lake-dir, or add --new-lake to record the request "
+        f"stedi: error: {lake} holds no lake; check --lake-dir, or add --new-lake to record the "
+        "request "
         "there before the first build\n"
     )
 
@@ -398,7 +400,8 @@ def _no_lake_line(lake) -> str:
 def test_stedi_erase_refuses_a_path_holding_no_lake_in_one_line_creating_nothing(
     tmp_path, capsys, where
 ):
-    """A typo in --lake-dir must not lose the request in a new lake nobody reads (issue 27, item 1)."""
+    """A typo in --lake-dir must not lose the request in a new lake nobody reads (issue 27, item
+    1)."""
     lake = tmp_path / "typo" / "lake"
     if where != "missing":
         lake.mkdir(parents=True)

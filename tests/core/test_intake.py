@@ -1,4 +1,5 @@
-"""stedi.core.intake: raw exports -> landing rows, quarantine and accounting, whatever shape the exports arrived in."""
+"""stedi.core.intake: raw exports -> landing rows, quarantine and accounting, whatever shape the
+exports arrived in."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from stedi.core.tables import SOURCES, landing_table, table
 from stedi.lake.catalogs import QUARANTINE_COLUMNS
 
 # The first lines of an older accelerometer export (data/stedi/raw_samples/test-accelerometer.json):
-# `timeStamp` instead of `timestamp`, lines 5 and 6 the same reading, no newline after the last line.
+# `timeStamp` instead of `timestamp`, lines 5 and 6 the same reading, no newline after the last
+# line.
 RAW_SAMPLE = (
     '{"user":"Christina.Huey@test.com","timeStamp":1655296571764,"x":-1.0,"y":-1.0,"z":-1.0}\n'
     '{"user":"Christina.Huey@test.com","timeStamp":1655296571764,"x":0.0,"y":0.0,"z":0.0}\n'
@@ -36,7 +38,8 @@ def names(source: str) -> list[str]:
 
 
 def outcome(result: intake.IntakeResult):
-    """Everything the intake decided, collected once: per file, landed rows, reasons and duplicates."""
+    """Everything the intake decided, collected once: per file, landed rows, reasons and
+    duplicates."""
     cols = names(result.source)
     per_file: dict[str, dict] = {}
     for row in result.classified.collect():
@@ -158,7 +161,8 @@ def test_a_truncated_pretty_printed_array_ends_in_one_truncated_record():
     st.booleans(),
 )
 def test_split_records_accounts_for_every_character(segments, with_crlf, with_bom):
-    """Records' texts plus separators (blanks, `,`, `[`, `]`) are the whole file; objects come back whole."""
+    """Records' texts plus separators (blanks, `,`, `[`, `]`) are the whole file; objects come back
+    whole."""
     parts, expected = [], []
     for kind, start, count in segments:
         if kind == "junk":
@@ -368,7 +372,8 @@ def land_exports(sail, raw, build, limit: int) -> tuple[dict, dict, dict]:
 
 @pytest.fixture(scope="module")
 def defects(sail, tmp_path_factory):
-    """One directory, one file per defect for each table, from disjoint slices of the real records."""
+    """One directory, one file per defect for each table, from disjoint slices of the real
+    records."""
     return land_exports(sail, tmp_path_factory.mktemp("defects") / "raw", fx.defect_exports, 260)
 
 
@@ -480,7 +485,8 @@ POOL = {s: fx.real_records(s, 150) for s in SOURCES}
 
 
 def draw_records_in_files(draw, most: int) -> tuple[str, list, list[list]]:
-    """A table, a slice of at most `most` of its real records, and those records spread over 1-3 files."""
+    """A table, a slice of at most `most` of its real records, and those records spread over 1-3
+    files."""
     source = draw(st.sampled_from(SOURCES))
     pool = POOL[source]
     count = draw(st.integers(1, most))
@@ -565,7 +571,8 @@ def test_any_mix_of_layouts_lands_the_original_records(sail, tmp_path_factory, c
 
 
 def test_raw_sample_of_an_older_export(spark, tmp_path):
-    """timeStamp lands as timestamp; the repeated reading is one duplicate; the last line (no newline) lands."""
+    """timeStamp lands as timestamp; the repeated reading is one duplicate; the last line (no
+    newline) lands."""
     (tmp_path / "accelerometer" / "landing").mkdir(parents=True)
     (tmp_path / "accelerometer" / "landing" / "test-accelerometer.json").write_text(RAW_SAMPLE)
     result = intake.land_source(spark, tmp_path, "accelerometer")
@@ -614,7 +621,8 @@ def test_files_without_records_count_nothing(spark, tmp_path):
 
 
 def test_a_file_spark_skipped_fails_the_intake(spark, tmp_path, monkeypatch):
-    """Spark skips `_name` files even when named: were one listed, the intake must fail, not shrink."""
+    """Spark skips `_name` files even when named: were one listed, the intake must fail, not
+    shrink."""
     folder = tmp_path / "step_trainer"
     folder.mkdir()
     records = fx.real_records("step_trainer", 2)

@@ -1,4 +1,5 @@
-"""CSV exports beside JSON: stedi.core.intake.csvtext (pure Python), the CSV rules of classify, and land_source on CSV.
+"""CSV exports beside JSON: stedi.core.intake.csvtext (pure Python), the CSV rules of classify, and
+land_source on CSV.
 
 The directories of CSV exports are landed on the default engine (Sail), as in test_intake.py;
 test_intake_engines.py lands the same fixtures (csv_fixtures.csv_defect_exports) on both
@@ -224,7 +225,8 @@ def test_csv_values_are_coerced_and_rounded_epochs_caught(sail):
 
 @pytest.fixture(scope="module")
 def csv_defects(sail, tmp_path_factory):
-    """One directory, one CSV file per dialect and defect for each table, from disjoint slices of the real records."""
+    """One directory, one CSV file per dialect and defect for each table, from disjoint slices of
+    the real records."""
     exports, results, outcomes = land_exports(
         sail, tmp_path_factory.mktemp("csv-defects") / "raw", cfx.csv_defect_exports, 300
     )
@@ -342,7 +344,8 @@ def test_a_csv_file_is_parsed_once_and_replaced_when_delivered_again(sail, tmp_p
 
 @st.composite
 def csv_exports(draw):
-    """A table, and 1-3 CSV files holding a slice of its real records in random dialects, gzipped or not."""
+    """A table, and 1-3 CSV files holding a slice of its real records in random dialects, gzipped or
+    not."""
     source, records, per_file = draw_records_in_files(draw, 40)
     exports = []
     for f, mine in enumerate(per_file):

@@ -1,11 +1,13 @@
-"""stedi.core.intake on both engines: Spark (a classic session) and Sail (Spark Connect) make the same of the same exports.
+"""stedi.core.intake on both engines: Spark (a classic session) and Sail (Spark Connect) make the
+same of the same exports.
 
 The messy exports of intake_fixtures (every defect class) are landed on both engines: the
 classified records (landed, quarantined with file, position, reason and raw text,
 duplicates), the landing content and the accounting must be identical, and on Sail too what
 the fixtures say each file must give. (The real exports are landed on both engines by the
-clean builds: tests/e2e/test_pipeline.py compares their tables and intake accounting.) Then the places where the engines take their own
-path (stedi.core.intake.spark_or_sail), each on both engines.
+clean builds: tests/e2e/test_pipeline.py compares their tables and intake accounting.) Then the
+places where the engines take their own path (stedi.core.intake.spark_or_sail), each on both
+engines.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def land_on_both(sessions, raw_dir, source: str) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def messy_raw(tmp_path_factory):
-    """One directory per layout of the fixtures: one file per defect (JSON, then CSV), and files mixing them all."""
+    """One directory per layout of the fixtures: one file per defect (JSON, then CSV), and files
+    mixing them all."""
     base = tmp_path_factory.mktemp("messy")
     exports = {}
     for kind, build in (

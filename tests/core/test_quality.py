@@ -69,7 +69,8 @@ def frame(spark, rows, ddl):
 
 
 def rows_of(df, *columns):
-    """A whole-frame comparison: the frame's rows (of `columns`, default all) as a sorted list of tuples."""
+    """A whole-frame comparison: the frame's rows (of `columns`, default all) as a sorted list of
+    tuples."""
     selected = df.select(*columns) if columns else df
     return sorted((tuple(r) for r in selected.collect()), key=repr)
 
@@ -718,7 +719,8 @@ def test_dqdl_of_each_kind():
     assert dqdl(
         R.sql("s", "select * from {primary} p left semi join {other} o on p.k = o.k"), database="db"
     ) == (
-        'CustomSql "select count(*) from (select * from primary p left semi join db.other o on p.k = o.k)" = 0'
+        'CustomSql "select count(*) from (select * from primary p left semi join db.other o on p.k '
+        '= o.k)" = 0'
     )
     assert (
         dqdl(R.forbids("email", "user", name="f"))

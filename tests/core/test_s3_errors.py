@@ -39,11 +39,12 @@ def _moto_auth(endpoint: str, after: str) -> None:
 
 @contextlib.contextmanager
 def _no_reads(endpoint: str, monkeypatch):
-    """Inside: moto authorizes every request, made with the credentials of USER, who has s3:ListBucket
-    and s3:PutObject on the bucket and no s3:GetObject."""
+    """Inside: moto authorizes every request, made with the credentials of USER, who has
+    s3:ListBucket and s3:PutObject on the bucket and no s3:GetObject."""
     iam = boto3.client("iam")
     iam.create_user(UserName=USER)
-    # moto 5.2 authorizes ListObjectsV2 as the action s3:ListObjectsV2 (AWS: s3:ListBucket): both allowed
+    # moto 5.2 authorizes ListObjectsV2 as the action s3:ListObjectsV2 (AWS: s3:ListBucket): both
+    # allowed
     allowed = {
         "Version": "2012-10-17",
         "Statement": [
@@ -96,7 +97,8 @@ def test_access_denied_on_the_erasure_registry_is_never_no_requests(aws_env, mon
             "AccessDenied",
         )
         # the first object the command reads names the failure (whether the lake holds a ledger,
-        # then the registry): either way one line, and no request is recorded over what it cannot read
+        # then the registry): either way one line, and no request is recorded over what it cannot
+        # read
         assert f"S3 GetObject on {LAKE}/" in err
     # nothing was written over the registry: the one request made before is all it holds
     assert [r["email_hash"] for r in Erasures.load(LAKE).requests] == [request["email_hash"]]

@@ -138,8 +138,8 @@ def test_a_killed_runs_lock_is_taken_over_when_its_lease_expires(place):
 
 
 def test_without_conditional_writes_a_shared_file_is_not_written_blindly(aws_env, monkeypatch):
-    """Glue 5.0's botocore (1.34.131) has no If-Match: write_if stops with one line; update_text, which
-    the steps of the deployed workflow use one at a time, reads and writes once."""
+    """Glue 5.0's botocore (1.34.131) has no If-Match: write_if stops with one line; update_text,
+    which the steps of the deployed workflow use one at a time, reads and writes once."""
     where = f"s3://{BUCKET}/lake/_erasure/requests.json"
     monkeypatch.setattr(shared, "conditional_writes", lambda: False)
     with pytest.raises(

@@ -1,4 +1,5 @@
-"""stedi.core.storage: the same folder listings and blank-file checks on the local disk and on S3 (moto)."""
+"""stedi.core.storage: the same folder listings and blank-file checks on the local disk and on S3
+(moto)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""stedi.core.intake.record_store on both engines: new files' records decided against the ones stored before."""
+"""stedi.core.intake.record_store on both engines: new files' records decided against the ones
+stored before."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from stedi.core.intake.ledger import Plan
 from stedi.core.intake.record_store import keys_hash, landing_mode, seen_before
 
 ENGINES = ("spark", "sail")
-DECIDED = "user string, timestamp bigint, x double, y double, z double, status string, reason string, source_file string, position bigint"
+DECIDED = (
+    "user string, timestamp bigint, x double, y double, z double, status string, reason "
+    "string, source_file string, position bigint"
+)
 STORED = "user string, timestamp bigint, x double, y double, z double, reason string, kind string"
 
 

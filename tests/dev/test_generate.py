@@ -1,4 +1,5 @@
-"""stedi.dev.generate: synthetic exports with the real data's shape, deterministic, streamed, usable by the pipeline."""
+"""stedi.dev.generate: synthetic exports with the real data's shape, deterministic, streamed, usable
+by the pipeline."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def scale_one(tmp_path_factory):
     return root, result, {source: _records(root, source) for source in SOURCES}
 
 
-# -- determinism ------------------------------------------------------------------------------------
+# -- determinism
+# ------------------------------------------------------------------------------------
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
@@ -71,7 +73,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     ).read_text()
 
 
-# -- shape at N=1 -----------------------------------------------------------------------------------
+# -- shape at N=1
+# -----------------------------------------------------------------------------------
 
 
 def test_layout_file_sizes_and_counts(scale_one):
@@ -339,7 +342,8 @@ def test_stedi_run_on_generated_exports_in_both_policies(tmp_path):
     assert done.returncode == 0 and done.stdout.startswith("stedi: wrote 48 customers"), done.stderr
     expected = _reference_counts(raw)
     counts = {}
-    # The analysis runs once (it recomputes both policies itself); the strict run stops at the tables.
+    # The analysis runs once (it recomputes both policies itself); the strict run stops at the
+    # tables.
     for policy, steps in (("udacity", ()), ("strict", ZONE_STEPS_ONLY)):
         base = tmp_path / policy
         done = subprocess.run(

@@ -1,4 +1,5 @@
-"""Days of exports: incremental runs equal a full rebuild; re-delivery, consent changes, erasure, resume.
+"""Days of exports: incremental runs equal a full rebuild; re-delivery, consent changes, erasure,
+resume.
 
 Three days built from the real exports: day 1 the customer file and the first readings
 files, day 2 the rest of the readings, day 3 a customer update file (one customer
@@ -44,8 +45,8 @@ from stedi.lake.icelake import IcebergTables
 from stedi.run.folder import RunFolder
 
 # Its own lakes, days apart: no clean build of the session's, so not on the builds' worker. Its
-# group is the S3 lake scenario's (tests/e2e/test_s3_lake.py): the two long scenarios go together, as
-# one unit of work, to the worker that does not make the clean builds (a scenario left for last
+# group is the S3 lake scenario's (tests/e2e/test_s3_lake.py): the two long scenarios go together,
+# as one unit of work, to the worker that does not make the clean builds (a scenario left for last
 # behind the builds was the tail of the whole run).
 pytestmark = [pytest.mark.e2e, pytest.mark.own_lake, pytest.mark.xdist_group("scenarios")]
 
@@ -133,7 +134,8 @@ def _lake_content(spark, lake: Path) -> dict:
 
 
 def _full(spark, raw: Path, tmp: Path, name: str, lake_to_copy: Path | None = None) -> dict:
-    """The content of a --full rebuild of `raw` (on a copy of `lake_to_copy`: its erasure requests)."""
+    """The content of a --full rebuild of `raw` (on a copy of `lake_to_copy`: its erasure
+    requests)."""
     lake = tmp / f"full-{name}"
     if lake_to_copy is not None:
         shutil.copytree(lake_to_copy, lake, symlinks=True)
@@ -225,7 +227,8 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
         "append",
         "append",
     ]  # day 2's rows: one append snapshot
-    # ... and so are the trusted readings: the new landing rows filtered, added (stedi.run.incremental).
+    # ... and so are the trusted readings: the new landing rows filtered, added
+    # (stedi.run.incremental).
     assert _operations(lake, "accelerometer_trusted") == ["append", "append"]
     assert _lake_content(spark, lake) == _full(spark, raw, tmp_path, "day2")
     # Day 2 completes the real exports: the strict counts of a full build of data/raw.
@@ -272,7 +275,8 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert day3.read("customer_trusted").where(f"email = '{withdraws['email']}'").count() == 0
     run = manifest["intake"]["accelerometer_landing"]["run"]
     assert (run["new"], run["changed"]) == (0, 1), run
-    # A customer file came: every landing table is decided whole (from the store, nothing parsed twice).
+    # A customer file came: every landing table is decided whole (from the store, nothing parsed
+    # twice).
     assert {acc["run"]["mode"] for acc in manifest["intake"].values()} == {"full"}
     assert (
         after["accelerometer_landing"][0] < before["accelerometer_landing"][0]
@@ -369,7 +373,8 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     text = _every_file_text(lake).lower()
     assert withdraws["email"].lower().encode() not in text
     assert withdraws["serialNumber"].lower().encode() not in text
-    # The run forgot the history at its end: no file, decoded (Avro manifests and catalog too), holds the customer.
+    # The run forgot the history at its end: no file, decoded (Avro manifests and catalog too),
+    # holds the customer.
     assert (
         holding(lake, withdraws["email"]) == [] and holding(lake, withdraws["serialNumber"]) == []
     )
@@ -386,8 +391,8 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert [e["id"] for e in manifest["erasures"]] == [left]
     removed = sum(manifest["erasures"][0]["rows"].values())
     assert (
-        f"  erasures applied: 1 request ({left}); {removed:,} rows removed from the landing tables ("
-        in erased_run.stdout
+        f"  erasures applied: 1 request ({left}); {removed:,} rows removed from the landing tables "
+        "(" in erased_run.stdout
     )
     assert withdraws["email"].lower() not in erased_run.stdout.lower()
     index = (RunFolder.latest(runs).path / "index.html").read_text()

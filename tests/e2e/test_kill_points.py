@@ -54,7 +54,8 @@ def _scan(lake: IcebergLake, name: str) -> list[dict]:
 
 
 def _content(lake_dir) -> dict[str, tuple[int, str]]:
-    """Every table and quarantine present: (rows, hash of its rows as a sorted bag), by pyiceberg."""
+    """Every table and quarantine present: (rows, hash of its rows as a sorted bag), by
+    pyiceberg."""
     forget_catalogs()  # another process committed: read the catalog afresh
     lake = IcebergLake(None, str(lake_dir))
     found = {}
@@ -121,8 +122,8 @@ def _killed(lake, runs, raw, point: str, *args: str) -> subprocess.CompletedProc
 def _assert_consistent(lake_dir, raw, runs) -> None:
     """(a) of a lake after a kill: every table and quarantine readable, with every data file of its
     current snapshot there and the rows its summary says; each finished landing table's accounting
-    balances and matches its rows and its quarantine's; the killed run not recorded as succeeded, and
-    no step it did not finish recorded as done in the run; every step freshness calls up to date
+    balances and matches its rows and its quarantine's; the killed run not recorded as succeeded,
+    and no step it did not finish recorded as done in the run; every step freshness calls up to date
     has finished tables."""
     forget_catalogs()
     tables = IcebergTables(None, str(lake_dir))
@@ -147,7 +148,8 @@ def _assert_consistent(lake_dir, raw, runs) -> None:
             accounting["quarantined"],
         ), name
     manifest = RunFolder.latest(runs).read_manifest()
-    # A step the run ran (not skipped as up to date) and recorded as succeeded has its completion record.
+    # A step the run ran (not skipped as up to date) and recorded as succeeded has its completion
+    # record.
     recorded = {
         s["name"] for s in manifest["steps"] if s["status"] == "succeeded" and not s.get("skipped")
     }
@@ -160,7 +162,8 @@ def _assert_consistent(lake_dir, raw, runs) -> None:
 
 
 def _assert_clean(lake_dir, small) -> None:
-    """(b) and (c): the content of the uninterrupted run, and no file holding the erased customer."""
+    """(b) and (c): the content of the uninterrupted run, and no file holding the erased
+    customer."""
     _, _, email, serial, content = small
     assert _content(lake_dir) == content
     assert holding(lake_dir, email) == [] and holding(lake_dir, serial) == []
@@ -217,14 +220,15 @@ def test_killed_at_every_commit_of_every_step_and_during_expiry_the_next_run_com
             assert IcebergTables(None, str(lake)).unfinished_pairs() == ["customer_landing"]
         if CHAIN[number - 1][0] == "commit:customer_landing":
             assert (
-                "customer_landing: a killed run committed it but not its quarantine; landing it again"
-                in done.stdout
+                "customer_landing: a killed run committed it but not its quarantine; landing it "
+                "again" in done.stdout
             )
         if point.startswith("commit:"):
             status = RunFolder.latest(runs).read_manifest()["status"]
             assert status == "failed", (point, status)  # the killed step is not recorded as done
         else:
-            # Killed after the run succeeded: the tables are the clean run's; the history not forgotten yet.
+            # Killed after the run succeeded: the tables are the clean run's; the history not
+            # forgotten yet.
             assert _content(lake) == content
             assert holding(lake, email) + holding(lake, serial) != [], point
     done = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
@@ -236,8 +240,8 @@ def test_killed_at_every_commit_of_every_step_and_during_expiry_the_next_run_com
 
 
 def test_a_kill_point_fires_only_where_it_is_named(tmp_path):
-    """In a child process: an unnamed point does nothing, the named one SIGKILLs (exit -9), the first
-    name of the landing pair's point still works."""
+    """In a child process: an unnamed point does nothing, the named one SIGKILLs (exit -9), the
+    first name of the landing pair's point still works."""
     code = (
         "from stedi.lake.faults import kill_point\n"
         "kill_point('commit:customer_trusted'); print('passed', flush=True)\n"
@@ -255,7 +259,8 @@ def test_a_kill_point_fires_only_where_it_is_named(tmp_path):
 
 
 def test_the_history_to_forget_mark_lasts_until_the_history_is_forgotten(tmp_path):
-    """Written before an erasure request is marked done; only a finished forget_history removes it."""
+    """Written before an erasure request is marked done; only a finished forget_history removes
+    it."""
     from stedi.lake import icelake
 
     assert not icelake.history_to_forget(str(tmp_path))

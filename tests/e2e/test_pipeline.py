@@ -1,4 +1,5 @@
-"""End to end: `stedi run` on the real exports in both policies on both local engines, and every notebook under nbval.
+"""End to end: `stedi run` on the real exports in both policies on both local engines, and every
+notebook under nbval.
 
 The four `stedi run`s are the session's clean builds (conftest.clean_builds), shared with
 tests/e2e/test_robustness.py; no test here writes to them. Spark and Sail must build the same
@@ -191,7 +192,8 @@ def test_manifest_quality_lists_every_rule_and_no_error_failed(finished_run):
 
 @pytest.fixture(scope="module")
 def messy_raw(tmp_path_factory):
-    """Every real record, spread over files that mix every intake defect (tests/intake_fixtures.py)."""
+    """Every real record, spread over files that mix every intake defect
+    (tests/intake_fixtures.py)."""
     import intake_fixtures as fx
 
     raw = tmp_path_factory.mktemp("messy") / "raw"
@@ -252,7 +254,8 @@ def test_messy_exports_build_the_same_lake_as_the_clean_ones(
     held = {name: acc for name, acc in manifest["intake"].items() if acc["quarantined"]}
     line = next(x for x in done.stdout.splitlines() if x.startswith("  quarantine: "))
     assert line.startswith(
-        f"  quarantine: {sum(a['quarantined'] for a in held.values()):,} records held out of the landing tables ("
+        f"  quarantine: {sum(a['quarantined'] for a in held.values()):,} records held out of the "
+        "landing tables ("
     )
     for name, acc in held.items():
         reasons = ", ".join(f"{r} {n:,}" for r, n in acc["quarantine_reasons"].items())

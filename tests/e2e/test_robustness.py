@@ -41,7 +41,8 @@ def _latest_manifest(runs) -> dict | None:
 
 
 def _leftovers(lake_dir) -> dict[str, list[str]]:
-    """Per table (and quarantine), the data files under it that no snapshot reaches (staged, never committed)."""
+    """Per table (and quarantine), the data files under it that no snapshot reaches (staged, never
+    committed)."""
     forget_catalogs()  # another process committed: read the catalog afresh
     opened = IcebergLake(None, str(lake_dir))
     found = {}
@@ -136,7 +137,8 @@ def test_killed_between_steps_then_resumed_equals_a_clean_run(
     strict = clean_fingerprints("strict", "spark")
     lake, runs = copy_lake(clean_builds("strict", "spark")[0], tmp_path / "lake"), tmp_path / "runs"
     proc = start_run(lake, runs, "--full", "--engine", "spark", *AFTER_LANDING)
-    # Between the run's steps 2 and 3 (01, 02 done; 03 not): the manifest records two finished steps.
+    # Between the run's steps 2 and 3 (01, 02 done; 03 not): the manifest records two finished
+    # steps.
     wait_for(lambda: _finished_steps(runs) == 2, proc)
     kill_everything(proc)
     assert fingerprints(spark, lake) == strict and _leftovers(lake) == {}

@@ -36,8 +36,8 @@ from stedi.lake.lock import LOCK_FILE
 from stedi.run.folder import RunFolder
 
 # A whole scenario on one lake: its phases run in order, on one worker. The group is the one of
-# the other long own-lake scenario (tests/e2e/test_incremental.py): under `make test` both go, together,
-# to the worker that does not make the session's clean builds (tests/conftest.py).
+# the other long own-lake scenario (tests/e2e/test_incremental.py): under `make test` both go,
+# together, to the worker that does not make the session's clean builds (tests/conftest.py).
 pytestmark = [pytest.mark.e2e, pytest.mark.own_lake, pytest.mark.xdist_group("scenarios")]
 
 BUCKET = "stedi-s3-lake"
@@ -89,7 +89,8 @@ class Scenario:
 
 @pytest.fixture(scope="module")
 def s3(moto_endpoint, tmp_path_factory):
-    """The scenario's environment, set for the module (inherited by every `stedi` process it starts)."""
+    """The scenario's environment, set for the module (inherited by every `stedi` process it
+    starts)."""
     tmp = tmp_path_factory.mktemp("s3-lake")
     with pytest.MonkeyPatch.context() as env:
         set_aws_env(env, moto_endpoint, tmp)

@@ -1,4 +1,5 @@
-"""The same package code on both local engines, classic Spark and Sail (Spark Connect), gives the same results.
+"""The same package code on both local engines, classic Spark and Sail (Spark Connect), gives the
+same results.
 
 On the real landing tables (landed once, by the intake on Spark): the transforms of both
 policies (through `stedi.run.pipeline.derive`), the lake's writes and reads, every declared
@@ -160,7 +161,8 @@ def test_every_quality_rule_has_the_same_outcome_on_both_engines(built, policy):
                     {t: tables[t] for t in quality.tables_needed(name, policy)},
                 )
 
-            # The tables at once, on threads sharing the session (many small jobs), as land_all does.
+            # The tables at once, on threads sharing the session (many small jobs), as land_all
+            # does.
             with ThreadPoolExecutor(4) as pool:
                 reports = dict(zip(TABLES, pool.map(evaluate, TABLES)))
             for name, report in reports.items():
@@ -213,7 +215,8 @@ def test_free_sql_rules_run_on_temporary_views_dropped_afterwards(sessions, engi
 
 
 def test_quality_regular_expressions_mean_the_same_on_both_engines(sessions):
-    """Java's `\\s` and `$` differ from Rust's: the catalog's patterns avoid them (stedi.core.quality.table_rules)."""
+    """Java's `\\s` and `$` differ from Rust's: the catalog's patterns avoid them
+    (stedi.core.quality.table_rules)."""
     emails = [
         "a@x.com",
         "a@x.com\n",
@@ -276,7 +279,8 @@ def test_lake_round_trip_counts_rows_from_the_written_files(sessions, tmp_path, 
         assert (
             lake.lake.summary("step_trainer_landing")["total-records"] == "5"
         )  # rows in the snapshot's summary
-        # Tables are queryable by name once registered (views of their pinned reads), on both engines.
+        # Tables are queryable by name once registered (views of their pinned reads), on both
+        # engines.
         assert lake.register_existing() == ["step_trainer_landing"]
         assert lake.sql("select count(*) as n from step_trainer_landing").first()["n"] == 5
 

@@ -73,8 +73,9 @@ def test_a_notebook_asking_for_other_modules_is_refused():
 
 
 def test_the_requirements_file_pins_pyiceberg_and_a_pyarrow_over_glues_from_the_projects_lock():
-    """The file scripts/lockfiles.py generates (its staleness: tests/test_environment.py): uv.lock's pyiceberg and
-    pyarrow >= 18, every pin at uv.lock's version, none of Glue 5.0's own at the version Glue has."""
+    """The file scripts/lockfiles.py generates (its staleness: tests/test_environment.py): uv.lock's
+    pyiceberg and pyarrow >= 18, every pin at uv.lock's version, none of Glue 5.0's own at the
+    version Glue has."""
     pins = dict(
         line.split("==")
         for line in requirements_path().read_text().splitlines()
@@ -112,8 +113,8 @@ def test_the_lockfiles_script_fails_a_stale_requirements_file(tmp_path, monkeypa
 
 
 def test_the_configure_cell_is_read_as_the_glue_kernel_reads_it():
-    """aws-glue-sessions 1.0.9: ast.literal_eval of the cell; the keys it manages (glue_version, ...) set the
-    session, every other key becomes a `--` default argument of the session."""
+    """aws-glue-sessions 1.0.9: ast.literal_eval of the cell; the keys it manages (glue_version,
+    ...) set the session, every other key becomes a `--` default argument of the session."""
     cell = configure_cell(URI)
     assert cell.startswith("%%configure\n")
     assert ast.literal_eval(cell.split("\n", 1)[1]) == job_arguments(URI)

@@ -1,4 +1,5 @@
-"""stedi.engine.session: the engine chosen for a session, and Sail's server started, reused and stopped.
+"""stedi.engine.session: the engine chosen for a session, and Sail's server started, reused and
+stopped.
 
 The Sail sessions run in child processes (a script, a kernel): once a process has a Spark
 Connect session, PySpark builds Connect columns in it, and this test process keeps its

@@ -9,7 +9,8 @@ the same signatures (tests/aws/test_glue_harness.py compares them with inspect.s
 - GlueContext(sparkContext, **options): awsglue's asks the JVM for a GlueContext and wraps its
   session; the stand-in wraps `GlueContext.session` when a test set one (the local engine, in
   this process), else a SparkSession on the SparkContext given (the Glue 5.0 harness).
-- Job(glue_context), init, isInitialized, commit: awsglue's call com.amazonaws.services.glue.util.Job;
+- Job(glue_context), init, isInitialized, commit: awsglue's call
+com.amazonaws.services.glue.util.Job;
   the stand-in records the calls in `Job.calls`.
 """
 
@@ -22,7 +23,8 @@ import awsglue.job
 
 
 class GlueContext(awsglue.context.GlueContext):
-    session = None  # a session every GlueContext wraps, set by an in-process test; None: SparkSession(sparkContext)
+    # a session every GlueContext wraps, set by an in-process test; None: SparkSession(sparkContext)
+    session = None
 
     def __init__(self, sparkContext, **options):
         from pyspark.sql import SparkSession
@@ -58,7 +60,8 @@ STOOD_IN = {awsglue.context: GlueContext, awsglue.job: Job}
 
 
 def install() -> None:
-    """Make `from awsglue.context import GlueContext` and `from awsglue.job import Job` give the stand-ins."""
+    """Make `from awsglue.context import GlueContext` and `from awsglue.job import Job` give the
+    stand-ins."""
     for module, standin in STOOD_IN.items():
         setattr(module, standin.__name__, standin)
 

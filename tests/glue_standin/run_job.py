@@ -1,6 +1,8 @@
-"""Start generated Glue job scripts as Glue would, in the Glue 5.0 environment (tests/glue_harness.py).
+"""Start generated Glue job scripts as Glue would, in the Glue 5.0 environment
+(tests/glue_harness.py).
 
-    python run_job.py REPORT.json JOBS.json [--to-the-end]     (JOBS: [{"script": path, "argv": [...]}, ...])
+    python run_job.py REPORT.json JOBS.json [--to-the-end]     (JOBS: [{"script": path, "argv":
+    [...]}, ...])
 
 Runs each script in a fresh global scope with sys.argv = [script, *argv] under AWS's awsglue
 (awsglue-dev), with only GlueContext and Job stood in (jvm.py), on a real SparkContext of this

@@ -1,4 +1,5 @@
-"""stedi.lake.iceberg and stedi.lake.icemaint on real Sail (and local Spark for its read path), tiny frames.
+"""stedi.lake.iceberg and stedi.lake.icemaint on real Sail (and local Spark for its read path), tiny
+frames.
 
 Each test opens its own lake under tmp_path. The moto (S3 + Glue) tests are in test_iceberg_glue.py.
 """
@@ -264,7 +265,8 @@ def test_a_frame_carrying_another_tables_field_ids_is_refused_in_one_line(lake):
 def test_local_spark_refuses_a_snapshot_with_delete_files_in_one_line(lake, spark, monkeypatch):
     publish(lake, "accelerometer_trusted", accel(2))
     files, _ = icefiles.live_data_files(lake.table("accelerometer_trusted"))
-    # pyiceberg 0.12 writes no delete files (Athena's DELETE does): the snapshot is made to list one.
+    # pyiceberg 0.12 writes no delete files (Athena's DELETE does): the snapshot is made to list
+    # one.
     monkeypatch.setattr(
         icefiles, "live_data_files", lambda t, s=None: (files, ["/lake/x-deletes.parquet"])
     )
@@ -478,7 +480,8 @@ def test_a_copied_lake_is_relocated_and_never_touches_its_original(lake, sail, t
     assert content(copy.read("accelerometer_landing")) == sorted(accel(2) + accel(1, start=5))
     summary = copy.summary("accelerometer_landing")
     assert summary[RUN_ID] == "r2" and summary["stedi.relocated-from"] == lake.root
-    # The current snapshots keep their ids (what freshness compares): a copy's steps stay up to date.
+    # The current snapshots keep their ids (what freshness compares): a copy's steps stay up to
+    # date.
     assert {name: copy.snapshot_id(name) for name in ids} == ids
     assert copy.exists("customer_trusted") and copy.rows("customer_trusted") == 0
     publish(copy, "accelerometer_landing", accel(1, user="copy@x.com"), append=True)

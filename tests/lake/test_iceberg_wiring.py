@@ -210,8 +210,9 @@ def test_forget_history_after_a_rebuild_without_a_customer_leaves_no_file_holdin
 def test_an_erasure_run_then_forget_history_leaves_no_file_under_the_lake_holding_the_customer(
     tmp_path, spark
 ):
-    """`stedi erase`, then a run (which forgets the history at its end): no file under the lake, decoded (Parquet, Avro manifests, metadata JSON, catalog.db, the intake's
-    own files), holds the address or the serial number."""
+    """`stedi erase`, then a run (which forgets the history at its end): no file under the lake,
+    decoded (Parquet, Avro manifests, metadata JSON, catalog.db, the intake's own files), holds the
+    address or the serial number."""
     import subprocess
 
     from lake_files import holding

@@ -1,5 +1,6 @@
-"""sql/: the Athena DDL and the declared list of validate_schema.sql agree with the declared tables; SQL text
-splits into the statements both engines run; validate_schema.sql and summary_queries.sql on real built lakes.
+"""sql/: the Athena DDL and the declared list of validate_schema.sql agree with the declared tables;
+SQL text splits into the statements both engines run; validate_schema.sql and summary_queries.sql on
+real built lakes.
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ def test_statements_drop_leading_comments_and_empty_statements():
 def test_a_semicolon_in_a_string_name_or_comment_does_not_end_a_statement():
     text = (
         "-- first; the counts\n"
-        "SELECT 'x;y' AS `a;b`, \"c;d\" /* e; f */ FROM t WHERE s = 'it''s;' AND r = 'back\\';slash';\n"
+        "SELECT 'x;y' AS `a;b`, \"c;d\" /* e; f */ FROM t WHERE s = 'it''s;' AND r = "
+        "'back\\';slash';\n"
         "SELECT 3/4 - 1 -- tail; here\n"
     )
     assert statements(text) == [
-        "SELECT 'x;y' AS `a;b`, \"c;d\" /* e; f */ FROM t WHERE s = 'it''s;' AND r = 'back\\';slash'",
+        "SELECT 'x;y' AS `a;b`, \"c;d\" /* e; f */ FROM t WHERE s = 'it''s;' AND r = "
+        "'back\\';slash'",
         "SELECT 3/4 - 1 -- tail; here",
     ]
     assert statements("SELECT 'never closed; at all") == ["SELECT 'never closed; at all"]
@@ -72,7 +75,8 @@ def sql_file(name: str) -> str:
 
 
 def schema_problems(spark, lake_dir, policy: str = "strict") -> dict[str, tuple[str, int, str]]:
-    """table -> (layout, problems, detail): validate_schema.sql on the lake at `lake_dir`, as `stedi sql` runs it."""
+    """table -> (layout, problems, detail): validate_schema.sql on the lake at `lake_dir`, as `stedi
+    sql` runs it."""
     lake = IcebergTables(spark, str(lake_dir), policy=policy)
     register_information_schema(lake, lake.register_existing())
     [statement] = statements(sql_file("validate_schema.sql"))
@@ -83,7 +87,8 @@ def schema_problems(spark, lake_dir, policy: str = "strict") -> dict[str, tuple[
 
 
 def matching(policy: str) -> dict[str, tuple[str, int, str]]:
-    """What validate_schema.sql reports for a lake of `policy` whose every table matches its declaration."""
+    """What validate_schema.sql reports for a lake of `policy` whose every table matches its
+    declaration."""
     return {
         name: ("any" if t.udacity_columns is None else policy, 0, "") for name, t in TABLES.items()
     }
@@ -222,13 +227,15 @@ def test_summary_queries_agree_with_the_tables_and_name_no_one(clean_builds, spa
     for result in (per_device, consent, distance):
         assert not set(result.columns) & set(DIRECT_IDENTIFIERS), result.columns
 
-    # Readings per customer and device: every curated customer once; the readings add up to the tables.
+    # Readings per customer and device: every curated customer once; the readings add up to the
+    # tables.
     assert len(per_device) == rows["customer_curated"] and per_device["serialNumber"].is_unique
     assert per_device["step_readings"].sum() == rows["step_trainer_trusted"]
     assert per_device["ml_rows"].sum() == rows["machine_learning_curated"]
     assert list(per_device["ml_rows"]) == sorted(per_device["ml_rows"], reverse=True)
 
-    # Consent over time: the months of the curated customers' consent, counted in Python, and a running total.
+    # Consent over time: the months of the curated customers' consent, counted in Python, and a
+    # running total.
     consents = [
         r[0] for r in lake.read("customer_curated").select("shareWithResearchAsOfDate").collect()
     ]
@@ -295,7 +302,8 @@ def test_stedi_sql_runs_both_files_on_a_build_with_the_default_engine(clean_buil
     assert not re.search(r"@|customerName|email|phone|birthDay", out), out
 
 
-# --- stedi sql: what it cannot run is one line, exit 2 (issue 27, items 4 and 7) ---------------------
+# --- stedi sql: what it cannot run is one line, exit 2 (issue 27, items 4 and 7)
+# ---------------------
 
 
 def tiny_lake(spark, root: Path, policy: str = "strict") -> Path:
@@ -388,7 +396,8 @@ def test_sql_the_engine_refuses_is_one_line_with_its_message_exit_2(spark, tmp_p
             "SELEC 1": "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)",
             str(
                 queries
-            ): "statement 2 of 2: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter "
+            ): "statement 2 of 2: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function "
+            "parameter "
             "with name `nosuch` cannot be resolved.",
             "SELECT raise_error('boom')": "java.lang.RuntimeException: boom",
         },

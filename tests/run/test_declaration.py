@@ -1,4 +1,5 @@
-"""The pipeline is declared once (stedi.run.pipeline): the notebooks, the layers and the package agree with it."""
+"""The pipeline is declared once (stedi.run.pipeline): the notebooks, the layers and the package
+agree with it."""
 
 from __future__ import annotations
 

@@ -101,7 +101,8 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(
     try:
         wait_for(lambda: Path(f"{hold}.reached").exists(), proc, timeout=240)
         kernel = _kernel_of(proc)
-        # jupyter_client starts the kernel in a session of its own: a terminal's Ctrl-C does not reach it.
+        # jupyter_client starts the kernel in a session of its own: a terminal's Ctrl-C does not
+        # reach it.
         assert os.getpgid(kernel) != os.getpgid(proc.pid)
         sent = time.monotonic()
         if way == "group":
@@ -123,7 +124,8 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(
     assert proc.returncode == 130, out + err
     assert (
         err
-        == f"stedi: run {folder.run_id} interrupted in step {STEP}; `stedi run --resume` continues it\n"
+        == f"stedi: run {folder.run_id} interrupted in step {STEP}; `stedi run --resume` continues "
+        "it\n"
     )
     assert f"[1/2] {STEP} ... interrupted (" in out and "(interrupted, " in out
     # Promptly: the kernel stopped the cell itself (not killed after the grace period).
@@ -136,7 +138,8 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(
         entry["error"].startswith("interrupted (SIGINT) in cell [")
         and '("import os, pathlib, time")' in entry["error"]
     )
-    # The lock was released, and the lake is the clean build still: step 01 stopped before publishing.
+    # The lock was released, and the lake is the clean build still: step 01 stopped before
+    # publishing.
     with LakeLock(lake, "next") as lock:
         assert lock.took_over is None
     assert fingerprints(spark, lake) == clean_fingerprints("strict")

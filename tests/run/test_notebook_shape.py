@@ -1,4 +1,5 @@
-"""The glue_sessions/ notebooks keep the project's shape: thin, parameterized, clean, one publish per output."""
+"""The glue_sessions/ notebooks keep the project's shape: thin, parameterized, clean, one publish
+per output."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def test_notebook_shape(path):
     first = "".join(cells[0]["source"])
     for magic in GLUE_MAGICS:
         assert magic in first, f"first cell lacks {magic}"
-    # then the session's %%configure: stedi's modules (pyiceberg, pyarrow >= 18) over Glue's (stedi.engine.glue_iceberg)
+    # then the session's %%configure: stedi's modules (pyiceberg, pyarrow >= 18) over Glue's
+    # (stedi.engine.glue_iceberg)
     configure = "".join(cells[1]["source"])
     assert configure == configure_cell(PLACEHOLDER_REQUIREMENTS), (
         "the %%configure cell installs stedi's modules"

@@ -1,4 +1,5 @@
-"""The run's pages: index.html (steps, counts, quarantine, quality, figures) and the notebook exports."""
+"""The run's pages: index.html (steps, counts, quarantine, quality, figures) and the notebook
+exports."""
 
 from __future__ import annotations
 
@@ -127,7 +128,8 @@ def test_index_embeds_every_figure_and_links_its_png(run_dir):
     assert (
         "Consent keeps 482 of 956 customers." in page
     )  # the computed caption travels with its figure
-    # the funnel sits with the row counts, before the analysis section; the others in the analysis's order
+    # the funnel sits with the row counts, before the analysis section; the others in the analysis's
+    # order
     assert (
         page.index('id="fig-funnel"')
         < page.index("id='analysis'")
@@ -328,8 +330,8 @@ def test_a_run_with_nothing_new_reports_the_lake_as_it_is(tmp_path, clean_builds
     done = stedi_run(lake, runs)
     assert "nothing new" in done.stdout and done.stdout.count("up to date, skipped") == 7
     assert (
-        f"  customer_curated          curated   {built['tables']['customer_curated']['rows']:>10,}  built by run {built['run_id']}"
-        in done.stdout
+        f"  customer_curated          curated   {built['tables']['customer_curated']['rows']:>10,} "
+        f" built by run {built['run_id']}" in done.stdout
     )
     assert (
         "  quarantine: no record held out of the landing tables\n" in done.stdout
@@ -344,7 +346,8 @@ def test_a_run_with_nothing_new_reports_the_lake_as_it_is(tmp_path, clean_builds
     assert {n: (t["rows"], t["run"]) for n, t in manifest["tables"].items()} == {
         n: (t["rows"], built["run_id"]) for n, t in built["tables"].items()
     }
-    # The intake accounting and quality results of the tables in force, as the building run recorded them.
+    # The intake accounting and quality results of the tables in force, as the building run recorded
+    # them.
     assert manifest["quality"] == built["quality"]
     assert manifest["intake"] == {
         name: {k: v for k, v in acc.items() if k not in PER_RUN_KEYS}

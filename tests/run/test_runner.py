@@ -51,8 +51,9 @@ def stand_in(
     rows: int | None = 1,
     record: dict | None = None,
 ):
-    """A notebook shaped like a zone step's: markdown, magics, parameters, markdown, (fault), finish.
-    Its completion record gives each table `rows` rows, and holds `record`'s keys besides."""
+    """A notebook shaped like a zone step's: markdown, magics, parameters, markdown, (fault),
+    finish. Its completion record gives each table `rows` rows, and holds `record`'s keys
+    besides."""
     cells = [
         nbformat.v4.new_markdown_cell(f"# stand-in for {step.name}"),
         nbformat.v4.new_code_cell("%glue_version 5.0"),
@@ -81,7 +82,8 @@ def stand_in(
 
 
 def stand_ins(tmp_path, **changed) -> str:
-    """A notebooks folder of stand-ins for every zone step; `changed` maps a step name to its stand-in's arguments."""
+    """A notebooks folder of stand-ins for every zone step; `changed` maps a step name to its
+    stand-in's arguments."""
     folder = tmp_path / "notebooks"
     folder.mkdir(parents=True)
     for step in ZONE_STEPS:
@@ -169,8 +171,8 @@ def test_a_record_that_read_other_tables_than_declared_fails_the_step(tmp_path, 
     assert _run(tmp_path, notebooks, "--only", "01") == 1
     err = capsys.readouterr().err
     assert (
-        "the step read accelerometer_landing, customer_landing; the pipeline declares customer_landing"
-        in err
+        "the step read accelerometer_landing, customer_landing; the pipeline declares "
+        "customer_landing" in err
     )
     assert _manifest(tmp_path)["steps"][0]["status"] == "failed"
 
@@ -235,8 +237,8 @@ def test_the_end_of_a_run_names_the_quarantined_records_and_the_erasures_applied
     assert _run(tmp_path, notebooks, "--only", "00") == 0
     out = capsys.readouterr().out
     assert (
-        "  quarantine: 4 records held out of the landing tables (accelerometer_landing 4: not_json 3, truncated 1)\n"
-        in out
+        "  quarantine: 4 records held out of the landing tables (accelerometer_landing 4: not_json "
+        "3, truncated 1)\n" in out
     )
     assert (
         "  erasures applied: 1 request (a1b2c3d4e5f6); 32 rows removed from the landing tables "
@@ -313,7 +315,10 @@ def test_a_step_its_kernel_stopped_with_keyboard_interrupt_interrupts_the_run(tm
 
 def test_a_run_has_a_manifest_from_its_start(tmp_path, capsys):
     # A run killed in its first step can be resumed and reported: runs/latest has a manifest.
-    seen = 'import json, pathlib\npathlib.Path(run_dir, "seen.json").write_text(pathlib.Path(run_dir, "manifest.json").read_text())'
+    seen = (
+        "import json, pathlib\npathlib.Path(run_dir, "
+        '"seen.json").write_text(pathlib.Path(run_dir, "manifest.json").read_text())'
+    )
     lake_with(tmp_path, "customer_landing")
     assert (
         _run(
@@ -476,7 +481,10 @@ def test_from_selects_the_rest_of_the_pipeline_of_the_target():
 def test_the_run_passes_its_engine_to_every_notebook_and_to_the_kernel(tmp_path, capsys):
     lake_with(tmp_path, "customer_landing")
     step = "01_customer_landing_to_trusted"
-    seen = 'import os, pathlib\npathlib.Path(run_dir, "engine.txt").write_text(f"{engine} {os.environ[\'STEDI_ENGINE\']}")'
+    seen = (
+        'import os, pathlib\npathlib.Path(run_dir, "engine.txt").write_text(f"{engine} '
+        "{os.environ['STEDI_ENGINE']}\")"
+    )
     notebooks = stand_ins(tmp_path, **{step: {"fault": seen}})
     assert _run(tmp_path, notebooks, "--only", "01", "--engine", "sail") == 0
     run_dir = tmp_path / "runs" / "latest"
@@ -640,8 +648,8 @@ def test_dry_run_of_a_selection_lists_its_steps_and_what_it_takes_from_the_lake(
     )
     out = capsys.readouterr().out
     assert (
-        "from the lake: customer_trusted, accelerometer_trusted, step_trainer_landing, customer_landing, accelerometer_landing"
-        in out
+        "from the lake: customer_trusted, accelerometer_trusted, step_trainer_landing, "
+        "customer_landing, accelerometer_landing" in out
     )
     assert "[1/4] 03_customer_trusted_to_curated" in out and "[4/4] balance_analysis" in out
     assert STEPS["02_accelerometer_landing_to_trusted"].name not in out
@@ -726,7 +734,8 @@ def test_run_options_are_checked_when_the_runner_is_called_directly(tmp_path):
         ),
         (
             RunOptions(lake_dir="s3://b/team/lake", engine="spark"),
-            "--engine spark cannot reach the lake s3://b/team/lake: local Spark has no S3 connector",
+            "--engine spark cannot reach the lake s3://b/team/lake: local Spark has no S3 "
+            "connector",
         ),
         (
             RunOptions(lake_dir="s3://b/team/lake", bucket="other"),
@@ -785,7 +794,8 @@ def test_error_outputs_reads_the_glue_kernels_printed_failures():
         nbformat.v4.new_output(
             "stream",
             name="stdout",
-            text="\x1b[0;31mAn error was encountered:\n\nAnalysisException: [PATH_NOT_FOUND] Path does not exist\n",
+            text="\x1b[0;31mAn error was encountered:\n\nAnalysisException: [PATH_NOT_FOUND] Path "
+            "does not exist\n",
         ),
     ]
     nb.cells = [data, creating, sparkmagic]

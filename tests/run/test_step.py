@@ -1,4 +1,5 @@
-"""The step protocol of a zone notebook: read, publish (stage, check, quarantine, publish), land, the completion record."""
+"""The step protocol of a zone notebook: read, publish (stage, check, quarantine, publish), land,
+the completion record."""
 
 from __future__ import annotations
 

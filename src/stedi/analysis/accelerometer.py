@@ -39,7 +39,9 @@ def accelerometer_sentence(axis_counts: pd.DataFrame, magnitudes: pd.DataFrame) 
         else f"the axes take {distinct} distinct values"
     )
     return (
-        f"x takes the values {fmt(values['x'])}, y {fmt(values['y'])} and z {fmt(values['z'])}: {shape}. "
-        f"The magnitude takes {len(magnitudes)} values; {percent(zero, total)} of {count(total)} readings "
+        f"x takes the values {fmt(values['x'])}, y {fmt(values['y'])} and z {fmt(values['z'])}: "
+        f"{shape}. "
+        f"The magnitude takes {len(magnitudes)} values; {percent(zero, total)} of {count(total)} "
+        "readings "
         f"have magnitude 0 (no acceleration recorded at all)."
     )

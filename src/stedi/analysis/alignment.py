@@ -14,13 +14,14 @@ def sensor_alignment(
     """How step trainer readings line up with accelerometer readings taken at the same millisecond.
 
     step_readings        step trainer readings (of devices with a known owner in `customers`)
-    matched_owner        of those, readings with an accelerometer reading of the device's owner at that instant
-    matched_other_only   readings with accelerometer readings at that instant, but only of other customers
-    unmatched            readings with no accelerometer reading at that instant
-    collision_instants   accelerometer instants (timestamps) carrying readings of more than one customer
-    instants             distinct accelerometer instants
-    rubric_pairs         rows of the rubric's join (step reading x accelerometer reading on the timestamp alone)
-    wrong_customer_pairs of those, rows pairing a device with another customer's reading
+    matched_owner        of those, readings with an accelerometer reading of the device's owner at
+    that instant matched_other_only   readings with accelerometer readings at that instant, but only
+    of other customers unmatched            readings with no accelerometer reading at that instant
+    collision_instants   accelerometer instants (timestamps) carrying readings of more than one
+    customer instants             distinct accelerometer instants
+    rubric_pairs         rows of the rubric's join (step reading x accelerometer reading on the
+    timestamp alone) wrong_customer_pairs of those, rows pairing a device with another customer's
+    reading
 
     One Spark query: the step readings (per instant and owner) are matched with the accelerometer
     readings counted per (instant, customer), and every count is summed in the same pass.
@@ -83,10 +84,13 @@ def sensor_alignment(
 
 def alignment_sentence(a: dict) -> str:
     return (
-        f"{percent(a['matched_owner'], a['step_readings'])} of {count(a['step_readings'])} step trainer readings "
+        f"{percent(a['matched_owner'], a['step_readings'])} of {count(a['step_readings'])} step "
+        "trainer readings "
         f"have an accelerometer reading of the device's owner at the same millisecond, "
-        f"{count(a['matched_other_only'])} match only another customer's reading and {count(a['unmatched'])} "
-        f"match none. In these trusted tables {count(a['collision_instants'])} of {count(a['instants'])} accelerometer instants carry "
+        f"{count(a['matched_other_only'])} match only another customer's reading and "
+        f"{count(a['unmatched'])} "
+        f"match none. In these trusted tables {count(a['collision_instants'])} of "
+        f"{count(a['instants'])} accelerometer instants carry "
         f"readings of more than one customer, so the rubric's join on the timestamp alone pairs "
         f"{count(a['wrong_customer_pairs'])} of its {count(a['rubric_pairs'])} rows "
         f"({percent(a['wrong_customer_pairs'], a['rubric_pairs'])}) with the wrong customer."

@@ -56,7 +56,8 @@ def latest_findings(lake_dir: str, runs_dir: str | Path = config.RUNS_DIR) -> di
 
 
 def other_run(manifest: dict | None, run_id: str) -> str:
-    """The id of the run `manifest` is of, when it is not run `run_id` (the analysis's own); else ""."""
+    """The id of the run `manifest` is of, when it is not run `run_id` (the analysis's own); else
+    ""."""
     found = (manifest or {}).get("run_id") or ""
     return found if found != run_id else ""
 
@@ -81,7 +82,8 @@ def intake_findings(manifest: dict | None) -> pd.DataFrame:
 
 
 def quality_findings(manifest: dict | None) -> pd.DataFrame:
-    """One row per evaluated rule: table, rule, severity, rows_checked, rows_failing, outcome, detail."""
+    """One row per evaluated rule: table, rule, severity, rows_checked, rows_failing, outcome,
+    detail."""
     columns = ["table", "rule", "severity", "rows_checked", "rows_failing", "outcome", "detail"]
     rows = [
         {"table": name, **{c: result.get(c) for c in columns[1:]}}
@@ -92,7 +94,8 @@ def quality_findings(manifest: dict | None) -> pd.DataFrame:
 
 
 def quality_outcomes(quality: pd.DataFrame) -> pd.DataFrame:
-    """Rules per table (rows, in lake order) and outcome (columns: passed, warned, quarantined, failed, as present)."""
+    """Rules per table (rows, in lake order) and outcome (columns: passed, warned, quarantined,
+    failed, as present)."""
     if not len(quality):
         return pd.DataFrame()
     table = quality.pivot_table(
@@ -109,10 +112,12 @@ def quality_outcomes(quality: pd.DataFrame) -> pd.DataFrame:
 def findings_sentence(
     intake: pd.DataFrame, quality: pd.DataFrame, have_manifest: bool, from_run: str = ""
 ) -> str:
-    """The findings in a few sentences; `from_run`: the run they come from when it is not this analysis's."""
+    """The findings in a few sentences; `from_run`: the run they come from when it is not this
+    analysis's."""
     if not have_manifest:
         return (
-            "No data-quality findings recorded: this analysis ran outside a run folder and no run of this "
+            "No data-quality findings recorded: this analysis ran outside a run folder and no run "
+            "of this "
             "lake recorded any (no manifest.json)."
         )
     parts = (
@@ -123,7 +128,8 @@ def findings_sentence(
     if len(intake):
         parts.append(
             f"Intake read {count(intake['read'].sum())} records into {len(intake)} landing tables: "
-            f"{count(intake['landed'].sum())} landed, {count(intake['quarantined'].sum())} quarantined and "
+            f"{count(intake['landed'].sum())} landed, {count(intake['quarantined'].sum())} "
+            "quarantined and "
             f"{count(intake['duplicates_dropped'].sum())} exact duplicates dropped."
         )
     else:
@@ -132,7 +138,8 @@ def findings_sentence(
         outcomes = quality["outcome"].value_counts()
         counted = ", ".join(f"{count(n)} {o}" for o, n in outcomes.items())
         parts.append(
-            f"{count(len(quality))} data-quality rules were evaluated on {quality['table'].nunique()} tables: {counted}."
+            f"{count(len(quality))} data-quality rules were evaluated on "
+            f"{quality['table'].nunique()} tables: {counted}."
         )
         flagged = quality[quality["outcome"] != "passed"]
         if len(flagged):
@@ -140,7 +147,8 @@ def findings_sentence(
             parts.append(
                 "Most rows flagged: "
                 + "; ".join(
-                    f"{r.table}.{r.rule} ({r.outcome}, {count(r.rows_failing) if pd.notna(r.rows_failing) else 'n/a'} rows)"
+                    f"{r.table}.{r.rule} ({r.outcome}, "
+                    f"{count(r.rows_failing) if pd.notna(r.rows_failing) else 'n/a'} rows)"
                     for r in worst.itertuples()
                 )
                 + "."

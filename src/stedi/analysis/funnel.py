@@ -53,7 +53,8 @@ FUNNEL_COLUMNS = {
 
 
 def consent_funnel(landing: dict[str, DataFrame]) -> pd.DataFrame:
-    """Rows per table under each policy: one row per table (`FUNNEL_TABLES`), columns table, zone, entity, <policies>.
+    """Rows per table under each policy: one row per table (`FUNNEL_TABLES`), columns table, zone,
+    entity, <policies>.
 
     `landing` maps each of `LANDING_TABLES` to its DataFrame. Counts only: each policy's
     tables are derived from the same landing tables (cache them first, `FUNNEL_COLUMNS`
@@ -89,7 +90,8 @@ def consent_funnel(landing: dict[str, DataFrame]) -> pd.DataFrame:
 
 
 def recorded_rows(manifest: dict | None, paths: dict[str, str]) -> dict[str, int]:
-    """Rows of each table as the run wrote it (its manifest's `tables`), for the tables whose recorded path is `paths[name]`.
+    """Rows of each table as the run wrote it (its manifest's `tables`), for the tables whose
+    recorded path is `paths[name]`.
 
     A table recorded at another path (another lake) is left out: count it instead.
     """
@@ -102,7 +104,8 @@ def recorded_rows(manifest: dict | None, paths: dict[str, str]) -> dict[str, int
 
 
 def lake_rows_source(recorded: dict[str, int], counted: dict[str, int]) -> str:
-    """Where the lake's row counts compared with the recomputation come from, for the funnel's caption."""
+    """Where the lake's row counts compared with the recomputation come from, for the funnel's
+    caption."""
     if recorded and counted:
         return f"row counts from this run's manifest; {', '.join(counted)} counted in the lake"
     if recorded:
@@ -113,7 +116,8 @@ def lake_rows_source(recorded: dict[str, int], counted: dict[str, int]) -> str:
 def funnel_mismatches(
     funnel: pd.DataFrame, lake_rows: dict[str, int], policy: str
 ) -> dict[str, tuple[int, int]]:
-    """Tables whose row count in the lake differs from the recomputed one: name -> (recomputed, in the lake)."""
+    """Tables whose row count in the lake differs from the recomputed one: name -> (recomputed, in
+    the lake)."""
     recomputed = dict(zip(funnel["table"], funnel[policy]))
     return {
         name: (int(recomputed[name]), int(rows))
@@ -128,7 +132,8 @@ def funnel_sentence(
     policy: str,
     lake_rows_from: str = "",
 ) -> str:
-    """The funnel's caption; `lake_rows_from` says where the lake's row counts come from (appended in parentheses)."""
+    """The funnel's caption; `lake_rows_from` says where the lake's row counts come from (appended
+    in parentheses)."""
     n = dict(zip(funnel["table"], funnel.to_dict("records")))
     c_land, c_trust = n["customer_landing"]["strict"], n["customer_trusted"]["strict"]
     a_u, a_s = n["accelerometer_trusted"]["udacity"], n["accelerometer_trusted"]["strict"]
@@ -136,8 +141,10 @@ def funnel_sentence(
     cc_u, cc_s = n["customer_curated"]["udacity"], n["customer_curated"]["strict"]
     m_u, m_s = n["machine_learning_curated"]["udacity"], n["machine_learning_curated"]["strict"]
     text = (
-        f"Consent keeps {count(c_trust)} of {count(c_land)} customers ({percent(c_trust, c_land)}). "
-        f"Time-bounded consent (strict) then drops {count(a_u - a_s)} of the rubric's {count(a_u)} trusted "
+        f"Consent keeps {count(c_trust)} of {count(c_land)} customers "
+        f"({percent(c_trust, c_land)}). "
+        f"Time-bounded consent (strict) then drops {count(a_u - a_s)} of the rubric's {count(a_u)} "
+        "trusted "
         f"accelerometer readings ({percent(a_u - a_s, a_u)}, taken before their owner consented), "
         f"{count(cc_u - cc_s)} curated customers and {count(s_u - s_s)} step trainer readings; "
         f"the ML table has {count(m_u)} rows under udacity and {count(m_s)} under strict. "

@@ -1,4 +1,5 @@
-"""Does the accelerometer say anything about distance? Baseline models fitted on some devices, scored on others.
+"""Does the accelerometer say anything about distance? Baseline models fitted on some devices,
+scored on others.
 
 The least-squares fit aggregates its normal equations (XᵀX and Xᵀy) in the same Spark
 pass as the other statistics, so only a (k × k) matrix reaches the driver; numpy solves it.
@@ -36,7 +37,8 @@ def in_test_part(key: str, test_fraction: float = 0.25, seed: int = 7) -> Column
 def normal_equation_sums(
     target: str, features: list[str], where: Column | None = None
 ) -> list[Column]:
-    """Aggregations of XᵀX (xx_i_j, i <= j) and Xᵀy (xy_i), X = [1, *features], over the rows where `where` holds."""
+    """Aggregations of XᵀX (xx_i_j, i <= j) and Xᵀy (xy_i), X = [1, *features], over the rows where
+    `where` holds."""
     cols = [F.lit(1.0)] + [F.col(f).cast("double") for f in features]
     y = F.col(target).cast("double")
     k = len(cols)
@@ -51,7 +53,8 @@ def normal_equation_sums(
 
 
 def solve_normal_equations(sums: Row, k: int) -> np.ndarray:
-    """Coefficients [intercept, *features] of the least-squares fit, from the `normal_equation_sums` of k - 1 features.
+    """Coefficients [intercept, *features] of the least-squares fit, from the `normal_equation_sums`
+    of k - 1 features.
 
     lstsq rather than solve: when XᵀX is singular (a feature constant over the rows, or no
     rows) it still returns the minimum-norm coefficients instead of raising.
@@ -161,13 +164,17 @@ def signal_sentence(s: dict) -> str:
     )
     best_r2 = s["r2"][best]
     split = (
-        f"Fitted on {count(s['train_rows'])} rows of {count(s['train_subjects'])} devices and scored on "
+        f"Fitted on {count(s['train_rows'])} rows of {count(s['train_subjects'])} devices and "
+        "scored on "
         f"{count(s['test_rows'])} rows of {count(s['test_subjects'])} other devices"
     )
     if strongest is None:
         corr_text = "No correlation is defined (a feature or the distance is constant)"
     else:
-        corr_text = f"The strongest correlation of distance with an accelerometer feature is r = {known[strongest]:.3f} ({strongest})"
+        corr_text = (
+            "The strongest correlation of distance with an accelerometer feature is r = "
+            f"{known[strongest]:.3f} ({strongest})"
+        )
     verdict = (
         "the accelerometer carries no usable signal about distance on this data"
         if math.isnan(best_r2) or best_r2 < SIGNAL_R2
@@ -175,6 +182,7 @@ def signal_sentence(s: dict) -> str:
     )
     return (
         f"{corr_text}. {split}, the best model, {best}, has RMSE {s['rmse'][best]:.2f} against "
-        f"{s['rmse']['train mean']:.2f} for the train mean, explaining {best_r2:.2%} of the variance: "
+        f"{s['rmse']['train mean']:.2f} for the train mean, explaining {best_r2:.2%} of the "
+        "variance: "
         f"{verdict}."
     )

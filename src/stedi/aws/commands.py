@@ -13,7 +13,8 @@ from stedi.run.options import bucket_options, database_option, lake_dir_option, 
 
 
 def add_aws_commands(commands, parser_class) -> None:
-    """The `aws` command and its subcommands, on the CLI's subparsers `commands` (each a `parser_class`)."""
+    """The `aws` command and its subcommands, on the CLI's subparsers `commands` (each a
+    `parser_class`)."""
     aws = commands.add_parser("aws", help="the lake on AWS: S3, the Glue Data Catalog, Athena")
     aws_commands = aws.add_subparsers(dest="aws_command", required=True, parser_class=parser_class)
     publish = aws_commands.add_parser(
@@ -45,7 +46,8 @@ def add_aws_commands(commands, parser_class) -> None:
     )
     deploy = aws_commands.add_parser(
         "deploy",
-        help="deploy the zone steps as Glue jobs chained in a Glue workflow (generated from the notebooks)",
+        help="deploy the zone steps as Glue jobs chained in a Glue workflow (generated from the "
+        "notebooks)",
         parents=[database_option(), policy_option()],
     )
     deploy.add_argument(
@@ -68,7 +70,8 @@ def add_aws_commands(commands, parser_class) -> None:
         "--execution-class",
         default=config.DEFAULT_EXECUTION_CLASS,
         choices=config.EXECUTION_CLASSES,
-        help="the jobs' ExecutionClass: STANDARD (default, starts at once) or FLEX (spare capacity: may start "
+        help="the jobs' ExecutionClass: STANDARD (default, starts at once) or FLEX (spare "
+        "capacity: may start "
         "later, costs less)",
     )
     undeploy = aws_commands.add_parser(

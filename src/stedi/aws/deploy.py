@@ -90,7 +90,8 @@ class Deployment:
 
 
 def _arguments(job, values: dict[str, object]) -> dict[str, str]:
-    """`--<parameter> value` for the notebook's parameters deploy sets (the others keep their defaults)."""
+    """`--<parameter> value` for the notebook's parameters deploy sets (the others keep their
+    defaults)."""
     shown = {True: "true", False: "false"}
     return {
         f"--{p.name}": shown.get(values[p.name], str(values[p.name]))
@@ -100,7 +101,8 @@ def _arguments(job, values: dict[str, object]) -> dict[str, str]:
 
 
 def _triggers(name: str, schedule: str) -> dict[str, dict]:
-    """The start trigger, then one conditional trigger per step that reads what earlier steps write."""
+    """The start trigger, then one conditional trigger per step that reads what earlier steps
+    write."""
     start = {"Name": f"{name}-{START}", "WorkflowName": name, "Actions": []}
     start |= {"Type": "SCHEDULED", "Schedule": schedule} if schedule else {"Type": "ON_DEMAND"}
     triggers = {start["Name"]: start}
@@ -138,7 +140,8 @@ def plan_deployment(
     execution_class: str = config.DEFAULT_EXECUTION_CLASS,
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR),
 ) -> Deployment:
-    """Check the arguments, build stedi.zip and generate every script; no AWS request. UsageError naming a problem."""
+    """Check the arguments, build stedi.zip and generate every script; no AWS request. UsageError
+    naming a problem."""
     from stedi.dev.package import build
 
     if not bucket:
@@ -151,7 +154,8 @@ def plan_deployment(
         raise UsageError("--database must not be empty")
     if execution_class not in config.EXECUTION_CLASSES:
         raise UsageError(
-            f"--execution-class {execution_class!r}: choose one of {', '.join(config.EXECUTION_CLASSES)}"
+            f"--execution-class {execution_class!r}: choose one of "
+            f"{', '.join(config.EXECUTION_CLASSES)}"
         )
     if schedule and not SCHEDULE.match(schedule):
         raise UsageError(
@@ -191,7 +195,8 @@ def plan_deployment(
         except ValueError as exc:
             raise UsageError(f"{step.notebook.name}: {exc}") from None
         plan.jobs[job_name(name, step.name)] = {
-            "Description": f"stedi deployment {name}: {step.name}, generated from {step.notebook.name}",
+            "Description": f"stedi deployment {name}: {step.name}, generated from "
+            f"{step.notebook.name}",
             "Role": role_arn,
             "Command": {"Name": "glueetl", "ScriptLocation": script_uri, "PythonVersion": "3"},
             "DefaultArguments": {
@@ -222,7 +227,8 @@ def check_role(session, role_arn: str) -> None:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "NoSuchEntity":
             raise UsageError(
-                f"IAM role {role} does not exist; create it first (see docs/aws.md#running-on-aws-from-an-empty-account)"
+                f"IAM role {role} does not exist; create it first (see "
+                "docs/aws.md#running-on-aws-from-an-empty-account)"
             ) from None
         if code in ("AccessDenied", "AccessDeniedException"):
             raise UsageError(
@@ -232,12 +238,14 @@ def check_role(session, role_arn: str) -> None:
 
 
 def _check_clashes(glue, plan: Deployment, current: Current) -> None:
-    """UsageError naming the first Glue job, workflow or trigger of the plan's names that deploy did not create."""
+    """UsageError naming the first Glue job, workflow or trigger of the plan's names that deploy did
+    not create."""
     from botocore.exceptions import ClientError
 
     if current.workflow is not None and not ours(current.workflow, plan.name):
         raise UsageError(
-            f"a Glue workflow {plan.name} exists that stedi deploy did not create; choose another --name"
+            f"a Glue workflow {plan.name} exists that stedi deploy did not create; choose another "
+            "--name"
         )
     for job in plan.jobs:
         if job in current.jobs:
@@ -261,7 +269,8 @@ def _check_clashes(glue, plan: Deployment, current: Current) -> None:
                 continue
             raise
         raise UsageError(
-            f"a Glue trigger {trigger} exists (workflow {found.get('WorkflowName', 'none')}) that stedi deploy "
+            f"a Glue trigger {trigger} exists (workflow {found.get('WorkflowName', 'none')}) that "
+            "stedi deploy "
             "did not create; choose another --name"
         )
 
@@ -314,7 +323,8 @@ def _put_trigger(glue, wanted: dict, held: dict | None, tags: dict[str, str], sa
 
 
 def deploy(bucket: str, role_arn: str, *, out=None, **options) -> dict:
-    """Create or update deployment (see plan_deployment for `options`); returns what changed, by kind of change."""
+    """Create or update deployment (see plan_deployment for `options`); returns what changed, by
+    kind of change."""
     out = out or sys.stdout
     plan = plan_deployment(bucket, role_arn, **options)
     session = aws_session()
@@ -374,7 +384,8 @@ def deploy(bucket: str, role_arn: str, *, out=None, **options) -> dict:
 
 
 def undeploy(bucket: str, *, prefix: str = "", name: str = "", out=None) -> dict:
-    """Remove what deploy created for deployment `name`, and nothing else; returns what was removed."""
+    """Remove what deploy created for deployment `name`, and nothing else; returns what was
+    removed."""
     out = out or sys.stdout
     if not bucket:
         raise UsageError("--bucket is required (the S3 bucket of the jobs' scripts)")

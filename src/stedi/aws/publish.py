@@ -1,5 +1,5 @@
-"""`stedi aws publish`: the current snapshots of a local Iceberg lake copied into Iceberg tables on S3,
-registered in the Glue Data Catalog (`table_type=ICEBERG`), where Athena queries them.
+"""`stedi aws publish`: the current snapshots of a local Iceberg lake copied into Iceberg tables on
+S3, registered in the Glue Data Catalog (`table_type=ICEBERG`), where Athena queries them.
 
 For each table of the local lake (the declared ones and their quarantines) that has a snapshot:
 its live data files are uploaded under the S3 table's location (`<lake>/<zone>/<table>/data/
@@ -43,7 +43,8 @@ def check_bucket(session, bucket: str) -> None:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("404", "NoSuchBucket", "NotFound"):
             raise UsageError(
-                f"bucket {bucket} does not exist; create it first (see docs/aws.md#running-on-aws-from-an-empty-account)"
+                f"bucket {bucket} does not exist; create it first (see "
+                "docs/aws.md#running-on-aws-from-an-empty-account)"
             ) from None
         if code in ("403", "AccessDenied", "Forbidden"):
             raise UsageError(f"access to bucket {bucket} is denied for these credentials") from None
@@ -66,7 +67,8 @@ def target_lake(to: str = "", bucket: str = "", prefix: str = "") -> str:
 
 
 def _source_lake(lake_dir: str, policy: Policy | None):
-    """The local Iceberg lake to publish, with its policy (the one its commits recorded, else `policy`)."""
+    """The local Iceberg lake to publish, with its policy (the one its commits recorded, else
+    `policy`)."""
     from stedi.lake.iceberg import POLICY, IcebergLake
 
     if storage.is_s3(lake_dir):
@@ -76,13 +78,15 @@ def _source_lake(lake_dir: str, policy: Policy | None):
         raise UsageError(f"lake directory {root} does not exist; build it with `stedi run` first")
     if not (root / config.ICEBERG_CATALOG_FILE).is_file():
         raise UsageError(
-            f"{root} is not an Iceberg lake (no {config.ICEBERG_CATALOG_FILE}); build it with `stedi run`"
+            f"{root} is not an Iceberg lake (no {config.ICEBERG_CATALOG_FILE}); build it with "
+            "`stedi run`"
         )
     source = IcebergLake(None, str(root), policy or config.DEFAULT_POLICY)
     recorded = {source.summary(n).get(POLICY) for n in source.names()} - {None, ""}
     if len(recorded) > 1:
         raise UsageError(
-            f"the lake {root} holds tables of both policies ({', '.join(sorted(recorded))}); rebuild it"
+            f"the lake {root} holds tables of both policies ({', '.join(sorted(recorded))}); "
+            "rebuild it"
         )
     if recorded:
         built = recorded.pop()
@@ -103,9 +107,10 @@ def publish(
     prefix: str = "",
     out=None,
 ) -> dict:
-    """Copy the current snapshot of each table of the local lake into the S3 lake `to` (see the module
-    docstring). Returns {lake, database, policy, tables: {name: {snapshot_id, source_snapshot_id,
-    files, rows, published}}}; `published` False: the S3 copy already was that snapshot."""
+    """Copy the current snapshot of each table of the local lake into the S3 lake `to` (see the
+    module docstring). Returns {lake, database, policy, tables: {name: {snapshot_id,
+    source_snapshot_id, files, rows, published}}}; `published` False: the S3 copy already was that
+    snapshot."""
     from stedi.lake.catalogs import quarantine_name
 
     out = out or sys.stdout

@@ -49,7 +49,8 @@ def run_query(
     s3_output: str | None = None,
     session=None,
 ):
-    """Run one statement on Athena and wait for it; returns (query execution id, result DataFrame)."""
+    """Run one statement on Athena and wait for it; returns (query execution id, result
+    DataFrame)."""
     import awswrangler as wr
 
     session = session or aws_session()
@@ -68,7 +69,8 @@ def run_query(
     state = execution["Status"]["State"]
     if state != "SUCCEEDED":
         raise QueryFailed(
-            f"Athena query {state.lower()}: {execution['Status'].get('StateChangeReason', '')}".strip()
+            f"Athena query {state.lower()}: "
+            f"{execution['Status'].get('StateChangeReason', '')}".strip()
         )
     query_id = execution["QueryExecutionId"]
     paginator = session.client("athena").get_paginator("get_query_results")
@@ -83,7 +85,8 @@ def query(
     s3_output: str | None = None,
     out=None,
 ) -> list[str]:
-    """Run every statement of `text` on Athena and print each result; returns the query execution ids."""
+    """Run every statement of `text` on Athena and print each result; returns the query execution
+    ids."""
     out = out or sys.stdout
     found = statements(text)
     if not found:

@@ -31,7 +31,8 @@ def failure_types() -> tuple[type[BaseException], ...]:
 
 
 def aws_session():
-    """A boto3 session from the standard chain; refuses, in one line, when there are no credentials or region."""
+    """A boto3 session from the standard chain; refuses, in one line, when there are no credentials
+    or region."""
     import boto3
 
     session = boto3.Session()
@@ -40,7 +41,8 @@ def aws_session():
         session = boto3.Session(region_name=region)
     if session.get_credentials() is None:
         raise UsageError(
-            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY), "
             "or run where an instance role applies"
         )
     if not session.region_name:

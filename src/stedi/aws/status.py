@@ -1,4 +1,5 @@
-"""`stedi aws status`: a run of a deployment's Glue workflow, step by step, in the table `stedi run` prints.
+"""`stedi aws status`: a run of a deployment's Glue workflow, step by step, in the table `stedi run`
+prints.
 
 The run (the latest, or --run-id) is read back from Glue with its graph (GetWorkflowRun(s)
 with IncludeGraph): each job node carries its job runs; a step's line shows its job's latest
@@ -30,7 +31,8 @@ def _seconds(job_run: dict) -> float | None:
 
 
 def step_states(run: dict, name: str) -> list[tuple[str, str, float | None]]:
-    """(step, Glue job run state or NOT_STARTED, seconds or None) for every zone step, in pipeline order."""
+    """(step, Glue job run state or NOT_STARTED, seconds or None) for every zone step, in pipeline
+    order."""
     runs_of = {
         node["Name"]: (node.get("JobDetails") or {}).get("JobRuns") or []
         for node in (run.get("Graph") or {}).get("Nodes", [])
@@ -66,7 +68,8 @@ def _run(glue, name: str, run_id: str) -> dict | None:
 
 
 def status(*, name: str = "", prefix: str = "", run_id: str = "", out=None) -> dict | None:
-    """Print the steps of a workflow run; returns {run_id, status, steps} or None when the workflow never ran."""
+    """Print the steps of a workflow run; returns {run_id, status, steps} or None when the workflow
+    never ran."""
     from botocore.exceptions import ClientError
 
     out = out or sys.stdout
@@ -89,7 +92,8 @@ def status(*, name: str = "", prefix: str = "", run_id: str = "", out=None) -> d
     steps = step_states(run, name)
     started = run["StartedOn"].strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     print(
-        f"stedi aws status: workflow {name} run {run['WorkflowRunId']} ({run['Status'].lower()}, started {started})",
+        f"stedi aws status: workflow {name} run {run['WorkflowRunId']} ({run['Status'].lower()}, "
+        f"started {started})",
         file=out,
     )
     for number, (step, state, seconds) in enumerate(steps, 1):

@@ -110,7 +110,8 @@ def write_if(where: str, text: str, version: str | None) -> str:
 
 
 def delete_if(where: str, version: str) -> None:
-    """Delete a small file only if it is still at `version`; WriteConflict otherwise (gone counts too)."""
+    """Delete a small file only if it is still at `version`; WriteConflict otherwise (gone counts
+    too)."""
     if not is_s3(where):
         with _local_lock(where):
             if read_versioned(where)[1] != version:
@@ -163,9 +164,10 @@ def _lease_text(owner: str, expires: float) -> str:
 
 
 def acquire_lease(where: str, owner: str, seconds: float, now=None) -> Lease:
-    """Take the lock object `where` for `seconds`: create it if there is none, or take it over when its
-    lease has expired (a killed holder's lock never goes away by itself). LeaseHeld, naming the
-    holder and its expiry, while another owner's lease runs; a renewal by the same owner is allowed."""
+    """Take the lock object `where` for `seconds`: create it if there is none, or take it over when
+    its lease has expired (a killed holder's lock never goes away by itself). LeaseHeld, naming the
+    holder and its expiry, while another owner's lease runs; a renewal by the same owner is
+    allowed."""
     import json
     import time
 
@@ -199,7 +201,8 @@ def renew_lease(lease: Lease, seconds: float, now=None) -> Lease:
 
 
 def release_lease(lease: Lease) -> bool:
-    """Remove the lock object if it is still this lease's; False when another owner had taken it over."""
+    """Remove the lock object if it is still this lease's; False when another owner had taken it
+    over."""
     try:
         delete_if(lease.where, lease.version)
     except WriteConflict:

@@ -1,4 +1,5 @@
-"""SQL text: the statements of a .sql file, as both `stedi sql` (Spark) and `stedi aws query` (Athena) run them."""
+"""SQL text: the statements of a .sql file, as both `stedi sql` (Spark) and `stedi aws query`
+(Athena) run them."""
 
 from __future__ import annotations
 

@@ -75,7 +75,8 @@ def folder_exists(folder: str) -> bool:
 
 
 def list_files(folder: str) -> list[str]:
-    """The regular files directly in `folder` (not in its subfolders), sorted; [] when it does not exist.
+    """The regular files directly in `folder` (not in its subfolders), sorted; [] when it does not
+    exist.
 
     Local files come back as `os.path.join(folder, name)` (absolute when `folder` is);
     S3 objects as `s3://bucket/key`. Nothing is filtered by name: hidden files
@@ -147,15 +148,16 @@ CONFLICT_CODES = ("PreconditionFailed", "412", "ConditionalRequestConflict", "40
 
 
 def missing_object(exc: Exception) -> bool:
-    """Whether an S3 error says the object is not there: NoSuchKey, or a 404 (HeadObject has no body)."""
+    """Whether an S3 error says the object is not there: NoSuchKey, or a 404 (HeadObject has no
+    body)."""
     return _error_code(exc) in ("NoSuchKey", "404", "NotFound")
 
 
 @contextlib.contextmanager
 def s3_errors(uri: str, bucket: str, *, missing=None, conflict=None):
-    """S3 requests about `uri` (in `bucket`): a missing object raises `missing` and a failed condition
-    `conflict` (when given, else they are errors like any other); every other botocore error becomes
-    one StorageError line naming them."""
+    """S3 requests about `uri` (in `bucket`): a missing object raises `missing` and a failed
+    condition `conflict` (when given, else they are errors like any other); every other botocore
+    error becomes one StorageError line naming them."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -224,7 +226,8 @@ def head(uri: str) -> dict:
 
 
 def list_folders(folder: str) -> list[str]:
-    """The subfolders directly in `folder` (S3: the common prefixes), sorted; [] when it does not exist."""
+    """The subfolders directly in `folder` (S3: the common prefixes), sorted; [] when it does not
+    exist."""
     if not is_s3(folder):
         try:
             with os.scandir(folder) as entries:
@@ -249,7 +252,8 @@ def list_folders(folder: str) -> list[str]:
 
 
 def move_folder(folder: str, target: str) -> None:
-    """Move a folder to `target` (which must not exist): one rename locally; on S3 each object copied, then deleted."""
+    """Move a folder to `target` (which must not exist): one rename locally; on S3 each object
+    copied, then deleted."""
     if not is_s3(folder):
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         os.replace(folder, target)

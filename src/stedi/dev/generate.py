@@ -90,7 +90,8 @@ BIRTH_YEARS = (967, 1964)  # as in the export: 3-digit years unpadded
 PHONE = "8015551212"
 ACCELEROMETER_RUN, STEP_TRAINER_RUN = 10, 5  # readings come in runs per customer, runs interleaved
 
-# The real export's names: 33 x 29 = 957 combinations; further customers get a number on the last name.
+# The real export's names: 33 x 29 = 957 combinations; further customers get a number on the last
+# name.
 FIRST_NAMES = [
     "Angie",
     "Ashley",
@@ -182,7 +183,8 @@ class Generated:
 
     def summary(self) -> str:
         return (
-            f"{self.customers:,} customers ({self.consenting:,} consenting), {self.accelerometer:,} accelerometer "
+            f"{self.customers:,} customers ({self.consenting:,} consenting), "
+            f"{self.accelerometer:,} accelerometer "
             f"and {self.step_trainer:,} step trainer readings in {sum(self.files.values())} files"
         )
 
@@ -308,7 +310,8 @@ def _interleaved(rng: np.random.Generator, owners: np.ndarray, run: int) -> np.n
 def _chunk(
     seed: int, chunk: int, first: int, count: int, last_registration: int, previous: np.ndarray
 ):
-    """One chunk of customers: (customer lines, accelerometer lines, step lines, stats, state for the next)."""
+    """One chunk of customers: (customer lines, accelerometer lines, step lines, stats, state for
+    the next)."""
     rng = np.random.default_rng([seed, 0, chunk])
     registration = last_registration + np.cumsum(
         rng.integers(0, MAX_REGISTRATION_GAP_MS + 1, size=count)
@@ -399,7 +402,8 @@ def _chunk(
 def generate(
     out: str | os.PathLike[str], scale: float, seed: int = 0, lines_per_file: int = LINES_PER_FILE
 ) -> Generated:
-    """Write synthetic exports of `scale` times the real data's size into `out` (see the module doc)."""
+    """Write synthetic exports of `scale` times the real data's size into `out` (see the module
+    doc)."""
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise GenerateError(f"--scale must be a positive number, not {scale!r}")
     if seed < 0:

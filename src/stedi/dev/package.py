@@ -14,7 +14,8 @@ from pathlib import Path
 
 from stedi import config
 
-# Where `stedi package` writes, and the file name Glue loads (the last part of config.GLUE_PACKAGE_KEY).
+# Where `stedi package` writes, and the file name Glue loads (the last part of
+# config.GLUE_PACKAGE_KEY).
 PACKAGE_ZIP = config.DIST_DIR / Path(config.GLUE_PACKAGE_KEY).name
 
 # Package data shipped beside the modules; keep equal to pyproject.toml's package-data

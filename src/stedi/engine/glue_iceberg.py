@@ -63,9 +63,10 @@ def _without_glue_spark_iceberg(arguments: dict[str, str]) -> dict[str, str]:
 
 
 def with_stedi_modules(arguments: dict[str, str], requirements_uri: str) -> dict[str, str]:
-    """Job parameters that install stedi's modules on Glue from the requirements file `requirements_uri`
-    (an s3:// object), over whatever a notebook declared (its own placeholder file is replaced).
-    ValueError when the notebook asks for other modules too: a requirements file is the whole list."""
+    """Job parameters that install stedi's modules on Glue from the requirements file
+    `requirements_uri` (an s3:// object), over whatever a notebook declared (its own placeholder
+    file is replaced). ValueError when the notebook asks for other modules too: a requirements file
+    is the whole list."""
     given = arguments.get(ADDITIONAL_MODULES, "")
     if given and arguments.get(INSTALLER_OPTION) != REQUIREMENTS_FILE:
         raise ValueError(
@@ -91,7 +92,8 @@ def configure_cell(requirements_uri: str) -> str:
 
 
 def configured_for(source: str, requirements_uri: str) -> str:
-    """A notebook's `%%configure` cell installing stedi's modules from `requirements_uri` (its other keys kept)."""
+    """A notebook's `%%configure` cell installing stedi's modules from `requirements_uri` (its other
+    keys kept)."""
     import ast
 
     header, _, body = source.strip().partition("\n")

@@ -70,8 +70,8 @@ def _line_magic(name: str, key: str, message: str):
 
 
 def configure(line: str, cell: str) -> None:
-    """%%configure {dict}: session settings, read as the glue_pyspark kernel reads them (ast.literal_eval:
-    a JSON object of strings and numbers reads the same), recorded."""
+    """%%configure {dict}: session settings, read as the glue_pyspark kernel reads them
+    (ast.literal_eval: a JSON object of strings and numbers reads the same), recorded."""
     settings = ast.literal_eval(cell) if (cell or "").strip() else {}
     if not isinstance(settings, dict):
         raise ValueError("%%configure takes a dict of session settings")
@@ -91,7 +91,8 @@ ENGINE_NAMES = {"spark": "PySpark local mode", "sail": "Sail through Spark Conne
 
 
 def _active_session():
-    """The session the notebook opened, or None (PySpark answers with its Connect session in Connect mode)."""
+    """The session the notebook opened, or None (PySpark answers with its Connect session in Connect
+    mode)."""
     from pyspark.sql import SparkSession
 
     return SparkSession.getActiveSession()
@@ -112,7 +113,8 @@ def status(line: str = "") -> None:
         engine = Engine.of(spark)
         where = f", {sail_address()}" if engine == "sail" and sail_address() else ""
         print(
-            f"Local Glue session stand-in, engine {engine} ({ENGINE_NAMES[engine]}{where}), Spark {spark.version}"
+            f"Local Glue session stand-in, engine {engine} ({ENGINE_NAMES[engine]}{where}), Spark "
+            f"{spark.version}"
         )
     for key in sorted(SESSION_CONFIG):
         print(f"{key}: {SESSION_CONFIG[key]}")

@@ -25,7 +25,8 @@ SMALL_INPUT_BYTES = 300 * 2**20
 
 
 def java_options_for(raw_bytes: int) -> str:
-    """The driver's JVM flags for a run over `raw_bytes` of exports (see SMALL_INPUT_JAVA_OPTIONS)."""
+    """The driver's JVM flags for a run over `raw_bytes` of exports (see
+    SMALL_INPUT_JAVA_OPTIONS)."""
     return SMALL_INPUT_JAVA_OPTIONS if raw_bytes < SMALL_INPUT_BYTES else ""
 
 

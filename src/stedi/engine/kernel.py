@@ -24,7 +24,8 @@ DISPLAY_NAME = "Glue PySpark (local, stedi)"
 
 
 def kernel_spec(engine: Engine | None = None) -> dict:
-    """The kernel.json; with `engine`, the kernel's environment sets it (else the kernel follows $STEDI_ENGINE)."""
+    """The kernel.json; with `engine`, the kernel's environment sets it (else the kernel follows
+    $STEDI_ENGINE)."""
     spec = {
         "argv": [
             sys.executable,
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     where = install(args.engine)
     engine = args.engine or f"${config.ENGINE_ENV}, else {config.DEFAULT_ENGINE}"
     print(
-        f"stedi: kernel {config.LOCAL_KERNEL} ({DISPLAY_NAME}, engine: {engine}) installed in {where}"
+        f"stedi: kernel {config.LOCAL_KERNEL} ({DISPLAY_NAME}, engine: {engine}) installed in "
+        f"{where}"
     )
     return 0
 

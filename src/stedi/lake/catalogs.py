@@ -19,7 +19,8 @@ from stedi.core.tables import TABLES, Columns, table
 from stedi.errors import UsageError
 from stedi.lake.layout import quarantine_path, table_path
 
-# A quarantine's columns: the source file, the record's position in it, why it was held out, its text.
+# A quarantine's columns: the source file, the record's position in it, why it was held out, its
+# text.
 QUARANTINE_COLUMNS = (
     ("source_file", "string"),
     ("position", "bigint"),
@@ -58,7 +59,8 @@ def quarantine_name(name: str) -> str:
 
 
 def locate(root: str, name: str, policy: str) -> Place:
-    """Table `name` (declared, or a quarantine) of the lake at `root`: zone, location, columns for `policy`."""
+    """Table `name` (declared, or a quarantine) of the lake at `root`: zone, location, columns for
+    `policy`."""
     if is_quarantine(name):
         base = name[: -len(config.QUARANTINE_SUFFIX)]
         return Place(name, config.QUARANTINE_ZONE, quarantine_path(root, base), QUARANTINE_COLUMNS)
@@ -67,7 +69,8 @@ def locate(root: str, name: str, policy: str) -> Place:
 
 
 def previous_version_marks(root: str) -> list[str]:
-    """What shows that the local lake at `root` was made by the previous version (empty when none)."""
+    """What shows that the local lake at `root` was made by the previous version (empty when
+    none)."""
     if storage.is_s3(root) or not Path(root).is_dir():
         return []
     found = []
@@ -96,7 +99,8 @@ _catalogs_lock = threading.Lock()
 
 
 def open_catalog(root: str, database: str = config.DEFAULT_DATABASE):
-    """(catalog, lock) of the lake at `root` (config.resolve'd), the namespace `database` created if missing."""
+    """(catalog, lock) of the lake at `root` (config.resolve'd), the namespace `database` created if
+    missing."""
     settings = tuple(
         os.environ.get(n) for n in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION")
     )

@@ -40,7 +40,8 @@ FIRST_NAME = "between-commits:"  # `between-commits:<landing table>` is `commit:
 
 
 def kill_point(name: str) -> None:
-    """SIGKILL this process when $STEDI_TEST_KILL_AT is `name` (tests only; see the module docstring)."""
+    """SIGKILL this process when $STEDI_TEST_KILL_AT is `name` (tests only; see the module
+    docstring)."""
     wanted = os.environ.get(config.KILL_POINT_ENV)
     if wanted and (wanted == name or wanted.replace(FIRST_NAME, "commit:", 1) == name):
         os.kill(os.getpid(), signal.SIGKILL)

@@ -24,7 +24,8 @@ def _opened(lake_dir: str, database: str = config.DEFAULT_DATABASE):
     root = config.resolve(lake_dir)
     if not storage.is_s3(root) and not Path(root, config.ICEBERG_CATALOG_FILE).is_file():
         raise UsageError(
-            f"no lake at {lake_dir} (no {config.ICEBERG_CATALOG_FILE}); build one with `stedi run --lake-dir {lake_dir}`"
+            f"no lake at {lake_dir} (no {config.ICEBERG_CATALOG_FILE}); build one with `stedi run "
+            f"--lake-dir {lake_dir}`"
         )
     return IcebergLake(None, root, database=database)
 
@@ -35,7 +36,8 @@ def history_lines(table: str, lake_dir: str, database: str = config.DEFAULT_DATA
 
     if table not in TABLES and not is_quarantine(table):
         raise UsageError(
-            f"unknown table {table!r}; the lake's tables: {', '.join(TABLES)} (and <table>{config.QUARANTINE_SUFFIX})"
+            f"unknown table {table!r}; the lake's tables: {', '.join(TABLES)} (and "
+            f"<table>{config.QUARANTINE_SUFFIX})"
         )
     lake = _opened(lake_dir, database)
     found = lake.history(table)
@@ -58,8 +60,9 @@ def history_lines(table: str, lake_dir: str, database: str = config.DEFAULT_DATA
 
 
 def as_of_views(lake, run_id: str) -> list[str]:
-    """Register every table of `lake` (stedi.lake.icelake.IcebergTables) as it stood after run `run_id`; returns their
-    names. A run no snapshot names, and no later one either, is refused in one line."""
+    """Register every table of `lake` (stedi.lake.icelake.IcebergTables) as it stood after run
+    `run_id`; returns their names. A run no snapshot names, and no later one either, is refused in
+    one line."""
     if not lake.exists_at_all():
         raise UsageError(
             f"no lake at {lake.root} (no {config.ICEBERG_CATALOG_FILE}); build one with `stedi run`"
@@ -69,11 +72,13 @@ def as_of_views(lake, run_id: str) -> list[str]:
     }
     if run_id not in known and not any(other > run_id for other in known):
         raise UsageError(
-            f"no run {run_id} in the lake at {lake.root}; `stedi history TABLE` lists the runs it keeps"
+            f"no run {run_id} in the lake at {lake.root}; `stedi history TABLE` lists the runs it "
+            "keeps"
         )
     if run_id not in known and not any(other < run_id for other in known):
         raise UsageError(
-            f"run {run_id} is older than every snapshot the lake keeps (time travel stops at an erasure "
+            f"run {run_id} is older than every snapshot the lake keeps (time travel stops at an "
+            "erasure "
             f"or a copy); `stedi history TABLE` lists the runs it keeps"
         )
     return list(lake.register_as_of(run_id))

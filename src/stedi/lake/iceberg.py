@@ -98,7 +98,8 @@ class IcebergLake:
                 return None
         if not icefiles.same_location(t.location(), place.location):
             raise UsageError(
-                f"table {name} of the lake at {self.root} lives at {t.location()}, not {place.location}; "
+                f"table {name} of the lake at {self.root} lives at {t.location()}, not "
+                f"{place.location}; "
                 f"rebuild the lake with `stedi run --full`"
             )
         return t
@@ -123,13 +124,15 @@ class IcebergLake:
         want = [(f.name, str(f.field_type)) for f in iceberg_schema(place.columns).fields]
         if have != want:
             raise SchemaMismatch(
-                f"table {name} has columns {', '.join(n for n, _ in have)}, policy {self.policy} declares "
+                f"table {name} has columns {', '.join(n for n, _ in have)}, policy {self.policy} "
+                "declares "
                 f"{', '.join(n for n, _ in want)}; build this policy into another lake (--lake-dir)"
             )
         return t
 
     def names(self) -> list[str]:
-        """The tables of the lake that exist (declared ones and quarantines), in declaration order."""
+        """The tables of the lake that exist (declared ones and quarantines), in declaration
+        order."""
         with self.lock:
             present = {n for _, n in self.catalog.list_tables(self.database)}
         candidates = [n for t in TABLES for n in (t, quarantine_name(t))]
@@ -150,7 +153,8 @@ class IcebergLake:
     def read(
         self, name: str, snapshot_id: int | None = None, *, iceberg_reader: bool = False
     ) -> DataFrame:
-        """Table `name` as at `snapshot_id` (default: the current snapshot), with its declared columns.
+        """Table `name` as at `snapshot_id` (default: the current snapshot), with its declared
+        columns.
 
         Both engines read the snapshot's data files, listed from the catalog's metadata. With
         `iceberg_reader`, Sail reads through its Iceberg reader pinned by snapshot id instead; a
@@ -159,7 +163,8 @@ class IcebergLake:
         t = self.table(name)
         if t is None or t.current_snapshot() is None:
             raise FileNotFoundError(
-                f"table {name} does not exist in the lake at {self.root}; run the step that writes it first"
+                f"table {name} does not exist in the lake at {self.root}; run the step that writes "
+                "it first"
             )
         snapshot = t.current_snapshot() if snapshot_id is None else t.snapshot_by_id(snapshot_id)
         if snapshot is None:
@@ -189,8 +194,10 @@ class IcebergLake:
             return frame.selectExpr(*_typed(place.columns))
         if deletes:
             raise SnapshotRefused(
-                f"table {place.name} snapshot {snapshot_id} has {len(deletes)} delete file(s), which a read of its "
-                f"data files cannot apply; rewrite the table without them (an Athena OPTIMIZE or a replacement)"
+                f"table {place.name} snapshot {snapshot_id} has {len(deletes)} delete file(s), "
+                "which a read of its "
+                "data files cannot apply; rewrite the table without them (an Athena OPTIMIZE or a "
+                "replacement)"
             )
         return self.spark.read.schema(schema).parquet(
             *[icefiles._local(f.file_path) for f in files]
@@ -264,12 +271,14 @@ class IcebergLake:
         unchanged: bool = False,
         always: bool = False,
     ) -> dict:
-        """Check the staged files, then commit them as ONE snapshot; returns {table, zone, rows, snapshot_id, path}.
+        """Check the staged files, then commit them as ONE snapshot; returns {table, zone, rows,
+        snapshot_id, path}.
 
-        A check that raises (or `expected_rows`, the table's rows once committed, not met) removes the staged files and commits
-        nothing. `unchanged` (the caller found the rows equal to the current ones) commits nothing
-        and keeps the current snapshot; so does an append of no row, unless `always` (a quarantine
-        commits with its table, both naming the run). Files of no row are not committed."""
+        A check that raises (or `expected_rows`, the table's rows once committed, not met) removes
+        the staged files and commits nothing. `unchanged` (the caller found the rows equal to the
+        current ones) commits nothing and keeps the current snapshot; so does an append of no row,
+        unless `always` (a quarantine commits with its table, both naming the run). Files of no row
+        are not committed."""
         try:
             if expected_rows is not None and staged.rows != expected_rows:
                 raise RuntimeError(
@@ -330,12 +339,14 @@ class IcebergLake:
             except CommitFailedException:
                 now = self.snapshot_id(staged.name)
                 raise CommitConflict(
-                    f"table {staged.name} changed while this change was staged (snapshot {staged.base} -> {now}, "
+                    f"table {staged.name} changed while this change was staged (snapshot "
+                    f"{staged.base} -> {now}, "
                     f"committed by another writer); nothing was committed: run again"
                 ) from None
 
     def snapshot_properties(self, meta: dict | None = None) -> dict[str, str]:
-        """The summary properties of this lake's commits: run id, step, policy and `stedi.<key>` per meta key."""
+        """The summary properties of this lake's commits: run id, step, policy and `stedi.<key>` per
+        meta key."""
         properties = {RUN_ID: self.run_id, STEP: self.step, POLICY: self.policy}
         for key, value in (meta or {}).items():
             properties[f"{META_PREFIX}{key}"] = (
@@ -345,7 +356,8 @@ class IcebergLake:
 
     # -- what is there ---------------------------------------------------------------
     def summary(self, name: str, snapshot_id: int | None = None) -> dict:
-        """The summary of a snapshot (default: the current one) as a dict; {} when the table has none."""
+        """The summary of a snapshot (default: the current one) as a dict; {} when the table has
+        none."""
         t = self.table(name)
         s = (
             None
@@ -371,7 +383,8 @@ class IcebergLake:
         }
 
     def history(self, name: str) -> list[dict]:
-        """The snapshots of table `name`, oldest first: id, time, run id, step, operation, rows added/deleted/total."""
+        """The snapshots of table `name`, oldest first: id, time, run id, step, operation, rows
+        added/deleted/total."""
         t = self.table(name)
         if t is None:
             return []
@@ -394,9 +407,9 @@ class IcebergLake:
         return found
 
     def as_of(self, name: str, run_id: str, runs: list[str] | None = None) -> int | None:
-        """The snapshot of `name` as it stood after run `run_id`: the latest snapshot committed by that
-        run or before it. Runs are ordered by `runs` (oldest first) when given, else by their ids (run
-        ids are timestamps) ; None when the table had no snapshot yet."""
+        """The snapshot of `name` as it stood after run `run_id`: the latest snapshot committed by
+        that run or before it. Runs are ordered by `runs` (oldest first) when given, else by their
+        ids (run ids are timestamps) ; None when the table had no snapshot yet."""
         order = {r: i for i, r in enumerate(runs)} if runs is not None else None
         if order is not None and run_id not in order:
             raise UsageError(f"unknown run {run_id!r}")

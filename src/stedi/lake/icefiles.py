@@ -1,4 +1,5 @@
-"""The files of an Iceberg table: which ones its metadata reaches, which ones lie under its location.
+"""The files of an Iceberg table: which ones its metadata reaches, which ones lie under its
+location.
 
 Local paths and `s3://bucket/key` URIs alike. pyiceberg deletes no file when snapshots
 expire and has no orphan-file removal (0.12): `unreachable` is what stedi.lake.iceberg
@@ -48,7 +49,8 @@ def files_under(location: str) -> list[str]:
 
 
 def parquet_files(folder: str) -> list[str]:
-    """The Parquet data files an engine wrote into `folder` (its `_SUCCESS`, `.crc` and hidden files left out)."""
+    """The Parquet data files an engine wrote into `folder` (its `_SUCCESS`, `.crc` and hidden files
+    left out)."""
     return [
         f
         for f in files_under(folder)
@@ -87,7 +89,8 @@ def missing(paths: list[str]) -> list[str]:
 
 
 def remove_empty_folders(location: str) -> None:
-    """Remove the empty folders under a local `location` (staging folders once emptied); S3 has none."""
+    """Remove the empty folders under a local `location` (staging folders once emptied); S3 has
+    none."""
     if storage.is_s3(location):
         return
     root = Path(_local(location))
@@ -118,7 +121,8 @@ def reachable(table) -> set[str]:
 
 
 def _normalized(path: str) -> str:
-    """A path to compare: S3 URIs as they are, local paths resolved (a lake opened through a link)."""
+    """A path to compare: S3 URIs as they are, local paths resolved (a lake opened through a
+    link)."""
     return path if storage.is_s3(path) else os.path.realpath(_local(path))
 
 
@@ -130,13 +134,15 @@ def same_location(a: str, b: str) -> bool:
 
 
 def unreachable(table) -> list[str]:
-    """The files under the table's location that its current metadata does not reach (see `reachable`)."""
+    """The files under the table's location that its current metadata does not reach (see
+    `reachable`)."""
     keep = reachable(table)
     return [f for f in files_under(table.location()) if _normalized(f) not in keep]
 
 
 def live_data_files(table, snapshot_id: int | None = None) -> tuple[list, list[str]]:
-    """(data files, delete file paths) of a snapshot (the current one by default), from its manifests."""
+    """(data files, delete file paths) of a snapshot (the current one by default), from its
+    manifests."""
     snapshot = (
         table.current_snapshot()
         if snapshot_id is None

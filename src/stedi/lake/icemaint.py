@@ -30,8 +30,9 @@ ERASURE = "erasure"  # meta key of an erasure's commit: stedi.erasure = the rows
 
 
 def affected_files(lake, name: str, condition: Column) -> tuple[list, list]:
-    """(all live data files, those holding a row that meets `condition`) of table `name`'s current snapshot:
-    one engine job over the files, each tagged by its position (Sail has no input_file_name())."""
+    """(all live data files, those holding a row that meets `condition`) of table `name`'s current
+    snapshot: one engine job over the files, each tagged by its position (Sail has no
+    input_file_name())."""
     t = lake.table(name)
     files, deletes = icefiles.live_data_files(t) if t is not None else ([], [])
     if deletes:
@@ -54,7 +55,8 @@ def affected_files(lake, name: str, condition: Column) -> tuple[list, list]:
 
 
 def erase(lake, name: str, condition: Column) -> dict:
-    """Remove every row of table `name` that meets `condition`, physically (see the module docstring).
+    """Remove every row of table `name` that meets `condition`, physically (see the module
+    docstring).
 
     Returns {table, rows_removed, files_rewritten, files_deleted, seconds}. With no matching row
     nothing is committed, but older snapshots are still expired and unreachable files deleted:
@@ -85,7 +87,8 @@ def erase(lake, name: str, condition: Column) -> dict:
 
 
 def expire_and_vacuum(lake, name: str) -> list[str]:
-    """Expire every snapshot of `name` but the current one, then delete the files nothing reaches."""
+    """Expire every snapshot of `name` but the current one, then delete the files nothing
+    reaches."""
     t = lake.table(name)
     if t is None:
         return []
@@ -143,7 +146,8 @@ def _declared(name: str) -> bool:
 
 
 def relocate_moved_tables(lake) -> list[str]:
-    """Re-register at this lake's folder every table whose metadata lies elsewhere; returns their names."""
+    """Re-register at this lake's folder every table whose metadata lies elsewhere; returns their
+    names."""
     moved = []
     for name, metadata_location in sorted(_catalog_rows(lake).items()):
         path = os.path.normpath(icefiles._local(metadata_location))
@@ -169,7 +173,8 @@ def _relocate(lake, name: str, old_metadata: str) -> None:
     marker = f"/{relative}/metadata/"
     if marker not in old_metadata:
         raise UsageError(
-            f"table {name} of the lake at {lake.root} was made at {old_metadata}, outside any lake layout; "
+            f"table {name} of the lake at {lake.root} was made at {old_metadata}, outside any lake "
+            "layout; "
             f"rebuild the lake with `stedi run --full`"
         )
     old_root = old_metadata[: old_metadata.index(marker)]
@@ -178,7 +183,8 @@ def _relocate(lake, name: str, old_metadata: str) -> None:
         path = os.path.normpath(icefiles._local(path))
         if not path.startswith(old_root + "/"):
             raise UsageError(
-                f"table {name}: {path} is outside the lake it was made in ({old_root}); rebuild the lake"
+                f"table {name}: {path} is outside the lake it was made in ({old_root}); rebuild "
+                "the lake"
             )
         return lake.root + path[len(old_root) :]
 

@@ -1,4 +1,5 @@
-"""Iceberg schemas and properties of the declared tables, and the checks on files an engine wrote."""
+"""Iceberg schemas and properties of the declared tables, and the checks on files an engine
+wrote."""
 
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ def spark_type_name(iceberg_type) -> str:
 
 
 def table_properties(place: Place) -> dict[str, str]:
-    """A new table's properties: its zone, no metrics for identifier columns, the name mapping (engines
-    write Parquet without field ids), and no silent retry of a conflicting commit (CommitConflict)."""
+    """A new table's properties: its zone, no metrics for identifier columns, the name mapping
+    (engines write Parquet without field ids), and no silent retry of a conflicting commit
+    (CommitConflict)."""
     schema = iceberg_schema(place.columns)
     properties = {
         ZONE_PROPERTY: place.zone,
@@ -78,7 +80,9 @@ def _refuse_foreign_field_ids(t, name: str, path: str) -> None:
         written = (column.metadata or {}).get(b"PARQUET:field_id")
         if written is not None and int(written) != ids.get(column.name):
             raise UsageError(
-                f"table {name}: the engine wrote column {column.name} with Iceberg field id {int(written)}, the "
-                f"table's is {ids.get(column.name)}; write frames read with IcebergLake.read (data files), not "
+                f"table {name}: the engine wrote column {column.name} with Iceberg field id "
+                f"{int(written)}, the "
+                f"table's is {ids.get(column.name)}; write frames read with IcebergLake.read (data "
+                "files), not "
                 f"through an Iceberg reader"
             )

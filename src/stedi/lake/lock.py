@@ -39,7 +39,8 @@ def _alive(pid: int) -> bool:
 
 
 class LakeLock:
-    """The lake's lock: flock on a local lake; on an S3 lake a `LeaseLock` (LakeLock(...) returns one)."""
+    """The lake's lock: flock on a local lake; on an S3 lake a `LeaseLock` (LakeLock(...) returns
+    one)."""
 
     def __new__(cls, lake_dir, run_id):
         if cls is LakeLock and str(lake_dir).startswith("s3://"):
@@ -62,7 +63,8 @@ class LakeLock:
             os.close(fd)
             raise LakeBusy(
                 f"lake {self.path.parent} is being written by run {holder.get('run_id', '?')} "
-                f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since {holder.get('since', '?')}); "
+                f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since "
+                f"{holder.get('since', '?')}); "
                 "wait for it to finish"
             ) from None
         self.previous = self._holder(fd)
@@ -93,7 +95,10 @@ class LakeLock:
             and pid
             and not _alive(pid)
         ):
-            return f"took over the lake lock of run {self.previous['run_id']} (pid {pid} is no longer running)"
+            return (
+                f"took over the lake lock of run {self.previous['run_id']} (pid {pid} is no "
+                "longer running)"
+            )
         return None
 
     def release(self) -> None:
@@ -169,7 +174,8 @@ class LeaseLock:
                 import sys
 
                 print(
-                    f"stedi: the lake lock {self.where} could not be renewed: {' '.join(str(exc).split())}",
+                    f"stedi: the lake lock {self.where} could not be renewed: "
+                    f"{' '.join(str(exc).split())}",
                     file=sys.stderr,
                 )
                 return

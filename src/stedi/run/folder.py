@@ -1,13 +1,14 @@
 """A run folder and its layout, in one place: `runs/<run_id>/` and the `runs/latest` link.
 
     runs/<run_id>/manifest.json          the run: status, policy, tables, steps, intake, quality
-    runs/<run_id>/steps/<step>.json      each step's completion record (on Glue: the lake's _runs/<run_id>/steps/)
-    runs/<run_id>/<step>.ipynb           the executed notebooks, with <step>.html and <step>.code.html
-    runs/<run_id>/figures/<name>.png     the analysis's figures, and figures/captions.json
-    runs/<run_id>/index.html             the run's page
+    runs/<run_id>/steps/<step>.json      each step's completion record (on Glue: the lake's
+    _runs/<run_id>/steps/) runs/<run_id>/<step>.ipynb           the executed notebooks, with
+    <step>.html and <step>.code.html runs/<run_id>/figures/<name>.png     the analysis's figures,
+    and figures/captions.json runs/<run_id>/index.html             the run's page
     runs/latest                          a link to the newest run folder
 
-Every write is whole (stedi.atomic_files / stedi.core.storage): a reader sees the old or the new file.
+Every write is whole (stedi.atomic_files / stedi.core.storage): a reader sees the old or the new
+file.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ class RunFolder:
 
     @classmethod
     def latest(cls, runs_dir: str | Path = config.RUNS_DIR) -> RunFolder:
-        """The newest run: where `<runs>/latest` points, else the folder with the newest manifest.json."""
+        """The newest run: where `<runs>/latest` points, else the folder with the newest
+        manifest.json."""
         runs = Path(config.resolve(runs_dir))
         latest = runs / LATEST
         if latest.is_dir() and (latest / MANIFEST).is_file():

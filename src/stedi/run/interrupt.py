@@ -48,7 +48,8 @@ class RunInterrupted(Exception):
 
 
 def _signal_kernel(km, signum: int) -> None:
-    """Send `signum` to a local kernel's process group (the kernel and its children), else to its process."""
+    """Send `signum` to a local kernel's process group (the kernel and its children), else to its
+    process."""
     provisioner = getattr(km, "provisioner", None)
     process = getattr(provisioner, "process", None)
     if process is None or process.poll() is not None:
@@ -145,8 +146,8 @@ class RunInterrupt:
 
 
 def show_interrupt(shell, etype, value, tb, tb_offset=None):
-    """IPython's handler of KeyboardInterrupt in the run's kernel (`shell.set_custom_exc`): the error
-    output shows Python's plain traceback, formatted at once (see the module docstring)."""
+    """IPython's handler of KeyboardInterrupt in the run's kernel (`shell.set_custom_exc`): the
+    error output shows Python's plain traceback, formatted at once (see the module docstring)."""
     import traceback
 
     signal.signal(
@@ -161,7 +162,8 @@ def show_interrupt(shell, etype, value, tb, tb_offset=None):
 
 
 def stopped_by_interrupt(error: str | None) -> bool:
-    """Whether a step's error is its kernel's KeyboardInterrupt (or papermill stopped on the interrupt)."""
+    """Whether a step's error is its kernel's KeyboardInterrupt (or papermill stopped on the
+    interrupt)."""
     if not error:
         return False
     return KEYBOARD_INTERRUPT in error or RunInterrupted.__name__ in error

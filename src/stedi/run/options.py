@@ -95,7 +95,8 @@ class RunOptions:
         return str(run_dir)
 
     def notebook(self, step: PipelineStep) -> Path:
-        """The source notebook of `step`: zone steps from `notebooks_dir`, the analysis from notebooks/."""
+        """The source notebook of `step`: zone steps from `notebooks_dir`, the analysis from
+        notebooks/."""
         return (
             step.notebook
             if step.kind == ANALYSIS
@@ -139,7 +140,8 @@ def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
 
     if options.on_glue and options.engine != Engine.SPARK:
         raise UsageError(
-            f"--target glue runs Spark on AWS Glue; --engine {options.engine} runs only on target local"
+            f"--target glue runs Spark on AWS Glue; --engine {options.engine} runs only on target "
+            "local"
         )
     if options.on_glue and not options.on_s3:
         raise UsageError("--target glue needs a lake on S3: --lake-dir s3://BUCKET/PREFIX")
@@ -148,12 +150,14 @@ def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
         options.prefix.strip("/"),
     ):
         raise UsageError(
-            f"--bucket {options.bucket} --prefix {options.prefix!r} and --lake-dir {options.lake} name "
+            f"--bucket {options.bucket} --prefix {options.prefix!r} and --lake-dir {options.lake} "
+            "name "
             "two lakes; give --lake-dir alone"
         )
     if options.on_s3 and not options.on_glue and options.engine != Engine.SAIL:
         raise UsageError(
-            f"--engine {options.engine} cannot reach the lake {options.lake}: local Spark has no S3 "
+            f"--engine {options.engine} cannot reach the lake {options.lake}: local Spark has no "
+            "S3 "
             "connector; use --engine sail (the default) for a lake on S3"
         )
     steps = options.selected_steps()
@@ -183,16 +187,19 @@ def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
     if missing:
         producers = list(dict.fromkeys(pipeline.producer(name).name for name in missing))
         raise UsageError(
-            f"the lake {options.lake} has no table {', '.join(missing)}, which the selected steps read; "
-            f"run {', '.join(producers)} first, or add {'it' if len(producers) == 1 else 'them'} to the selection"
+            f"the lake {options.lake} has no table {', '.join(missing)}, which the selected steps "
+            "read; "
+            f"run {', '.join(producers)} first, or add {'it' if len(producers) == 1 else 'them'} "
+            "to the selection"
         )
     return steps
 
 
-# -- the command line's shared options (stedi.cli, stedi.aws.commands) --------------------------------
-# Each a parent parser (`add_parser(..., parents=[...])`), made fresh per command: argparse shares a
-# parent's actions with its children, so one command's default must not be set on another's.
-# Policy and engine are parsed here, once: the commands get the enums (stedi.context).
+# -- the command line's shared options (stedi.cli, stedi.aws.commands)
+# -------------------------------- Each a parent parser (`add_parser(..., parents=[...])`), made
+# fresh per command: argparse shares a parent's actions with its children, so one command's default
+# must not be set on another's. Policy and engine are parsed here, once: the commands get the enums
+# (stedi.context).
 
 
 def _parent() -> argparse.ArgumentParser:
@@ -200,14 +207,16 @@ def _parent() -> argparse.ArgumentParser:
 
 
 def policy_option(*, recorded: bool = False) -> argparse.ArgumentParser:
-    """--policy; `recorded`: for a command on a built lake, default None (the policy the lake recorded)."""
+    """--policy; `recorded`: for a command on a built lake, default None (the policy the lake
+    recorded)."""
     parent = _parent()
     parent.add_argument(
         "--policy",
         type=Policy.argument,
         choices=Policy.choices(),
         default=None if recorded else config.DEFAULT_POLICY,
-        help="the policy the lake was built with (default: the one it recorded); another one is refused"
+        help="the policy the lake was built with (default: the one it recorded); another one is "
+        "refused"
         if recorded
         else "strict (default) or udacity",
     )
@@ -215,7 +224,8 @@ def policy_option(*, recorded: bool = False) -> argparse.ArgumentParser:
 
 
 def engine_option() -> argparse.ArgumentParser:
-    """--engine, default None: the run's (stedi run: Spark on target glue), else $STEDI_ENGINE, else the default."""
+    """--engine, default None: the run's (stedi run: Spark on target glue), else $STEDI_ENGINE, else
+    the default."""
     parent = _parent()
     parent.add_argument(
         "--engine",

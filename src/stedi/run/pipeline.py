@@ -138,7 +138,8 @@ def find(name: str, among: tuple[PipelineStep, ...] = PIPELINE) -> PipelineStep:
 def select(
     steps: tuple[PipelineStep, ...], *, start: str = "", only: str = ""
 ) -> tuple[PipelineStep, ...]:
-    """`steps` from `start` on (--from), or just the comma-separated `only` (--only), in pipeline order."""
+    """`steps` from `start` on (--from), or just the comma-separated `only` (--only), in pipeline
+    order."""
     if start and only:
         raise UnknownStep("--from and --only do not go together")
     if start:
@@ -166,7 +167,8 @@ def producer(table: str) -> PipelineStep:
 
 
 def derive(landing: dict, policy: str) -> dict:
-    """Every lake table under `policy`, computed from the landing tables by the zone steps' transforms.
+    """Every lake table under `policy`, computed from the landing tables by the zone steps'
+    transforms.
 
     `landing` maps each landing table name to a DataFrame; the result holds those and every
     table a zone step with a transform writes, in pipeline order.

@@ -29,8 +29,8 @@ from stedi.run import incremental, privacy
 
 @dataclass
 class Published:
-    """What `publish_output` did: the quality report, the table as the lake now holds it, and the run's
-    consent record (stedi.run.privacy.consent_changes) as this publish left it."""
+    """What `publish_output` did: the quality report, the table as the lake now holds it, and the
+    run's consent record (stedi.run.privacy.consent_changes) as this publish left it."""
 
     report: object  # stedi.core.quality.QualityReport
     table: dict  # {table, zone, rows, snapshot_id, path}
@@ -48,9 +48,10 @@ def publish_output(
     consent: dict | None,
     run_dir: str | None,
 ) -> Published:
-    """Stage, check and commit `df` as `table` (see the module docstring). `check(table, frame)` returns the
-    QualityReport (raising for a failed `error` rule); `declared`: the pipeline's declaration of the
-    step (None for a step outside it); `consent`: the step's consent record so far."""
+    """Stage, check and commit `df` as `table` (see the module docstring). `check(table, frame)`
+    returns the QualityReport (raising for a failed `error` rule); `declared`: the pipeline's
+    declaration of the step (None for a step outside it); `consent`: the step's consent record so
+    far."""
     if declared_table(table).fmt != "parquet":
         report = check(table, df)
         described, _ = commit_with_quarantine(
@@ -67,7 +68,8 @@ def publish_output(
         report = check(table, lake.read_staged(staged))
         if report.rows != staged.rows:
             raise RuntimeError(
-                f"{table}: {staged.rows} rows were written but {report.rows} read back from the staged version"
+                f"{table}: {staged.rows} rows were written but {report.rows} read back from the "
+                "staged version"
             )
     except BaseException:
         lake.discard(staged)
@@ -98,9 +100,9 @@ def commit_with_quarantine(
     meta: dict | None = None,
     append: bool = False,
 ) -> tuple[dict, str | None]:
-    """Stage `rows` as `table` and `quarantine` (if any) as its quarantine; `verify(staged, held)` may
-    refuse them (then both are removed); then commit both. Returns the table as committed and the
-    quarantine's path (None without a quarantine)."""
+    """Stage `rows` as `table` and `quarantine` (if any) as its quarantine; `verify(staged, held)`
+    may refuse them (then both are removed); then commit both. Returns the table as committed and
+    the quarantine's path (None without a quarantine)."""
     staged = lake.stage(table, rows, meta=meta, append=append)
     held = None
     try:

@@ -15,7 +15,8 @@ from stedi import config
 
 # Run before each notebook in a shared kernel: a clean namespace and In [1] numbering, as in a
 # fresh kernel, while the modules (and so the Spark session and its JVM) stay loaded; and a
-# KeyboardInterrupt shown at once (stedi.run.interrupt.show_interrupt), so Ctrl-C stops a step promptly.
+# KeyboardInterrupt shown at once (stedi.run.interrupt.show_interrupt), so Ctrl-C stops a step
+# promptly.
 FRESH_NAMESPACE = (
     "get_ipython().run_line_magic('reset', '-f')\n"
     "get_ipython().execution_count = 1\n"
@@ -35,7 +36,8 @@ class SharedKernel:
 
 @contextlib.contextmanager
 def kernel_for_run(kernel_name: str, env: dict[str, str] | None = None):
-    """Start `kernel_name` (with `env` added to this process's environment) and yield a SharedKernel."""
+    """Start `kernel_name` (with `env` added to this process's environment) and yield a
+    SharedKernel."""
     from jupyter_client.manager import KernelManager
 
     km = KernelManager(kernel_name=kernel_name)

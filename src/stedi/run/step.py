@@ -34,7 +34,8 @@ class Step:
         *,
         lake_dir: str,
         raw_dir: str = str(config.RAW_DIR),
-        policy: str = config.DEFAULT_POLICY,  # text: a notebook's papermill parameters, a Glue job's arguments
+        # text: a notebook's papermill parameters, a Glue job's arguments
+        policy: str = config.DEFAULT_POLICY,
         target: str = config.DEFAULT_TARGET,
         run_dir: str = "",
         database: str = config.DEFAULT_DATABASE,
@@ -42,7 +43,8 @@ class Step:
         full: bool = False,
     ):
         self.name = name
-        # The run's choices arrive here as text: parsed once (ValueError, one line, for an unknown one).
+        # The run's choices arrive here as text: parsed once (ValueError, one line, for an unknown
+        # one).
         self.policy, self.target = Policy.parse(policy), Target.parse(target)
         # engine "": the kernel's ($STEDI_ENGINE), else config.DEFAULT_ENGINE; Glue runs Spark.
         self.engine = engine_for(engine, self.target)
@@ -80,7 +82,8 @@ class Step:
         return df
 
     def publish(self, table: str, df: DataFrame):
-        """Replace `table` with the rows of `df` that pass its declared quality rules; returns the QualityReport.
+        """Replace `table` with the rows of `df` that pass its declared quality rules; returns the
+        QualityReport.
 
         The lake stages the rows, the rules are evaluated on what was staged, and the lake commits
         it, with the failing rows of a `quarantine` rule as the table's quarantine
@@ -101,7 +104,8 @@ class Step:
         return published.report
 
     def check(self, table: str, df: DataFrame):
-        """Evaluate the declared rules of `table` on `df` (stedi.core.quality); returns the QualityReport.
+        """Evaluate the declared rules of `table` on `df` (stedi.core.quality); returns the
+        QualityReport.
 
         Writes nothing and records nothing: a way to look at a frame's quality before
         publishing it. A failed `error` rule is in the report (`report.ok` is False,
@@ -110,7 +114,8 @@ class Step:
         return self._evaluate(table, df)
 
     def land(self, result) -> dict:
-        """Check and write an intake result (stedi.core.intake.IntakeResult): landing table and quarantine.
+        """Check and write an intake result (stedi.core.intake.IntakeResult): landing table and
+        quarantine.
 
         The landing table's quality rules run on the landed records first; rows failing a
         `quarantine` rule join the intake's quarantine (reason `quality:<rule>`). Fails unless
@@ -166,7 +171,8 @@ class Step:
         def written_as_counted(staged: Staged, held: Staged) -> None:
             if staged.rows != accounting["landed"] or held.rows != accounting["quarantined"]:
                 raise IntakeAccountingError(
-                    f"{name}: wrote {staged.rows} landed and {held.rows} quarantined rows, the intake counted "
+                    f"{name}: wrote {staged.rows} landed and {held.rows} quarantined rows, the "
+                    "intake counted "
                     f"{accounting['landed']} landed and {accounting['quarantined']} quarantined"
                 )
 
@@ -195,7 +201,8 @@ class Step:
         return accounting
 
     def _landing_deps(self, name: str) -> dict:
-        """The versions of the landing tables `name`'s rules look up (customers, for the readings)."""
+        """The versions of the landing tables `name`'s rules look up (customers, for the
+        readings)."""
         from stedi.core.tables import SOURCES, landing_table
 
         others = quality.tables_needed(name, self.policy) & {landing_table(s) for s in SOURCES}
@@ -211,7 +218,8 @@ class Step:
         )
 
     def _kept(self, name: str, result) -> dict:
-        """A landing table left as it is (nothing new for it): its accounting and quality as recorded."""
+        """A landing table left as it is (nothing new for it): its accounting and quality as
+        recorded."""
         base = result.base
         run = {**result.plan.summary(), "mode": "keep"}
         accounting = {**base["accounting"], "seconds": round(result.seconds, 2), "run": run}
@@ -224,7 +232,8 @@ class Step:
     def land_all(
         self, sources: tuple[str, ...] | None = None, *, concurrent: bool | None = None
     ) -> dict[str, dict]:
-        """Land every source (stedi.core.intake.land_all), each landing table checked and written by `land`.
+        """Land every source (stedi.core.intake.land_all), each landing table checked and written by
+        `land`.
 
         A landing table whose rules look up another landing table (readings refer to
         customers) is checked and written once that one is written. Returns the accounting
@@ -251,7 +260,8 @@ class Step:
         self._ledger_now, self._erasures_now = ledger, erasures
         # What each landing table was made from: kept or added to when nothing else changed.
         # A landing table whose quarantine a killed run left behind (committed the table, not its
-        # quarantine: `unfinished_pairs`) has no base: it is landed again whole, both committed anew.
+        # quarantine: `unfinished_pairs`) has no base: it is landed again whole, both committed
+        # anew.
         unfinished = set(self.lake.unfinished_pairs())
         bases = (
             {}
@@ -280,7 +290,8 @@ class Step:
             self.erasures = privacy.mark_erasures_done(
                 self.lake.root, erasures, self.run_id, erased
             )
-        # The same order whatever finished first: the notebook's tables and the manifest stay stable.
+        # The same order whatever finished first: the notebook's tables and the manifest stay
+        # stable.
         self.intake = {t: self.intake[t] for t in landing if t in self.intake} | self.intake
         self.tables = {t: self.tables[t] for t in landing if t in self.tables} | self.tables
         self.quality = {t: self.quality[t] for t in landing if t in self.quality} | self.quality
@@ -308,7 +319,8 @@ class Step:
         )
 
     def quality_summary(self):
-        """Every rule evaluated in this step: table, rule, severity, rows checked and failing, outcome."""
+        """Every rule evaluated in this step: table, rule, severity, rows checked and failing,
+        outcome."""
         import pandas as pd
 
         return pd.DataFrame(
@@ -389,7 +401,8 @@ class Step:
         return quality.evaluate(table, df, self.policy, others, reference_rows=known)
 
     def _checked(self, table: str, df: DataFrame):
-        """`_evaluate`, its results kept for the record; a failed `error` rule shows the report and raises."""
+        """`_evaluate`, its results kept for the record; a failed `error` rule shows the report and
+        raises."""
         report = self._evaluate(table, df)
         self.quality[table] = report.results
         if not report.ok:

@@ -31,7 +31,8 @@ def _printed_error(stream: str, text: str) -> str | None:
 
 
 def error_outputs(notebook: dict) -> list[tuple[int, str]]:
-    """(cell index, message) of every error a cell shows: raised, or printed the way the Glue kernel does.
+    """(cell index, message) of every error a cell shows: raised, or printed the way the Glue kernel
+    does.
 
     A kernel may print a failure and complete the cell: aws-glue-sessions writes "Exception
     encountered while creating session: …" (or "… running statement: …") and a traceback to

@@ -1,4 +1,5 @@
-"""Classifying record units (DataFrame -> DataFrame, Spark SQL): parse, normalize to the canonical columns, decide.
+"""Classifying record units (DataFrame -> DataFrame, Spark SQL): parse, normalize to the canonical
+columns, decide.
 
 `normalize_records` parses each record with the declared types and, for the records
 that parse does not settle, again as a map whose keys match the canonical columns
@@ -95,7 +96,8 @@ def _map_parse(raw: Column, *, non_numeric_again: bool) -> Column:
 
 
 def _value_sql(name: str) -> str:
-    """The text of key `name` in the parsed record `_m`; keys match case-insensitively (`timeStamp`)."""
+    """The text of key `name` in the parsed record `_m`; keys match case-insensitively
+    (`timeStamp`)."""
     same_name = (
         f"filter(map_entries(_m), e -> lower(e.key) = '{name.lower()}' AND e.value IS NOT NULL)"
     )
@@ -108,7 +110,10 @@ def _coerced_sql(text: str, typ: str) -> tuple[str, str]:
         return text, "false"
     if typ == "double":
         number = f"try_cast({text} AS double)"
-        usable = f"({number} IS NOT NULL AND NOT isnan({number}) AND abs({number}) != double('infinity'))"
+        usable = (
+            f"({number} IS NOT NULL AND NOT isnan({number}) AND abs({number}) != "
+            "double('infinity'))"
+        )
         return f"CASE WHEN {usable} THEN {number} END", f"({text} IS NOT NULL AND NOT {usable})"
     low, high = (_LONG_MIN, _LONG_MAX) if typ == "bigint" else (_INT_MIN, _INT_MAX)
     # An integer written as such converts directly (the common case); anything else goes
@@ -123,9 +128,11 @@ def _coerced_sql(text: str, typ: str) -> tuple[str, str]:
     approx = f"try_cast({text} AS double)"
     value = (
         f"CASE WHEN {direct} IS NOT NULL AND NOT contains({text}, '.') THEN {direct} "
-        f"WHEN {number} = floor({number}) AND {number} BETWEEN {low} AND {high} THEN CAST({number} AS {typ}) "
+        f"WHEN {number} = floor({number}) AND {number} BETWEEN {low} AND {high} THEN CAST({number} "
+        f"AS {typ}) "
         f"WHEN {number} IS NULL AND {text} RLIKE '^-?[0-9]+([.][0-9]+)?[eE][-+]?[0-9]+$' "
-        f"AND {approx} = floor({approx}) AND {approx} >= double('{low}') AND {approx} < double('{high + 1}') "
+        f"AND {approx} = floor({approx}) AND {approx} >= double('{low}') AND {approx} < "
+        f"double('{high + 1}') "
         f"THEN CAST({approx} AS {typ}) END"
     )
     return value, f"({text} IS NOT NULL AND ({value}) IS NULL)"
@@ -141,7 +148,10 @@ def _inexact_sql(text: str, value: str) -> str:
     digits shown of 13) is a number a spreadsheet rounded, not an exact epoch millisecond;
     `1.655564376361E+12` (13 of 13) and `2.18E2` are exact. Digits written as trailing zeros
     count as shown; zero is exact."""
-    shown = f"length(regexp_replace(replace(regexp_extract({text}, '{_E_NOTATION}', 1), '.', ''), '^0+', ''))"
+    shown = (
+        f"length(regexp_replace(replace(regexp_extract({text}, '{_E_NOTATION}', 1), '.', ''), "
+        "'^0+', ''))"
+    )
     digits = f"length(replace(CAST({value} AS string), '-', ''))"
     return f"({text} RLIKE '{_E_NOTATION}' AND ({value}) != 0 AND {shown} < {digits})"
 
@@ -162,7 +172,8 @@ def classify_records(records: DataFrame, source: str, *, raw_for: str = "all") -
 
     - `truncated`, `not_json`: as `split_records` marked them; a `record` that is not
       a JSON object (including valid JSON that is not an object) is `not_json`.
-    - `not_text`: a line of a file that is not UTF-8 text (kind `not_text`, stedi.core.intake.notext).
+    - `not_text`: a line of a file that is not UTF-8 text (kind `not_text`,
+    stedi.core.intake.notext).
     - `csv_field_count`, `csv_header`: as `csvtext.split_csv` (or `record_units.file_units`)
       marked them.
     - Keys match the canonical columns case-insensitively (`timeStamp` is
@@ -235,8 +246,10 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         f"{'json IS NOT NULL' if has_json else 'false'} AS _csv_row",
         *carried,
         # A CSV row's values are all strings: the typed parse would settle none of them.
-        f"CASE WHEN {kind} = '{RECORD}' AND {'json IS NULL' if has_json else 'true'} AND startswith(raw, '{{') "
-        f"THEN from_json(raw, 'struct<{fields}, `{_CORRUPT}`: string>', {struct_options}) END AS _s",
+        f"CASE WHEN {kind} = '{RECORD}' AND {'json IS NULL' if has_json else 'true'} AND "
+        f"startswith(raw, '{{') "
+        f"THEN from_json(raw, 'struct<{fields}, `{_CORRUPT}`: string>', {struct_options}) END AS "
+        "_s",
     ).selectExpr(
         "*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {' AND '.join(settled)}, false) AS _fast"
     )
@@ -313,7 +326,8 @@ def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") 
     # Exact duplicates among the usable records: the first by (file, position) is kept.
     slim = later_copies(slim, usable, columns)
     status = (
-        f"CASE WHEN kind = '{UNSPLIT}' THEN '{UNSPLIT}' WHEN reason IS NOT NULL THEN '{QUARANTINED}' "
+        f"CASE WHEN kind = '{UNSPLIT}' THEN '{UNSPLIT}' WHEN reason IS NOT NULL THEN "
+        f"'{QUARANTINED}' "
         f"WHEN _later_copy THEN '{DUPLICATE}' ELSE '{LANDED}' END"
     )
     tail = ["source_file", "position", "raw", *carried]

@@ -84,7 +84,8 @@ def normalize_serial(serial: str) -> str:
 
 
 def keyed_hash(key: str, value: str) -> str:
-    """Hex SHA-256 of `key + value` (UTF-8): what SQL's `sha2(concat('<key>', value), 256)` gives."""
+    """Hex SHA-256 of `key + value` (UTF-8): what SQL's `sha2(concat('<key>', value), 256)`
+    gives."""
     return hashlib.sha256((key + value).encode("utf-8")).hexdigest()
 
 
@@ -125,7 +126,8 @@ def _now() -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Erasures:
-    """The lake's erasure registry: the key, the requests, and the hashed serial numbers of erased customers.
+    """The lake's erasure registry: the key, the requests, and the hashed serial numbers of erased
+    customers.
 
     `load` reads it (empty, with no key, when the lake has none) and writes nothing.
     `request` adds requests and saves them. `with_serials` returns a copy with more serial
@@ -140,9 +142,11 @@ class Erasures:
 
     @classmethod
     def load(cls, lake_root: str) -> Erasures:
-        """The registry of the lake at `lake_root` (a folder or an s3:// URI); empty when there is none.
+        """The registry of the lake at `lake_root` (a folder or an s3:// URI); empty when there is
+        none.
 
-        ValueError when a file is not what this module writes (the hashes and the key go into SQL text).
+        ValueError when a file is not what this module writes (the hashes and the key go into SQL
+        text).
         """
         return cls._parsed(
             lake_root,
@@ -171,7 +175,8 @@ class Erasures:
 
     @classmethod
     def request(cls, lake_root: str, emails: list[str]) -> list[dict]:
-        """Record an erasure request per address not yet requested; the request of each address, in order.
+        """Record an erasure request per address not yet requested; the request of each address, in
+        order.
 
         Every address is checked first (`check_addresses`: ValueError naming the address by its
         position, nothing written); the key is created on first use.
@@ -206,9 +211,9 @@ class Erasures:
     @classmethod
     def update(cls, lake_root: str, change) -> Erasures:
         """Read the registry, apply `change` and save what it returns (None: nothing to save);
-        returns the registry as saved (or as read). Locally under an exclusive lock on the registry's
-        folder, held for the read and the write only (a run holds it for milliseconds, not
-        for its steps). On S3 a conditional write (stedi.core.shared_files.update_text): written
+        returns the registry as saved (or as read). Locally under an exclusive lock on the
+        registry's folder, held for the read and the write only (a run holds it for milliseconds,
+        not for its steps). On S3 a conditional write (stedi.core.shared_files.update_text): written
         only if nobody wrote since it was read, else read again and `change` applied again, so two
         `stedi erase`, or one and a run marking requests done, lose nothing.
         """
@@ -249,14 +254,16 @@ class Erasures:
         return bool(self.requests)
 
     def with_serials(self, hashes) -> Erasures:
-        """A copy that also holds these serial hashes (`serials_of`): they are kept, as the customer rows are not."""
+        """A copy that also holds these serial hashes (`serials_of`): they are kept, as the customer
+        rows are not."""
         hashes = frozenset(hashes)
         if not all(_HASH.fullmatch(h) for h in hashes):
             raise ValueError("a serial hash is 64 hex digits")
         return dataclasses.replace(self, serial_hashes=self.serial_hashes | hashes)
 
     def mark_done(self, request_id: str, run_id: str, counts: dict[str, int]) -> dict:
-        """Record that run `run_id` applied the request `request_id`, removing `counts` rows per table; the request.
+        """Record that run `run_id` applied the request `request_id`, removing `counts` rows per
+        table; the request.
 
         KeyError when there is no such request. `save` writes it.
         """
@@ -271,7 +278,8 @@ class Erasures:
         raise KeyError(f"no erasure request {request_id}")
 
     def fingerprint(self) -> str:
-        """A short hash of the sets of hashed addresses and serial numbers: it changes when either does."""
+        """A short hash of the sets of hashed addresses and serial numbers: it changes when either
+        does."""
         text = (
             "\n".join(sorted(self.email_hashes)) + "\n|\n" + "\n".join(sorted(self.serial_hashes))
         )
@@ -314,7 +322,8 @@ def erased_sql(source: str, erasures: Erasures) -> str:
     """SQL condition on a landing table's columns: true for a row of an erased customer, never null.
 
     customer: `email` is an erased address; accelerometer: `user` is; step_trainer:
-    `serialNumber` is an erased customer's serial (`with_serials`). `false` when there is nothing to match.
+    `serialNumber` is an erased customer's serial (`with_serials`). `false` when there is nothing to
+    match.
     """
     column, is_email = _SUBJECT_COLUMNS[source]
     hashes = erasures.email_hashes if is_email else erasures.serial_hashes
@@ -332,7 +341,8 @@ def mentions_sql(raw_sql: str, erasures: Erasures) -> str:
     tests = []
     if erasures.email_hashes:
         tests.append(
-            f"sha2(concat('{erasures.key}', lower({token})), 256) IN ({_in_list(erasures.email_hashes)})"
+            f"sha2(concat('{erasures.key}', lower({token})), 256) IN "
+            f"({_in_list(erasures.email_hashes)})"
         )
     if erasures.serial_hashes:
         tests.append(
@@ -340,7 +350,10 @@ def mentions_sql(raw_sql: str, erasures: Erasures) -> str:
         )
     if not tests:
         return "false"
-    return f"coalesce(exists(split({raw_sql}, '{_TOKEN_SPLIT}'), _token -> {' OR '.join(tests)}), false)"
+    return (
+        f"coalesce(exists(split({raw_sql}, '{_TOKEN_SPLIT}'), _token -> {' OR '.join(tests)}), "
+        "false)"
+    )
 
 
 def serials_of(customer_df: DataFrame, erasures: Erasures) -> list[str]:

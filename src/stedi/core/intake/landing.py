@@ -1,4 +1,5 @@
-"""Landing a source: read its exports once, classify every record, count the outcomes; every source at once.
+"""Landing a source: read its exports once, classify every record, count the outcomes; every source
+at once.
 
 `land_source` returns an IntakeResult: the classified records (kept on the local
 disk: spark_or_sail.Storage) and their counts. `land_all` lands several sources at the same time and
@@ -66,7 +67,8 @@ class IntakeResult:
     plan: Plan | None = (
         None  # the files landed before, now, changed and missing (stedi.core.intake.ledger)
     )
-    mode: str = "full"  # "full", "append" (classified: the new files' records only) or "keep" (nothing to write)
+    # "full", "append" (classified: the new files' records only) or "keep" (nothing to write)
+    mode: str = "full"
     base: dict | None = None  # the current landing table's marker (land_source)
 
     @property
@@ -112,7 +114,8 @@ class IntakeResult:
         }
 
     def unpersist(self) -> None:
-        """Drop the kept records (the cache, or the scratch copy): call once the result is written."""
+        """Drop the kept records (the cache, or the scratch copy): call once the result is
+        written."""
         if self.storage is not None:
             self.storage.release()
         elif self.classified is not None:
@@ -131,7 +134,8 @@ def land_source(
     erasures: Erasures | None = None,
     base: dict | None = None,
 ) -> IntakeResult:
-    """Read the new exports of `source` once into the store, then decide every record's outcome and count them.
+    """Read the new exports of `source` once into the store, then decide every record's outcome and
+    count them.
 
     `ledger` (stedi.core.intake.ledger): the lake's memory of the files landed before and
     their parsed records; only new and changed files are read and parsed (`full`: every
@@ -183,7 +187,8 @@ def prepare_source(
     full: bool = False,
     run_id: str = "",
 ) -> Plan:
-    """Plan `source` against the ledger and parse its new and changed files into the store; returns the plan."""
+    """Plan `source` against the ledger and parse its new and changed files into the store; returns
+    the plan."""
     started = time.monotonic()
     listed = {reported_path(path): path for path in raw_files(raw_dir, source)}
     plan = ledger.plan(source, list(listed), full=full, run_id=run_id)
@@ -256,7 +261,8 @@ def _land(
             read_by_file[path] = entry["records"]
             counts[ERASED] += entry.get("erased", 0)
     counts["read"] = sum(read_by_file.values())
-    # Every file parsed now must have given records, unless it is blank or holds nothing but separators (`[]`).
+    # Every file parsed now must have given records, unless it is blank or holds nothing but
+    # separators (`[]`).
     unread = []
     for path in plan.todo:
         if path not in read_by_file:
@@ -305,7 +311,8 @@ def land_all(
     erasures: Erasures | None = None,
     bases: Mapping[str, dict] | None = None,
 ) -> dict[str, object]:
-    """Land every source in `sources` and hand each result to `write`; returns what `write` returned, per landing table.
+    """Land every source in `sources` and hand each result to `write`; returns what `write`
+    returned, per landing table.
 
     Every source's exports are read and classified at the same time, on threads sharing
     the Spark session: while one thread waits on the driver (planning, code generation,

@@ -1,4 +1,5 @@
-"""The intake's memory in the lake: which raw files were landed (the ledger), and what they held (the store).
+"""The intake's memory in the lake: which raw files were landed (the ledger), and what they held
+(the store).
 
 `<lake>/_intake/ledger.json` lists, per source, every raw export file landed: path,
 size, modification time, content hash (SHA-256), the run that landed it and when, and the
@@ -44,7 +45,8 @@ _FORMAT = 1
 
 
 def intake_fingerprint() -> str:
-    """A short hash of the code that decides what a file's records are, and of the landing schemas."""
+    """A short hash of the code that decides what a file's records are, and of the landing
+    schemas."""
     from stedi.core import tables
     from stedi.core.intake import (
         classify,
@@ -63,7 +65,8 @@ def intake_fingerprint() -> str:
 
 
 def file_key(path: str, sha256: str) -> str:
-    """The store folder of one file's records: from its path and its content (a re-delivery gets a new one)."""
+    """The store folder of one file's records: from its path and its content (a re-delivery gets a
+    new one)."""
     return "f" + hashlib.sha256(f"{path}\0{sha256}".encode()).hexdigest()[:24]
 
 
@@ -136,7 +139,8 @@ def _read_once(path: str) -> tuple[str, bool]:
 
 
 class Ledger:
-    """The ledger of the lake at `lake_root`, or of a scratch folder when the intake runs without a lake."""
+    """The ledger of the lake at `lake_root`, or of a scratch folder when the intake runs without a
+    lake."""
 
     def __init__(self, lake_root: str | os.PathLike, *, scratch: bool = False):
         self.root = f"{str(lake_root).rstrip('/')}/{INTAKE_DIR}"
@@ -198,7 +202,8 @@ class Ledger:
         return plan
 
     def commit(self) -> None:
-        """Write the ledger (after every landing table of the run is published), then drop replaced store folders."""
+        """Write the ledger (after every landing table of the run is published), then drop replaced
+        store folders."""
         for source, plan in self.plans.items():
             before = self.sources.get(source, {})
             for path in plan.changed:
@@ -231,7 +236,8 @@ class Ledger:
                 storage.remove_folder(folder)
 
     def state(self, source: str) -> str:
-        """A short hash of what the source's landing decision is made from (its live files' keys and counts)."""
+        """A short hash of what the source's landing decision is made from (its live files' keys and
+        counts)."""
         plan = self.plans.get(source)
         entries = plan.entries if plan is not None else self.sources.get(source, {})
         text = json.dumps(sorted((e["key"], e.get("erased", 0)) for e in entries.values()))

@@ -122,7 +122,10 @@ def not_text_file(spark: SparkSession, path: str) -> DataFrame:
     driver: one per non-blank line, kind `not_text`, `raw` the escaped line."""
     units = not_text_units(file_content(path))
     rows = [(reported_path(path), number, NOT_TEXT, raw, None, len(units)) for number, raw in units]
-    schema = "source_file string, position bigint, kind string, raw string, json string, _file_records bigint"
+    schema = (
+        "source_file string, position bigint, kind string, raw string, json string, "
+        "_file_records bigint"
+    )
     return spark.createDataFrame(rows, schema)
 
 
@@ -206,7 +209,8 @@ def purge(
     erased: dict[str, int],
     condition: Column,
 ) -> None:
-    """Rewrite the store folder of every file that held erased records, without them, under a new key.
+    """Rewrite the store folder of every file that held erased records, without them, under a new
+    key.
 
     The ledger names the new folder once the run commits it; until then the old one stays,
     so a run killed here erases again on resume.

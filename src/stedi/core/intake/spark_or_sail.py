@@ -57,9 +57,11 @@ def reported_path(path: str) -> str:
 
 
 def texts_by_file(spark: SparkSession, files: list[str]) -> DataFrame:
-    """`source_file` (reported_path) and `value` (the file's whole text, gzip decompressed) per file."""
+    """`source_file` (reported_path) and `value` (the file's whole text, gzip decompressed) per
+    file."""
     if Engine.of(spark) == Engine.SPARK:
-        # input_file_name() is a percent-encoded URI (`file:///...`, `s3://...`); `+` is literal in it.
+        # input_file_name() is a percent-encoded URI (`file:///...`, `s3://...`); `+` is literal in
+        # it.
         path = F.regexp_replace(
             F.expr("url_decode(replace(input_file_name(), '+', '%2B'))"), "^file:(//)?", ""
         )
@@ -168,7 +170,10 @@ def later_copies(frame: DataFrame, usable: str, values: list[tuple[str, str]]) -
     single = hashed.join(repeated, "_values_hash", "left_anti").drop("_values_hash")
     # Every candidate is usable (only usable records have a hash), and its hash gives its bucket.
     candidates = hashed.join(repeated, "_values_hash", "left_semi")
-    window = f"OVER (PARTITION BY pmod(_values_hash, {_COPY_BUCKETS}) ORDER BY {keys}, source_file, position)"
+    window = (
+        f"OVER (PARTITION BY pmod(_values_hash, {_COPY_BUCKETS}) ORDER BY {keys}, "
+        "source_file, position)"
+    )
     same = " AND ".join(f"lag({v}) {window} <=> {v}" for v in normal)
     marked = candidates.selectExpr(
         "*", f"coalesce(lag(true) {window} AND {same}, false) AS _later_copy"
@@ -195,7 +200,8 @@ class Storage:
         self._on_release: list = []
 
     def on_release(self, callback) -> None:
-        """Call `callback()` when the kept frames are released (a throw-away store goes with them)."""
+        """Call `callback()` when the kept frames are released (a throw-away store goes with
+        them)."""
         self._on_release.append(callback)
 
     @property

@@ -57,7 +57,8 @@ def cannot_run(rule: Rule, df: DataFrame, others: Mapping[str, DataFrame]) -> st
 def with_row_conditions(
     df: DataFrame, rules: list[Rule], others: Mapping[str, DataFrame]
 ) -> tuple[DataFrame, dict[str, Column]]:
-    """The frame with one marker column per referential-integrity lookup, and each rule's failing condition."""
+    """The frame with one marker column per referential-integrity lookup, and each rule's failing
+    condition."""
     enriched = df
     conditions: dict[str, Column] = {}
     for i, rule in enumerate(rules):
@@ -208,7 +209,8 @@ def row_count_result(
 
 @contextmanager
 def query_on(query: str, frames: Mapping[str, DataFrame]) -> Iterator[DataFrame]:
-    """`query` with each `{name}` placeholder standing for `frames[name]`; use the result inside the block.
+    """`query` with each `{name}` placeholder standing for `frames[name]`; use the result inside the
+    block.
 
     Each frame is a temporary view with a name of its own (rules run concurrently in one
     session), dropped when the block ends. Temporary views work on a classic session and on

@@ -15,7 +15,8 @@ from stedi.core.tables import TABLES, table
 
 
 def dqdl_ruleset(name: str, policy: str, database: str = config.DEFAULT_DATABASE) -> str:
-    """The DQDL ruleset of table `name` under `policy`, with the rules DQDL cannot express listed after it."""
+    """The DQDL ruleset of table `name` under `policy`, with the rules DQDL cannot express listed
+    after it."""
     rules = rules_for(name, policy)
     expressible = [(r, rule_dqdl(r, database)) for r in rules]
     body = []

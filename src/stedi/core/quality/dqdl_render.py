@@ -83,7 +83,10 @@ def _dqdl_expression(rule: Rule, database: str) -> str:
 def _dqdl_referential(rule: Rule, database: str) -> str:
     ref = rule.params["table_columns"]
     ref_text = ref[0] if len(ref) == 1 else "{" + ",".join(ref) + "}"
-    return f"ReferentialIntegrity {_q(','.join(rule.columns))} {_q(rule.params['table'] + '.' + ref_text)} = 1.0"
+    return (
+        f"ReferentialIntegrity {_q(','.join(rule.columns))} "
+        f"{_q(rule.params['table'] + '.' + ref_text)} = 1.0"
+    )
 
 
 def _dqdl_schema(rule: Rule, database: str) -> str:

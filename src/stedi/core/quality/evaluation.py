@@ -51,8 +51,8 @@ class QualityError(Exception):
         self.failures = failures
         lines = [f"{r['rule']}: {r['detail']}" for r in failures]
         super().__init__(
-            f"{table}: {len(failures)} quality rule(s) failed: {', '.join(r['rule'] for r in failures)}\n  "
-            + "\n  ".join(lines)
+            f"{table}: {len(failures)} quality rule(s) failed: "
+            f"{', '.join(r['rule'] for r in failures)}\n  " + "\n  ".join(lines)
         )
 
 
@@ -96,7 +96,8 @@ class QualityReport:
         return self
 
     def to_pandas(self):
-        """The results as a table for display: rule, kind, severity, rows checked/failing, outcome, detail."""
+        """The results as a table for display: rule, kind, severity, rows checked/failing, outcome,
+        detail."""
         import pandas as pd
 
         frame = pd.DataFrame(self.results, columns=list(RESULT_KEYS))
@@ -116,7 +117,8 @@ class QualityReport:
         }
 
     def quarantine_records(self) -> DataFrame | None:
-        """The quarantined rows in the lake's quarantine layout (source_file, position, reason, raw).
+        """The quarantined rows in the lake's quarantine layout (source_file, position, reason,
+        raw).
 
         source_file is the table, position is null, reason is `quality:<rule[,rule]>`, raw is
         the row as JSON; `Lake.write_quarantine(<table>, report.quarantine_records())`
@@ -162,7 +164,8 @@ def evaluate_rules(
     missing_tables = sorted({t for r in rules for t in r.needs} - set(others))
     if missing_tables:
         raise ValueError(
-            f"quality rules of {table or 'the table'} need {', '.join(missing_tables)}; pass them in `others`"
+            f"quality rules of {table or 'the table'} need {', '.join(missing_tables)}; pass them "
+            "in `others`"
         )
     names = [r.name for r in rules]
     duplicated = sorted({n for n in names if names.count(n) > 1})

@@ -107,11 +107,13 @@ class Rule:
             )
         if self.severity not in SEVERITIES:
             raise ValueError(
-                f"rule {self.name}: unknown severity {self.severity!r}; expected one of {', '.join(SEVERITIES)}"
+                f"rule {self.name}: unknown severity {self.severity!r}; expected one of "
+                f"{', '.join(SEVERITIES)}"
             )
         if self.severity == QUARANTINE and self.kind not in ROW_LEVEL:
             raise ValueError(
-                f"rule {self.name}: only row-level kinds ({', '.join(ROW_LEVEL)}) can quarantine, not {self.kind}"
+                f"rule {self.name}: only row-level kinds ({', '.join(ROW_LEVEL)}) can quarantine, "
+                f"not {self.kind}"
             )
         unknown = set(self.policies) - set(ALL_POLICIES)
         if unknown or not self.policies:
@@ -166,12 +168,16 @@ class Rule:
     def dqdl_note(self) -> str:
         """What the DQDL form leaves out, if anything."""
         if self.kind == "schema":
-            return "DQDL checks the column names and count; the column types are declared by the catalog table"
+            return (
+                "DQDL checks the column names and count; the column types are declared by the "
+                "catalog table"
+            )
         return ""
 
 
 def sql_tables(query: str) -> set[str]:
-    """The `{table}` placeholders of a free SQL query, except `{primary}` (the table being checked)."""
+    """The `{table}` placeholders of a free SQL query, except `{primary}` (the table being
+    checked)."""
     names = {f for _, f, _, _ in string.Formatter().parse(query) if f}
     return names - {"primary"}
 
@@ -226,7 +232,8 @@ def allowed(
     description: str = "",
     policies=ALL_POLICIES,
 ) -> Rule:
-    """Every non-null value of `columns` is one of `values`, or matches the regular expression `pattern`."""
+    """Every non-null value of `columns` is one of `values`, or matches the regular expression
+    `pattern`."""
     params: dict[str, Any] = {}
     if values is not None:
         params["values"] = tuple(values)
@@ -340,7 +347,8 @@ def row_count(
     description: str = "",
     policies=ALL_POLICIES,
 ) -> Rule:
-    """rows (or distinct values of `distinct`) `compare` the rows of table `reference`, or the constant `value`."""
+    """rows (or distinct values of `distinct`) `compare` the rows of table `reference`, or the
+    constant `value`."""
     params: dict[str, Any] = {"compare": compare}
     if reference is not None:
         params["reference"] = reference

@@ -40,7 +40,8 @@ from stedi.core.tables import (
 MAX_AGE_YEARS = 110
 # Regular expressions here run on Java's engine (Spark) and Rust's (Sail): only syntax both read
 # the same way. Not `\s` (ASCII whitespace in Java, Unicode in Rust) but the ASCII characters
-# themselves; not `$` (Java's also matches before a final line break) but `\z` (the end of the text).
+# themselves; not `$` (Java's also matches before a final line break) but `\z` (the end of the
+# text).
 _NOT_AT_OR_SPACE = r"[^@ \t\n\x0B\f\r]+"
 EMAIL_PATTERN = rf"\A{_NOT_AT_OR_SPACE}@{_NOT_AT_OR_SPACE}\.{_NOT_AT_OR_SPACE}\z"
 AXIS_VALUES = (-1, 0, 1)
@@ -48,9 +49,11 @@ AXIS_VALUES = (-1, 0, 1)
 BIRTHDAY_PLAUSIBLE = (
     "birthDay is null or ("
     # The length excludes a trailing line break, which Java's `$` lets through and Rust's does not.
-    "length(birthDay) = 10 and birthDay rlike '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' "
+    "length(birthDay) = 10 and birthDay rlike "
+    "'^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' "
     "and birthDay <= date_format(timestamp_millis(registrationDate), 'yyyy-MM-dd') "
-    f"and birthDay >= date_format(add_months(timestamp_millis(registrationDate), -12 * {MAX_AGE_YEARS}), 'yyyy-MM-dd'))"
+    "and birthDay >= date_format(add_months(timestamp_millis(registrationDate), -12 * "
+    f"{MAX_AGE_YEARS}), 'yyyy-MM-dd'))"
 )
 
 
@@ -91,7 +94,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
         unique(
             "serialNumber",
             severity=WARN,
-            description="one device per customer (a shared serial number makes the device owner ambiguous)",
+            description="one device per customer (a shared serial number makes the device owner "
+            "ambiguous)",
         ),
         unique("phone", severity=WARN, description="a phone number belongs to one customer"),
         holds(
@@ -99,7 +103,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
             BIRTHDAY_PLAUSIBLE,
             columns=("birthDay", "registrationDate"),
             severity=WARN,
-            description=f"birthDay is a yyyy-MM-dd date at most {MAX_AGE_YEARS} years before registration and not after it",
+            description=f"birthDay is a yyyy-MM-dd date at most {MAX_AGE_YEARS} years before "
+            "registration and not after it",
         ),
     ),
     "accelerometer_landing": (
@@ -121,7 +126,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
             name="reading_owner_known",
             description="a reading belongs to a known customer",
         ),
-        # No uniqueness rule over all five columns: intake drops exact duplicates, so it could not fail.
+        # No uniqueness rule over all five columns: intake drops exact duplicates, so it could not
+        # fail.
         allowed(
             "x",
             "y",
@@ -290,7 +296,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
             "same_instant",
             "sensorReadingTime = timestamp",
             columns=("sensorReadingTime", "timestamp"),
-            description="a step reading is paired with an accelerometer reading of the same millisecond",
+            description="a step reading is paired with an accelerometer reading of the same "
+            "millisecond",
         ),
         unique(
             *[c for c, _ in MACHINE_LEARNING_COLUMNS],
@@ -325,7 +332,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
                ) o
                on o.serialNumber = m.serialNumber and o.timestamp = m.timestamp
                   and o.x <=> m.x and o.y <=> m.y and o.z <=> m.z""",
-            description="every row's accelerometer reading belongs to the owner of its step trainer device",
+            description="every row's accelerometer reading belongs to the owner of its step "
+            "trainer device",
             policies=(Policy.STRICT,),
         ),
         sql(
@@ -387,7 +395,8 @@ def tables_needed(name: str, policy: str) -> set[str]:
 
 
 def row_count_references(name: str, policy: str) -> set[str]:
-    """The tables whose row counts the rules of `name` compare with (pass them as `reference_rows`)."""
+    """The tables whose row counts the rules of `name` compare with (pass them as
+    `reference_rows`)."""
     return {
         rule.params["reference"]
         for rule in rules_for(name, policy)
