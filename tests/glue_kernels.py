@@ -41,18 +41,31 @@ KERNEL_PROGRAM = textwrap.dedent(
         banner = "Fake Glue PySpark"
         session_id = str(uuid.uuid4())
 
-        def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False):
-            ok = {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}
-            lines = [line for line in code.splitlines() if line.strip() and not line.startswith("#")]
+        def do_execute(
+            self, code, silent, store_history=True, user_expressions=None, allow_stdin=False
+        ):
+            ok = {
+                "status": "ok", "execution_count": self.execution_count,
+                "payload": [], "user_expressions": {},
+            }
+            lines = [
+                line for line in code.splitlines() if line.strip() and not line.startswith("#")
+            ]
             if silent or not lines:
                 return ok
             # the session's settings, as the Glue kernel acknowledges them
             if lines[0].startswith("%%configure"):
-                text = "The following configurations have been updated: " + " ".join(lines[1:]) + "\\n"
+                text = (
+                    "The following configurations have been updated: "
+                    + " ".join(lines[1:]) + "\\n"
+                )
                 self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": text})
                 return ok
             if all(line.startswith("%") for line in lines):
-                text = "".join(f"Setting {line.split()[0][1:]}: {' '.join(line.split()[1:])}\\n" for line in lines)
+                text = "".join(
+                    f"Setting {line.split()[0][1:]}: {' '.join(line.split()[1:])}\\n"
+                    for line in lines
+                )
                 self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": text})
                 return ok
             if FAILURE == "printed":
@@ -67,7 +80,11 @@ KERNEL_PROGRAM = textwrap.dedent(
                 return ok  # assignments (the parameters): nothing to run remotely yet
             reply = {"status": "error", "execution_count": self.execution_count}
             if FAILURE == "reply":
-                reply.update(ename="SessionStartError", evalue=f"session {self.session_id} did not start", traceback=[])
+                reply.update(
+                    ename="SessionStartError",
+                    evalue=f"session {self.session_id} did not start",
+                    traceback=[],
+                )
             return reply
 
 

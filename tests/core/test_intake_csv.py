@@ -151,7 +151,10 @@ def test_files_without_rows_give_none(text):
 
 def test_the_fast_path_and_split_csv_agree_on_what_a_row_is(sail):
     """A clean CSV cut in the engine gives the rows split_csv gives (kind, raw, JSON object)."""
-    text = "user;Timestamp;x;y;z\r\na@x;1655564376361;-1.0;0;\r\nb@x;1.65556E+12\r\nc@x;1;2;3;4;5;6\r\n\r\n"
+    text = (
+        "user;Timestamp;x;y;z\r\na@x;1655564376361;-1.0;0;\r\n"
+        "b@x;1.65556E+12\r\nc@x;1;2;3;4;5;6\r\n\r\n"
+    )
     with on("sail"):
         texts = sail.createDataFrame([("/r/a.csv", text)], "source_file string, text string")
         got = intake.file_units(texts).orderBy("position").collect()

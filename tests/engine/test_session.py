@@ -45,7 +45,8 @@ SAIL_SCRIPT = textwrap.dedent(
     if "--stop" in sys.argv:
         stop_sail()
         again = local_session()
-        print(json.dumps({"stopped": address, "again": sail_address(), "same": again is first}), flush=True)
+        stopped = {"stopped": address, "again": sail_address(), "same": again is first}
+        print(json.dumps(stopped), flush=True)
     print(json.dumps({
         "engine": Engine.of(first), "same": first is second, "address": address,
         "answer": int(rows[0]["answer"]), "children": children, "sql_rows": len(shown),

@@ -39,7 +39,9 @@ for name, zone in {writes!r}:
     tables[name] = {{"zone": zone, "rows": {rows!r}, "path": str(path)}}
 record = pathlib.Path(run_dir, "steps", "{name}.json")
 record.parent.mkdir(parents=True, exist_ok=True)
-record.write_text(json.dumps({{"step": "{name}", "tables": tables, "reads": {reads!r}, **{extra!r}}}))"""
+record.write_text(json.dumps(
+    {{"step": "{name}", "tables": tables, "reads": {reads!r}, **{extra!r}}}
+))"""
 
 
 def stand_in(

@@ -46,7 +46,8 @@ def history_lines(table: str, lake_dir: str, database: str = config.DEFAULT_DATA
             f"table {table} has no snapshot in the lake at {lake_dir}; run the step that writes it"
         )
     lines = [
-        f"{'time (UTC)':<20}{'run id':<34}{'step':<38}{'operation':<11}{'added':>11}{'deleted':>11}{'total':>11}"
+        f"{'time (UTC)':<20}{'run id':<34}{'step':<38}{'operation':<11}"
+        f"{'added':>11}{'deleted':>11}{'total':>11}"
     ]
     for h in found:
         when = dt.datetime.fromtimestamp(h["timestamp_ms"] / 1000, dt.UTC).strftime(

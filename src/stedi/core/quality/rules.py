@@ -420,7 +420,8 @@ def group_size_sql(rule: Rule) -> str:
         f"""
         with groups as (select {keys}, count(*) as n from {{primary}} group by {keys}),
         quartiles as (select percentile(n, 0.25) as q1, percentile(n, 0.75) as q3 from groups),
-        bounds as (select q1, q3, q1 - {k} * (q3 - q1) as low, q3 + {k} * (q3 - q1) as high from quartiles)
+        bounds as (select q1, q3, q1 - {k} * (q3 - q1) as low, q3 + {k} * (q3 - q1) as high
+                   from quartiles)
         select count(*) as groups,
                count_if(n < low or n > high) as unusual_groups,
                coalesce(sum(case when n < low or n > high then n else 0 end), 0) as unusual_rows,

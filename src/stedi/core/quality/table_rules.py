@@ -253,7 +253,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
         sql(
             "reading_not_before_consent",
             """select /*+ BROADCAST(c) */ s.* from {primary} s left semi join {customer_trusted} c
-               on s.serialNumber = c.serialNumber and s.sensorReadingTime < c.shareWithResearchAsOfDate""",
+               on s.serialNumber = c.serialNumber
+               and s.sensorReadingTime < c.shareWithResearchAsOfDate""",
             description="no reading taken before its owner's consent",
             policies=(Policy.STRICT,),
         ),
