@@ -92,72 +92,16 @@ ACCELEROMETER_RUN, STEP_TRAINER_RUN = 10, 5  # readings come in runs per custome
 
 # The real export's names: 33 x 29 = 957 combinations; further customers get a number on the last
 # name.
-FIRST_NAMES = [
-    "Angie",
-    "Ashley",
-    "Ben",
-    "Bobby",
-    "Chris",
-    "Christina",
-    "Craig",
-    "Dan",
-    "Danny",
-    "David",
-    "Edward",
-    "Eric",
-    "Frank",
-    "Gail",
-    "Jacob",
-    "Jane",
-    "Jason",
-    "Jaya",
-    "Jerry",
-    "John",
-    "Larry",
-    "Liz",
-    "Lyn",
-    "Manoj",
-    "Neeraj",
-    "Santosh",
-    "Sarah",
-    "Sean",
-    "Senthil",
-    "Spencer",
-    "Suresh",
-    "Travis",
-    "Trevor",
-]
-LAST_NAMES = [
-    "Abram",
-    "Ahmed",
-    "Anandh",
-    "Anderson",
-    "Aristotle",
-    "Clark",
-    "Clayton",
-    "Davis",
-    "Doshi",
-    "Fibonnaci",
-    "Gonzalez",
-    "Habschied",
-    "Hansen",
-    "Harris",
-    "Howard",
-    "Huey",
-    "Jackson",
-    "Jefferson",
-    "Jones",
-    "Khatib",
-    "Lincoln",
-    "Mitra",
-    "Olson",
-    "Phillips",
-    "Sanchez",
-    "Smith",
-    "Spencer",
-    "Staples",
-    "Wu",
-]
+FIRST_NAMES = (
+    "Angie Ashley Ben Bobby Chris Christina Craig Dan Danny David Edward Eric Frank Gail Jacob "
+    "Jane Jason Jaya Jerry John Larry Liz Lyn Manoj Neeraj Santosh Sarah Sean Senthil Spencer "
+    "Suresh Travis Trevor"
+).split()
+LAST_NAMES = (
+    "Abram Ahmed Anandh Anderson Aristotle Clark Clayton Davis Doshi Fibonnaci Gonzalez Habschied "
+    "Hansen Harris Howard Huey Jackson Jefferson Jones Khatib Lincoln Mitra Olson Phillips Sanchez "
+    "Smith Spencer Staples Wu"
+).split()
 _NAME_STREAM = 1  # seed stream of the name order (chunks use stream 0)
 
 # x, y, z: the 27 combinations of -1.0, 0.0, 1.0, as the export writes them.
