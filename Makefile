@@ -8,7 +8,7 @@ STAMP := $(VENV)/.stedi-setup
 KERNEL := $(VENV)/share/jupyter/kernels/stedi_glue_local/kernel.json
 ARGS ?=
 
-.PHONY: help setup lock upgrade run check test report lab lab-check bench clean
+.PHONY: help setup lock upgrade run lint check test report lab lab-check bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,7 +39,11 @@ upgrade: $(UV) ## Re-resolve uv.lock to the newest releases, regenerate its expo
 run: setup ## Build the lakehouse from data/raw into data/lake; run record in runs/<run_id>/ (ARGS="--policy udacity")
 	$(VENV)/bin/stedi run $(ARGS)
 
-check: setup ## The fast tier, on two workers: unit tests on small frames and stand-in notebooks (no whole pipeline, real notebook or whole-data test)
+lint: setup ## ruff: lint and format check (pyproject.toml [tool.ruff]; `ruff format` and `ruff check --fix` repair most)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+check: setup lint ## make lint, then the fast tier, on two workers: unit tests on small frames and stand-in notebooks (no whole pipeline, real notebook or whole-data test)
 	$(PY) -m pytest -m "not e2e and not notebook and not slow" -n 2 $(ARGS)
 
 test: setup ## Run the whole test suite on two workers (unit, notebooks under nbval, end to end; the builds on one worker)

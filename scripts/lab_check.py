@@ -9,9 +9,10 @@ off, a random token, a free port) on a scratch copy of the project, STEDI_HOME p
 notebooks' default parameters (data/raw -> data/lake) build a lake there and nothing in this
 clone changes. Chromium, driven by playwright, opens each notebook in the pipeline's order
 (stedi.run.pipeline), clicks Run > Run All Cells, waits until every code cell has an
-execution count, then adds a cell with `%status` to see which engine the kernel ran on. A cell with an error or any stderr output, an engine other than the one asked for
-(default: the project's), or a cell still waiting at the timeout fails the check. Then the lake's tables,
-as the notebooks wrote them, are listed with their row counts.
+execution count, then adds a cell with `%status` to see which engine the kernel ran on. A cell with
+an error or any stderr output, an engine other than the one asked for (default: the project's), or a
+cell still waiting at the timeout fails the check. Then the lake's tables, as the notebooks wrote
+them, are listed with their row counts.
 
 Exit 0 when every notebook ran clean, 1 otherwise, 2 when chromium or playwright is missing.
 """
@@ -19,6 +20,7 @@ Exit 0 when every notebook ran clean, 1 otherwise, 2 when chromium or playwright
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -57,19 +59,30 @@ def start_lab(home: Path, port: int, token: str, engine: str, log: Path) -> subp
         env["STEDI_ENGINE"] = engine
     jupyter = Path(sys.executable).with_name("jupyter")
     command = [
-        str(jupyter), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-        f"--notebook-dir={home}", f"--IdentityProvider.token={token}",
-        "--ServerApp.open_browser=False", "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        str(jupyter),
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--notebook-dir={home}",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.open_browser=False",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     if os.geteuid() == 0:  # CI machines and containers run as root; Jupyter refuses it unless told
         command.append("--allow-root")
-    process = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"lab-check: jupyter lab exited at start; see {log}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2):
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2
+            ):
                 return process
         except OSError:
             time.sleep(0.5)
@@ -87,7 +100,7 @@ PROMPTS = (
 # Outputs that mean a cell failed: tracebacks and anything on stderr (the notebooks write none).
 FAILURES = (
     f"() => Array.from(document.querySelectorAll('{PANEL} "
-    ".jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]'))"
+    '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]\'))'
     ".map(o => o.textContent.slice(0, 400))"
 )
 IDLE = (
@@ -119,19 +132,29 @@ def ask_engine(page) -> str:
 
 
 def run_notebook(
-    page, base_url: str, token: str, n: int, path: str, kernel_name: str, timeout: float, screenshots: Path | None
+    page,
+    base_url: str,
+    token: str,
+    n: int,
+    path: str,
+    kernel_name: str,
+    timeout: float,
+    screenshots: Path | None,
 ) -> dict:
     started = time.monotonic()
     # A workspace of its own, reset: only this notebook is open in the page.
     page.goto(f"{base_url}/lab/workspaces/check-{n}/tree/{path}?reset&token={token}")
     page.wait_for_selector(f"{PANEL} .jp-CodeCell", timeout=60_000)
     page.wait_for_function(IDLE, timeout=120_000)  # the kernel has started
-    try:  # the toolbar names the notebook's kernel (from its metadata) once it is connected
-        page.wait_for_function(f"() => ({KERNEL})().includes({json.dumps(kernel_name)})", timeout=60_000)
-    except Exception:  # noqa: BLE001 - reported below as the kernel it shows
-        pass
+    # the toolbar names the notebook's kernel (from its metadata) once it is connected
+    with contextlib.suppress(Exception):
+        page.wait_for_function(
+            f"() => ({KERNEL})().includes({json.dumps(kernel_name)})", timeout=60_000
+        )
     kernel = page.evaluate(KERNEL).strip()
-    page.locator(f"{PANEL} .jp-Notebook").first.click()  # the notebook has the focus: the menu acts on it
+    page.locator(
+        f"{PANEL} .jp-Notebook"
+    ).first.click()  # the notebook has the focus: the menu acts on it
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     deadline = time.monotonic() + timeout
@@ -176,19 +199,35 @@ def lake_rows(home: Path) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", default="", help="the kernel's engine (STEDI_ENGINE); default: the project's default")
-    parser.add_argument("--timeout", type=float, default=180, help="seconds each notebook may take (default 180)")
-    parser.add_argument("--screenshots", type=Path, help="save a screenshot of each notebook after its run here")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch project (its lake and the lab's log)")
+    parser.add_argument(
+        "--engine",
+        default="",
+        help="the kernel's engine (STEDI_ENGINE); default: the project's default",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=180, help="seconds each notebook may take (default 180)"
+    )
+    parser.add_argument(
+        "--screenshots", type=Path, help="save a screenshot of each notebook after its run here"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch project (its lake and the lab's log)"
+    )
     args = parser.parse_args(argv)
 
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        print("lab-check: playwright is not installed (make lab-check installs it)", file=sys.stderr)
+        print(
+            "lab-check: playwright is not installed (make lab-check installs it)", file=sys.stderr
+        )
         return 2
     if not Path(CHROMIUM).exists():
-        print(f"lab-check: no chromium at {CHROMIUM} (make lab-check installs Debian's; or set STEDI_CHROMIUM)", file=sys.stderr)
+        print(
+            f"lab-check: no chromium at {CHROMIUM} (make lab-check installs Debian's; or set "
+            "STEDI_CHROMIUM)",
+            file=sys.stderr,
+        )
         return 2
     from stedi import config
     from stedi.engine.kernel import DISPLAY_NAME
@@ -209,17 +248,34 @@ def main(argv: list[str] | None = None) -> int:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             for n, step in enumerate(PIPELINE):
                 path = Path(step.notebook).resolve().relative_to(ROOT).as_posix()
-                result = run_notebook(page, f"http://127.0.0.1:{port}", token, n, path, DISPLAY_NAME, args.timeout, args.screenshots)
+                result = run_notebook(
+                    page,
+                    f"http://127.0.0.1:{port}",
+                    token,
+                    n,
+                    path,
+                    DISPLAY_NAME,
+                    args.timeout,
+                    args.screenshots,
+                )
                 if result["ok"] and result["kernel"] != DISPLAY_NAME:
                     result["ok"] = False
-                    result["failures"].append(f"the notebook ran on the kernel {result['kernel']!r}, not {DISPLAY_NAME!r}")
+                    result["failures"].append(
+                        f"the notebook ran on the kernel {result['kernel']!r}, not {DISPLAY_NAME!r}"
+                    )
                 if result["ok"] and result["engine"] != expected:
                     result["ok"] = False
-                    result["failures"].append(f"the kernel ran on {result['engine']!r}, not on {expected!r}")
+                    result["failures"].append(
+                        f"the kernel ran on {result['engine']!r}, not on {expected!r}"
+                    )
                 results.append(result)
                 status = "ran clean" if result["ok"] else "FAILED"
-                print(f"  {path}: {status}, {result['executed']}/{result['cells']} cells, "
-                      f"kernel {result['kernel']!r}, engine {result['engine'] or '?'}, {result['seconds']} s", flush=True)
+                print(
+                    f"  {path}: {status}, {result['executed']}/{result['cells']} cells, "
+                    f"kernel {result['kernel']!r}, engine {result['engine'] or '?'}, "
+                    f"{result['seconds']} s",
+                    flush=True,
+                )
                 for failure in result["failures"]:
                     print("    " + failure.replace("\n", "\n    "))
                 if not result["ok"]:
@@ -229,13 +285,22 @@ def main(argv: list[str] | None = None) -> int:
         os.killpg(lab.pid, 15)
         lab.wait(timeout=30)
     rows = lake_rows(home)
-    print("  lake tables written from JupyterLab: " + ", ".join(f"{t} {n:,}" for t, n in rows.items()))
+    print(
+        "  lake tables written from JupyterLab: " + ", ".join(f"{t} {n:,}" for t, n in rows.items())
+    )
     ok = all(r["ok"] for r in results)
     if args.keep:
         print(f"  scratch project kept: {home} (lab log: {base / 'jupyter-lab.log'})")
     else:
         shutil.rmtree(base, ignore_errors=True)
-    print("lab-check: " + ("every notebook ran top to bottom in JupyterLab" if ok else "a notebook failed in JupyterLab"))
+    print(
+        "lab-check: "
+        + (
+            "every notebook ran top to bottom in JupyterLab"
+            if ok
+            else "a notebook failed in JupyterLab"
+        )
+    )
     return 0 if ok else 1
 
 

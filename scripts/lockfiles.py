@@ -28,9 +28,12 @@ UV = ROOT / ".venv" / "bin" / "uv"
 SETUP_EXTRAS = ("test", "bench")  # scripts/setup.sh's EXTRAS
 GLUE_ENV = ROOT / "glue_env"
 GLUE_REQUIREMENTS = "glue_env/glue-requirements.txt"
-# What stedi needs on Glue 5.0 beyond its preinstalled modules (the project's lock gives the versions).
+# What stedi needs on Glue 5.0 beyond its preinstalled modules (the project's lock gives the
+# versions).
 GLUE_ADDITIONS = ("pyiceberg[glue,pyarrow]", "pyarrow")
-GLUE_OVERRIDDEN = ("pyarrow",)  # Glue's own version is replaced (pyiceberg's pyarrow extra needs >= 18)
+GLUE_OVERRIDDEN = (
+    "pyarrow",
+)  # Glue's own version is replaced (pyiceberg's pyarrow extra needs >= 18)
 
 ENVIRONMENT_HEADER = """\
 # For conda users: `conda env create -f environment.yml && conda activate stedi`.
@@ -52,31 +55,46 @@ dependencies:
 def export(hashes: bool) -> str:
     """`uv export` of the lock for what setup installs, without the project itself."""
     extras = [arg for extra in SETUP_EXTRAS for arg in ("--extra", extra)]
-    command = [str(UV), "export", "--frozen", "--format", "requirements-txt", "--no-emit-project",
-               "--no-header", *extras]
+    command = [
+        str(UV),
+        "export",
+        "--frozen",
+        "--format",
+        "requirements-txt",
+        "--no-emit-project",
+        "--no-header",
+        *extras,
+    ]
     if not hashes:
         command += ["--no-hashes", "--no-annotate"]
     return subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
 
 def requirements_lock() -> str:
-    return ("# Generated from uv.lock by `make lock` (scripts/lockfiles.py): do not edit.\n"
-            "# pip install --require-hashes -r requirements.lock.txt (scripts/setup.sh, STEDI_INSTALLER=pip)\n"
-            + export(hashes=True))
+    return (
+        "# Generated from uv.lock by `make lock` (scripts/lockfiles.py): do not edit.\n"
+        "# pip install --require-hashes -r requirements.lock.txt (scripts/setup.sh, "
+        "STEDI_INSTALLER=pip)\n" + export(hashes=True)
+    )
 
 
 def build_constraints() -> str:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     pins = pyproject["tool"]["uv"]["build-constraint-dependencies"]
-    return ("# Generated from pyproject.toml's [tool.uv] build-constraint-dependencies by `make lock`.\n"
-            + "".join(f"{pin}\n" for pin in pins))
+    return (
+        "# Generated from pyproject.toml's [tool.uv] build-constraint-dependencies by `make "
+        "lock`.\n" + "".join(f"{pin}\n" for pin in pins)
+    )
 
 
 def environment_yml() -> str:
     pins = [line for line in export(hashes=False).splitlines() if line and not line.startswith("#")]
     extras = ",".join(SETUP_EXTRAS)
-    return (ENVIRONMENT_HEADER + "".join(f'      - "{pin}"\n' for pin in pins)
-            + f"      - -e .[{extras}]\n")
+    return (
+        ENVIRONMENT_HEADER
+        + "".join(f'      - "{pin}"\n' for pin in pins)
+        + f"      - -e .[{extras}]\n"
+    )
 
 
 def _locked(path: Path) -> dict[str, str]:
@@ -97,19 +115,47 @@ def glue_requirements() -> str:
     with tempfile.TemporaryDirectory() as scratch:
         wanted_file, constraints_file = Path(scratch) / "in.txt", Path(scratch) / "constraints.txt"
         wanted_file.write_text("".join(f"{line}\n" for line in wanted))
-        constraints_file.write_text("".join(f"{name}=={version}\n" for name, version in sorted(constraints.items())))
-        command = [str(UV), "pip", "compile", str(wanted_file), "-c", str(constraints_file), "--python-version", "3.11",
-                   "--python-platform", "x86_64-manylinux_2_28", "--no-header", "--no-annotate", "--quiet"]
-        done = subprocess.run([*command, "--offline"], check=False, capture_output=True, text=True)  # uv's cache first
+        constraints_file.write_text(
+            "".join(f"{name}=={version}\n" for name, version in sorted(constraints.items()))
+        )
+        command = [
+            str(UV),
+            "pip",
+            "compile",
+            str(wanted_file),
+            "-c",
+            str(constraints_file),
+            "--python-version",
+            "3.11",
+            "--python-platform",
+            "x86_64-manylinux_2_28",
+            "--no-header",
+            "--no-annotate",
+            "--quiet",
+        ]
+        done = subprocess.run(
+            [*command, "--offline"], check=False, capture_output=True, text=True
+        )  # uv's cache first
         if done.returncode != 0:
             done = subprocess.run(command, check=True, capture_output=True, text=True)
-    pins = [line.strip() for line in done.stdout.splitlines() if line.strip() and not line.startswith("#")]
-    added = [pin for pin in pins if glue.get(pin.split("==")[0].split("[")[0]) != pin.split("==")[1]]
-    return ("# Generated from uv.lock and glue_env/uv.lock by `make lock` (scripts/lockfiles.py): do not edit.\n"
-            "# What stedi's Glue jobs install over AWS Glue 5.0's own Python modules (`stedi aws deploy` uploads\n"
-            "# it; --additional-python-modules s3://.../glue-requirements.txt --python-modules-installer-option -r).\n"
-            f"# Asked for: {', '.join(wanted)}; Glue 5.0's pins kept except {', '.join(GLUE_OVERRIDDEN)}.\n"
-            + "".join(f"{pin}\n" for pin in added))
+    pins = [
+        line.strip()
+        for line in done.stdout.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    added = [
+        pin for pin in pins if glue.get(pin.split("==")[0].split("[")[0]) != pin.split("==")[1]
+    ]
+    return (
+        "# Generated from uv.lock and glue_env/uv.lock by `make lock` (scripts/lockfiles.py): do "
+        "not edit.\n"
+        "# What stedi's Glue jobs install over AWS Glue 5.0's own Python modules (`stedi aws "
+        "deploy` uploads\n"
+        "# it; --additional-python-modules s3://.../glue-requirements.txt "
+        "--python-modules-installer-option -r).\n"
+        f"# Asked for: {', '.join(wanted)}; Glue 5.0's pins kept except "
+        f"{', '.join(GLUE_OVERRIDDEN)}.\n" + "".join(f"{pin}\n" for pin in added)
+    )
 
 
 FILES = {
@@ -131,7 +177,10 @@ def main(argv: list[str]) -> int:
         else:
             path.write_text(text)
     if stale:
-        print(f"lockfiles: {', '.join(stale)} not generated from uv.lock: run `make lock`", file=sys.stderr)
+        print(
+            f"lockfiles: {', '.join(stale)} not generated from uv.lock: run `make lock`",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

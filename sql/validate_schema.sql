@@ -8,7 +8,7 @@
 -- not position (Athena and Spark read Parquet and JSON columns by name).
 -- machine_learning_curated has one layout per policy: it matches when one of them does (`layout`).
 -- The database is `stedi` (table_schema below): with `stedi aws query --database D`, write D there.
--- tests/test_sql.py keeps the declared list equal to tables.py.
+-- tests/lake/test_sql.py keeps the declared list equal to tables.py.
 WITH declared AS (
   SELECT * FROM (VALUES
     ('customer_landing', 'any', 'customerName', 'varchar'),

@@ -1,7 +1,8 @@
 """A moto server on 127.0.0.1 and an environment that points boto3 at it, for the AWS tests.
 
-Import the fixtures into a test module (`from aws_fixtures import aws_env, moto_endpoint`),
-with `one_line_error`, the check of a refused `stedi aws` command.
+The fixtures are registered for every test module by conftest.py's `pytest_plugins`; a test
+module imports only the helpers: `BUCKET`, `one_line_error` (the check of a refused `stedi aws`
+command) and the like.
 Code under test reaches moto through the standard settings only (AWS_ENDPOINT_URL and
 friends): no code path knows it is moto.
 """
@@ -58,15 +59,19 @@ def download_bucket(out, bucket: str = BUCKET):
 
 @pytest.fixture
 def aws_env(moto_endpoint, monkeypatch, tmp_path):
-    """A clean moto account holding the empty bucket BUCKET, reached through the standard settings."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
+    """A clean moto account holding the empty bucket BUCKET, reached through the standard
+    settings."""
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    ).close()
     set_aws_env(monkeypatch, moto_endpoint, tmp_path)
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     return moto_endpoint
 
 
 def one_line_error(capsys, code: int, fragment: str) -> str:
-    """The captured stderr of a command that must have exited 2 with one `stedi: error:` line naming `fragment`."""
+    """The captured stderr of a command that must have exited 2 with one `stedi: error:` line naming
+    `fragment`."""
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("stedi: error: ") and fragment in err, err

@@ -6,6 +6,12 @@ import os
 
 import pytest
 
+# The shared fixtures, registered for every test module (tests/README.md): Sail and both
+# engines side by side (engines.py), the moto server and the environment pointing at it
+# (aws_fixtures.py), moto's missing Glue update calls (deploy_fixtures.py). A test asks for them
+# by argument; it imports only the helpers it calls (`on`, `BUCKET`, `one_line_error` ...).
+pytest_plugins = ["engines", "aws_fixtures", "deploy_fixtures"]
+
 # The test session's Spark runs many small jobs: the quick JIT and a serial collector, as
 # `stedi run` gives a kernel on small inputs (stedi.engine.java.java_options_for), cut
 # test_quality.py from 109 s to 71 s here. Set before stedi.config reads it.
@@ -35,13 +41,14 @@ def spark():
 
 
 class CleanBuilds:
-    """Uninterrupted `stedi run`s on data/raw, one per policy and engine, built once per test session.
+    """Uninterrupted `stedi run`s on data/raw, one per policy and engine, built once per test
+    session.
 
     Tests read them and never write to them: a test that runs on a built lake runs on a copy
     (`lakes.copy_lake`). The engine defaults to the local default (config.DEFAULT_ENGINE). The
     default engine's builds run the whole pipeline; the other engine's, the zone steps alone:
     the analysis reads the tables and writes none, and its computations are compared across
-    engines in tests/test_engines.py."""
+    engines in tests/engine/test_engines.py."""
 
     def __init__(self, base):
         self.base = base
@@ -54,7 +61,6 @@ class CleanBuilds:
         key = (policy, engine or config.DEFAULT_ENGINE)
         if key not in self.builds:
             from lakes import ZONE_STEPS_ONLY, stedi_run
-
             from stedi.run.folder import RunFolder
 
             lake, runs = self.base / "-".join(key) / "lake", self.base / "-".join(key) / "runs"
@@ -72,16 +78,19 @@ def clean_builds(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def clean_fingerprints(clean_builds, spark):
-    """(policy, engine) -> the content fingerprints (lakes.fingerprints) of that clean build, every table present."""
+    """(policy, engine) -> the content fingerprints (lakes.fingerprints) of that clean build, every
+    table present."""
     from lakes import fingerprints
-
     from stedi import config
     from stedi.core.tables import TABLES
 
     found = {}
 
     def of(policy: str, engine: str = "") -> dict[str, tuple[int, int]]:
-        key = (policy, engine or config.DEFAULT_ENGINE)  # "" and the default: one build, one fingerprint
+        key = (
+            policy,
+            engine or config.DEFAULT_ENGINE,
+        )  # "" and the default: one build, one fingerprint
         if key not in found:
             found[key] = fingerprints(spark, clean_builds(*key)[0], policy)
             assert set(found[key]) == set(TABLES), key
@@ -111,7 +120,11 @@ def _needs_builds(item) -> bool:
 def pytest_runtest_setup(item):
     """Fail loudly when --dist loadgroup did not take the group: every worker would then make
     its own clean builds, silently (pytest 9.2 with pytest-xdist 3.8 did that; see notes.md)."""
-    if getattr(item.config.option, "loadgroup", False) and _needs_builds(item) and not item.nodeid.endswith("@builds"):
+    if (
+        getattr(item.config.option, "loadgroup", False)
+        and _needs_builds(item)
+        and not item.nodeid.endswith("@builds")
+    ):
         pytest.fail(
             "--dist loadgroup did not group this whole-build test with the others: this pytest and "
             "pytest-xdist do not work together (pyproject.toml pins pytest)",

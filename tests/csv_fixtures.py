@@ -1,4 +1,5 @@
-"""CSV exports built from the real records, in the dialects spreadsheets and CRMs write, and what must come of them.
+"""CSV exports built from the real records, in the dialects spreadsheets and CRMs write, and what
+must come of them.
 
 Builds on intake_fixtures (its `Export`, drift and defects): `csv_text` writes records in a
 `CsvDialect`; `csv_defect_exports` makes one file per dialect and per CSV defect;
@@ -72,18 +73,26 @@ def csv_lines(source: str, records: list[Record], dialect: CsvDialect = CsvDiale
 
     def line(fields):
         out = io.StringIO()
-        csv.writer(out, delimiter=dialect.delimiter, quoting=quoting, lineterminator="").writerow(fields)
+        csv.writer(out, delimiter=dialect.delimiter, quoting=quoting, lineterminator="").writerow(
+            fields
+        )
         return out.getvalue()
 
     header = line([spell(n) for n in order])
     return [header] + [line([csv_value(r.get(n)) for n in order]) for r in records]
 
 
-def csv_text(source: str, records: list[Record], dialect: CsvDialect = CsvDialect(), extra: list[str] = ()) -> str:
+def csv_text(
+    source: str, records: list[Record], dialect: CsvDialect = CsvDialect(), extra: list[str] = ()
+) -> str:
     """A CSV export of `records` in `dialect`, then the raw lines `extra` (rows as written)."""
     lines = csv_lines(source, records, dialect) + list(extra)
     if dialect.blank_lines:
-        lines = [piece for i, l in enumerate(lines) for piece in ([l, ""] if i % 4 == 3 else [l])] + ["", "  "]
+        lines = [
+            piece
+            for i, line in enumerate(lines)
+            for piece in ([line, ""] if i % 4 == 3 else [line])
+        ] + ["", "  "]
     text = dialect.newline.join(lines) + (dialect.newline if dialect.final_newline else "")
     return ("\ufeff" if dialect.bom else "") + text
 
@@ -138,7 +147,6 @@ def with_embedded(source: str, record: Record) -> Record:
     return {**record, name: f'{record[name]}, "quoted"; and\r\nbroken\tacross lines'}
 
 
-
 def csv_defect_exports(source: str, records: list[Record], per_file: int = 12) -> list[Export]:
     """One CSV file per dialect and per CSV defect (and JSON and CSV files of the same records),
     each from its own slice of `records`. `fast`: the files the intake cuts in the engine."""
@@ -153,34 +161,81 @@ def csv_defect_exports(source: str, records: list[Record], per_file: int = 12) -
         fast = not (dialect.quote_all or dialect.blank_lines)
         exports.append(Export(f"{name}.csv", csv_text(source, rs, dialect), rows(rs), fast=fast))
     rs = next(slices)
-    exports.append(Export("gzipped.csv.gz", csv_text(source, rs, CSV_DIALECTS["tab"]), rows(rs), gzip=True, fast=True))
+    exports.append(
+        Export(
+            "gzipped.csv.gz",
+            csv_text(source, rs, CSV_DIALECTS["tab"]),
+            rows(rs),
+            gzip=True,
+            fast=True,
+        )
+    )
     rs = next(slices)
-    exports.append(Export("in_landing_folder.csv", csv_text(source, rs), rows(rs), folder="landing", fast=True))
+    exports.append(
+        Export("in_landing_folder.csv", csv_text(source, rs), rows(rs), folder="landing", fast=True)
+    )
     rs = next(slices)
     embedded = [with_embedded(source, r) for r in rs[:3]] + rs[3:]
     exports.append(Export("embedded.csv", csv_text(source, embedded), rows(embedded)))
     rs = next(slices)
-    exports.append(Export("no_final_newline.csv", csv_text(source, rs, CsvDialect(final_newline=False)), rows(rs), fast=True))
+    exports.append(
+        Export(
+            "no_final_newline.csv",
+            csv_text(source, rs, CsvDialect(final_newline=False)),
+            rows(rs),
+            fast=True,
+        )
+    )
     rs = next(slices)
-    exports.append(Export("explicit_nulls.csv", csv_text(source, [explicit_nulls(source, r) for r in rs]), rows(rs), fast=True))
+    exports.append(
+        Export(
+            "explicit_nulls.csv",
+            csv_text(source, [explicit_nulls(source, r) for r in rs]),
+            rows(rs),
+            fast=True,
+        )
+    )
     rs = next(slices)
     # Integers as floats, exact E-notation, numbers written as strings where the writer quotes them.
     written = [float_numbers(source, r) for r in rs[:4]]
-    written += [{**r, first_integer_column(source): exact_e_notation(r[first_integer_column(source)])} for r in rs[4:8]]
+    written += [
+        {**r, first_integer_column(source): exact_e_notation(r[first_integer_column(source)])}
+        for r in rs[4:8]
+    ]
     exports.append(Export("numbers.csv", csv_text(source, written + rs[8:]), rows(rs), fast=True))
     rs = next(slices)
     junk = [missing_field_row(source, rs[0]), extra_field_row(source, rs[1]), "just one field"]
     exports.append(
-        Export("field_count.csv", csv_text(source, rs[2:], extra=junk), rows(rs[2:]), Counter(csv_field_count=3), fast=True)
+        Export(
+            "field_count.csv",
+            csv_text(source, rs[2:], extra=junk),
+            rows(rs[2:]),
+            Counter(csv_field_count=3),
+            fast=True,
+        )
     )
     rs = next(slices)
     inexact = [with_inexact_epoch(source, r) for r in rs[:2]]
     exports.append(
-        Export("inexact.csv", csv_text(source, inexact + rs[2:]), rows(rs[2:]), Counter(inexact_number=2), fast=True)
+        Export(
+            "inexact.csv",
+            csv_text(source, inexact + rs[2:]),
+            rows(rs[2:]),
+            Counter(inexact_number=2),
+            fast=True,
+        )
     )
     rs = next(slices)
     bad = [with_bad_type(source, r) for r in rs[:2]]
-    exports.append(Export("bad_type.csv", csv_text(source, bad + rs[2:]), rows(rs[2:]), Counter(bad_type=2), fast=True))
+    exports.append(
+        Export(
+            "bad_type.csv",
+            csv_text(source, bad + rs[2:]),
+            rows(rs[2:]),
+            Counter(bad_type=2),
+            fast=True,
+        )
+    )
     rs = next(slices)
     unusable = [without_required(source, r, k) for k, r in enumerate(rs[:3])]
     exports.append(
@@ -194,12 +249,19 @@ def csv_defect_exports(source: str, records: list[Record], per_file: int = 12) -
     )
     rs = next(slices)
     copies = [rs[0], rs[1], float_numbers(source, rs[2])]
-    exports.append(Export("duplicates.csv", csv_text(source, rs + copies), rows(rs), duplicates=3, fast=True))
+    exports.append(
+        Export("duplicates.csv", csv_text(source, rs + copies), rows(rs), duplicates=3, fast=True)
+    )
     rs = next(slices)
     exports.append(
         Export(
             "truncated.csv",
-            csv_text(source, rs[:-1], extra=[unclosed_quote_row(source, rs[-1])], dialect=CsvDialect(final_newline=False)),
+            csv_text(
+                source,
+                rs[:-1],
+                extra=[unclosed_quote_row(source, rs[-1])],
+                dialect=CsvDialect(final_newline=False),
+            ),
             rows(rs[:-1]),
             Counter(truncated=1),
         )
@@ -216,7 +278,13 @@ def csv_defect_exports(source: str, records: list[Record], per_file: int = 12) -
     rs = next(slices)
     # The same records as JSON and as CSV: the CSV copies (the later path) are duplicates.
     exports.append(Export("same_records.json", json_lines(rs), rows(rs)))
-    exports.append(Export("same_records_again.csv", csv_text(source, rs, CSV_DIALECTS["quoted"]), duplicates=len(rs)))
+    exports.append(
+        Export(
+            "same_records_again.csv",
+            csv_text(source, rs, CSV_DIALECTS["quoted"]),
+            duplicates=len(rs),
+        )
+    )
     return exports
 
 
@@ -236,7 +304,11 @@ def mixed_csv_export(source: str, part: list[Record], c: int, copied: Record | N
     The second file is gzipped."""
     dialect = MIXED_CSV_DIALECTS[c % len(MIXED_CSV_DIALECTS)]
     written = [float_numbers(source, r) if k % 3 == 1 else r for k, r in enumerate(part)]
-    junk = [with_inexact_epoch(source, part[0]), with_bad_type(source, part[-1]), without_required(source, part[0], c)]
+    junk = [
+        with_inexact_epoch(source, part[0]),
+        with_bad_type(source, part[-1]),
+        without_required(source, part[0], c),
+    ]
     reasons = Counter(inexact_number=1, bad_type=1, missing_required_field=1, csv_field_count=1)
     copies = part[:2] + ([copied] if copied else [])
     if source == "customer":

@@ -1,4 +1,5 @@
-"""What the deploy tests add to the moto server (tests/aws_fixtures.py), and a Glue client that fails on cue.
+"""What the deploy tests add to the moto server (tests/aws_fixtures.py), and a Glue client that
+fails on cue.
 
 moto 5.2.5 implements CreateJob, GetJob(s), DeleteJob, CreateWorkflow, GetWorkflow, DeleteWorkflow,
 CreateTrigger, GetTrigger(s), DeleteTrigger, StartWorkflowRun and GetWorkflowRun(s), but not
@@ -23,16 +24,27 @@ def glue_updates(monkeypatch):
         name, update = self._get_param("JobName"), self._get_param("JobUpdate")
         self.glue_backend.get_job(name)  # EntityNotFoundException when there is none
         self.glue_backend.create_job(
-            name=name, role=update.get("Role"), command=update.get("Command"),
-            description=update.get("Description"), log_uri=update.get("LogUri"),
-            execution_property=update.get("ExecutionProperty"), default_arguments=update.get("DefaultArguments"),
-            non_overridable_arguments=update.get("NonOverridableArguments"), connections=update.get("Connections"),
-            max_retries=update.get("MaxRetries"), allocated_capacity=update.get("AllocatedCapacity"),
-            timeout=update.get("Timeout"), max_capacity=update.get("MaxCapacity"),
-            security_configuration=update.get("SecurityConfiguration"), tags={},
-            notification_property=update.get("NotificationProperty"), glue_version=update.get("GlueVersion"),
-            number_of_workers=update.get("NumberOfWorkers"), worker_type=update.get("WorkerType"),
-            code_gen_configuration_nodes=None, execution_class=update.get("ExecutionClass"),
+            name=name,
+            role=update.get("Role"),
+            command=update.get("Command"),
+            description=update.get("Description"),
+            log_uri=update.get("LogUri"),
+            execution_property=update.get("ExecutionProperty"),
+            default_arguments=update.get("DefaultArguments"),
+            non_overridable_arguments=update.get("NonOverridableArguments"),
+            connections=update.get("Connections"),
+            max_retries=update.get("MaxRetries"),
+            allocated_capacity=update.get("AllocatedCapacity"),
+            timeout=update.get("Timeout"),
+            max_capacity=update.get("MaxCapacity"),
+            security_configuration=update.get("SecurityConfiguration"),
+            tags={},
+            notification_property=update.get("NotificationProperty"),
+            glue_version=update.get("GlueVersion"),
+            number_of_workers=update.get("NumberOfWorkers"),
+            worker_type=update.get("WorkerType"),
+            code_gen_configuration_nodes=None,
+            execution_class=update.get("ExecutionClass"),
             source_control_details=None,
         )
         return ActionResult({"JobName": name})
@@ -53,7 +65,8 @@ def glue_updates(monkeypatch):
 
 
 class FailingGlue:
-    """A Glue client whose `fail_at`-th call that changes something raises, as an AWS failure would."""
+    """A Glue client whose `fail_at`-th call that changes something raises, as an AWS failure
+    would."""
 
     CHANGES = ("create_", "update_", "delete_")
 
@@ -70,7 +83,9 @@ class FailingGlue:
             if self.changes == self._fail_at:
                 from botocore.exceptions import ClientError
 
-                raise ClientError({"Error": {"Code": "InternalServiceException", "Message": "injected"}}, name)
+                raise ClientError(
+                    {"Error": {"Code": "InternalServiceException", "Message": "injected"}}, name
+                )
             return attribute(**kwargs)
 
         return call

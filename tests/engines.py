@@ -1,4 +1,5 @@
-"""A Sail session for tests that compare the engines: `from engines import sail, on_sail` in a test module.
+"""A Sail session for tests that compare the engines: the `sail` and `sessions` fixtures
+(registered by conftest.py's `pytest_plugins`), and `from engines import on, on_sail`.
 
 The Sail server runs in this process (a background thread) on a free local port and
 stops when the test session ends. The Spark session is conftest's `spark` fixture.
@@ -23,7 +24,8 @@ _CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
 
 @contextlib.contextmanager
 def on(engine: str):
-    """PySpark builds columns for `engine`'s session inside the block: Connect ones for Sail, classic for Spark."""
+    """PySpark builds columns for `engine`'s session inside the block: Connect ones for Sail,
+    classic for Spark."""
     before = os.environ.get(_CONNECT_MODE)
     if engine == "sail":
         os.environ[_CONNECT_MODE] = "1"
@@ -48,6 +50,7 @@ def sail():
     for name, value in config.SAIL_SERVER_SETTINGS.items():  # the product's server settings
         os.environ.setdefault(name, value)
     from pysail.spark import SparkConnectServer
+
     # The Connect builder itself: pyspark.sql's builder refuses a remote session while a
     # classic one (conftest's `spark`) runs in the same process.
     from pyspark.sql.connect.session import SparkSession

@@ -1,4 +1,5 @@
-"""Tiny hand-built frames for the transform tests, with the declared schemas, and whole-frame comparison."""
+"""Tiny hand-built frames for the transform tests, with the declared schemas, and whole-frame
+comparison."""
 
 from __future__ import annotations
 
@@ -35,8 +36,11 @@ def step_trainer(spark, rows):
 
 
 def declared(spark, name: str, rows, policy: str = "strict"):
-    """A frame of table `name` with its declared columns under `policy`; rows in that column order."""
-    return spark.createDataFrame([tuple(r) for r in rows], spark_schema(table(name).columns_for(policy)))
+    """A frame of table `name` with its declared columns under `policy`; rows in that column
+    order."""
+    return spark.createDataFrame(
+        [tuple(r) for r in rows], spark_schema(table(name).columns_for(policy))
+    )
 
 
 def rows_of(df, *columns):
@@ -46,7 +50,8 @@ def rows_of(df, *columns):
 
 
 def assert_frames_equal(actual, expected) -> None:
-    """The same columns with the same types, in order, and the same rows in any order (duplicates counted).
+    """The same columns with the same types, in order, and the same rows in any order (duplicates
+    counted).
 
     chispa's assert_df_equality(ignore_row_order=True, ignore_nullable=True): nullability
     is what Spark's plan makes of it, not part of a transform's contract.
@@ -54,6 +59,12 @@ def assert_frames_equal(actual, expected) -> None:
     have = [(f.name, f.dataType.simpleString()) for f in actual.schema.fields]
     want = [(f.name, f.dataType.simpleString()) for f in expected.schema.fields]
     assert have == want, f"schema differs:\n  actual   {have}\n  expected {want}"
-    got, wanted = Counter(tuple(r) for r in actual.collect()), Counter(tuple(r) for r in expected.collect())
-    missing, extra = sorted(map(repr, (wanted - got).elements())), sorted(map(repr, (got - wanted).elements()))
+    got, wanted = (
+        Counter(tuple(r) for r in actual.collect()),
+        Counter(tuple(r) for r in expected.collect()),
+    )
+    missing, extra = (
+        sorted(map(repr, (wanted - got).elements())),
+        sorted(map(repr, (got - wanted).elements())),
+    )
     assert got == wanted, f"rows differ:\n  missing {missing}\n  unexpected {extra}"

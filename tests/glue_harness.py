@@ -1,5 +1,5 @@
 """The Glue 5.0 harness: a second Python environment with Glue 5.0's libraries, where the
-deployed job scripts are started as Glue starts them (tests/test_glue_harness.py).
+deployed job scripts are started as Glue starts them (tests/aws/test_glue_harness.py).
 
 - The environment is glue_env/ (its pyproject.toml and uv.lock: Python 3.11, pyspark 3.5.4,
   pandas 2.2.2, numpy 1.26.4, pyarrow 17.0.0, boto3/botocore 1.34.131, awsglue-dev), installed
@@ -49,13 +49,19 @@ ADDED = "stedi-added.txt"
 
 def glue_env_key(with_stedi_modules: bool = False) -> str:
     digest = hashlib.sha256()
-    for name in ("pyproject.toml", "uv.lock", *((GLUE_REQUIREMENTS,) if with_stedi_modules else ())):
+    for name in (
+        "pyproject.toml",
+        "uv.lock",
+        *((GLUE_REQUIREMENTS,) if with_stedi_modules else ()),
+    ):
         digest.update((GLUE_ENV_PROJECT / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
 def glue_env_dir(with_stedi_modules: bool = False) -> Path:
-    root = os.environ.get(CACHE_ENV) or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "stedi")
+    root = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "stedi"
+    )
     kind = "glue5-stedi-env" if with_stedi_modules else "glue5-env"
     return Path(root) / f"{kind}-{glue_env_key(with_stedi_modules)}"
 
@@ -68,8 +74,13 @@ def _harness_only_pins() -> list[str]:
 
 
 def _freeze(python: Path, env: dict) -> set[str]:
-    done = subprocess.run([str(UV), "pip", "freeze", "--python", str(python)], check=True, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(UV), "pip", "freeze", "--python", str(python)],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     return {line.strip().lower() for line in done.stdout.splitlines() if line.strip()}
 
 
@@ -80,17 +91,24 @@ def _add_stedi_modules(building: Path, env: dict) -> None:
     before = _freeze(python, env)
     for extra in (["-r", str(GLUE_ENV_PROJECT / GLUE_REQUIREMENTS)], _harness_only_pins()):
         install = [str(UV), "pip", "install", "-q", "--python", str(python), *extra]
-        done = subprocess.run([*install, "--offline"], check=False, env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [*install, "--offline"], check=False, env=env, capture_output=True, text=True
+        )
         if done.returncode != 0:
             done = subprocess.run(install, check=False, env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"installing {extra} into the Glue 5.0 environment failed:\n{done.stderr}")
-    (building / ADDED).write_text("".join(f"{line}\n" for line in sorted(_freeze(python, env) - before)))
+            raise RuntimeError(
+                f"installing {extra} into the Glue 5.0 environment failed:\n{done.stderr}"
+            )
+    (building / ADDED).write_text(
+        "".join(f"{line}\n" for line in sorted(_freeze(python, env) - before))
+    )
 
 
 def glue_python(with_stedi_modules: bool = False) -> Path:
     """The Glue 5.0 environment's python, built first if this machine has none for this lock;
-    `with_stedi_modules`: the environment a deployed stedi job has (Glue's plus glue-requirements.txt)."""
+    `with_stedi_modules`: the environment a deployed stedi job has (Glue's plus
+    glue-requirements.txt)."""
     target = glue_env_dir(with_stedi_modules)
     python = target / "bin" / "python"
     if (target / ".complete").is_file():
@@ -102,13 +120,28 @@ def glue_python(with_stedi_modules: bool = False) -> Path:
             return python
         building = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}"
         # the project's own Python 3.11 (its base interpreter), never one uv would download
-        env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(building), "UV_PYTHON_DOWNLOADS": "never"}
+        env = {
+            **os.environ,
+            "UV_PROJECT_ENVIRONMENT": str(building),
+            "UV_PYTHON_DOWNLOADS": "never",
+        }
         env.pop("VIRTUAL_ENV", None)
-        command = [str(UV), "sync", "-q", "--locked", "--compile-bytecode", "--project", str(GLUE_ENV_PROJECT),
-                   "--python", str(Path(sys.executable).resolve())]
+        command = [
+            str(UV),
+            "sync",
+            "-q",
+            "--locked",
+            "--compile-bytecode",
+            "--project",
+            str(GLUE_ENV_PROJECT),
+            "--python",
+            str(Path(sys.executable).resolve()),
+        ]
         try:
             # offline first: what uv's cache holds needs no network (setup.sh does the same)
-            done = subprocess.run([*command, "--offline"], check=False, env=env, capture_output=True, text=True)
+            done = subprocess.run(
+                [*command, "--offline"], check=False, env=env, capture_output=True, text=True
+            )
             if done.returncode != 0:
                 shutil.rmtree(building, ignore_errors=True)
                 done = subprocess.run(command, check=False, env=env, capture_output=True, text=True)
@@ -124,14 +157,34 @@ def glue_python(with_stedi_modules: bool = False) -> Path:
     return python
 
 
-def glue_argv(job: dict, *, job_id: str, job_run_id: str, workflow: str, workflow_run_id: str, temp_dir: str,
-              run_arguments: dict[str, str] | None = None) -> list[str]:
+def glue_argv(
+    job: dict,
+    *,
+    job_id: str,
+    job_run_id: str,
+    workflow: str,
+    workflow_run_id: str,
+    temp_dir: str,
+    run_arguments: dict[str, str] | None = None,
+) -> list[str]:
     """What Glue puts after the script's path in sys.argv for a run of `job` (a GetJob reply's Job)
     started by a workflow: its own arguments, the job's DefaultArguments, then the run's own."""
-    argv = ["--JOB_NAME", job["Name"], "--JOB_ID", job_id, "--JOB_RUN_ID", job_run_id,
-            "--WORKFLOW_NAME", workflow, "--WORKFLOW_RUN_ID", workflow_run_id,
-            "--job-bookmark-option", job.get("DefaultArguments", {}).get("--job-bookmark-option", "job-bookmark-disable"),
-            "--TempDir", temp_dir]
+    argv = [
+        "--JOB_NAME",
+        job["Name"],
+        "--JOB_ID",
+        job_id,
+        "--JOB_RUN_ID",
+        job_run_id,
+        "--WORKFLOW_NAME",
+        workflow,
+        "--WORKFLOW_RUN_ID",
+        workflow_run_id,
+        "--job-bookmark-option",
+        job.get("DefaultArguments", {}).get("--job-bookmark-option", "job-bookmark-disable"),
+        "--TempDir",
+        temp_dir,
+    ]
     for key, value in (job.get("DefaultArguments") or {}).items():
         if key != "--job-bookmark-option":
             argv += [key, value]
@@ -142,16 +195,29 @@ def glue_argv(job: dict, *, job_id: str, job_run_id: str, workflow: str, workflo
 
 def _spark_submit_arguments(argv: list[str]) -> str:
     """PYSPARK_SUBMIT_ARGS for the job's local SparkContext: one local core, no UI, and the job's
-    `--conf` value passed to spark-submit as Glue does (a value of `k=v --conf k2=v2` is several)."""
+    `--conf` value passed to spark-submit as Glue does (a value of `k=v --conf k2=v2` is
+    several)."""
     confs = [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--conf"]
-    return " ".join(["--master local[1] --conf spark.ui.enabled=false", *(f"--conf {c}" for c in confs), "pyspark-shell"])
+    return " ".join(
+        [
+            "--master local[1] --conf spark.ui.enabled=false",
+            *(f"--conf {c}" for c in confs),
+            "pyspark-shell",
+        ]
+    )
 
 
-def start_jobs(jobs: list[tuple[str, list[str]]], package: Path, folder: Path, *, to_the_end: bool = False,
-               timeout: int = 300) -> tuple[subprocess.CompletedProcess, list]:
+def start_jobs(
+    jobs: list[tuple[str, list[str]]],
+    package: Path,
+    folder: Path,
+    *,
+    to_the_end: bool = False,
+    timeout: int = 300,
+) -> tuple[subprocess.CompletedProcess, list]:
     """Start each (script text, argv) in the Glue 5.0 environment, in one process and one JVM, with
-    stedi from `package`; returns the finished process and the scripts' reports ([] when it wrote none).
-    The SparkContext gets the first job's `--conf` (the jobs of one deployment share it).
+    stedi from `package`; returns the finished process and the scripts' reports ([] when it wrote
+    none). The SparkContext gets the first job's `--conf` (the jobs of one deployment share it).
     `to_the_end`: in the environment with stedi's modules, each script runs whole (its zone step,
     then job.commit()), in order; else each stops at Job.init."""
     from stedi.engine.java import find_java_home
@@ -166,14 +232,29 @@ def start_jobs(jobs: list[tuple[str, list[str]]], package: Path, folder: Path, *
         raise ValueError(f"the jobs ask for different Spark settings: {sorted(confs)}")
     (folder / "jobs.json").write_text(json.dumps(listed))
     report = folder / "report.json"
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTHON", "VIRTUAL_ENV", "SPARK_"))}
-    env |= {"PYTHONPATH": str(package), "PYSPARK_SUBMIT_ARGS": confs.pop(), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PYTHON", "VIRTUAL_ENV", "SPARK_"))
+    }
+    env |= {
+        "PYTHONPATH": str(package),
+        "PYSPARK_SUBMIT_ARGS": confs.pop(),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     home = find_java_home()
     if home:
         env["JAVA_HOME"] = str(home)
-    command = [str(glue_python(to_the_end)), str(RUN_JOB), str(report), str(folder / "jobs.json"),
-               *(["--to-the-end"] if to_the_end else [])]
-    done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, cwd=folder, timeout=timeout)
+    command = [
+        str(glue_python(to_the_end)),
+        str(RUN_JOB),
+        str(report),
+        str(folder / "jobs.json"),
+        *(["--to-the-end"] if to_the_end else []),
+    ]
+    done = subprocess.run(
+        command, check=False, env=env, capture_output=True, text=True, cwd=folder, timeout=timeout
+    )
     with contextlib.suppress(FileNotFoundError):
         return done, json.loads(report.read_text())
     return done, []

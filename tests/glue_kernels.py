@@ -22,7 +22,7 @@ from stedi import config
 FAILURES = ("printed", "reply", "silent-reply")
 
 KERNEL_PROGRAM = textwrap.dedent(
-    '''
+    """
     import os
     import uuid
 
@@ -41,17 +41,31 @@ KERNEL_PROGRAM = textwrap.dedent(
         banner = "Fake Glue PySpark"
         session_id = str(uuid.uuid4())
 
-        def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False):
-            ok = {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}
-            lines = [line for line in code.splitlines() if line.strip() and not line.startswith("#")]
+        def do_execute(
+            self, code, silent, store_history=True, user_expressions=None, allow_stdin=False
+        ):
+            ok = {
+                "status": "ok", "execution_count": self.execution_count,
+                "payload": [], "user_expressions": {},
+            }
+            lines = [
+                line for line in code.splitlines() if line.strip() and not line.startswith("#")
+            ]
             if silent or not lines:
                 return ok
-            if lines[0].startswith("%%configure"):  # the session's settings, as the Glue kernel acknowledges them
-                text = "The following configurations have been updated: " + " ".join(lines[1:]) + "\\n"
+            # the session's settings, as the Glue kernel acknowledges them
+            if lines[0].startswith("%%configure"):
+                text = (
+                    "The following configurations have been updated: "
+                    + " ".join(lines[1:]) + "\\n"
+                )
                 self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": text})
                 return ok
             if all(line.startswith("%") for line in lines):
-                text = "".join(f"Setting {line.split()[0][1:]}: {' '.join(line.split()[1:])}\\n" for line in lines)
+                text = "".join(
+                    f"Setting {line.split()[0][1:]}: {' '.join(line.split()[1:])}\\n"
+                    for line in lines
+                )
                 self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": text})
                 return ok
             if FAILURE == "printed":
@@ -66,25 +80,36 @@ KERNEL_PROGRAM = textwrap.dedent(
                 return ok  # assignments (the parameters): nothing to run remotely yet
             reply = {"status": "error", "execution_count": self.execution_count}
             if FAILURE == "reply":
-                reply.update(ename="SessionStartError", evalue=f"session {self.session_id} did not start", traceback=[])
+                reply.update(
+                    ename="SessionStartError",
+                    evalue=f"session {self.session_id} did not start",
+                    traceback=[],
+                )
             return reply
 
 
     if __name__ == "__main__":
         IPKernelApp.launch_instance(kernel_class=FakeGlueKernel)
-    '''
+    """
 )
 
 
 def install_fake_glue_kernel(tmp_path, monkeypatch, failure: str) -> str:
-    """Registers the stand-in as `glue_pyspark` in a temporary JUPYTER_PATH, ahead of any real one."""
+    """Registers the stand-in as `glue_pyspark` in a temporary JUPYTER_PATH, ahead of any real
+    one."""
     assert failure in FAILURES, failure
     program = tmp_path / "fake_glue_kernel.py"
     program.write_text(KERNEL_PROGRAM)
     spec_dir = tmp_path / "jupyter" / "kernels" / config.GLUE_KERNEL
     spec_dir.mkdir(parents=True)
     spec = {
-        "argv": [sys.executable, str(program), "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
+        "argv": [
+            sys.executable,
+            str(program),
+            "-f",
+            "{connection_file}",
+            "--IPKernelApp.log_level=ERROR",
+        ],
         "display_name": f"Glue PySpark (fake, failure: {failure})",
         "language": "python",
         "env": {"FAKE_GLUE_FAILURE": failure},

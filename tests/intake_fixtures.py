@@ -44,7 +44,8 @@ def canonical(source: str, record: Record) -> tuple:
     """The landing row a real record must become, as a tuple in the declared column order."""
     cast = {"string": str, "bigint": int, "int": int, "double": float}
     return tuple(
-        None if record.get(name) is None else cast[typ](record[name]) for name, typ in columns(source)
+        None if record.get(name) is None else cast[typ](record[name])
+        for name, typ in columns(source)
     )
 
 
@@ -91,7 +92,10 @@ LAYOUTS = {
 
 # Keys as an older export spelled them (the raw sample uses `timeStamp`).
 KEY_DRIFT = {
-    "customer": {"serialNumber": "serialnumber", "shareWithResearchAsOfDate": "ShareWithResearchAsOfDate"},
+    "customer": {
+        "serialNumber": "serialnumber",
+        "shareWithResearchAsOfDate": "ShareWithResearchAsOfDate",
+    },
     "accelerometer": {"timestamp": "timeStamp"},
     "step_trainer": {"sensorReadingTime": "SensorReadingTime"},
 }
@@ -125,7 +129,11 @@ BAD_TYPES = {
     "step_trainer": ("distanceFromObject", 12.5),
 }
 
-NOT_JSON_LINES = ("this is not json", "<html><body>502 Bad Gateway</body></html>", "ERROR: export interrupted")
+NOT_JSON_LINES = (
+    "this is not json",
+    "<html><body>502 Bad Gateway</body></html>",
+    "ERROR: export interrupted",
+)
 
 
 def without_required(source: str, record: Record, which: int = 0) -> Record:
@@ -141,7 +149,11 @@ def with_bad_type(source: str, record: Record) -> Record:
 
 def older_version(record: Record) -> Record:
     """An earlier export of the same customer: older lastUpdateDate, another phone."""
-    return {**record, "lastUpdateDate": record["lastUpdateDate"] - 86_400_000, "phone": "8015550000"}
+    return {
+        **record,
+        "lastUpdateDate": record["lastUpdateDate"] - 86_400_000,
+        "phone": "8015550000",
+    }
 
 
 def cut(text: str) -> str:
@@ -161,7 +173,9 @@ class Export:
     duplicates: int = 0
     folder: str = ""  # "" for <raw>/<table>/, "landing" for <raw>/<table>/landing/
     gzip: bool = False
-    fast: bool = False  # a clean CSV file: cut in the engine (a JSON export's kind is decided by its name)
+    fast: bool = (
+        False  # a clean CSV file: cut in the engine (a JSON export's kind is decided by its name)
+    )
 
     def write(self, raw_dir: Path, source: str) -> Path:
         folder = raw_dir / source / self.folder if self.folder else raw_dir / source
@@ -199,24 +213,44 @@ def defect_exports(source: str, records: list[Record], per_file: int = 12) -> li
     exports.append(Export("bom.json", bom(json_lines(rs)), rows(rs)))
     rs = next(slices)
     exports.append(
-        Export("truncated.json", json_lines(rs[:-1]) + cut(dumps(rs[-1])), rows(rs[:-1]), Counter(truncated=1))
+        Export(
+            "truncated.json",
+            json_lines(rs[:-1]) + cut(dumps(rs[-1])),
+            rows(rs[:-1]),
+            Counter(truncated=1),
+        )
     )
     rs = next(slices)
     lines = [dumps(r) for r in rs]
     for k, junk in enumerate(NOT_JSON_LINES):
         lines.insert(1 + 3 * k, junk)
     exports.append(
-        Export("not_json.json", "\n".join(lines) + "\n", rows(rs), Counter(not_json=len(NOT_JSON_LINES)))
+        Export(
+            "not_json.json",
+            "\n".join(lines) + "\n",
+            rows(rs),
+            Counter(not_json=len(NOT_JSON_LINES)),
+        )
     )
     rs = next(slices)
-    exports.append(Export("key_drift.json", json_lines([drift_keys(source, r) for r in rs]), rows(rs)))
+    exports.append(
+        Export("key_drift.json", json_lines([drift_keys(source, r) for r in rs]), rows(rs))
+    )
     rs = next(slices)
-    exports.append(Export("float_numbers.json", json_lines([float_numbers(source, r) for r in rs]), rows(rs)))
+    exports.append(
+        Export("float_numbers.json", json_lines([float_numbers(source, r) for r in rs]), rows(rs))
+    )
     if source == "customer":
         rs = next(slices)
-        exports.append(Export("phone_number.json", json_lines([phone_as_number(r) for r in rs]), rows(rs)))
+        exports.append(
+            Export("phone_number.json", json_lines([phone_as_number(r) for r in rs]), rows(rs))
+        )
         rs = next(slices)
-        exports.append(Export("explicit_nulls.json", json_lines([explicit_nulls(source, r) for r in rs]), rows(rs)))
+        exports.append(
+            Export(
+                "explicit_nulls.json", json_lines([explicit_nulls(source, r) for r in rs]), rows(rs)
+            )
+        )
     rs = next(slices)
     unusable = [without_required(source, r, k) for k, r in enumerate(rs[:3])]
     exports.append(
@@ -239,7 +273,9 @@ def defect_exports(source: str, records: list[Record], per_file: int = 12) -> li
     rs = next(slices)
     # Copies of three records, one of them written differently (same canonical record).
     copies = [rs[0], rs[1], float_numbers(source, drift_keys(source, rs[2]))]
-    exports.append(Export("duplicates.json", json_lines(rs + copies), rows(rs), duplicates=len(copies)))
+    exports.append(
+        Export("duplicates.json", json_lines(rs + copies), rows(rs), duplicates=len(copies))
+    )
     if source == "customer":
         rs = next(slices)
         # An older version before the newer one, and one after it: the latest lastUpdateDate wins.
@@ -252,7 +288,9 @@ def defect_exports(source: str, records: list[Record], per_file: int = 12) -> li
     return exports
 
 
-def mixed_exports(source: str, records: list[Record], files: int = 4, csv_files: int = 3) -> list[Export]:
+def mixed_exports(
+    source: str, records: list[Record], files: int = 4, csv_files: int = 3
+) -> list[Export]:
     """Every defect at once: files that each mix layouts, drift and unusable records.
 
     Each of `files` JSON files holds a share of `records`, in segments: JSON lines with
@@ -329,7 +367,12 @@ def tree_fingerprint(root: Path) -> dict[str, tuple]:
     for path in sorted(root.rglob("*")):
         stat = path.stat()
         if path.is_file():
-            found[str(path)] = ("file", hashlib.sha256(path.read_bytes()).hexdigest(), stat.st_size, stat.st_mtime_ns)
+            found[str(path)] = (
+                "file",
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                stat.st_size,
+                stat.st_mtime_ns,
+            )
         else:
             found[str(path)] = ("dir", stat.st_mtime_ns)
     return found

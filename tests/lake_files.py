@@ -74,7 +74,8 @@ def holding(root, value: str) -> list[str]:
 
 
 def kinds(root) -> dict[str, int]:
-    """How many files of each kind lie under `root` (by suffix), to show what the decoding covered."""
+    """How many files of each kind lie under `root` (by suffix), to show what the decoding
+    covered."""
     found: dict[str, int] = {}
     for p in Path(root).rglob("*"):
         if p.is_file():

@@ -1,7 +1,9 @@
-"""Helpers for tests that compare whole lakes: content fingerprints, copies, running and killing runs."""
+"""Helpers for tests that compare whole lakes: content fingerprints, copies, running and killing
+runs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -12,8 +14,8 @@ from pathlib import Path
 
 from stedi import config
 from stedi.core.fingerprint import content_fingerprint
-from stedi.lake.icelake import IcebergTables
 from stedi.core.tables import TABLES
+from stedi.lake.icelake import IcebergTables
 from stedi.run.pipeline import ZONE_STEPS
 
 STEDI = [sys.executable, "-m", "stedi.cli"]
@@ -44,8 +46,9 @@ def copy_lake(source, dest) -> Path:
 
 
 def iceberg_tables(lake_dir, *names, rows: int = 1) -> Path:
-    """A lake whose tables `names` (and a landing table's quarantine) hold `rows` rows of nulls each,
-    committed by pyiceberg alone (no engine): for tests of the runner, which reads only the catalog."""
+    """A lake whose tables `names` (and a landing table's quarantine) hold `rows` rows of nulls
+    each, committed by pyiceberg alone (no engine): for tests of the runner, which reads only the
+    catalog."""
     import pyarrow as pa
 
     from stedi.core.tables import table
@@ -105,10 +108,8 @@ def descendants(pid: int) -> list[int]:
 def kill_everything(proc: subprocess.Popen) -> None:
     """SIGKILL the runner and every process under it (kernel, JVM): no clean-up runs."""
     for pid in [proc.pid, *descendants(proc.pid)]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     proc.wait()
 
 
@@ -116,7 +117,9 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 300, every: flo
     deadline = time.monotonic() + timeout
     while not condition():
         if proc.poll() is not None:
-            raise AssertionError(f"the run ended before the moment to kill it: {proc.stderr.read()}")
+            raise AssertionError(
+                f"the run ended before the moment to kill it: {proc.stderr.read()}"
+            )
         if time.monotonic() > deadline:
             kill_everything(proc)
             raise AssertionError("timed out waiting for the moment to kill the run")

@@ -1,4 +1,5 @@
-"""The run's choices, typed (stedi.context): parsed from text once, refused in one line, strings after."""
+"""The run's choices, typed (stedi.context): parsed from text once, refused in one line, strings
+after."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def test_an_unknown_choice_is_refused_in_one_line_naming_the_choices(choice, tex
 
 
 def test_a_choice_is_its_text_once_parsed():
-    assert Policy.parse("udacity") is Policy.UDACITY and Policy.parse(Policy.STRICT) is Policy.STRICT
+    assert (
+        Policy.parse("udacity") is Policy.UDACITY and Policy.parse(Policy.STRICT) is Policy.STRICT
+    )
     assert Engine.argument("sail") is Engine.SAIL and Target.choices() == ["local", "glue"]
     assert Policy.STRICT == "strict" and f"{Engine.SAIL}" == "sail" and str(Target.GLUE) == "glue"
     assert json.dumps({"policy": Policy.UDACITY}) == '{"policy": "udacity"}'
@@ -42,10 +45,16 @@ def test_the_engine_of_a_classic_session_is_spark(spark):
 def test_a_step_parses_its_text_parameters_before_opening_anything(tmp_path):
     from stedi.run.step import start
 
-    with pytest.raises(ValueError, match="unknown policy 'lenient'; choose one of: strict, udacity"):
+    with pytest.raises(
+        ValueError, match="unknown policy 'lenient'; choose one of: strict, udacity"
+    ):
         start("01_customer_landing_to_trusted", lake_dir=str(tmp_path), policy="lenient")
     with pytest.raises(ValueError, match="unknown target 'mars'"):
         start("01_customer_landing_to_trusted", lake_dir=str(tmp_path), target="mars")
-    with pytest.raises(ValueError, match="target glue runs Spark; engine 'sail' runs only on target local"):
-        start("01_customer_landing_to_trusted", lake_dir=str(tmp_path), target="glue", engine="sail")
+    with pytest.raises(
+        ValueError, match="target glue runs Spark; engine 'sail' runs only on target local"
+    ):
+        start(
+            "01_customer_landing_to_trusted", lake_dir=str(tmp_path), target="glue", engine="sail"
+        )
     assert not any(tmp_path.iterdir()), "nothing written"

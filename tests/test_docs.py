@@ -56,7 +56,8 @@ def test_the_slugs_are_githubs():
     assert github_slug("Glue's own Iceberg") == "glues-own-iceberg"
     assert github_slug('What "changed" means for a step') == "what-changed-means-for-a-step"
     assert github_slug("The user who deploys (`stedi aws deploy`, `undeploy`, `status`)") == (
-        "the-user-who-deploys-stedi-aws-deploy-undeploy-status")
+        "the-user-who-deploys-stedi-aws-deploy-undeploy-status"
+    )
 
 
 def test_the_link_finder_sees_links_and_ignores_code():

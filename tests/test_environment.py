@@ -41,27 +41,37 @@ def _setup_extras() -> set[str]:
 
 
 def test_the_lock_agrees_with_pyproject():
-    out = subprocess.run([str(UV), "lock", "--check", "--offline"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(UV), "lock", "--check", "--offline"], cwd=ROOT, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
 
 
 def test_every_installed_distribution_the_lock_names_has_the_locks_version():
     locked = locked_versions()
     installed = {_normal(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
-    wrong = {name: (installed[name], version) for name, version in locked.items()
-             if name in installed and installed[name] != version}
+    wrong = {
+        name: (installed[name], version)
+        for name, version in locked.items()
+        if name in installed and installed[name] != version
+    }
     assert not wrong, f"installed != locked: {wrong}"
     # and what setup installs is there: every runtime dependency and every setup extra's
     project = pyproject()["project"]
-    wanted = [*project["dependencies"]] + [r for e in _setup_extras() for r in project["optional-dependencies"][e]]
+    wanted = [*project["dependencies"]] + [
+        r for e in _setup_extras() for r in project["optional-dependencies"][e]
+    ]
     names = {_normal(re.match(r"[A-Za-z0-9_.\-]+", r).group(0)) for r in wanted}
     assert names <= set(installed), names - set(installed)
     assert names <= set(locked)
 
 
 def test_the_files_derived_from_the_lock_are_current():
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "lockfiles.py"), "--check"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lockfiles.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
 
 
@@ -70,12 +80,16 @@ def test_environment_yml_pins_the_locks_versions():
     pins = dict(re.findall(r'^      - "([A-Za-z0-9_.\-]+)==([^ ;"]+)', text, re.M))
     locked = locked_versions()
     assert pins, "environment.yml pins nothing"
-    assert {_normal(k): v for k, v in pins.items()} == {k: v for k, v in locked.items() if _normal(k) in
-                                                        {_normal(p) for p in pins}}
+    assert {_normal(k): v for k, v in pins.items()} == {
+        k: v for k, v in locked.items() if _normal(k) in {_normal(p) for p in pins}
+    }
     for name in ("pyspark", "pysail", "pyiceberg", "pytest", "moto", "duckdb", "botocore"):
         assert name in pins, name
     assert "  - openjdk=17\n" in text and "  - python=3.11\n" in text
-    assert set(re.search(r"^      - -e \.\[(.+)\]$", text, re.M).group(1).split(",")) == _setup_extras()
+    assert (
+        set(re.search(r"^      - -e \.\[(.+)\]$", text, re.M).group(1).split(","))
+        == _setup_extras()
+    )
 
 
 def test_pip_fallback_installs_a_hashed_export_of_the_lock():
@@ -86,7 +100,10 @@ def test_pip_fallback_installs_a_hashed_export_of_the_lock():
     # every pin carries hashes: pip --require-hashes refuses the file otherwise
     assert text.count("--hash=sha256:") >= len(pins)
     setup = (ROOT / "scripts" / "setup.sh").read_text()
-    assert "--require-hashes --build-constraint build-constraints.txt -r requirements.lock.txt" in setup
+    assert (
+        "--require-hashes --build-constraint build-constraints.txt -r requirements.lock.txt"
+        in setup
+    )
     assert "--no-deps --build-constraint build-constraints.txt -e ." in setup
 
 
@@ -102,7 +119,9 @@ def _bare_project(tmp_path: Path) -> Path:
     for name in ("pyproject.toml", "uv.lock", "README.md"):
         shutil.copy(ROOT / name, project / name)
     shutil.copy(ROOT / "scripts" / "setup.sh", project / "scripts" / "setup.sh")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project / ".venv")], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(project / ".venv")], check=True
+    )
     (project / ".venv" / "bin" / "uv").symlink_to(UV)
     return project
 
@@ -110,14 +129,24 @@ def _bare_project(tmp_path: Path) -> Path:
 def test_setup_stops_in_one_line_naming_make_lock_when_the_lock_is_stale(tmp_path):
     project = _bare_project(tmp_path)
     pyproject_file = project / "pyproject.toml"
-    pyproject_file.write_text(pyproject_file.read_text().replace(
-        '    "awswrangler>=3.9",\n', '    "awswrangler>=3.9",\n    "six>=1.16",\n'))
+    pyproject_file.write_text(
+        pyproject_file.read_text().replace(
+            '    "awswrangler>=3.9",\n', '    "awswrangler>=3.9",\n    "six>=1.16",\n'
+        )
+    )
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    out = subprocess.run(["bash", "scripts/setup.sh"], cwd=project, capture_output=True, text=True, env=env,
-                         timeout=300)
+    out = subprocess.run(
+        ["bash", "scripts/setup.sh"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().splitlines() == [
-        "setup: uv.lock does not match pyproject.toml (a dependency changed without relocking): run `make lock`"
+        "setup: uv.lock does not match pyproject.toml (a dependency changed without relocking): "
+        "run `make lock`"
     ]
     site = next((project / ".venv" / "lib").glob("python3*/site-packages"))
     assert not list(site.glob("pyspark*")) and not list(site.glob("six*")), "nothing is installed"

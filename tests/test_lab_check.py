@@ -1,8 +1,8 @@
 """scripts/lab_check.py (`make lab-check`) without the browser: the parts CI can run.
 
 The check itself (JupyterLab in chromium, every notebook run top to bottom) needs chromium,
-installed by `make lab-check` as root; it was run by hand (docs/running.md, "The notebooks"). Here: the
-scratch project it builds leaves this clone alone, the lake's row counts are read from the
+installed by `make lab-check` as root; it was run by hand (docs/running.md, "The notebooks"). Here:
+the scratch project it builds leaves this clone alone, the lake's row counts are read from the
 tables' current snapshots only, and a missing browser is one line and exit 2.
 """
 
@@ -47,7 +47,16 @@ def test_lake_rows_reads_only_committed_snapshots(tmp_path):
     table = lake.ensure("customer_trusted")
     schema = iceberg_schema(lake.place("customer_trusted").columns).as_arrow()
     table.append(pa.Table.from_pylist([{}] * 482, schema=schema))  # committed: 482 rows
-    stray = tmp_path / "data" / "lake" / "trusted" / "customer_trusted" / "data" / "stage-x" / "part.parquet"
+    stray = (
+        tmp_path
+        / "data"
+        / "lake"
+        / "trusted"
+        / "customer_trusted"
+        / "data"
+        / "stage-x"
+        / "part.parquet"
+    )
     stray.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist([{}] * 7, schema=schema), stray)  # staged, never committed
     lake.ensure("customer_curated")  # a table without a snapshot has no rows to show

@@ -37,12 +37,23 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="build the lakehouse: run the glue_sessions/ notebooks with papermill",
-        parents=[lake_dir_option(), runs_dir_option(), policy_option(), engine_option(), bucket_options(),
-                 database_option()],
+        parents=[
+            lake_dir_option(),
+            runs_dir_option(),
+            policy_option(),
+            engine_option(),
+            bucket_options(),
+            database_option(),
+        ],
     )
-    run.add_argument("--raw-dir", default=str(config.RAW_DIR), help="exports as received (default: data/raw)")
     run.add_argument(
-        "--target", type=Target.argument, default=config.DEFAULT_TARGET, choices=Target.choices(),
+        "--raw-dir", default=str(config.RAW_DIR), help="exports as received (default: data/raw)"
+    )
+    run.add_argument(
+        "--target",
+        type=Target.argument,
+        default=config.DEFAULT_TARGET,
+        choices=Target.choices(),
         help="local (default) or glue",
     )
     run.add_argument(
@@ -50,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         const="latest",
         metavar="RUN_ID",
-        help="continue a failed or killed run (default: the latest) from its first unfinished step, "
+        help="continue a failed or killed run (default: the latest) from its first unfinished "
+        "step, "
         "with that run's options",
     )
     run.add_argument(
@@ -65,28 +77,36 @@ def _parser() -> argparse.ArgumentParser:
         help="start a kernel (and Spark) per notebook instead of one for the whole run",
     )
     run.add_argument(
-        "--notebooks-dir", default=str(config.GLUE_SESSIONS_DIR), help="the step notebooks (default: glue_sessions)"
+        "--notebooks-dir",
+        default=str(config.GLUE_SESSIONS_DIR),
+        help="the step notebooks (default: glue_sessions)",
     )
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the steps in order with what each reads and writes; start nothing, write nothing",
+        help="print the steps in order with what each reads and writes; start nothing, write "
+        "nothing",
     )
     part = run.add_mutually_exclusive_group()
     part.add_argument(
         "--from",
         dest="from_step",
         metavar="STEP",
-        help="run from STEP on, on an existing lake (STEP: a name, its number like 02, or its name without the number)",
+        help="run from STEP on, on an existing lake (STEP: a name, its number like 02, or its name "
+        "without the number)",
     )
     part.add_argument(
-        "--only", metavar="STEP[,STEP]", help="run just these steps, in pipeline order, on an existing lake"
+        "--only",
+        metavar="STEP[,STEP]",
+        help="run just these steps, in pipeline order, on an existing lake",
     )
 
     quality = commands.add_parser(
         "quality", help="the declared data-quality rules of every table", parents=[policy_option()]
     )
-    quality.add_argument("--dqdl", action="store_true", help="print them as AWS Glue Data Quality (DQDL) rulesets")
+    quality.add_argument(
+        "--dqdl", action="store_true", help="print them as AWS Glue Data Quality (DQDL) rulesets"
+    )
 
     rep = commands.add_parser(
         "report",
@@ -98,11 +118,19 @@ def _parser() -> argparse.ArgumentParser:
     sql = commands.add_parser(
         "sql",
         help="run Spark SQL on the local catalog of the lake's tables",
-        parents=[lake_dir_option("the local lake to query"), policy_option(recorded=True), engine_option()],
+        parents=[
+            lake_dir_option("the local lake to query"),
+            policy_option(recorded=True),
+            engine_option(),
+        ],
     )
     sql.add_argument("query", help="SQL text, or a path to a .sql file (statements separated by ;)")
-    sql.add_argument("--limit", type=int, default=50, help="rows printed per statement at most (default: 50)")
-    sql.add_argument("--as-of", default="", metavar="RUN_ID", help="every table as it stood after that run")
+    sql.add_argument(
+        "--limit", type=int, default=50, help="rows printed per statement at most (default: 50)"
+    )
+    sql.add_argument(
+        "--as-of", default="", metavar="RUN_ID", help="every table as it stood after that run"
+    )
     history = commands.add_parser(
         "history",
         help="a table's snapshots: time, run, step, operation, rows",
@@ -111,18 +139,32 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("table", help="a table, or <table>_quarantine")
 
     generate = commands.add_parser(
-        "generate", help="write synthetic STEDI exports (the raw layout) of N times the real data's size"
+        "generate",
+        help="write synthetic STEDI exports (the raw layout) of N times the real data's size",
     )
     generate.add_argument(
-        "--scale", type=float, required=True, metavar="N", help="size as a multiple of data/raw (0.05, 1, 100)"
+        "--scale",
+        type=float,
+        required=True,
+        metavar="N",
+        help="size as a multiple of data/raw (0.05, 1, 100)",
     )
     generate.add_argument(
-        "--out", required=True, metavar="DIR", help="where to write DIR/<table>/*.json (a new or empty folder)"
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="where to write DIR/<table>/*.json (a new or empty folder)",
     )
-    generate.add_argument("--seed", type=int, default=0, help="the same seed gives the same files (default: 0)")
+    generate.add_argument(
+        "--seed", type=int, default=0, help="the same seed gives the same files (default: 0)"
+    )
 
-    package = commands.add_parser("package", help="build dist/stedi.zip, the code for Glue's %%extra_py_files")
-    package.add_argument("--output", default="", help="where to write the zip (default: dist/stedi.zip)")
+    package = commands.add_parser(
+        "package", help="build dist/stedi.zip, the code for Glue's %%extra_py_files"
+    )
+    package.add_argument(
+        "--output", default="", help="where to write the zip (default: dist/stedi.zip)"
+    )
 
     erase = commands.add_parser(
         "erase",
@@ -130,12 +172,18 @@ def _parser() -> argparse.ArgumentParser:
         parents=[lake_dir_option()],
     )
     erase.add_argument(
-        "--email", action="append", required=True, dest="emails", metavar="ADDRESS", help="an email (repeatable)"
+        "--email",
+        action="append",
+        required=True,
+        dest="emails",
+        metavar="ADDRESS",
+        help="an email (repeatable)",
     )
     erase.add_argument(
         "--new-lake",
         action="store_true",
-        help="record the request even though --lake-dir holds no lake yet (a request made before the first build)",
+        help="record the request even though --lake-dir holds no lake yet (a request made before "
+        "the first build)",
     )
 
     add_aws_commands(commands, _Parser)
@@ -163,7 +211,9 @@ def _run(args) -> int:
         only=args.only or "",
     )
     if args.resume and (options.from_step or options.only):
-        raise UsageError("--resume continues a run with that run's steps; it does not take --from or --only")
+        raise UsageError(
+            "--resume continues a run with that run's steps; it does not take --from or --only"
+        )
     if args.dry_run:
         dry_run(options, resume=args.resume)
         return 0
@@ -180,7 +230,11 @@ def _sql(args) -> int:
     if args.query.endswith(".sql") and not Path(args.query).is_file():
         raise UsageError(f"SQL file {args.query} does not exist")
     try:
-        text = Path(args.query).read_text(encoding="utf-8") if args.query.endswith(".sql") else args.query
+        text = (
+            Path(args.query).read_text(encoding="utf-8")
+            if args.query.endswith(".sql")
+            else args.query
+        )
     except UnicodeDecodeError:
         raise UsageError(f"SQL file {args.query} is not UTF-8 text") from None
     found = statements(text)
@@ -189,8 +243,17 @@ def _sql(args) -> int:
     if args.limit < 1:
         raise UsageError(f"--limit must be at least 1, not {args.limit}")
     if args.lake_dir.startswith("s3://"):
-        raise UsageError("stedi sql reads a local lake; for a lake in S3, use stedi aws query (Athena)")
-    run_statements(args.lake_dir, found, policy=args.policy, engine=args.engine, limit=args.limit, as_of=args.as_of)
+        raise UsageError(
+            "stedi sql reads a local lake; for a lake in S3, use stedi aws query (Athena)"
+        )
+    run_statements(
+        args.lake_dir,
+        found,
+        policy=args.policy,
+        engine=args.engine,
+        limit=args.limit,
+        as_of=args.as_of,
+    )
     return 0
 
 
@@ -237,19 +300,27 @@ def _erase(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if not args.new_lake and not holds_lake(lake):
-        raise UsageError(f"{lake} holds no lake; check --lake-dir, or add --new-lake to record the request there "
-                         "before the first build")
+        raise UsageError(
+            f"{lake} holds no lake; check --lake-dir, or add --new-lake to record the request "
+            "there "
+            "before the first build"
+        )
     try:
         requests = Erasures.request(lake, args.emails)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:  # a file where the lake should be, a folder not writable
-        raise UsageError(f"cannot write the erasure registry in {lake}: {exc.strerror or exc}") from None
+        raise UsageError(
+            f"cannot write the erasure registry in {lake}: {exc.strerror or exc}"
+        ) from None
     for request in requests:  # the request id only: the address is not printed
         if request["done"] is None:
             print(f"erasure requested: id {request['id']} (applied by the next stedi run)")
         else:
-            print(f"erasure requested: id {request['id']} (already applied by run {request['done']['run']})")
+            print(
+                f"erasure requested: id {request['id']} (already applied by run "
+                f"{request['done']['run']})"
+            )
     return 0
 
 

@@ -62,6 +62,7 @@ DEFAULT_DATABASE = "stedi"
 LOCAL_KERNEL = "stedi_glue_local"
 GLUE_KERNEL = "glue_pyspark"
 
+
 # On AWS: where the code goes for %extra_py_files, and the lake and raw prefixes in the bucket.
 def s3_uri(bucket: str, prefix: str, *parts: str) -> str:
     path = "/".join(p.strip("/") for p in (prefix, *parts) if p.strip("/"))
@@ -69,7 +70,8 @@ def s3_uri(bucket: str, prefix: str, *parts: str) -> str:
 
 
 GLUE_PACKAGE_KEY = "artifacts/stedi.zip"
-# What Glue installs over its own Python modules for stedi (glue_env/glue-requirements.txt; stedi.engine.glue_iceberg).
+# What Glue installs over its own Python modules for stedi (glue_env/glue-requirements.txt;
+# stedi.engine.glue_iceberg).
 GLUE_REQUIREMENTS_KEY = "artifacts/glue-requirements.txt"
 GLUE_LAKE_KEY = "lake"
 GLUE_RAW_KEY = "raw"
@@ -86,12 +88,14 @@ SPARK_MASTER = os.environ.get("STEDI_SPARK_MASTER", "local[2]")
 SPARK_SHUFFLE_PARTITIONS = int(os.environ.get("STEDI_SHUFFLE_PARTITIONS", "2"))
 SPARK_DRIVER_MEMORY = os.environ.get("STEDI_DRIVER_MEMORY", "2g")
 SPARK_ADAPTIVE = os.environ.get("STEDI_SPARK_ADAPTIVE", "false")
-# JVM flags of the local driver (unset: the JVM's defaults; `stedi run` chooses them, stedi.engine.java).
+# JVM flags of the local driver (unset: the JVM's defaults; `stedi run` chooses them,
+# stedi.engine.java).
 SPARK_JAVA_OPTIONS_ENV = "STEDI_SPARK_JAVA_OPTIONS"
 # Tests only: the named point (stedi.run.faults) at which the process kills itself (SIGKILL).
 KILL_POINT_ENV = "STEDI_TEST_KILL_AT"
 # Under the lake root: present from the moment a run applies an erasure until the history is
-# forgotten (every older snapshot expired, unreachable files deleted): a killed run's next run finishes it.
+# forgotten (every older snapshot expired, unreachable files deleted): a killed run's next run
+# finishes it.
 HISTORY_TO_FORGET_FILE = "_intake/history-to-forget"
 SPARK_DRIVER_JAVA_OPTIONS = os.environ.get(SPARK_JAVA_OPTIONS_ENV, "")
 
@@ -108,6 +112,7 @@ def resolve(path: str | os.PathLike[str]) -> str:
     p = Path(text).expanduser()
     return str(p if p.is_absolute() else (PROJECT_ROOT / p).resolve())
 
+
 # The lock of an S3 lake (stedi.lake.lock.LeaseLock): a lease of this many seconds, renewed every
 # third of it while a run works; a killed run's lease is taken over once it expires.
 S3_LOCK_LEASE_ENV = "STEDI_S3_LOCK_LEASE_SECONDS"
@@ -116,6 +121,7 @@ S3_LOCK_LEASE_SECONDS = 600
 
 def s3_lock_lease_seconds() -> float:
     return float(os.environ.get(S3_LOCK_LEASE_ENV) or S3_LOCK_LEASE_SECONDS)
+
 
 # Iceberg lakes (stedi.lake.iceberg, docs/decisions/0001-iceberg-storage.md).
 # A local lake's catalog: pyiceberg's SQL catalog in this SQLite file at the lake's top.

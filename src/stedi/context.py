@@ -24,12 +24,14 @@ class _Choice(StrEnum):
             return cls(text)
         except ValueError:
             choices = ", ".join(member.value for member in cls)
-            raise ValueError(f"unknown {cls.__name__.lower()} {str(text)!r}; choose one of: {choices}") from None
+            raise ValueError(
+                f"unknown {cls.__name__.lower()} {str(text)!r}; choose one of: {choices}"
+            ) from None
 
     @classmethod
     def argument(cls, text: str):
-        """argparse's `type=` of an option with `choices=cls.choices()`: the member named `text`, or the
-        text itself, which argparse then refuses in its own one line ("invalid choice: ...")."""
+        """argparse's `type=` of an option with `choices=cls.choices()`: the member named `text`, or
+        the text itself, which argparse then refuses in its own one line ("invalid choice: ...")."""
         try:
             return cls(text)
         except ValueError:
@@ -41,8 +43,8 @@ class _Choice(StrEnum):
 
 
 class Policy(_Choice):
-    """`strict`: time-bounded consent, owner-consistent ML join, no direct identifier in the ML table;
-    `udacity`: the public STEDI project rubric's row counts (stedi.core.transforms)."""
+    """`strict`: time-bounded consent, owner-consistent ML join, no direct identifier in the ML
+    table; `udacity`: the public STEDI project rubric's row counts (stedi.core.transforms)."""
 
     STRICT = "strict"
     UDACITY = "udacity"
@@ -57,9 +59,15 @@ class Engine(_Choice):
 
     @classmethod
     def of(cls, session_or_frame) -> Engine:
-        """The engine behind a session (or a DataFrame of it): SAIL for a Spark Connect client, else SPARK."""
-        # By module name: importing pyspark.sql.connect needs grpc, which a Glue session may not have.
-        return cls.SAIL if type(session_or_frame).__module__.startswith("pyspark.sql.connect") else cls.SPARK
+        """The engine behind a session (or a DataFrame of it): SAIL for a Spark Connect client, else
+        SPARK."""
+        # By module name: importing pyspark.sql.connect needs grpc, which a Glue session may not
+        # have.
+        return (
+            cls.SAIL
+            if type(session_or_frame).__module__.startswith("pyspark.sql.connect")
+            else cls.SPARK
+        )
 
 
 class Target(_Choice):

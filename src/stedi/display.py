@@ -1,4 +1,5 @@
-"""Show an object in a notebook cell (where its rich form lands in the HTML report), or print it elsewhere."""
+"""Show an object in a notebook cell (where its rich form lands in the HTML report), or print it
+elsewhere."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Start generated Glue job scripts as Glue would, in the Glue 5.0 environment (tests/glue_harness.py).
+"""Start generated Glue job scripts as Glue would, in the Glue 5.0 environment
+(tests/glue_harness.py).
 
-    python run_job.py REPORT.json JOBS.json [--to-the-end]     (JOBS: [{"script": path, "argv": [...]}, ...])
+    python run_job.py REPORT.json JOBS.json [--to-the-end]     (JOBS: [{"script": path, "argv":
+    [...]}, ...])
 
 Runs each script in a fresh global scope with sys.argv = [script, *argv] under AWS's awsglue
 (awsglue-dev), with only GlueContext and Job stood in (jvm.py), on a real SparkContext of this
@@ -29,7 +31,11 @@ import sys
 from pathlib import Path
 
 HERE = str(Path(__file__).resolve().parent)
-NOT_ON_GLUE = ("pyiceberg", "pysail", "duckdb")  # local-only libraries: a job importing them fails on Glue 5.0
+NOT_ON_GLUE = (
+    "pyiceberg",
+    "pysail",
+    "duckdb",
+)  # local-only libraries: a job importing them fails on Glue 5.0
 LIBRARIES = ("pyspark", "pandas", "numpy", "pyarrow", "boto3", "botocore")
 
 
@@ -76,8 +82,11 @@ def start(script: str, argv: list[str]) -> dict:
         "run_dir": scope.get("run_dir"),
         "job_init": scope["job"].__class__.calls[-1][1],
         "session": type(scope["spark"]).__module__ + "." + type(scope["spark"]).__name__,
-        "spark": {"version": sc.version, "master": sc.master,
-                  "conf": {k: v for k, v in sc.getConf().getAll() if k.startswith("spark.sql.")}},
+        "spark": {
+            "version": sc.version,
+            "master": sc.master,
+            "conf": {k: v for k, v in sc.getConf().getAll() if k.startswith("spark.sql.")},
+        },
         "python": ".".join(map(str, sys.version_info[:3])),
         "versions": {name: importlib.import_module(name).__version__ for name in LIBRARIES},
         "stedi": stedi.__file__,
@@ -102,7 +111,9 @@ def run_whole(script: str, argv: list[str]) -> dict:
         "seconds": round(time.monotonic() - started, 1),
         "spark": scope["sc"].version,
         "python": ".".join(map(str, sys.version_info[:3])),
-        "versions": {name: importlib.import_module(name).__version__ for name in (*LIBRARIES, "pyiceberg")},
+        "versions": {
+            name: importlib.import_module(name).__version__ for name in (*LIBRARIES, "pyiceberg")
+        },
     }
 
 
@@ -112,7 +123,9 @@ def main(report_path: str, jobs_path: str, *options: str) -> int:
     sys.path[:] = [p for p in sys.path if p != HERE]
     jvm.install()
     if "--to-the-end" in options:
-        reports = [run_whole(job["script"], job["argv"]) for job in json.loads(Path(jobs_path).read_text())]
+        reports = [
+            run_whole(job["script"], job["argv"]) for job in json.loads(Path(jobs_path).read_text())
+        ]
         from pyspark import SparkContext
 
         SparkContext.getOrCreate().stop()

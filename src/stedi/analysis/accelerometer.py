@@ -19,13 +19,17 @@ def with_magnitude(df: DataFrame) -> DataFrame:
 def axis_value_counts(accelerometer: DataFrame) -> DataFrame:
     """(axis, value, rows): how often each axis takes each value."""
     long = accelerometer.select(*AXES).unpivot([], list(AXES), "axis", "value")
-    return long.groupBy("axis", "value").agg(F.count(F.lit(1)).alias("rows")).orderBy("axis", "value")
+    return (
+        long.groupBy("axis", "value").agg(F.count(F.lit(1)).alias("rows")).orderBy("axis", "value")
+    )
 
 
 def accelerometer_sentence(axis_counts: pd.DataFrame, magnitudes: pd.DataFrame) -> str:
     values = {a: sorted(axis_counts.loc[axis_counts["axis"] == a, "value"].tolist()) for a in AXES}
+
     def fmt(vs):
         return "{" + ", ".join(f"{v:g}" for v in vs) + "}"
+
     total = magnitudes["rows"].sum()
     zero = magnitudes.loc[magnitudes["magnitude"] == 0, "rows"].sum()
     distinct = len(set().union(*values.values()))
@@ -35,7 +39,9 @@ def accelerometer_sentence(axis_counts: pd.DataFrame, magnitudes: pd.DataFrame) 
         else f"the axes take {distinct} distinct values"
     )
     return (
-        f"x takes the values {fmt(values['x'])}, y {fmt(values['y'])} and z {fmt(values['z'])}: {shape}. "
-        f"The magnitude takes {len(magnitudes)} values; {percent(zero, total)} of {count(total)} readings "
+        f"x takes the values {fmt(values['x'])}, y {fmt(values['y'])} and z {fmt(values['z'])}: "
+        f"{shape}. "
+        f"The magnitude takes {len(magnitudes)} values; {percent(zero, total)} of {count(total)} "
+        "readings "
         f"have magnitude 0 (no acceleration recorded at all)."
     )

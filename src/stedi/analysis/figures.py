@@ -1,4 +1,5 @@
-"""The analysis's output in the run folder: each figure with its title and caption, and the step's completion record.
+"""The analysis's output in the run folder: each figure with its title and caption, and the step's
+completion record.
 
 The run folder's layout is `stedi.run.folder.RunFolder`'s; captions.json lists the figures
 in the order they were saved, which is the order the run's page shows them.
@@ -16,8 +17,11 @@ from stedi.run.pipeline import ANALYSIS, PIPELINE
 STEP = next(step for step in PIPELINE if step.kind == ANALYSIS)
 
 
-def save_figure(fig, run_dir: str | Path | None, name: str, title: str = "", caption: str = "") -> Path | None:
-    """Save `fig` as the run folder's figure `name` (PNG), with its title and caption, when run_dir is set.
+def save_figure(
+    fig, run_dir: str | Path | None, name: str, title: str = "", caption: str = ""
+) -> Path | None:
+    """Save `fig` as the run folder's figure `name` (PNG), with its title and caption, when run_dir
+    is set.
 
     In a notebook the saved PNG is what the cell shows: the figure is closed, so the inline
     backend does not draw it a second time at the end of the cell."""

@@ -26,7 +26,10 @@ LANDING_TABLES = external_inputs(_DERIVING_STEPS)
 DERIVATION_ORDER = tuple(table for step in _DERIVING_STEPS for table in step.writes)
 # The funnel's rows: every table a zone step writes, zone by zone, in pipeline order within a zone.
 FUNNEL_TABLES = tuple(
-    sorted((table for step in ZONE_STEPS for table in step.writes), key=lambda t: config.ZONES.index(TABLES[t].zone))
+    sorted(
+        (table for step in ZONE_STEPS for table in step.writes),
+        key=lambda t: config.ZONES.index(TABLES[t].zone),
+    )
 )
 
 FUNNEL_ENTITIES = {
@@ -50,7 +53,8 @@ FUNNEL_COLUMNS = {
 
 
 def consent_funnel(landing: dict[str, DataFrame]) -> pd.DataFrame:
-    """Rows per table under each policy: one row per table (`FUNNEL_TABLES`), columns table, zone, entity, <policies>.
+    """Rows per table under each policy: one row per table (`FUNNEL_TABLES`), columns table, zone,
+    entity, <policies>.
 
     `landing` maps each of `LANDING_TABLES` to its DataFrame. Counts only: each policy's
     tables are derived from the same landing tables (cache them first, `FUNNEL_COLUMNS`
@@ -59,7 +63,10 @@ def consent_funnel(landing: dict[str, DataFrame]) -> pd.DataFrame:
     its table from the landing tables, with the same result.
     """
     landing_rows = {name: int(landing[name].count()) for name in LANDING_TABLES}
-    rows = {name: {"table": name, "zone": TABLES[name].zone, "entity": FUNNEL_ENTITIES[name]} for name in FUNNEL_TABLES}
+    rows = {
+        name: {"table": name, "zone": TABLES[name].zone, "entity": FUNNEL_ENTITIES[name]}
+        for name in FUNNEL_TABLES
+    }
 
     def policy_counts(policy: str) -> dict[str, int]:
         tables = derive(landing, policy)
@@ -83,7 +90,8 @@ def consent_funnel(landing: dict[str, DataFrame]) -> pd.DataFrame:
 
 
 def recorded_rows(manifest: dict | None, paths: dict[str, str]) -> dict[str, int]:
-    """Rows of each table as the run wrote it (its manifest's `tables`), for the tables whose recorded path is `paths[name]`.
+    """Rows of each table as the run wrote it (its manifest's `tables`), for the tables whose
+    recorded path is `paths[name]`.
 
     A table recorded at another path (another lake) is left out: count it instead.
     """
@@ -96,7 +104,8 @@ def recorded_rows(manifest: dict | None, paths: dict[str, str]) -> dict[str, int
 
 
 def lake_rows_source(recorded: dict[str, int], counted: dict[str, int]) -> str:
-    """Where the lake's row counts compared with the recomputation come from, for the funnel's caption."""
+    """Where the lake's row counts compared with the recomputation come from, for the funnel's
+    caption."""
     if recorded and counted:
         return f"row counts from this run's manifest; {', '.join(counted)} counted in the lake"
     if recorded:
@@ -104,8 +113,11 @@ def lake_rows_source(recorded: dict[str, int], counted: dict[str, int]) -> str:
     return "row counts read from the lake" if counted else ""
 
 
-def funnel_mismatches(funnel: pd.DataFrame, lake_rows: dict[str, int], policy: str) -> dict[str, tuple[int, int]]:
-    """Tables whose row count in the lake differs from the recomputed one: name -> (recomputed, in the lake)."""
+def funnel_mismatches(
+    funnel: pd.DataFrame, lake_rows: dict[str, int], policy: str
+) -> dict[str, tuple[int, int]]:
+    """Tables whose row count in the lake differs from the recomputed one: name -> (recomputed, in
+    the lake)."""
     recomputed = dict(zip(funnel["table"], funnel[policy]))
     return {
         name: (int(recomputed[name]), int(rows))
@@ -115,9 +127,13 @@ def funnel_mismatches(funnel: pd.DataFrame, lake_rows: dict[str, int], policy: s
 
 
 def funnel_sentence(
-    funnel: pd.DataFrame, mismatches: dict[str, tuple[int, int]], policy: str, lake_rows_from: str = ""
+    funnel: pd.DataFrame,
+    mismatches: dict[str, tuple[int, int]],
+    policy: str,
+    lake_rows_from: str = "",
 ) -> str:
-    """The funnel's caption; `lake_rows_from` says where the lake's row counts come from (appended in parentheses)."""
+    """The funnel's caption; `lake_rows_from` says where the lake's row counts come from (appended
+    in parentheses)."""
     n = dict(zip(funnel["table"], funnel.to_dict("records")))
     c_land, c_trust = n["customer_landing"]["strict"], n["customer_trusted"]["strict"]
     a_u, a_s = n["accelerometer_trusted"]["udacity"], n["accelerometer_trusted"]["strict"]
@@ -125,14 +141,19 @@ def funnel_sentence(
     cc_u, cc_s = n["customer_curated"]["udacity"], n["customer_curated"]["strict"]
     m_u, m_s = n["machine_learning_curated"]["udacity"], n["machine_learning_curated"]["strict"]
     text = (
-        f"Consent keeps {count(c_trust)} of {count(c_land)} customers ({percent(c_trust, c_land)}). "
-        f"Time-bounded consent (strict) then drops {count(a_u - a_s)} of the rubric's {count(a_u)} trusted "
+        f"Consent keeps {count(c_trust)} of {count(c_land)} customers "
+        f"({percent(c_trust, c_land)}). "
+        f"Time-bounded consent (strict) then drops {count(a_u - a_s)} of the rubric's {count(a_u)} "
+        "trusted "
         f"accelerometer readings ({percent(a_u - a_s, a_u)}, taken before their owner consented), "
         f"{count(cc_u - cc_s)} curated customers and {count(s_u - s_s)} step trainer readings; "
         f"the ML table has {count(m_u)} rows under udacity and {count(m_s)} under strict. "
     )
     if mismatches:
-        diffs = ", ".join(f"{name} {count(a)} recomputed vs {count(b)} in the lake" for name, (a, b) in mismatches.items())
+        diffs = ", ".join(
+            f"{name} {count(a)} recomputed vs {count(b)} in the lake"
+            for name, (a, b) in mismatches.items()
+        )
         text += f"The lake's tables (policy {policy}) differ from the recomputation: {diffs}."
     else:
         text += f"The lake's tables (policy {policy}) hold exactly the recomputed {policy} counts."

@@ -1,4 +1,5 @@
-"""Counting readings: per value of a column, per customer or device, and the gaps between a subject's readings."""
+"""Counting readings: per value of a column, per customer or device, and the gaps between a
+subject's readings."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def value_counts(df: DataFrame, column: str) -> DataFrame:
 
 
 def sampling_intervals(df: DataFrame, key: str, time_col: str) -> DataFrame:
-    """Per subject: readings, instants (distinct timestamps) and the gaps between consecutive instants.
+    """Per subject: readings, instants (distinct timestamps) and the gaps between consecutive
+    instants.
 
     Columns: key, readings, instants, interval_min, interval_median, interval_max (ms;
     null for a subject with a single instant).
@@ -35,13 +37,17 @@ def sampling_intervals(df: DataFrame, key: str, time_col: str) -> DataFrame:
 def intervals_by_owner(
     accelerometer_sampling: pd.DataFrame, step_trainer_sampling: pd.DataFrame, owners: pd.DataFrame
 ) -> pd.DataFrame:
-    """Per device with a known owner: the owner's accelerometer interval beside the device's (median gaps, ms).
+    """Per device with a known owner: the owner's accelerometer interval beside the device's (median
+    gaps, ms).
 
-    Inputs are small: `sampling_intervals` frames (one row per subject) and the owners (serialNumber, email),
-    as pandas. Columns: serialNumber, user, accelerometer_interval, step_trainer_interval, ordered by serialNumber, user.
+    Inputs are small: `sampling_intervals` frames (one row per subject) and the owners
+    (serialNumber, email), as pandas. Columns: serialNumber, user, accelerometer_interval,
+    step_trainer_interval, ordered by serialNumber, user.
     """
     owned = owners[["serialNumber", "email"]].rename(columns={"email": "user"})
-    accel = accelerometer_sampling[["user", "interval_median"]].rename(columns={"interval_median": "accelerometer_interval"})
+    accel = accelerometer_sampling[["user", "interval_median"]].rename(
+        columns={"interval_median": "accelerometer_interval"}
+    )
     step = step_trainer_sampling[["serialNumber", "interval_median"]].rename(
         columns={"interval_median": "step_trainer_interval"}
     )
@@ -51,14 +57,17 @@ def intervals_by_owner(
 
 
 def sampling_summary(intervals: pd.DataFrame) -> dict:
-    """Summary of `sampling_intervals` (as pandas): the spread of gaps within and across subjects."""
+    """Summary of `sampling_intervals` (as pandas): the spread of gaps within and across
+    subjects."""
     known = intervals.dropna(subset=["interval_median"])
     within = (known["interval_max"] - known["interval_min"]) if len(known) else pd.Series([0])
     return {
         "subjects": len(intervals),
         "readings": int(intervals["readings"].sum()),
         "instants": int(intervals["instants"].sum()),
-        "readings_per_instant": float(intervals["readings"].sum() / max(intervals["instants"].sum(), 1)),
+        "readings_per_instant": float(
+            intervals["readings"].sum() / max(intervals["instants"].sum(), 1)
+        ),
         "max_spread_within": float(within.max()) if len(known) else float("nan"),
         "median_min": float(known["interval_median"].min()) if len(known) else float("nan"),
         "median_median": float(known["interval_median"].median()) if len(known) else float("nan"),
@@ -69,7 +78,8 @@ def sampling_summary(intervals: pd.DataFrame) -> dict:
 def readings_sentence(per_customer: pd.DataFrame, per_device: pd.DataFrame) -> str:
     c, d = per_customer["readings"], per_device["readings"]
     return (
-        f"{count(len(c))} customers have between {count(c.min())} and {count(c.max())} accelerometer readings "
+        f"{count(len(c))} customers have between {count(c.min())} and {count(c.max())} "
+        "accelerometer readings "
         f"(median {c.median():,.0f}); {count(len(d))} devices have between {count(d.min())} and "
         f"{count(d.max())} step trainer readings (median {d.median():,.0f})."
     )
@@ -81,16 +91,20 @@ def sampling_sentence(accelerometer: dict, step_trainer: dict, by_owner: pd.Data
         "Both sensors sample at one fixed interval per customer or device"
         if all(fixed)
         else (
-            f"The gaps between readings of one subject vary by up to {accelerometer['max_spread_within']:,.0f} ms "
+            "The gaps between readings of one subject vary by up to "
+            f"{accelerometer['max_spread_within']:,.0f} ms "
             f"(accelerometer) and {step_trainer['max_spread_within']:,.0f} ms (step trainer)"
         )
     )
     paired = by_owner.dropna(subset=["accelerometer_interval", "step_trainer_interval"])
     same = int((paired["accelerometer_interval"] == paired["step_trainer_interval"]).sum())
     return (
-        f"{rhythm}; the interval differs between customers, from {accelerometer['median_min']:,.0f} to "
+        f"{rhythm}; the interval differs between customers, from "
+        f"{accelerometer['median_min']:,.0f} to "
         f"{accelerometer['median_max']:,.0f} ms (median {accelerometer['median_median']:,.0f} ms). "
-        f"For {count(same)} of {count(len(paired))} devices the step trainer's interval equals its owner's "
-        f"accelerometer interval. The accelerometer has {accelerometer['readings_per_instant']:.2f} readings per "
+        f"For {count(same)} of {count(len(paired))} devices the step trainer's interval equals its "
+        "owner's "
+        "accelerometer interval. The accelerometer has "
+        f"{accelerometer['readings_per_instant']:.2f} readings per "
         f"instant on average, the step trainer {step_trainer['readings_per_instant']:.2f}."
     )

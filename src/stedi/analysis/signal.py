@@ -1,4 +1,5 @@
-"""Does the accelerometer say anything about distance? Baseline models fitted on some devices, scored on others.
+"""Does the accelerometer say anything about distance? Baseline models fitted on some devices,
+scored on others.
 
 The least-squares fit aggregates its normal equations (XᵀX and Xᵀy) in the same Spark
 pass as the other statistics, so only a (k × k) matrix reaches the driver; numpy solves it.
@@ -33,8 +34,11 @@ def in_test_part(key: str, test_fraction: float = 0.25, seed: int = 7) -> Column
     return bucket < F.lit(round(test_fraction * 10_000))
 
 
-def normal_equation_sums(target: str, features: list[str], where: Column | None = None) -> list[Column]:
-    """Aggregations of XᵀX (xx_i_j, i <= j) and Xᵀy (xy_i), X = [1, *features], over the rows where `where` holds."""
+def normal_equation_sums(
+    target: str, features: list[str], where: Column | None = None
+) -> list[Column]:
+    """Aggregations of XᵀX (xx_i_j, i <= j) and Xᵀy (xy_i), X = [1, *features], over the rows where
+    `where` holds."""
     cols = [F.lit(1.0)] + [F.col(f).cast("double") for f in features]
     y = F.col(target).cast("double")
     k = len(cols)
@@ -42,17 +46,22 @@ def normal_equation_sums(target: str, features: list[str], where: Column | None 
     def only(c):
         return c if where is None else F.when(where, c)
 
-    aggs = [F.sum(only(cols[i] * cols[j])).alias(f"xx_{i}_{j}") for i in range(k) for j in range(i, k)]
+    aggs = [
+        F.sum(only(cols[i] * cols[j])).alias(f"xx_{i}_{j}") for i in range(k) for j in range(i, k)
+    ]
     return aggs + [F.sum(only(cols[i] * y)).alias(f"xy_{i}") for i in range(k)]
 
 
 def solve_normal_equations(sums: Row, k: int) -> np.ndarray:
-    """Coefficients [intercept, *features] of the least-squares fit, from the `normal_equation_sums` of k - 1 features.
+    """Coefficients [intercept, *features] of the least-squares fit, from the `normal_equation_sums`
+    of k - 1 features.
 
     lstsq rather than solve: when XᵀX is singular (a feature constant over the rows, or no
     rows) it still returns the minimum-norm coefficients instead of raising.
     """
-    xtx = np.array([[sums[f"xx_{min(i, j)}_{max(i, j)}"] or 0.0 for j in range(k)] for i in range(k)])
+    xtx = np.array(
+        [[sums[f"xx_{min(i, j)}_{max(i, j)}"] or 0.0 for j in range(k)] for i in range(k)]
+    )
     xty = np.array([sums[f"xy_{i}"] or 0.0 for i in range(k)])
     return np.linalg.lstsq(xtx, xty, rcond=None)[0]
 
@@ -105,7 +114,10 @@ def distance_signal(
         F.avg((F.col(target) - linear) ** 2).alias("linear"),
         F.avg((F.col(target) - F.coalesce(F.col("_cell_mean"), mean)) ** 2).alias("lookup"),
     ).first()
-    mse = {name: float("nan") if errors[name] is None else float(errors[name]) for name in ("mean", "linear", "lookup")}
+    mse = {
+        name: float("nan") if errors[name] is None else float(errors[name])
+        for name in ("mean", "linear", "lookup")
+    }
     result = {
         "correlations": {f: _defined(stats[f"corr_{f}"]) for f in names},
         "train_rows": int(stats["train_rows"]),
@@ -120,7 +132,10 @@ def distance_signal(
         },
     }
     mse_mean = mse["mean"]
-    result["r2"] = {name: (1 - (rmse**2) / mse_mean) if mse_mean else float("nan") for name, rmse in result["rmse"].items()}
+    result["r2"] = {
+        name: (1 - (rmse**2) / mse_mean) if mse_mean else float("nan")
+        for name, rmse in result["rmse"].items()
+    }
     return result
 
 
@@ -129,7 +144,8 @@ def magnitude_quantiles(ml: DataFrame, target: str = "distanceFromObject") -> pd
     qs = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
     # One percentile per aggregate: Sail's percentile_approx takes no list of percentages.
     return (
-        with_magnitude(ml).groupBy("magnitude")
+        with_magnitude(ml)
+        .groupBy("magnitude")
         .agg(
             F.count(F.lit(1)).alias("rows"),
             *[F.percentile_approx(target, q, 10_000).alias(name) for name, q in qs.items()],
@@ -143,16 +159,22 @@ def signal_sentence(s: dict) -> str:
     corr = s["correlations"]
     known = {f: r for f, r in corr.items() if r is not None}
     strongest = max(known, key=lambda f: abs(known[f])) if known else None
-    best = max(s["r2"], key=lambda name: s["r2"][name] if not math.isnan(s["r2"][name]) else -math.inf)
+    best = max(
+        s["r2"], key=lambda name: s["r2"][name] if not math.isnan(s["r2"][name]) else -math.inf
+    )
     best_r2 = s["r2"][best]
     split = (
-        f"Fitted on {count(s['train_rows'])} rows of {count(s['train_subjects'])} devices and scored on "
+        f"Fitted on {count(s['train_rows'])} rows of {count(s['train_subjects'])} devices and "
+        "scored on "
         f"{count(s['test_rows'])} rows of {count(s['test_subjects'])} other devices"
     )
     if strongest is None:
         corr_text = "No correlation is defined (a feature or the distance is constant)"
     else:
-        corr_text = f"The strongest correlation of distance with an accelerometer feature is r = {known[strongest]:.3f} ({strongest})"
+        corr_text = (
+            "The strongest correlation of distance with an accelerometer feature is r = "
+            f"{known[strongest]:.3f} ({strongest})"
+        )
     verdict = (
         "the accelerometer carries no usable signal about distance on this data"
         if math.isnan(best_r2) or best_r2 < SIGNAL_R2
@@ -160,6 +182,7 @@ def signal_sentence(s: dict) -> str:
     )
     return (
         f"{corr_text}. {split}, the best model, {best}, has RMSE {s['rmse'][best]:.2f} against "
-        f"{s['rmse']['train mean']:.2f} for the train mean, explaining {best_r2:.2%} of the variance: "
+        f"{s['rmse']['train mean']:.2f} for the train mean, explaining {best_r2:.2%} of the "
+        "variance: "
         f"{verdict}."
     )

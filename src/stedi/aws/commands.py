@@ -13,47 +13,85 @@ from stedi.run.options import bucket_options, database_option, lake_dir_option, 
 
 
 def add_aws_commands(commands, parser_class) -> None:
-    """The `aws` command and its subcommands, on the CLI's subparsers `commands` (each a `parser_class`)."""
+    """The `aws` command and its subcommands, on the CLI's subparsers `commands` (each a
+    `parser_class`)."""
     aws = commands.add_parser("aws", help="the lake on AWS: S3, the Glue Data Catalog, Athena")
     aws_commands = aws.add_subparsers(dest="aws_command", required=True, parser_class=parser_class)
     publish = aws_commands.add_parser(
         "publish",
         help="copy the local lake's current snapshots into an S3 lake (Glue catalog)",
-        parents=[lake_dir_option("the local lake"), bucket_options(), database_option(), policy_option(recorded=True)],
+        parents=[
+            lake_dir_option("the local lake"),
+            bucket_options(),
+            database_option(),
+            policy_option(recorded=True),
+        ],
     )
-    publish.add_argument("--to", default="", metavar="S3_LAKE", help="the S3 lake: s3://BUCKET/PREFIX")
-    publish.add_argument("--table", action="append", dest="tables", help="publish only this table (repeatable)")
-    query = aws_commands.add_parser("query", help="run SQL on Athena and print the result", parents=[database_option()])
+    publish.add_argument(
+        "--to", default="", metavar="S3_LAKE", help="the S3 lake: s3://BUCKET/PREFIX"
+    )
+    publish.add_argument(
+        "--table", action="append", dest="tables", help="publish only this table (repeatable)"
+    )
+    query = aws_commands.add_parser(
+        "query", help="run SQL on Athena and print the result", parents=[database_option()]
+    )
     query.add_argument("file", nargs="?", default=None, help="a .sql file (or give --sql)")
     query.add_argument("--sql", default=None, help="SQL text")
     query.add_argument("--workgroup", default="primary", help="Athena workgroup (default: primary)")
     query.add_argument(
-        "--s3-output", default=None, help="s3:// folder for the results (default: the workgroup's setting)"
+        "--s3-output",
+        default=None,
+        help="s3:// folder for the results (default: the workgroup's setting)",
     )
     deploy = aws_commands.add_parser(
         "deploy",
-        help="deploy the zone steps as Glue jobs chained in a Glue workflow (generated from the notebooks)",
+        help="deploy the zone steps as Glue jobs chained in a Glue workflow (generated from the "
+        "notebooks)",
         parents=[database_option(), policy_option()],
     )
-    deploy.add_argument("--bucket", required=True, help="the S3 bucket of the lake and the jobs' scripts")
-    deploy.add_argument("--role-arn", required=True, help="the IAM role the Glue jobs run as")
-    deploy.add_argument("--prefix", default="", help="a key prefix inside the bucket (and the default --name)")
-    deploy.add_argument("--name", default="", help="the deployment's name: workflow NAME, jobs NAME-<step> "
-                        f"(default: the prefix, else {config.DEFAULT_DEPLOYMENT})")
-    deploy.add_argument("--schedule", default="", help="start the workflow on a schedule: 'cron(0 6 * * ? *)'")
     deploy.add_argument(
-        "--execution-class", default=config.DEFAULT_EXECUTION_CLASS, choices=config.EXECUTION_CLASSES,
-        help="the jobs' ExecutionClass: STANDARD (default, starts at once) or FLEX (spare capacity: may start "
+        "--bucket", required=True, help="the S3 bucket of the lake and the jobs' scripts"
+    )
+    deploy.add_argument("--role-arn", required=True, help="the IAM role the Glue jobs run as")
+    deploy.add_argument(
+        "--prefix", default="", help="a key prefix inside the bucket (and the default --name)"
+    )
+    deploy.add_argument(
+        "--name",
+        default="",
+        help="the deployment's name: workflow NAME, jobs NAME-<step> "
+        f"(default: the prefix, else {config.DEFAULT_DEPLOYMENT})",
+    )
+    deploy.add_argument(
+        "--schedule", default="", help="start the workflow on a schedule: 'cron(0 6 * * ? *)'"
+    )
+    deploy.add_argument(
+        "--execution-class",
+        default=config.DEFAULT_EXECUTION_CLASS,
+        choices=config.EXECUTION_CLASSES,
+        help="the jobs' ExecutionClass: STANDARD (default, starts at once) or FLEX (spare "
+        "capacity: may start "
         "later, costs less)",
     )
-    undeploy = aws_commands.add_parser("undeploy", help="remove what `stedi aws deploy` created, and nothing else")
+    undeploy = aws_commands.add_parser(
+        "undeploy", help="remove what `stedi aws deploy` created, and nothing else"
+    )
     undeploy.add_argument("--bucket", required=True, help="the S3 bucket of the jobs' scripts")
     undeploy.add_argument("--prefix", default="", help="the key prefix given to deploy")
-    undeploy.add_argument("--name", default="", help="the deployment's name (default: the prefix, else stedi)")
-    aws_status = aws_commands.add_parser("status", help="a run of the deployed workflow: steps, states, durations")
-    aws_status.add_argument("--run-id", default="", help="a workflow run id (default: the latest run)")
+    undeploy.add_argument(
+        "--name", default="", help="the deployment's name (default: the prefix, else stedi)"
+    )
+    aws_status = aws_commands.add_parser(
+        "status", help="a run of the deployed workflow: steps, states, durations"
+    )
+    aws_status.add_argument(
+        "--run-id", default="", help="a workflow run id (default: the latest run)"
+    )
     aws_status.add_argument("--prefix", default="", help="the key prefix given to deploy")
-    aws_status.add_argument("--name", default="", help="the deployment's name (default: the prefix, else stedi)")
+    aws_status.add_argument(
+        "--name", default="", help="the deployment's name (default: the prefix, else stedi)"
+    )
 
 
 def _aws_publish(args) -> None:
@@ -86,8 +124,16 @@ def _aws_query(args) -> None:
 def _aws_deploy(args) -> None:
     from stedi.aws.deploy import deploy
 
-    deploy(args.bucket, args.role_arn, prefix=args.prefix, name=args.name, database=args.database,
-           policy=args.policy, schedule=args.schedule, execution_class=args.execution_class)
+    deploy(
+        args.bucket,
+        args.role_arn,
+        prefix=args.prefix,
+        name=args.name,
+        database=args.database,
+        policy=args.policy,
+        schedule=args.schedule,
+        execution_class=args.execution_class,
+    )
 
 
 def _aws_undeploy(args) -> None:
@@ -122,6 +168,8 @@ def run_aws_command(args) -> int:
     except (NoCredentialsError, NoRegionError) as exc:
         raise UsageError(str(exc)) from None
     except failure_types() as exc:
-        print(f"stedi: aws {args.aws_command} failed: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(
+            f"stedi: aws {args.aws_command} failed: {' '.join(str(exc).split())}", file=sys.stderr
+        )
         return 1
     return code or 0

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stedi import config
-from stedi.context import Policy
 from stedi.aws.deployed import (
     MARKER,
     MARKER_ARGUMENT,
@@ -55,10 +54,11 @@ from stedi.aws.deployed import (
     ours,
     s3_key,
 )
-from stedi.engine.glue_iceberg import requirements_path, with_stedi_modules
 from stedi.aws.jobscript import glue_job, job_settings
 from stedi.aws.publish import check_bucket
 from stedi.aws.session import aws_session
+from stedi.context import Policy
+from stedi.engine.glue_iceberg import requirements_path, with_stedi_modules
 from stedi.errors import UsageError
 from stedi.lake import layout
 from stedi.run import pipeline
@@ -80,19 +80,29 @@ class Deployment:
     bucket: str
     root: str  # deploy_root
     objects: dict[str, bytes] = field(default_factory=dict)  # S3 key -> content
-    jobs: dict[str, dict] = field(default_factory=dict)  # job name -> its definition (CreateJob fields)
+    jobs: dict[str, dict] = field(
+        default_factory=dict
+    )  # job name -> its definition (CreateJob fields)
     tags: dict[str, dict[str, str]] = field(default_factory=dict)  # job name -> Tags
-    triggers: dict[str, dict] = field(default_factory=dict)  # trigger name -> CreateTrigger fields, in order
+    triggers: dict[str, dict] = field(
+        default_factory=dict
+    )  # trigger name -> CreateTrigger fields, in order
 
 
 def _arguments(job, values: dict[str, object]) -> dict[str, str]:
-    """`--<parameter> value` for the notebook's parameters deploy sets (the others keep their defaults)."""
+    """`--<parameter> value` for the notebook's parameters deploy sets (the others keep their
+    defaults)."""
     shown = {True: "true", False: "false"}
-    return {f"--{p.name}": shown.get(values[p.name], str(values[p.name])) for p in job.parameters if p.name in values}
+    return {
+        f"--{p.name}": shown.get(values[p.name], str(values[p.name]))
+        for p in job.parameters
+        if p.name in values
+    }
 
 
 def _triggers(name: str, schedule: str) -> dict[str, dict]:
-    """The start trigger, then one conditional trigger per step that reads what earlier steps write."""
+    """The start trigger, then one conditional trigger per step that reads what earlier steps
+    write."""
     start = {"Name": f"{name}-{START}", "WorkflowName": name, "Actions": []}
     start |= {"Type": "SCHEDULED", "Schedule": schedule} if schedule else {"Type": "ON_DEMAND"}
     triggers = {start["Name"]: start}
@@ -102,7 +112,10 @@ def _triggers(name: str, schedule: str) -> dict[str, dict]:
         if not producers:
             start["Actions"].append(action)
             continue
-        conditions = [{"LogicalOperator": "EQUALS", "JobName": job_name(name, p), "State": "SUCCEEDED"} for p in producers]
+        conditions = [
+            {"LogicalOperator": "EQUALS", "JobName": job_name(name, p), "State": "SUCCEEDED"}
+            for p in producers
+        ]
         triggers[f"{name}-{step.name}"] = {
             "Name": f"{name}-{step.name}",
             "WorkflowName": name,
@@ -127,19 +140,27 @@ def plan_deployment(
     execution_class: str = config.DEFAULT_EXECUTION_CLASS,
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR),
 ) -> Deployment:
-    """Check the arguments, build stedi.zip and generate every script; no AWS request. UsageError naming a problem."""
+    """Check the arguments, build stedi.zip and generate every script; no AWS request. UsageError
+    naming a problem."""
     from stedi.dev.package import build
 
     if not bucket:
         raise UsageError("--bucket is required (the S3 bucket of the lake and the jobs' scripts)")
     if not ROLE_ARN.match(role_arn or ""):
-        raise UsageError(f"--role-arn {role_arn!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+        raise UsageError(
+            f"--role-arn {role_arn!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        )
     if not database:
         raise UsageError("--database must not be empty")
     if execution_class not in config.EXECUTION_CLASSES:
-        raise UsageError(f"--execution-class {execution_class!r}: choose one of {', '.join(config.EXECUTION_CLASSES)}")
+        raise UsageError(
+            f"--execution-class {execution_class!r}: choose one of "
+            f"{', '.join(config.EXECUTION_CLASSES)}"
+        )
     if schedule and not SCHEDULE.match(schedule):
-        raise UsageError(f"--schedule {schedule!r} is not a Glue cron expression, e.g. 'cron(0 6 * * ? *)'")
+        raise UsageError(
+            f"--schedule {schedule!r} is not a Glue cron expression, e.g. 'cron(0 6 * * ? *)'"
+        )
     name = deployment_name(name, prefix)
     root = deploy_root(bucket, prefix, name)
     plan = Deployment(name, bucket, root)
@@ -148,7 +169,9 @@ def plan_deployment(
     package_uri = f"{root}/{_hashed('stedi', '.zip', package)}"
     plan.objects[s3_key(package_uri)] = package
     if not requirements_path().is_file():
-        raise UsageError(f"{requirements_path()} is missing: run `make lock` (scripts/lockfiles.py writes it)")
+        raise UsageError(
+            f"{requirements_path()} is missing: run `make lock` (scripts/lockfiles.py writes it)"
+        )
     requirements = requirements_path().read_bytes()
     requirements_uri = f"{root}/{_hashed('glue-requirements', '.txt', requirements)}"
     plan.objects[s3_key(requirements_uri)] = requirements
@@ -166,11 +189,14 @@ def plan_deployment(
         plan.objects[s3_key(script_uri)] = script
         fields, arguments, tags = job_settings(job, package_uri)
         try:
-            arguments = with_stedi_modules(arguments, requirements_uri)  # pyiceberg, pyarrow >= 18 over Glue's
+            arguments = with_stedi_modules(
+                arguments, requirements_uri
+            )  # pyiceberg, pyarrow >= 18 over Glue's
         except ValueError as exc:
             raise UsageError(f"{step.notebook.name}: {exc}") from None
         plan.jobs[job_name(name, step.name)] = {
-            "Description": f"stedi deployment {name}: {step.name}, generated from {step.notebook.name}",
+            "Description": f"stedi deployment {name}: {step.name}, generated from "
+            f"{step.notebook.name}",
             "Role": role_arn,
             "Command": {"Name": "glueetl", "ScriptLocation": script_uri, "PythonVersion": "3"},
             "DefaultArguments": {
@@ -200,18 +226,27 @@ def check_role(session, role_arn: str) -> None:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "NoSuchEntity":
-            raise UsageError(f"IAM role {role} does not exist; create it first (see docs/aws.md#running-on-aws-from-an-empty-account)") from None
+            raise UsageError(
+                f"IAM role {role} does not exist; create it first (see "
+                "docs/aws.md#running-on-aws-from-an-empty-account)"
+            ) from None
         if code in ("AccessDenied", "AccessDeniedException"):
-            raise UsageError(f"these credentials may not read IAM role {role} (deploy needs iam:GetRole)") from None
+            raise UsageError(
+                f"these credentials may not read IAM role {role} (deploy needs iam:GetRole)"
+            ) from None
         raise
 
 
 def _check_clashes(glue, plan: Deployment, current: Current) -> None:
-    """UsageError naming the first Glue job, workflow or trigger of the plan's names that deploy did not create."""
+    """UsageError naming the first Glue job, workflow or trigger of the plan's names that deploy did
+    not create."""
     from botocore.exceptions import ClientError
 
     if current.workflow is not None and not ours(current.workflow, plan.name):
-        raise UsageError(f"a Glue workflow {plan.name} exists that stedi deploy did not create; choose another --name")
+        raise UsageError(
+            f"a Glue workflow {plan.name} exists that stedi deploy did not create; choose another "
+            "--name"
+        )
     for job in plan.jobs:
         if job in current.jobs:
             continue
@@ -221,7 +256,9 @@ def _check_clashes(glue, plan: Deployment, current: Current) -> None:
             if missing(exc):
                 continue
             raise
-        raise UsageError(f"a Glue job {job} exists that stedi deploy did not create; choose another --name")
+        raise UsageError(
+            f"a Glue job {job} exists that stedi deploy did not create; choose another --name"
+        )
     for trigger in plan.triggers:
         if trigger in current.triggers:
             continue
@@ -232,7 +269,8 @@ def _check_clashes(glue, plan: Deployment, current: Current) -> None:
                 continue
             raise
         raise UsageError(
-            f"a Glue trigger {trigger} exists (workflow {found.get('WorkflowName', 'none')}) that stedi deploy "
+            f"a Glue trigger {trigger} exists (workflow {found.get('WorkflowName', 'none')}) that "
+            "stedi deploy "
             "did not create; choose another --name"
         )
 
@@ -242,12 +280,18 @@ def differs(wanted, held) -> bool:
     if isinstance(wanted, dict):
         return not isinstance(held, dict) or any(differs(v, held.get(k)) for k, v in wanted.items())
     if isinstance(wanted, list):
-        return not isinstance(held, list) or len(wanted) != len(held) or any(map(differs, wanted, held))
+        return (
+            not isinstance(held, list)
+            or len(wanted) != len(held)
+            or any(map(differs, wanted, held))
+        )
     return wanted != held
 
 
 def _put_trigger(glue, wanted: dict, held: dict | None, tags: dict[str, str], say) -> None:
-    create = {**wanted, "Tags": tags} | ({} if wanted["Type"] == "ON_DEMAND" else {"StartOnCreation": True})
+    create = {**wanted, "Tags": tags} | (
+        {} if wanted["Type"] == "ON_DEMAND" else {"StartOnCreation": True}
+    )
     if held is None:
         glue.create_trigger(**create)
         say("created", "trigger", wanted["Name"])
@@ -256,9 +300,20 @@ def _put_trigger(glue, wanted: dict, held: dict | None, tags: dict[str, str], sa
         try:
             glue.create_trigger(**create)
         except Exception:  # put the previous one back, so the workflow keeps its start
-            kept = ("Name", "WorkflowName", "Type", "Schedule", "Predicate", "Actions", "Description")
+            kept = (
+                "Name",
+                "WorkflowName",
+                "Type",
+                "Schedule",
+                "Predicate",
+                "Actions",
+                "Description",
+            )
             previous = {k: held[k] for k in kept if k in held} | {"Tags": tags}
-            glue.create_trigger(**previous, **({"StartOnCreation": True} if held.get("State") == "ACTIVATED" else {}))
+            glue.create_trigger(
+                **previous,
+                **({"StartOnCreation": True} if held.get("State") == "ACTIVATED" else {}),
+            )
             raise
         say("replaced", "trigger", wanted["Name"])
     elif differs(wanted, held):
@@ -268,7 +323,8 @@ def _put_trigger(glue, wanted: dict, held: dict | None, tags: dict[str, str], sa
 
 
 def deploy(bucket: str, role_arn: str, *, out=None, **options) -> dict:
-    """Create or update deployment (see plan_deployment for `options`); returns what changed, by kind of change."""
+    """Create or update deployment (see plan_deployment for `options`); returns what changed, by
+    kind of change."""
     out = out or sys.stdout
     plan = plan_deployment(bucket, role_arn, **options)
     session = aws_session()
@@ -277,7 +333,10 @@ def deploy(bucket: str, role_arn: str, *, out=None, **options) -> dict:
     glue, s3 = session.client("glue"), session.client("s3")
     current = current_state(glue, plan.name)
     _check_clashes(glue, plan, current)
-    print(f"stedi aws deploy: deployment {plan.name}, {len(plan.jobs)} jobs, scripts in {plan.root}/", file=out)
+    print(
+        f"stedi aws deploy: deployment {plan.name}, {len(plan.jobs)} jobs, scripts in {plan.root}/",
+        file=out,
+    )
     changes: dict[str, list[str]] = {"created": [], "updated": [], "replaced": [], "removed": []}
 
     def say(change: str, kind: str, what: str) -> None:
@@ -307,7 +366,9 @@ def deploy(bucket: str, role_arn: str, *, out=None, **options) -> dict:
         say("created", "workflow", plan.name)
     for trigger, wanted in plan.triggers.items():  # 4. its triggers, naming jobs that exist now
         _put_trigger(glue, wanted, current.triggers.get(trigger), {MARKER: plan.name}, say)
-    for trigger in current.triggers.keys() - plan.triggers.keys():  # 5. what the deployment no longer has
+    for trigger in (
+        current.triggers.keys() - plan.triggers.keys()
+    ):  # 5. what the deployment no longer has
         glue.delete_trigger(Name=trigger)
         say("removed", "trigger", trigger)
     for job in sorted(current.jobs.keys() - plan.jobs.keys()):
@@ -323,7 +384,8 @@ def deploy(bucket: str, role_arn: str, *, out=None, **options) -> dict:
 
 
 def undeploy(bucket: str, *, prefix: str = "", name: str = "", out=None) -> dict:
-    """Remove what deploy created for deployment `name`, and nothing else; returns what was removed."""
+    """Remove what deploy created for deployment `name`, and nothing else; returns what was
+    removed."""
     out = out or sys.stdout
     if not bucket:
         raise UsageError("--bucket is required (the S3 bucket of the jobs' scripts)")

@@ -1,4 +1,5 @@
-"""A Glue deployment's names and marks, and what the account holds of it (stedi.aws.deploy makes it).
+"""A Glue deployment's names and marks, and what the account holds of it (stedi.aws.deploy makes
+it).
 
 Deployment `<name>`: Glue jobs `<name>-<step>`, the workflow `<name>` and its triggers, and the
 S3 folder `s3://<bucket>/<prefix>/glue-jobs/<name>/`. What deploy creates is marked: the tag
@@ -20,10 +21,15 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 def deployment_name(name: str, prefix: str) -> str:
-    """`name`, else the prefix made a valid Glue name, else config.DEFAULT_DEPLOYMENT; UsageError when invalid."""
-    chosen = name or re.sub(r"[^A-Za-z0-9_-]+", "-", prefix).strip("-_") or config.DEFAULT_DEPLOYMENT
+    """`name`, else the prefix made a valid Glue name, else config.DEFAULT_DEPLOYMENT; UsageError
+    when invalid."""
+    chosen = (
+        name or re.sub(r"[^A-Za-z0-9_-]+", "-", prefix).strip("-_") or config.DEFAULT_DEPLOYMENT
+    )
     if not NAME.match(chosen):
-        raise UsageError(f"deployment name {chosen!r}: use up to 64 letters, digits, - and _ (give --name)")
+        raise UsageError(
+            f"deployment name {chosen!r}: use up to 64 letters, digits, - and _ (give --name)"
+        )
     return chosen
 
 
@@ -48,7 +54,8 @@ def missing(exc) -> bool:
 
 @dataclass
 class Current:
-    """What the account holds of deployment `name`: its workflow (or a foreign one), jobs and triggers."""
+    """What the account holds of deployment `name`: its workflow (or a foreign one), jobs and
+    triggers."""
 
     workflow: dict | None
     jobs: dict[str, dict]  # every job marked as this deployment's

@@ -1,4 +1,5 @@
-"""A zone notebook as an AWS Glue ETL job: its settings from the magics, its script from the other cells.
+"""A zone notebook as an AWS Glue ETL job: its settings from the magics, its script from the other
+cells.
 
 The notebook stays the one source; `stedi aws deploy` calls `glue_job` at deploy time.
 - The magics cell (the first code cell, every line a `%magic`) gives the job's settings
@@ -50,8 +51,17 @@ RUN_IDS = ("WORKFLOW_RUN_ID", "JOB_RUN_ID")
 # bookmark, encryption and lineage options, TempDir): the script must not ask for them again,
 # and a notebook parameter may not be named as one (as the returned dict names them).
 GLUE_OWN_OPTIONS = (
-    "JOB_ID", "JOB_RUN_ID", "SECURITY_CONFIGURATION", "TempDir", "RedshiftTempDir", "job_bookmark_option",
-    "job_bookmark_from", "job_bookmark_to", "continuation_option", "encryption_type", "enable_data_lineage",
+    "JOB_ID",
+    "JOB_RUN_ID",
+    "SECURITY_CONFIGURATION",
+    "TempDir",
+    "RedshiftTempDir",
+    "job_bookmark_option",
+    "job_bookmark_from",
+    "job_bookmark_to",
+    "continuation_option",
+    "encryption_type",
+    "enable_data_lineage",
 )
 ASKED_RUN_IDS = tuple(name for name in RUN_IDS if name not in GLUE_OWN_OPTIONS)
 IPYTHON_NAMES = ("get_ipython", "display")
@@ -65,12 +75,35 @@ ARGUMENT_MAGICS = {
 SESSION_ONLY_MAGICS = ("iam_role", "region", "session_id_prefix")
 # The %%configure keys the glue_pyspark kernel (aws-glue-sessions 1.0.9) manages itself rather than
 # passing them on as job parameters; those without a job setting here are refused.
-CONFIGURE_MANAGED = ("profile", "endpoint", "region", "iam_role", "session_id", "max_capacity", "number_of_workers",
-                     "worker_type", "connections", "glue_version", "security_config", "idle_timeout", "tags", "timeout",
-                     "extra_jars")
+CONFIGURE_MANAGED = (
+    "profile",
+    "endpoint",
+    "region",
+    "iam_role",
+    "session_id",
+    "max_capacity",
+    "number_of_workers",
+    "worker_type",
+    "connections",
+    "glue_version",
+    "security_config",
+    "idle_timeout",
+    "tags",
+    "timeout",
+    "extra_jars",
+)
 KNOWN_MAGICS = (
-    "glue_version", "worker_type", "number_of_workers", "idle_timeout", "timeout", "extra_py_files",
-    "connections", "security_config", "tags", *ARGUMENT_MAGICS, *SESSION_ONLY_MAGICS,
+    "glue_version",
+    "worker_type",
+    "number_of_workers",
+    "idle_timeout",
+    "timeout",
+    "extra_py_files",
+    "connections",
+    "security_config",
+    "tags",
+    *ARGUMENT_MAGICS,
+    *SESSION_ONLY_MAGICS,
 )
 
 
@@ -92,7 +125,9 @@ class GlueJob:
     magics: dict[str, str]
     parameters: tuple[Parameter, ...]
     script: str
-    configure: dict[str, str] = dataclasses.field(default_factory=dict)  # the %%configure job parameters
+    configure: dict[str, str] = dataclasses.field(
+        default_factory=dict
+    )  # the %%configure job parameters
 
 
 def _cells(notebook: Path):
@@ -109,14 +144,17 @@ def _is_magics_cell(source: str) -> bool:
 
 
 def magics_of(source: str, where: str) -> dict[str, str]:
-    """The `%name value` lines of a magics cell; UsageError for a magic a Glue job has no setting for."""
+    """The `%name value` lines of a magics cell; UsageError for a magic a Glue job has no setting
+    for."""
     found = {}
     for line in source.splitlines():
         if not line.strip():
             continue
         name, _, value = line.strip()[1:].partition(" ")
         if name not in KNOWN_MAGICS:
-            raise UsageError(f"{where}: magic %{name} has no Glue job setting (known: {', '.join(KNOWN_MAGICS)})")
+            raise UsageError(
+                f"{where}: magic %{name} has no Glue job setting (known: {', '.join(KNOWN_MAGICS)})"
+            )
         found[name] = value.strip()
     return found
 
@@ -135,7 +173,11 @@ def configure_of(source: str, where: str) -> tuple[dict[str, str], dict[str, str
     for key, value in settings.items():
         key = str(key)
         if key in CONFIGURE_MANAGED:
-            if key in ("profile", "endpoint", "session_id"):  # the session's, as %iam_role and %region
+            if key in (
+                "profile",
+                "endpoint",
+                "session_id",
+            ):  # the session's, as %iam_role and %region
                 continue
             if key not in KNOWN_MAGICS:
                 raise UsageError(f"{where}: %%configure {key} has no Glue job setting")
@@ -157,7 +199,9 @@ def parameters_of(source: str, where: str) -> tuple[Parameter, ...]:
     found = []
     for node in ast.parse(source).body:
         if not (isinstance(node, ast.AnnAssign | ast.Assign) and node.value is not None):
-            raise UsageError(f"{where}: the parameters cell may hold only assignments (line {node.lineno})")
+            raise UsageError(
+                f"{where}: the parameters cell may hold only assignments (line {node.lineno})"
+            )
         target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
         if not isinstance(target, ast.Name):
             raise UsageError(f"{where}: parameter on line {node.lineno} is not a plain name")
@@ -165,14 +209,25 @@ def parameters_of(source: str, where: str) -> tuple[Parameter, ...]:
             default = ast.literal_eval(node.value)
         except ValueError:
             raise UsageError(f"{where}: parameter {target.id} has no literal default") from None
-        kind = node.annotation.id if isinstance(node, ast.AnnAssign) and isinstance(node.annotation, ast.Name) else (
-            type(default).__name__)
+        kind = (
+            node.annotation.id
+            if isinstance(node, ast.AnnAssign) and isinstance(node.annotation, ast.Name)
+            else (type(default).__name__)
+        )
         if kind not in TYPES:
-            raise UsageError(f"{where}: parameter {target.id} is a {kind}; a Glue job argument converts to {', '.join(TYPES)}")
+            raise UsageError(
+                f"{where}: parameter {target.id} is a {kind}; a Glue job argument converts to "
+                f"{', '.join(TYPES)}"
+            )
         if target.id in (*GLUE_OWN_OPTIONS, "JOB_NAME", *RUN_IDS):
-            raise UsageError(f"{where}: parameter {target.id} has the name of an argument Glue passes itself; rename it")
+            raise UsageError(
+                f"{where}: parameter {target.id} has the name of an argument Glue passes itself; "
+                "rename it"
+            )
         rest = lines[node.end_lineno - 1][node.end_col_offset :].strip()
-        found.append(Parameter(target.id, kind, default, rest[1:].strip() if rest.startswith("#") else ""))
+        found.append(
+            Parameter(target.id, kind, default, rest[1:].strip() if rest.startswith("#") else "")
+        )
     return tuple(found)
 
 
@@ -180,14 +235,23 @@ def _ipython_only(source: str) -> str | None:
     """The first IPython-only construct of a code cell, or None."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    if "get_ipython()" in TransformerManager().transform_cell(source) and "get_ipython()" not in source:
-        marked = [line.strip() for line in source.splitlines() if line.strip().startswith(("%", "!"))]
+    if (
+        "get_ipython()" in TransformerManager().transform_cell(source)
+        and "get_ipython()" not in source
+    ):
+        marked = [
+            line.strip() for line in source.splitlines() if line.strip().startswith(("%", "!"))
+        ]
         return marked[0] if marked else "IPython syntax"
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return None  # compile() of the whole script names it
-    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    used = {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
     return next((f"{name}()" for name in IPYTHON_NAMES if name in used), None)
 
 
@@ -199,7 +263,9 @@ def _displayed(source: str) -> str:
     last = body[-1]
     lines = source.splitlines()
     shown = "\n".join(lines[last.lineno - 1 : last.end_lineno])
-    return "\n".join([*lines[: last.lineno - 1], f"sys.displayhook({shown})", *lines[last.end_lineno :]])
+    return "\n".join(
+        [*lines[: last.lineno - 1], f"sys.displayhook({shown})", *lines[last.end_lineno :]]
+    )
 
 
 def _comment(text: str) -> str:
@@ -208,15 +274,26 @@ def _comment(text: str) -> str:
 
 def _read_argument(p: Parameter) -> str:
     value = f'args["{p.name}"]'
-    converted = {"str": value, "int": f"int({value})", "float": f"float({value})", "bool": f'{value}.lower() == "true"'}
+    converted = {
+        "str": value,
+        "int": f"int({value})",
+        "float": f"float({value})",
+        "bool": f'{value}.lower() == "true"',
+    }
     comment = f"  # {p.comment}" if p.comment else ""
-    return f'{p.name}: {p.kind} = {converted[p.kind]} if "{p.name}" in args else {p.default!r}{comment}'
+    return (
+        f'{p.name}: {p.kind} = {converted[p.kind]} if "{p.name}" in args else '
+        f"{p.default!r}{comment}"
+    )
 
 
-def _boilerplate(step: str, notebook: Path, magics: dict[str, str], parameters: tuple[Parameter, ...]) -> list[str]:
+def _boilerplate(
+    step: str, notebook: Path, magics: dict[str, str], parameters: tuple[Parameter, ...]
+) -> list[str]:
     names = ", ".join(f'"{name}"' for name in (*(p.name for p in parameters), *ASKED_RUN_IDS))
     lines = [
-        f"# {step}: an AWS Glue job script generated by `stedi aws deploy` from {notebook.parent.name}/{notebook.name}.",
+        f"# {step}: an AWS Glue job script generated by `stedi aws deploy` from "
+        f"{notebook.parent.name}/{notebook.name}.",
         "# Do not edit: the notebook is the source; every deploy generates this script again.",
         *(f"# %{name} {value}" for name, value in magics.items()),
         "import sys",
@@ -229,16 +306,19 @@ def _boilerplate(step: str, notebook: Path, magics: dict[str, str], parameters: 
         "from stedi.engine.session import use_glue_session",
         "from stedi.run.folder import lake_records",
         "",
-        "# The notebook's parameters: `--<name> <value>` of the job run when it has one, else the notebook's default.",
-        "# (getResolvedOptions returns JOB_ID, JOB_RUN_ID, TempDir, ... unasked: asking again is an argparse error.)",
-        f"_given = [name for name in ({names}) if f\"--{{name}}\" in sys.argv]",
+        "# The notebook's parameters: `--<name> <value>` of the job run when it has one, else the "
+        "notebook's default.",
+        "# (getResolvedOptions returns JOB_ID, JOB_RUN_ID, TempDir, ... unasked: asking again is "
+        "an argparse error.)",
+        f'_given = [name for name in ({names}) if f"--{{name}}" in sys.argv]',
         'args = getResolvedOptions(sys.argv, ["JOB_NAME", *_given])',
         *(_read_argument(p) for p in parameters),
     ]
     declared = {p.name for p in parameters}
     if {"run_dir", "lake_dir"} <= declared:
         lines += [
-            "# A workflow's job (or a job run): the step leaves its completion record in the lake's _runs/<run id>/.",
+            "# A workflow's job (or a job run): the step leaves its completion record in the "
+            "lake's _runs/<run id>/.",
             f"_run_id = next((args[name] for name in {RUN_IDS!r} if args.get(name)), None)",
             "if not run_dir and _run_id:",
             "    run_dir = lake_records(lake_dir, _run_id)",
@@ -255,7 +335,8 @@ def _boilerplate(step: str, notebook: Path, magics: dict[str, str], parameters: 
 
 
 def glue_job(notebook: Path) -> GlueJob:
-    """Read `notebook` and generate its Glue job script (checked to compile); UsageError naming the problem."""
+    """Read `notebook` and generate its Glue job script (checked to compile); UsageError naming the
+    problem."""
     step = notebook.stem
     magics: dict[str, str] | None = None
     configure: dict[str, str] = {}
@@ -279,7 +360,9 @@ def glue_job(notebook: Path) -> GlueJob:
         else:
             construct = _ipython_only(source)
             if construct is not None:
-                raise UsageError(f"{where} uses {construct}, which only IPython runs; a Glue job script cannot")
+                raise UsageError(
+                    f"{where} uses {construct}, which only IPython runs; a Glue job script cannot"
+                )
             try:
                 body += ["", _displayed(source)]
             except SyntaxError as exc:
@@ -292,7 +375,10 @@ def glue_job(notebook: Path) -> GlueJob:
     try:
         compile(script, f"{step}.py", "exec")
     except SyntaxError as exc:
-        raise UsageError(f"the script generated from {notebook.name} does not compile: {exc.msg} (line {exc.lineno})")
+        raise UsageError(
+            f"the script generated from {notebook.name} does not compile: {exc.msg} (line "
+            f"{exc.lineno})"
+        ) from exc
     return GlueJob(notebook, magics or {}, parameters, script, configure)
 
 
@@ -312,20 +398,27 @@ def _tags(value: str, where: str) -> dict[str, str]:
 
 
 def job_settings(job: GlueJob, package_uri: str) -> tuple[dict, dict[str, str], dict[str, str]]:
-    """(CreateJob fields, DefaultArguments, Tags) the notebook's magics ask for; its stedi.zip is `package_uri`."""
+    """(CreateJob fields, DefaultArguments, Tags) the notebook's magics ask for; its stedi.zip is
+    `package_uri`."""
     magics, where = job.magics, job.notebook.name
     fields: dict = {}
     if "glue_version" in magics:
         fields["GlueVersion"] = magics["glue_version"]
     if "worker_type" in magics:
         fields["WorkerType"] = magics["worker_type"]
-    for name, key in (("number_of_workers", "NumberOfWorkers"), ("idle_timeout", "Timeout"), ("timeout", "Timeout")):
+    for name, key in (
+        ("number_of_workers", "NumberOfWorkers"),
+        ("idle_timeout", "Timeout"),
+        ("timeout", "Timeout"),
+    ):
         if name in magics:
             if not magics[name].isdigit():
                 raise UsageError(f"{where}: %{name} {magics[name]} is not a whole number")
             fields[key] = int(magics[name])
     if "connections" in magics:
-        fields["Connections"] = {"Connections": [c.strip() for c in magics["connections"].split(",") if c.strip()]}
+        fields["Connections"] = {
+            "Connections": [c.strip() for c in magics["connections"].split(",") if c.strip()]
+        }
     if "security_config" in magics:
         fields["SecurityConfiguration"] = magics["security_config"]
     arguments = {**job.configure}

@@ -1,5 +1,5 @@
-"""`stedi aws publish`: the current snapshots of a local Iceberg lake copied into Iceberg tables on S3,
-registered in the Glue Data Catalog (`table_type=ICEBERG`), where Athena queries them.
+"""`stedi aws publish`: the current snapshots of a local Iceberg lake copied into Iceberg tables on
+S3, registered in the Glue Data Catalog (`table_type=ICEBERG`), where Athena queries them.
 
 For each table of the local lake (the declared ones and their quarantines) that has a snapshot:
 its live data files are uploaded under the S3 table's location (`<lake>/<zone>/<table>/data/
@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 
 from stedi import config
-from stedi.context import Policy
 from stedi.aws.session import aws_session
+from stedi.context import Policy
 from stedi.core import storage
 from stedi.core.tables import TABLES
 from stedi.errors import UsageError
@@ -42,7 +42,10 @@ def check_bucket(session, bucket: str) -> None:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("404", "NoSuchBucket", "NotFound"):
-            raise UsageError(f"bucket {bucket} does not exist; create it first (see docs/aws.md#running-on-aws-from-an-empty-account)") from None
+            raise UsageError(
+                f"bucket {bucket} does not exist; create it first (see "
+                "docs/aws.md#running-on-aws-from-an-empty-account)"
+            ) from None
         if code in ("403", "AccessDenied", "Forbidden"):
             raise UsageError(f"access to bucket {bucket} is denied for these credentials") from None
         raise
@@ -51,7 +54,9 @@ def check_bucket(session, bucket: str) -> None:
 def target_lake(to: str = "", bucket: str = "", prefix: str = "") -> str:
     """The S3 lake to publish into: `to` (s3://BUCKET/PREFIX), or the old form --bucket/--prefix."""
     if to and bucket:
-        raise UsageError("give the S3 lake once: --to s3://BUCKET/PREFIX (or the old --bucket/--prefix)")
+        raise UsageError(
+            "give the S3 lake once: --to s3://BUCKET/PREFIX (or the old --bucket/--prefix)"
+        )
     if bucket:
         return layout.s3_root(bucket, prefix)
     if not to:
@@ -62,7 +67,8 @@ def target_lake(to: str = "", bucket: str = "", prefix: str = "") -> str:
 
 
 def _source_lake(lake_dir: str, policy: Policy | None):
-    """The local Iceberg lake to publish, with its policy (the one its commits recorded, else `policy`)."""
+    """The local Iceberg lake to publish, with its policy (the one its commits recorded, else
+    `policy`)."""
     from stedi.lake.iceberg import POLICY, IcebergLake
 
     if storage.is_s3(lake_dir):
@@ -71,11 +77,17 @@ def _source_lake(lake_dir: str, policy: Policy | None):
     if not root.is_dir():
         raise UsageError(f"lake directory {root} does not exist; build it with `stedi run` first")
     if not (root / config.ICEBERG_CATALOG_FILE).is_file():
-        raise UsageError(f"{root} is not an Iceberg lake (no {config.ICEBERG_CATALOG_FILE}); build it with `stedi run`")
+        raise UsageError(
+            f"{root} is not an Iceberg lake (no {config.ICEBERG_CATALOG_FILE}); build it with "
+            "`stedi run`"
+        )
     source = IcebergLake(None, str(root), policy or config.DEFAULT_POLICY)
     recorded = {source.summary(n).get(POLICY) for n in source.names()} - {None, ""}
     if len(recorded) > 1:
-        raise UsageError(f"the lake {root} holds tables of both policies ({', '.join(sorted(recorded))}); rebuild it")
+        raise UsageError(
+            f"the lake {root} holds tables of both policies ({', '.join(sorted(recorded))}); "
+            "rebuild it"
+        )
     if recorded:
         built = recorded.pop()
         if policy is not None and policy != built:
@@ -95,9 +107,10 @@ def publish(
     prefix: str = "",
     out=None,
 ) -> dict:
-    """Copy the current snapshot of each table of the local lake into the S3 lake `to` (see the module
-    docstring). Returns {lake, database, policy, tables: {name: {snapshot_id, source_snapshot_id,
-    files, rows, published}}}; `published` False: the S3 copy already was that snapshot."""
+    """Copy the current snapshot of each table of the local lake into the S3 lake `to` (see the
+    module docstring). Returns {lake, database, policy, tables: {name: {snapshot_id,
+    source_snapshot_id, files, rows, published}}}; `published` False: the S3 copy already was that
+    snapshot."""
     from stedi.lake.catalogs import quarantine_name
 
     out = out or sys.stdout
@@ -110,19 +123,22 @@ def publish(
     chosen = tables or [n for n in known if n in present]
     for name in chosen:
         if name not in known:
-            raise UsageError(f"unknown table {name!r}; known: {', '.join(TABLES)} and their <table>_quarantine")
+            raise UsageError(
+                f"unknown table {name!r}; known: {', '.join(TABLES)} and their <table>_quarantine"
+            )
         if not source.exists(name):
             raise UsageError(f"lake {source.root} has no table {name}; run `stedi run` first")
     session = aws_session()
     check_bucket(session, layout.bucket_and_prefix(root)[0])
     from stedi.lake.iceberg import IcebergLake
-
     from stedi.lake.lock import LakeBusy, LakeLock
 
     target = IcebergLake(None, root, source.policy, database, step=PUBLISH_STEP)
     print(f"stedi aws publish: {source.root} -> {root}, Glue database {database}", file=out)
     summary: dict = {"lake": root, "database": database, "policy": source.policy, "tables": {}}
-    lock = LakeLock(root, "stedi-aws-publish")  # not while a run (or another publish) writes the S3 lake
+    lock = LakeLock(
+        root, "stedi-aws-publish"
+    )  # not while a run (or another publish) writes the S3 lake
     try:
         lock.acquire()
     except LakeBusy as exc:
@@ -132,7 +148,10 @@ def publish(
             entry = _publish_table(source, target, name, session)
             summary["tables"][name] = entry
             what = f"snapshot {entry['snapshot_id']}" if entry["published"] else "unchanged"
-            print(f"  {name:<34}{entry['rows']:>9,} rows  {entry['files']:>3} file(s)  {what}", file=out)
+            print(
+                f"  {name:<34}{entry['rows']:>9,} rows  {entry['files']:>3} file(s)  {what}",
+                file=out,
+            )
     finally:
         lock.release()
     return summary
@@ -146,10 +165,16 @@ def _publish_table(source, target, name: str, session) -> dict:
     snapshot = source.table(name).current_snapshot()
     files, deletes = icefiles.live_data_files(source.table(name))
     if deletes:
-        raise UsageError(f"table {name} has delete files; rewrite it without them before publishing")
+        raise UsageError(
+            f"table {name} has delete files; rewrite it without them before publishing"
+        )
     t = target.ensure(name)
     current = target.summary(name)
-    entry = {"source_snapshot_id": snapshot.snapshot_id, "files": len(files), "rows": source.rows(name)}
+    entry = {
+        "source_snapshot_id": snapshot.snapshot_id,
+        "files": len(files),
+        "rows": source.rows(name),
+    }
     if current.get(META_PREFIX + PUBLISHED_FROM) == str(snapshot.snapshot_id):
         return {**entry, "snapshot_id": target.snapshot_id(name), "published": False}
     place = target.place(name)
@@ -159,7 +184,7 @@ def _publish_table(source, target, name: str, session) -> dict:
     try:
         for data_file in files:
             uri = f"{folder}/{Path(icefiles._local(data_file.file_path)).name}"
-            bucket, _, key = uri[len(storage.S3_SCHEME):].partition("/")
+            bucket, _, key = uri[len(storage.S3_SCHEME) :].partition("/")
             s3.upload_file(icefiles._local(data_file.file_path), bucket, key)
             uploaded.append(uri)
         from pyiceberg.io.pyarrow import parquet_file_to_data_file
@@ -167,13 +192,18 @@ def _publish_table(source, target, name: str, session) -> dict:
         data_files = [parquet_file_to_data_file(t.io, t.metadata, uri) for uri in uploaded]
         replaced, _ = icefiles.live_data_files(t)
         recorded = source.summary(name)
-        target.run_id, target.step = recorded.get(RUN_ID, ""), recorded.get(STEP, "") or PUBLISH_STEP
+        target.run_id, target.step = (
+            recorded.get(RUN_ID, ""),
+            recorded.get(STEP, "") or PUBLISH_STEP,
+        )
         meta = {PUBLISHED_FROM: str(snapshot.snapshot_id)}
         staged = Staged(name, t, folder, data_files, append=False, replaces=replaced, meta=meta)
         target._commit(staged)
     except BaseException:
         icefiles.delete_files(uploaded)
         raise
-    if replaced or current:  # the copy holds the current state only: older snapshots and their files go
+    if (
+        replaced or current
+    ):  # the copy holds the current state only: older snapshots and their files go
         icemaint.expire_and_vacuum(target, name)
     return {**entry, "snapshot_id": target.snapshot_id(name), "published": True}

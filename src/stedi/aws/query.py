@@ -49,7 +49,8 @@ def run_query(
     s3_output: str | None = None,
     session=None,
 ):
-    """Run one statement on Athena and wait for it; returns (query execution id, result DataFrame)."""
+    """Run one statement on Athena and wait for it; returns (query execution id, result
+    DataFrame)."""
     import awswrangler as wr
 
     session = session or aws_session()
@@ -67,7 +68,10 @@ def run_query(
         raise QueryFailed(f"Athena query failed: {exc}") from None
     state = execution["Status"]["State"]
     if state != "SUCCEEDED":
-        raise QueryFailed(f"Athena query {state.lower()}: {execution['Status'].get('StateChangeReason', '')}".strip())
+        raise QueryFailed(
+            f"Athena query {state.lower()}: "
+            f"{execution['Status'].get('StateChangeReason', '')}".strip()
+        )
     query_id = execution["QueryExecutionId"]
     paginator = session.client("athena").get_paginator("get_query_results")
     pages = list(paginator.paginate(QueryExecutionId=query_id))
@@ -81,7 +85,8 @@ def query(
     s3_output: str | None = None,
     out=None,
 ) -> list[str]:
-    """Run every statement of `text` on Athena and print each result; returns the query execution ids."""
+    """Run every statement of `text` on Athena and print each result; returns the query execution
+    ids."""
     out = out or sys.stdout
     found = statements(text)
     if not found:
@@ -93,5 +98,10 @@ def query(
     for statement in found:
         query_id, frame = run_query(statement, database, workgroup, s3_output, session=session)
         ids.append(query_id)
-        print(frame.to_string(index=False) if len(frame.columns) else f"(no result; query {query_id})", file=out)
+        print(
+            frame.to_string(index=False)
+            if len(frame.columns)
+            else f"(no result; query {query_id})",
+            file=out,
+        )
     return ids

@@ -24,12 +24,15 @@ def failure_types() -> tuple[type[BaseException], ...]:
     from awswrangler import exceptions as wr_exceptions
     from botocore.exceptions import BotoCoreError, ClientError
 
-    wrangler = tuple(c for _, c in inspect.getmembers(wr_exceptions, inspect.isclass) if issubclass(c, Exception))
+    wrangler = tuple(
+        c for _, c in inspect.getmembers(wr_exceptions, inspect.isclass) if issubclass(c, Exception)
+    )
     return (QueryFailed, ClientError, BotoCoreError, *wrangler)
 
 
 def aws_session():
-    """A boto3 session from the standard chain; refuses, in one line, when there are no credentials or region."""
+    """A boto3 session from the standard chain; refuses, in one line, when there are no credentials
+    or region."""
     import boto3
 
     session = boto3.Session()
@@ -38,9 +41,12 @@ def aws_session():
         session = boto3.Session(region_name=region)
     if session.get_credentials() is None:
         raise UsageError(
-            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
+            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY), "
             "or run where an instance role applies"
         )
     if not session.region_name:
-        raise UsageError("no AWS region: set AWS_DEFAULT_REGION (or AWS_REGION), or a region in your profile")
+        raise UsageError(
+            "no AWS region: set AWS_DEFAULT_REGION (or AWS_REGION), or a region in your profile"
+        )
     return session

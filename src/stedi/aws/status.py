@@ -1,4 +1,5 @@
-"""`stedi aws status`: a run of a deployment's Glue workflow, step by step, in the table `stedi run` prints.
+"""`stedi aws status`: a run of a deployment's Glue workflow, step by step, in the table `stedi run`
+prints.
 
 The run (the latest, or --run-id) is read back from Glue with its graph (GetWorkflowRun(s)
 with IncludeGraph): each job node carries its job runs; a step's line shows its job's latest
@@ -30,7 +31,8 @@ def _seconds(job_run: dict) -> float | None:
 
 
 def step_states(run: dict, name: str) -> list[tuple[str, str, float | None]]:
-    """(step, Glue job run state or NOT_STARTED, seconds or None) for every zone step, in pipeline order."""
+    """(step, Glue job run state or NOT_STARTED, seconds or None) for every zone step, in pipeline
+    order."""
     runs_of = {
         node["Name"]: (node.get("JobDetails") or {}).get("JobRuns") or []
         for node in (run.get("Graph") or {}).get("Nodes", [])
@@ -57,13 +59,17 @@ def _run(glue, name: str, run_id: str) -> dict | None:
             if missing(exc):
                 raise UsageError(f"workflow {name} has no run {run_id}") from None
             raise
-    runs = [r for page in glue.get_paginator("get_workflow_runs").paginate(Name=name, IncludeGraph=True)
-            for r in page["Runs"]]
+    runs = [
+        r
+        for page in glue.get_paginator("get_workflow_runs").paginate(Name=name, IncludeGraph=True)
+        for r in page["Runs"]
+    ]
     return max(runs, key=lambda r: r["StartedOn"]) if runs else None
 
 
 def status(*, name: str = "", prefix: str = "", run_id: str = "", out=None) -> dict | None:
-    """Print the steps of a workflow run; returns {run_id, status, steps} or None when the workflow never ran."""
+    """Print the steps of a workflow run; returns {run_id, status, steps} or None when the workflow
+    never ran."""
     from botocore.exceptions import ClientError
 
     out = out or sys.stdout
@@ -73,7 +79,9 @@ def status(*, name: str = "", prefix: str = "", run_id: str = "", out=None) -> d
         workflow = glue.get_workflow(Name=name)["Workflow"]
     except ClientError as exc:
         if missing(exc):
-            raise UsageError(f"no Glue workflow {name}; deploy it with `stedi aws deploy` first") from None
+            raise UsageError(
+                f"no Glue workflow {name}; deploy it with `stedi aws deploy` first"
+            ) from None
         raise
     if not ours(workflow, name):
         raise UsageError(f"the Glue workflow {name} was not created by stedi deploy")
@@ -83,8 +91,11 @@ def status(*, name: str = "", prefix: str = "", run_id: str = "", out=None) -> d
         return None
     steps = step_states(run, name)
     started = run["StartedOn"].strftime("%Y-%m-%d %H:%M:%S %Z").strip()
-    print(f"stedi aws status: workflow {name} run {run['WorkflowRunId']} ({run['Status'].lower()}, started {started})",
-          file=out)
+    print(
+        f"stedi aws status: workflow {name} run {run['WorkflowRunId']} ({run['Status'].lower()}, "
+        f"started {started})",
+        file=out,
+    )
     for number, (step, state, seconds) in enumerate(steps, 1):
         print(step_line(number, len(steps), step) + step_outcome(state.lower(), seconds), file=out)
     return {"run_id": run["WorkflowRunId"], "status": run["Status"], "steps": steps}

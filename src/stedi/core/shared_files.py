@@ -24,6 +24,7 @@ from pathlib import Path
 from stedi.core.storage import _s3, _split_object, is_s3, s3_errors, write_text
 from stedi.errors import StorageError
 
+
 class WriteConflict(Exception):
     """A conditional write lost: the file changed, appeared or went since it was read."""
 
@@ -70,7 +71,9 @@ def _local_lock(where: str):
 
     folder = os.path.dirname(os.path.abspath(where))
     os.makedirs(folder, exist_ok=True)
-    fd = os.open(os.path.join(folder, f".{os.path.basename(where)}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(
+        os.path.join(folder, f".{os.path.basename(where)}.lock"), os.O_RDWR | os.O_CREAT, 0o600
+    )
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -95,8 +98,10 @@ def write_if(where: str, text: str, version: str | None) -> str:
     if not conditional_writes():
         import botocore
 
-        raise StorageError(f"botocore {botocore.__version__} has no conditional writes (If-Match): "
-                           f"cannot change {where} safely alongside other writers")
+        raise StorageError(
+            f"botocore {botocore.__version__} has no conditional writes (If-Match): "
+            f"cannot change {where} safely alongside other writers"
+        )
     bucket, key = _split_object(where)
     condition = {"IfMatch": version} if version else {"IfNoneMatch": "*"}
     # If-Match on an object that went: NoSuchKey, a conflict too
@@ -105,7 +110,8 @@ def write_if(where: str, text: str, version: str | None) -> str:
 
 
 def delete_if(where: str, version: str) -> None:
-    """Delete a small file only if it is still at `version`; WriteConflict otherwise (gone counts too)."""
+    """Delete a small file only if it is still at `version`; WriteConflict otherwise (gone counts
+    too)."""
     if not is_s3(where):
         with _local_lock(where):
             if read_versioned(where)[1] != version:
@@ -158,9 +164,10 @@ def _lease_text(owner: str, expires: float) -> str:
 
 
 def acquire_lease(where: str, owner: str, seconds: float, now=None) -> Lease:
-    """Take the lock object `where` for `seconds`: create it if there is none, or take it over when its
-    lease has expired (a killed holder's lock never goes away by itself). LeaseHeld, naming the
-    holder and its expiry, while another owner's lease runs; a renewal by the same owner is allowed."""
+    """Take the lock object `where` for `seconds`: create it if there is none, or take it over when
+    its lease has expired (a killed holder's lock never goes away by itself). LeaseHeld, naming the
+    holder and its expiry, while another owner's lease runs; a renewal by the same owner is
+    allowed."""
     import json
     import time
 
@@ -173,7 +180,9 @@ def acquire_lease(where: str, owner: str, seconds: float, now=None) -> Lease:
             raise LeaseHeld(f"{where} is held by {held.get('owner')} until {until}")
         expires = clock() + seconds
         try:
-            return Lease(where, owner, expires, write_if(where, _lease_text(owner, expires), version))
+            return Lease(
+                where, owner, expires, write_if(where, _lease_text(owner, expires), version)
+            )
         except WriteConflict:
             continue  # someone else took or renewed it in between: look again
     raise LeaseHeld(f"{where} keeps changing hands; try again")
@@ -184,12 +193,16 @@ def renew_lease(lease: Lease, seconds: float, now=None) -> Lease:
     import time
 
     expires = (now or time.time)() + seconds
-    return dataclasses.replace(lease, expires=expires,
-                               version=write_if(lease.where, _lease_text(lease.owner, expires), lease.version))
+    return dataclasses.replace(
+        lease,
+        expires=expires,
+        version=write_if(lease.where, _lease_text(lease.owner, expires), lease.version),
+    )
 
 
 def release_lease(lease: Lease) -> bool:
-    """Remove the lock object if it is still this lease's; False when another owner had taken it over."""
+    """Remove the lock object if it is still this lease's; False when another owner had taken it
+    over."""
     try:
         delete_if(lease.where, lease.version)
     except WriteConflict:

@@ -1,4 +1,5 @@
-"""SQL text: the statements of a .sql file, as both `stedi sql` (Spark) and `stedi aws query` (Athena) run them."""
+"""SQL text: the statements of a .sql file, as both `stedi sql` (Spark) and `stedi aws query`
+(Athena) run them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 # to the end), line comments and block comments. Anything else is matched a run at a time.
 _PIECES = re.compile(
     r"""'(?:[^'\\]|\\.|'')*'?"""
-    r'''|"(?:[^"\\]|\\.|"")*"?'''
+    r"""|"(?:[^"\\]|\\.|"")*"?"""
     r"|`(?:[^`]|``)*`?"
     r"|--[^\n]*"
     r"|/\*.*?(?:\*/|\Z)"

@@ -75,7 +75,8 @@ def folder_exists(folder: str) -> bool:
 
 
 def list_files(folder: str) -> list[str]:
-    """The regular files directly in `folder` (not in its subfolders), sorted; [] when it does not exist.
+    """The regular files directly in `folder` (not in its subfolders), sorted; [] when it does not
+    exist.
 
     Local files come back as `os.path.join(folder, name)` (absolute when `folder` is);
     S3 objects as `s3://bucket/key`. Nothing is filtered by name: hidden files
@@ -147,15 +148,16 @@ CONFLICT_CODES = ("PreconditionFailed", "412", "ConditionalRequestConflict", "40
 
 
 def missing_object(exc: Exception) -> bool:
-    """Whether an S3 error says the object is not there: NoSuchKey, or a 404 (HeadObject has no body)."""
+    """Whether an S3 error says the object is not there: NoSuchKey, or a 404 (HeadObject has no
+    body)."""
     return _error_code(exc) in ("NoSuchKey", "404", "NotFound")
 
 
 @contextlib.contextmanager
 def s3_errors(uri: str, bucket: str, *, missing=None, conflict=None):
-    """S3 requests about `uri` (in `bucket`): a missing object raises `missing` and a failed condition
-    `conflict` (when given, else they are errors like any other); every other botocore error becomes
-    one StorageError line naming them."""
+    """S3 requests about `uri` (in `bucket`): a missing object raises `missing` and a failed
+    condition `conflict` (when given, else they are errors like any other); every other botocore
+    error becomes one StorageError line naming them."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -224,23 +226,34 @@ def head(uri: str) -> dict:
 
 
 def list_folders(folder: str) -> list[str]:
-    """The subfolders directly in `folder` (S3: the common prefixes), sorted; [] when it does not exist."""
+    """The subfolders directly in `folder` (S3: the common prefixes), sorted; [] when it does not
+    exist."""
     if not is_s3(folder):
         try:
             with os.scandir(folder) as entries:
-                return sorted(os.path.join(folder, e.name) for e in entries if e.is_dir(follow_symlinks=False))
+                return sorted(
+                    os.path.join(folder, e.name) for e in entries if e.is_dir(follow_symlinks=False)
+                )
         except (FileNotFoundError, NotADirectoryError):
             return []
     bucket, prefix = _split_folder(folder)
     found = []
     with s3_errors(folder, bucket):
-        for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-            found += [f"{S3_SCHEME}{bucket}/{p['Prefix'].rstrip('/')}" for p in page.get("CommonPrefixes", [])]
+        for page in (
+            _s3()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        ):
+            found += [
+                f"{S3_SCHEME}{bucket}/{p['Prefix'].rstrip('/')}"
+                for p in page.get("CommonPrefixes", [])
+            ]
     return sorted(found)
 
 
 def move_folder(folder: str, target: str) -> None:
-    """Move a folder to `target` (which must not exist): one rename locally; on S3 each object copied, then deleted."""
+    """Move a folder to `target` (which must not exist): one rename locally; on S3 each object
+    copied, then deleted."""
     if not is_s3(folder):
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         os.replace(folder, target)
@@ -252,7 +265,9 @@ def move_folder(folder: str, target: str) -> None:
             for item in page.get("Contents", []):
                 key = item["Key"]
                 _s3().copy_object(
-                    Bucket=to_bucket, Key=to_prefix + key[len(prefix) :], CopySource={"Bucket": bucket, "Key": key}
+                    Bucket=to_bucket,
+                    Key=to_prefix + key[len(prefix) :],
+                    CopySource={"Bucket": bucket, "Key": key},
                 )
     remove_folder(folder)
 
@@ -270,10 +285,14 @@ def remove_folder(folder: str) -> None:
             keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
             if keys:
                 done = _s3().delete_objects(Bucket=bucket, Delete={"Objects": keys})
-                if done.get("Errors"):  # DeleteObjects answers 200 and lists what it could not delete
+                if done.get(
+                    "Errors"
+                ):  # DeleteObjects answers 200 and lists what it could not delete
                     first = done["Errors"][0]
-                    raise StorageError(f"S3 DeleteObjects on s3://{bucket}/{first.get('Key')} failed: "
-                                       f"{first.get('Code')}: {first.get('Message', '')}".rstrip(": "))
+                    raise StorageError(
+                        f"S3 DeleteObjects on s3://{bucket}/{first.get('Key')} failed: "
+                        f"{first.get('Code')}: {first.get('Message', '')}".rstrip(": ")
+                    )
 
 
 # -- small text files: run records ----------------------------------------------
@@ -301,5 +320,3 @@ def read_text(where: str) -> str | None:
             return None
     path = Path(where)
     return path.read_text(encoding="utf-8") if path.is_file() else None
-
-

@@ -56,7 +56,11 @@ SUMMARY_FILE = "generation.json"
 FIRST_REGISTRATION_MS = 1655561994131
 MAX_REGISTRATION_GAP_MS = 5130
 # The real export files are named <source>-<epoch ms>.json; ours count up from these.
-FILE_EPOCH_MS = {"customer": 1691348231425, "accelerometer": 1691348231445, "step_trainer": 1691348232038}
+FILE_EPOCH_MS = {
+    "customer": 1691348231425,
+    "accelerometer": 1691348231445,
+    "step_trainer": 1691348232038,
+}
 FILE_STEP_MS = 50
 
 INSTANTS = 30  # accelerometer instants (and step trainer readings) per customer
@@ -66,7 +70,10 @@ END_SLACK_MEAN_MS = 2_700  # ... earlier by an exponential amount of this mean,
 END_SLACK_MAX_MS = 11_300  # at most this
 UPDATED_SHARE = 0.046  # customers whose record was updated (consent moved) after registering
 UPDATE_AFTER_MS = (58_000, 68_300)
-END_BEFORE_UPDATE_MS = (2_300, 4_000)  # an updated customer's readings end this long before the update
+END_BEFORE_UPDATE_MS = (
+    2_300,
+    4_000,
+)  # an updated customer's readings end this long before the update
 SHARE_PRESENT = {  # share of customers whose export carries the key
     "shareWithResearchAsOfDate": 482 / 956,
     "shareWithPublicAsOfDate": 491 / 956,
@@ -83,15 +90,17 @@ BIRTH_YEARS = (967, 1964)  # as in the export: 3-digit years unpadded
 PHONE = "8015551212"
 ACCELEROMETER_RUN, STEP_TRAINER_RUN = 10, 5  # readings come in runs per customer, runs interleaved
 
-# The real export's names: 33 x 29 = 957 combinations; further customers get a number on the last name.
+# The real export's names: 33 x 29 = 957 combinations; further customers get a number on the last
+# name.
 FIRST_NAMES = (
-    "Angie Ashley Ben Bobby Chris Christina Craig Dan Danny David Edward Eric Frank Gail Jacob Jane Jason "
-    "Jaya Jerry John Larry Liz Lyn Manoj Neeraj Santosh Sarah Sean Senthil Spencer Suresh Travis Trevor"
+    "Angie Ashley Ben Bobby Chris Christina Craig Dan Danny David Edward Eric Frank Gail Jacob "
+    "Jane Jason Jaya Jerry John Larry Liz Lyn Manoj Neeraj Santosh Sarah Sean Senthil Spencer "
+    "Suresh Travis Trevor"
 ).split()
 LAST_NAMES = (
-    "Abram Ahmed Anandh Anderson Aristotle Clark Clayton Davis Doshi Fibonnaci Gonzalez Habschied Hansen "
-    "Harris Howard Huey Jackson Jefferson Jones Khatib Lincoln Mitra Olson Phillips Sanchez Smith Spencer "
-    "Staples Wu"
+    "Abram Ahmed Anandh Anderson Aristotle Clark Clayton Davis Doshi Fibonnaci Gonzalez Habschied "
+    "Hansen Harris Howard Huey Jackson Jefferson Jones Khatib Lincoln Mitra Olson Phillips Sanchez "
+    "Smith Spencer Staples Wu"
 ).split()
 _NAME_STREAM = 1  # seed stream of the name order (chunks use stream 0)
 
@@ -118,7 +127,8 @@ class Generated:
 
     def summary(self) -> str:
         return (
-            f"{self.customers:,} customers ({self.consenting:,} consenting), {self.accelerometer:,} accelerometer "
+            f"{self.customers:,} customers ({self.consenting:,} consenting), "
+            f"{self.accelerometer:,} accelerometer "
             f"and {self.step_trainer:,} step trainer readings in {sum(self.files.values())} files"
         )
 
@@ -153,7 +163,8 @@ class _ExportWriter:
         if self._handle is not None:
             self._handle.close()
         name = f"{self.source}-{FILE_EPOCH_MS[self.source] + self.files * FILE_STEP_MS}.json"
-        self._handle = open(self.folder / name, "w", encoding="utf-8", newline="\n")
+        # Open across many writes, closed by the next file or close(): no `with` fits.
+        self._handle = open(self.folder / name, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
         self.files += 1
         self._in_file = 0
 
@@ -175,7 +186,9 @@ def _names(seed: int, first_index: int, count: int) -> list[tuple[str, str]]:
             orders = rng.permutation(combos).tolist()
         combo = orders[index % combos]
         suffix = "" if cycle == 0 else str(cycle + 1)
-        names.append((FIRST_NAMES[combo // len(LAST_NAMES)], LAST_NAMES[combo % len(LAST_NAMES)] + suffix))
+        names.append(
+            (FIRST_NAMES[combo // len(LAST_NAMES)], LAST_NAMES[combo % len(LAST_NAMES)] + suffix)
+        )
     return names
 
 
@@ -195,7 +208,9 @@ def _snap_collisions(rng: np.random.Generator, instants: np.ndarray, previous: n
     """
     pool = np.vstack([previous, instants])
     chosen = rng.random(instants.shape) < COLLISION_SHARE
-    chosen[:, 1:] &= ~chosen[:, :-1]  # never two neighbours: each window is computed from fixed neighbours
+    chosen[:, 1:] &= ~chosen[
+        :, :-1
+    ]  # never two neighbours: each window is computed from fixed neighbours
     rows, cols = np.nonzero(chosen)
     if len(rows) == 0:
         return
@@ -212,7 +227,9 @@ def _snap_collisions(rng: np.random.Generator, instants: np.ndarray, previous: n
     # A partner without an instant in the window: try another (COLLISION_TRIES partners at most).
     for _ in range(COLLISION_TRIES):
         partner = rows + len(previous) - rng.integers(1, COLLISION_PARTNERS + 1, size=len(rows))
-        partner = np.maximum(partner, 0)  # the first customers: the first customer (maybe itself: no match)
+        partner = np.maximum(
+            partner, 0
+        )  # the first customers: the first customer (maybe itself: no match)
         offset = partner * span - origin
         at = np.searchsorted(keys, low + offset)
         found = (at < len(keys)) & (keys[np.minimum(at, len(keys) - 1)] <= high + offset)
@@ -234,18 +251,29 @@ def _interleaved(rng: np.random.Generator, owners: np.ndarray, run: int) -> np.n
     return np.argsort(rank[run_ids], kind="stable")
 
 
-def _chunk(seed: int, chunk: int, first: int, count: int, last_registration: int, previous: np.ndarray):
-    """One chunk of customers: (customer lines, accelerometer lines, step lines, stats, state for the next)."""
+def _chunk(
+    seed: int, chunk: int, first: int, count: int, last_registration: int, previous: np.ndarray
+):
+    """One chunk of customers: (customer lines, accelerometer lines, step lines, stats, state for
+    the next)."""
     rng = np.random.default_rng([seed, 0, chunk])
-    registration = last_registration + np.cumsum(rng.integers(0, MAX_REGISTRATION_GAP_MS + 1, size=count))
+    registration = last_registration + np.cumsum(
+        rng.integers(0, MAX_REGISTRATION_GAP_MS + 1, size=count)
+    )
     updated = rng.random(count) < UPDATED_SHARE
     update = registration + rng.integers(UPDATE_AFTER_MS[0], UPDATE_AFTER_MS[1] + 1, size=count)
     last_update = np.where(updated, update, registration)
-    slack = np.minimum(rng.exponential(END_SLACK_MEAN_MS, size=count), END_SLACK_MAX_MS).astype(np.int64)
+    slack = np.minimum(rng.exponential(END_SLACK_MEAN_MS, size=count), END_SLACK_MAX_MS).astype(
+        np.int64
+    )
     before_update = rng.integers(END_BEFORE_UPDATE_MS[0], END_BEFORE_UPDATE_MS[1] + 1, size=count)
-    end = np.where(updated, update - before_update, registration + END_AFTER_REGISTRATION_MS - slack)
+    end = np.where(
+        updated, update - before_update, registration + END_AFTER_REGISTRATION_MS - slack
+    )
     period = rng.integers(PERIOD_STEPS[0], PERIOD_STEPS[1] + 1, size=count) * 100 // 3
-    instants = (end - (INSTANTS - 1) * period)[:, None] + np.arange(INSTANTS)[None, :] * period[:, None]
+    instants = (end - (INSTANTS - 1) * period)[:, None] + np.arange(INSTANTS)[None, :] * period[
+        :, None
+    ]
     _snap_collisions(rng, instants, previous)
 
     present = {key: rng.random(count) < share for key, share in SHARE_PRESENT.items()}
@@ -293,7 +321,9 @@ def _chunk(seed: int, chunk: int, first: int, count: int, last_registration: int
     flat_instants = instants.ravel()
     accelerometer = [
         prefixes[o] + str(t) + _XYZ[c]
-        for o, t, c in zip(owners[order].tolist(), flat_instants[cell[order]].tolist(), codes[order].tolist())
+        for o, t, c in zip(
+            owners[order].tolist(), flat_instants[cell[order]].tolist(), codes[order].tolist()
+        )
     ]
 
     step_cells = np.arange(count * INSTANTS)
@@ -304,7 +334,9 @@ def _chunk(seed: int, chunk: int, first: int, count: int, last_registration: int
     device = [f',"serialNumber":"{serial}","distanceFromObject":' for serial in serials]
     step_trainer = [
         '{"sensorReadingTime":' + str(t) + device[o] + str(d) + "}"
-        for t, o, d in zip(flat_instants[step_cells].tolist(), (step_cells // INSTANTS).tolist(), distance)
+        for t, o, d in zip(
+            flat_instants[step_cells].tolist(), (step_cells // INSTANTS).tolist(), distance
+        )
     ]
     consenting = int(present["shareWithResearchAsOfDate"].sum())
     last = instants[-COLLISION_PARTNERS:].copy()
@@ -314,7 +346,8 @@ def _chunk(seed: int, chunk: int, first: int, count: int, last_registration: int
 def generate(
     out: str | os.PathLike[str], scale: float, seed: int = 0, lines_per_file: int = LINES_PER_FILE
 ) -> Generated:
-    """Write synthetic exports of `scale` times the real data's size into `out` (see the module doc)."""
+    """Write synthetic exports of `scale` times the real data's size into `out` (see the module
+    doc)."""
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise GenerateError(f"--scale must be a positive number, not {scale!r}")
     if seed < 0:
@@ -324,7 +357,11 @@ def generate(
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise GenerateError(f"--out {root} is not a folder")
-    taken = [s for s in SOURCES if (root / s).exists() and (not (root / s).is_dir() or any((root / s).iterdir()))]
+    taken = [
+        s
+        for s in SOURCES
+        if (root / s).exists() and (not (root / s).is_dir() or any((root / s).iterdir()))
+    ]
     if taken:
         held = ", ".join(f"{s}/" for s in taken)
         raise GenerateError(f"--out {root} already holds {held}; give an empty or new folder")
@@ -338,21 +375,27 @@ def generate(
     started = time.monotonic()
     result = Generated(out=str(root), scale=scale, seed=seed)
     staging = root / f".generating-{uuid.uuid4().hex[:8]}"
-    writers = {source: _ExportWriter(staging / source, source, lines_per_file) for source in SOURCES}
+    writers = {
+        source: _ExportWriter(staging / source, source, lines_per_file) for source in SOURCES
+    }
     try:
         total = customer_count(scale)
         last_registration = FIRST_REGISTRATION_MS - MAX_REGISTRATION_GAP_MS // 2
         previous = np.empty((0, INSTANTS), dtype=np.int64)
         for chunk, first in enumerate(range(0, total, CHUNK_CUSTOMERS)):
             count = min(CHUNK_CUSTOMERS, total - first)
-            customers, accelerometer, step_trainer, consenting, last_registration, previous = _chunk(
-                seed, chunk, first, count, last_registration, previous
+            customers, accelerometer, step_trainer, consenting, last_registration, previous = (
+                _chunk(seed, chunk, first, count, last_registration, previous)
             )
             writers["customer"].write(customers)
             writers["accelerometer"].write(accelerometer)
             writers["step_trainer"].write(step_trainer)
             result.consenting += consenting
-            del customers, accelerometer, step_trainer  # before the next chunk is made: one chunk in memory
+            del (
+                customers,
+                accelerometer,
+                step_trainer,
+            )  # before the next chunk is made: one chunk in memory
         for writer in writers.values():
             writer.close()
         for source in SOURCES:
@@ -368,6 +411,8 @@ def generate(
     result.step_trainer = writers["step_trainer"].lines
     result.files = {source: writer.files for source, writer in writers.items()}
     result.seconds = round(time.monotonic() - started, 2)
-    summary = {k: v for k, v in asdict(result).items() if k not in ("out", "seconds")}  # the same for the same data
+    summary = {
+        k: v for k, v in asdict(result).items() if k not in ("out", "seconds")
+    }  # the same for the same data
     (root / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     return result

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from stedi import config
 
-# Where `stedi package` writes, and the file name Glue loads (the last part of config.GLUE_PACKAGE_KEY).
+# Where `stedi package` writes, and the file name Glue loads (the last part of
+# config.GLUE_PACKAGE_KEY).
 PACKAGE_ZIP = config.DIST_DIR / Path(config.GLUE_PACKAGE_KEY).name
 
 # Package data shipped beside the modules; keep equal to pyproject.toml's package-data
-# (tests/test_package.py checks it).
+# (tests/dev/test_package.py checks it).
 PACKAGE_DATA = ("engine/spark_conf/*.properties", "run/templates/*")
 
 # zip timestamps cannot predate 1980; one fixed instant makes the archive reproducible.
@@ -32,10 +33,16 @@ def package_files(package_dir: Path = config.PACKAGE_DIR) -> list[Path]:
         wanted.update(package_dir.glob(pattern))
     relative = (p.relative_to(package_dir) for p in wanted if p.is_file())
     # no caches, no hidden files (editor backups, .DS_Store ...)
-    return sorted(r for r in relative if not any(part == "__pycache__" or part.startswith(".") for part in r.parts))
+    return sorted(
+        r
+        for r in relative
+        if not any(part == "__pycache__" or part.startswith(".") for part in r.parts)
+    )
 
 
-def build(output: str | os.PathLike[str] = PACKAGE_ZIP, package_dir: Path = config.PACKAGE_DIR) -> Path:
+def build(
+    output: str | os.PathLike[str] = PACKAGE_ZIP, package_dir: Path = config.PACKAGE_DIR
+) -> Path:
     """Write the zip (atomically: a temporary file renamed into place); returns its path."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -1,1 +1,2 @@
-"""The compute engine: the Spark session (local or the GlueContext), Java for Spark, and the local Glue-magics kernel."""
+"""The compute engine: the Spark session (local or the GlueContext), Java for Spark, and the local
+Glue-magics kernel."""

@@ -28,12 +28,17 @@ from stedi import config
 
 ADDITIONAL_MODULES = "--additional-python-modules"
 INSTALLER_OPTION = "--python-modules-installer-option"
-REQUIREMENTS_FILE = "-r"  # pip's option: the value of --additional-python-modules is a requirements file
+REQUIREMENTS_FILE = (
+    "-r"  # pip's option: the value of --additional-python-modules is a requirements file
+)
 # What the previous layout declared for Glue's own Spark Iceberg catalog: removed where found.
 DATALAKE_FORMATS = "--datalake-formats"
 CONF = "--conf"
 ICEBERG = "iceberg"
-ICEBERG_SPARK_SETTINGS = ("spark.sql.extensions=org.apache.iceberg.", "spark.sql.catalog.glue_catalog")
+ICEBERG_SPARK_SETTINGS = (
+    "spark.sql.extensions=org.apache.iceberg.",
+    "spark.sql.catalog.glue_catalog",
+)
 
 
 def requirements_path():
@@ -43,7 +48,11 @@ def requirements_path():
 
 def _without_glue_spark_iceberg(arguments: dict[str, str]) -> dict[str, str]:
     kept = dict(arguments)
-    formats = [f.strip() for f in kept.pop(DATALAKE_FORMATS, "").split(",") if f.strip() and f.strip() != ICEBERG]
+    formats = [
+        f.strip()
+        for f in kept.pop(DATALAKE_FORMATS, "").split(",")
+        if f.strip() and f.strip() != ICEBERG
+    ]
     if formats:
         kept[DATALAKE_FORMATS] = ",".join(formats)
     settings = [s.strip() for s in kept.pop(CONF, "").split(f" {CONF} ") if s.strip()]
@@ -54,15 +63,21 @@ def _without_glue_spark_iceberg(arguments: dict[str, str]) -> dict[str, str]:
 
 
 def with_stedi_modules(arguments: dict[str, str], requirements_uri: str) -> dict[str, str]:
-    """Job parameters that install stedi's modules on Glue from the requirements file `requirements_uri`
-    (an s3:// object), over whatever a notebook declared (its own placeholder file is replaced).
-    ValueError when the notebook asks for other modules too: a requirements file is the whole list."""
+    """Job parameters that install stedi's modules on Glue from the requirements file
+    `requirements_uri` (an s3:// object), over whatever a notebook declared (its own placeholder
+    file is replaced). ValueError when the notebook asks for other modules too: a requirements file
+    is the whole list."""
     given = arguments.get(ADDITIONAL_MODULES, "")
     if given and arguments.get(INSTALLER_OPTION) != REQUIREMENTS_FILE:
-        raise ValueError(f"{ADDITIONAL_MODULES} {given!r}: stedi's jobs install a requirements file "
-                         f"({requirements_path().name}); add modules to it (scripts/lockfiles.py), not here")
-    return {**_without_glue_spark_iceberg(arguments), ADDITIONAL_MODULES: requirements_uri,
-            INSTALLER_OPTION: REQUIREMENTS_FILE}
+        raise ValueError(
+            f"{ADDITIONAL_MODULES} {given!r}: stedi's jobs install a requirements file "
+            f"({requirements_path().name}); add modules to it (scripts/lockfiles.py), not here"
+        )
+    return {
+        **_without_glue_spark_iceberg(arguments),
+        ADDITIONAL_MODULES: requirements_uri,
+        INSTALLER_OPTION: REQUIREMENTS_FILE,
+    }
 
 
 def job_arguments(requirements_uri: str) -> dict[str, str]:
@@ -77,7 +92,8 @@ def configure_cell(requirements_uri: str) -> str:
 
 
 def configured_for(source: str, requirements_uri: str) -> str:
-    """A notebook's `%%configure` cell installing stedi's modules from `requirements_uri` (its other keys kept)."""
+    """A notebook's `%%configure` cell installing stedi's modules from `requirements_uri` (its other
+    keys kept)."""
     import ast
 
     header, _, body = source.strip().partition("\n")

@@ -22,16 +22,25 @@ LINE_MAGICS = {
     "glue_version": ("glue_version", "Setting Glue version to: {}"),
     "worker_type": ("worker_type", "Setting worker type to: {}"),
     "number_of_workers": ("number_of_workers", "Setting new number of workers to: {}"),
-    "idle_timeout": ("idle_timeout", "Current idle_timeout is None minutes.\nidle_timeout has been set to {} minutes."),
+    "idle_timeout": (
+        "idle_timeout",
+        "Current idle_timeout is None minutes.\nidle_timeout has been set to {} minutes.",
+    ),
     "timeout": ("timeout", "Setting timeout to: {}"),
     "extra_py_files": ("extra_py_files", "Extra py files to be included:\n{}"),
-    "additional_python_modules": ("additional_python_modules", "Additional python modules to be included:\n{}"),
+    "additional_python_modules": (
+        "additional_python_modules",
+        "Additional python modules to be included:\n{}",
+    ),
     "extra_jars": ("extra_jars", "Extra jars to be included:\n{}"),
     "iam_role": ("iam_role", "Current iam_role is None\niam_role has been set to {}."),
     "region": ("region", "Previous region: None\nSetting new region to: {}"),
     "session_id_prefix": ("session_id_prefix", "Setting session ID prefix to {}"),
     "connections": ("connections", "Connections to be included:\n{}"),
-    "spark_conf": ("spark_conf", "Previous Spark configuration: None\nSetting new Spark configuration to: {}"),
+    "spark_conf": (
+        "spark_conf",
+        "Previous Spark configuration: None\nSetting new Spark configuration to: {}",
+    ),
     "tags": ("tags", "Tags to be included:\n{}"),
     "security_config": ("security_config", "Setting security configuration to: {}"),
 }
@@ -54,13 +63,15 @@ def _line_magic(name: str, key: str, message: str):
         print(message.format(shown))
 
     magic.__name__ = name
-    magic.__doc__ = f"Glue session magic %{name}: recorded locally (Glue kernel: {message.splitlines()[-1]})"
+    magic.__doc__ = (
+        f"Glue session magic %{name}: recorded locally (Glue kernel: {message.splitlines()[-1]})"
+    )
     return magic
 
 
 def configure(line: str, cell: str) -> None:
-    """%%configure {dict}: session settings, read as the glue_pyspark kernel reads them (ast.literal_eval:
-    a JSON object of strings and numbers reads the same), recorded."""
+    """%%configure {dict}: session settings, read as the glue_pyspark kernel reads them
+    (ast.literal_eval: a JSON object of strings and numbers reads the same), recorded."""
     settings = ast.literal_eval(cell) if (cell or "").strip() else {}
     if not isinstance(settings, dict):
         raise ValueError("%%configure takes a dict of session settings")
@@ -80,7 +91,8 @@ ENGINE_NAMES = {"spark": "PySpark local mode", "sail": "Sail through Spark Conne
 
 
 def _active_session():
-    """The session the notebook opened, or None (PySpark answers with its Connect session in Connect mode)."""
+    """The session the notebook opened, or None (PySpark answers with its Connect session in Connect
+    mode)."""
     from pyspark.sql import SparkSession
 
     return SparkSession.getActiveSession()
@@ -94,11 +106,16 @@ def status(line: str = "") -> None:
     spark = _active_session()
     if spark is None:
         engine = engine_for()
-        print(f"Local Glue session stand-in, engine {engine} ({ENGINE_NAMES[engine]}): no session yet")
+        print(
+            f"Local Glue session stand-in, engine {engine} ({ENGINE_NAMES[engine]}): no session yet"
+        )
     else:
         engine = Engine.of(spark)
         where = f", {sail_address()}" if engine == "sail" and sail_address() else ""
-        print(f"Local Glue session stand-in, engine {engine} ({ENGINE_NAMES[engine]}{where}), Spark {spark.version}")
+        print(
+            f"Local Glue session stand-in, engine {engine} ({ENGINE_NAMES[engine]}{where}), Spark "
+            f"{spark.version}"
+        )
     for key in sorted(SESSION_CONFIG):
         print(f"{key}: {SESSION_CONFIG[key]}")
 

@@ -25,7 +25,8 @@ SMALL_INPUT_BYTES = 300 * 2**20
 
 
 def java_options_for(raw_bytes: int) -> str:
-    """The driver's JVM flags for a run over `raw_bytes` of exports (see SMALL_INPUT_JAVA_OPTIONS)."""
+    """The driver's JVM flags for a run over `raw_bytes` of exports (see
+    SMALL_INPUT_JAVA_OPTIONS)."""
     return SMALL_INPUT_JAVA_OPTIONS if raw_bytes < SMALL_INPUT_BYTES else ""
 
 
@@ -34,7 +35,9 @@ def raw_bytes(raw_dir: str) -> int:
     if raw_dir.startswith("s3://"):
         return 0
     return sum(
-        os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(raw_dir) for name in names
+        os.path.getsize(os.path.join(folder, name))
+        for folder, _, names in os.walk(raw_dir)
+        for name in names
     )
 
 

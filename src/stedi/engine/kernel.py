@@ -24,7 +24,8 @@ DISPLAY_NAME = "Glue PySpark (local, stedi)"
 
 
 def kernel_spec(engine: Engine | None = None) -> dict:
-    """The kernel.json; with `engine`, the kernel's environment sets it (else the kernel follows $STEDI_ENGINE)."""
+    """The kernel.json; with `engine`, the kernel's environment sets it (else the kernel follows
+    $STEDI_ENGINE)."""
     spec = {
         "argv": [
             sys.executable,
@@ -38,7 +39,10 @@ def kernel_spec(engine: Engine | None = None) -> dict:
         ],
         "display_name": f"{DISPLAY_NAME[:-1]}, {engine})" if engine else DISPLAY_NAME,
         "language": "python",
-        "metadata": {"debugger": True, "stedi": {"stands_in_for": config.GLUE_KERNEL, "engine": engine or None}},
+        "metadata": {
+            "debugger": True,
+            "stedi": {"stands_in_for": config.GLUE_KERNEL, "engine": engine or None},
+        },
     }
     if engine:
         spec["env"] = {config.ENGINE_ENV: engine}
@@ -58,7 +62,9 @@ def install(engine: Engine | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stedi.engine.kernel", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m stedi.engine.kernel", description=__doc__.splitlines()[0]
+    )
     parser.add_argument(
         "--engine",
         type=Engine.argument,
@@ -70,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     where = install(args.engine)
     engine = args.engine or f"${config.ENGINE_ENV}, else {config.DEFAULT_ENGINE}"
-    print(f"stedi: kernel {config.LOCAL_KERNEL} ({DISPLAY_NAME}, engine: {engine}) installed in {where}")
+    print(
+        f"stedi: kernel {config.LOCAL_KERNEL} ({DISPLAY_NAME}, engine: {engine}) installed in "
+        f"{where}"
+    )
     return 0
 
 

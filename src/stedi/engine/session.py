@@ -1,4 +1,5 @@
-"""The Spark session of a target and engine: Spark local mode or Sail here, a GlueContext on AWS Glue.
+"""The Spark session of a target and engine: Spark local mode or Sail here, a GlueContext on AWS
+Glue.
 
 Locally there are two engines behind the same PySpark API (stedi.context.Engine):
 - `spark`: PySpark's own local mode (a JVM);
@@ -24,16 +25,19 @@ from stedi import config
 from stedi.context import Engine, Target
 
 _SAIL_LOCK = threading.Lock()
-_sail: dict = {}  # this process's Sail server and its Connect session: {"server": ..., "session": ...}
+# this process's Sail server and its Connect session: {"server": ..., "session": ...}
+_sail: dict = {}
 
 
 def engine_for(engine: str = "", target: Target = Target.LOCAL) -> Engine:
-    """The engine a notebook's `engine` parameter (text) names, parsed once: `engine`, else $STEDI_ENGINE
-    (the kernel's), else config.DEFAULT_ENGINE; on target glue always Spark (another one is refused).
-    ValueError (one line) for an unknown engine."""
+    """The engine a notebook's `engine` parameter (text) names, parsed once: `engine`, else
+    $STEDI_ENGINE (the kernel's), else config.DEFAULT_ENGINE; on target glue always Spark (another
+    one is refused). ValueError (one line) for an unknown engine."""
     if target == Target.GLUE:
         if engine not in ("", Engine.SPARK):
-            raise ValueError(f"target glue runs Spark; engine {str(engine)!r} runs only on target local")
+            raise ValueError(
+                f"target glue runs Spark; engine {str(engine)!r} runs only on target local"
+            )
         return Engine.SPARK
     return Engine.parse(engine or os.environ.get(config.ENGINE_ENV) or config.DEFAULT_ENGINE)
 
@@ -73,12 +77,14 @@ def local_spark(app_name: str = "stedi"):
 
 
 def local_sail(app_name: str = "stedi"):
-    """A Spark Connect session on this process's Sail server, started (on a free local port) at the first call."""
+    """A Spark Connect session on this process's Sail server, started (on a free local port) at the
+    first call."""
     with _SAIL_LOCK:
         session = _sail.get("session")
         if session is not None and not session.is_stopped:
             return session
-        # Sail logs INFO lines from Rust on stderr; the user's RUST_LOG wins. Read when the server starts.
+        # Sail logs INFO lines from Rust on stderr; the user's RUST_LOG wins. Read when the server
+        # starts.
         os.environ.setdefault("RUST_LOG", "error")
         for name, value in config.SAIL_SERVER_SETTINGS.items():  # read when the server starts
             os.environ.setdefault(name, value)
@@ -97,7 +103,8 @@ def local_sail(app_name: str = "stedi"):
                 atexit.register(stop_sail)
                 _sail["atexit"] = True
         host, port = server.listening_address
-        # create(), not getOrCreate(): a Connect session to another server must not be taken for ours.
+        # create(), not getOrCreate(): a Connect session to another server must not be taken for
+        # ours.
         session = (
             SparkSession.builder.remote(f"sc://{host}:{port}")
             .appName(app_name)
@@ -123,7 +130,9 @@ def stop_sail() -> None:
     with _SAIL_LOCK:
         session, server = _sail.pop("session", None), _sail.pop("server", None)
         if session is not None:
-            with contextlib.suppress(Exception):  # its connection may be gone already; the server stops next
+            with contextlib.suppress(
+                Exception
+            ):  # its connection may be gone already; the server stops next
                 session.stop()
         if server is not None and server.running:
             server.stop()
@@ -137,13 +146,14 @@ _glue_job: dict = {}  # the session a Glue job script registered (use_glue_sessi
 
 
 def use_glue_session(spark) -> None:
-    """Make `spark` (a Glue job script's `glueContext.spark_session`) the session of target glue in this process."""
+    """Make `spark` (a Glue job script's `glueContext.spark_session`) the session of target glue in
+    this process."""
     _glue_job["session"] = spark
 
 
 def glue_spark():
-    """The SparkSession on AWS Glue (Glue 5.x, Spark 3.5): the job script's (use_glue_session), else an
-    Interactive Session's GlueContext's."""
+    """The SparkSession on AWS Glue (Glue 5.x, Spark 3.5): the job script's (use_glue_session), else
+    an Interactive Session's GlueContext's."""
     spark = _glue_job.get("session")
     if spark is None:  # pragma: no cover - runs only inside an AWS Glue session
         from awsglue.context import GlueContext  # type: ignore[import-not-found]
@@ -155,15 +165,16 @@ def glue_spark():
 
 
 def local_session(engine: str = "", app_name: str = "stedi"):
-    """The local session of `engine` (text, parsed by engine_for): Spark local mode, or Sail through Spark Connect."""
+    """The local session of `engine` (text, parsed by engine_for): Spark local mode, or Sail through
+    Spark Connect."""
     if engine_for(engine) == Engine.SAIL:
         return local_sail(app_name)
     return local_spark(app_name)
 
 
 def spark_for(target: Target, engine: Engine):
-    """The session of `target` and `engine` (both parsed already: stedi.run.step.start): the local engine's,
-    or the GlueContext's Spark on Glue."""
+    """The session of `target` and `engine` (both parsed already: stedi.run.step.start): the local
+    engine's, or the GlueContext's Spark on Glue."""
     if target == Target.GLUE:
         return glue_spark()
     return local_sail() if engine == Engine.SAIL else local_spark()

@@ -1,1 +1,2 @@
-"""Lake I/O: tables read, staged and published by name on the local disk or S3, and the one-writer lock."""
+"""Lake I/O: tables read, staged and published by name on the local disk or S3, and the one-writer
+lock."""

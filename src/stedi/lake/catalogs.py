@@ -7,6 +7,7 @@ commits: the intake lands sources on several threads, and SQLite takes one write
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from stedi.core.tables import TABLES, Columns, table
 from stedi.errors import UsageError
 from stedi.lake.layout import quarantine_path, table_path
 
-
-# A quarantine's columns: the source file, the record's position in it, why it was held out, its text.
+# A quarantine's columns: the source file, the record's position in it, why it was held out, its
+# text.
 QUARANTINE_COLUMNS = (
     ("source_file", "string"),
     ("position", "bigint"),
@@ -47,7 +48,9 @@ class Place:
 
 
 def is_quarantine(name: str) -> bool:
-    return name.endswith(config.QUARANTINE_SUFFIX) and name[: -len(config.QUARANTINE_SUFFIX)] in TABLES
+    return (
+        name.endswith(config.QUARANTINE_SUFFIX) and name[: -len(config.QUARANTINE_SUFFIX)] in TABLES
+    )
 
 
 def quarantine_name(name: str) -> str:
@@ -56,7 +59,8 @@ def quarantine_name(name: str) -> str:
 
 
 def locate(root: str, name: str, policy: str) -> Place:
-    """Table `name` (declared, or a quarantine) of the lake at `root`: zone, location, columns for `policy`."""
+    """Table `name` (declared, or a quarantine) of the lake at `root`: zone, location, columns for
+    `policy`."""
     if is_quarantine(name):
         base = name[: -len(config.QUARANTINE_SUFFIX)]
         return Place(name, config.QUARANTINE_ZONE, quarantine_path(root, base), QUARANTINE_COLUMNS)
@@ -65,7 +69,8 @@ def locate(root: str, name: str, policy: str) -> Place:
 
 
 def previous_version_marks(root: str) -> list[str]:
-    """What shows that the local lake at `root` was made by the previous version (empty when none)."""
+    """What shows that the local lake at `root` was made by the previous version (empty when
+    none)."""
     if storage.is_s3(root) or not Path(root).is_dir():
         return []
     found = []
@@ -74,7 +79,9 @@ def previous_version_marks(root: str) -> list[str]:
         if not folder.is_dir():
             continue
         for mark in config.PREVIOUS_LAKE_MARKS:
-            found += [str(p) for p in folder.glob(mark)] + [str(p) for p in folder.glob(f"*/{mark}")]
+            found += [str(p) for p in folder.glob(mark)] + [
+                str(p) for p in folder.glob(f"*/{mark}")
+            ]
     return sorted(found)
 
 
@@ -92,8 +99,11 @@ _catalogs_lock = threading.Lock()
 
 
 def open_catalog(root: str, database: str = config.DEFAULT_DATABASE):
-    """(catalog, lock) of the lake at `root` (config.resolve'd), the namespace `database` created if missing."""
-    settings = tuple(os.environ.get(n) for n in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"))
+    """(catalog, lock) of the lake at `root` (config.resolve'd), the namespace `database` created if
+    missing."""
+    settings = tuple(
+        os.environ.get(n) for n in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION")
+    )
     key = (root, database, settings)
     with _catalogs_lock:
         if key not in _catalogs:
@@ -101,10 +111,9 @@ def open_catalog(root: str, database: str = config.DEFAULT_DATABASE):
             from pyiceberg.exceptions import NamespaceAlreadyExistsError
 
             if (database,) not in catalog.list_namespaces():
-                try:
+                # another process may make it meanwhile
+                with contextlib.suppress(NamespaceAlreadyExistsError):
                     catalog.create_namespace(database)
-                except NamespaceAlreadyExistsError:  # another process made it meanwhile
-                    pass
             _catalogs[key] = (catalog, threading.RLock())
         return _catalogs[key]
 

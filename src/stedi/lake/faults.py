@@ -4,7 +4,7 @@
 point: then the process sends itself SIGKILL, as a crash or an out-of-memory kill would, with
 no clean-up (no `finally`, no lock release, no staged folder removed). Here, in the lake layer,
 so that the lake's commit and expiry code can call it; stedi.run.faults names it for the run
-machinery. Tested in tests/test_kill_points.py.
+machinery. Tested in tests/e2e/test_kill_points.py.
 
 Every point is "right after X was made durable, before the next thing":
 
@@ -40,7 +40,8 @@ FIRST_NAME = "between-commits:"  # `between-commits:<landing table>` is `commit:
 
 
 def kill_point(name: str) -> None:
-    """SIGKILL this process when $STEDI_TEST_KILL_AT is `name` (tests only; see the module docstring)."""
+    """SIGKILL this process when $STEDI_TEST_KILL_AT is `name` (tests only; see the module
+    docstring)."""
     wanted = os.environ.get(config.KILL_POINT_ENV)
     if wanted and (wanted == name or wanted.replace(FIRST_NAME, "commit:", 1) == name):
         os.kill(os.getpid(), signal.SIGKILL)

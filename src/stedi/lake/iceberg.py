@@ -13,6 +13,7 @@ snapshot the catalog names. Erasure, vacuum and relocation: stedi.lake.icemaint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -101,7 +102,8 @@ class IcebergLake:
                 return None
         if not icefiles.same_location(t.location(), place.location):
             raise UsageError(
-                f"table {name} of the lake at {self.root} lives at {t.location()}, not {place.location}; "
+                f"table {name} of the lake at {self.root} lives at {t.location()}, not "
+                f"{place.location}; "
                 f"rebuild the lake with `stedi run --full`"
             )
         return t
@@ -113,28 +115,28 @@ class IcebergLake:
         if t is None:
             from pyiceberg.exceptions import TableAlreadyExistsError
 
-            with self.lock:
-                try:
-                    self.catalog.create_table(
-                        self.identifier(name),
-                        schema=iceberg_schema(place.columns),
-                        location=place.location,
-                        properties=table_properties(place),
-                    )
-                except TableAlreadyExistsError:  # another writer made it meanwhile
-                    pass
+            # another writer may make it meanwhile
+            with self.lock, contextlib.suppress(TableAlreadyExistsError):
+                self.catalog.create_table(
+                    self.identifier(name),
+                    schema=iceberg_schema(place.columns),
+                    location=place.location,
+                    properties=table_properties(place),
+                )
             t = self.table(name)
         have = [(f.name, str(f.field_type)) for f in t.schema().fields]
         want = [(f.name, str(f.field_type)) for f in iceberg_schema(place.columns).fields]
         if have != want:
             raise SchemaMismatch(
-                f"table {name} has columns {', '.join(n for n, _ in have)}, policy {self.policy} declares "
+                f"table {name} has columns {', '.join(n for n, _ in have)}, policy {self.policy} "
+                "declares "
                 f"{', '.join(n for n, _ in want)}; build this policy into another lake (--lake-dir)"
             )
         return t
 
     def names(self) -> list[str]:
-        """The tables of the lake that exist (declared ones and quarantines), in declaration order."""
+        """The tables of the lake that exist (declared ones and quarantines), in declaration
+        order."""
         with self.lock:
             present = {n for _, n in self.catalog.list_tables(self.database)}
         candidates = [n for t in TABLES for n in (t, quarantine_name(t))]
@@ -152,8 +154,11 @@ class IcebergLake:
         return None if s is None else s.snapshot_id
 
     # -- read ------------------------------------------------------------------
-    def read(self, name: str, snapshot_id: int | None = None, *, iceberg_reader: bool = False) -> DataFrame:
-        """Table `name` as at `snapshot_id` (default: the current snapshot), with its declared columns.
+    def read(
+        self, name: str, snapshot_id: int | None = None, *, iceberg_reader: bool = False
+    ) -> DataFrame:
+        """Table `name` as at `snapshot_id` (default: the current snapshot), with its declared
+        columns.
 
         Both engines read the snapshot's data files, listed from the catalog's metadata. With
         `iceberg_reader`, Sail reads through its Iceberg reader pinned by snapshot id instead; a
@@ -161,10 +166,15 @@ class IcebergLake:
         files, and after a join they are not the target table's (notes.md)."""
         t = self.table(name)
         if t is None or t.current_snapshot() is None:
-            raise FileNotFoundError(f"table {name} does not exist in the lake at {self.root}; run the step that writes it first")
+            raise FileNotFoundError(
+                f"table {name} does not exist in the lake at {self.root}; run the step that writes "
+                "it first"
+            )
         snapshot = t.current_snapshot() if snapshot_id is None else t.snapshot_by_id(snapshot_id)
         if snapshot is None:
-            raise UsageError(f"table {name} has no snapshot {snapshot_id} (expired, or of another table)")
+            raise UsageError(
+                f"table {name} has no snapshot {snapshot_id} (expired, or of another table)"
+            )
         return self.read_snapshot(t, snapshot.snapshot_id, iceberg_reader=iceberg_reader)
 
     def read_snapshot(self, t, snapshot_id: int, *, iceberg_reader: bool = False) -> DataFrame:
@@ -173,21 +183,40 @@ class IcebergLake:
         files, deletes = icefiles.live_data_files(t, snapshot_id)
         if not files:
             return self.spark.createDataFrame([], schema)
-        if iceberg_reader and Engine.of(self.spark) == Engine.SAIL and icefiles.newest_metadata_is_current(t):
+        if (
+            iceberg_reader
+            and Engine.of(self.spark) == Engine.SAIL
+            and icefiles.newest_metadata_is_current(t)
+        ):
             # Pinned to the snapshot; Sail looks it up in the newest metadata file it finds, which
             # was just checked to be the catalog's (else: the snapshot's files, as below).
-            frame = self.spark.read.format("iceberg").option("snapshot-id", str(snapshot_id)).load(t.location())
+            frame = (
+                self.spark.read.format("iceberg")
+                .option("snapshot-id", str(snapshot_id))
+                .load(t.location())
+            )
             return frame.selectExpr(*_typed(place.columns))
         if deletes:
             raise SnapshotRefused(
-                f"table {place.name} snapshot {snapshot_id} has {len(deletes)} delete file(s), which a read of its "
-                f"data files cannot apply; rewrite the table without them (an Athena OPTIMIZE or a replacement)"
+                f"table {place.name} snapshot {snapshot_id} has {len(deletes)} delete file(s), "
+                "which a read of its "
+                "data files cannot apply; rewrite the table without them (an Athena OPTIMIZE or a "
+                "replacement)"
             )
-        return self.spark.read.schema(schema).parquet(*[icefiles._local(f.file_path) for f in files])
+        return self.spark.read.schema(schema).parquet(
+            *[icefiles._local(f.file_path) for f in files]
+        )
 
     # -- stage, check, commit --------------------------------------------------------
-    def stage(self, name: str, df: DataFrame, *, append: bool = False, meta: dict | None = None,
-              replaces: list | None = None) -> Staged:
+    def stage(
+        self,
+        name: str,
+        df: DataFrame,
+        *,
+        append: bool = False,
+        meta: dict | None = None,
+        replaces: list | None = None,
+    ) -> Staged:
         """Write `df` (cast to the declared columns) as Parquet into `<table>/data/stage-<id>/`.
 
         Nothing is visible until `publish`. With `append` the commit adds the files; otherwise it
@@ -197,8 +226,10 @@ class IcebergLake:
 
         t = self.ensure(name)
         place = self.place(name)
-        folder = (f"{place.location}/{config.ICEBERG_DATA_DIR}/{config.ICEBERG_STAGE_PREFIX}"
-                  f"{self.run_id or 'run'}-{uuid.uuid4().hex[:12]}")
+        folder = (
+            f"{place.location}/{config.ICEBERG_DATA_DIR}/{config.ICEBERG_STAGE_PREFIX}"
+            f"{self.run_id or 'run'}-{uuid.uuid4().hex[:12]}"
+        )
         # By name in SQL text: `df[n]` resolves through plan ids, which Sail got wrong after the ML
         # table's join (two of seven columns went missing from the written files).
         typed = df.selectExpr(*_typed(place.columns))
@@ -214,10 +245,14 @@ class IcebergLake:
         base_files, deletes = icefiles.live_data_files(t)
         if deletes:
             self._remove(folder)
-            raise SnapshotRefused(f"table {name} has delete files; rewrite it without them before changing it")
+            raise SnapshotRefused(
+                f"table {name} has delete files; rewrite it without them before changing it"
+            )
         if not append and replaces is None:
             replaces = base_files
-        return Staged(name, t, folder, data_files, append, list(replaces or []), dict(meta or {}), base_files)
+        return Staged(
+            name, t, folder, data_files, append, list(replaces or []), dict(meta or {}), base_files
+        )
 
     def read_staged(self, staged: Staged, *, added_only: bool = False) -> DataFrame:
         """The table as the commit would make it (what a check sees: an append's base rows too), or
@@ -225,19 +260,34 @@ class IcebergLake:
         schema = spark_schema(self.place(staged.name).columns)
         files = staged.data_files if added_only else staged.files_after()
         paths = [icefiles._local(f.file_path) for f in files]
-        return self.spark.read.schema(schema).parquet(*paths) if paths else self.spark.createDataFrame([], schema)
+        return (
+            self.spark.read.schema(schema).parquet(*paths)
+            if paths
+            else self.spark.createDataFrame([], schema)
+        )
 
-    def publish(self, staged: Staged, *, checks: Iterable[Callable[[DataFrame, Staged], None]] = (),
-                expected_rows: int | None = None, unchanged: bool = False, always: bool = False) -> dict:
-        """Check the staged files, then commit them as ONE snapshot; returns {table, zone, rows, snapshot_id, path}.
+    def publish(
+        self,
+        staged: Staged,
+        *,
+        checks: Iterable[Callable[[DataFrame, Staged], None]] = (),
+        expected_rows: int | None = None,
+        unchanged: bool = False,
+        always: bool = False,
+    ) -> dict:
+        """Check the staged files, then commit them as ONE snapshot; returns {table, zone, rows,
+        snapshot_id, path}.
 
-        A check that raises (or `expected_rows`, the table's rows once committed, not met) removes the staged files and commits
-        nothing. `unchanged` (the caller found the rows equal to the current ones) commits nothing
-        and keeps the current snapshot; so does an append of no row, unless `always` (a quarantine
-        commits with its table, both naming the run). Files of no row are not committed."""
+        A check that raises (or `expected_rows`, the table's rows once committed, not met) removes
+        the staged files and commits nothing. `unchanged` (the caller found the rows equal to the
+        current ones) commits nothing and keeps the current snapshot; so does an append of no row,
+        unless `always` (a quarantine commits with its table, both naming the run). Files of no row
+        are not committed."""
         try:
             if expected_rows is not None and staged.rows != expected_rows:
-                raise RuntimeError(f"{staged.name}: {staged.rows} rows were staged, {expected_rows} expected")
+                raise RuntimeError(
+                    f"{staged.name}: {staged.rows} rows were staged, {expected_rows} expected"
+                )
             for check in checks:
                 check(self.read_staged(staged), staged)
             if unchanged or (staged.append and staged.added_rows == 0 and not always):
@@ -250,7 +300,13 @@ class IcebergLake:
                 faults.kill_point(f"commit:{staged.name}")  # tests only
                 # What else the engine left in the folder (Spark's _SUCCESS and .crc files).
                 kept = {icefiles._normalized(f.file_path) for f in staged.data_files}
-                icefiles.delete_files([f for f in icefiles.files_under(staged.folder) if icefiles._normalized(f) not in kept])
+                icefiles.delete_files(
+                    [
+                        f
+                        for f in icefiles.files_under(staged.folder)
+                        if icefiles._normalized(f) not in kept
+                    ]
+                )
         except BaseException:
             self.discard(staged)
             raise
@@ -274,7 +330,9 @@ class IcebergLake:
             tx = staged.table.transaction()
             update = tx.update_snapshot(snapshot_properties=properties)
             producer = update.fast_append() if staged.append else update.overwrite()
-            producer._snapshot_id = staged.snapshot_id or producer._snapshot_id  # a relocated table's: its original's
+            producer._snapshot_id = (
+                staged.snapshot_id or producer._snapshot_id
+            )  # a relocated table's: its original's
             with producer as files:
                 for data_file in staged.replaces:
                     files.delete_data_file(data_file)
@@ -285,22 +343,31 @@ class IcebergLake:
             except CommitFailedException:
                 now = self.snapshot_id(staged.name)
                 raise CommitConflict(
-                    f"table {staged.name} changed while this change was staged (snapshot {staged.base} -> {now}, "
+                    f"table {staged.name} changed while this change was staged (snapshot "
+                    f"{staged.base} -> {now}, "
                     f"committed by another writer); nothing was committed: run again"
                 ) from None
 
     def snapshot_properties(self, meta: dict | None = None) -> dict[str, str]:
-        """The summary properties of this lake's commits: run id, step, policy and `stedi.<key>` per meta key."""
+        """The summary properties of this lake's commits: run id, step, policy and `stedi.<key>` per
+        meta key."""
         properties = {RUN_ID: self.run_id, STEP: self.step, POLICY: self.policy}
         for key, value in (meta or {}).items():
-            properties[f"{META_PREFIX}{key}"] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            properties[f"{META_PREFIX}{key}"] = (
+                value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            )
         return properties
 
     # -- what is there ---------------------------------------------------------------
     def summary(self, name: str, snapshot_id: int | None = None) -> dict:
-        """The summary of a snapshot (default: the current one) as a dict; {} when the table has none."""
+        """The summary of a snapshot (default: the current one) as a dict; {} when the table has
+        none."""
         t = self.table(name)
-        s = None if t is None else (t.current_snapshot() if snapshot_id is None else t.snapshot_by_id(snapshot_id))
+        s = (
+            None
+            if t is None
+            else (t.current_snapshot() if snapshot_id is None else t.snapshot_by_id(snapshot_id))
+        )
         if s is None:
             return {}
         return {"operation": str(s.summary.operation.value), **s.summary.additional_properties}
@@ -311,34 +378,42 @@ class IcebergLake:
 
     def described(self, name: str) -> dict:
         place = self.place(name)
-        return {"table": name, "zone": place.zone, "rows": self.rows(name), "snapshot_id": self.snapshot_id(name),
-                "path": place.location}
+        return {
+            "table": name,
+            "zone": place.zone,
+            "rows": self.rows(name),
+            "snapshot_id": self.snapshot_id(name),
+            "path": place.location,
+        }
 
     def history(self, name: str) -> list[dict]:
-        """The snapshots of table `name`, oldest first: id, time, run id, step, operation, rows added/deleted/total."""
+        """The snapshots of table `name`, oldest first: id, time, run id, step, operation, rows
+        added/deleted/total."""
         t = self.table(name)
         if t is None:
             return []
         found = []
         for s in sorted(t.snapshots(), key=lambda s: (s.timestamp_ms, s.sequence_number or 0)):
             props = s.summary.additional_properties
-            found.append({
-                "snapshot_id": s.snapshot_id,
-                "timestamp_ms": s.timestamp_ms,
-                "run_id": props.get(RUN_ID, ""),
-                "step": props.get(STEP, ""),
-                "policy": props.get(POLICY, ""),
-                "operation": str(s.summary.operation.value),
-                "rows_added": int(props.get("added-records", 0)),
-                "rows_deleted": int(props.get("deleted-records", 0)),
-                "rows_total": int(props.get("total-records", 0)),
-            })
+            found.append(
+                {
+                    "snapshot_id": s.snapshot_id,
+                    "timestamp_ms": s.timestamp_ms,
+                    "run_id": props.get(RUN_ID, ""),
+                    "step": props.get(STEP, ""),
+                    "policy": props.get(POLICY, ""),
+                    "operation": str(s.summary.operation.value),
+                    "rows_added": int(props.get("added-records", 0)),
+                    "rows_deleted": int(props.get("deleted-records", 0)),
+                    "rows_total": int(props.get("total-records", 0)),
+                }
+            )
         return found
 
     def as_of(self, name: str, run_id: str, runs: list[str] | None = None) -> int | None:
-        """The snapshot of `name` as it stood after run `run_id`: the latest snapshot committed by that
-        run or before it. Runs are ordered by `runs` (oldest first) when given, else by their ids (run
-        ids are timestamps) ; None when the table had no snapshot yet."""
+        """The snapshot of `name` as it stood after run `run_id`: the latest snapshot committed by
+        that run or before it. Runs are ordered by `runs` (oldest first) when given, else by their
+        ids (run ids are timestamps) ; None when the table had no snapshot yet."""
         order = {r: i for i, r in enumerate(runs)} if runs is not None else None
         if order is not None and run_id not in order:
             raise UsageError(f"unknown run {run_id!r}")
@@ -355,4 +430,11 @@ class IcebergLake:
         return chosen
 
 
-__all__ = ["CommitConflict", "IcebergLake", "SchemaMismatch", "SnapshotRefused", "Staged", "is_quarantine"]
+__all__ = [
+    "CommitConflict",
+    "IcebergLake",
+    "SchemaMismatch",
+    "SnapshotRefused",
+    "Staged",
+    "is_quarantine",
+]

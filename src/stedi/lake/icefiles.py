@@ -1,4 +1,5 @@
-"""The files of an Iceberg table: which ones its metadata reaches, which ones lie under its location.
+"""The files of an Iceberg table: which ones its metadata reaches, which ones lie under its
+location.
 
 Local paths and `s3://bucket/key` URIs alike. pyiceberg deletes no file when snapshots
 expire and has no orphan-file removal (0.12): `unreachable` is what stedi.lake.iceberg
@@ -23,7 +24,9 @@ def _local(path: str) -> str:
 def _s3_client():
     import boto3
 
-    return boto3.session.Session().client("s3")  # region, credentials and AWS_ENDPOINT_URL from the environment
+    return boto3.session.Session().client(
+        "s3"
+    )  # region, credentials and AWS_ENDPOINT_URL from the environment
 
 
 def files_under(location: str) -> list[str]:
@@ -34,14 +37,25 @@ def files_under(location: str) -> list[str]:
     bucket, _, key = location[len(storage.S3_SCHEME) :].partition("/")
     prefix = key.strip("/") + "/" if key.strip("/") else ""
     found = []
-    for page in _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        found += [f"{storage.S3_SCHEME}{bucket}/{item['Key']}" for item in page.get("Contents", []) if not item["Key"].endswith("/")]
+    for page in (
+        _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    ):
+        found += [
+            f"{storage.S3_SCHEME}{bucket}/{item['Key']}"
+            for item in page.get("Contents", [])
+            if not item["Key"].endswith("/")
+        ]
     return sorted(found)
 
 
 def parquet_files(folder: str) -> list[str]:
-    """The Parquet data files an engine wrote into `folder` (its `_SUCCESS`, `.crc` and hidden files left out)."""
-    return [f for f in files_under(folder) if f.endswith(PARQUET_SUFFIX) and not os.path.basename(f).startswith(("_", "."))]
+    """The Parquet data files an engine wrote into `folder` (its `_SUCCESS`, `.crc` and hidden files
+    left out)."""
+    return [
+        f
+        for f in files_under(folder)
+        if f.endswith(PARQUET_SUFFIX) and not os.path.basename(f).startswith(("_", "."))
+    ]
 
 
 def delete_files(paths: list[str]) -> None:
@@ -75,13 +89,16 @@ def missing(paths: list[str]) -> list[str]:
 
 
 def remove_empty_folders(location: str) -> None:
-    """Remove the empty folders under a local `location` (staging folders once emptied); S3 has none."""
+    """Remove the empty folders under a local `location` (staging folders once emptied); S3 has
+    none."""
     if storage.is_s3(location):
         return
     root = Path(_local(location))
     if not root.is_dir():
         return
-    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+    for folder in sorted(
+        (p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+    ):
         if not any(folder.iterdir()):
             folder.rmdir()
 
@@ -104,7 +121,8 @@ def reachable(table) -> set[str]:
 
 
 def _normalized(path: str) -> str:
-    """A path to compare: S3 URIs as they are, local paths resolved (a lake opened through a link)."""
+    """A path to compare: S3 URIs as they are, local paths resolved (a lake opened through a
+    link)."""
     return path if storage.is_s3(path) else os.path.realpath(_local(path))
 
 
@@ -116,14 +134,20 @@ def same_location(a: str, b: str) -> bool:
 
 
 def unreachable(table) -> list[str]:
-    """The files under the table's location that its current metadata does not reach (see `reachable`)."""
+    """The files under the table's location that its current metadata does not reach (see
+    `reachable`)."""
     keep = reachable(table)
     return [f for f in files_under(table.location()) if _normalized(f) not in keep]
 
 
 def live_data_files(table, snapshot_id: int | None = None) -> tuple[list, list[str]]:
-    """(data files, delete file paths) of a snapshot (the current one by default), from its manifests."""
-    snapshot = table.current_snapshot() if snapshot_id is None else table.metadata.snapshot_by_id(snapshot_id)
+    """(data files, delete file paths) of a snapshot (the current one by default), from its
+    manifests."""
+    snapshot = (
+        table.current_snapshot()
+        if snapshot_id is None
+        else table.metadata.snapshot_by_id(snapshot_id)
+    )
     if snapshot is None:
         return [], []
     tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())

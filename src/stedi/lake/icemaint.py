@@ -31,12 +31,15 @@ ERASURE = "erasure"  # meta key of an erasure's commit: stedi.erasure = the rows
 
 
 def affected_files(lake, name: str, condition: Column) -> tuple[list, list]:
-    """(all live data files, those holding a row that meets `condition`) of table `name`'s current snapshot:
-    one engine job over the files, each tagged by its position (Sail has no input_file_name())."""
+    """(all live data files, those holding a row that meets `condition`) of table `name`'s current
+    snapshot: one engine job over the files, each tagged by its position (Sail has no
+    input_file_name())."""
     t = lake.table(name)
     files, deletes = icefiles.live_data_files(t) if t is not None else ([], [])
     if deletes:
-        raise SnapshotRefused(f"table {name} has delete files; erase it with an engine that applies them")
+        raise SnapshotRefused(
+            f"table {name} has delete files; erase it with an engine that applies them"
+        )
     if not files:
         return [], []
     from pyspark.sql import functions as F
@@ -44,7 +47,10 @@ def affected_files(lake, name: str, condition: Column) -> tuple[list, list]:
     schema = spark_schema(lake.place(name).columns)
     matches = F.coalesce(condition, F.lit(False))
     tagged = [
-        lake.spark.read.schema(schema).parquet(icefiles._local(f.file_path)).where(matches).select(F.lit(i).alias("_file"))
+        lake.spark.read.schema(schema)
+        .parquet(icefiles._local(f.file_path))
+        .where(matches)
+        .select(F.lit(i).alias("_file"))
         for i, f in enumerate(files)
     ]
     hit = {row[0] for row in reduce(lambda a, b: a.unionByName(b), tagged).distinct().collect()}
@@ -52,7 +58,8 @@ def affected_files(lake, name: str, condition: Column) -> tuple[list, list]:
 
 
 def erase(lake, name: str, condition: Column) -> dict:
-    """Remove every row of table `name` that meets `condition`, physically (see the module docstring).
+    """Remove every row of table `name` that meets `condition`, physically (see the module
+    docstring).
 
     Returns {table, rows_removed, files_rewritten, files_deleted, seconds}. With no matching row
     nothing is committed, but older snapshots are still expired and unreachable files deleted:
@@ -65,23 +72,37 @@ def erase(lake, name: str, condition: Column) -> dict:
 
         schema = spark_schema(lake.place(name).columns)
         keep = ~F.coalesce(condition, F.lit(False))
-        kept = lake.spark.read.schema(schema).parquet(*[icefiles._local(f.file_path) for f in affected]).where(keep)
+        kept = (
+            lake.spark.read.schema(schema)
+            .parquet(*[icefiles._local(f.file_path) for f in affected])
+            .where(keep)
+        )
         staged = lake.stage(name, kept, replaces=affected)
         removed = sum(f.record_count for f in affected) - staged.added_rows
         staged.meta[ERASURE] = str(removed)
         lake.publish(staged)
     deleted = expire_and_vacuum(lake, name)
-    return {"table": name, "rows_removed": removed, "files_rewritten": len(affected),
-            "files_deleted": len(deleted), "seconds": round(time.perf_counter() - started, 3)}
+    return {
+        "table": name,
+        "rows_removed": removed,
+        "files_rewritten": len(affected),
+        "files_deleted": len(deleted),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def expire_and_vacuum(lake, name: str) -> list[str]:
-    """Expire every snapshot of `name` but the current one, then delete the files nothing reaches."""
+    """Expire every snapshot of `name` but the current one, then delete the files nothing
+    reaches."""
     t = lake.table(name)
     if t is None:
         return []
     current = t.current_snapshot()
-    older = [s.snapshot_id for s in t.snapshots() if current is None or s.snapshot_id != current.snapshot_id]
+    older = [
+        s.snapshot_id
+        for s in t.snapshots()
+        if current is None or s.snapshot_id != current.snapshot_id
+    ]
     if older:
         with lake.lock:
             t.maintenance.expire_snapshots().by_ids(older).commit()
@@ -115,7 +136,8 @@ def _catalog_rows(lake) -> dict[str, str]:
     with lake.lock, Session(lake.catalog.engine) as session:
         rows = session.execute(
             select(IcebergTables.table_name, IcebergTables.metadata_location).where(
-                IcebergTables.catalog_name == lake.catalog.name, IcebergTables.table_namespace == lake.database
+                IcebergTables.catalog_name == lake.catalog.name,
+                IcebergTables.table_namespace == lake.database,
             )
         ).all()
     return {name: location for name, location in rows if location}
@@ -129,14 +151,17 @@ def _declared(name: str) -> bool:
 
 
 def relocate_moved_tables(lake) -> list[str]:
-    """Re-register at this lake's folder every table whose metadata lies elsewhere; returns their names."""
+    """Re-register at this lake's folder every table whose metadata lies elsewhere; returns their
+    names."""
     moved = []
     for name, metadata_location in sorted(_catalog_rows(lake).items()):
         path = os.path.normpath(icefiles._local(metadata_location))
         if path.startswith(lake.root.rstrip("/") + "/"):
             continue
         place = lake.place(name) if _declared(name) else None
-        if place is not None and icefiles.same_location(os.path.dirname(os.path.dirname(path)), place.location):
+        if place is not None and icefiles.same_location(
+            os.path.dirname(os.path.dirname(path)), place.location
+        ):
             continue  # the same folder by another path (a symbolic link): not moved
         _relocate(lake, name, path)
         moved.append(name)
@@ -152,39 +177,72 @@ def _relocate(lake, name: str, old_metadata: str) -> None:
     relative = os.path.relpath(place.location, lake.root)
     marker = f"/{relative}/metadata/"
     if marker not in old_metadata:
-        raise UsageError(f"table {name} of the lake at {lake.root} was made at {old_metadata}, outside any lake layout; "
-                         f"rebuild the lake with `stedi run --full`")
+        raise UsageError(
+            f"table {name} of the lake at {lake.root} was made at {old_metadata}, outside any lake "
+            "layout; "
+            f"rebuild the lake with `stedi run --full`"
+        )
     old_root = old_metadata[: old_metadata.index(marker)]
 
     def here(path: str) -> str:
         path = os.path.normpath(icefiles._local(path))
         if not path.startswith(old_root + "/"):
-            raise UsageError(f"table {name}: {path} is outside the lake it was made in ({old_root}); rebuild the lake")
-        return lake.root + path[len(old_root):]
+            raise UsageError(
+                f"table {name}: {path} is outside the lake it was made in ({old_root}); rebuild "
+                "the lake"
+            )
+        return lake.root + path[len(old_root) :]
 
     io = PyArrowFileIO()
     metadata = FromInputFile.table_metadata(io.new_input(here(old_metadata)))
     snapshot = metadata.current_snapshot()
     live, summary = [], {}
     if snapshot is not None:
-        summary = {k: v for k, v in snapshot.summary.additional_properties.items() if k.startswith("stedi.")}
+        summary = {
+            k: v
+            for k, v in snapshot.summary.additional_properties.items()
+            if k.startswith("stedi.")
+        }
         for manifest in read_manifest_list(io.new_input(here(snapshot.manifest_list))):
             if manifest.content != ManifestContent.DATA:
-                raise UsageError(f"table {name} has delete files; it cannot be moved: rebuild the lake")
-            manifest._data[0] = here(manifest.manifest_path)  # read the copy's manifest, not the original's
-            live += [here(e.data_file.file_path) for e in manifest.fetch_manifest_entry(io, discard_deleted=True)]
+                raise UsageError(
+                    f"table {name} has delete files; it cannot be moved: rebuild the lake"
+                )
+            manifest._data[0] = here(
+                manifest.manifest_path
+            )  # read the copy's manifest, not the original's
+            live += [
+                here(e.data_file.file_path)
+                for e in manifest.fetch_manifest_entry(io, discard_deleted=True)
+            ]
     with lake.lock:
         lake.catalog.drop_table((lake.database, name))  # the catalog row only: no file is touched
         keep = {icefiles._normalized(p) for p in live}
-        icefiles.delete_files([f for f in icefiles.files_under(place.location) if icefiles._normalized(f) not in keep])
-        t = lake.catalog.create_table((lake.database, name), schema=metadata.schema(), location=place.location,
-                                      properties=metadata.properties)
+        icefiles.delete_files(
+            [f for f in icefiles.files_under(place.location) if icefiles._normalized(f) not in keep]
+        )
+        t = lake.catalog.create_table(
+            (lake.database, name),
+            schema=metadata.schema(),
+            location=place.location,
+            properties=metadata.properties,
+        )
     icefiles.remove_empty_folders(place.location)
     if snapshot is None:
         return
     data_files = [parquet_file_to_data_file(t.io, t.metadata, p) for p in live]
     # The first snapshot here names the run, step and policy that made the original's current one.
-    meta = {k[len("stedi."):]: v for k, v in summary.items()}
+    meta = {k[len("stedi.") :]: v for k, v in summary.items()}
     meta["relocated-from"] = old_root
     # Its id too: freshness compares snapshot ids, so a copied lake's steps stay up to date.
-    lake._commit(Staged(name, t, place.location, data_files, append=True, meta=meta, snapshot_id=snapshot.snapshot_id))
+    lake._commit(
+        Staged(
+            name,
+            t,
+            place.location,
+            data_files,
+            append=True,
+            meta=meta,
+            snapshot_id=snapshot.snapshot_id,
+        )
+    )

@@ -1,4 +1,5 @@
-"""Iceberg schemas and properties of the declared tables, and the checks on files an engine wrote."""
+"""Iceberg schemas and properties of the declared tables, and the checks on files an engine
+wrote."""
 
 from __future__ import annotations
 
@@ -30,19 +31,34 @@ def iceberg_schema(columns: Columns):
     )
 
     types = {"string": StringType, "bigint": LongType, "int": IntegerType, "double": DoubleType}
-    return Schema(*[NestedField(i, n, types[t](), required=False) for i, (n, t) in enumerate(columns, start=1)])
+    return Schema(
+        *[
+            NestedField(i, n, types[t](), required=False)
+            for i, (n, t) in enumerate(columns, start=1)
+        ]
+    )
 
 
 def spark_type_name(iceberg_type) -> str:
     """The Spark SQL name of an Iceberg type (`long` -> bigint); the type's own name otherwise."""
-    names = {"string": "string", "int": "int", "long": "bigint", "double": "double", "float": "float",
-             "boolean": "boolean", "date": "date", "timestamp": "timestamp", "binary": "binary"}
+    names = {
+        "string": "string",
+        "int": "int",
+        "long": "bigint",
+        "double": "double",
+        "float": "float",
+        "boolean": "boolean",
+        "date": "date",
+        "timestamp": "timestamp",
+        "binary": "binary",
+    }
     return names.get(str(iceberg_type), str(iceberg_type))
 
 
 def table_properties(place: Place) -> dict[str, str]:
-    """A new table's properties: its zone, no metrics for identifier columns, the name mapping (engines
-    write Parquet without field ids), and no silent retry of a conflicting commit (CommitConflict)."""
+    """A new table's properties: its zone, no metrics for identifier columns, the name mapping
+    (engines write Parquet without field ids), and no silent retry of a conflicting commit
+    (CommitConflict)."""
     schema = iceberg_schema(place.columns)
     properties = {
         ZONE_PROPERTY: place.zone,
@@ -72,7 +88,9 @@ def _refuse_foreign_field_ids(t, name: str, path: str) -> None:
         written = (column.metadata or {}).get(b"PARQUET:field_id")
         if written is not None and int(written) != ids.get(column.name):
             raise UsageError(
-                f"table {name}: the engine wrote column {column.name} with Iceberg field id {int(written)}, the "
-                f"table's is {ids.get(column.name)}; write frames read with IcebergLake.read (data files), not "
+                f"table {name}: the engine wrote column {column.name} with Iceberg field id "
+                f"{int(written)}, the "
+                f"table's is {ids.get(column.name)}; write frames read with IcebergLake.read (data "
+                "files), not "
                 f"through an Iceberg reader"
             )

@@ -1,4 +1,5 @@
-"""`information_schema.columns` for the local catalog, so that SQL written for Athena's runs on it unchanged.
+"""`information_schema.columns` for the local catalog, so that SQL written for Athena's runs on it
+unchanged.
 
 Athena answers `information_schema.columns` from the Glue Data Catalog. Neither local
 engine has one: Spark 3.5 and Sail 0.7 both report the table as not found. `stedi sql`
@@ -33,11 +34,14 @@ COLUMNS = (
 
 
 def column_rows(lake: IcebergTables, names: list[str]) -> list[tuple]:
-    """One row per column of each table in `names`, as its catalog entry has it (see the module doc)."""
+    """One row per column of each table in `names`, as its catalog entry has it (see the module
+    doc)."""
     rows = []
     for name in names:
         for position, (column, typ, nullable) in enumerate(lake.catalog_columns(name), start=1):
-            rows.append((CATALOG, lake.database, name, column, position, "YES" if nullable else "NO", typ))
+            rows.append(
+                (CATALOG, lake.database, name, column, position, "YES" if nullable else "NO", typ)
+            )
     return rows
 
 

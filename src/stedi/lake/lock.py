@@ -39,7 +39,8 @@ def _alive(pid: int) -> bool:
 
 
 class LakeLock:
-    """The lake's lock: flock on a local lake; on an S3 lake a `LeaseLock` (LakeLock(...) returns one)."""
+    """The lake's lock: flock on a local lake; on an S3 lake a `LeaseLock` (LakeLock(...) returns
+    one)."""
 
     def __new__(cls, lake_dir, run_id):
         if cls is LakeLock and str(lake_dir).startswith("s3://"):
@@ -62,7 +63,8 @@ class LakeLock:
             os.close(fd)
             raise LakeBusy(
                 f"lake {self.path.parent} is being written by run {holder.get('run_id', '?')} "
-                f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since {holder.get('since', '?')}); "
+                f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since "
+                f"{holder.get('since', '?')}); "
                 "wait for it to finish"
             ) from None
         self.previous = self._holder(fd)
@@ -87,8 +89,16 @@ class LakeLock:
     def took_over(self) -> str | None:
         """A message when the last holder was a run that died without releasing the file."""
         pid = self.previous.get("pid")
-        if self.previous.get("run_id") and self.previous.get("host") == socket.gethostname() and pid and not _alive(pid):
-            return f"took over the lake lock of run {self.previous['run_id']} (pid {pid} is no longer running)"
+        if (
+            self.previous.get("run_id")
+            and self.previous.get("host") == socket.gethostname()
+            and pid
+            and not _alive(pid)
+        ):
+            return (
+                f"took over the lake lock of run {self.previous['run_id']} (pid {pid} is no "
+                "longer running)"
+            )
         return None
 
     def release(self) -> None:
@@ -143,8 +153,10 @@ class LeaseLock:
         try:
             self.lease = shared_files.acquire_lease(self.where, self.owner, self.seconds)
         except shared_files.LeaseHeld as exc:
-            raise LakeBusy(f"lake {self.where.rsplit('/', 1)[0]} is being written by another run: {exc}; "
-                           "wait for it to finish (a killed run's lock is taken over once it expires)") from None
+            raise LakeBusy(
+                f"lake {self.where.rsplit('/', 1)[0]} is being written by another run: {exc}; "
+                "wait for it to finish (a killed run's lock is taken over once it expires)"
+            ) from None
         self._stop, self._guard = threading.Event(), threading.Lock()
         threading.Thread(target=self._renew, name="stedi-lake-lease", daemon=True).start()
         return self
@@ -161,8 +173,11 @@ class LeaseLock:
             except Exception as exc:  # taken over (it had expired) or S3 unreachable: say so, once
                 import sys
 
-                print(f"stedi: the lake lock {self.where} could not be renewed: {' '.join(str(exc).split())}",
-                      file=sys.stderr)
+                print(
+                    f"stedi: the lake lock {self.where} could not be renewed: "
+                    f"{' '.join(str(exc).split())}",
+                    file=sys.stderr,
+                )
                 return
 
     @property
@@ -170,7 +185,9 @@ class LeaseLock:
         """A message when this run took over a lease another run had left (it had expired)."""
         owner = self.previous.get("owner")
         if owner and owner != self.owner:
-            until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(self.previous.get("expires", 0))))
+            until = time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(self.previous.get("expires", 0)))
+            )
             return f"took over the lake lock of run {owner} (its lease expired at {until})"
         return None
 

@@ -15,7 +15,13 @@ from stedi.errors import UsageError
 
 
 def run_statements(
-    lake_dir: str, found: list[str], *, policy: Policy | None, engine: str | None, limit: int, as_of: str = "",
+    lake_dir: str,
+    found: list[str],
+    *,
+    policy: Policy | None,
+    engine: str | None,
+    limit: int,
+    as_of: str = "",
     out=None,
 ) -> None:
     """Run `found` (SQL statements) in order on the lake at `lake_dir`, printing at most `limit`
@@ -24,9 +30,9 @@ def run_statements(
     from stedi.engine.errors import engine_error_types, engine_message, quiet_task_errors
     from stedi.engine.session import local_session
     from stedi.lake.history import as_of_views
+    from stedi.lake.icelake import IcebergTables
     from stedi.lake.information_schema import register_information_schema
     from stedi.lake.recorded import holds_lake, policy_to_read
-    from stedi.lake.icelake import IcebergTables
 
     out = out or sys.stdout
     root = config.resolve(lake_dir)
@@ -39,7 +45,9 @@ def run_statements(
     spark = local_session(engine, "stedi-sql")
     quiet_task_errors(spark)
     lake = IcebergTables(spark, root, policy=policy)
-    register_information_schema(lake, as_of_views(lake, as_of) if as_of else lake.register_existing())
+    register_information_schema(
+        lake, as_of_views(lake, as_of) if as_of else lake.register_existing()
+    )
     for number, statement in enumerate(found, 1):
         try:
             frame = lake.sql(statement).limit(limit + 1).toPandas()

@@ -31,7 +31,9 @@ def holds_lake(root: str) -> bool:
         return any(storage.read_text(mark) is not None for mark in marks) or any(
             storage.folder_exists(layout.table_path(root, name)) for name in TABLES
         )
-    return Path(root, config.ICEBERG_CATALOG_FILE).is_file() or any(Path(where).is_file() for where in marks)
+    return Path(root, config.ICEBERG_CATALOG_FILE).is_file() or any(
+        Path(where).is_file() for where in marks
+    )
 
 
 def built_policy(root: str) -> Policy | None:
@@ -43,7 +45,9 @@ def built_policy(root: str) -> Policy | None:
     from stedi.lake.icelake import IcebergTables
 
     policies = sorted(IcebergTables(None, str(root)).policies())
-    return Policy.parse(policies[0]) if policies else None  # as the lake's commits recorded it (text)
+    return (
+        Policy.parse(policies[0]) if policies else None
+    )  # as the lake's commits recorded it (text)
 
 
 def policy_to_read(root: str, asked: Policy | None) -> Policy:
@@ -54,6 +58,8 @@ def policy_to_read(root: str, asked: Policy | None) -> Policy:
 
     built = built_policy(root)
     if asked is not None and built is not None and asked != built:
-        raise ValueError(f"the lake {root} was built with policy {built}, not {asked}: "
-                         f"drop --policy, or rebuild it with stedi run --policy {asked}")
+        raise ValueError(
+            f"the lake {root} was built with policy {built}, not {asked}: "
+            f"drop --policy, or rebuild it with stedi run --policy {asked}"
+        )
     return built or asked or config.DEFAULT_POLICY

@@ -21,7 +21,8 @@ class SchemaMismatch(UsageError):
 
 @dataclass
 class Staged:
-    """Parquet files written under a table's location and not committed yet (see IcebergLake.stage)."""
+    """Parquet files written under a table's location and not committed yet (see
+    IcebergLake.stage)."""
 
     name: str
     table: object  # the pyiceberg Table as it was when staged: the commit requires it still current
@@ -31,7 +32,9 @@ class Staged:
     replaces: list = field(default_factory=list)  # the DataFiles the commit deletes
     meta: dict = field(default_factory=dict)
     base_files: list = field(default_factory=list)  # the table's live DataFiles when staged
-    snapshot_id: int | None = None  # the id the commit's snapshot takes (a relocated table keeps its original's)
+    snapshot_id: int | None = (
+        None  # the id the commit's snapshot takes (a relocated table keeps its original's)
+    )
 
     @property
     def added_rows(self) -> int:
@@ -39,7 +42,8 @@ class Staged:
         return sum(f.record_count for f in self.data_files)
 
     def files_after(self) -> list:
-        """The table's data files once committed: the base's, less those replaced, and the staged ones."""
+        """The table's data files once committed: the base's, less those replaced, and the staged
+        ones."""
         gone = {f.file_path for f in self.replaces}
         return [f for f in self.base_files if f.file_path not in gone] + list(self.data_files)
 

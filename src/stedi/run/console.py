@@ -9,12 +9,14 @@ from __future__ import annotations
 
 
 def step_line(number: int, total: int, name: str) -> str:
-    """The start of a step's line in the run's step table: `  [2/7] 01_customer_landing_to_trusted ...`."""
+    """The start of a step's line in the run's step table: `  [2/7] 01_customer_landing_to_trusted
+    ...`."""
     return f"  [{number}/{total}] {name} ..."
 
 
 def step_outcome(status: str, seconds: float | None) -> str:
-    """The end of a step's line: ` succeeded (3.2 s)`, or the status alone when it has no duration."""
+    """The end of a step's line: ` succeeded (3.2 s)`, or the status alone when it has no
+    duration."""
     return f" {status}" if seconds is None else f" {status} ({seconds:.1f} s)"
 
 
@@ -46,23 +48,33 @@ def outcome_lines(manifest: dict) -> list[str]:
             total = sum(acc["quarantined"] for acc in held.values())
             parts = "; ".join(
                 f"{name} {acc['quarantined']:,}"
-                + (": " + ", ".join(f"{r} {n:,}" for r, n in (acc.get("quarantine_reasons") or {}).items())
-                   if acc.get("quarantine_reasons") else "")
+                + (
+                    ": "
+                    + ", ".join(
+                        f"{r} {n:,}" for r, n in (acc.get("quarantine_reasons") or {}).items()
+                    )
+                    if acc.get("quarantine_reasons")
+                    else ""
+                )
                 for name, acc in held.items()
             )
-            lines.append(f"  quarantine: {total:,} records held out of the landing tables ({parts})")
+            lines.append(
+                f"  quarantine: {total:,} records held out of the landing tables ({parts})"
+            )
         else:
             lines.append("  quarantine: no record held out of the landing tables")
     erasures = manifest.get("erasures") or []
     if erasures:
-        # Each request applied by the same intake carries that intake's rows erased per landing table.
+        # Each request applied by the same intake carries that intake's rows erased per landing
+        # table.
         rows: dict[str, int] = {}
         for e in erasures:
             rows.update(e.get("rows") or {})
         ids = ", ".join(e.get("id", "?") for e in erasures)
         per_table = ", ".join(f"{name} {n:,}" for name, n in rows.items())
         lines.append(
-            f"  erasures applied: {len(erasures)} request{'s' if len(erasures) != 1 else ''} ({ids}); "
+            f"  erasures applied: {len(erasures)} request{'s' if len(erasures) != 1 else ''} "
+            f"({ids}); "
             f"{sum(rows.values()):,} rows removed from the landing tables ({per_table}), and their "
             "trusted and curated rows"
         )

@@ -1,13 +1,14 @@
 """A run folder and its layout, in one place: `runs/<run_id>/` and the `runs/latest` link.
 
     runs/<run_id>/manifest.json          the run: status, policy, tables, steps, intake, quality
-    runs/<run_id>/steps/<step>.json      each step's completion record (on Glue: the lake's _runs/<run_id>/steps/)
-    runs/<run_id>/<step>.ipynb           the executed notebooks, with <step>.html and <step>.code.html
-    runs/<run_id>/figures/<name>.png     the analysis's figures, and figures/captions.json
-    runs/<run_id>/index.html             the run's page
+    runs/<run_id>/steps/<step>.json      each step's completion record (on Glue: the lake's
+    _runs/<run_id>/steps/) runs/<run_id>/<step>.ipynb           the executed notebooks, with
+    <step>.html and <step>.code.html runs/<run_id>/figures/<name>.png     the analysis's figures,
+    and figures/captions.json runs/<run_id>/index.html             the run's page
     runs/latest                          a link to the newest run folder
 
-Every write is whole (stedi.atomic_files / stedi.core.storage): a reader sees the old or the new file.
+Every write is whole (stedi.atomic_files / stedi.core.storage): a reader sees the old or the new
+file.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import uuid
 from pathlib import Path
 
 from stedi import config
-from stedi.core import storage
 from stedi.atomic_files import point_link, write_atomic
+from stedi.core import storage
 
 MANIFEST = "manifest.json"
 STEPS_DIR = "steps"
@@ -29,7 +30,9 @@ CAPTIONS_FILE = "captions.json"
 INDEX = "index.html"
 
 
-RECORDS_ON_LAKE = "_runs"  # on S3 the steps leave their records in the lake: <lake>/_runs/<run_id>/steps/
+RECORDS_ON_LAKE = (
+    "_runs"  # on S3 the steps leave their records in the lake: <lake>/_runs/<run_id>/steps/
+)
 
 
 def lake_records(lake_root: str, run_id: str) -> str:
@@ -38,7 +41,7 @@ def lake_records(lake_root: str, run_id: str) -> str:
 
 
 def new_run_id(policy: str) -> str:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{policy}-{uuid.uuid4().hex[:4]}"
 
 
@@ -98,7 +101,10 @@ class RunFolder:
         return json.loads(path.read_text()) if path.is_file() else {}
 
     def write_caption(self, name: str, title: str, caption: str) -> None:
-        write_atomic(self.captions_path, json.dumps({**self.captions(), name: {"title": title, "caption": caption}}, indent=2))
+        write_atomic(
+            self.captions_path,
+            json.dumps({**self.captions(), name: {"title": title, "caption": caption}}, indent=2),
+        )
 
     def figures(self) -> list[Path]:
         return sorted(self.figures_dir.glob("*.png")) if self.figures_dir.is_dir() else []
@@ -109,19 +115,22 @@ class RunFolder:
         point_link(self.path.parent / LATEST, self.path.name)
 
     @classmethod
-    def latest(cls, runs_dir: str | Path = config.RUNS_DIR) -> "RunFolder":
-        """The newest run: where `<runs>/latest` points, else the folder with the newest manifest.json."""
+    def latest(cls, runs_dir: str | Path = config.RUNS_DIR) -> RunFolder:
+        """The newest run: where `<runs>/latest` points, else the folder with the newest
+        manifest.json."""
         runs = Path(config.resolve(runs_dir))
         latest = runs / LATEST
         if latest.is_dir() and (latest / MANIFEST).is_file():
             return cls(latest.resolve())
         candidates = [p.parent for p in runs.glob(f"*/{MANIFEST}") if p.parent.name != LATEST]
         if not candidates:
-            raise FileNotFoundError(f"no run folder with a {MANIFEST} in {runs}; run `stedi run` first")
+            raise FileNotFoundError(
+                f"no run folder with a {MANIFEST} in {runs}; run `stedi run` first"
+            )
         return cls(max(candidates, key=lambda d: ((d / MANIFEST).stat().st_mtime, d.name)))
 
     @classmethod
-    def find(cls, runs_dir: str | Path, run_id: str = "") -> "RunFolder":
+    def find(cls, runs_dir: str | Path, run_id: str = "") -> RunFolder:
         """Run `run_id` under `runs_dir`, or the latest when `run_id` is "" or "latest"."""
         if not run_id or run_id == LATEST:
             return cls.latest(runs_dir)

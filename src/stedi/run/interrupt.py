@@ -48,7 +48,8 @@ class RunInterrupted(Exception):
 
 
 def _signal_kernel(km, signum: int) -> None:
-    """Send `signum` to a local kernel's process group (the kernel and its children), else to its process."""
+    """Send `signum` to a local kernel's process group (the kernel and its children), else to its
+    process."""
     provisioner = getattr(km, "provisioner", None)
     process = getattr(provisioner, "process", None)
     if process is None or process.poll() is not None:
@@ -64,7 +65,9 @@ def _signal_kernel(km, signum: int) -> None:
 class RunInterrupt:
     """SIGINT while a run lasts (see the module docstring). `with RunInterrupt() as interrupt:`."""
 
-    def __init__(self, forward_seconds: float = FORWARD_SECONDS, grace_seconds: float = GRACE_SECONDS):
+    def __init__(
+        self, forward_seconds: float = FORWARD_SECONDS, grace_seconds: float = GRACE_SECONDS
+    ):
         self.forward_seconds = forward_seconds
         self.grace_seconds = grace_seconds
         self.signals = 0
@@ -79,7 +82,7 @@ class RunInterrupt:
     def requested(self) -> bool:
         return self.signals > 0
 
-    def __enter__(self) -> "RunInterrupt":
+    def __enter__(self) -> RunInterrupt:
         try:
             self._previous = signal.signal(signal.SIGINT, self._on_signal)
             self._installed = True
@@ -90,7 +93,9 @@ class RunInterrupt:
     def __exit__(self, *exc) -> None:
         self.kernel_done()
         if self._installed:
-            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.SIG_DFL)
+            signal.signal(
+                signal.SIGINT, self._previous if self._previous is not None else signal.SIG_DFL
+            )
             self._installed = False
 
     # -- the notebook executing now ------------------------------------------------
@@ -120,7 +125,10 @@ class RunInterrupt:
             if self.signals > 1:
                 _signal_kernel(km, signal.SIGKILL)
                 return
-            for delay, action in ((self.forward_seconds, self._forward), (self.grace_seconds, self._kill)):
+            for delay, action in (
+                (self.forward_seconds, self._forward),
+                (self.grace_seconds, self._kill),
+            ):
                 timer = threading.Timer(delay, action, args=(km,))
                 timer.daemon = True
                 timer.start()
@@ -138,19 +146,24 @@ class RunInterrupt:
 
 
 def show_interrupt(shell, etype, value, tb, tb_offset=None):
-    """IPython's handler of KeyboardInterrupt in the run's kernel (`shell.set_custom_exc`): the error
-    output shows Python's plain traceback, formatted at once (see the module docstring)."""
+    """IPython's handler of KeyboardInterrupt in the run's kernel (`shell.set_custom_exc`): the
+    error output shows Python's plain traceback, formatted at once (see the module docstring)."""
     import traceback
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a repeated Ctrl-C while this shows: ipykernel restores it after the cell
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # a repeated Ctrl-C while this shows: ipykernel restores it after the cell
     stb = traceback.format_exception(etype, value, tb)
-    value._render_traceback_ = lambda: stb  # IPython shows an exception's own rendering when it has one
+    value._render_traceback_ = lambda: (
+        stb
+    )  # IPython shows an exception's own rendering when it has one
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
     return stb
 
 
 def stopped_by_interrupt(error: str | None) -> bool:
-    """Whether a step's error is its kernel's KeyboardInterrupt (or papermill stopped on the interrupt)."""
+    """Whether a step's error is its kernel's KeyboardInterrupt (or papermill stopped on the
+    interrupt)."""
     if not error:
         return False
     return KEYBOARD_INTERRUPT in error or RunInterrupted.__name__ in error

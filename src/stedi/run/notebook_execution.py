@@ -60,7 +60,8 @@ def _run_engine():
             if shared_client is not None:
                 client.kc = shared_client  # nbclient keeps a client it did not create (km given)
             if interrupt is not None:
-                # Before each cell (the kernel is started by then): raises RunInterrupted once interrupted.
+                # Before each cell (the kernel is started by then): raises RunInterrupted once
+                # interrupted.
                 client.on_cell_start = lambda **_: interrupt.kernel_running(client.km)
             try:
                 return client.execute()

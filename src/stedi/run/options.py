@@ -28,10 +28,14 @@ class RunOptions:
     runs_dir: str = str(config.RUNS_DIR)
     policy: Policy = config.DEFAULT_POLICY
     target: Target = config.DEFAULT_TARGET
-    engine: Engine | None = None  # default: config.DEFAULT_ENGINE locally, Spark on target glue (always Spark)
+    engine: Engine | None = (
+        None  # default: config.DEFAULT_ENGINE locally, Spark on target glue (always Spark)
+    )
     kernel: str = ""  # default: the local kernel, or glue_pyspark for target glue
     notebooks_dir: str = str(config.GLUE_SESSIONS_DIR)
-    bucket: str = ""  # the old form of --lake-dir s3://BUCKET/PREFIX/lake; filled from an S3 lake_dir
+    bucket: str = (
+        ""  # the old form of --lake-dir s3://BUCKET/PREFIX/lake; filled from an S3 lake_dir
+    )
     prefix: str = ""  # (with bucket) a key prefix inside the bucket: the lake is PREFIX/lake
     database: str = config.DEFAULT_DATABASE
     fresh_kernels: bool = False  # one kernel per notebook instead of one for the whole run
@@ -44,7 +48,13 @@ class RunOptions:
         # direct caller give text (UsageError, one line, for an unknown one).
         try:
             self.policy, self.target = Policy.parse(self.policy), Target.parse(self.target)
-            self.engine = Engine.parse(self.engine) if self.engine else Engine.SPARK if self.on_glue else config.DEFAULT_ENGINE
+            self.engine = (
+                Engine.parse(self.engine)
+                if self.engine
+                else Engine.SPARK
+                if self.on_glue
+                else config.DEFAULT_ENGINE
+            )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if self.bucket and not self.lake_dir.startswith("s3://"):
@@ -85,13 +95,20 @@ class RunOptions:
         return str(run_dir)
 
     def notebook(self, step: PipelineStep) -> Path:
-        """The source notebook of `step`: zone steps from `notebooks_dir`, the analysis from notebooks/."""
-        return step.notebook if step.kind == ANALYSIS else Path(self.notebooks_dir) / f"{step.name}.ipynb"
+        """The source notebook of `step`: zone steps from `notebooks_dir`, the analysis from
+        notebooks/."""
+        return (
+            step.notebook
+            if step.kind == ANALYSIS
+            else Path(self.notebooks_dir) / f"{step.name}.ipynb"
+        )
 
     def selected_steps(self) -> tuple[PipelineStep, ...]:
         """The steps this run executes, in pipeline order; UsageError for an unknown step."""
         try:
-            return pipeline.select(pipeline.steps_for(self.on_glue), start=self.from_step, only=self.only)
+            return pipeline.select(
+                pipeline.steps_for(self.on_glue), start=self.from_step, only=self.only
+            )
         except pipeline.UnknownStep as exc:
             raise UsageError(str(exc)) from None
 
@@ -111,7 +128,9 @@ def _missing_inputs(options: RunOptions, steps: tuple[PipelineStep, ...]) -> lis
     """The lake tables the selected steps need from earlier steps that the lake does not hold."""
     from stedi.lake.icelake import IcebergTables
 
-    lake = IcebergTables(None, options.lake, policy=options.policy, database=options.database)  # no Spark session
+    lake = IcebergTables(
+        None, options.lake, policy=options.policy, database=options.database
+    )  # no Spark session
     return [name for name in pipeline.external_inputs(steps) if not lake.exists(name)]
 
 
@@ -120,15 +139,27 @@ def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
     from stedi.core.intake import RawInputError, check_raw_dir
 
     if options.on_glue and options.engine != Engine.SPARK:
-        raise UsageError(f"--target glue runs Spark on AWS Glue; --engine {options.engine} runs only on target local")
+        raise UsageError(
+            f"--target glue runs Spark on AWS Glue; --engine {options.engine} runs only on target "
+            "local"
+        )
     if options.on_glue and not options.on_s3:
         raise UsageError("--target glue needs a lake on S3: --lake-dir s3://BUCKET/PREFIX")
-    if options.on_s3 and layout.bucket_and_prefix(options.lake) != (options.bucket, options.prefix.strip("/")):
-        raise UsageError(f"--bucket {options.bucket} --prefix {options.prefix!r} and --lake-dir {options.lake} name "
-                         "two lakes; give --lake-dir alone")
+    if options.on_s3 and layout.bucket_and_prefix(options.lake) != (
+        options.bucket,
+        options.prefix.strip("/"),
+    ):
+        raise UsageError(
+            f"--bucket {options.bucket} --prefix {options.prefix!r} and --lake-dir {options.lake} "
+            "name "
+            "two lakes; give --lake-dir alone"
+        )
     if options.on_s3 and not options.on_glue and options.engine != Engine.SAIL:
-        raise UsageError(f"--engine {options.engine} cannot reach the lake {options.lake}: local Spark has no S3 "
-                         "connector; use --engine sail (the default) for a lake on S3")
+        raise UsageError(
+            f"--engine {options.engine} cannot reach the lake {options.lake}: local Spark has no "
+            "S3 "
+            "connector; use --engine sail (the default) for a lake on S3"
+        )
     steps = options.selected_steps()
     if any(step.sources for step in steps) and not options.raw.startswith("s3://"):
         try:
@@ -139,10 +170,14 @@ def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
         _writable_dir(Path(options.lake), "lake directory")
         from stedi.lake.catalogs import refuse_previous_version
 
-        refuse_previous_version(config.resolve(options.lake))  # version folders, row markers: one line
+        refuse_previous_version(
+            config.resolve(options.lake)
+        )  # version folders, row markers: one line
         from stedi.lake.icelake import IcebergTables
 
-        IcebergTables(None, options.lake, policy=options.policy, database=options.database).refuse_other_policy()  # a lake holds one policy's tables
+        IcebergTables(
+            None, options.lake, policy=options.policy, database=options.database
+        ).refuse_other_policy()  # a lake holds one policy's tables
     _writable_dir(Path(options.runs_dir), "runs directory")
     for step in steps:
         source = options.notebook(step)
@@ -152,16 +187,19 @@ def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
     if missing:
         producers = list(dict.fromkeys(pipeline.producer(name).name for name in missing))
         raise UsageError(
-            f"the lake {options.lake} has no table {', '.join(missing)}, which the selected steps read; "
-            f"run {', '.join(producers)} first, or add {'it' if len(producers) == 1 else 'them'} to the selection"
+            f"the lake {options.lake} has no table {', '.join(missing)}, which the selected steps "
+            "read; "
+            f"run {', '.join(producers)} first, or add {'it' if len(producers) == 1 else 'them'} "
+            "to the selection"
         )
     return steps
 
 
-# -- the command line's shared options (stedi.cli, stedi.aws.commands) --------------------------------
-# Each a parent parser (`add_parser(..., parents=[...])`), made fresh per command: argparse shares a
-# parent's actions with its children, so one command's default must not be set on another's.
-# Policy and engine are parsed here, once: the commands get the enums (stedi.context).
+# -- the command line's shared options (stedi.cli, stedi.aws.commands)
+# -------------------------------- Each a parent parser (`add_parser(..., parents=[...])`), made
+# fresh per command: argparse shares a parent's actions with its children, so one command's default
+# must not be set on another's. Policy and engine are parsed here, once: the commands get the enums
+# (stedi.context).
 
 
 def _parent() -> argparse.ArgumentParser:
@@ -169,21 +207,25 @@ def _parent() -> argparse.ArgumentParser:
 
 
 def policy_option(*, recorded: bool = False) -> argparse.ArgumentParser:
-    """--policy; `recorded`: for a command on a built lake, default None (the policy the lake recorded)."""
+    """--policy; `recorded`: for a command on a built lake, default None (the policy the lake
+    recorded)."""
     parent = _parent()
     parent.add_argument(
         "--policy",
         type=Policy.argument,
         choices=Policy.choices(),
         default=None if recorded else config.DEFAULT_POLICY,
-        help="the policy the lake was built with (default: the one it recorded); another one is refused"
-        if recorded else "strict (default) or udacity",
+        help="the policy the lake was built with (default: the one it recorded); another one is "
+        "refused"
+        if recorded
+        else "strict (default) or udacity",
     )
     return parent
 
 
 def engine_option() -> argparse.ArgumentParser:
-    """--engine, default None: the run's (stedi run: Spark on target glue), else $STEDI_ENGINE, else the default."""
+    """--engine, default None: the run's (stedi run: Spark on target glue), else $STEDI_ENGINE, else
+    the default."""
     parent = _parent()
     parent.add_argument(
         "--engine",
@@ -196,23 +238,31 @@ def engine_option() -> argparse.ArgumentParser:
     return parent
 
 
-def lake_dir_option(what: str = "the lake: a folder, or s3://BUCKET/PREFIX") -> argparse.ArgumentParser:
+def lake_dir_option(
+    what: str = "the lake: a folder, or s3://BUCKET/PREFIX",
+) -> argparse.ArgumentParser:
     parent = _parent()
-    parent.add_argument("--lake-dir", default=str(config.LAKE_DIR), help=f"{what} (default: data/lake)")
+    parent.add_argument(
+        "--lake-dir", default=str(config.LAKE_DIR), help=f"{what} (default: data/lake)"
+    )
     return parent
 
 
 def database_option() -> argparse.ArgumentParser:
     parent = _parent()
     parent.add_argument(
-        "--database", default=config.DEFAULT_DATABASE, help="the Glue database of a lake on S3 (default: stedi)"
+        "--database",
+        default=config.DEFAULT_DATABASE,
+        help="the Glue database of a lake on S3 (default: stedi)",
     )
     return parent
 
 
 def runs_dir_option() -> argparse.ArgumentParser:
     parent = _parent()
-    parent.add_argument("--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)")
+    parent.add_argument(
+        "--runs-dir", default=str(config.RUNS_DIR), help="where run folders go (default: runs)"
+    )
     return parent
 
 
@@ -220,5 +270,7 @@ def bucket_options() -> argparse.ArgumentParser:
     """--bucket/--prefix, the old form of an S3 lake (s3://BUCKET/PREFIX/lake)."""
     parent = _parent()
     parent.add_argument("--bucket", default="", help="the old form of s3://BUCKET/PREFIX/lake")
-    parent.add_argument("--prefix", default="", help="with --bucket: a key prefix inside the bucket")
+    parent.add_argument(
+        "--prefix", default="", help="with --bucket: a key prefix inside the bucket"
+    )
     return parent

@@ -12,9 +12,9 @@ the order of `reads`, and returns the one table of `writes`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from stedi import config
 from stedi.core.tables import SOURCES, TABLES, landing_table
@@ -49,7 +49,7 @@ class PipelineStep:
 
     @property
     def number(self) -> str:
-        """"00" … "05" for zone steps (the notebook's prefix); "" for the analysis."""
+        """ "00" … "05" for zone steps (the notebook's prefix); "" for the analysis."""
         head = self.name.split("_", 1)[0]
         return head if head.isdigit() else ""
 
@@ -131,13 +131,20 @@ def steps_for(on_glue: bool) -> tuple[PipelineStep, ...]:
 def find(name: str, among: tuple[PipelineStep, ...] = PIPELINE) -> PipelineStep:
     """A step by its name, its number ("02"), or its name without the number."""
     for step in among:
-        if name in (step.name, step.number, step.name.partition("_")[2] if step.number else step.name):
+        if name in (
+            step.name,
+            step.number,
+            step.name.partition("_")[2] if step.number else step.name,
+        ):
             return step
     raise UnknownStep(f"unknown step {name!r}; the steps are: {', '.join(s.name for s in among)}")
 
 
-def select(steps: tuple[PipelineStep, ...], *, start: str = "", only: str = "") -> tuple[PipelineStep, ...]:
-    """`steps` from `start` on (--from), or just the comma-separated `only` (--only), in pipeline order."""
+def select(
+    steps: tuple[PipelineStep, ...], *, start: str = "", only: str = ""
+) -> tuple[PipelineStep, ...]:
+    """`steps` from `start` on (--from), or just the comma-separated `only` (--only), in pipeline
+    order."""
     if start and only:
         raise UnknownStep("--from and --only do not go together")
     if start:
@@ -165,7 +172,8 @@ def producer(table: str) -> PipelineStep:
 
 
 def derive(landing: dict, policy: str) -> dict:
-    """Every lake table under `policy`, computed from the landing tables by the zone steps' transforms.
+    """Every lake table under `policy`, computed from the landing tables by the zone steps'
+    transforms.
 
     `landing` maps each landing table name to a DataFrame; the result holds those and every
     table a zone step with a transform writes, in pipeline order.
@@ -174,7 +182,9 @@ def derive(landing: dict, policy: str) -> dict:
     for step in ZONE_STEPS:
         if step.transform:
             (output,) = step.writes
-            tables[output] = step.transform_function()(*(tables[name] for name in step.reads), policy)
+            tables[output] = step.transform_function()(
+                *(tables[name] for name in step.reads), policy
+            )
     return tables
 
 

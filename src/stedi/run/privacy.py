@@ -27,7 +27,9 @@ SUBJECTS = {
 CONSENT_TABLE = "customer_trusted"
 
 
-def consent_changes(lake, table: str, staged, known: dict | None, run_dir: str | None) -> dict | None:
+def consent_changes(
+    lake, table: str, staged, known: dict | None, run_dir: str | None
+) -> dict | None:
     """The run's consent record once `table` is published as `staged`: who entered and who left
     `customer_trusted` in this run (found by its step), and for every trusted and curated table the
     rows of each of them before and after. `known`: the record so far in this step (None at first);
@@ -47,7 +49,11 @@ def consent_changes(lake, table: str, staged, known: dict | None, run_dir: str |
         erased = erasure.Erasures.load(lake.root).email_hashes
         changes: dict[str, list] = {}
         for change, (a, b) in {"entered": (new, old), "left": (old, new)}.items():
-            rows = a.select("email", "serialNumber").join(b.select("email"), "email", "left_anti").collect()
+            rows = (
+                a.select("email", "serialNumber")
+                .join(b.select("email"), "email", "left_anti")
+                .collect()
+            )
             changes[change] = []
             for row in rows:
                 email_hash = erasure.keyed_hash(key, erasure.normalize_email(row["email"]))
@@ -56,8 +62,12 @@ def consent_changes(lake, table: str, staged, known: dict | None, run_dir: str |
                     {
                         "id": email_hash[:12],
                         "email_hash": email_hash,
-                        "serial_hash": erasure.keyed_hash(key, erasure.normalize_serial(serial)) if serial else "",
-                        "why": "erased" if email_hash in erased else ("consented" if change == "entered" else "withdrew"),
+                        "serial_hash": erasure.keyed_hash(key, erasure.normalize_serial(serial))
+                        if serial
+                        else "",
+                        "why": "erased"
+                        if email_hash in erased
+                        else ("consented" if change == "entered" else "withdrew"),
                     }
                 )
         consent = {"changes": changes, "rows": {}}
@@ -76,18 +86,30 @@ def consent_changes(lake, table: str, staged, known: dict | None, run_dir: str |
     column = SUBJECTS[table]
     key = erasure.lake_key(lake.root)
     by_serial = column == "serialNumber"
-    wanted = {p["serial_hash"] if by_serial else p["email_hash"]: p["id"] for p in people if (p["serial_hash"] if by_serial else p["email_hash"])}
+    wanted = {
+        p["serial_hash"] if by_serial else p["email_hash"]: p["id"]
+        for p in people
+        if (p["serial_hash"] if by_serial else p["email_hash"])
+    }
     if not wanted:
         return consent
     hashed = (erasure.serial_hash_sql if by_serial else erasure.hash_sql)(f"`{column}`", key)
     in_list = ", ".join(f"'{h}'" for h in sorted(wanted))
 
     def counts(frame: DataFrame) -> dict[str, int]:
-        rows = frame.selectExpr(f"{hashed} AS h").where(f"h IN ({in_list})").groupBy("h").count().collect()
+        rows = (
+            frame.selectExpr(f"{hashed} AS h")
+            .where(f"h IN ({in_list})")
+            .groupBy("h")
+            .count()
+            .collect()
+        )
         return {wanted[r["h"]]: int(r["count"]) for r in rows}
 
     before, after = counts(old), counts(new)
-    consent["rows"][table] = {i: [before.get(i, 0), after.get(i, 0)] for i in sorted(set(wanted.values()))}
+    consent["rows"][table] = {
+        i: [before.get(i, 0), after.get(i, 0)] for i in sorted(set(wanted.values()))
+    }
     return consent
 
 
@@ -114,7 +136,9 @@ def erasures_to_apply(spark, lake_root: str, raw_dir: str, ledger, *, full: bool
     return erasures
 
 
-def mark_erasures_done(lake_root: str, erasures, run_id: str, erased_rows: dict[str, int]) -> list[dict]:
+def mark_erasures_done(
+    lake_root: str, erasures, run_id: str, erased_rows: dict[str, int]
+) -> list[dict]:
     """Mark the requests applied in this run done, with `erased_rows` (rows erased per landing
     table); returns them as the run record lists them (ids and rows, no address)."""
     pending = list(erasures.pending)

@@ -29,8 +29,8 @@ from stedi.run import incremental, privacy
 
 @dataclass
 class Published:
-    """What `publish_output` did: the quality report, the table as the lake now holds it, and the run's
-    consent record (stedi.run.privacy.consent_changes) as this publish left it."""
+    """What `publish_output` did: the quality report, the table as the lake now holds it, and the
+    run's consent record (stedi.run.privacy.consent_changes) as this publish left it."""
 
     report: object  # stedi.core.quality.QualityReport
     table: dict  # {table, zone, rows, snapshot_id, path}
@@ -48,12 +48,15 @@ def publish_output(
     consent: dict | None,
     run_dir: str | None,
 ) -> Published:
-    """Stage, check and commit `df` as `table` (see the module docstring). `check(table, frame)` returns the
-    QualityReport (raising for a failed `error` rule); `declared`: the pipeline's declaration of the
-    step (None for a step outside it); `consent`: the step's consent record so far."""
+    """Stage, check and commit `df` as `table` (see the module docstring). `check(table, frame)`
+    returns the QualityReport (raising for a failed `error` rule); `declared`: the pipeline's
+    declaration of the step (None for a step outside it); `consent`: the step's consent record so
+    far."""
     if declared_table(table).fmt != "parquet":
         report = check(table, df)
-        described, _ = commit_with_quarantine(lake, table, report.passing, report.quarantine_records())
+        described, _ = commit_with_quarantine(
+            lake, table, report.passing, report.quarantine_records()
+        )
         return Published(report, described, consent)
     meta = None
     if declared is not None and table in declared.writes:
@@ -65,7 +68,8 @@ def publish_output(
         report = check(table, lake.read_staged(staged))
         if report.rows != staged.rows:
             raise RuntimeError(
-                f"{table}: {staged.rows} rows were written but {report.rows} read back from the staged version"
+                f"{table}: {staged.rows} rows were written but {report.rows} read back from the "
+                "staged version"
             )
     except BaseException:
         lake.discard(staged)
@@ -78,7 +82,9 @@ def publish_output(
             return Published(report, lake.described(table), consent)
         return Published(report, lake.publish(staged), consent)
     try:
-        described, _ = commit_with_quarantine(lake, table, report.passing, report.quarantine_records())
+        described, _ = commit_with_quarantine(
+            lake, table, report.passing, report.quarantine_records()
+        )
     finally:
         lake.discard(staged)
     return Published(report, described, consent)
@@ -94,9 +100,9 @@ def commit_with_quarantine(
     meta: dict | None = None,
     append: bool = False,
 ) -> tuple[dict, str | None]:
-    """Stage `rows` as `table` and `quarantine` (if any) as its quarantine; `verify(staged, held)` may
-    refuse them (then both are removed); then commit both. Returns the table as committed and the
-    quarantine's path (None without a quarantine)."""
+    """Stage `rows` as `table` and `quarantine` (if any) as its quarantine; `verify(staged, held)`
+    may refuse them (then both are removed); then commit both. Returns the table as committed and
+    the quarantine's path (None without a quarantine)."""
     staged = lake.stage(table, rows, meta=meta, append=append)
     held = None
     try:

@@ -46,7 +46,9 @@ def export_notebook(notebook_path: Path, html_path: Path, with_code: bool) -> Pa
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=not with_code, exclude_input_prompt=not with_code, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        exclude_input=not with_code, exclude_input_prompt=not with_code, exclude_output_prompt=True
+    )
     body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
     return write_atomic(html_path, body)
 
@@ -54,7 +56,8 @@ def export_notebook(notebook_path: Path, html_path: Path, with_code: bool) -> Pa
 def export_reports(
     run_dir: str | Path, step_names: list[str] | tuple[str, ...] | None = None
 ) -> dict[str, dict[str, str]]:
-    """HTML exports of the executed notebooks of `step_names` (default: every notebook in the run folder).
+    """HTML exports of the executed notebooks of `step_names` (default: every notebook in the run
+    folder).
 
     Returns step name -> {"html": "<name>.html", "code_html": "<name>.code.html"} (file names in
     the run folder) for each step whose executed notebook exists; the others are skipped.
@@ -102,7 +105,8 @@ def _clip(text, limit: int = 180) -> str:
 
 
 def _figures(folder: RunFolder) -> list[dict]:
-    """The run's PNG figures: in captions.json's order (as the analysis saved them), then the others by name."""
+    """The run's PNG figures: in captions.json's order (as the analysis saved them), then the others
+    by name."""
     captions = folder.captions()
     found = {p.stem: p for p in folder.figures()}
     order = [n for n in captions if n in found] + [n for n in sorted(found) if n not in captions]
@@ -153,7 +157,8 @@ def _steps(run_dir: Path, manifest: dict) -> list[dict]:
 
 
 def _builders(run_id: str, manifest: dict) -> dict[str, str]:
-    """Table -> what the Row counts say built it: "this run", "run <id>", "outside stedi run", or ""."""
+    """Table -> what the Row counts say built it: "this run", "run <id>", "outside stedi run", or
+    ""."""
     found = {}
     for name, t in (manifest.get("tables") or {}).items():
         built = t.get("run")
@@ -189,7 +194,9 @@ def _environment():
         loader=jinja2.PackageLoader("stedi.run", "templates"),
         autoescape=True,
         keep_trailing_newline=True,
-        finalize=lambda value: "" if value is None else value,  # a missing manifest value shows as nothing
+        finalize=lambda value: (
+            "" if value is None else value
+        ),  # a missing manifest value shows as nothing
     )
     env.filters["thousands"] = _thousands
     env.filters["clip"] = _clip
@@ -221,6 +228,6 @@ def write_index(run_dir: str | Path, manifest: dict) -> Path:
         figures=_figures(folder),
         funnel_figure=FUNNEL_FIGURE,
         css=Markup(css),
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
     return write_atomic(folder.index_path, page)

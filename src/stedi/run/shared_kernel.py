@@ -15,7 +15,8 @@ from stedi import config
 
 # Run before each notebook in a shared kernel: a clean namespace and In [1] numbering, as in a
 # fresh kernel, while the modules (and so the Spark session and its JVM) stay loaded; and a
-# KeyboardInterrupt shown at once (stedi.run.interrupt.show_interrupt), so Ctrl-C stops a step promptly.
+# KeyboardInterrupt shown at once (stedi.run.interrupt.show_interrupt), so Ctrl-C stops a step
+# promptly.
 FRESH_NAMESPACE = (
     "get_ipython().run_line_magic('reset', '-f')\n"
     "get_ipython().execution_count = 1\n"
@@ -35,7 +36,8 @@ class SharedKernel:
 
 @contextlib.contextmanager
 def kernel_for_run(kernel_name: str, env: dict[str, str] | None = None):
-    """Start `kernel_name` (with `env` added to this process's environment) and yield a SharedKernel."""
+    """Start `kernel_name` (with `env` added to this process's environment) and yield a
+    SharedKernel."""
     from jupyter_client.manager import KernelManager
 
     km = KernelManager(kernel_name=kernel_name)
@@ -66,6 +68,7 @@ def watch_for_death(client, km, every: float = 1.0) -> None:
     from nbclient.exceptions import DeadKernelError
 
     for channel in (client.shell_channel, client.iopub_channel):
+
         def get_msg(timeout=None, _get=channel.get_msg, **kwargs):
             if timeout is not None:
                 return _get(timeout=timeout, **kwargs)
@@ -81,6 +84,8 @@ def watch_for_death(client, km, every: float = 1.0) -> None:
 
 def reset_kernel(kernel: SharedKernel) -> None:
     """A fresh namespace in the shared (IPython) kernel before the next notebook."""
-    reply = kernel.client.execute_interactive(FRESH_NAMESPACE, silent=True, store_history=False, timeout=120)
+    reply = kernel.client.execute_interactive(
+        FRESH_NAMESPACE, silent=True, store_history=False, timeout=120
+    )
     if reply["content"]["status"] != "ok":
         raise RuntimeError(f"could not reset the shared kernel: {reply['content'].get('evalue')}")

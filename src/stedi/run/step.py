@@ -34,7 +34,8 @@ class Step:
         *,
         lake_dir: str,
         raw_dir: str = str(config.RAW_DIR),
-        policy: str = config.DEFAULT_POLICY,  # text: a notebook's papermill parameters, a Glue job's arguments
+        # text: a notebook's papermill parameters, a Glue job's arguments
+        policy: str = config.DEFAULT_POLICY,
         target: str = config.DEFAULT_TARGET,
         run_dir: str = "",
         database: str = config.DEFAULT_DATABASE,
@@ -42,7 +43,8 @@ class Step:
         full: bool = False,
     ):
         self.name = name
-        # The run's choices arrive here as text: parsed once (ValueError, one line, for an unknown one).
+        # The run's choices arrive here as text: parsed once (ValueError, one line, for an unknown
+        # one).
         self.policy, self.target = Policy.parse(policy), Target.parse(target)
         # engine "": the kernel's ($STEDI_ENGINE), else config.DEFAULT_ENGINE; Glue runs Spark.
         self.engine = engine_for(engine, self.target)
@@ -53,16 +55,24 @@ class Step:
         self.started = time.monotonic()
         self.spark = spark_for(self.target, self.engine)
         self.lake = IcebergTables(self.spark, lake_dir, policy=self.policy, database=database)
-        self.lake.name_run(self.run_id, name)  # every snapshot this step commits names its run, step and policy
+        self.lake.name_run(
+            self.run_id, name
+        )  # every snapshot this step commits names its run, step and policy
         self.reads: list[str] = []  # the tables the notebook read, in the order it first read them
         self.tables: dict[str, dict] = {}
         self.intake: dict[str, dict] = {}
         self.quality: dict[str, list[dict]] = {}
-        self.erasures: list[dict] = []  # erasure requests applied by this step (ids and rows, no address)
-        self.consent: dict | None = None  # the run's consent changes and their rows, as each publish returns them
+        self.erasures: list[
+            dict
+        ] = []  # erasure requests applied by this step (ids and rows, no address)
+        self.consent: dict | None = (
+            None  # the run's consent changes and their rows, as each publish returns them
+        )
         self._ledger = None  # the intake's ledger, once land_all committed it
         self._applied_erasures = None
-        self._ledger_now = self._erasures_now = None  # the intake's ledger and erasures while land_all runs
+        self._ledger_now = self._erasures_now = (
+            None  # the intake's ledger and erasures while land_all runs
+        )
 
     def read(self, table: str) -> DataFrame:
         """Table `table` of the lake; the completion record lists it among the step's reads."""
@@ -72,7 +82,8 @@ class Step:
         return df
 
     def publish(self, table: str, df: DataFrame):
-        """Replace `table` with the rows of `df` that pass its declared quality rules; returns the QualityReport.
+        """Replace `table` with the rows of `df` that pass its declared quality rules; returns the
+        QualityReport.
 
         The lake stages the rows, the rules are evaluated on what was staged, and the lake commits
         it, with the failing rows of a `quarantine` rule as the table's quarantine
@@ -80,14 +91,21 @@ class Step:
         naming the rule; nothing is published.
         """
         published = publishing.publish_output(
-            self.lake, table, df, check=self._checked, declared=pipeline.STEPS.get(self.name), policy=self.policy,
-            consent=self.consent, run_dir=self.run_dir,
+            self.lake,
+            table,
+            df,
+            check=self._checked,
+            declared=pipeline.STEPS.get(self.name),
+            policy=self.policy,
+            consent=self.consent,
+            run_dir=self.run_dir,
         )
         self.tables[table], self.consent = published.table, published.consent
         return published.report
 
     def check(self, table: str, df: DataFrame):
-        """Evaluate the declared rules of `table` on `df` (stedi.core.quality); returns the QualityReport.
+        """Evaluate the declared rules of `table` on `df` (stedi.core.quality); returns the
+        QualityReport.
 
         Writes nothing and records nothing: a way to look at a frame's quality before
         publishing it. A failed `error` rule is in the report (`report.ok` is False,
@@ -96,7 +114,8 @@ class Step:
         return self._evaluate(table, df)
 
     def land(self, result) -> dict:
-        """Check and write an intake result (stedi.core.intake.IntakeResult): landing table and quarantine.
+        """Check and write an intake result (stedi.core.intake.IntakeResult): landing table and
+        quarantine.
 
         The landing table's quality rules run on the landed records first; rows failing a
         `quarantine` rule join the intake's quarantine (reason `quality:<rule>`). Fails unless
@@ -114,9 +133,15 @@ class Step:
             # (from the store: nothing is parsed again).
             result.unpersist()
             result = intake.land_source(
-                self.spark, self.raw_dir, result.source, ledger=self._ledger_now, erasures=self._erasures_now
+                self.spark,
+                self.raw_dir,
+                result.source,
+                ledger=self._ledger_now,
+                erasures=self._erasures_now,
             )
-        mode = getattr(result, "mode", "full")  # "full", "append" or "keep" (stedi.core.intake.landing)
+        mode = getattr(
+            result, "mode", "full"
+        )  # "full", "append" or "keep" (stedi.core.intake.landing)
         if mode == "keep":
             return self._kept(name, result)
         accounting = result.accounting()
@@ -139,12 +164,15 @@ class Step:
                 reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["count"]
         if mode == "append":  # the table's rows so far, and the new files'
             accounting = summed(result.base["accounting"], accounting)
-        check_accounting(accounting)  # raises IntakeAccountingError when read != landed + quarantined + dupes + erased
+        check_accounting(
+            accounting
+        )  # raises IntakeAccountingError when read != landed + quarantined + dupes + erased
 
         def written_as_counted(staged: Staged, held: Staged) -> None:
             if staged.rows != accounting["landed"] or held.rows != accounting["quarantined"]:
                 raise IntakeAccountingError(
-                    f"{name}: wrote {staged.rows} landed and {held.rows} quarantined rows, the intake counted "
+                    f"{name}: wrote {staged.rows} landed and {held.rows} quarantined rows, the "
+                    "intake counted "
                     f"{accounting['landed']} landed and {accounting['quarantined']} quarantined"
                 )
 
@@ -154,18 +182,27 @@ class Step:
             "policy": self.policy,
             "keys": keys_hash(result.plan.keys.values()) if getattr(result, "plan", None) else None,
             "deps": self._landing_deps(name),
-            "accounting": {k: v for k, v in accounting.items() if k not in ("run", "quarantine_path")},
+            "accounting": {
+                k: v for k, v in accounting.items() if k not in ("run", "quarantine_path")
+            },
             "quality": self.quality[name],
         }
         self.tables[name], accounting["quarantine_path"] = publishing.commit_with_quarantine(
-            self.lake, name, report.passing, quarantine, written_as_counted, meta=meta, append=mode == "append"
+            self.lake,
+            name,
+            report.passing,
+            quarantine,
+            written_as_counted,
+            meta=meta,
+            append=mode == "append",
         )
         result.unpersist()
         self.intake[name] = accounting
         return accounting
 
     def _landing_deps(self, name: str) -> dict:
-        """The versions of the landing tables `name`'s rules look up (customers, for the readings)."""
+        """The versions of the landing tables `name`'s rules look up (customers, for the
+        readings)."""
         from stedi.core.tables import SOURCES, landing_table
 
         others = quality.tables_needed(name, self.policy) & {landing_table(s) for s in SOURCES}
@@ -174,10 +211,15 @@ class Step:
     def _base_holds(self, name: str, base: dict | None) -> bool:
         """Whether the current version of landing table `name` can be kept or added to: made under
         this policy, from the landing tables its rules look up as they are now."""
-        return bool(base) and base.get("policy") == self.policy and base.get("deps") == self._landing_deps(name)
+        return (
+            bool(base)
+            and base.get("policy") == self.policy
+            and base.get("deps") == self._landing_deps(name)
+        )
 
     def _kept(self, name: str, result) -> dict:
-        """A landing table left as it is (nothing new for it): its accounting and quality as recorded."""
+        """A landing table left as it is (nothing new for it): its accounting and quality as
+        recorded."""
         base = result.base
         run = {**result.plan.summary(), "mode": "keep"}
         accounting = {**base["accounting"], "seconds": round(result.seconds, 2), "run": run}
@@ -187,9 +229,11 @@ class Step:
         self.intake[name] = accounting
         return accounting
 
-
-    def land_all(self, sources: tuple[str, ...] | None = None, *, concurrent: bool | None = None) -> dict[str, dict]:
-        """Land every source (stedi.core.intake.land_all), each landing table checked and written by `land`.
+    def land_all(
+        self, sources: tuple[str, ...] | None = None, *, concurrent: bool | None = None
+    ) -> dict[str, dict]:
+        """Land every source (stedi.core.intake.land_all), each landing table checked and written by
+        `land`.
 
         A landing table whose rules look up another landing table (readings refer to
         customers) is checked and written once that one is written. Returns the accounting
@@ -216,9 +260,14 @@ class Step:
         self._ledger_now, self._erasures_now = ledger, erasures
         # What each landing table was made from: kept or added to when nothing else changed.
         # A landing table whose quarantine a killed run left behind (committed the table, not its
-        # quarantine: `unfinished_pairs`) has no base: it is landed again whole, both committed anew.
+        # quarantine: `unfinished_pairs`) has no base: it is landed again whole, both committed
+        # anew.
         unfinished = set(self.lake.unfinished_pairs())
-        bases = {} if self.full else {name: self.lake.snapshot_meta(name) for name in landing if name not in unfinished}
+        bases = (
+            {}
+            if self.full
+            else {name: self.lake.snapshot_meta(name) for name in landing if name not in unfinished}
+        )
         intake.land_all(
             self.spark,
             self.raw_dir,
@@ -238,8 +287,11 @@ class Step:
         self._ledger, self._applied_erasures = ledger, erasures
         if erasures:
             erased = {t: self.intake[t]["run"]["erased"] for t in landing if t in self.intake}
-            self.erasures = privacy.mark_erasures_done(self.lake.root, erasures, self.run_id, erased)
-        # The same order whatever finished first: the notebook's tables and the manifest stay stable.
+            self.erasures = privacy.mark_erasures_done(
+                self.lake.root, erasures, self.run_id, erased
+            )
+        # The same order whatever finished first: the notebook's tables and the manifest stay
+        # stable.
         self.intake = {t: self.intake[t] for t in landing if t in self.intake} | self.intake
         self.tables = {t: self.tables[t] for t in landing if t in self.tables} | self.tables
         self.quality = {t: self.quality[t] for t in landing if t in self.quality} | self.quality
@@ -258,16 +310,22 @@ class Step:
 
         return pd.DataFrame(
             [
-                {"table": name, **{k: v for k, v in acc.items() if k not in ("quarantine_path", "source")}}
+                {
+                    "table": name,
+                    **{k: v for k, v in acc.items() if k not in ("quarantine_path", "source")},
+                }
                 for name, acc in self.intake.items()
             ]
         )
 
     def quality_summary(self):
-        """Every rule evaluated in this step: table, rule, severity, rows checked and failing, outcome."""
+        """Every rule evaluated in this step: table, rule, severity, rows checked and failing,
+        outcome."""
         import pandas as pd
 
-        return pd.DataFrame([{"table": t, **r} for t, results in self.quality.items() for r in results])
+        return pd.DataFrame(
+            [{"table": t, **r} for t, results in self.quality.items() for r in results]
+        )
 
     def sql(self, query: str) -> DataFrame:
         self.lake.register_existing()
@@ -300,7 +358,10 @@ class Step:
         import pandas as pd
 
         return pd.DataFrame(
-            [{"table": t, "zone": w["zone"], "rows": w["rows"], "path": w["path"]} for t, w in self.tables.items()]
+            [
+                {"table": t, "zone": w["zone"], "rows": w["rows"], "path": w["path"]}
+                for t, w in self.tables.items()
+            ]
         )
 
     def _record_freshness(self, record: dict) -> None:
@@ -310,22 +371,38 @@ class Step:
         from stedi.run import freshness, pipeline
 
         declared_step = pipeline.STEPS.get(self.name)
-        if declared_step is None or not declared_step.writes or not set(declared_step.writes) <= set(self.tables):
+        if (
+            declared_step is None
+            or not declared_step.writes
+            or not set(declared_step.writes) <= set(self.tables)
+        ):
             return
         built = {"run": self.run_id, "intake": record["intake"], "quality": record["quality"]}
-        freshness.record_built(declared_step, self.lake.root, self.policy, self._ledger, self._applied_erasures, built,
-                         self.lake.database)
+        freshness.record_built(
+            declared_step,
+            self.lake.root,
+            self.policy,
+            self._ledger,
+            self._applied_erasures,
+            built,
+            self.lake.database,
+        )
 
     # -- evaluating and writing ---------------------------------------------------
     def _evaluate(self, table: str, df: DataFrame):
         """The QualityReport of `df` as `table`. The tables the rules look up are read from the
         lake directly: they are not the notebook's reads."""
-        others = {name: self.lake.read(name) for name in sorted(quality.tables_needed(table, self.policy))}
-        known = {name: self.lake.rows(name) for name in quality.row_count_references(table, self.policy)}
+        others = {
+            name: self.lake.read(name) for name in sorted(quality.tables_needed(table, self.policy))
+        }
+        known = {
+            name: self.lake.rows(name) for name in quality.row_count_references(table, self.policy)
+        }
         return quality.evaluate(table, df, self.policy, others, reference_rows=known)
 
     def _checked(self, table: str, df: DataFrame):
-        """`_evaluate`, its results kept for the record; a failed `error` rule shows the report and raises."""
+        """`_evaluate`, its results kept for the record; a failed `error` rule shows the report and
+        raises."""
         report = self._evaluate(table, df)
         self.quality[table] = report.results
         if not report.ok:

@@ -21,7 +21,9 @@ def _printed_error(stream: str, text: str) -> str | None:
     lines = [_ANSI_ESCAPE.sub("", line).strip() for line in text.splitlines()]
     for number, line in enumerate(lines):
         if line.startswith(SPARKMAGIC_ERROR):
-            detail = line[len(SPARKMAGIC_ERROR) :].strip() or next((x for x in lines[number + 1 :] if x), "")
+            detail = line[len(SPARKMAGIC_ERROR) :].strip() or next(
+                (x for x in lines[number + 1 :] if x), ""
+            )
             return f"{SPARKMAGIC_ERROR} {detail}".strip()
         if stream == "stderr" and (line.startswith(STDERR_STARTS) or "Error:" in line[:80]):
             return line
@@ -29,7 +31,8 @@ def _printed_error(stream: str, text: str) -> str | None:
 
 
 def error_outputs(notebook: dict) -> list[tuple[int, str]]:
-    """(cell index, message) of every error a cell shows: raised, or printed the way the Glue kernel does.
+    """(cell index, message) of every error a cell shows: raised, or printed the way the Glue kernel
+    does.
 
     A kernel may print a failure and complete the cell: aws-glue-sessions writes "Exception
     encountered while creating session: …" (or "… running statement: …") and a traceback to
@@ -41,7 +44,10 @@ def error_outputs(notebook: dict) -> list[tuple[int, str]]:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 found.append((index, f"{output.get('ename')}: {output.get('evalue')}"))
-            elif output.get("output_type") == "stream" and output.get("name") in ("stderr", "stdout"):
+            elif output.get("output_type") == "stream" and output.get("name") in (
+                "stderr",
+                "stdout",
+            ):
                 message = _printed_error(output["name"], "".join(output.get("text", "")))
                 if message is not None:
                     found.append((index, message))
@@ -79,7 +85,9 @@ def describe_cell(notebook: dict, index: int) -> str:
     return f'cell [{cell.get("execution_count")}] ("{first[:60]}")'
 
 
-def notebook_failure(notebook: dict | None, raised: str | None, replies: list[str]) -> tuple[int | None, str | None]:
+def notebook_failure(
+    notebook: dict | None, raised: str | None, replies: list[str]
+) -> tuple[int | None, str | None]:
     """(failed cell index or None, error or None) of an executed notebook.
 
     `raised` is what papermill raised ("ename: evalue"), `replies` what the kernel's error
@@ -108,7 +116,9 @@ def record_problem(step: PipelineStep, record: dict | None) -> str | None:
     lists the tables it read (`reads`) must list exactly the declared ones.
     """
     if record is None:
-        return f"the notebook finished without writing its completion record (steps/{step.name}.json)"
+        return (
+            f"the notebook finished without writing its completion record (steps/{step.name}.json)"
+        )
     missing = [t for t in step.writes if t not in record.get("tables", {})]
     if missing:
         return f"the step wrote no table {', '.join(missing)}"

@@ -1,4 +1,5 @@
-"""raw -> landing: find the exports, split them into records, normalize to the canonical schema, account.
+"""raw -> landing: find the exports, split them into records, normalize to the canonical schema,
+account.
 
 Every record read ends in exactly one of: landed, quarantined (with a reason), or
 dropped as an exact duplicate (counted). `IntakeResult.accounting` states the
@@ -44,10 +45,11 @@ The modules, in the order a table goes through them:
     csvtext     split_csv: cutting a CSV file into rows, each a JSON object (pure Python)
     classify    parse, normalize and decide each record's outcome (Spark SQL)
     accounting  tally and check_accounting (IntakeAccountingError)
-    ledger      the lake's memory: the raw files landed (ledger.json) and where their records are stored
-    record_store   the store: each landed file's parsed records; keep, add to or decide a landing table whole
-    erasure     erasure requests (keyed hashes) and the conditions that find an erased customer's records
-    landing     land_source (one source -> IntakeResult) and land_all (every source at once)
+    ledger      the lake's memory: the raw files landed (ledger.json) and where their records are
+    stored record_store   the store: each landed file's parsed records; keep, add to or decide a
+    landing table whole erasure     erasure requests (keyed hashes) and the conditions that find an
+    erased customer's records landing     land_source (one source -> IntakeResult) and land_all
+    (every source at once)
 
 A run parses only the files its ledger has not landed, or that changed (see ledger); the
 landing tables are then decided from the store (see record_store).
@@ -68,8 +70,8 @@ from stedi.core.intake.classify import (
 from stedi.core.intake.csvtext import CsvRow, split_csv
 from stedi.core.intake.exports import RAW_SUFFIXES, RawInputError, check_raw_dir, raw_files
 from stedi.core.intake.landing import IntakeResult, land_all, land_source
-from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT, RawRecord, split_records
 from stedi.core.intake.record_units import file_units, read_texts, split_file_records
+from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT, RawRecord, split_records
 
 __all__ = [
     "DUPLICATE",

@@ -1,4 +1,5 @@
-"""The intake's accounting: every record read is landed, quarantined (with a reason) or a dropped duplicate.
+"""The intake's accounting: every record read is landed, quarantined (with a reason) or a dropped
+duplicate.
 
 `tally` counts the classified records per file and outcome in one Spark job;
 `check_accounting` fails unless `read = landed + quarantined + duplicates` holds
@@ -47,7 +48,8 @@ def check_accounting(accounting: dict) -> dict:
             f"intake of {source}: quarantine reasons {reasons} add up to {sum(reasons.values())}, "
             f"not to the {quarantined} quarantined"
         )
-    # Rows a landing table's quality rules move out carry `quality:<rule>` (stedi.run.step.Step.land).
+    # Rows a landing table's quality rules move out carry `quality:<rule>`
+    # (stedi.run.step.Step.land).
     unknown = sorted(r for r in set(reasons) - set(REASONS) if not r.startswith("quality:"))
     if unknown:
         raise IntakeAccountingError(f"intake of {source}: unknown quarantine reasons {unknown}")
@@ -55,7 +57,8 @@ def check_accounting(accounting: dict) -> dict:
 
 
 def summed(base: dict, delta: dict) -> dict:
-    """The accounting of a landing table added to: its rows so far (`base`) and the new files' (`delta`)."""
+    """The accounting of a landing table added to: its rows so far (`base`) and the new files'
+    (`delta`)."""
     summed = dict(delta)
     for key in ("read", "landed", "quarantined", "duplicates_dropped", "erased", "repaired_files"):
         summed[key] = base.get(key, 0) + delta.get(key, 0)
@@ -63,7 +66,12 @@ def summed(base: dict, delta: dict) -> dict:
     for reason, n in delta.get("quarantine_reasons", {}).items():
         reasons[reason] = reasons.get(reason, 0) + n
     summed["quarantine_reasons"] = dict(sorted(reasons.items()))
-    summed["balanced"] = summed["read"] == summed["landed"] + summed["quarantined"] + summed[
-        "duplicates_dropped"
-    ] + summed["erased"] and sum(reasons.values()) == summed["quarantined"]
+    summed["balanced"] = (
+        summed["read"]
+        == summed["landed"]
+        + summed["quarantined"]
+        + summed["duplicates_dropped"]
+        + summed["erased"]
+        and sum(reasons.values()) == summed["quarantined"]
+    )
     return summed

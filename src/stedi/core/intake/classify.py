@@ -1,4 +1,5 @@
-"""Classifying record units (DataFrame -> DataFrame, Spark SQL): parse, normalize to the canonical columns, decide.
+"""Classifying record units (DataFrame -> DataFrame, Spark SQL): parse, normalize to the canonical
+columns, decide.
 
 `normalize_records` parses each record with the declared types and, for the records
 that parse does not settle, again as a map whose keys match the canonical columns
@@ -17,8 +18,8 @@ from pyspark.sql import functions as F
 
 from stedi.context import Engine
 from stedi.core.intake.csvtext import FIELD_COUNT, HEADER
-from stedi.core.intake.spark_or_sail import later_copies
 from stedi.core.intake.notext import NOT_TEXT
+from stedi.core.intake.spark_or_sail import later_copies
 from stedi.core.intake.split import NOT_JSON, RECORD, TRUNCATED, UNSPLIT
 from stedi.core.tables import REQUIRED_COLUMNS, landing_table, table
 
@@ -60,7 +61,11 @@ _CORRUPT = "_stedi_corrupt_record"
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _MARKED = (
     # (expression, replacement, markers -> text)
-    (rf"({_STRING})|(-?\d+(?:\.\d+)?[eE]\+?\d{{3,}})", "$1\x03$2\x03", (("\x03\x03", ""), ("\x03", '"'))),
+    (
+        rf"({_STRING})|(-?\d+(?:\.\d+)?[eE]\+?\d{{3,}})",
+        "$1\x03$2\x03",
+        (("\x03\x03", ""), ("\x03", '"')),
+    ),
     (
         rf"({_STRING})|\+(Infinity)|(-?Infinity|NaN)",
         "$1\x01$2$3\x02",
@@ -85,12 +90,17 @@ def _map_parse(raw: Column, *, non_numeric_again: bool) -> Column:
         for marker, text in markers:
             rendered = F.replace(rendered, F.lit(marker), F.lit(text))
     unmarked = ~functools.reduce(lambda a, b: a | b, [raw.contains(m) for m in _MARKERS])
-    return F.coalesce(parsed, F.when(unmarked, F.from_json(rendered, "map<string,string>", options)))
+    return F.coalesce(
+        parsed, F.when(unmarked, F.from_json(rendered, "map<string,string>", options))
+    )
 
 
 def _value_sql(name: str) -> str:
-    """The text of key `name` in the parsed record `_m`; keys match case-insensitively (`timeStamp`)."""
-    same_name = f"filter(map_entries(_m), e -> lower(e.key) = '{name.lower()}' AND e.value IS NOT NULL)"
+    """The text of key `name` in the parsed record `_m`; keys match case-insensitively
+    (`timeStamp`)."""
+    same_name = (
+        f"filter(map_entries(_m), e -> lower(e.key) = '{name.lower()}' AND e.value IS NOT NULL)"
+    )
     return f"coalesce(element_at(_m, '{name}'), get({same_name}, 0).value)"
 
 
@@ -100,7 +110,10 @@ def _coerced_sql(text: str, typ: str) -> tuple[str, str]:
         return text, "false"
     if typ == "double":
         number = f"try_cast({text} AS double)"
-        usable = f"({number} IS NOT NULL AND NOT isnan({number}) AND abs({number}) != double('infinity'))"
+        usable = (
+            f"({number} IS NOT NULL AND NOT isnan({number}) AND abs({number}) != "
+            "double('infinity'))"
+        )
         return f"CASE WHEN {usable} THEN {number} END", f"({text} IS NOT NULL AND NOT {usable})"
     low, high = (_LONG_MIN, _LONG_MAX) if typ == "bigint" else (_INT_MIN, _INT_MAX)
     # An integer written as such converts directly (the common case); anything else goes
@@ -115,9 +128,11 @@ def _coerced_sql(text: str, typ: str) -> tuple[str, str]:
     approx = f"try_cast({text} AS double)"
     value = (
         f"CASE WHEN {direct} IS NOT NULL AND NOT contains({text}, '.') THEN {direct} "
-        f"WHEN {number} = floor({number}) AND {number} BETWEEN {low} AND {high} THEN CAST({number} AS {typ}) "
+        f"WHEN {number} = floor({number}) AND {number} BETWEEN {low} AND {high} THEN CAST({number} "
+        f"AS {typ}) "
         f"WHEN {number} IS NULL AND {text} RLIKE '^-?[0-9]+([.][0-9]+)?[eE][-+]?[0-9]+$' "
-        f"AND {approx} = floor({approx}) AND {approx} >= double('{low}') AND {approx} < double('{high + 1}') "
+        f"AND {approx} = floor({approx}) AND {approx} >= double('{low}') AND {approx} < "
+        f"double('{high + 1}') "
         f"THEN CAST({approx} AS {typ}) END"
     )
     return value, f"({text} IS NOT NULL AND ({value}) IS NULL)"
@@ -133,7 +148,10 @@ def _inexact_sql(text: str, value: str) -> str:
     digits shown of 13) is a number a spreadsheet rounded, not an exact epoch millisecond;
     `1.655564376361E+12` (13 of 13) and `2.18E2` are exact. Digits written as trailing zeros
     count as shown; zero is exact."""
-    shown = f"length(regexp_replace(replace(regexp_extract({text}, '{_E_NOTATION}', 1), '.', ''), '^0+', ''))"
+    shown = (
+        f"length(regexp_replace(replace(regexp_extract({text}, '{_E_NOTATION}', 1), '.', ''), "
+        "'^0+', ''))"
+    )
     digits = f"length(replace(CAST({value} AS string), '-', ''))"
     return f"({text} RLIKE '{_E_NOTATION}' AND ({value}) != 0 AND {shown} < {digits})"
 
@@ -154,7 +172,8 @@ def classify_records(records: DataFrame, source: str, *, raw_for: str = "all") -
 
     - `truncated`, `not_json`: as `split_records` marked them; a `record` that is not
       a JSON object (including valid JSON that is not an object) is `not_json`.
-    - `not_text`: a line of a file that is not UTF-8 text (kind `not_text`, stedi.core.intake.notext).
+    - `not_text`: a line of a file that is not UTF-8 text (kind `not_text`,
+    stedi.core.intake.notext).
     - `csv_field_count`, `csv_header`: as `csvtext.split_csv` (or `record_units.file_units`)
       marked them.
     - Keys match the canonical columns case-insensitively (`timeStamp` is
@@ -214,7 +233,9 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
     # does not. Both must agree on what is JSON.
     struct_options = f"map('allowSingleQuotes', 'false', 'columnNameOfCorruptRecord', '{_CORRUPT}')"
     settled = [f"_s.`{name}` IS NOT NULL" for name, _ in columns] + [
-        f"NOT isnan(_s.`{name}`) AND abs(_s.`{name}`) != double('infinity')" for name, typ in columns if typ == "double"
+        f"NOT isnan(_s.`{name}`) AND abs(_s.`{name}`) != double('infinity')"
+        for name, typ in columns
+        if typ == "double"
     ]
     parsed = records.selectExpr(
         "source_file",
@@ -225,16 +246,26 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         f"{'json IS NOT NULL' if has_json else 'false'} AS _csv_row",
         *carried,
         # A CSV row's values are all strings: the typed parse would settle none of them.
-        f"CASE WHEN {kind} = '{RECORD}' AND {'json IS NULL' if has_json else 'true'} AND startswith(raw, '{{') "
-        f"THEN from_json(raw, 'struct<{fields}, `{_CORRUPT}`: string>', {struct_options}) END AS _s",
-    ).selectExpr("*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {' AND '.join(settled)}, false) AS _fast")
+        f"CASE WHEN {kind} = '{RECORD}' AND {'json IS NULL' if has_json else 'true'} AND "
+        f"startswith(raw, '{{') "
+        f"THEN from_json(raw, 'struct<{fields}, `{_CORRUPT}`: string>', {struct_options}) END AS "
+        "_s",
+    ).selectExpr(
+        "*", f"coalesce(_s.`{_CORRUPT}` IS NULL AND {' AND '.join(settled)}, false) AS _fast"
+    )
     # CASE is evaluated lazily: the map parse and the coercions run only for the records
     # the typed struct did not settle (so the text to parse is chosen inside it: a column of
     # it would copy every record's text).
     map_parse = _map_parse(parse_text, non_numeric_again=Engine.of(records) == Engine.SAIL)
-    with_map = parsed.select("*", F.when(~F.col("_fast") & (F.col("kind") == RECORD), map_parse).alias("_m"))
+    with_map = parsed.select(
+        "*", F.when(~F.col("_fast") & (F.col("kind") == RECORD), map_parse).alias("_m")
+    )
     texts = with_map.selectExpr(
-        "*", *[f"CASE WHEN NOT _fast THEN {_value_sql(name)} END AS `_t{i}`" for i, (name, _) in enumerate(columns)]
+        "*",
+        *[
+            f"CASE WHEN NOT _fast THEN {_value_sql(name)} END AS `_t{i}`"
+            for i, (name, _) in enumerate(columns)
+        ],
     )
     typed, bad, inexact, missing = [], [], [], []
     for i, (name, typ) in enumerate(columns):
@@ -245,10 +276,16 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         if typ in ("bigint", "int"):
             inexact.append(_inexact_sql(text, value))
         if name in required:
-            missing.append(f"{text} IS NULL" + (f" OR trim({text}) = ''" if typ == "string" else ""))
+            missing.append(
+                f"{text} IS NULL" + (f" OR trim({text}) = ''" if typ == "string" else "")
+            )
     # A settled record is unusable only when a required text is blank.
-    blank = [f"trim(_s.`{name}`) = ''" for name, typ in columns if name in required and typ == "string"]
-    settled_reason = f"CASE WHEN {' OR '.join(blank)} THEN 'missing_required_field' END" if blank else "NULL"
+    blank = [
+        f"trim(_s.`{name}`) = ''" for name, typ in columns if name in required and typ == "string"
+    ]
+    settled_reason = (
+        f"CASE WHEN {' OR '.join(blank)} THEN 'missing_required_field' END" if blank else "NULL"
+    )
     reason = (
         f"CASE WHEN _fast THEN {settled_reason} "
         f"WHEN kind = '{UNSPLIT}' THEN NULL "
@@ -260,7 +297,9 @@ def normalize_records(records: DataFrame, source: str) -> DataFrame:
         f"WHEN {' OR '.join(bad)} THEN 'bad_type' "
         f"WHEN _csv_row AND ({' OR '.join(inexact) or 'false'}) THEN 'inexact_number' END"
     )
-    return texts.selectExpr(*typed, f"{reason} AS reason", "kind", "source_file", "position", "raw", *carried)
+    return texts.selectExpr(
+        *typed, f"{reason} AS reason", "kind", "source_file", "position", "raw", *carried
+    )
 
 
 def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") -> DataFrame:
@@ -274,7 +313,9 @@ def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") 
     base = ("source_file", "position", "kind", "raw", "reason")
     columns = table(landing_table(source)).columns
     names = [f"`{name}`" for name, _ in columns]
-    carried = [f"`{c}`" for c in normalized.columns if c not in base and c not in {n for n, _ in columns}]
+    carried = [
+        f"`{c}`" for c in normalized.columns if c not in base and c not in {n for n, _ in columns}
+    ]
     usable = f"(reason IS NULL AND kind != '{UNSPLIT}')"
     raw = "raw"
     if raw_for == "kept" and source != "customer":
@@ -285,7 +326,8 @@ def decide_records(normalized: DataFrame, source: str, *, raw_for: str = "all") 
     # Exact duplicates among the usable records: the first by (file, position) is kept.
     slim = later_copies(slim, usable, columns)
     status = (
-        f"CASE WHEN kind = '{UNSPLIT}' THEN '{UNSPLIT}' WHEN reason IS NOT NULL THEN '{QUARANTINED}' "
+        f"CASE WHEN kind = '{UNSPLIT}' THEN '{UNSPLIT}' WHEN reason IS NOT NULL THEN "
+        f"'{QUARANTINED}' "
         f"WHEN _later_copy THEN '{DUPLICATE}' ELSE '{LANDED}' END"
     )
     tail = ["source_file", "position", "raw", *carried]

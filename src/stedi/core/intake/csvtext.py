@@ -1,4 +1,5 @@
-"""Cutting the text of one CSV export into rows, each a JSON object: pure Python (it runs on the executors).
+"""Cutting the text of one CSV export into rows, each a JSON object: pure Python (it runs on the
+executors).
 
 A CSV export is a header line naming the columns, then one row per record. `split_csv`
 reads it with the `csv` module: the delimiter (comma, semicolon or tab) is the one the

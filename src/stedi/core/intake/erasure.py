@@ -84,7 +84,8 @@ def normalize_serial(serial: str) -> str:
 
 
 def keyed_hash(key: str, value: str) -> str:
-    """Hex SHA-256 of `key + value` (UTF-8): what SQL's `sha2(concat('<key>', value), 256)` gives."""
+    """Hex SHA-256 of `key + value` (UTF-8): what SQL's `sha2(concat('<key>', value), 256)`
+    gives."""
     return hashlib.sha256((key + value).encode("utf-8")).hexdigest()
 
 
@@ -97,7 +98,9 @@ def check_address(email: str) -> str:
     if not at or "@" in domain or not local or not domain:
         raise ValueError("not an email address: it needs exactly one @ between two non-empty parts")
     if not _ADDRESS.fullmatch(address):
-        raise ValueError(f"an email address may hold only letters, digits and {_PUNCTUATION} (no whitespace)")
+        raise ValueError(
+            f"an email address may hold only letters, digits and {_PUNCTUATION} (no whitespace)"
+        )
     if address.startswith(".") or address.endswith("."):
         raise ValueError("an email address neither starts nor ends with a dot")
     return address
@@ -123,7 +126,8 @@ def _now() -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Erasures:
-    """The lake's erasure registry: the key, the requests, and the hashed serial numbers of erased customers.
+    """The lake's erasure registry: the key, the requests, and the hashed serial numbers of erased
+    customers.
 
     `load` reads it (empty, with no key, when the lake has none) and writes nothing.
     `request` adds requests and saves them. `with_serials` returns a copy with more serial
@@ -138,12 +142,17 @@ class Erasures:
 
     @classmethod
     def load(cls, lake_root: str) -> Erasures:
-        """The registry of the lake at `lake_root` (a folder or an s3:// URI); empty when there is none.
+        """The registry of the lake at `lake_root` (a folder or an s3:// URI); empty when there is
+        none.
 
-        ValueError when a file is not what this module writes (the hashes and the key go into SQL text).
+        ValueError when a file is not what this module writes (the hashes and the key go into SQL
+        text).
         """
-        return cls._parsed(lake_root, storage.read_text(_path(lake_root, KEY_FILE)),
-                           storage.read_text(_path(lake_root, REQUESTS_FILE)))
+        return cls._parsed(
+            lake_root,
+            storage.read_text(_path(lake_root, KEY_FILE)),
+            storage.read_text(_path(lake_root, REQUESTS_FILE)),
+        )
 
     @classmethod
     def _parsed(cls, lake_root: str, key_text: str | None, text: str | None) -> Erasures:
@@ -154,15 +163,20 @@ class Erasures:
         if key and not _HASH.fullmatch(key):
             raise ValueError(f"{_path(lake_root, KEY_FILE)} is not 64 hex digits")
         if (requests or serials) and not key:
-            raise ValueError(f"{_path(lake_root, REQUESTS_FILE)} has requests but the lake has no key")
+            raise ValueError(
+                f"{_path(lake_root, REQUESTS_FILE)} has requests but the lake has no key"
+            )
         hashes = {r.get("email_hash", "") for r in requests} | serials
         if not all(isinstance(h, str) and _HASH.fullmatch(h) for h in hashes):
-            raise ValueError(f"{_path(lake_root, REQUESTS_FILE)} holds a hash that is not 64 hex digits")
+            raise ValueError(
+                f"{_path(lake_root, REQUESTS_FILE)} holds a hash that is not 64 hex digits"
+            )
         return cls(key=key, requests=requests, serial_hashes=serials)
 
     @classmethod
     def request(cls, lake_root: str, emails: list[str]) -> list[dict]:
-        """Record an erasure request per address not yet requested; the request of each address, in order.
+        """Record an erasure request per address not yet requested; the request of each address, in
+        order.
 
         Every address is checked first (`check_addresses`: ValueError naming the address by its
         position, nothing written); the key is created on first use.
@@ -178,7 +192,12 @@ class Erasures:
             for address in addresses:
                 email_hash = keyed_hash(key, address)
                 if email_hash not in by_hash:
-                    new = {"id": email_hash[:_ID_LENGTH], "email_hash": email_hash, "requested_at": _now(), "done": None}
+                    new = {
+                        "id": email_hash[:_ID_LENGTH],
+                        "email_hash": email_hash,
+                        "requested_at": _now(),
+                        "done": None,
+                    }
                     by_hash[email_hash] = new
                     added.append(new)
                 found.append(by_hash[email_hash])
@@ -192,9 +211,9 @@ class Erasures:
     @classmethod
     def update(cls, lake_root: str, change) -> Erasures:
         """Read the registry, apply `change` and save what it returns (None: nothing to save);
-        returns the registry as saved (or as read). Locally under an exclusive lock on the registry's
-        folder, held for the read and the write only (a run holds it for milliseconds, not
-        for its steps). On S3 a conditional write (stedi.core.shared_files.update_text): written
+        returns the registry as saved (or as read). Locally under an exclusive lock on the
+        registry's folder, held for the read and the write only (a run holds it for milliseconds,
+        not for its steps). On S3 a conditional write (stedi.core.shared_files.update_text): written
         only if nobody wrote since it was read, else read again and `change` applied again, so two
         `stedi erase`, or one and a run marking requests done, lose nothing.
         """
@@ -204,7 +223,9 @@ class Erasures:
             result: list[Erasures] = []
 
             def apply(text: str | None) -> str | None:
-                current = cls._parsed(lake_root, storage.read_text(_path(lake_root, KEY_FILE)), text)
+                current = cls._parsed(
+                    lake_root, storage.read_text(_path(lake_root, KEY_FILE)), text
+                )
                 changed = change(current)
                 result[:] = [current if changed is None else changed]
                 return None if changed is None else changed.serialized()
@@ -233,26 +254,35 @@ class Erasures:
         return bool(self.requests)
 
     def with_serials(self, hashes) -> Erasures:
-        """A copy that also holds these serial hashes (`serials_of`): they are kept, as the customer rows are not."""
+        """A copy that also holds these serial hashes (`serials_of`): they are kept, as the customer
+        rows are not."""
         hashes = frozenset(hashes)
         if not all(_HASH.fullmatch(h) for h in hashes):
             raise ValueError("a serial hash is 64 hex digits")
         return dataclasses.replace(self, serial_hashes=self.serial_hashes | hashes)
 
     def mark_done(self, request_id: str, run_id: str, counts: dict[str, int]) -> dict:
-        """Record that run `run_id` applied the request `request_id`, removing `counts` rows per table; the request.
+        """Record that run `run_id` applied the request `request_id`, removing `counts` rows per
+        table; the request.
 
         KeyError when there is no such request. `save` writes it.
         """
         for req in self.requests:
             if req["id"] == request_id:
-                req["done"] = {"run": run_id, "at": _now(), "rows": {t: int(n) for t, n in counts.items()}}
+                req["done"] = {
+                    "run": run_id,
+                    "at": _now(),
+                    "rows": {t: int(n) for t, n in counts.items()},
+                }
                 return req
         raise KeyError(f"no erasure request {request_id}")
 
     def fingerprint(self) -> str:
-        """A short hash of the sets of hashed addresses and serial numbers: it changes when either does."""
-        text = "\n".join(sorted(self.email_hashes)) + "\n|\n" + "\n".join(sorted(self.serial_hashes))
+        """A short hash of the sets of hashed addresses and serial numbers: it changes when either
+        does."""
+        text = (
+            "\n".join(sorted(self.email_hashes)) + "\n|\n" + "\n".join(sorted(self.serial_hashes))
+        )
         return hashlib.sha256(text.encode("ascii")).hexdigest()[:_ID_LENGTH]
 
     def save(self, lake_root: str) -> None:
@@ -292,7 +322,8 @@ def erased_sql(source: str, erasures: Erasures) -> str:
     """SQL condition on a landing table's columns: true for a row of an erased customer, never null.
 
     customer: `email` is an erased address; accelerometer: `user` is; step_trainer:
-    `serialNumber` is an erased customer's serial (`with_serials`). `false` when there is nothing to match.
+    `serialNumber` is an erased customer's serial (`with_serials`). `false` when there is nothing to
+    match.
     """
     column, is_email = _SUBJECT_COLUMNS[source]
     hashes = erasures.email_hashes if is_email else erasures.serial_hashes
@@ -309,12 +340,20 @@ def mentions_sql(raw_sql: str, erasures: Erasures) -> str:
     token = "trim(BOTH '.' FROM _token)"
     tests = []
     if erasures.email_hashes:
-        tests.append(f"sha2(concat('{erasures.key}', lower({token})), 256) IN ({_in_list(erasures.email_hashes)})")
+        tests.append(
+            f"sha2(concat('{erasures.key}', lower({token})), 256) IN "
+            f"({_in_list(erasures.email_hashes)})"
+        )
     if erasures.serial_hashes:
-        tests.append(f"sha2(concat('{erasures.key}', {token}), 256) IN ({_in_list(erasures.serial_hashes)})")
+        tests.append(
+            f"sha2(concat('{erasures.key}', {token}), 256) IN ({_in_list(erasures.serial_hashes)})"
+        )
     if not tests:
         return "false"
-    return f"coalesce(exists(split({raw_sql}, '{_TOKEN_SPLIT}'), _token -> {' OR '.join(tests)}), false)"
+    return (
+        f"coalesce(exists(split({raw_sql}, '{_TOKEN_SPLIT}'), _token -> {' OR '.join(tests)}), "
+        "false)"
+    )
 
 
 def serials_of(customer_df: DataFrame, erasures: Erasures) -> list[str]:
@@ -341,7 +380,11 @@ def mentions_column(raw: Column, erasures: Erasures) -> Column:
     an in-memory frame. Null text: false."""
     from pyspark.sql import functions as F
 
-    key, emails, serials = erasures.key, frozenset(erasures.email_hashes), frozenset(erasures.serial_hashes)
+    key, emails, serials = (
+        erasures.key,
+        frozenset(erasures.email_hashes),
+        frozenset(erasures.serial_hashes),
+    )
     if not emails and not serials:
         return F.lit(False)
     split = re.compile(_TOKEN_SPLIT)
@@ -351,7 +394,9 @@ def mentions_column(raw: Column, erasures: Erasures) -> Column:
             return False
         for token in split.split(text):
             token = token.strip(".")
-            if token and (keyed_hash(key, token.lower()) in emails or keyed_hash(key, token) in serials):
+            if token and (
+                keyed_hash(key, token.lower()) in emails or keyed_hash(key, token) in serials
+            ):
                 return True
         return False
 

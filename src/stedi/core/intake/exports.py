@@ -1,4 +1,5 @@
-"""Finding the exports of a source in the raw directory (a local folder or an s3:// prefix), which is only ever read."""
+"""Finding the exports of a source in the raw directory (a local folder or an s3:// prefix), which
+is only ever read."""
 
 from __future__ import annotations
 

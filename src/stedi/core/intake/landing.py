@@ -1,4 +1,5 @@
-"""Landing a source: read its exports once, classify every record, count the outcomes; every source at once.
+"""Landing a source: read its exports once, classify every record, count the outcomes; every source
+at once.
 
 `land_source` returns an IntakeResult: the classified records (kept on the local
 disk: spark_or_sail.Storage) and their counts. `land_all` lands several sources at the same time and
@@ -29,7 +30,6 @@ from stedi.core.intake.classify import (
     QUARANTINED,
     decide_records,
 )
-from stedi.core.intake.spark_or_sail import Storage, reported_path
 from stedi.core.intake.erasure import Erasures, erased_sql, mentions_column
 from stedi.core.intake.exports import RawInputError, raw_files
 from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan
@@ -40,6 +40,7 @@ from stedi.core.intake.record_store import (
     read_store,
     seen_before,
 )
+from stedi.core.intake.spark_or_sail import Storage, reported_path
 from stedi.core.tables import landing_table, table
 
 
@@ -63,8 +64,11 @@ class IntakeResult:
     read_by_file: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # seconds: read_and_classify, repair
     storage: Storage | None = None  # where `classified` is kept; released by unpersist()
-    plan: Plan | None = None  # the files landed before, now, changed and missing (stedi.core.intake.ledger)
-    mode: str = "full"  # "full", "append" (classified: the new files' records only) or "keep" (nothing to write)
+    plan: Plan | None = (
+        None  # the files landed before, now, changed and missing (stedi.core.intake.ledger)
+    )
+    # "full", "append" (classified: the new files' records only) or "keep" (nothing to write)
+    mode: str = "full"
     base: dict | None = None  # the current landing table's marker (land_source)
 
     @property
@@ -99,15 +103,19 @@ class IntakeResult:
             "duplicates_dropped": duplicates,
             "erased": erased,
             "quarantine_reasons": reasons,
-            "balanced": read == landed + quarantined + duplicates + erased and sum(reasons.values()) == quarantined,
+            "balanced": read == landed + quarantined + duplicates + erased
+            and sum(reasons.values()) == quarantined,
             "seconds": round(self.seconds, 2),
             "files": len(self.files),
             "repaired_files": len(self.repaired_files),
-            **({"run": {**self.plan.summary(), "mode": self.mode}} if self.plan is not None else {}),
+            **(
+                {"run": {**self.plan.summary(), "mode": self.mode}} if self.plan is not None else {}
+            ),
         }
 
     def unpersist(self) -> None:
-        """Drop the kept records (the cache, or the scratch copy): call once the result is written."""
+        """Drop the kept records (the cache, or the scratch copy): call once the result is
+        written."""
         if self.storage is not None:
             self.storage.release()
         elif self.classified is not None:
@@ -126,7 +134,8 @@ def land_source(
     erasures: Erasures | None = None,
     base: dict | None = None,
 ) -> IntakeResult:
-    """Read the new exports of `source` once into the store, then decide every record's outcome and count them.
+    """Read the new exports of `source` once into the store, then decide every record's outcome and
+    count them.
 
     `ledger` (stedi.core.intake.ledger): the lake's memory of the files landed before and
     their parsed records; only new and changed files are read and parsed (`full`: every
@@ -155,7 +164,9 @@ def land_source(
     ledger = ledger if ledger is not None else Ledger.temporary()
     kept = Storage(spark, scratch)
     try:
-        plan = ledger.plans.get(source) or prepare_source(spark, raw_dir, source, ledger, full=full, run_id=run_id)
+        plan = ledger.plans.get(source) or prepare_source(
+            spark, raw_dir, source, ledger, full=full, run_id=run_id
+        )
         return _land(spark, source, plan, ledger, kept, started, erasures, base)
     except BaseException:
         kept.release()
@@ -168,9 +179,16 @@ def land_source(
 
 
 def prepare_source(
-    spark: SparkSession, raw_dir: str | Path, source: str, ledger: Ledger, *, full: bool = False, run_id: str = ""
+    spark: SparkSession,
+    raw_dir: str | Path,
+    source: str,
+    ledger: Ledger,
+    *,
+    full: bool = False,
+    run_id: str = "",
 ) -> Plan:
-    """Plan `source` against the ledger and parse its new and changed files into the store; returns the plan."""
+    """Plan `source` against the ledger and parse its new and changed files into the store; returns
+    the plan."""
     started = time.monotonic()
     listed = {reported_path(path): path for path in raw_files(raw_dir, source)}
     plan = ledger.plan(source, list(listed), full=full, run_id=run_id)
@@ -195,11 +213,15 @@ def _land(
     fresh = sorted({plan.entries[p]["key"] for p in plan.todo})
     mode = landing_mode(source, plan, base, erasures)
     if mode == "keep":
-        return IntakeResult(source, None, seconds=time.monotonic() - started, plan=plan, mode=mode, base=base)
+        return IntakeResult(
+            source, None, seconds=time.monotonic() - started, plan=plan, mode=mode, base=base
+        )
     if mode == "append":
         old = [e["key"] for p, e in plan.entries.items() if p not in plan.todo]
         decided = seen_before(
-            decide_records(read_store(spark, ledger, source, plan, only=fresh), source, raw_for="kept"),
+            decide_records(
+                read_store(spark, ledger, source, plan, only=fresh), source, raw_for="kept"
+            ),
             read_store(spark, ledger, source, plan, only=old),
             source,
         )
@@ -211,7 +233,9 @@ def _land(
         erased = F.expr(erased_sql(source, erasures)) | mentions_column(F.col("raw"), erasures)
         if not erasures.pending:
             erased = F.col(STORE_KEY).isin(fresh) & erased
-        decided = decided.withColumn("status", F.when(erased, F.lit(ERASED)).otherwise(F.col("status")))
+        decided = decided.withColumn(
+            "status", F.when(erased, F.lit(ERASED)).otherwise(F.col("status"))
+        )
     classified = kept.keep(decided)
     tallies = tally(classified)
     phases["decide"] = round(time.monotonic() - started - phases["parse"], 3)
@@ -237,7 +261,8 @@ def _land(
             read_by_file[path] = entry["records"]
             counts[ERASED] += entry.get("erased", 0)
     counts["read"] = sum(read_by_file.values())
-    # Every file parsed now must have given records, unless it is blank or holds nothing but separators (`[]`).
+    # Every file parsed now must have given records, unless it is blank or holds nothing but
+    # separators (`[]`).
     unread = []
     for path in plan.todo:
         if path not in read_by_file:
@@ -245,7 +270,9 @@ def _land(
                 unread.append(path)
             read_by_file[path] = 0
     if unread:
-        raise RawInputError(f"Spark did not read {len(unread)} export file(s) of {source}: {', '.join(unread)}")
+        raise RawInputError(
+            f"Spark did not read {len(unread)} export file(s) of {source}: {', '.join(unread)}"
+        )
     for path in plan.todo:
         plan.entries[path]["records"] = read_by_file[path]
     plan.erased = sum(erased_by_file.values())
@@ -284,7 +311,8 @@ def land_all(
     erasures: Erasures | None = None,
     bases: Mapping[str, dict] | None = None,
 ) -> dict[str, object]:
-    """Land every source in `sources` and hand each result to `write`; returns what `write` returned, per landing table.
+    """Land every source in `sources` and hand each result to `write`; returns what `write`
+    returned, per landing table.
 
     Every source's exports are read and classified at the same time, on threads sharing
     the Spark session: while one thread waits on the driver (planning, code generation,

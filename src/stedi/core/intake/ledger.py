@@ -1,4 +1,5 @@
-"""The intake's memory in the lake: which raw files were landed (the ledger), and what they held (the store).
+"""The intake's memory in the lake: which raw files were landed (the ledger), and what they held
+(the store).
 
 `<lake>/_intake/ledger.json` lists, per source, every raw export file landed: path,
 size, modification time, content hash (SHA-256), the run that landed it and when, and the
@@ -44,9 +45,18 @@ _FORMAT = 1
 
 
 def intake_fingerprint() -> str:
-    """A short hash of the code that decides what a file's records are, and of the landing schemas."""
+    """A short hash of the code that decides what a file's records are, and of the landing
+    schemas."""
     from stedi.core import tables
-    from stedi.core.intake import classify, csvtext, exports, notext, record_units, spark_or_sail, split
+    from stedi.core.intake import (
+        classify,
+        csvtext,
+        exports,
+        notext,
+        record_units,
+        spark_or_sail,
+        split,
+    )
 
     digest = hashlib.sha256()
     for module in (classify, csvtext, exports, notext, record_units, spark_or_sail, split, tables):
@@ -55,7 +65,8 @@ def intake_fingerprint() -> str:
 
 
 def file_key(path: str, sha256: str) -> str:
-    """The store folder of one file's records: from its path and its content (a re-delivery gets a new one)."""
+    """The store folder of one file's records: from its path and its content (a re-delivery gets a
+    new one)."""
     return "f" + hashlib.sha256(f"{path}\0{sha256}".encode()).hexdigest()[:24]
 
 
@@ -73,10 +84,14 @@ class Plan:
     new: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # in the ledger, gone from the raw folder (rows stay)
+    missing: list[str] = field(
+        default_factory=list
+    )  # in the ledger, gone from the raw folder (rows stay)
     entries: dict[str, dict] = field(default_factory=dict)  # path -> ledger entry after this run
     full: bool = False  # the store is rebuilt from raw (--full, or the intake's code changed)
-    repaired: list[str] = field(default_factory=list)  # files parsed now that were not clean JSON lines
+    repaired: list[str] = field(
+        default_factory=list
+    )  # files parsed now that were not clean JSON lines
     seconds: float = 0.0  # planning and parsing
     erased: int = 0  # records erased from the store in this run
 
@@ -124,7 +139,8 @@ def _read_once(path: str) -> tuple[str, bool]:
 
 
 class Ledger:
-    """The ledger of the lake at `lake_root`, or of a scratch folder when the intake runs without a lake."""
+    """The ledger of the lake at `lake_root`, or of a scratch folder when the intake runs without a
+    lake."""
 
     def __init__(self, lake_root: str | os.PathLike, *, scratch: bool = False):
         self.root = f"{str(lake_root).rstrip('/')}/{INTAKE_DIR}"
@@ -132,7 +148,9 @@ class Ledger:
         text = None if scratch else storage.read_text(f"{self.root}/{LEDGER_FILE}")
         data = json.loads(text) if text else {}
         self.fingerprint = intake_fingerprint()
-        self.stale = bool(data) and (data.get("format") != _FORMAT or data.get("fingerprint") != self.fingerprint)
+        self.stale = bool(data) and (
+            data.get("format") != _FORMAT or data.get("fingerprint") != self.fingerprint
+        )
         self.sources: dict[str, dict[str, dict]] = {} if self.stale else data.get("sources", {})
         self.replaced: list[dict] = [] if self.stale else data.get("replaced", [])
         self.plans: dict[str, Plan] = {}
@@ -184,11 +202,14 @@ class Ledger:
         return plan
 
     def commit(self) -> None:
-        """Write the ledger (after every landing table of the run is published), then drop replaced store folders."""
+        """Write the ledger (after every landing table of the run is published), then drop replaced
+        store folders."""
         for source, plan in self.plans.items():
             before = self.sources.get(source, {})
             for path in plan.changed:
-                self.replaced.append({"source": source, "path": path, **before[path], "replaced_at": utc_timestamp()})
+                self.replaced.append(
+                    {"source": source, "path": path, **before[path], "replaced_at": utc_timestamp()}
+                )
             self.sources[source] = dict(sorted(plan.entries.items()))
         if not self.scratch:
             data = {
@@ -198,7 +219,9 @@ class Ledger:
                 "sources": self.sources,
                 "replaced": self.replaced,
             }
-            storage.write_text(f"{self.root}/{LEDGER_FILE}", json.dumps(data, indent=1, sort_keys=True) + "\n")
+            storage.write_text(
+                f"{self.root}/{LEDGER_FILE}", json.dumps(data, indent=1, sort_keys=True) + "\n"
+            )
         for source in self.plans:
             self.sweep(source)
 
@@ -213,7 +236,8 @@ class Ledger:
                 storage.remove_folder(folder)
 
     def state(self, source: str) -> str:
-        """A short hash of what the source's landing decision is made from (its live files' keys and counts)."""
+        """A short hash of what the source's landing decision is made from (its live files' keys and
+        counts)."""
         plan = self.plans.get(source)
         entries = plan.entries if plan is not None else self.sources.get(source, {})
         text = json.dumps(sorted((e["key"], e.get("erased", 0)) for e in entries.values()))

@@ -1,4 +1,5 @@
-"""Exports that are not UTF-8 text, and what the quarantine keeps of them (pure Python, on the driver).
+"""Exports that are not UTF-8 text, and what the quarantine keeps of them (pure Python, on the
+driver).
 
 Every export is read as UTF-8 text by the engine. A file that is not (random bytes, a
 Latin-1 or UTF-16 export, a `.gz` that does not decompress) would stop the whole intake on
@@ -41,7 +42,8 @@ _BLANK = b" \t\r\n"
 
 class TextCheck:
     """Whether a file's bytes, fed in blocks (`update`), are UTF-8 text (`finish`); a `.gz`
-    file's once decompressed (every gzip member), and a `.gz` that does not decompress whole is not."""
+    file's once decompressed (every gzip member), and a `.gz` that does not decompress whole is
+    not."""
 
     def __init__(self, path: str):
         self._gunzip = zlib.decompressobj(_GZIP_WBITS) if str(path).endswith(".gz") else None

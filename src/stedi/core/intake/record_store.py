@@ -16,15 +16,14 @@ from pyspark.sql import functions as F
 
 from stedi.core import storage
 from stedi.core.intake.classify import DUPLICATE, LANDED, normalize_records
-from stedi.core.intake.spark_or_sail import reported_path
 from stedi.core.intake.erasure import Erasures
 from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan, file_key, staging_folder
 from stedi.core.intake.notext import NOT_TEXT, file_content, not_text_units
-from stedi.core.intake.split import RECORD, UNSPLIT
 from stedi.core.intake.record_units import file_units, read_texts, split_file_records
+from stedi.core.intake.spark_or_sail import reported_path
+from stedi.core.intake.split import RECORD, UNSPLIT
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import landing_table, table
-
 
 # Files parsed into the store per write (see parse_into_store).
 STORE_BATCH = 200
@@ -32,10 +31,20 @@ STORE_BATCH = 200
 
 def store_columns(source: str) -> list[str]:
     names = [f"`{n}`" for n, _ in table(landing_table(source)).columns]
-    return [*names, "reason", "kind", "source_file", "position", "CAST(_file_records AS bigint) AS _file_records", "raw"]
+    return [
+        *names,
+        "reason",
+        "kind",
+        "source_file",
+        "position",
+        "CAST(_file_records AS bigint) AS _file_records",
+        "raw",
+    ]
 
 
-def parse_into_store(spark: SparkSession, source: str, files: list[str], plan: Plan, ledger: Ledger) -> None:
+def parse_into_store(
+    spark: SparkSession, source: str, files: list[str], plan: Plan, ledger: Ledger
+) -> None:
     """Normalize every record of `files` into each file's store folder (`file=<key>`).
 
     The usable records of a table whose records cannot be superseded keep no raw text: their
@@ -47,9 +56,14 @@ def parse_into_store(spark: SparkSession, source: str, files: list[str], plan: P
     # Each record's store folder, by a broadcast join on its file (a literal map of hundreds of
     # paths looked up per record cost Sail a minute per million records).
     folders = spark.createDataFrame(
-        [(reported_path(p), keys[reported_path(p)]) for p in files], f"source_file string, {STORE_KEY} string"
+        [(reported_path(p), keys[reported_path(p)]) for p in files],
+        f"source_file string, {STORE_KEY} string",
     )
-    raw = "raw" if source == "customer" else f"CASE WHEN reason IS NULL AND kind = '{RECORD}' THEN NULL ELSE raw END AS raw"
+    raw = (
+        "raw"
+        if source == "customer"
+        else f"CASE WHEN reason IS NULL AND kind = '{RECORD}' THEN NULL ELSE raw END AS raw"
+    )
 
     def stored(frame: DataFrame) -> DataFrame:
         cols = store_columns(source)
@@ -70,17 +84,27 @@ def parse_into_store(spark: SparkSession, source: str, files: list[str], plan: P
         plan.repaired = []
         if not storage.list_folders(staging):  # nothing but blank files
             return
-        whole = spark.read.parquet(staging).where(F.col("kind") == UNSPLIT).select("source_file", "raw", STORE_KEY)
-        repaired = sorted({row["source_file"] for row in whole.select("source_file").distinct().collect()})
+        whole = (
+            spark.read.parquet(staging)
+            .where(F.col("kind") == UNSPLIT)
+            .select("source_file", "raw", STORE_KEY)
+        )
+        repaired = sorted(
+            {row["source_file"] for row in whole.select("source_file").distinct().collect()}
+        )
         if repaired:
-            pieces = normalize_records(split_file_records(whole.select("source_file", "raw")), source)
+            pieces = normalize_records(
+                split_file_records(whole.select("source_file", "raw")), source
+            )
             scratch = f"{staging}-repaired"
             stored(pieces).write.partitionBy(STORE_KEY).parquet(scratch)
             for path in repaired:
                 key = keys[path]
                 storage.remove_folder(f"{staging}/{STORE_KEY}={key}")
                 if storage.folder_exists(f"{scratch}/{STORE_KEY}={key}"):
-                    storage.move_folder(f"{scratch}/{STORE_KEY}={key}", f"{staging}/{STORE_KEY}={key}")
+                    storage.move_folder(
+                        f"{scratch}/{STORE_KEY}={key}", f"{staging}/{STORE_KEY}={key}"
+                    )
             storage.remove_folder(scratch)
         plan.repaired = repaired
         for path in files:
@@ -98,20 +122,31 @@ def not_text_file(spark: SparkSession, path: str) -> DataFrame:
     driver: one per non-blank line, kind `not_text`, `raw` the escaped line."""
     units = not_text_units(file_content(path))
     rows = [(reported_path(path), number, NOT_TEXT, raw, None, len(units)) for number, raw in units]
-    schema = "source_file string, position bigint, kind string, raw string, json string, _file_records bigint"
+    schema = (
+        "source_file string, position bigint, kind string, raw string, json string, "
+        "_file_records bigint"
+    )
     return spark.createDataFrame(rows, schema)
 
 
-def read_store(spark: SparkSession, ledger: Ledger, source: str, plan: Plan, only: list[str] | None = None) -> DataFrame:
+def read_store(
+    spark: SparkSession, ledger: Ledger, source: str, plan: Plan, only: list[str] | None = None
+) -> DataFrame:
     """The stored records of every live file of `source` (replaced and leftover folders left out),
     or of the files whose store keys are `only`."""
     live = sorted(set(plan.keys.values()) if only is None else set(only))
     folders = {f.rstrip("/").rsplit("/", 1)[-1] for f in storage.list_folders(ledger.store(source))}
     present = [key for key in live if f"{STORE_KEY}={key}" in folders]
     if not present:
-        extra = [(c, "string") for c in ("reason", "kind", "source_file")] + [("position", "bigint"),
-                 ("_file_records", "bigint"), ("raw", "string"), (STORE_KEY, "string")]
-        return spark.createDataFrame([], spark_schema((*table(landing_table(source)).columns, *extra)))
+        extra = [(c, "string") for c in ("reason", "kind", "source_file")] + [
+            ("position", "bigint"),
+            ("_file_records", "bigint"),
+            ("raw", "string"),
+            (STORE_KEY, "string"),
+        ]
+        return spark.createDataFrame(
+            [], spark_schema((*table(landing_table(source)).columns, *extra))
+        )
     rows = spark.read.parquet(ledger.store(source))
     if len(present) < len(folders):
         rows = rows.where(F.col(STORE_KEY).isin(present))
@@ -124,7 +159,7 @@ def keys_hash(keys) -> str:
 
 
 def landing_mode(source: str, plan: Plan, base: dict | None, erasures: Erasures | None) -> str:
-    """"keep", "append" or "full" (see land_source)."""
+    """ "keep", "append" or "full" (see land_source)."""
     if not base or plan.full or plan.changed or (erasures and erasures.pending):
         return "full"
     if not plan.todo and base.get("keys") == keys_hash(plan.keys.values()):
@@ -145,21 +180,37 @@ def seen_before(decided: DataFrame, old: DataFrame, source: str) -> DataFrame:
         # -0.0 and 0.0 are one value, as in decide_records.
         return frame[name] + F.lit(0.0) if typ in ("double", "float") else frame[name]
 
-    new = decided.where(F.col("status") == LANDED).select("source_file", "position", *[n for n, _ in columns]).alias("n")
-    usable = old.where(F.col("reason").isNull() & (F.col("kind") == RECORD)).select(*[n for n, _ in columns])
+    new = (
+        decided.where(F.col("status") == LANDED)
+        .select("source_file", "position", *[n for n, _ in columns])
+        .alias("n")
+    )
+    usable = old.where(F.col("reason").isNull() & (F.col("kind") == RECORD)).select(
+        *[n for n, _ in columns]
+    )
     condition = functools.reduce(
         lambda a, b: a & b, [normal(new, n, t).eqNullSafe(normal(usable, n, t)) for n, t in columns]
     )
-    seen = new.join(usable, condition, "left_semi").select("source_file", "position", F.lit(True).alias("_seen"))
+    seen = new.join(usable, condition, "left_semi").select(
+        "source_file", "position", F.lit(True).alias("_seen")
+    )
     marked = decided.join(seen, ["source_file", "position"], "left")
-    status = F.when(F.col("_seen").isNotNull() & (F.col("status") == LANDED), F.lit(DUPLICATE)).otherwise(F.col("status"))
+    status = F.when(
+        F.col("_seen").isNotNull() & (F.col("status") == LANDED), F.lit(DUPLICATE)
+    ).otherwise(F.col("status"))
     return marked.withColumn("status", status).drop("_seen")
 
 
 def purge(
-    spark: SparkSession, source: str, plan: Plan, ledger: Ledger, erased: dict[str, int], condition: Column
+    spark: SparkSession,
+    source: str,
+    plan: Plan,
+    ledger: Ledger,
+    erased: dict[str, int],
+    condition: Column,
 ) -> None:
-    """Rewrite the store folder of every file that held erased records, without them, under a new key.
+    """Rewrite the store folder of every file that held erased records, without them, under a new
+    key.
 
     The ledger names the new folder once the run commits it; until then the old one stays,
     so a run killed here erases again on resume.
@@ -168,13 +219,17 @@ def purge(
         entry = plan.entries[path]
         old = entry["key"]
         new = file_key(path, f"{entry['sha256']}:erased:{entry.get('erased', 0) + count}")
-        rows = spark.read.parquet(ledger.store_folder(source, old)).withColumn(STORE_KEY, F.lit(old))
+        rows = spark.read.parquet(ledger.store_folder(source, old)).withColumn(
+            STORE_KEY, F.lit(old)
+        )
         staging = staging_folder(ledger, source)
         try:
             rows.where(~condition).selectExpr(*store_columns(source)).write.parquet(staging)
             target = ledger.store_folder(source, new)
             storage.remove_folder(target)
-            if storage.list_files(staging):  # an engine may write nothing at all when every record went
+            if storage.list_files(
+                staging
+            ):  # an engine may write nothing at all when every record went
                 storage.move_folder(staging, target)
         finally:
             storage.remove_folder(staging)

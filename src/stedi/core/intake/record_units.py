@@ -1,8 +1,9 @@
-"""Reading the exports with Spark and cutting them into record units: `source_file`, `position`, `kind`, `raw`, `json`.
+"""Reading the exports with Spark and cutting them into record units: `source_file`, `position`,
+`kind`, `raw`, `json`.
 
 Every export file is read whole (`wholetext`; gzip decompressed by the engine): one
-row per file, named by its path. In the engine (`file_units`), a file whose every line is exactly one flat
-JSON object is *clean* (JSON lines, with CRLF endings or a byte-order mark or not)
+row per file, named by its path. In the engine (`file_units`), a file whose every line is exactly
+one flat JSON object is *clean* (JSON lines, with CRLF endings or a byte-order mark or not)
 and is cut into its lines, which are the records; so is a CSV file (`*.csv`, `*.csv.gz`)
 without quotes or blank lines, whose rows become JSON objects there (`json`). Any other
 file stays whole (kind UNSPLIT) until `split_file_records` cuts it with `split_records`
@@ -50,7 +51,9 @@ def read_texts(spark: SparkSession, files: list[str]) -> DataFrame:
     characters in the names are escaped: `export[1].json` is that file, not the
     pattern matching `export1.json`.
     """
-    return texts_by_file(spark, files).select("source_file", F.regexp_replace("value", "^\ufeff", "").alias("text"))
+    return texts_by_file(spark, files).select(
+        "source_file", F.regexp_replace("value", "^\ufeff", "").alias("text")
+    )
 
 
 def file_units(texts: DataFrame) -> DataFrame:
@@ -79,18 +82,25 @@ def file_units(texts: DataFrame) -> DataFrame:
     accounting's `read`).
     """
     newlines = "length({0}) - length(replace({0}, '\\n', ''))"
-    surveyed = texts.selectExpr("source_file", "text", f"source_file RLIKE '{CSV_NAME}' AS _csv").selectExpr(
-        "source_file",
-        "text",
-        "_csv",
-        f"CASE WHEN NOT _csv THEN rtrim({_SQL_BLANKS}, text) END AS _body",
-        "CASE WHEN _csv THEN rtrim('\\r\\n', text) END AS _cbody",
-    ).selectExpr(
-        # (The header line by regexp_extract: Sail's split refuses what its substring_index returns.)
-        "*", "CASE WHEN _csv THEN rtrim('\\r', regexp_extract(_cbody, '^[^\\n]*', 0)) END AS _head"
+    surveyed = (
+        texts.selectExpr("source_file", "text", f"source_file RLIKE '{CSV_NAME}' AS _csv")
+        .selectExpr(
+            "source_file",
+            "text",
+            "_csv",
+            f"CASE WHEN NOT _csv THEN rtrim({_SQL_BLANKS}, text) END AS _body",
+            "CASE WHEN _csv THEN rtrim('\\r\\n', text) END AS _cbody",
+        )
+        .selectExpr(
+            # (The header line by regexp_extract: Sail's split refuses what its substring_index
+            # returns.)
+            "*",
+            "CASE WHEN _csv THEN rtrim('\\r', regexp_extract(_cbody, '^[^\\n]*', 0)) END AS _head",
+        )
     )
     most = f"greatest({', '.join(_count('_head', d) for d in DELIMITERS)})"
-    # The delimiter the header holds most of; ties go to the first in DELIMITERS (csvtext.delimiter_of).
+    # The delimiter the header holds most of; ties go to the first in DELIMITERS
+    # (csvtext.delimiter_of).
     cases = [f"WHEN {_count('_head', d)} >= {most} THEN '{_SQL_CHAR[d]}'" for d in DELIMITERS]
     delimiter = f"CASE {' '.join(cases)} END"
     surveyed = surveyed.selectExpr(
@@ -101,7 +111,8 @@ def file_units(texts: DataFrame) -> DataFrame:
     csv_clean = (
         "NOT contains(text, '\"') AND contains(_cbody, '\\n') "
         "AND NOT _cbody RLIKE '(^|\\n)[ \\t\\r]*(\\n|$)' AND NOT _cbody RLIKE '\\r[^\\n]' "
-        "AND NOT array_contains(_names, '') AND size(array_distinct(transform(_names, n -> lower(n)))) = size(_names)"
+        "AND NOT array_contains(_names, '') AND size(array_distinct(transform(_names, n -> "
+        "lower(n)))) = size(_names)"
     )
     json_clean = flat_lines(texts, "_body")
     surveyed = surveyed.select(
@@ -119,16 +130,22 @@ def file_units(texts: DataFrame) -> DataFrame:
         "_lines",
         "_delim",
         "_names",
-        "posexplode(CASE WHEN NOT _clean THEN array(text) WHEN _csv THEN slice(split(_cbody, '\\n'), 2, _lines) "
-        "WHEN _body = '' THEN CAST(array() AS array<string>) ELSE split(_body, '\\n') END) AS (_pos, _piece)",
+        "posexplode(CASE WHEN NOT _clean THEN array(text) WHEN _csv THEN slice(split(_cbody, "
+        "'\\n'), 2, _lines) "
+        "WHEN _body = '' THEN CAST(array() AS array<string>) ELSE split(_body, '\\n') END) AS "
+        "(_pos, _piece)",
     ).selectExpr("*", "CASE WHEN _clean AND _csv THEN rtrim('\\r', _piece) END AS _line")
-    rows = exploded.selectExpr("*", f"CASE WHEN _clean AND _csv THEN {_split_sql('_line')} END AS _fields")
+    rows = exploded.selectExpr(
+        "*", f"CASE WHEN _clean AND _csv THEN {_split_sql('_line')} END AS _fields"
+    )
     csv_kind = f"CASE WHEN size(_fields) = size(_names) THEN '{RECORD}' ELSE '{FIELD_COUNT}' END"
     return rows.selectExpr(
         "source_file",
         "CAST(CASE WHEN _clean THEN _pos + 1 ELSE 0 END AS bigint) AS position",
-        f"CASE WHEN NOT _clean THEN '{UNSPLIT}' WHEN _csv THEN {csv_kind} ELSE '{RECORD}' END AS kind",
-        f"CASE WHEN NOT _clean THEN _piece WHEN _csv THEN _line ELSE trim(BOTH {_SQL_BLANKS} FROM _piece) END AS raw",
+        f"CASE WHEN NOT _clean THEN '{UNSPLIT}' WHEN _csv THEN {csv_kind} ELSE '{RECORD}' END AS "
+        "kind",
+        f"CASE WHEN NOT _clean THEN _piece WHEN _csv THEN _line ELSE trim(BOTH {_SQL_BLANKS} FROM "
+        "_piece) END AS raw",
         "CASE WHEN _clean AND _csv AND size(_fields) = size(_names) "
         "THEN to_json(map_from_arrays(_names, transform(_fields, f -> nullif(f, '')))) END AS json",
         "CAST(CASE WHEN _clean THEN _lines END AS bigint) AS _file_records",
@@ -141,8 +158,11 @@ def _count(column: str, char: str) -> str:
 
 
 def _split_sql(column: str) -> str:
-    """SQL: `column` split at its file's delimiter (`_delim`), empty fields kept (a literal pattern per delimiter)."""
-    cases = " ".join(f"WHEN '{_SQL_CHAR[d]}' THEN split({column}, '{_SQL_CHAR[d]}', -1)" for d in DELIMITERS)
+    """SQL: `column` split at its file's delimiter (`_delim`), empty fields kept (a literal pattern
+    per delimiter)."""
+    cases = " ".join(
+        f"WHEN '{_SQL_CHAR[d]}' THEN split({column}, '{_SQL_CHAR[d]}', -1)" for d in DELIMITERS
+    )
     return f"CASE _delim {cases} END"
 
 
@@ -160,4 +180,6 @@ def split_file_records(files: DataFrame) -> DataFrame:
     # The count is taken before the explode: an expression over the array next to the
     # explode would make every exploded row carry a copy of the whole array.
     exploded = units.select("source_file", "_file_records", F.explode("_units").alias("_r"))
-    return exploded.select("source_file", "_r.position", "_r.kind", "_r.raw", "_r.json", "_file_records")
+    return exploded.select(
+        "source_file", "_r.position", "_r.kind", "_r.raw", "_r.json", "_file_records"
+    )

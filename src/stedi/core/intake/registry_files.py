@@ -1,6 +1,7 @@
 """The files of the erasure registry (stedi.core.intake.erasure) on the local disk or S3: its lock,
 its key, and whole-file writes. On S3 the key is created with a conditional write (only if there
-is none); the requests file is changed with stedi.core.shared_files.update_text (erasure.Erasures.update).
+is none); the requests file is changed with stedi.core.shared_files.update_text
+(erasure.Erasures.update).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def _path(lake_root: str, name: str) -> str:
 
 @contextlib.contextmanager
 def _registry_lock(lake_root: str):
-    """An exclusive lock on the lake's registry folder (`fcntl.flock`; released if the process dies)."""
+    """An exclusive lock on the lake's registry folder (`fcntl.flock`; released if the process
+    dies)."""
     if storage.is_s3(lake_root):
         yield
         return
@@ -60,10 +62,9 @@ def _create_key(lake_root: str) -> str:
 
 
 def _write(where: str, text: str) -> None:
-    """Write a registry file whole: on S3 in one PUT; locally readable by the owner only, through a rename."""
+    """Write a registry file whole: on S3 in one PUT; locally readable by the owner only, through a
+    rename."""
     if storage.is_s3(where):
         storage.write_text(where, text)
         return
     write_atomic(where, text, mode=0o600)
-
-

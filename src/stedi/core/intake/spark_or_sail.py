@@ -57,16 +57,23 @@ def reported_path(path: str) -> str:
 
 
 def texts_by_file(spark: SparkSession, files: list[str]) -> DataFrame:
-    """`source_file` (reported_path) and `value` (the file's whole text, gzip decompressed) per file."""
+    """`source_file` (reported_path) and `value` (the file's whole text, gzip decompressed) per
+    file."""
     if Engine.of(spark) == Engine.SPARK:
-        # input_file_name() is a percent-encoded URI (`file:///...`, `s3://...`); `+` is literal in it.
-        path = F.regexp_replace(F.expr("url_decode(replace(input_file_name(), '+', '%2B'))"), "^file:(//)?", "")
+        # input_file_name() is a percent-encoded URI (`file:///...`, `s3://...`); `+` is literal in
+        # it.
+        path = F.regexp_replace(
+            F.expr("url_decode(replace(input_file_name(), '+', '%2B'))"), "^file:(//)?", ""
+        )
         texts = spark.read.text([literal_path(f) for f in files], wholetext=True)
         return texts.select(path.alias("source_file"), "value")
     reads = [_whole_file(spark, f) for f in files]
     # A balanced tree of unions: a chain of hundreds of files would nest the plan too deep to send.
     while len(reads) > 1:
-        reads = [reads[i].union(reads[i + 1]) if i + 1 < len(reads) else reads[i] for i in range(0, len(reads), 2)]
+        reads = [
+            reads[i].union(reads[i + 1]) if i + 1 < len(reads) else reads[i]
+            for i in range(0, len(reads), 2)
+        ]
     return reads[0]
 
 
@@ -104,7 +111,12 @@ def flat_lines(frame: DataFrame, column: str) -> Column:
     """
     if Engine.of(frame) == Engine.SPARK:
         return F.length(F.regexp_replace(column, _JAVA_FLAT_LINE, "")) == 0
-    line = _JAVA_FLAT_LINE.replace("(?md)^", "").replace("*+", "*").replace("++", "+").removesuffix(r"(?:\n|\z)")
+    line = (
+        _JAVA_FLAT_LINE.replace("(?md)^", "")
+        .replace("*+", "*")
+        .replace("++", "+")
+        .removesuffix(r"(?:\n|\z)")
+    )
     return F.col(column).rlike(rf"\A(?:{line}(?:\n|\z))*\z")
 
 
@@ -138,7 +150,9 @@ def later_copies(frame: DataFrame, usable: str, values: list[tuple[str, str]]) -
         copy = f"row_number() OVER (PARTITION BY {usable}, {keys} ORDER BY source_file, position)"
         return frame.selectExpr("*", f"coalesce({usable} AND {copy} > 1, false) AS _later_copy")
     # Adding 0.0 turns -0.0 into 0.0 (IEEE 754): Sail sorts and hashes the two apart.
-    normal = [f"(`{name}` + 0.0)" if typ in ("double", "float") else f"`{name}`" for name, typ in values]
+    normal = [
+        f"(`{name}` + 0.0)" if typ in ("double", "float") else f"`{name}`" for name, typ in values
+    ]
     keys = ", ".join(normal)
     hashed = frame.selectExpr("*", f"CASE WHEN {usable} THEN xxhash64({keys}) END AS _values_hash")
     repeated = (
@@ -156,9 +170,14 @@ def later_copies(frame: DataFrame, usable: str, values: list[tuple[str, str]]) -
     single = hashed.join(repeated, "_values_hash", "left_anti").drop("_values_hash")
     # Every candidate is usable (only usable records have a hash), and its hash gives its bucket.
     candidates = hashed.join(repeated, "_values_hash", "left_semi")
-    window = f"OVER (PARTITION BY pmod(_values_hash, {_COPY_BUCKETS}) ORDER BY {keys}, source_file, position)"
+    window = (
+        f"OVER (PARTITION BY pmod(_values_hash, {_COPY_BUCKETS}) ORDER BY {keys}, "
+        "source_file, position)"
+    )
     same = " AND ".join(f"lag({v}) {window} <=> {v}" for v in normal)
-    marked = candidates.selectExpr("*", f"coalesce(lag(true) {window} AND {same}, false) AS _later_copy")
+    marked = candidates.selectExpr(
+        "*", f"coalesce(lag(true) {window} AND {same}, false) AS _later_copy"
+    )
     return single.selectExpr("*", "false AS _later_copy").unionByName(marked.drop("_values_hash"))
 
 
@@ -181,7 +200,8 @@ class Storage:
         self._on_release: list = []
 
     def on_release(self, callback) -> None:
-        """Call `callback()` when the kept frames are released (a throw-away store goes with them)."""
+        """Call `callback()` when the kept frames are released (a throw-away store goes with
+        them)."""
         self._on_release.append(callback)
 
     @property

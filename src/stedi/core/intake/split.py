@@ -1,4 +1,5 @@
-"""Cutting the text of one export file into records, whatever its layout: pure Python (it runs on the executors).
+"""Cutting the text of one export file into records, whatever its layout: pure Python (it runs on
+the executors).
 
 `position` is the 1-based ordinal of a record in its file: records counted in file
 order, where a record is one JSON object, one truncated object or one run of text

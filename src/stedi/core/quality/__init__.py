@@ -19,17 +19,10 @@ API:
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
 
-from stedi.core.quality.table_rules import (
-    RULES,
-    common_rules,
-    row_count_references,
-    rules_for,
-    tables_needed,
-)
 from stedi.core.quality.checks import (
     FAILED,
     OUTCOMES,
@@ -41,6 +34,13 @@ from stedi.core.quality.checks import (
 from stedi.core.quality.dqdl import dqdl_ruleset, dqdl_rulesets
 from stedi.core.quality.evaluation import QualityError, QualityReport, evaluate_rules
 from stedi.core.quality.rules import ERROR, KINDS, QUARANTINE, SEVERITIES, WARN, Rule
+from stedi.core.quality.table_rules import (
+    RULES,
+    common_rules,
+    row_count_references,
+    rules_for,
+    tables_needed,
+)
 
 
 def evaluate(
@@ -58,7 +58,12 @@ def evaluate(
     the quarantine.
     """
     return evaluate_rules(
-        df, rules_for(table, policy), others or {}, table=table, policy=policy, reference_rows=reference_rows
+        df,
+        rules_for(table, policy),
+        others or {},
+        table=table,
+        policy=policy,
+        reference_rows=reference_rows,
     )
 
 

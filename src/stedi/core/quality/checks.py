@@ -57,7 +57,8 @@ def cannot_run(rule: Rule, df: DataFrame, others: Mapping[str, DataFrame]) -> st
 def with_row_conditions(
     df: DataFrame, rules: list[Rule], others: Mapping[str, DataFrame]
 ) -> tuple[DataFrame, dict[str, Column]]:
-    """The frame with one marker column per referential-integrity lookup, and each rule's failing condition."""
+    """The frame with one marker column per referential-integrity lookup, and each rule's failing
+    condition."""
     enriched = df
     conditions: dict[str, Column] = {}
     for i, rule in enumerate(rules):
@@ -69,7 +70,9 @@ def with_row_conditions(
             condition = reduce(lambda a, b: a | b, [c.isNotNull() & ~c.isin(values) for c in cols])
         elif rule.kind == "allowed_values":
             pattern = rule.params["pattern"]
-            condition = reduce(lambda a, b: a | b, [c.isNotNull() & ~c.rlike(pattern) for c in cols])
+            condition = reduce(
+                lambda a, b: a | b, [c.isNotNull() & ~c.rlike(pattern) for c in cols]
+            )
         elif rule.kind == "range":
             parts = []
             for c in cols:
@@ -106,18 +109,24 @@ def _examples(frame: DataFrame, columns: tuple[str, ...] | list[str], n: int) ->
     shown = []
     for row in frame.select(*columns).limit(n).collect():
         values = row.asDict()
-        shown.append(", ".join(f"{k}={v!r}" for k, v in values.items()) if len(values) > 1 else repr(row[0]))
+        shown.append(
+            ", ".join(f"{k}={v!r}" for k, v in values.items()) if len(values) > 1 else repr(row[0])
+        )
     return "; e.g. " + " | ".join(shown) if shown else ""
 
 
-def row_level_result(rule: Rule, enriched: DataFrame, condition: Column, rows: int, failing: int, examples: int) -> dict:
+def row_level_result(
+    rule: Rule, enriched: DataFrame, condition: Column, rows: int, failing: int, examples: int
+) -> dict:
     if not failing:
         return result_row(rule, rows, 0, failed=False)
     if rule.kind == "expression" and rule.description:
         what = f"fail: {rule.description}"
     else:
         what = _row_failure_text(rule)
-    detail = f"{failing:,} of {rows:,} rows {what}" + _examples(enriched.where(condition), rule.columns, examples)
+    detail = f"{failing:,} of {rows:,} rows {what}" + _examples(
+        enriched.where(condition), rule.columns, examples
+    )
     return result_row(rule, rows, failing, failed=True, detail=detail)
 
 
@@ -178,7 +187,9 @@ _COMPARE = {
 }
 
 
-def row_count_result(rule: Rule, rows: int, distinct, others, reference_rows: dict[str, int]) -> dict:
+def row_count_result(
+    rule: Rule, rows: int, distinct, others, reference_rows: dict[str, int]
+) -> dict:
     op = rule.params["compare"]
     measure = int(distinct) if "distinct" in rule.params else rows
     what = f"distinct {rule.params['distinct']}" if "distinct" in rule.params else "rows"
@@ -198,7 +209,8 @@ def row_count_result(rule: Rule, rows: int, distinct, others, reference_rows: di
 
 @contextmanager
 def query_on(query: str, frames: Mapping[str, DataFrame]) -> Iterator[DataFrame]:
-    """`query` with each `{name}` placeholder standing for `frames[name]`; use the result inside the block.
+    """`query` with each `{name}` placeholder standing for `frames[name]`; use the result inside the
+    block.
 
     Each frame is a temporary view with a name of its own (rules run concurrently in one
     session), dropped when the block ends. Temporary views work on a classic session and on
@@ -224,10 +236,18 @@ def group_size_result(rule: Rule, df: DataFrame, rows: int) -> dict:
         return result_row(rule, rows, 0, failed=False, detail="no groups")
     unit = rule.params["unit"]
     usual = f"{stats['low']:g} to {stats['high']:g} rows per {unit.rstrip('s')}"
-    spread = f"quartiles {stats['q1']:g}/{stats['q3']:g}, counts {stats['smallest']}..{stats['largest']}"
+    spread = (
+        f"quartiles {stats['q1']:g}/{stats['q3']:g}, counts {stats['smallest']}..{stats['largest']}"
+    )
     unusual = int(stats["unusual_groups"])
     if not unusual:
-        return result_row(rule, rows, 0, failed=False, detail=f"all {stats['groups']:,} {unit} within {usual} ({spread})")
+        return result_row(
+            rule,
+            rows,
+            0,
+            failed=False,
+            detail=f"all {stats['groups']:,} {unit} within {usual} ({spread})",
+        )
     failing = int(stats["unusual_rows"])
     detail = (
         f"{unusual:,} of {stats['groups']:,} {unit} outside the usual {usual} ({spread}); "
@@ -236,7 +256,9 @@ def group_size_result(rule: Rule, df: DataFrame, rows: int) -> dict:
     return result_row(rule, rows, failing, failed=True, detail=detail)
 
 
-def sql_result(rule: Rule, df: DataFrame, others: Mapping[str, DataFrame], rows: int, examples: int) -> dict:
+def sql_result(
+    rule: Rule, df: DataFrame, others: Mapping[str, DataFrame], rows: int, examples: int
+) -> dict:
     frames = {"primary": df, **{t: others[t] for t in rule.needs}}
     try:
         with query_on(rule.params["query"], frames) as failing_rows:

@@ -9,13 +9,14 @@ SQL names other tables `<database>.<table>` (Data Catalog tables).
 from __future__ import annotations
 
 from stedi import config
-from stedi.core.quality.table_rules import rules_for
 from stedi.core.quality.dqdl_render import rule_dqdl
+from stedi.core.quality.table_rules import rules_for
 from stedi.core.tables import TABLES, table
 
 
 def dqdl_ruleset(name: str, policy: str, database: str = config.DEFAULT_DATABASE) -> str:
-    """The DQDL ruleset of table `name` under `policy`, with the rules DQDL cannot express listed after it."""
+    """The DQDL ruleset of table `name` under `policy`, with the rules DQDL cannot express listed
+    after it."""
     rules = rules_for(name, policy)
     expressible = [(r, rule_dqdl(r, database)) for r in rules]
     body = []
@@ -29,7 +30,9 @@ def dqdl_ruleset(name: str, policy: str, database: str = config.DEFAULT_DATABASE
     needs = sorted({t for r in rules for t in r.needs})
     header = [f"# {name} ({table(name).zone} zone, policy {policy})"]
     if needs:
-        header.append(f"# reference datasets: {', '.join(needs)} (aliases = table names, database {database})")
+        header.append(
+            f"# reference datasets: {', '.join(needs)} (aliases = table names, database {database})"
+        )
     out = "\n".join(header) + "\nRules = [\n    " + ",\n    ".join(body) + "\n]"
     missing = [r for r, text in expressible if text is None]
     if missing:

@@ -55,7 +55,12 @@ def _dqdl_allowed(rule: Rule, database: str) -> str:
     if "values" in rule.params:
         values = ", ".join(_literal(v) for v in rule.params["values"])
         return _all([f"ColumnValues {_q(c)} in [{values}] {_not_null(c)}" for c in rule.columns])
-    return _all([f"ColumnValues {_q(c)} matches {_q(rule.params['pattern'])} {_not_null(c)}" for c in rule.columns])
+    return _all(
+        [
+            f"ColumnValues {_q(c)} matches {_q(rule.params['pattern'])} {_not_null(c)}"
+            for c in rule.columns
+        ]
+    )
 
 
 def _dqdl_range(rule: Rule, database: str) -> str:
@@ -69,14 +74,19 @@ def _dqdl_range(rule: Rule, database: str) -> str:
 
 
 def _dqdl_expression(rule: Rule, database: str) -> str:
-    query = f"select count(*) from {{primary}} where not coalesce({rule.params['expression']}, false)"
+    query = (
+        f"select count(*) from {{primary}} where not coalesce({rule.params['expression']}, false)"
+    )
     return _custom_sql_count_zero(query, database, set())
 
 
 def _dqdl_referential(rule: Rule, database: str) -> str:
     ref = rule.params["table_columns"]
     ref_text = ref[0] if len(ref) == 1 else "{" + ",".join(ref) + "}"
-    return f"ReferentialIntegrity {_q(','.join(rule.columns))} {_q(rule.params['table'] + '.' + ref_text)} = 1.0"
+    return (
+        f"ReferentialIntegrity {_q(','.join(rule.columns))} "
+        f"{_q(rule.params['table'] + '.' + ref_text)} = 1.0"
+    )
 
 
 def _dqdl_schema(rule: Rule, database: str) -> str:
@@ -107,7 +117,9 @@ def _dqdl_row_count(rule: Rule, database: str) -> str:
 
 def _dqdl_group_size(rule: Rule, database: str) -> str:
     # The statistics the evaluation computes, reduced to the number of unusual groups.
-    return _custom_sql_count_zero(f"select unusual_groups from ({group_size_sql(rule)})", database, set())
+    return _custom_sql_count_zero(
+        f"select unusual_groups from ({group_size_sql(rule)})", database, set()
+    )
 
 
 def _dqdl_sql(rule: Rule, database: str) -> str:

@@ -16,9 +16,9 @@ it is reported as failed (warned for warn rules) with the reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import reduce
-from typing import Mapping
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -51,8 +51,8 @@ class QualityError(Exception):
         self.failures = failures
         lines = [f"{r['rule']}: {r['detail']}" for r in failures]
         super().__init__(
-            f"{table}: {len(failures)} quality rule(s) failed: {', '.join(r['rule'] for r in failures)}\n  "
-            + "\n  ".join(lines)
+            f"{table}: {len(failures)} quality rule(s) failed: "
+            f"{', '.join(r['rule'] for r in failures)}\n  " + "\n  ".join(lines)
         )
 
 
@@ -89,14 +89,15 @@ class QualityReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def raise_for_errors(self) -> "QualityReport":
+    def raise_for_errors(self) -> QualityReport:
         """Raise QualityError naming the failed rules; otherwise return the report."""
         if self.errors:
             raise QualityError(self.table, self.errors)
         return self
 
     def to_pandas(self):
-        """The results as a table for display: rule, kind, severity, rows checked/failing, outcome, detail."""
+        """The results as a table for display: rule, kind, severity, rows checked/failing, outcome,
+        detail."""
         import pandas as pd
 
         frame = pd.DataFrame(self.results, columns=list(RESULT_KEYS))
@@ -116,7 +117,8 @@ class QualityReport:
         }
 
     def quarantine_records(self) -> DataFrame | None:
-        """The quarantined rows in the lake's quarantine layout (source_file, position, reason, raw).
+        """The quarantined rows in the lake's quarantine layout (source_file, position, reason,
+        raw).
 
         source_file is the table, position is null, reason is `quality:<rule[,rule]>`, raw is
         the row as JSON; `Lake.write_quarantine(<table>, report.quarantine_records())`
@@ -162,7 +164,8 @@ def evaluate_rules(
     missing_tables = sorted({t for r in rules for t in r.needs} - set(others))
     if missing_tables:
         raise ValueError(
-            f"quality rules of {table or 'the table'} need {', '.join(missing_tables)}; pass them in `others`"
+            f"quality rules of {table or 'the table'} need {', '.join(missing_tables)}; pass them "
+            "in `others`"
         )
     names = [r.name for r in rules]
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -193,14 +196,18 @@ def evaluate_rules(
     for i, rule in enumerate(runnable):
         value = counted.get(f"__r{i}")
         if rule.row_level:
-            results[rule.name] = row_level_result(rule, enriched, conditions[rule.name], rows, int(value or 0), examples)
+            results[rule.name] = row_level_result(
+                rule, enriched, conditions[rule.name], rows, int(value or 0), examples
+            )
         elif rule.kind == "uniqueness":
             results[rule.name] = uniqueness_result(rule, df, rows)
         elif rule.kind == "row_count":
             results[rule.name] = row_count_result(rule, rows, value, others, known_rows)
         elif rule.kind == "schema":
             problems = schema_difference(df.schema, rule.params["declared"])
-            results[rule.name] = result_row(rule, None, None, failed=bool(problems), detail="; ".join(problems))
+            results[rule.name] = result_row(
+                rule, None, None, failed=bool(problems), detail="; ".join(problems)
+            )
         elif rule.kind == "forbidden_columns":
             present = [c for c in df.columns if c in rule.params["forbidden"]]
             detail = f"present: {', '.join(present)}" if present else ""
@@ -213,7 +220,11 @@ def evaluate_rules(
             raise AssertionError(rule.kind)
 
     passing, quarantined, quarantined_rows = df, None, 0
-    removing = [r for r in runnable if r.severity == QUARANTINE and (results[r.name]["rows_failing"] or 0) > 0]
+    removing = [
+        r
+        for r in runnable
+        if r.severity == QUARANTINE and (results[r.name]["rows_failing"] or 0) > 0
+    ]
     if removing:
         failing = reduce(lambda a, b: a | b, [conditions[r.name] for r in removing])
         passing = enriched.where(~failing).select(*df.columns)

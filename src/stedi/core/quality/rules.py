@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from stedi.context import Policy
 from stedi.core.tables import Columns
@@ -75,7 +76,14 @@ _REQUIRED_PARAMS = {
     "group_size": ("unit",),
     "sql": ("query",),
 }
-_NEEDS_COLUMNS = ("completeness", "uniqueness", "allowed_values", "range", "referential_integrity", "group_size")
+_NEEDS_COLUMNS = (
+    "completeness",
+    "uniqueness",
+    "allowed_values",
+    "range",
+    "referential_integrity",
+    "group_size",
+)
 
 
 @dataclass(frozen=True)
@@ -94,12 +102,18 @@ class Rule:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", self.name):
             raise ValueError(f"rule name {self.name!r} must be an identifier")
         if self.kind not in KINDS:
-            raise ValueError(f"rule {self.name}: unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+            raise ValueError(
+                f"rule {self.name}: unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}"
+            )
         if self.severity not in SEVERITIES:
-            raise ValueError(f"rule {self.name}: unknown severity {self.severity!r}; expected one of {', '.join(SEVERITIES)}")
+            raise ValueError(
+                f"rule {self.name}: unknown severity {self.severity!r}; expected one of "
+                f"{', '.join(SEVERITIES)}"
+            )
         if self.severity == QUARANTINE and self.kind not in ROW_LEVEL:
             raise ValueError(
-                f"rule {self.name}: only row-level kinds ({', '.join(ROW_LEVEL)}) can quarantine, not {self.kind}"
+                f"rule {self.name}: only row-level kinds ({', '.join(ROW_LEVEL)}) can quarantine, "
+                f"not {self.kind}"
             )
         unknown = set(self.policies) - set(ALL_POLICIES)
         if unknown or not self.policies:
@@ -108,18 +122,28 @@ class Rule:
             raise ValueError(f"rule {self.name}: a {self.kind} rule needs columns")
         missing = [p for p in _REQUIRED_PARAMS.get(self.kind, ()) if p not in self.params]
         if missing:
-            raise ValueError(f"rule {self.name}: a {self.kind} rule needs params {', '.join(missing)}")
-        if self.kind == "allowed_values" and ("values" in self.params) == ("pattern" in self.params):
+            raise ValueError(
+                f"rule {self.name}: a {self.kind} rule needs params {', '.join(missing)}"
+            )
+        if self.kind == "allowed_values" and ("values" in self.params) == (
+            "pattern" in self.params
+        ):
             raise ValueError(f"rule {self.name}: give exactly one of values or pattern")
         if self.kind == "range" and "min" not in self.params and "max" not in self.params:
             raise ValueError(f"rule {self.name}: a range needs min and/or max")
-        if self.kind == "referential_integrity" and len(self.params["table_columns"]) != len(self.columns):
+        if self.kind == "referential_integrity" and len(self.params["table_columns"]) != len(
+            self.columns
+        ):
             raise ValueError(f"rule {self.name}: as many table_columns as columns")
         if self.kind == "row_count":
             if self.params["compare"] not in COMPARISONS:
-                raise ValueError(f"rule {self.name}: compare must be one of {', '.join(COMPARISONS)}")
+                raise ValueError(
+                    f"rule {self.name}: compare must be one of {', '.join(COMPARISONS)}"
+                )
             if ("reference" in self.params) == ("value" in self.params):
-                raise ValueError(f"rule {self.name}: give exactly one of reference (a table) or value")
+                raise ValueError(
+                    f"rule {self.name}: give exactly one of reference (a table) or value"
+                )
 
     # -- what the rule needs -------------------------------------------------
     @property
@@ -144,12 +168,16 @@ class Rule:
     def dqdl_note(self) -> str:
         """What the DQDL form leaves out, if anything."""
         if self.kind == "schema":
-            return "DQDL checks the column names and count; the column types are declared by the catalog table"
+            return (
+                "DQDL checks the column names and count; the column types are declared by the "
+                "catalog table"
+            )
         return ""
 
 
 def sql_tables(query: str) -> set[str]:
-    """The `{table}` placeholders of a free SQL query, except `{primary}` (the table being checked)."""
+    """The `{table}` placeholders of a free SQL query, except `{primary}` (the table being
+    checked)."""
     names = {f for _, f, _, _ in string.Formatter().parse(query) if f}
     return names - {"primary"}
 
@@ -157,7 +185,13 @@ def sql_tables(query: str) -> set[str]:
 # -- constructors: the vocabulary of the catalog -------------------------------
 
 
-def complete(*columns: str, severity: str = ERROR, name: str | None = None, description: str = "", policies=ALL_POLICIES) -> Rule:
+def complete(
+    *columns: str,
+    severity: str = ERROR,
+    name: str | None = None,
+    description: str = "",
+    policies=ALL_POLICIES,
+) -> Rule:
     """No null in any of `columns`."""
     return Rule(
         name or f"{'_'.join(columns)}_complete",
@@ -170,7 +204,13 @@ def complete(*columns: str, severity: str = ERROR, name: str | None = None, desc
     )
 
 
-def unique(*columns: str, severity: str = ERROR, name: str | None = None, description: str = "", policies=ALL_POLICIES) -> Rule:
+def unique(
+    *columns: str,
+    severity: str = ERROR,
+    name: str | None = None,
+    description: str = "",
+    policies=ALL_POLICIES,
+) -> Rule:
     """No two rows share the values of `columns` (a compound key when several)."""
     return Rule(
         name or f"{'_'.join(columns)}_unique",
@@ -192,19 +232,22 @@ def allowed(
     description: str = "",
     policies=ALL_POLICIES,
 ) -> Rule:
-    """Every non-null value of `columns` is one of `values`, or matches the regular expression `pattern`."""
+    """Every non-null value of `columns` is one of `values`, or matches the regular expression
+    `pattern`."""
     params: dict[str, Any] = {}
     if values is not None:
         params["values"] = tuple(values)
     if pattern is not None:
         params["pattern"] = pattern
-    return Rule(name, "allowed_values", severity, tuple(columns), params, description, tuple(policies))
+    return Rule(
+        name, "allowed_values", severity, tuple(columns), params, description, tuple(policies)
+    )
 
 
 def in_range(
     *columns: str,
-    min: float | None = None,  # noqa: A002 - the DQDL vocabulary
-    max: float | None = None,  # noqa: A002
+    min: float | None = None,
+    max: float | None = None,
     severity: str = ERROR,
     name: str,
     description: str = "",
@@ -228,7 +271,15 @@ def holds(
 
     `columns` are the columns the expression reads (checked to exist before it runs).
     """
-    return Rule(name, "expression", severity, tuple(columns), {"expression": expression}, description, tuple(policies))
+    return Rule(
+        name,
+        "expression",
+        severity,
+        tuple(columns),
+        {"expression": expression},
+        description,
+        tuple(policies),
+    )
 
 
 def references(
@@ -255,7 +306,9 @@ def references(
     )
 
 
-def matches_schema(declared: Columns, *, name: str = "schema_matches_declared", policies=ALL_POLICIES) -> Rule:
+def matches_schema(
+    declared: Columns, *, name: str = "schema_matches_declared", policies=ALL_POLICIES
+) -> Rule:
     """The frame's columns, in order, with their types, are exactly `declared`."""
     return Rule(
         name,
@@ -268,9 +321,19 @@ def matches_schema(declared: Columns, *, name: str = "schema_matches_declared", 
     )
 
 
-def forbids(*forbidden: str, name: str, description: str = "", severity: str = ERROR, policies=ALL_POLICIES) -> Rule:
+def forbids(
+    *forbidden: str, name: str, description: str = "", severity: str = ERROR, policies=ALL_POLICIES
+) -> Rule:
     """None of the `forbidden` columns is present."""
-    return Rule(name, "forbidden_columns", severity, (), {"forbidden": tuple(forbidden)}, description, tuple(policies))
+    return Rule(
+        name,
+        "forbidden_columns",
+        severity,
+        (),
+        {"forbidden": tuple(forbidden)},
+        description,
+        tuple(policies),
+    )
 
 
 def row_count(
@@ -284,7 +347,8 @@ def row_count(
     description: str = "",
     policies=ALL_POLICIES,
 ) -> Rule:
-    """rows (or distinct values of `distinct`) `compare` the rows of table `reference`, or the constant `value`."""
+    """rows (or distinct values of `distinct`) `compare` the rows of table `reference`, or the
+    constant `value`."""
     params: dict[str, Any] = {"compare": compare}
     if reference is not None:
         params["reference"] = reference
@@ -292,7 +356,15 @@ def row_count(
         params["value"] = value
     if distinct is not None:
         params["distinct"] = distinct
-    return Rule(name, "row_count", severity, (distinct,) if distinct else (), params, description, tuple(policies))
+    return Rule(
+        name,
+        "row_count",
+        severity,
+        (distinct,) if distinct else (),
+        params,
+        description,
+        tuple(policies),
+    )
 
 
 def usual_group_size(
@@ -309,16 +381,28 @@ def usual_group_size(
     The usual range is [Q1 - fence * IQR, Q3 + fence * IQR] of the per-group row counts;
     `unit` names a group in reports ("customers", "devices").
     """
-    return Rule(name, "group_size", severity, tuple(columns), {"unit": unit, "fence": fence}, description, tuple(policies))
+    return Rule(
+        name,
+        "group_size",
+        severity,
+        tuple(columns),
+        {"unit": unit, "fence": fence},
+        description,
+        tuple(policies),
+    )
 
 
-def sql(name: str, query: str, *, severity: str = ERROR, description: str = "", policies=ALL_POLICIES) -> Rule:
+def sql(
+    name: str, query: str, *, severity: str = ERROR, description: str = "", policies=ALL_POLICIES
+) -> Rule:
     """Free Spark SQL returning the failing rows.
 
     Write `{primary}` for the table being checked and `{<table>}` for any other
     table (which the rule then needs); no other braces.
     """
-    return Rule(name, "sql", severity, (), {"query": " ".join(query.split())}, description, tuple(policies))
+    return Rule(
+        name, "sql", severity, (), {"query": " ".join(query.split())}, description, tuple(policies)
+    )
 
 
 # -- SQL shared by evaluation and DQDL -----------------------------------------
@@ -336,7 +420,8 @@ def group_size_sql(rule: Rule) -> str:
         f"""
         with groups as (select {keys}, count(*) as n from {{primary}} group by {keys}),
         quartiles as (select percentile(n, 0.25) as q1, percentile(n, 0.75) as q3 from groups),
-        bounds as (select q1, q3, q1 - {k} * (q3 - q1) as low, q3 + {k} * (q3 - q1) as high from quartiles)
+        bounds as (select q1, q3, q1 - {k} * (q3 - q1) as low, q3 + {k} * (q3 - q1) as high
+                   from quartiles)
         select count(*) as groups,
                count_if(n < low or n > high) as unusual_groups,
                coalesce(sum(case when n < low or n > high then n else 0 end), 0) as unusual_rows,

@@ -40,7 +40,8 @@ from stedi.core.tables import (
 MAX_AGE_YEARS = 110
 # Regular expressions here run on Java's engine (Spark) and Rust's (Sail): only syntax both read
 # the same way. Not `\s` (ASCII whitespace in Java, Unicode in Rust) but the ASCII characters
-# themselves; not `$` (Java's also matches before a final line break) but `\z` (the end of the text).
+# themselves; not `$` (Java's also matches before a final line break) but `\z` (the end of the
+# text).
 _NOT_AT_OR_SPACE = r"[^@ \t\n\x0B\f\r]+"
 EMAIL_PATTERN = rf"\A{_NOT_AT_OR_SPACE}@{_NOT_AT_OR_SPACE}\.{_NOT_AT_OR_SPACE}\z"
 AXIS_VALUES = (-1, 0, 1)
@@ -48,9 +49,11 @@ AXIS_VALUES = (-1, 0, 1)
 BIRTHDAY_PLAUSIBLE = (
     "birthDay is null or ("
     # The length excludes a trailing line break, which Java's `$` lets through and Rust's does not.
-    "length(birthDay) = 10 and birthDay rlike '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' "
+    "length(birthDay) = 10 and birthDay rlike "
+    "'^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' "
     "and birthDay <= date_format(timestamp_millis(registrationDate), 'yyyy-MM-dd') "
-    f"and birthDay >= date_format(add_months(timestamp_millis(registrationDate), -12 * {MAX_AGE_YEARS}), 'yyyy-MM-dd'))"
+    "and birthDay >= date_format(add_months(timestamp_millis(registrationDate), -12 * "
+    f"{MAX_AGE_YEARS}), 'yyyy-MM-dd'))"
 )
 
 
@@ -58,7 +61,10 @@ def _customer_keys() -> tuple[Rule, ...]:
     return (
         complete("email"),
         complete("serialNumber"),
-        unique("email", description="one record per customer (intake keeps the latest by lastUpdateDate)"),
+        unique(
+            "email",
+            description="one record per customer (intake keeps the latest by lastUpdateDate)",
+        ),
     )
 
 
@@ -78,11 +84,18 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "customer_landing": (
         *_customer_keys(),
         complete("registrationDate", severity=WARN),
-        allowed("email", pattern=EMAIL_PATTERN, severity=WARN, name="email_well_formed", description="email looks like an address"),
+        allowed(
+            "email",
+            pattern=EMAIL_PATTERN,
+            severity=WARN,
+            name="email_well_formed",
+            description="email looks like an address",
+        ),
         unique(
             "serialNumber",
             severity=WARN,
-            description="one device per customer (a shared serial number makes the device owner ambiguous)",
+            description="one device per customer (a shared serial number makes the device owner "
+            "ambiguous)",
         ),
         unique("phone", severity=WARN, description="a phone number belongs to one customer"),
         holds(
@@ -90,13 +103,21 @@ RULES: dict[str, tuple[Rule, ...]] = {
             BIRTHDAY_PLAUSIBLE,
             columns=("birthDay", "registrationDate"),
             severity=WARN,
-            description=f"birthDay is a yyyy-MM-dd date at most {MAX_AGE_YEARS} years before registration and not after it",
+            description=f"birthDay is a yyyy-MM-dd date at most {MAX_AGE_YEARS} years before "
+            "registration and not after it",
         ),
     ),
     "accelerometer_landing": (
         complete("user"),
         complete("timestamp"),
-        complete("x", "y", "z", severity=QUARANTINE, name="reading_complete", description="a reading has x, y and z"),
+        complete(
+            "x",
+            "y",
+            "z",
+            severity=QUARANTINE,
+            name="reading_complete",
+            description="a reading has x, y and z",
+        ),
         references(
             "user",
             "customer_landing",
@@ -105,7 +126,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
             name="reading_owner_known",
             description="a reading belongs to a known customer",
         ),
-        # No uniqueness rule over all five columns: intake drops exact duplicates, so it could not fail.
+        # No uniqueness rule over all five columns: intake drops exact duplicates, so it could not
+        # fail.
         allowed(
             "x",
             "y",
@@ -122,7 +144,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
             name="one_reading_per_user_and_instant",
             description="one reading per customer and millisecond",
         ),
-        usual_group_size("user", unit="customers", name="readings_per_customer_usual", description="readings per customer within the usual range"),
+        usual_group_size(
+            "user",
+            unit="customers",
+            name="readings_per_customer_usual",
+            description="readings per customer within the usual range",
+        ),
         sql(
             "reading_not_before_registration",
             """select /*+ BROADCAST(c) */ a.* from {primary} a left semi join {customer_landing} c
@@ -157,7 +184,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
             name="one_reading_per_device_and_instant",
             description="one distance per device and millisecond",
         ),
-        usual_group_size("serialNumber", unit="devices", name="readings_per_device_usual", description="readings per device within the usual range"),
+        usual_group_size(
+            "serialNumber",
+            unit="devices",
+            name="readings_per_device_usual",
+            description="readings per device within the usual range",
+        ),
         sql(
             "reading_not_before_registration",
             """select /*+ BROADCAST(c) */ s.* from {primary} s left semi join {customer_landing} c
@@ -170,7 +202,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "customer_trusted": (
         *_customer_keys(),
         _research_consent(),
-        row_count("<=", reference="customer_landing", name="rows_at_most_landing", description="a trusted table never has more rows than its landing table"),
+        row_count(
+            "<=",
+            reference="customer_landing",
+            name="rows_at_most_landing",
+            description="a trusted table never has more rows than its landing table",
+        ),
     ),
     "accelerometer_trusted": (
         complete("user"),
@@ -189,7 +226,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
             description="no reading taken before its owner's consent",
             policies=(Policy.STRICT,),
         ),
-        row_count("<=", reference="accelerometer_landing", name="rows_at_most_landing", description="a trusted table never has more rows than its landing table"),
+        row_count(
+            "<=",
+            reference="accelerometer_landing",
+            name="rows_at_most_landing",
+            description="a trusted table never has more rows than its landing table",
+        ),
     ),
     "step_trainer_trusted": (
         complete("sensorReadingTime"),
@@ -211,17 +253,29 @@ RULES: dict[str, tuple[Rule, ...]] = {
         sql(
             "reading_not_before_consent",
             """select /*+ BROADCAST(c) */ s.* from {primary} s left semi join {customer_trusted} c
-               on s.serialNumber = c.serialNumber and s.sensorReadingTime < c.shareWithResearchAsOfDate""",
+               on s.serialNumber = c.serialNumber
+               and s.sensorReadingTime < c.shareWithResearchAsOfDate""",
             description="no reading taken before its owner's consent",
             policies=(Policy.STRICT,),
         ),
-        row_count("<=", reference="step_trainer_landing", name="rows_at_most_landing", description="a trusted table never has more rows than its landing table"),
+        row_count(
+            "<=",
+            reference="step_trainer_landing",
+            name="rows_at_most_landing",
+            description="a trusted table never has more rows than its landing table",
+        ),
     ),
     # -- curated: joins and domain logic for consumers -------------------------------------------
     "customer_curated": (
         *_customer_keys(),
         _research_consent(),
-        references("email", "customer_trusted", "email", name="customer_is_trusted", description="curated customers are trusted (consenting) customers"),
+        references(
+            "email",
+            "customer_trusted",
+            "email",
+            name="customer_is_trusted",
+            description="curated customers are trusted (consenting) customers",
+        ),
         references(
             "email",
             "accelerometer_trusted",
@@ -229,7 +283,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
             name="customer_has_readings",
             description="every curated customer has trusted accelerometer readings",
         ),
-        row_count("<=", reference="customer_trusted", name="customers_at_most_trusted", description="a curated table never has more customers than trusted"),
+        row_count(
+            "<=",
+            reference="customer_trusted",
+            name="customers_at_most_trusted",
+            description="a curated table never has more customers than trusted",
+        ),
     ),
     "machine_learning_curated": (
         complete("sensorReadingTime", "serialNumber", "timestamp", name="keys_complete"),
@@ -238,10 +297,19 @@ RULES: dict[str, tuple[Rule, ...]] = {
             "same_instant",
             "sensorReadingTime = timestamp",
             columns=("sensorReadingTime", "timestamp"),
-            description="a step reading is paired with an accelerometer reading of the same millisecond",
+            description="a step reading is paired with an accelerometer reading of the same "
+            "millisecond",
         ),
-        unique(*[c for c, _ in MACHINE_LEARNING_COLUMNS], name="no_duplicate_rows", policies=(Policy.STRICT,)),
-        unique(*[c for c, _ in MACHINE_LEARNING_COLUMNS_UDACITY], name="no_duplicate_rows", policies=(Policy.UDACITY,)),
+        unique(
+            *[c for c, _ in MACHINE_LEARNING_COLUMNS],
+            name="no_duplicate_rows",
+            policies=(Policy.STRICT,),
+        ),
+        unique(
+            *[c for c, _ in MACHINE_LEARNING_COLUMNS_UDACITY],
+            name="no_duplicate_rows",
+            policies=(Policy.UDACITY,),
+        ),
         references(
             "serialNumber",
             "customer_trusted",
@@ -265,7 +333,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
                ) o
                on o.serialNumber = m.serialNumber and o.timestamp = m.timestamp
                   and o.x <=> m.x and o.y <=> m.y and o.z <=> m.z""",
-            description="every row's accelerometer reading belongs to the owner of its step trainer device",
+            description="every row's accelerometer reading belongs to the owner of its step "
+            "trainer device",
             policies=(Policy.STRICT,),
         ),
         sql(
@@ -327,7 +396,8 @@ def tables_needed(name: str, policy: str) -> set[str]:
 
 
 def row_count_references(name: str, policy: str) -> set[str]:
-    """The tables whose row counts the rules of `name` compare with (pass them as `reference_rows`)."""
+    """The tables whose row counts the rules of `name` compare with (pass them as
+    `reference_rows`)."""
     return {
         rule.params["reference"]
         for rule in rules_for(name, policy)
