@@ -1,4 +1,5 @@
-"""The single-machine reference: the STRICT policy's eight tables computed by DuckDB from the raw exports.
+"""The single-machine reference: the STRICT policy's eight tables computed by DuckDB from the raw
+exports.
 
     python benchmarks/duckdb_reference.py --raw-dir RAW --out DIR [--threads 2] [--json]
 
@@ -35,13 +36,29 @@ import duckdb
 # The declared columns of the landing tables (src/stedi/tables.py), as DuckDB types.
 COLUMNS = {
     "customer": {
-        "customerName": "VARCHAR", "email": "VARCHAR", "phone": "VARCHAR", "birthDay": "VARCHAR",
-        "serialNumber": "VARCHAR", "registrationDate": "BIGINT", "lastUpdateDate": "BIGINT",
-        "shareWithResearchAsOfDate": "BIGINT", "shareWithPublicAsOfDate": "BIGINT",
+        "customerName": "VARCHAR",
+        "email": "VARCHAR",
+        "phone": "VARCHAR",
+        "birthDay": "VARCHAR",
+        "serialNumber": "VARCHAR",
+        "registrationDate": "BIGINT",
+        "lastUpdateDate": "BIGINT",
+        "shareWithResearchAsOfDate": "BIGINT",
+        "shareWithPublicAsOfDate": "BIGINT",
         "shareWithFriendsAsOfDate": "BIGINT",
     },
-    "accelerometer": {"user": "VARCHAR", "timestamp": "BIGINT", "x": "DOUBLE", "y": "DOUBLE", "z": "DOUBLE"},
-    "step_trainer": {"sensorReadingTime": "BIGINT", "serialNumber": "VARCHAR", "distanceFromObject": "INTEGER"},
+    "accelerometer": {
+        "user": "VARCHAR",
+        "timestamp": "BIGINT",
+        "x": "DOUBLE",
+        "y": "DOUBLE",
+        "z": "DOUBLE",
+    },
+    "step_trainer": {
+        "sensorReadingTime": "BIGINT",
+        "serialNumber": "VARCHAR",
+        "distanceFromObject": "INTEGER",
+    },
 }
 REQUIRED = {
     "customer": ("email", "serialNumber"),
@@ -68,16 +85,19 @@ def _landing_sql(raw_dir: Path, source: str) -> str:
 
 
 STRICT = {
-    "customer_trusted": "SELECT * FROM customer_landing WHERE shareWithResearchAsOfDate IS NOT NULL",
+    "customer_trusted": "SELECT * FROM customer_landing WHERE shareWithResearchAsOfDate IS NOT "
+    "NULL",
     "accelerometer_trusted": """
         SELECT a.* FROM accelerometer_landing a SEMI JOIN customer_trusted c
         ON a.user = c.email AND a.timestamp >= c.shareWithResearchAsOfDate""",
     "customer_curated": """
-        SELECT c.* FROM customer_trusted c SEMI JOIN (SELECT DISTINCT user FROM accelerometer_trusted) a
+        SELECT c.* FROM customer_trusted c SEMI JOIN
+            (SELECT DISTINCT user FROM accelerometer_trusted) a
         ON c.email = a.user""",
     "step_trainer_trusted": """
         SELECT s.* FROM step_trainer_landing s SEMI JOIN customer_curated c
-        ON s.serialNumber = c.serialNumber AND s.sensorReadingTime >= c.shareWithResearchAsOfDate""",
+        ON s.serialNumber = c.serialNumber
+        AND s.sensorReadingTime >= c.shareWithResearchAsOfDate""",
     "machine_learning_curated": """
         SELECT s.sensorReadingTime, s.serialNumber, s.distanceFromObject, a.timestamp, a.x, a.y, a.z
         FROM step_trainer_trusted s
@@ -87,7 +107,8 @@ STRICT = {
 
 
 def build(raw_dir: str | Path, out: str | Path, threads: int = 2) -> dict:
-    """Compute and write the eight strict tables; returns {tables: {name: {rows, seconds}}, seconds}."""
+    """Compute and write the eight strict tables; returns {tables: {name: {rows, seconds}},
+    seconds}."""
     raw_dir, out = Path(raw_dir).resolve(), Path(out).resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -105,7 +126,9 @@ def build(raw_dir: str | Path, out: str | Path, threads: int = 2) -> dict:
         target = out / ("landing" if fmt == "json" else "trusted_curated") / name
         target.parent.mkdir(exist_ok=True)
         options = "FORMAT JSON" if fmt == "json" else "FORMAT PARQUET"
-        con.execute(f"COPY {name} TO '{target}.{'json' if fmt == 'json' else 'parquet'}' ({options})")
+        con.execute(
+            f"COPY {name} TO '{target}.{'json' if fmt == 'json' else 'parquet'}' ({options})"
+        )
         rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
         tables[name] = {"rows": rows, "seconds": round(time.monotonic() - began, 3)}
 
@@ -114,15 +137,23 @@ def build(raw_dir: str | Path, out: str | Path, threads: int = 2) -> dict:
     for name, query in STRICT.items():
         materialize(name, query, "parquet")
     con.close()
-    return {"engine": f"duckdb {duckdb.__version__}", "threads": threads, "tables": tables,
-            "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "engine": f"duckdb {duckdb.__version__}",
+        "threads": threads,
+        "tables": tables,
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw-dir", required=True, help="the raw exports: RAW/<table>/*.json")
-    parser.add_argument("--out", required=True, help="scratch folder for the reference tables (replaced)")
-    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (default 2, like local[2])")
+    parser.add_argument(
+        "--out", required=True, help="scratch folder for the reference tables (replaced)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="DuckDB threads (default 2, like local[2])"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     show(build(args.raw_dir, args.out, args.threads), as_json=args.json)

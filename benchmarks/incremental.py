@@ -19,7 +19,8 @@ HELD_SOURCES = ("accelerometer", "step_trainer")
 
 
 def day_split(raw: Path, out: Path, share: float = 0.01) -> tuple[Path, Path, dict]:
-    """`out`/raw: `raw` without its last `share` of readings files (hard links); `out`/day: those files."""
+    """`out`/raw: `raw` without its last `share` of readings files (hard links); `out`/day: those
+    files."""
     shutil.rmtree(out, ignore_errors=True)
     first, day = out / "raw", out / "day"
     held = {}
@@ -46,7 +47,9 @@ def bench_incremental(raw: Path, base: Path, engine: str, fingerprints_of) -> di
     """The scenario on `raw` (see the module docstring); `fingerprints_of(lakes)`: lake -> table ->
     fingerprint (pipeline_runs.lake_fingerprints)."""
     first, day, held = day_split(raw, base / "data")
-    records = sum(sum(1 for _ in f.open("rb")) for folder in day.iterdir() for f in folder.iterdir())
+    records = sum(
+        sum(1 for _ in f.open("rb")) for folder in day.iterdir() for f in folder.iterdir()
+    )
     build = pipeline_run(first, base, engine)
     add_day(first, day)
     incremental = pipeline_run(first, base, engine, fresh=False, log="incremental")
@@ -66,4 +69,3 @@ def bench_incremental(raw: Path, base: Path, engine: str, fingerprints_of) -> di
         "differ": sorted(k for k in after_full if after_incremental.get(k) != after_full[k]),
         "rows": {name: t["rows"] for name, t in manifest.get("tables", {}).items()},
     }
-

@@ -111,11 +111,14 @@ class PeakMemory(threading.Thread):
 
 
 def measured(command: list[str], log: Path, env: dict | None = None) -> dict:
-    """Run `command` (output to `log`); wall and CPU seconds, exit code and peak memory of its process tree."""
+    """Run `command` (output to `log`); wall and CPU seconds, exit code and peak memory of its
+    process tree."""
     started, load = time.monotonic(), load_average()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT, env=env)
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT, env=env
+        )
         sampler = PeakMemory(process.pid)
         sampler.start()
         code = process.wait()
@@ -126,7 +129,9 @@ def measured(command: list[str], log: Path, env: dict | None = None) -> dict:
         "returncode": code,
         # CPU seconds (user + system) of the command and the descendants it waited for: less
         # sensitive than the wall time to other work on the machine, which the load shows.
-        "cpu_seconds": round(sum(getattr(after, k) - getattr(before, k) for k in ("ru_utime", "ru_stime")), 2),
+        "cpu_seconds": round(
+            sum(getattr(after, k) - getattr(before, k) for k in ("ru_utime", "ru_stime")), 2
+        ),
         "peak_rss": sampler.peak,
         "peak_rss_by_name": dict(sorted(sampler.peak_by_name.items(), key=lambda kv: -kv[1])[:6]),
         "peak_at": sampler.peak_at,
@@ -136,8 +141,16 @@ def measured(command: list[str], log: Path, env: dict | None = None) -> dict:
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    mem = next((int(line.split()[1]) * 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    with open("/proc/cpuinfo") as cpuinfo:
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+            "?",
+        )
+    with open("/proc/meminfo") as meminfo:
+        mem = next(
+            (int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemTotal")),
+            0,
+        )
     versions = {}
     for module in ("pyspark", "pysail", "duckdb", "pyiceberg", "numpy"):
         try:
@@ -145,9 +158,14 @@ def machine() -> dict:
         except ImportError:
             versions[module] = "?"
     java = subprocess.run(["java", "-version"], capture_output=True, text=True)
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT)
+    git = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT
+    )
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=PROJECT
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
     )
     return {
         "cpu": cpu,
@@ -170,4 +188,6 @@ def load_average() -> tuple[float, float, float]:
 
 def last_json(log: Path) -> dict:
     """The JSON object a command printed last (its log also holds anything it wrote to stderr)."""
-    return json.loads(next(line for line in reversed(log.read_text().splitlines()) if line.startswith("{")))
+    return json.loads(
+        next(line for line in reversed(log.read_text().splitlines()) if line.startswith("{"))
+    )

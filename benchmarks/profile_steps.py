@@ -1,15 +1,16 @@
 """Where a pipeline run spends its time: the zone steps run in one process, each phase timed.
 
-    python benchmarks/profile_steps.py --raw-dir RAW [--work DIR] [--policy strict] [--rules] [--json FILE]
+    python benchmarks/profile_steps.py --raw-dir RAW [--work DIR] [--policy strict] [--rules]
+        [--json FILE]
 
 Runs what the six glue_sessions/ notebooks run (stedi.run.step, stedi.core.intake, the transforms,
-stedi.core.quality, stedi.lake.icelake), in order, in one Spark session, without papermill, and times
-each phase by wrapping the package's functions (nothing in src/ is changed):
+stedi.core.quality, stedi.lake.icelake), in order, in one Spark session, without papermill, and
+times each phase by wrapping the package's functions (nothing in src/ is changed):
 
 - intake: `land_source` per source, split into its own phases (survey, split, classify);
 - quality: `quality.evaluate` per table (the checks of Step.check and Step.land);
-- write: `IcebergTables.stage` (the Spark write of a table's or quarantine's Parquet files, rows counted
-  from their footers), `IcebergTables.publish` (the checks and the Iceberg commit).
+- write: `IcebergTables.stage` (the Spark write of a table's or quarantine's Parquet files,
+  rows counted from their footers), `IcebergTables.publish` (the checks and the Iceberg commit).
 
 With --rules, each quality rule of the two largest tables is then also evaluated alone on
 the stored table, to show what each rule costs.
@@ -83,9 +84,8 @@ def timed(owner, name: str, label: str | None = None, key=None):
 
 
 def instrument() -> None:
-    from stedi.core import intake
+    from stedi.core import intake, quality
     from stedi.lake import icelake as lake
-    from stedi.core import quality
 
     timed(intake.landing, "land_source", "intake", key=lambda spark, raw, source: source)
     timed(quality, "evaluate", "quality", key=lambda table, *a, **k: table)
@@ -99,8 +99,8 @@ def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = N
     conf = conf or {}
 
     from stedi.core import intake
-    from stedi.run import step as stedi_step
     from stedi.core.tables import SOURCES
+    from stedi.run import step as stedi_step
     from stedi.run.pipeline import ZONE_STEPS
 
     steps, phases, jobs, cpu = {}, {}, {}, {}
@@ -126,7 +126,8 @@ def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = N
     steps["00_raw_to_landing"] = time.monotonic() - began
     cpu["00_raw_to_landing"] = cpu_seconds() - cpu_began
     jobs["00_raw_to_landing"] = done = len(tracker.getJobIdsForGroup(None))
-    for declared in [s for s in ZONE_STEPS if s.transform]:  # what each zone notebook does, from the pipeline's declaration
+    # what each zone notebook does, from the pipeline's declaration
+    for declared in [s for s in ZONE_STEPS if s.transform]:
         name, (output,) = declared.name, declared.writes
         began, cpu_began = time.monotonic(), cpu_seconds()
         CURRENT["step"] = name
@@ -143,8 +144,8 @@ def run_pipeline(raw_dir: str, lake_dir: str, policy: str, conf: dict | None = N
 def rule_costs(lake_dir: str, policy: str, tables: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """Each rule of `tables` evaluated alone on the stored table: seconds per rule."""
     from stedi.core import quality
-    from stedi.lake.icelake import IcebergTables
     from stedi.engine.session import local_spark
+    from stedi.lake.icelake import IcebergTables
 
     lake = IcebergTables(local_spark(), lake_dir, policy=policy)
     costs: dict[str, dict[str, float]] = {}
@@ -165,12 +166,21 @@ def rule_costs(lake_dir: str, policy: str, tables: tuple[str, ...]) -> dict[str,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw-dir", required=True)
-    parser.add_argument("--work", default="/tmp/stedi-profile", help="scratch lake folder (replaced)")
+    parser.add_argument(
+        "--work", default="/tmp/stedi-profile", help="scratch lake folder (replaced)"
+    )
     parser.add_argument("--policy", default="strict")
-    parser.add_argument("--rules", action="store_true", help="also time each rule of the two largest tables alone")
+    parser.add_argument(
+        "--rules", action="store_true", help="also time each rule of the two largest tables alone"
+    )
     parser.add_argument("--json", default="", help="write the timings to this file too")
-    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
-                        help="a Spark SQL setting to try on top of the session's (repeatable)")
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark SQL setting to try on top of the session's (repeatable)",
+    )
     args = parser.parse_args(argv)
     work = Path(args.work).resolve()
     shutil.rmtree(work, ignore_errors=True)
@@ -185,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<38}{'(step total)':<44}{seconds:>8.2f}{cpu:>8.1f}{jobs:>6}")
         for (step, what), value in sorted(TIMES.items(), key=lambda kv: -kv[1]):
             if step == name:
-                print(f"{'':<38}{what:<44}{value:>8.2f}{CPU[(step, what)]:>8.1f}{JOBS[(step, what)]:>6}")
+                print(
+                    f"{'':<38}{what:<44}{value:>8.2f}"
+                    f"{CPU[(step, what)]:>8.1f}{JOBS[(step, what)]:>6}"
+                )
     all_cpu, all_jobs = sum(result["cpu"].values()), sum(result["spark_jobs"].values())
     print(f"{'all steps':<82}{total:>8.2f}{all_cpu:>8.1f}{all_jobs:>6}")
     by_kind: dict[str, list] = defaultdict(lambda: [0.0, 0.0, 0])
@@ -196,15 +209,29 @@ def main(argv: list[str] | None = None) -> int:
             by_kind[kind][1] += CPU[(step, what)]
             by_kind[kind][2] += JOBS[(step, what)]
     ranked = sorted(by_kind.items(), key=lambda kv: -kv[1][0])
-    print("by kind: " + ", ".join(f"{k} {w:.1f} s wall, {c:.1f} s CPU, {n} jobs" for k, (w, c, n) in ranked))
-    print("intake phases (seconds since the start of land_source):", json.dumps(result["intake_phases"]))
-    out = {"conf": conf, "steps": result["steps"], "cpu": result["cpu"], "spark_jobs": result["spark_jobs"],
-           "phase_cpu": {f"{s}|{w}": round(v, 2) for (s, w), v in CPU.items()},
-           "jobs": {f"{s}|{w}": n for (s, w), n in JOBS.items()},
-           "phases": {f"{s}|{w}": round(v, 3) for (s, w), v in TIMES.items()},
-           "intake_phases": result["intake_phases"], "total": round(total, 2)}
+    print(
+        "by kind: "
+        + ", ".join(f"{k} {w:.1f} s wall, {c:.1f} s CPU, {n} jobs" for k, (w, c, n) in ranked)
+    )
+    print(
+        "intake phases (seconds since the start of land_source):",
+        json.dumps(result["intake_phases"]),
+    )
+    out = {
+        "conf": conf,
+        "steps": result["steps"],
+        "cpu": result["cpu"],
+        "spark_jobs": result["spark_jobs"],
+        "phase_cpu": {f"{s}|{w}": round(v, 2) for (s, w), v in CPU.items()},
+        "jobs": {f"{s}|{w}": n for (s, w), n in JOBS.items()},
+        "phases": {f"{s}|{w}": round(v, 3) for (s, w), v in TIMES.items()},
+        "intake_phases": result["intake_phases"],
+        "total": round(total, 2),
+    }
     if args.rules:
-        out["rules"] = rule_costs(str(work / "lake"), args.policy, ("accelerometer_landing", "accelerometer_trusted"))
+        out["rules"] = rule_costs(
+            str(work / "lake"), args.policy, ("accelerometer_landing", "accelerometer_trusted")
+        )
         for table, costs in out["rules"].items():
             print(f"rules of {table}:")
             for rule, seconds in sorted(costs.items(), key=lambda kv: -kv[1]):

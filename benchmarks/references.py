@@ -10,15 +10,24 @@ from pathlib import Path
 from measure import HERE, PYTHON, last_json, measured
 
 STRICT_TABLES = (
-    "customer_landing", "accelerometer_landing", "step_trainer_landing", "customer_trusted",
-    "accelerometer_trusted", "customer_curated", "step_trainer_trusted", "machine_learning_curated",
+    "customer_landing",
+    "accelerometer_landing",
+    "step_trainer_landing",
+    "customer_trusted",
+    "accelerometer_trusted",
+    "customer_curated",
+    "step_trainer_trusted",
+    "machine_learning_curated",
 )
 
 
 def reference_run(script: str, raw: Path, out: Path) -> dict:
-    """`benchmarks/<script>` on `raw`, measured, with the JSON it printed (its own seconds) when it succeeded."""
+    """`benchmarks/<script>` on `raw`, measured, with the JSON it printed (its own seconds) when it
+    succeeded."""
     log = out.with_name(f"{out.name}.log")
-    result = measured([PYTHON, str(HERE / script), "--raw-dir", str(raw), "--out", str(out), "--json"], log)
+    result = measured(
+        [PYTHON, str(HERE / script), "--raw-dir", str(raw), "--out", str(out), "--json"], log
+    )
     if result["returncode"] == 0:
         result.update(last_json(log))
     return result
@@ -26,4 +35,8 @@ def reference_run(script: str, raw: Path, out: Path) -> dict:
 
 def differing(rows: dict, duckdb: dict) -> dict:
     """table -> {"rows", "duckdb"} of the strict tables whose counts in `rows` are not DuckDB's."""
-    return {name: {"rows": rows.get(name), "duckdb": duckdb[name]} for name in STRICT_TABLES if rows.get(name) != duckdb[name]}
+    return {
+        name: {"rows": rows.get(name), "duckdb": duckdb[name]}
+        for name in STRICT_TABLES
+        if rows.get(name) != duckdb[name]
+    }

@@ -1,16 +1,18 @@
-"""The engine's own cost: the STRICT policy's eight tables computed by plain Spark SQL from the raw exports.
+"""The engine's own cost: the STRICT policy's eight tables computed by plain Spark SQL from the raw
+exports.
 
     python benchmarks/spark_reference.py --raw-dir RAW --out DIR [--json]
 
 The same queries as benchmarks/duckdb_reference.py, run by PySpark in a session built like the
-pipeline's (stedi.engine.session.local_spark: local[2], 2 shuffle partitions, driver memory 2g, adaptive
-off, and the JVM flags `stedi run` gives for the input's size), without the pipeline's quality
-checks, intake accounting and quarantine:
+pipeline's (stedi.engine.session.local_spark: local[2], 2 shuffle partitions, driver memory 2g,
+adaptive off, and the JVM flags `stedi run` gives for the input's size), without the pipeline's
+quality checks, intake accounting and quarantine:
 
 - landing: the raw JSON lines read with the declared schema of stedi.core.tables, records missing a
   required column dropped, exact duplicates dropped, per customer email the latest
   lastUpdateDate kept; written as JSON lines;
-- trusted and curated: duckdb_reference.STRICT (SEMI JOIN spelled LEFT SEMI JOIN); written as Parquet.
+- trusted and curated: duckdb_reference.STRICT (SEMI JOIN spelled LEFT SEMI JOIN); written
+  as Parquet.
 
 Each table is counted by an Observation while it is written, not by another pass. The tables read
 again downstream are cached DataFrames, filled by their write, rather than read back from the
@@ -32,14 +34,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from duckdb_reference import STRICT, show  # noqa: E402  (the sibling module's query text and output)
+from duckdb_reference import STRICT, show
 
 SOURCES = ("customer", "accelerometer", "step_trainer")
 LAST = "machine_learning_curated"  # read by no other table: not cached
 
 
 def build(raw_dir: str | Path, out: str | Path) -> dict:
-    """Compute and write the eight strict tables; returns {tables: {name: {rows, seconds}}, seconds, ...}."""
+    """Compute and write the eight strict tables; returns {tables: {name: {rows, seconds}}, seconds,
+    ...}."""
     raw_dir, out = Path(raw_dir).resolve(), Path(out).resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -51,14 +54,16 @@ def build(raw_dir: str | Path, out: str | Path) -> dict:
     if "STEDI_SPARK_JAVA_OPTIONS" not in os.environ:  # what `stedi run` gives its kernel
         raw_bytes = sum(p.stat().st_size for p in raw_dir.rglob("*.json"))
         os.environ["STEDI_SPARK_JAVA_OPTIONS"] = java_options_for(raw_bytes)
-        config.SPARK_DRIVER_JAVA_OPTIONS = os.environ["STEDI_SPARK_JAVA_OPTIONS"]  # config read it at import
+        config.SPARK_DRIVER_JAVA_OPTIONS = os.environ[
+            "STEDI_SPARK_JAVA_OPTIONS"
+        ]  # config read it at import
     import pyspark
     from pyspark.sql import Observation, Window
     from pyspark.sql import functions as F
 
     from stedi.core.schemas import spark_schema
-    from stedi.engine.session import local_spark
     from stedi.core.tables import REQUIRED_COLUMNS, TABLES
+    from stedi.engine.session import local_spark
 
     spark = local_spark("spark-reference")
     startup = time.monotonic() - began
@@ -80,27 +85,43 @@ def build(raw_dir: str | Path, out: str | Path) -> dict:
         frame.createOrReplaceTempView(name)
         rows = Observation(name)
         target = str(out / ("landing" if fmt == "json" else "trusted_curated") / name)
-        getattr(frame.observe(rows, F.count(F.lit(1)).alias("rows")).write.mode("overwrite"), fmt)(target)
+        getattr(frame.observe(rows, F.count(F.lit(1)).alias("rows")).write.mode("overwrite"), fmt)(
+            target
+        )
         tables[name] = {"rows": rows.get["rows"], "seconds": round(time.monotonic() - began, 3)}
 
     for source in SOURCES:
-        materialize(f"{source}_landing", lambda: landing(source), "json")
+        materialize(f"{source}_landing", lambda source=source: landing(source), "json")
     for name, query in STRICT.items():
-        materialize(name, lambda: spark.sql(query.replace(" SEMI JOIN ", " LEFT SEMI JOIN ")), "parquet")
+        materialize(
+            name,
+            lambda query=query: spark.sql(query.replace(" SEMI JOIN ", " LEFT SEMI JOIN ")),
+            "parquet",
+        )
     seconds = time.monotonic() - started
     spark.stop()
-    return {"engine": f"pyspark {pyspark.__version__}", "tables": tables, "seconds": round(seconds, 3),
-            "startup_seconds": round(startup, 3)}
+    return {
+        "engine": f"pyspark {pyspark.__version__}",
+        "tables": tables,
+        "seconds": round(seconds, 3),
+        "startup_seconds": round(startup, 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw-dir", required=True, help="the raw exports: RAW/<table>/*.json")
-    parser.add_argument("--out", required=True, help="scratch folder for the reference tables (replaced)")
+    parser.add_argument(
+        "--out", required=True, help="scratch folder for the reference tables (replaced)"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     result = build(args.raw_dir, args.out)
-    show(result, as_json=args.json, extra={"session start-up (not in the total)": result["startup_seconds"]})
+    show(
+        result,
+        as_json=args.json,
+        extra={"session start-up (not in the total)": result["startup_seconds"]},
+    )
     return 0
 
 

@@ -160,9 +160,13 @@ spark = local_sail()
 spark.range(1).count()
 time.sleep(float(sys.argv[1]))
 try:
-    print(json.dumps({"after_idle": int(spark.range(3).count()), "timeout": os.environ[sys.argv[2]]}))
+    print(json.dumps(
+        {"after_idle": int(spark.range(3).count()), "timeout": os.environ[sys.argv[2]]}
+    ))
 except Exception as error:  # Sail dropped the idle session
-    print(json.dumps({"after_idle": str(error).splitlines()[0], "timeout": os.environ[sys.argv[2]]}))
+    print(json.dumps(
+        {"after_idle": str(error).splitlines()[0], "timeout": os.environ[sys.argv[2]]}
+    ))
 """
 
 
@@ -179,8 +183,14 @@ def test_an_idle_sail_session_lives_as_long_as_the_settings_say(tmp_path):
     results = []
     for user in ("2", None):
         env = {k: v for k, v in os.environ.items() if k != name} | ({name: user} if user else {})
-        done = subprocess.run([sys.executable, str(script), "4", name], capture_output=True, text=True,
-                              env=env, timeout=300, check=False)
+        done = subprocess.run(
+            [sys.executable, str(script), "4", name],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         results.append(json.loads(done.stdout.splitlines()[-1]))
     dropped, kept = results

@@ -307,8 +307,17 @@ def test_engineless_checks_see_later_commits_and_missing_files(tmp_path, spark):
     lake = IcebergTables(spark, root)
     lake.write("accelerometer_landing", accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0)]))
     first = table_version(root, "accelerometer_landing")
-    assert first == lake.version("accelerometer_landing") and table_rows(root, "accelerometer_landing") == 1
-    lake.publish(lake.stage("accelerometer_landing", accelerometer(spark, [("b@x.com", T, 1.0, 0.0, 0.0)]), append=True))
+    assert (
+        first == lake.version("accelerometer_landing")
+        and table_rows(root, "accelerometer_landing") == 1
+    )
+    lake.publish(
+        lake.stage(
+            "accelerometer_landing",
+            accelerometer(spark, [("b@x.com", T, 1.0, 0.0, 0.0)]),
+            append=True,
+        )
+    )
     second = table_version(root, "accelerometer_landing")
     assert second == lake.version("accelerometer_landing") != first
     assert table_rows(root, "accelerometer_landing") == 2

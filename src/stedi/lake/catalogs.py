@@ -137,7 +137,8 @@ def load_table(catalog, identifier: tuple[str, str], loaded: dict | None = None)
 
 def _metadata_location(catalog, identifier: tuple[str, str]) -> str | None:
     """The metadata file the catalog names for a table (a SQL catalog: one row read, no file), None
-    when it cannot be told so cheaply (Glue). Raises NoSuchTableError when the table is not there."""
+    when it cannot be told so cheaply (Glue). Raises NoSuchTableError when the table is not
+    there."""
     from pyiceberg.catalog.sql import IcebergTables as CatalogRow
     from pyiceberg.catalog.sql import SqlCatalog
 
@@ -148,11 +149,13 @@ def _metadata_location(catalog, identifier: tuple[str, str]) -> str | None:
 
     namespace, name = identifier
     with catalog.engine.connect() as connection:  # Core, not an ORM session: a few times cheaper
-        location = connection.execute(select(CatalogRow.metadata_location).where(
-            CatalogRow.catalog_name == catalog.name,
-            CatalogRow.table_namespace == namespace,
-            CatalogRow.table_name == name,
-        )).scalar()
+        location = connection.execute(
+            select(CatalogRow.metadata_location).where(
+                CatalogRow.catalog_name == catalog.name,
+                CatalogRow.table_namespace == namespace,
+                CatalogRow.table_name == name,
+            )
+        ).scalar()
     if location is None:
         raise NoSuchTableError(f"{namespace}.{name}")
     return location
@@ -168,7 +171,9 @@ def _light_table(catalog, identifier: tuple[str, str], location: str):
 
     io = FsspecFileIO(dict(catalog.properties))
     metadata = FromInputFile.table_metadata(io.new_input(location))
-    return Table(identifier=identifier, metadata=metadata, metadata_location=location, io=io, catalog=catalog)
+    return Table(
+        identifier=identifier, metadata=metadata, metadata_location=location, io=io, catalog=catalog
+    )
 
 
 def forget_catalogs() -> None:

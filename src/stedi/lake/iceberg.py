@@ -55,7 +55,10 @@ META_PREFIX = "stedi."
 
 class IcebergLake:
     """The lake at `root` (a local folder or `s3://bucket/prefix`) and its Iceberg catalog."""
-    loaded_tables: dict | None = None  # a lake that only reads (the runner's): catalogs.load_table's
+
+    loaded_tables: dict | None = (
+        None  # a lake that only reads (the runner's): catalogs.load_table's
+    )
 
     def __init__(
         self,

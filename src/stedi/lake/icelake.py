@@ -31,27 +31,46 @@ STEDI = "stedi."
 
 
 class IcebergTables:
-    """The lake's tables by name (see the module docstring): what a notebook's step and the run machinery use."""
+    """The lake's tables by name (see the module docstring): what a notebook's step and the run
+    machinery use."""
 
-    def __init__(self, spark, root: str, policy: Policy = config.DEFAULT_POLICY,
-                 database: str = config.DEFAULT_DATABASE, *, run_id: str = "", step: str = ""):
+    def __init__(
+        self,
+        spark,
+        root: str,
+        policy: Policy = config.DEFAULT_POLICY,
+        database: str = config.DEFAULT_DATABASE,
+        *,
+        run_id: str = "",
+        step: str = "",
+    ):
         self.spark, self.policy, self.database = spark, policy, database
         self.root = config.resolve(root)
         self.is_local = not storage.is_s3(self.root)
         self._run_id, self._step = run_id, step
         self._lake: IcebergLake | None = None
-        self._checked: dict[tuple[str, int], list[str]] = {}  # (table, snapshot id) -> its data files
+        self._checked: dict[
+            tuple[str, int], list[str]
+        ] = {}  # (table, snapshot id) -> its data files
 
     @property
     def lake(self) -> IcebergLake:
         """The Iceberg lake, opened at first use (a paths-only Lake(None, …) writes nothing)."""
-        if self._lake is None and self.spark is None and self.is_local:  # engineless: the process's one
+        if (
+            self._lake is None and self.spark is None and self.is_local
+        ):  # engineless: the process's one
             self._lake = _shared_lake(self.root, self.policy, self.database)
             if self._run_id or self._step:
                 self._lake.run_id, self._lake.step = self._run_id, self._step
         if self._lake is None:
-            self._lake = IcebergLake(self.spark, self.root, self.policy, self.database,
-                                     run_id=self._run_id, step=self._step)
+            self._lake = IcebergLake(
+                self.spark,
+                self.root,
+                self.policy,
+                self.database,
+                run_id=self._run_id,
+                step=self._step,
+            )
         return self._lake
 
     def name_run(self, run_id: str, step: str) -> None:
@@ -69,9 +88,9 @@ class IcebergTables:
         return locate(self.root, quarantine_name(name), self.policy).location
 
     def exists(self, name: str) -> bool:
-        """Whether table `name` has a snapshot whose data files are all there: a damaged table (a data
-        file of its current snapshot missing, issue #27) counts as absent, so that freshness runs the
-        step that writes it again and that step rebuilds it whole."""
+        """Whether table `name` has a snapshot whose data files are all there: a damaged table (a
+        data file of its current snapshot missing, issue #27) counts as absent, so that freshness
+        runs the step that writes it again and that step rebuilds it whole."""
         if self.is_local and not Path(self.root, config.ICEBERG_CATALOG_FILE).is_file():
             return False
         return self.lake.exists(name) and not self.damaged(name)
@@ -106,7 +125,8 @@ class IcebergTables:
         return self.lake.read(quarantine)
 
     def read_part(self, name: str, part: str) -> DataFrame:
-        """Of a snapshot that added rows (an append): the rows it added to ("old") or its own ("new")."""
+        """Of a snapshot that added rows (an append): the rows it added to ("old") or its own
+        ("new")."""
         t = self.lake.table(name)
         current = t.current_snapshot()
         parent = current.parent_snapshot_id
@@ -114,7 +134,11 @@ class IcebergTables:
             if parent is None:
                 return self.spark.createDataFrame([], spark_schema(self.lake.place(name).columns))
             return self.lake.read(name, parent)
-        before = {f.file_path for f in icefiles.live_data_files(t, parent)[0]} if parent is not None else set()
+        before = (
+            {f.file_path for f in icefiles.live_data_files(t, parent)[0]}
+            if parent is not None
+            else set()
+        )
         added = [f.file_path for f in icefiles.live_data_files(t)[0] if f.file_path not in before]
         schema = spark_schema(self.lake.place(name).columns)
         if not added:
@@ -127,31 +151,37 @@ class IcebergTables:
         return None if snapshot is None else str(snapshot)
 
     def snapshot_meta(self, name: str) -> dict:
-        """What the current snapshot recorded: its `stedi.*` summary properties (the `meta` it was staged
-        with: policy, inputs, base, ...), and its rows; {} when the table is absent."""
+        """What the current snapshot recorded: its `stedi.*` summary properties (the `meta` it was
+        staged with: policy, inputs, base, ...), and its rows; {} when the table is absent."""
         if not self.exists(name):
             return {}
         summary = self.lake.summary(name)
         found = {"table": name, "rows": int(summary.get("total-records", 0))}
         for key, value in summary.items():
             if key.startswith(STEDI):
-                # Objects, lists and None were stored as JSON (IcebergLake.snapshot_properties); strings as they are.
+                # Objects, lists and None were stored as JSON (IcebergLake.snapshot_properties);
+                # strings as they are.
                 decoded = value.startswith(("{", "[")) or value == "null"
-                found[key[len(STEDI):]] = json.loads(value) if decoded else value
+                found[key[len(STEDI) :]] = json.loads(value) if decoded else value
         return found
 
     def rows(self, name: str) -> int:
         return self.lake.rows(name)
 
     def described(self, name: str) -> dict:
-        """Table `name` as it is now: {table, zone, rows, snapshot_id, path} (what `publish` returns)."""
+        """Table `name` as it is now: {table, zone, rows, snapshot_id, path} (what `publish`
+        returns)."""
         return self.lake.described(name)
 
     # -- write ---------------------------------------------------------------------------
-    def stage(self, name: str, df: DataFrame, *, meta: dict | None = None, append: bool = False) -> Staged:
+    def stage(
+        self, name: str, df: DataFrame, *, meta: dict | None = None, append: bool = False
+    ) -> Staged:
         meta = dict(meta or {})
         if append and self.exists(name):
-            meta["base"] = self.version(name)  # the snapshot this one adds rows to (incremental runs)
+            meta["base"] = self.version(
+                name
+            )  # the snapshot this one adds rows to (incremental runs)
         return self.lake.stage(name, df, append=append, meta=meta)
 
     def publish(self, staged: Staged, *, always: bool = False) -> dict:
@@ -169,7 +199,8 @@ class IcebergTables:
         return self.stage(self.lake.quarantine(name), df, append=append)
 
     def publish_quarantine(self, staged: Staged) -> str:
-        """Commit a staged quarantine, even of no new row: its snapshot names the run as its table's does."""
+        """Commit a staged quarantine, even of no new row: its snapshot names the run as its table's
+        does."""
         self.lake.publish(staged, always=True)
         return self.lake.place(staged.name).location
 
@@ -197,7 +228,10 @@ class IcebergTables:
         """(column, Spark type name, nullable) of table `name`'s Iceberg schema in the catalog."""
         from stedi.lake.iceschema import spark_type_name
 
-        return [(f.name, spark_type_name(f.field_type), not f.required) for f in self.lake.table(name).schema().fields]
+        return [
+            (f.name, spark_type_name(f.field_type), not f.required)
+            for f in self.lake.table(name).schema().fields
+        ]
 
     def register_existing(self) -> list[str]:
         present = [name for name in TABLES if self.exists(name)]
@@ -222,7 +256,8 @@ class IcebergTables:
 
     # -- runs ------------------------------------------------------------------------------
     def policies(self) -> dict[str, str]:
-        """{policy: a table whose current snapshot a run of that policy committed}: what the lake holds."""
+        """{policy: a table whose current snapshot a run of that policy committed}: what the lake
+        holds."""
         found: dict[str, str] = {}
         if not self.exists_at_all():
             return found
@@ -241,8 +276,10 @@ class IcebergTables:
         if other:
             policy, name = sorted(other.items())[0]
             raise SchemaMismatch(
-                f"the lake at {self.root} holds policy {policy}'s tables ({name}, ...), not policy {self.policy}'s; "
-                f"run with --policy {policy}, or build policy {self.policy} into another lake (--lake-dir)"
+                f"the lake at {self.root} holds policy {policy}'s tables ({name}, ...), not policy "
+                f"{self.policy}'s; "
+                f"run with --policy {policy}, or build policy {self.policy} into another lake "
+                "(--lake-dir)"
             )
 
     def unfinished_pairs(self) -> list[str]:
@@ -273,7 +310,9 @@ def _cached(key: tuple, make):
     with _shared_lock:
         found = _shared.get(key)
         lake = found if isinstance(found, IcebergLake) else getattr(found, "_lake", None)
-        if lake is not None and not any(catalog is lake.catalog for catalog, _ in catalogs._catalogs.values()):
+        if lake is not None and not any(
+            catalog is lake.catalog for catalog, _ in catalogs._catalogs.values()
+        ):
             found = None
         if found is None:
             found = _shared[key] = make()
@@ -284,6 +323,7 @@ def _shared_lake(root: str, policy: str, database: str) -> IcebergLake:
     """The engineless IcebergLake of the lake at `root` in this process: its loaded tables are kept
     (loaded again only when the catalog names another metadata file, as after a commit by the
     kernel), so a run's freshness checks load each table once instead of once per question."""
+
     def opened() -> IcebergLake:
         lake = IcebergLake(None, root, policy, database)
         lake.loaded_tables = {}
@@ -294,16 +334,21 @@ def _shared_lake(root: str, policy: str, database: str) -> IcebergLake:
 
 def engineless(root: str, database: str = config.DEFAULT_DATABASE) -> IcebergTables:
     """The one engineless IcebergTables of the lake at `root` in this process: with the shared lake
-    object, the data files each snapshot lists (its manifests read once) serve every freshness check.
-    An S3 lake's is opened anew each time (its catalog depends on the AWS settings of the moment)."""
+    object, the data files each snapshot lists (its manifests read once) serve every freshness
+    check. An S3 lake's is opened anew each time (its catalog depends on the AWS settings of the
+    moment)."""
     if storage.is_s3(config.resolve(root)):
         return IcebergTables(None, root, database=database)
-    return _cached(("tables", config.resolve(root), database), lambda: IcebergTables(None, root, database=database))
+    return _cached(
+        ("tables", config.resolve(root), database),
+        lambda: IcebergTables(None, root, database=database),
+    )
 
 
 def table_version(root: str, name: str, database: str = config.DEFAULT_DATABASE) -> str | None:
     """The current snapshot of table `name` of the Iceberg lake at `root` (no engine), None when
-    absent or damaged: what stedi.run.freshness compares (on S3: in the Glue database `database`)."""
+    absent or damaged: what stedi.run.freshness compares (on S3: in the Glue database
+    `database`)."""
     return engineless(root, database).version(name)
 
 
@@ -314,26 +359,32 @@ def table_rows(root: str, name: str, database: str = config.DEFAULT_DATABASE) ->
 
 
 def unfinished_pairs(root: str, database: str = config.DEFAULT_DATABASE) -> list[str]:
-    """The landing tables of the lake at `root` a killed run committed without their quarantine (no engine)."""
+    """The landing tables of the lake at `root` a killed run committed without their quarantine (no
+    engine)."""
     tables = engineless(root, database)
     return tables.unfinished_pairs() if tables.exists_at_all() else []
 
 
 def forget_history(root: str, database: str = config.DEFAULT_DATABASE) -> dict[str, int]:
-    """Expire every older snapshot of every table of the lake at `root` (its Glue database `database`
-    on S3) and delete the files nothing reaches (after a run that applied erasures); {table: files deleted}."""
+    """Expire every older snapshot of every table of the lake at `root` (its Glue database
+    `database` on S3) and delete the files nothing reaches (after a run that applied erasures);
+    {table: files deleted}."""
     tables = IcebergTables(None, root, database=database)
     deleted = tables.forget_history() if tables.exists_at_all() else {}
-    icefiles.delete_files([f"{tables.root}/{config.HISTORY_TO_FORGET_FILE}"])  # done: see history_to_forget
+    icefiles.delete_files(
+        [f"{tables.root}/{config.HISTORY_TO_FORGET_FILE}"]
+    )  # done: see history_to_forget
     return deleted
 
 
 def mark_history_to_forget(root: str, run_id: str) -> None:
-    """Note in the lake, before an erasure request is marked done, that its history must be forgotten:
-    a run killed before `forget_history` finished leaves it for the next run (stedi.run.runner)."""
+    """Note in the lake, before an erasure request is marked done, that its history must be
+    forgotten: a run killed before `forget_history` finished leaves it for the next run
+    (stedi.run.runner)."""
     storage.write_text(f"{config.resolve(root)}/{config.HISTORY_TO_FORGET_FILE}", f"{run_id}\n")
 
 
 def history_to_forget(root: str) -> bool:
-    """Whether a run applied an erasure whose history no run has forgotten yet (mark_history_to_forget)."""
+    """Whether a run applied an erasure whose history no run has forgotten yet
+    (mark_history_to_forget)."""
     return storage.read_text(f"{config.resolve(root)}/{config.HISTORY_TO_FORGET_FILE}") is not None

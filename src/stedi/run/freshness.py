@@ -19,7 +19,8 @@ at the recorded versions, the step is skipped ("up to date"). So a new raw file 
 intake and then every step whose inputs got a new version; a policy change or an edited
 transform reruns the steps it affects; a run with nothing new runs nothing. `--full`
 skips nothing. A table whose current snapshot misses a data file (damaged) has no version: the
-step that writes it runs again and rebuilds it whole. An S3 lake's tables are read from its Glue database (`--database`).
+step that writes it runs again and rebuilds it whole. An S3 lake's tables are read from its Glue
+database (`--database`).
 """
 
 from __future__ import annotations
@@ -65,9 +66,11 @@ def code_fingerprint(step) -> str:
     return digest.hexdigest()[:16]
 
 
-def inputs_of(step, lake_root: str, ledger=None, erasures=None, database: str = config.DEFAULT_DATABASE) -> dict | None:
-    """What the step reads, as versions (an S3 lake's: snapshot ids in the Glue database `database`);
-    None when it cannot be told (a table missing)."""
+def inputs_of(
+    step, lake_root: str, ledger=None, erasures=None, database: str = config.DEFAULT_DATABASE
+) -> dict | None:
+    """What the step reads, as versions (an S3 lake's: snapshot ids in the Glue database
+    `database`); None when it cannot be told (a table missing)."""
     if step.sources:
         from stedi.core.intake.erasure import Erasures
         from stedi.core.intake.ledger import Ledger
@@ -83,7 +86,10 @@ def inputs_of(step, lake_root: str, ledger=None, erasures=None, database: str = 
 
 
 def fingerprint(step, policy: str, inputs: dict) -> str:
-    text = json.dumps({"step": step.name, "policy": policy, "code": code_fingerprint(step), "inputs": inputs}, sort_keys=True)
+    text = json.dumps(
+        {"step": step.name, "policy": policy, "code": code_fingerprint(step), "inputs": inputs},
+        sort_keys=True,
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -92,10 +98,18 @@ def _recorded(lake_root: str) -> dict:
     return json.loads(text) if text else {}
 
 
-def record_built(step, lake_root: str, policy: str, ledger=None, erasures=None, built: dict | None = None,
-           database: str = config.DEFAULT_DATABASE) -> None:
+def record_built(
+    step,
+    lake_root: str,
+    policy: str,
+    ledger=None,
+    erasures=None,
+    built: dict | None = None,
+    database: str = config.DEFAULT_DATABASE,
+) -> None:
     """Record that `step` just wrote its tables (called when the step finishes); `built`: the run
-    that wrote them ("run", its id, "" outside a run), their "intake" accounting and "quality" results."""
+    that wrote them ("run", its id, "" outside a run), their "intake" accounting and "quality"
+    results."""
     inputs = inputs_of(step, lake_root, ledger, erasures, database)
     if inputs is None:
         return
@@ -105,21 +119,29 @@ def record_built(step, lake_root: str, policy: str, ledger=None, erasures=None, 
         "outputs": {name: table_version(lake_root, name, database) for name in step.writes},
         **({"built": built} if built is not None else {}),
     }
-    storage.write_text(f"{lake_root}/{STEPS_FILE}", json.dumps(steps, indent=1, sort_keys=True) + "\n")
+    storage.write_text(
+        f"{lake_root}/{STEPS_FILE}", json.dumps(steps, indent=1, sort_keys=True) + "\n"
+    )
 
 
-def up_to_date(step, lake_root: str, policy: str, raw_dir: str = "", database: str = config.DEFAULT_DATABASE) -> bool:
-    """Whether running `step` now would write the tables it wrote last (see the module docstring)."""
+def up_to_date(
+    step, lake_root: str, policy: str, raw_dir: str = "", database: str = config.DEFAULT_DATABASE
+) -> bool:
+    """Whether running `step` now would write the tables it wrote last (see the module
+    docstring)."""
     recorded = _recorded(lake_root).get(step.name)
     if not recorded or not step.writes:
         return False
-    if any(table_version(lake_root, name, database) != version for name, version in recorded["outputs"].items()):
+    if any(
+        table_version(lake_root, name, database) != version
+        for name, version in recorded["outputs"].items()
+    ):
         return False
     ledger = None
     if step.sources:
-        from stedi.core.intake.spark_or_sail import reported_path
         from stedi.core.intake.exports import raw_files
         from stedi.core.intake.ledger import Ledger
+        from stedi.core.intake.spark_or_sail import reported_path
 
         ledger = Ledger(lake_root)
         if ledger.stale:
@@ -138,9 +160,9 @@ def up_to_date(step, lake_root: str, policy: str, raw_dir: str = "", database: s
 
 def missing_files(lake_root: str, raw_dir: str) -> dict[str, list[str]]:
     """Per source, the files the ledger holds that are no longer in the raw folder."""
-    from stedi.core.intake.spark_or_sail import reported_path
     from stedi.core.intake.exports import raw_files
     from stedi.core.intake.ledger import Ledger
+    from stedi.core.intake.spark_or_sail import reported_path
 
     ledger = Ledger(lake_root)
     found = {}
@@ -166,10 +188,18 @@ def built(step, lake_root: str) -> dict:
     intake = {
         # the quarantine's place in this lake (it may be a copy of the one the run built)
         name: {k: v for k, v in accounting.items() if k not in PER_RUN_KEYS}
-        | ({"quarantine_path": layout.quarantine_path(lake_root, name)} if "quarantine_path" in accounting else {})
+        | (
+            {"quarantine_path": layout.quarantine_path(lake_root, name)}
+            if "quarantine_path" in accounting
+            else {}
+        )
         for name, accounting in _in_lake_order(found.get("intake") or {}).items()
     }
-    return {"run": found.get("run"), "intake": intake, "quality": _in_lake_order(found.get("quality") or {})}
+    return {
+        "run": found.get("run"),
+        "intake": intake,
+        "quality": _in_lake_order(found.get("quality") or {}),
+    }
 
 
 def _in_lake_order(per_table: dict) -> dict:
@@ -179,7 +209,9 @@ def _in_lake_order(per_table: dict) -> dict:
     return {name: per_table[name] for name in TABLES if name in per_table} | per_table
 
 
-def current_tables(step, lake_root: str, run: str | None = None, database: str = config.DEFAULT_DATABASE) -> dict:
+def current_tables(
+    step, lake_root: str, run: str | None = None, database: str = config.DEFAULT_DATABASE
+) -> dict:
     """The step's tables as they are (for the record of a skipped step): zone, rows, snapshot id,
     path, and `run`, the run that built them (None: unknown). `rows` is None when the table's count
     cannot be read."""
@@ -187,14 +219,19 @@ def current_tables(step, lake_root: str, run: str | None = None, database: str =
     for name in step.writes:
         version = table_version(lake_root, name, database)
         tables[name] = {
-            "table": name, "zone": table(name).zone, "rows": table_rows(lake_root, name, database),
+            "table": name,
+            "zone": table(name).zone,
+            "rows": table_rows(lake_root, name, database),
             "snapshot_id": int(version) if version and version.isdigit() else None,
-            "path": layout.table_path(lake_root, name), "run": run,
+            "path": layout.table_path(lake_root, name),
+            "run": run,
         }
     return tables
 
 
-def skipped_entry(step, lake_root: str, previous: dict | None = None, database: str = config.DEFAULT_DATABASE) -> dict:
+def skipped_entry(
+    step, lake_root: str, previous: dict | None = None, database: str = config.DEFAULT_DATABASE
+) -> dict:
     """The run's entry of `step`, skipped as up to date: its tables as they are, and the intake
     accounting and quality results recorded when they were built, with "run", the run that built
     them (None: unknown). A lake from before these were recorded: the previous run's (manifest
@@ -212,9 +249,12 @@ def skipped_entry(step, lake_root: str, previous: dict | None = None, database: 
                 "run": None,
                 "intake": {
                     t: {k: v for k, v in acc.items() if k not in PER_RUN_KEYS}
-                    for t, acc in (previous.get("intake") or {}).items() if t in step.writes
+                    for t, acc in (previous.get("intake") or {}).items()
+                    if t in step.writes
                 },
-                "quality": {t: rs for t, rs in (previous.get("quality") or {}).items() if t in step.writes},
+                "quality": {
+                    t: rs for t, rs in (previous.get("quality") or {}).items() if t in step.writes
+                },
             }
     run = found.get("run")
     record = {
@@ -224,7 +264,13 @@ def skipped_entry(step, lake_root: str, previous: dict | None = None, database: 
         "intake": found.get("intake") or {},
         "quality": found.get("quality") or {},
     }
-    entry = {"name": step.name, "notebook": "", "status": "succeeded", "skipped": "up to date", "seconds": 0.0}
+    entry = {
+        "name": step.name,
+        "notebook": "",
+        "status": "succeeded",
+        "skipped": "up to date",
+        "seconds": 0.0,
+    }
     return {**entry, "run": run, "record": record}
 
 

@@ -13,8 +13,8 @@ step trainer readings joined with accelerometer readings), f(A', B') = f(A, B) +
 + f(A, B' - B) for a transform that distributes over each: the new rows of each input with the
 earlier inputs' whole new tables and the later inputs' old ones. The frame the notebook passed
 (the whole transform) is then not computed at all. Two appendable inputs that the transform pairs
-by equal values (`pipeline.PipelineStep.paired_on`: the ML table's sensorReadingTime = timestamp) are
-each narrowed, in the term of the other's new rows, to the rows whose value is one of the new
+by equal values (`pipeline.PipelineStep.paired_on`: the ML table's sensorReadingTime = timestamp)
+are each narrowed, in the term of the other's new rows, to the rows whose value is one of the new
 rows' (a range filter the Parquet scan can use, then a semi-join with their distinct values):
 the result is the same, without joining a whole input again.
 
@@ -33,7 +33,8 @@ from pyspark.sql import functions as F
 
 
 def added_rows(lake, declared, table: str, policy) -> DataFrame | None:
-    """The rows to add to `table` (see the module docstring), or None when it must be computed whole."""
+    """The rows to add to `table` (see the module docstring), or None when it must be computed
+    whole."""
     if declared is None or not declared.appendable or table not in declared.writes:
         return None
     made = lake.snapshot_meta(table)
@@ -44,7 +45,11 @@ def added_rows(lake, declared, table: str, policy) -> DataFrame | None:
         now, then = lake.version(name), made["inputs"].get(name)
         if now == then:
             continue
-        if name not in declared.appendable or then is None or lake.snapshot_meta(name).get("base") != then:
+        if (
+            name not in declared.appendable
+            or then is None
+            or lake.snapshot_meta(name).get("base") != then
+        ):
             return None
         added.append(name)
     if not added:
@@ -71,33 +76,46 @@ def added_rows(lake, declared, table: str, policy) -> DataFrame | None:
 
 
 def _pairing_with(frame: DataFrame, column: str, new: DataFrame, new_column: str) -> DataFrame:
-    """The rows of `frame` whose `column` equals `new_column` of some row of `new` (an inner equi-join
-    on them pairs no other row): first the range of `new`'s values as a filter the scan can push
-    down, then a semi-join with their distinct values (few: the new rows', broadcast)."""
+    """The rows of `frame` whose `column` equals `new_column` of some row of `new` (an inner
+    equi-join on them pairs no other row): first the range of `new`'s values as a filter the scan
+    can push down, then a semi-join with their distinct values (few: the new rows', broadcast)."""
     low, high = new.agg(F.min(new_column), F.max(new_column)).first()
     if low is None:  # no new row has a value: none pairs with any row
         return frame.limit(0)
-    values = new.select(F.col(new_column).alias("_paired_value")).where(F.col("_paired_value").isNotNull()).distinct()
+    values = (
+        new.select(F.col(new_column).alias("_paired_value"))
+        .where(F.col("_paired_value").isNotNull())
+        .distinct()
+    )
     ranged = frame.where(F.col(column).between(F.lit(low), F.lit(high)))
     return ranged.join(F.broadcast(values), F.col(column) == F.col("_paired_value"), "left_semi")
 
 
 def _contents(*frames: DataFrame) -> list[tuple[int, int]]:
     """(rows, sum of the rows' 64-bit hashes) of each frame, all in one engine job."""
-    tagged = [frame.select(F.lit(i).alias("_frame"), F.xxhash64(*frame.columns).cast("decimal(38,0)").alias("_hash"))
-              for i, frame in enumerate(frames)]
-    rows = reduce(lambda a, b: a.unionByName(b), tagged).groupBy("_frame").agg(
-        F.count(F.lit(1)).alias("rows"), F.sum("_hash").alias("hash")).collect()
+    tagged = [
+        frame.select(
+            F.lit(i).alias("_frame"),
+            F.xxhash64(*frame.columns).cast("decimal(38,0)").alias("_hash"),
+        )
+        for i, frame in enumerate(frames)
+    ]
+    rows = (
+        reduce(lambda a, b: a.unionByName(b), tagged)
+        .groupBy("_frame")
+        .agg(F.count(F.lit(1)).alias("rows"), F.sum("_hash").alias("hash"))
+        .collect()
+    )
     found = {row["_frame"]: (int(row["rows"]), int(row["hash"] or 0)) for row in rows}
     return [found.get(i, (0, 0)) for i in range(len(frames))]
 
 
 def same_as_current(lake, table: str, staged) -> bool:
-    """Whether a version computed whole holds exactly the rows of the current one (a bag: counted)."""
+    """Whether a version computed whole holds exactly the rows of the current one (a bag:
+    counted)."""
     if not lake.exists(table) or staged.rows != lake.rows(table):
         return False
     if staged.append and lake.version(table) == str(staged.base):
         return staged.added_rows == 0  # the current rows, and the staged ones added to them
     staged_content, current_content = _contents(lake.read_staged(staged), lake.read(table))
     return staged_content == current_content
-

@@ -38,8 +38,9 @@ class PipelineStep:
     # rows to the table instead of computing it whole (stedi.run.incremental).
     appendable: tuple[str, ...] = ()
     # (input, column) of appendable inputs whose rows the transform only pairs by equality of these
-    # columns (an inner equi-join): f of one input's new rows needs only the other's rows whose value
-    # is one of theirs, so the incremental run reads no more of the other (stedi.run.incremental).
+    # columns (an inner equi-join): f of one input's new rows needs only the other's rows whose
+    # value is one of theirs, so the incremental run reads no more of the other
+    # (stedi.run.incremental).
     paired_on: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -108,7 +109,10 @@ PIPELINE: tuple[PipelineStep, ...] = (
         writes=("machine_learning_curated",),
         transform=f"{_TRANSFORMS}.machine_learning_curated:machine_learning_readings",
         appendable=("step_trainer_trusted", "accelerometer_trusted"),
-        paired_on=(("step_trainer_trusted", "sensorReadingTime"), ("accelerometer_trusted", "timestamp")),
+        paired_on=(
+            ("step_trainer_trusted", "sensorReadingTime"),
+            ("accelerometer_trusted", "timestamp"),
+        ),
     ),
     # The exploratory analysis: every table (the consent funnel compares each with both
     # policies' recomputation); run last on a local build, a failure fails the run.

@@ -30,7 +30,7 @@ from stedi.errors import UsageError
 from stedi.lake import icelake as lake_storage
 from stedi.lake.lock import LakeBusy, LakeLock
 from stedi.run import freshness, pipeline, report
-from stedi.run.console import format_counts, outcome_lines, step_line, step_outcome  # noqa: F401 (stedi.aws.status)
+from stedi.run.console import format_counts, outcome_lines, step_line, step_outcome
 from stedi.run.folder import RunFolder, new_run_id
 from stedi.run.interrupt import INTERRUPTED, RunInterrupt, stopped_by_interrupt
 from stedi.run.options import RunOptions, validate
@@ -39,9 +39,12 @@ from stedi.run.shared_kernel import SharedKernel, kernel_for_run, reset_kernel
 from stedi.run.verdict import describe_cell, notebook_failure, record_problem
 
 
-def glue_session_copy(source: Path, run_dir: Path, package_uri: str, requirements_uri: str = "") -> Path:
+def glue_session_copy(
+    source: Path, run_dir: Path, package_uri: str, requirements_uri: str = ""
+) -> Path:
     """A copy of a notebook whose %extra_py_files magic names this deployment's stedi.zip, and whose
-    %%configure cell installs stedi's modules from `requirements_uri` (stedi.engine.glue_iceberg)."""
+    %%configure cell installs stedi's modules from `requirements_uri`
+    (stedi.engine.glue_iceberg)."""
     import nbformat
 
     from stedi.engine.glue_iceberg import configured_for
@@ -53,7 +56,11 @@ def glue_session_copy(source: Path, run_dir: Path, package_uri: str, requirement
                 f"%extra_py_files {package_uri}" if line.startswith("%extra_py_files") else line
                 for line in cell.source.splitlines()
             )
-        if cell.cell_type == "code" and requirements_uri and cell.source.lstrip().startswith("%%configure"):
+        if (
+            cell.cell_type == "code"
+            and requirements_uri
+            and cell.source.lstrip().startswith("%%configure")
+        ):
             cell.source = configured_for(cell.source, requirements_uri)
     copy = run_dir / ".glue" / source.name
     copy.parent.mkdir(exist_ok=True)
@@ -101,15 +108,24 @@ def run_step(
     source = options.notebook(step)
     if options.on_glue and step.kind != ANALYSIS:
         package_uri = config.s3_uri(options.bucket, options.prefix, config.GLUE_PACKAGE_KEY)
-        requirements_uri = config.s3_uri(options.bucket, options.prefix, config.GLUE_REQUIREMENTS_KEY)
+        requirements_uri = config.s3_uri(
+            options.bucket, options.prefix, config.GLUE_REQUIREMENTS_KEY
+        )
         source = glue_session_copy(source, folder.path, package_uri, requirements_uri)
     started = time.monotonic()
     entry: dict = {"name": step.name, "notebook": executed.name, "status": "failed"}
     try:
-        if kernel is not None and not options.on_glue:  # the Glue kernel runs code remotely: no IPython there
+        if (
+            kernel is not None and not options.on_glue
+        ):  # the Glue kernel runs code remotely: no IPython there
             reset_kernel(kernel)
         raised, replies = execute(
-            source, executed, _parameters(step, options, folder), options.kernel_name, config.PROJECT_ROOT, kernel,
+            source,
+            executed,
+            _parameters(step, options, folder),
+            options.kernel_name,
+            config.PROJECT_ROOT,
+            kernel,
             interrupt,
         )
     except Exception as exc:  # the shared kernel could not be reset
@@ -128,13 +144,19 @@ def run_step(
         entry["record"] = record
     elif (interrupt is not None and interrupt.requested) or stopped_by_interrupt(error):
         entry["status"] = "interrupted"
-        entry["error"] = INTERRUPTED if failed_cell is None else f"{INTERRUPTED} in {describe_cell(notebook, failed_cell)}"
+        entry["error"] = (
+            INTERRUPTED
+            if failed_cell is None
+            else f"{INTERRUPTED} in {describe_cell(notebook, failed_cell)}"
+        )
     else:
         entry["error"] = error
     return entry
 
 
-def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: str, seconds: float) -> dict:
+def manifest_for(
+    run_id: str, options: RunOptions, steps: list[dict], status: str, seconds: float
+) -> dict:
     tables: dict[str, dict] = {}
     intake: dict[str, dict] = {}
     quality: dict[str, list] = {}
@@ -142,8 +164,11 @@ def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: st
         record = step.get("record") or {}
         for name, written in record.get("tables", {}).items():
             # "run": the run that built the table: this one, or for a skipped step the one recorded.
-            tables[name] = {**{k: written[k] for k in ("zone", "rows", "path")}, "snapshot_id": written.get("snapshot_id"),
-                            "run": written.get("run", run_id)}
+            tables[name] = {
+                **{k: written[k] for k in ("zone", "rows", "path")},
+                "snapshot_id": written.get("snapshot_id"),
+                "run": written.get("run", run_id),
+            }
         intake.update(record.get("intake", {}))
         quality.update(record.get("quality", {}))
     ordered = {name: tables[name] for name in TABLES if name in tables}
@@ -154,7 +179,8 @@ def manifest_for(run_id: str, options: RunOptions, steps: list[dict], status: st
         found = record.get("consent") or {}
         if any((found.get("changes") or {}).values()):
             consent["changes"] = {
-                change: [{k: p[k] for k in ("id", "why")} for p in people] for change, people in found["changes"].items()
+                change: [{k: p[k] for k in ("id", "why")} for p in people]
+                for change, people in found["changes"].items()
             }
         consent.setdefault("rows", {}).update(found.get("rows", {}))
         erasures += record.get("erasures", [])
@@ -200,21 +226,28 @@ def _resume_state(runs_dir: Path, resume: str) -> tuple[RunOptions, RunFolder, l
     return options, folder, finished
 
 
-def dry_run(options: RunOptions, out=None, *, resume: str | None = None) -> tuple[PipelineStep, ...]:
-    """Check the arguments and print the steps a run would execute; starts nothing, writes nothing."""
+def dry_run(
+    options: RunOptions, out=None, *, resume: str | None = None
+) -> tuple[PipelineStep, ...]:
+    """Check the arguments and print the steps a run would execute; starts nothing, writes
+    nothing."""
     out = out or sys.stdout
     done: list[dict] = []
     if resume:
         options, folder, done = _resume_state(Path(config.resolve(options.runs_dir)), resume)
     steps = validate(options)
     print(
-        f"stedi run --dry-run: policy {options.policy}, target {options.target}, engine {options.engine}, "
+        f"stedi run --dry-run: policy {options.policy}, target {options.target}, engine "
+        f"{options.engine}, "
         f"{len(steps)} steps",
         file=out,
     )
     print(f"  raw {options.raw} -> lake {options.lake}", file=out)
     if resume:
-        print(f"  resuming run {folder.run_id}: the first {len(done)} steps are done and kept", file=out)
+        print(
+            f"  resuming run {folder.run_id}: the first {len(done)} steps are done and kept",
+            file=out,
+        )
     needed = pipeline.external_inputs(steps)
     if needed:
         print(f"  from the lake: {', '.join(needed)}", file=out)
@@ -252,11 +285,14 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
         previous = _latest_manifest(runs_dir)
         folder.path.mkdir(parents=True, exist_ok=bool(resume))
         folder.point_latest()
-        if not resume:  # from the start, runs/latest is a run that `--resume` and `stedi report` find
+        if (
+            not resume
+        ):  # from the start, runs/latest is a run that `--resume` and `stedi report` find
             folder.write_manifest(manifest_for(folder.run_id, options, [], "running", 0.0))
         verb = f"resuming at step {len(steps) + 1}" if resume else "starting"
         print(
-            f"stedi run {folder.run_id} ({verb}): policy {options.policy}, target {options.target}, "
+            f"stedi run {folder.run_id} ({verb}): policy {options.policy}, target "
+            f"{options.target}, "
             f"engine {options.engine}",
             file=out,
         )
@@ -265,27 +301,40 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
             print(f"  {lock.took_over}", file=out)
         if not options.on_glue:
             for name in lake_storage.unfinished_pairs(options.lake, options.database):
-                print(f"  {name}: a killed run committed it but not its quarantine; landing it again", file=out)
+                print(
+                    f"  {name}: a killed run committed it but not its quarantine; landing it again",
+                    file=out,
+                )
         manifest = _execute(options, folder, selected, steps, out, interrupt, previous)
-        if manifest["status"] == "succeeded" and not options.on_glue and (
-                manifest["erasures"] or lake_storage.history_to_forget(options.lake)):
-            # Every table is now rebuilt without the erased customers: no older snapshot, and no file
-            # only older snapshots reached, may keep them (time travel stops here).
+        if (
+            manifest["status"] == "succeeded"
+            and not options.on_glue
+            and (manifest["erasures"] or lake_storage.history_to_forget(options.lake))
+        ):
+            # Every table is now rebuilt without the erased customers: no older snapshot, and no
+            # file only older snapshots reached, may keep them (time travel stops here).
             lake_storage.forget_history(options.lake, options.database)
     finally:
         if lock is not None:
             lock.release()
     if steps and all(entry.get("skipped") for entry in manifest["steps"]):
-        print("  nothing new: no raw file, erasure request, policy or code changed since the last run", file=out)
+        print(
+            "  nothing new: no raw file, erasure request, policy or code changed since the last "
+            "run",
+            file=out,
+        )
     for line in (format_counts(manifest), *outcome_lines(manifest)):
         if line:
             print(line, file=out)
-    print(f"run folder: {folder.path}  ({manifest['status']}, {manifest['seconds']:.1f} s)", file=out)
+    print(
+        f"run folder: {folder.path}  ({manifest['status']}, {manifest['seconds']:.1f} s)", file=out
+    )
     return manifest
 
 
 def _latest_manifest(runs_dir: Path) -> dict | None:
-    """The manifest of the newest run in `runs_dir`, before this run becomes the latest; None if none."""
+    """The manifest of the newest run in `runs_dir`, before this run becomes the latest; None if
+    none."""
     try:
         return RunFolder.latest(runs_dir).read_manifest()
     except (OSError, ValueError):
@@ -301,7 +350,8 @@ def _execute(
     interrupt: RunInterrupt | None = None,
     previous: dict | None = None,
 ) -> dict:
-    """Run the steps of `selected` not in `steps` (the finished ones) and write the manifest and index.
+    """Run the steps of `selected` not in `steps` (the finished ones) and write the manifest and
+    index.
 
     `previous`: the manifest of the run before this one, which a skipped analysis points to."""
     started = time.monotonic() - sum(step["seconds"] for step in steps)
@@ -312,8 +362,11 @@ def _execute(
     exports: dict[str, Future] = {}
     if not options.on_glue:
         for source, gone in freshness.missing_files(options.lake, options.raw).items():
-            print(f"  {source}: {len(gone)} file(s) landed before are no longer in the raw folder; "
-                  f"their rows stay until `stedi run --full`: {', '.join(gone)}", file=out)
+            print(
+                f"  {source}: {len(gone)} file(s) landed before are no longer in the raw folder; "
+                f"their rows stay until `stedi run --full`: {', '.join(gone)}",
+                file=out,
+            )
     with exporter, contextlib.ExitStack() as kernels:
         kernel, kernel_started = None, False
         for number, step in enumerate(selected, 1):
@@ -321,34 +374,61 @@ def _execute(
                 print(f"{step_line(number, len(selected), step.name)} done before, kept", file=out)
                 continue
             skip = _skippable(step, options, steps)
-            if not skip and not kernel_started:  # started for the first step to run: none when nothing is new
+            if (
+                not skip and not kernel_started
+            ):  # started for the first step to run: none when nothing is new
                 kernel, kernel_started = kernels.enter_context(_kernel(options)), True
             if interrupt is not None and interrupt.requested:
                 # Between two steps (or while the kernel started): the run stops before this one.
-                steps.append({"name": step.name, "notebook": "", "status": "interrupted", "seconds": 0.0,
-                              "error": f"{INTERRUPTED} before the step started"})
+                steps.append(
+                    {
+                        "name": step.name,
+                        "notebook": "",
+                        "status": "interrupted",
+                        "seconds": 0.0,
+                        "error": f"{INTERRUPTED} before the step started",
+                    }
+                )
                 print(f"{step_line(number, len(selected), step.name)} interrupted", file=out)
             elif skip:
-                steps.append(freshness.skipped_entry(step, options.lake, previous, options.database))
-                print(f"{step_line(number, len(selected), step.name)} up to date, skipped", file=out)
+                steps.append(
+                    freshness.skipped_entry(step, options.lake, previous, options.database)
+                )
+                print(
+                    f"{step_line(number, len(selected), step.name)} up to date, skipped", file=out
+                )
                 continue
             else:
                 print(step_line(number, len(selected), step.name), end="", flush=True, file=out)
                 entry = run_step(step, options, folder, kernel, interrupt)
-                if entry["status"] != "interrupted":  # an interrupted run ends at once: `stedi report` exports it
-                    exports[step.name] = exporter.submit(report.export_reports, folder.path, [step.name])
+                if (
+                    entry["status"] != "interrupted"
+                ):  # an interrupted run ends at once: `stedi report` exports it
+                    exports[step.name] = exporter.submit(
+                        report.export_reports, folder.path, [step.name]
+                    )
                 steps.append(entry)
                 print(step_outcome(entry["status"], entry["seconds"]), file=out)
-                folder.write_manifest(manifest_for(folder.run_id, options, steps, "running", time.monotonic() - started))
+                folder.write_manifest(
+                    manifest_for(
+                        folder.run_id, options, steps, "running", time.monotonic() - started
+                    )
+                )
             entry = steps[-1]
             if entry["status"] == "interrupted":
                 status = "interrupted"
-                print(f"stedi: run {folder.run_id} interrupted in step {step.name}; "
-                      "`stedi run --resume` continues it", file=sys.stderr)
+                print(
+                    f"stedi: run {folder.run_id} interrupted in step {step.name}; "
+                    "`stedi run --resume` continues it",
+                    file=sys.stderr,
+                )
                 break
             if entry["status"] != "succeeded":
                 status = "failed"
-                print(f"stedi: step {step.name} failed in {entry['notebook']}, {entry['error']}", file=sys.stderr)
+                print(
+                    f"stedi: step {step.name} failed in {entry['notebook']}, {entry['error']}",
+                    file=sys.stderr,
+                )
                 break
         for entry in steps:
             if entry["name"] in exports:
@@ -360,24 +440,34 @@ def _execute(
 
 
 def _skippable(step: PipelineStep, options: RunOptions, done: list[dict]) -> bool:
-    """A zone step whose tables are up to date (stedi.run.freshness); the analysis when every zone step was skipped."""
+    """A zone step whose tables are up to date (stedi.run.freshness); the analysis when every zone
+    step was skipped."""
     if options.full or options.on_glue:
         return False
     if step.kind == ANALYSIS:
-        zone = [entry for entry in done if entry["name"] in pipeline.STEPS and pipeline.STEPS[entry["name"]].kind != ANALYSIS]
+        zone = [
+            entry
+            for entry in done
+            if entry["name"] in pipeline.STEPS and pipeline.STEPS[entry["name"]].kind != ANALYSIS
+        ]
         return bool(zone) and all(entry.get("skipped") for entry in zone)
     return freshness.up_to_date(step, options.lake, options.policy, options.raw, options.database)
 
 
 def _kernel(options: RunOptions):
-    """The run's shared kernel, or none with `fresh_kernels` (papermill then starts one per notebook)."""
+    """The run's shared kernel, or none with `fresh_kernels` (papermill then starts one per
+    notebook)."""
     if options.fresh_kernels:
         return contextlib.nullcontext()
     env = {}
     if not options.on_glue:
         # The kernel's engine: what a session opened without one in this kernel uses.
         env[config.ENGINE_ENV] = options.engine
-    if not options.on_glue and options.engine == "spark" and config.SPARK_JAVA_OPTIONS_ENV not in os.environ:
+    if (
+        not options.on_glue
+        and options.engine == "spark"
+        and config.SPARK_JAVA_OPTIONS_ENV not in os.environ
+    ):
         from stedi.engine.java import java_options_for, raw_bytes
 
         env[config.SPARK_JAVA_OPTIONS_ENV] = java_options_for(raw_bytes(options.raw))

@@ -28,12 +28,19 @@ def machine_learning_readings(
     if policy == Policy.UDACITY:
         paired = step.join(accel, F.col("s.sensorReadingTime") == F.col("a.timestamp"))
         return paired.select(
-            *[F.col(f"s.{c}") for c in STEP_COLUMNS], F.col("a.user"), *[F.col(f"a.{c}") for c in READING_COLUMNS]
+            *[F.col(f"s.{c}") for c in STEP_COLUMNS],
+            F.col("a.user"),
+            *[F.col(f"a.{c}") for c in READING_COLUMNS],
         )
-    owners = customer_curated.select(F.col("serialNumber").alias("_serial"), F.col("email").alias("_owner"))
+    owners = customer_curated.select(
+        F.col("serialNumber").alias("_serial"), F.col("email").alias("_owner")
+    )
     owned = step.join(F.broadcast(owners), F.col("s.serialNumber") == F.col("_serial"))
     paired = owned.join(
         accel,
-        (F.col("a.timestamp") == F.col("s.sensorReadingTime")) & (F.col("a.user") == F.col("_owner")),
+        (F.col("a.timestamp") == F.col("s.sensorReadingTime"))
+        & (F.col("a.user") == F.col("_owner")),
     )
-    return paired.select(*[F.col(f"s.{c}") for c in STEP_COLUMNS], *[F.col(f"a.{c}") for c in READING_COLUMNS])
+    return paired.select(
+        *[F.col(f"s.{c}") for c in STEP_COLUMNS], *[F.col(f"a.{c}") for c in READING_COLUMNS]
+    )
