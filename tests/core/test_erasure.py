@@ -15,14 +15,11 @@ import pytest
 from aws_fixtures import BUCKET
 from engines import on
 from stedi.cli import main
-from stedi.core.intake.erasure import (
-    ERASURE_DIR,
-    Erasures,
+from stedi.core.intake.erasure import ERASURE_DIR, Erasures, keyed_hash, normalize_email
+from stedi.core.intake.erasure_sql import (
     erased_sql,
     hash_sql,
-    keyed_hash,
     mentions_sql,
-    normalize_email,
     serial_hash_sql,
     serials_of,
 )

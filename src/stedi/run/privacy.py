@@ -41,7 +41,7 @@ def consent_changes(
     """
     if table not in SUBJECTS or not lake.exists(table):
         return known
-    from stedi.core.intake import erasure
+    from stedi.core.intake import erasure, erasure_sql
 
     new, old = lake.read_staged(staged), lake.read(table)
     if table == CONSENT_TABLE:
@@ -93,7 +93,9 @@ def consent_changes(
     }
     if not wanted:
         return consent
-    hashed = (erasure.serial_hash_sql if by_serial else erasure.hash_sql)(f"`{column}`", key)
+    hashed = (erasure_sql.serial_hash_sql if by_serial else erasure_sql.hash_sql)(
+        f"`{column}`", key
+    )
     in_list = ", ".join(f"'{h}'" for h in sorted(wanted))
 
     def counts(frame: DataFrame) -> dict[str, int]:
@@ -120,14 +122,14 @@ def erasures_to_apply(spark, lake_root: str, raw_dir: str, ledger, *, full: bool
     Those are read from every customer record landed (all versions, the files new in
     this run parsed first), and kept in the registry, hashed.
     """
-    from stedi.core.intake import erasure
+    from stedi.core.intake import erasure, erasure_sql
     from stedi.core.intake.landing import prepare_source, read_store
 
     erasures = erasure.Erasures.load(lake_root)
     if not erasures:
         return None
     plan = prepare_source(spark, raw_dir, "customer", ledger, full=full, run_id=run_id)
-    serials = erasure.serials_of(read_store(spark, ledger, "customer", plan), erasures)
+    serials = erasure_sql.serials_of(read_store(spark, ledger, "customer", plan), erasures)
     if set(serials) - erasures.serial_hashes:
         # Saved into the registry as it is now (a request may have come since `load`: this run
         # applies only the requests it loaded, whose serials it found).

@@ -30,7 +30,8 @@ from stedi.core.intake.classify import (
     QUARANTINED,
     decide_records,
 )
-from stedi.core.intake.erasure import Erasures, erased_sql, mentions_column
+from stedi.core.intake.erasure import Erasures
+from stedi.core.intake.erasure_sql import erased_sql, mentions_column
 from stedi.core.intake.exports import RawInputError, raw_files
 from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan
 from stedi.core.intake.record_store import (
