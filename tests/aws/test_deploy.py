@@ -28,7 +28,8 @@ from stedi import config
 from stedi.aws import deploy as deploying
 from stedi.aws.deploy import plan_deployment
 from stedi.aws.deployed import MARKER, MARKER_ARGUMENT
-from stedi.aws.jobscript import glue_job, job_settings
+from stedi.aws.job_settings import job_settings
+from stedi.aws.jobscript import glue_job
 from stedi.aws.status import failed, step_states
 from stedi.cli import main
 from stedi.engine.glue_iceberg import job_arguments, requirements_path

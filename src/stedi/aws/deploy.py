@@ -54,7 +54,8 @@ from stedi.aws.deployed import (
     ours,
     s3_key,
 )
-from stedi.aws.jobscript import glue_job, job_settings
+from stedi.aws.job_settings import job_settings
+from stedi.aws.jobscript import glue_job
 from stedi.aws.publish import check_bucket
 from stedi.aws.session import aws_session
 from stedi.context import Policy
