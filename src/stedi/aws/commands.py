@@ -137,7 +137,7 @@ def _aws_deploy(args) -> None:
 
 
 def _aws_undeploy(args) -> None:
-    from stedi.aws.deploy import undeploy
+    from stedi.aws.undeploy import undeploy
 
     undeploy(args.bucket, prefix=args.prefix, name=args.name)
 
