@@ -33,7 +33,8 @@ from stedi.core.quality.checks import (
 )
 from stedi.core.quality.dqdl import dqdl_ruleset, dqdl_rulesets
 from stedi.core.quality.evaluation import QualityError, QualityReport, evaluate_rules
-from stedi.core.quality.rules import ERROR, KINDS, QUARANTINE, SEVERITIES, WARN, Rule
+from stedi.core.quality.kinds import ERROR, KINDS, QUARANTINE, SEVERITIES, WARN
+from stedi.core.quality.rules import Rule
 from stedi.core.quality.table_rules import (
     RULES,
     common_rules,

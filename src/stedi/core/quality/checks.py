@@ -11,7 +11,8 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from stedi.core.quality.rules import ERROR, QUARANTINE, WARN, Rule, group_size_sql
+from stedi.core.quality.kinds import ERROR, QUARANTINE, WARN
+from stedi.core.quality.rules import Rule, group_size_sql
 
 PASSED, FAILED, WARNED, QUARANTINED = "passed", "failed", "warned", "quarantined"
 OUTCOMES = (PASSED, FAILED, WARNED, QUARANTINED)

@@ -39,7 +39,8 @@ from stedi.core.quality.checks import (
     uniqueness_result,
     with_row_conditions,
 )
-from stedi.core.quality.rules import QUARANTINE, Rule
+from stedi.core.quality.kinds import QUARANTINE
+from stedi.core.quality.rules import Rule
 from stedi.core.schemas import schema_difference
 
 

@@ -6,28 +6,7 @@ engine (stedi.core.quality.evaluation) knows how to evaluate each kind and the c
 constructors below (`complete`, `unique`, `allowed`, ...) are the vocabulary the
 catalog is written in.
 
-Kinds:
-
-=====================  ==========================================================  =========
-kind                   fails for                                                    row-level
-=====================  ==========================================================  =========
-completeness           a row with a null in any of `columns`                        yes
-uniqueness             rows sharing their `columns` values (nulls count as values)  no
-allowed_values         a non-null value not in `values` / not matching `pattern`    yes
-range                  a non-null value below `min` or above `max` (inclusive)      yes
-expression             a row for which the SQL boolean `expression` is not true     yes
-referential_integrity  a row whose (non-null) key has no match in `table`           yes
-schema                 the frame's columns/types differ from `declared`             no
-forbidden_columns      the frame has any of `forbidden`                             no
-row_count              rows (or distinct `distinct` values) fail `compare` against
-                       `reference` table's rows or the constant `value`             no
-group_size             groups of `columns` whose row count is outside the Tukey
-                       fences of all groups (the "usual range")                     no
-sql                    the free SQL `query` returns rows (the failing ones)         no
-=====================  ==========================================================  =========
-
-Severities: ``error`` fails the run, ``quarantine`` moves the failing rows out of
-the table (row-level kinds only), ``warn`` reports.
+Kinds and severities: stedi.core.quality.kinds.
 """
 
 from __future__ import annotations
@@ -38,52 +17,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stedi.context import Policy
+from stedi.core.quality.kinds import (
+    ALL_POLICIES,
+    COMPARISONS,
+    ERROR,
+    KINDS,
+    NEEDS_COLUMNS,
+    QUARANTINE,
+    REQUIRED_PARAMS,
+    ROW_LEVEL,
+    SEVERITIES,
+    WARN,
+)
 from stedi.core.tables import Columns
-
-ERROR = "error"
-QUARANTINE = "quarantine"
-WARN = "warn"
-SEVERITIES = (ERROR, QUARANTINE, WARN)
-
-ALL_POLICIES = tuple(Policy)
-
-KINDS = (
-    "completeness",
-    "uniqueness",
-    "allowed_values",
-    "range",
-    "expression",
-    "referential_integrity",
-    "schema",
-    "forbidden_columns",
-    "row_count",
-    "group_size",
-    "sql",
-)
-# Kinds judged row by row: their failing rows can be counted in one pass and quarantined.
-ROW_LEVEL = ("completeness", "allowed_values", "range", "expression", "referential_integrity")
-COMPARISONS = ("<=", "<", ">=", ">", "==")
-
-_REQUIRED_PARAMS = {
-    "allowed_values": (),  # `values` or `pattern`, checked below
-    "range": (),  # `min` and/or `max`, checked below
-    "expression": ("expression",),
-    "referential_integrity": ("table", "table_columns"),
-    "schema": ("declared",),
-    "forbidden_columns": ("forbidden",),
-    "row_count": ("compare",),
-    "group_size": ("unit",),
-    "sql": ("query",),
-}
-_NEEDS_COLUMNS = (
-    "completeness",
-    "uniqueness",
-    "allowed_values",
-    "range",
-    "referential_integrity",
-    "group_size",
-)
 
 
 @dataclass(frozen=True)
@@ -118,9 +64,9 @@ class Rule:
         unknown = set(self.policies) - set(ALL_POLICIES)
         if unknown or not self.policies:
             raise ValueError(f"rule {self.name}: policies must be among {', '.join(ALL_POLICIES)}")
-        if self.kind in _NEEDS_COLUMNS and not self.columns:
+        if self.kind in NEEDS_COLUMNS and not self.columns:
             raise ValueError(f"rule {self.name}: a {self.kind} rule needs columns")
-        missing = [p for p in _REQUIRED_PARAMS.get(self.kind, ()) if p not in self.params]
+        missing = [p for p in REQUIRED_PARAMS.get(self.kind, ()) if p not in self.params]
         if missing:
             raise ValueError(
                 f"rule {self.name}: a {self.kind} rule needs params {', '.join(missing)}"

@@ -12,10 +12,8 @@ run); `quarantine` rules take unusable landing rows out of the lake into
 from __future__ import annotations
 
 from stedi.context import Policy
+from stedi.core.quality.kinds import ERROR, QUARANTINE, WARN
 from stedi.core.quality.rules import (
-    ERROR,
-    QUARANTINE,
-    WARN,
     Rule,
     allowed,
     complete,
