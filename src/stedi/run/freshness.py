@@ -52,7 +52,9 @@ def code_fingerprint(step) -> str:
         "stedi.core.tables",
         "stedi.core.schemas",
         "stedi.core.quality.table_rules",
+        "stedi.core.quality.rules_of",
         "stedi.core.quality.rules",
+        "stedi.core.quality.kinds",
         "stedi.core.quality.checks",
         "stedi.core.quality.evaluation",
     ):

@@ -35,13 +35,13 @@ from stedi.core.quality.dqdl import dqdl_ruleset, dqdl_rulesets
 from stedi.core.quality.evaluation import QualityError, QualityReport, evaluate_rules
 from stedi.core.quality.kinds import ERROR, KINDS, QUARANTINE, SEVERITIES, WARN
 from stedi.core.quality.rules import Rule
-from stedi.core.quality.table_rules import (
-    RULES,
+from stedi.core.quality.rules_of import (
     common_rules,
     row_count_references,
     rules_for,
     tables_needed,
 )
+from stedi.core.quality.table_rules import RULES
 
 
 def evaluate(

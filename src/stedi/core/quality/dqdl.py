@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from stedi import config
 from stedi.core.quality.dqdl_render import rule_dqdl
-from stedi.core.quality.table_rules import rules_for
+from stedi.core.quality.rules_of import rules_for
 from stedi.core.tables import TABLES, table
 
 

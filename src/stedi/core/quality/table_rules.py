@@ -1,8 +1,8 @@
 """The rules that hold for each table: the one place they are declared.
 
-Every table also gets the two common rules of `common_rules`: its schema equals
-the declared one (stedi.core.tables, per policy) and it is not empty (an error for a
-landing table, a warning downstream, where a tiny sample may leave a table empty).
+Every table also gets the two common rules of `common_rules` (stedi.core.quality.rules_of):
+its schema equals the declared one (stedi.core.tables, per policy) and it is not empty (an
+error for a landing table, a warning downstream, where a tiny sample may leave a table empty).
 
 Reading the list: `error` rules are the project's promises (a failure stops the
 run); `quarantine` rules take unusable landing rows out of the lake into
@@ -12,7 +12,7 @@ run); `quarantine` rules take unusable landing rows out of the lake into
 from __future__ import annotations
 
 from stedi.context import Policy
-from stedi.core.quality.kinds import ERROR, QUARANTINE, WARN
+from stedi.core.quality.kinds import QUARANTINE, WARN
 from stedi.core.quality.rules import (
     Rule,
     allowed,
@@ -20,7 +20,6 @@ from stedi.core.quality.rules import (
     forbids,
     holds,
     in_range,
-    matches_schema,
     references,
     row_count,
     sql,
@@ -31,7 +30,6 @@ from stedi.core.tables import (
     DIRECT_IDENTIFIERS,
     MACHINE_LEARNING_COLUMNS,
     MACHINE_LEARNING_COLUMNS_UDACITY,
-    table,
 )
 
 # The oldest customer we believe in: born at most this many years before registering.
@@ -365,39 +363,3 @@ RULES: dict[str, tuple[Rule, ...]] = {
         ),
     ),
 }
-
-
-def common_rules(name: str, policy: str) -> tuple[Rule, ...]:
-    """The rules every table has: its declared schema (for `policy`) and not being empty."""
-    t = table(name)
-    return (
-        matches_schema(t.columns_for(policy)),
-        row_count(
-            ">",
-            value=0,
-            severity=ERROR if t.zone == "landing" else WARN,
-            name="not_empty",
-            description="the table has rows",
-        ),
-    )
-
-
-def rules_for(name: str, policy: Policy) -> list[Rule]:
-    """The rules that hold for table `name` under `policy`, in declaration order."""
-    declared = RULES.get(table(name).name, ())
-    return [r for r in (*common_rules(name, policy), *declared) if r.applies_to(policy)]
-
-
-def tables_needed(name: str, policy: str) -> set[str]:
-    """The other tables the rules of `name` read: pass exactly these to `evaluate` in `others`."""
-    return {t for rule in rules_for(name, policy) for t in rule.needs}
-
-
-def row_count_references(name: str, policy: str) -> set[str]:
-    """The tables whose row counts the rules of `name` compare with (pass them as
-    `reference_rows`)."""
-    return {
-        rule.params["reference"]
-        for rule in rules_for(name, policy)
-        if rule.kind == "row_count" and "reference" in rule.params
-    }
