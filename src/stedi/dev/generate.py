@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from stedi.core.tables import SOURCES
+from stedi.dev.export_files import ExportWriter
 
 REAL_CUSTOMERS = 956  # customers in data/raw: scale 1
 CHUNK_CUSTOMERS = 1000
@@ -55,13 +56,6 @@ SUMMARY_FILE = "generation.json"
 # Time: the real export's first registration, ~2.57 s between registrations on average.
 FIRST_REGISTRATION_MS = 1655561994131
 MAX_REGISTRATION_GAP_MS = 5130
-# The real export files are named <source>-<epoch ms>.json; ours count up from these.
-FILE_EPOCH_MS = {
-    "customer": 1691348231425,
-    "accelerometer": 1691348231445,
-    "step_trainer": 1691348232038,
-}
-FILE_STEP_MS = 50
 
 INSTANTS = 30  # accelerometer instants (and step trainer readings) per customer
 PERIOD_STEPS = (61, 120)  # period = steps * 100 / 3 ms: 2033..4000 ms
@@ -135,43 +129,6 @@ class Generated:
 
 def customer_count(scale: float) -> int:
     return max(1, round(REAL_CUSTOMERS * scale))
-
-
-class _ExportWriter:
-    """Lines into `<folder>/<source>-<ms>.json` files of at most `lines_per_file` lines each."""
-
-    def __init__(self, folder: Path, source: str, lines_per_file: int):
-        self.folder, self.source, self.cap = folder, source, lines_per_file
-        self.files = 0
-        self.lines = 0
-        self._handle = None
-        self._in_file = 0
-        folder.mkdir(parents=True)
-
-    def write(self, lines: list[str]) -> None:
-        start = 0
-        while start < len(lines):
-            if self._handle is None or self._in_file == self.cap:
-                self._next_file()
-            take = min(self.cap - self._in_file, len(lines) - start)
-            self._handle.write("\n".join(lines[start : start + take]) + "\n")
-            self._in_file += take
-            self.lines += take
-            start += take
-
-    def _next_file(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-        name = f"{self.source}-{FILE_EPOCH_MS[self.source] + self.files * FILE_STEP_MS}.json"
-        # Open across many writes, closed by the next file or close(): no `with` fits.
-        self._handle = open(self.folder / name, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-        self.files += 1
-        self._in_file = 0
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
 
 
 def _names(seed: int, first_index: int, count: int) -> list[tuple[str, str]]:
@@ -375,9 +332,7 @@ def generate(
     started = time.monotonic()
     result = Generated(out=str(root), scale=scale, seed=seed)
     staging = root / f".generating-{uuid.uuid4().hex[:8]}"
-    writers = {
-        source: _ExportWriter(staging / source, source, lines_per_file) for source in SOURCES
-    }
+    writers = {source: ExportWriter(staging / source, source, lines_per_file) for source in SOURCES}
     try:
         total = customer_count(scale)
         last_registration = FIRST_REGISTRATION_MS - MAX_REGISTRATION_GAP_MS // 2
