@@ -25,9 +25,10 @@ from stedi.lake.icelake import IcebergTables
 from stedi.lake.staged import Staged
 from stedi.run import faults, pipeline, privacy, publishing
 from stedi.run.folder import RunFolder
+from stedi.run.step_summaries import StepSummaries
 
 
-class Step:
+class Step(StepSummaries):
     def __init__(
         self,
         name: str,
@@ -303,29 +304,6 @@ class Step:
         if self.run_dir is None:
             return ""
         return self.run_dir.rstrip("/").rsplit("/", 1)[-1]
-
-    def intake_summary(self):
-        """Per landing table: read, landed, quarantined (by reason), duplicates dropped."""
-        import pandas as pd
-
-        return pd.DataFrame(
-            [
-                {
-                    "table": name,
-                    **{k: v for k, v in acc.items() if k not in ("quarantine_path", "source")},
-                }
-                for name, acc in self.intake.items()
-            ]
-        )
-
-    def quality_summary(self):
-        """Every rule evaluated in this step: table, rule, severity, rows checked and failing,
-        outcome."""
-        import pandas as pd
-
-        return pd.DataFrame(
-            [{"table": t, **r} for t, results in self.quality.items() for r in results]
-        )
 
     def sql(self, query: str) -> DataFrame:
         self.lake.register_existing()
