@@ -19,6 +19,7 @@ from stedi import config
 from stedi.cli import main
 from stedi.core.tables import table
 from stedi.run import console, pipeline, runner
+from stedi.run.manifest import resume_state
 from stedi.run.options import RunOptions
 from stedi.run.pipeline import PIPELINE, STEPS, ZONE_STEPS
 from stedi.run.verdict import error_outputs, failed_cells, reply_error
@@ -530,10 +531,10 @@ def test_resuming_a_run_from_before_engines_resumes_it_on_spark(tmp_path):
     manifest_path = tmp_path / "runs" / "latest" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     assert manifest["options"]["engine"] == "sail"
-    assert runner._resume_state(tmp_path / "runs", "latest")[0].engine == "sail"
+    assert resume_state(tmp_path / "runs", "latest")[0].engine == "sail"
     del manifest["options"]["engine"]
     manifest_path.write_text(json.dumps(manifest))
-    assert runner._resume_state(tmp_path / "runs", "latest")[0].engine == "spark"
+    assert resume_state(tmp_path / "runs", "latest")[0].engine == "spark"
 
 
 # -- dry run ----------------------------------------------------------------------

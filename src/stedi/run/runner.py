@@ -17,7 +17,6 @@ the run that built them, so the manifest and report of any run show the lake as 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 import time
@@ -25,7 +24,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from stedi import config
-from stedi.core.tables import TABLES
 from stedi.errors import UsageError
 from stedi.lake import icelake as lake_storage
 from stedi.lake.lock import LakeBusy, LakeLock
@@ -33,6 +31,7 @@ from stedi.run import freshness, pipeline, report
 from stedi.run.console import format_counts, outcome_lines, step_line, step_outcome
 from stedi.run.folder import RunFolder, new_run_id
 from stedi.run.interrupt import INTERRUPTED, RunInterrupt, stopped_by_interrupt
+from stedi.run.manifest import latest_manifest, manifest_for, resume_state
 from stedi.run.options import RunOptions, validate
 from stedi.run.pipeline import ANALYSIS, PipelineStep
 from stedi.run.shared_kernel import SharedKernel, kernel_for_run, reset_kernel
@@ -154,78 +153,6 @@ def run_step(
     return entry
 
 
-def manifest_for(
-    run_id: str, options: RunOptions, steps: list[dict], status: str, seconds: float
-) -> dict:
-    tables: dict[str, dict] = {}
-    intake: dict[str, dict] = {}
-    quality: dict[str, list] = {}
-    for step in steps:
-        record = step.get("record") or {}
-        for name, written in record.get("tables", {}).items():
-            # "run": the run that built the table: this one, or for a skipped step the one recorded.
-            tables[name] = {
-                **{k: written[k] for k in ("zone", "rows", "path")},
-                "snapshot_id": written.get("snapshot_id"),
-                "run": written.get("run", run_id),
-            }
-        intake.update(record.get("intake", {}))
-        quality.update(record.get("quality", {}))
-    ordered = {name: tables[name] for name in TABLES if name in tables}
-    consent: dict = {}
-    erasures: list = []
-    for step in steps:
-        record = step.get("record") or {}
-        found = record.get("consent") or {}
-        if any((found.get("changes") or {}).values()):
-            consent["changes"] = {
-                change: [{k: p[k] for k in ("id", "why")} for p in people]
-                for change, people in found["changes"].items()
-            }
-        consent.setdefault("rows", {}).update(found.get("rows", {}))
-        erasures += record.get("erasures", [])
-    return {
-        "run_id": run_id,
-        "status": status,
-        "policy": options.policy,
-        "engine": options.engine,
-        "target": options.target,
-        "raw_dir": options.raw,
-        "lake_dir": options.lake,
-        "seconds": round(seconds, 2),
-        "tables": ordered,
-        "intake": intake,
-        "quality": quality,
-        "consent_changes": consent if consent.get("changes") else {},
-        "erasures": erasures,
-        "steps": [{k: v for k, v in step.items() if k != "record"} for step in steps],
-        "options": dataclasses.asdict(options),
-    }
-
-
-def _resume_state(runs_dir: Path, resume: str) -> tuple[RunOptions, RunFolder, list[dict]]:
-    """The options, folder and finished steps of the run to resume ("latest" or a run id)."""
-    try:
-        found = RunFolder.find(runs_dir, resume)
-    except FileNotFoundError:
-        raise UsageError(f"no run {resume} to resume in {runs_dir}") from None
-    manifest = found.read_manifest()
-    if manifest is None:
-        raise UsageError(f"no run {resume} to resume in {runs_dir}")
-    if manifest["status"] == "succeeded":
-        raise UsageError(f"run {manifest['run_id']} succeeded; there is nothing to resume")
-    # A manifest from before engines were a choice: its run was on Spark.
-    options = RunOptions(**{"engine": "spark", **manifest["options"], "runs_dir": str(runs_dir)})
-    folder = RunFolder(found.path, options.record_dir(found.path))
-    finished: list[dict] = []
-    for step, entry in zip(options.selected_steps(), manifest["steps"]):
-        record = folder.read_record(step.name)
-        if entry["name"] != step.name or entry["status"] != "succeeded" or record is None:
-            break
-        finished.append({**entry, "record": record, "reused": True})
-    return options, folder, finished
-
-
 def dry_run(
     options: RunOptions, out=None, *, resume: str | None = None
 ) -> tuple[PipelineStep, ...]:
@@ -234,7 +161,7 @@ def dry_run(
     out = out or sys.stdout
     done: list[dict] = []
     if resume:
-        options, folder, done = _resume_state(Path(config.resolve(options.runs_dir)), resume)
+        options, folder, done = resume_state(Path(config.resolve(options.runs_dir)), resume)
     steps = validate(options)
     print(
         f"stedi run --dry-run: policy {options.policy}, target {options.target}, engine "
@@ -270,7 +197,7 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
     runs_dir = Path(config.resolve(options.runs_dir))
     steps: list[dict] = []
     if resume:
-        options, folder, steps = _resume_state(runs_dir, resume)
+        options, folder, steps = resume_state(runs_dir, resume)
     else:
         path = runs_dir / new_run_id(options.policy)
         folder = RunFolder(path, options.record_dir(path))
@@ -282,12 +209,11 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
     except LakeBusy as exc:
         raise UsageError(str(exc)) from None
     try:
-        previous = _latest_manifest(runs_dir)
+        previous = latest_manifest(runs_dir)
         folder.path.mkdir(parents=True, exist_ok=bool(resume))
         folder.point_latest()
-        if (
-            not resume
-        ):  # from the start, runs/latest is a run that `--resume` and `stedi report` find
+        # from the start, runs/latest is a run that `--resume` and `stedi report` find
+        if not resume:
             folder.write_manifest(manifest_for(folder.run_id, options, [], "running", 0.0))
         verb = f"resuming at step {len(steps) + 1}" if resume else "starting"
         print(
@@ -330,15 +256,6 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
         f"run folder: {folder.path}  ({manifest['status']}, {manifest['seconds']:.1f} s)", file=out
     )
     return manifest
-
-
-def _latest_manifest(runs_dir: Path) -> dict | None:
-    """The manifest of the newest run in `runs_dir`, before this run becomes the latest; None if
-    none."""
-    try:
-        return RunFolder.latest(runs_dir).read_manifest()
-    except (OSError, ValueError):
-        return None
 
 
 def _execute(
