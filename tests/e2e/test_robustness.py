@@ -27,8 +27,9 @@ from stedi import config
 from stedi.core.tables import TABLES, table
 from stedi.lake import icefiles
 from stedi.lake.catalogs import forget_catalogs
-from stedi.lake.iceberg import RUN_ID, IcebergLake
+from stedi.lake.iceberg import IcebergLake
 from stedi.lake.lock import LOCK_FILE, LakeBusy, LakeLock
+from stedi.lake.snapshots import RUN_ID
 from stedi.run.folder import RunFolder
 from stedi.run.pipeline import ZONE_STEPS
 

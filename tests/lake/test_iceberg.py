@@ -21,12 +21,8 @@ from stedi.core.tables import CUSTOMER_COLUMNS
 from stedi.errors import UsageError
 from stedi.lake import icefiles, icemaint
 from stedi.lake.catalogs import CommitConflict, PreviousVersionLake, forget_catalogs
-from stedi.lake.iceberg import (
-    RUN_ID,
-    IcebergLake,
-    SchemaMismatch,
-    SnapshotRefused,
-)
+from stedi.lake.iceberg import IcebergLake, SchemaMismatch, SnapshotRefused
+from stedi.lake.snapshots import RUN_ID
 
 CUSTOMER_SCHEMA = ", ".join(f"`{n}` {t}" for n, t in CUSTOMER_COLUMNS)
 ACCEL_SCHEMA = "user string, timestamp bigint, x double, y double, z double"

@@ -69,7 +69,8 @@ def target_lake(to: str = "", bucket: str = "", prefix: str = "") -> str:
 def _source_lake(lake_dir: str, policy: Policy | None):
     """The local Iceberg lake to publish, with its policy (the one its commits recorded, else
     `policy`)."""
-    from stedi.lake.iceberg import POLICY, IcebergLake
+    from stedi.lake.iceberg import IcebergLake
+    from stedi.lake.snapshots import POLICY
 
     if storage.is_s3(lake_dir):
         raise UsageError(f"--lake-dir {lake_dir} is already on S3; publish copies a local lake")
@@ -159,7 +160,7 @@ def publish(
 
 def _publish_table(source, target, name: str, session) -> dict:
     from stedi.lake import icemaint
-    from stedi.lake.iceberg import META_PREFIX, RUN_ID, STEP
+    from stedi.lake.snapshots import META_PREFIX, RUN_ID, STEP
     from stedi.lake.staged import Staged
 
     snapshot = source.table(name).current_snapshot()

@@ -20,8 +20,9 @@ from stedi.core import storage
 from stedi.core.tables import TABLES
 from stedi.lake import icefiles
 from stedi.lake.catalogs import locate, quarantine_name
-from stedi.lake.iceberg import POLICY, RUN_ID, IcebergLake
+from stedi.lake.iceberg import IcebergLake
 from stedi.lake.iceschema import spark_schema
+from stedi.lake.snapshots import POLICY, RUN_ID
 from stedi.lake.staged import SchemaMismatch, Staged
 
 if TYPE_CHECKING:  # pyspark only where an engine runs: the runner's freshness checks start none
