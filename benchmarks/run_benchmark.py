@@ -27,7 +27,8 @@ import sys
 from pathlib import Path
 
 from measure import HERE, load_average, machine
-from report import write_plot, write_report
+from plot import write_plot
+from report import write_report
 from scale import bench_real, bench_scale
 from stedi.config import ENGINES
 from targets import passed
