@@ -8,17 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from measure import HERE, PYTHON, last_json, measured
+from stedi.run.pipeline import ZONE_STEPS
 
-STRICT_TABLES = (
-    "customer_landing",
-    "accelerometer_landing",
-    "step_trainer_landing",
-    "customer_trusted",
-    "accelerometer_trusted",
-    "customer_curated",
-    "step_trainer_trusted",
-    "machine_learning_curated",
-)
+# The tables the references build, in the order the pipeline writes them (its declaration).
+STRICT_TABLES = tuple(table for step in ZONE_STEPS for table in step.writes)
 
 
 def reference_run(script: str, raw: Path, out: Path) -> dict:
