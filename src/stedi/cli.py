@@ -13,6 +13,7 @@ from stedi import config
 from stedi.aws.commands import add_aws_commands, run_aws_command
 from stedi.context import Target
 from stedi.errors import UsageError
+from stedi.run.notebook_execution import skip_iri_format_checker
 from stedi.run.options import (
     bucket_options,
     database_option,
@@ -355,6 +356,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_iri_format_checker()
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -11,6 +11,7 @@ kernel is executing, and stops once the run is interrupted. Its body follows
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from stedi.run.interrupt import RunInterrupt
@@ -18,6 +19,17 @@ from stedi.run.shared_kernel import SharedKernel
 from stedi.run.verdict import reply_error
 
 RUN_ENGINE = "stedi-run"
+
+
+def skip_iri_format_checker() -> None:
+    """Keep jsonschema from importing rfc3987_syntax, which it does (when installed) for its IRI
+    format checker, in every process that imports nbformat (papermill, nbconvert, nbclient).
+
+    rfc3987_syntax is in the environment for JupyterLab (jupyter-events wants jsonschema's
+    format-nongpl extra) and builds a Lark grammar at import: 1.1 s of every `stedi run` and
+    `stedi report` on this machine. The notebook schema has no IRI field. Call it before
+    anything imports nbformat; a process that already imported rfc3987_syntax keeps it."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # None: `import rfc3987_syntax` fails at once
 
 
 def _run_engine():
