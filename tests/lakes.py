@@ -113,6 +113,26 @@ def kill_everything(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def frozen_at(point: str) -> dict[str, str]:
+    """The environment of a run that freezes itself (SIGSTOP) at kill point `point`
+    (stedi.lake.faults), for `start_run(..., env=frozen_at(point))`: wait_for(stopped(proc)), then
+    kill_everything(proc) kills the whole run at that moment."""
+    return {**os.environ, config.KILL_POINT_ENV: point, config.KILL_SIGNAL_ENV: "SIGSTOP"}
+
+
+def stopped(proc: subprocess.Popen) -> bool:
+    """Whether the run or a process under it (its kernel) is stopped (frozen at its kill point)."""
+    for pid in [proc.pid, *descendants(proc.pid)]:
+        try:
+            # /proc/<pid>/stat: "pid (name) state ...", the name may hold spaces and parentheses
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state in ("T", "t"):
+            return True
+    return False
+
+
 def wait_for(condition, proc: subprocess.Popen, timeout: float = 300, every: float = 0.01) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

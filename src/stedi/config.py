@@ -93,6 +93,9 @@ SPARK_ADAPTIVE = os.environ.get("STEDI_SPARK_ADAPTIVE", "false")
 SPARK_JAVA_OPTIONS_ENV = "STEDI_SPARK_JAVA_OPTIONS"
 # Tests only: the named point (stedi.run.faults) at which the process kills itself (SIGKILL).
 KILL_POINT_ENV = "STEDI_TEST_KILL_AT"
+# Tests only: the signal the process sends itself there, by name (unset: SIGKILL); SIGSTOP freezes
+# it at the point, for a test that then kills the whole run (stedi.lake.faults).
+KILL_SIGNAL_ENV = "STEDI_TEST_KILL_SIGNAL"
 # Under the lake root: present from the moment a run applies an erasure until the history is
 # forgotten (every older snapshot expired, unreachable files deleted): a killed run's next run
 # finishes it.

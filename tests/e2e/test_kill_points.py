@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import pytest
 
 import intake_fixtures as fx
 from lake_files import holding
-from lakes import STEDI, ZONE_STEPS_ONLY, copy_lake, stedi_run
+from lakes import STEDI, ZONE_STEPS_ONLY, copy_lake, frozen_at, stedi_run, stopped, wait_for
 from stedi import config
 from stedi.core.tables import SOURCES, landing_table
 from stedi.lake.catalogs import forget_catalogs
@@ -256,6 +257,26 @@ def test_a_kill_point_fires_only_where_it_is_named(tmp_path):
             env={**os.environ, config.KILL_POINT_ENV: named},
         )
         assert (done.returncode, done.stdout) == (-9, "passed\n"), (named, done)
+
+
+def test_a_kill_point_with_sigstop_freezes_the_process_there(tmp_path):
+    """With $STEDI_TEST_KILL_SIGNAL=SIGSTOP the named point stops the process instead (a test then
+    kills the whole run at that moment: tests/e2e/test_robustness.py); an unnamed point still does
+    nothing."""
+    code = (
+        "from stedi.lake.faults import kill_point\n"
+        "kill_point('staged:customer_trusted'); print('passed', flush=True)\n"
+        "kill_point('staged:accelerometer_trusted'); print('not reached', flush=True)\n"
+    )
+    proc = subprocess.Popen(
+        [STEDI[0], "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=frozen_at("staged:accelerometer_trusted"),
+    )
+    wait_for(lambda: stopped(proc), proc, timeout=60)
+    proc.kill()
+    assert (proc.wait(), proc.stdout.read()) == (-signal.SIGKILL, "passed\n")
 
 
 def test_the_history_to_forget_mark_lasts_until_the_history_is_forgotten(tmp_path):

@@ -8,7 +8,9 @@ with the other policy stops before writing anything."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 
 import nbformat
 import pytest
@@ -18,9 +20,11 @@ from lakes import (
     ZONE_STEPS_ONLY,
     copy_lake,
     fingerprints,
+    frozen_at,
     kill_everything,
     start_run,
     stedi_run,
+    stopped,
     wait_for,
 )
 from stedi import config
@@ -99,19 +103,32 @@ def test_a_run_with_the_other_policy_on_a_built_lake_stops_with_one_line(tmp_pat
 def test_killed_mid_write_leaves_the_tables_as_they_were_and_resume_completes(
     tmp_path, spark, clean_builds, clean_fingerprints
 ):
-    # On Spark, whose writes last long enough to be caught half-way (the crash handling under test
-    # is the lake's and the runner's, not an engine's). The steps after the landing, recomputed.
-    strict = clean_fingerprints("strict", "spark")
-    lake, runs = copy_lake(clean_builds("strict", "spark")[0], tmp_path / "lake"), tmp_path / "runs"
+    # The steps after the landing, recomputed. The run freezes itself the moment the files of
+    # accelerometer_trusted are staged (written, not committed: the kill point
+    # `staged:accelerometer_trusted`, stedi.lake.faults); then everything is killed (runner,
+    # kernel, engine), the lake lock left behind.
+    strict = clean_fingerprints("strict")
+    lake, runs = copy_lake(clean_builds("strict")[0], tmp_path / "lake"), tmp_path / "runs"
     before = _snapshot_runs(lake)
     staging = lake / "trusted" / "accelerometer_trusted" / config.ICEBERG_DATA_DIR
     committed = set(
         staging.glob(f"{config.ICEBERG_STAGE_PREFIX}*")
     )  # the folders of the committed files
-    proc = start_run(lake, runs, "--full", "--engine", "spark", *AFTER_LANDING)
-    # The moment files of accelerometer_trusted are being staged (written, not committed).
-    wait_for(lambda: set(staging.glob(f"{config.ICEBERG_STAGE_PREFIX}*")) - committed, proc)
+    proc = start_run(
+        lake, runs, "--full", *AFTER_LANDING, env=frozen_at("staged:accelerometer_trusted")
+    )
+    wait_for(lambda: stopped(proc), proc)
     kill_everything(proc)
+    # At the kill, accelerometer_trusted's new files were staged and no snapshot names them.
+    staged = {
+        os.path.realpath(f)
+        for folder in set(staging.glob(f"{config.ICEBERG_STAGE_PREFIX}*")) - committed
+        for f in folder.rglob("*.parquet")
+    }
+    assert staged, "no file of accelerometer_trusted was staged at the kill"
+    leftovers = _leftovers(lake)
+    unreachable = {os.path.realpath(icefiles._local(f)) for f in leftovers["accelerometer_trusted"]}
+    assert staged <= unreachable
     assert (
         fingerprints(spark, lake) == strict
     )  # every table whole, as it was: nothing half-committed
@@ -134,14 +151,22 @@ def _finished_steps(runs) -> int:
 def test_killed_between_steps_then_resumed_equals_a_clean_run(
     tmp_path, spark, clean_builds, clean_fingerprints
 ):
-    # On Spark, as above: its steps last long enough for the kill to land between two of them.
-    strict = clean_fingerprints("strict", "spark")
-    lake, runs = copy_lake(clean_builds("strict", "spark")[0], tmp_path / "lake"), tmp_path / "runs"
-    proc = start_run(lake, runs, "--full", "--engine", "spark", *AFTER_LANDING)
-    # Between the run's steps 2 and 3 (01, 02 done; 03 not): the manifest records two finished
-    # steps.
-    wait_for(lambda: _finished_steps(runs) == 2, proc)
-    kill_everything(proc)
+    # Between the run's steps 2 and 3 (01, 02 done; 03 not begun): the runner kills itself at the
+    # kill point `step:<03's name>` (stedi.lake.faults), its idle kernel ends with it.
+    strict = clean_fingerprints("strict")
+    lake, runs = copy_lake(clean_builds("strict")[0], tmp_path / "lake"), tmp_path / "runs"
+    third = ZONE_STEPS[3].name  # step 3 of AFTER_LANDING
+    killed = stedi_run(
+        lake,
+        runs,
+        "--full",
+        *AFTER_LANDING,
+        check=False,
+        env={config.KILL_POINT_ENV: f"step:{third}"},
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    # The manifest records two finished steps; the third's notebook never started.
+    assert _finished_steps(runs) == 2 and not RunFolder.latest(runs).notebook(third).exists()
     assert fingerprints(spark, lake) == strict and _leftovers(lake) == {}
     run_id = RunFolder.latest(runs).run_id
     resumed = stedi_run(lake, runs, "--resume", run_id)
@@ -216,11 +241,15 @@ def test_a_step_that_writes_no_table_fails_the_run(tmp_path, capsys):
 
 @pytest.mark.e2e
 @pytest.mark.own_lake
-@pytest.mark.parametrize("engine", config.ENGINES)
-def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path, engine):
+def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path):
     """64 KiB of random bytes as accelerometer/x.json and step_trainer/x.csv (issue 27, item 2):
     step 00 failed for every table on Sail. Now every other file lands, the bytes are in the
-    quarantine as `not_text` records, and the accounting balances; the raw folder is untouched."""
+    quarantine as `not_text` records, and the accounting balances; the raw folder is untouched.
+
+    On the default engine. The file is found not to be text before any engine reads it
+    (stedi.core.intake.notext); that Spark makes of such files the same landed rows, quarantined
+    records and accounting as Sail is tests/core/test_intake_engines.py::
+    test_a_file_that_is_not_text_is_quarantined_the_same_on_both_engines, in-process."""
     import random
 
     import intake_fixtures as fx
@@ -237,7 +266,7 @@ def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path
     for path in (raw / "accelerometer" / "x.json", raw / "step_trainer" / "x.csv"):
         path.write_bytes(garbage)
     before = fx.tree_fingerprint(raw)
-    done = stedi_run(lake, runs, "--raw-dir", str(raw), "--engine", engine, *ZONE_STEPS_ONLY)
+    done = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     assert "succeeded" in done.stdout.splitlines()[-1], done.stdout
     manifest = RunFolder.latest(runs).read_manifest()
     lines = {n: line for n, line in enumerate(garbage.split(b"\n"), 1) if line.strip(b" \t\r\n")}
@@ -258,5 +287,5 @@ def test_a_raw_file_that_is_not_text_is_quarantined_and_the_run_goes_on(tmp_path
     assert manifest["intake"]["customer_landing"]["quarantine_reasons"] == {}
     assert all(manifest["tables"][name]["rows"] > 0 for name in TABLES)
     assert fx.tree_fingerprint(raw) == before
-    again = stedi_run(lake, runs, "--raw-dir", str(raw), "--engine", engine, *ZONE_STEPS_ONLY)
+    again = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     assert "nothing new" in again.stdout, again.stdout  # the file is in the ledger: not read again

@@ -247,6 +247,7 @@ class IcebergLake(SnapshotHistory):
             raise SnapshotRefused(
                 f"table {name} has delete files; rewrite it without them before changing it"
             )
+        faults.kill_point(f"staged:{name}")  # tests only: written, not committed
         if not append and replaces is None:
             replaces = base_files
         return Staged(

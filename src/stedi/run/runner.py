@@ -27,7 +27,7 @@ from stedi import config
 from stedi.errors import UsageError
 from stedi.lake import icelake as lake_storage
 from stedi.lake.lock import LakeBusy, LakeLock
-from stedi.run import freshness, pipeline, report
+from stedi.run import faults, freshness, pipeline, report
 from stedi.run.console import format_counts, outcome_lines, step_line, step_outcome
 from stedi.run.folder import RunFolder, new_run_id
 from stedi.run.interrupt import INTERRUPTED, RunInterrupt, stopped_by_interrupt
@@ -317,6 +317,7 @@ def _execute(
                 continue
             else:
                 print(step_line(number, len(selected), step.name), end="", flush=True, file=out)
+                faults.kill_point(f"step:{step.name}")  # tests only: this runner dies here
                 entry = run_step(step, options, folder, kernel, interrupt)
                 if (
                     entry["status"] != "interrupted"
