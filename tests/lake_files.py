@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 AVRO_MAGIC = b"Obj\x01"
+PARQUET_MAGIC = b"PAR1"
 
 
 def _long(stream) -> int:
@@ -58,19 +59,29 @@ def decoded(path: Path) -> bytes:
     """A file's content as the bytes a value would appear in: Parquet rows rendered, Avro blocks
     decompressed (strings are stored as UTF-8 in both), anything else as it is."""
     data = path.read_bytes()
-    if path.suffix == ".parquet":
+    if path.suffix == ".parquet" or data[:4] == PARQUET_MAGIC:
         table = pq.read_table(path)
         return repr(table.to_pylist()).encode() + data
     if data.startswith(AVRO_MAGIC):
         meta, blocks = avro_blocks(data)
-        return b"".join(meta.values()) + b"".join(blocks)
+        return data + b"".join(meta.values()) + b"".join(blocks)
     return data
 
 
-def holding(root, value: str) -> list[str]:
-    """The files under `root` whose decoded content holds `value`."""
-    needle = value.encode()
-    return [str(p) for p in sorted(Path(root).rglob("*")) if p.is_file() and needle in decoded(p)]
+def holding(root, *values: str, ignore_case: bool = False) -> list[str]:
+    """The files under `root` whose decoded content holds any of `values` (`ignore_case`: in any
+    case). Each file is decoded once, however many values are looked for: rendering every Parquet
+    row of a lake is the slow part."""
+    assert values, "no value to look for"
+    fold = bytes.lower if ignore_case else (lambda text: text)
+    needles = [fold(v.encode()) for v in values]
+    found = []
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file():
+            text = fold(decoded(path))
+            if any(needle in text for needle in needles):
+                found.append(str(path))
+    return found
 
 
 def kinds(root) -> dict[str, int]:

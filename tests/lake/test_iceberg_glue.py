@@ -127,3 +127,29 @@ def test_erasure_on_s3_leaves_no_object_holding_the_address(s3_lake, tmp_path):
     assert done["rows_removed"] == 2 and done["files_rewritten"] == 1
     assert holding(download(tmp_path / "after"), "erase.me@example.com") == []
     assert s3_lake.read("accelerometer_landing").count() == 2
+
+
+def test_the_lake_files_on_s3_share_one_client(aws_env, monkeypatch):
+    """Listing, checking and deleting a table's files on S3 reuse the process's S3 client
+    (stedi.core.storage's, one per AWS settings): a new boto3 client loads botocore's models again,
+    a fifth of a second each, and the runner's checks list table folders dozens of times a run."""
+    from stedi.core import storage
+    from stedi.lake import icefiles
+
+    s3 = boto3.client("s3")
+    folder = f"s3://{BUCKET}/lake/landing/t/data"
+    for name in ("a.parquet", "b.parquet"):
+        s3.put_object(Bucket=BUCKET, Key=f"lake/landing/t/data/{name}", Body=b"x")
+    storage._s3()  # the process's client for these settings
+    made = []
+    real = boto3.session.Session.client
+    monkeypatch.setattr(
+        boto3.session.Session, "client", lambda self, *a, **k: made.append(a) or real(self, *a, **k)
+    )
+    assert icefiles.files_under(folder) == [f"{folder}/a.parquet", f"{folder}/b.parquet"]
+    assert icefiles.missing([f"{folder}/a.parquet", f"{folder}/c.parquet"]) == [
+        f"{folder}/c.parquet"
+    ]
+    icefiles.delete_files([f"{folder}/a.parquet"])
+    assert icefiles.parquet_files(folder) == [f"{folder}/b.parquet"]
+    assert made == []

@@ -22,11 +22,10 @@ def _local(path: str) -> str:
 
 
 def _s3_client():
-    import boto3
-
-    return boto3.session.Session().client(
-        "s3"
-    )  # region, credentials and AWS_ENDPOINT_URL from the environment
+    """The S3 client for the current AWS settings (region, credentials, AWS_ENDPOINT_URL), made once
+    per process and settings by stedi.core.storage: a new boto3 client loads botocore's service
+    models again, about 0.2 s each, and the runner's checks list table folders dozens of times."""
+    return storage._s3()
 
 
 def files_under(location: str) -> list[str]:
