@@ -4,12 +4,14 @@ exports arrived in."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections import Counter
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyspark.errors.exceptions.connect import SparkRuntimeException
 
 import intake_fixtures as fx
 from engines import on
@@ -545,7 +547,13 @@ def messy_exports(draw):
 
 
 @pytest.mark.slow  # seconds: the whole tier (make test), not make check
-@settings(max_examples=20, deadline=None)
+# derandomize: the same 20 examples on every run (CI must not turn red by the draw). A random draw
+# found the Sail panic of the test below; run with STEDI_HYPOTHESIS_RANDOM=1 to explore anew.
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=os.environ.get("STEDI_HYPOTHESIS_RANDOM") != "1",
+)
 @given(messy_exports())
 def test_any_mix_of_layouts_lands_the_original_records(sail, tmp_path_factory, case):
     # On the default engine, Sail, like the fixtures' directories above.
@@ -565,6 +573,25 @@ def test_any_mix_of_layouts_lands_the_original_records(sail, tmp_path_factory, c
         )
         result.unpersist()
     shutil.rmtree(raw)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=SparkRuntimeException,
+    reason="Sail 0.7.2 panics ('Trying to access an element at index 1 from a StringArray of "
+    "length 1') when every usable record of a source is a copy of another (notes.md); strict: "
+    "passes, and so fails, once that is fixed",
+)
+def test_a_source_whose_every_record_is_a_copy_lands_one_record_on_sail(sail, tmp_path):
+    """Found by the property test above (a random draw, 2026-12-07): one customer file holding the
+    same record twice. Spark lands one record and drops the other as a duplicate."""
+    [record] = fx.real_records("customer", 1)
+    raw = tmp_path / "raw"
+    fx.write_exports(raw, "customer", [fx.Export("twice.json", fx.json_lines([record, record]))])
+    with on("sail"):
+        result = intake.land_source(sail, raw, "customer")
+        assert result.landed.count() == 1
+        result.unpersist()
 
 
 # -- the real data ---------------------------------------------------------------------
