@@ -209,7 +209,9 @@ def messy_raw(tmp_path_factory):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("policy", ["strict", "udacity"])
+# The strict policy only: a udacity build on Spark would be a fourth clean build (see the module
+# docstring); the intake, compared here, does not depend on the policy.
+@pytest.mark.parametrize("policy", ["strict"])
 def test_both_engines_build_the_same_lake(policy, clean_builds, clean_fingerprints):
     spark_lake, sail_lake = clean_fingerprints(policy, "spark"), clean_fingerprints(policy, "sail")
     assert {name: rows for name, (rows, _) in sail_lake.items()} == EXPECTED[policy]
