@@ -118,7 +118,7 @@ def test_a_missing_object_is_missing_and_nothing_else_is(aws_env, monkeypatch):
             "GetObject",
         )
 
-    client = storage._s3()
+    client = storage.s3_client()
     monkeypatch.setattr(client, "get_object", throttled)
     with pytest.raises(StorageError) as slowed:
         storage.read_text(_registry_file())

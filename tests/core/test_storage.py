@@ -135,7 +135,7 @@ def test_s3_listings_follow_every_page(aws_env, monkeypatch):
     place.put("customer/landing/nested.json")
     monkeypatch.setattr(storage, "_PAGE_SIZE", 3)
     requests = []
-    storage._s3().meta.events.register(
+    storage.s3_client().meta.events.register(
         "before-parameter-build.s3.ListObjectsV2", lambda params, **_: requests.append(dict(params))
     )
     assert storage.list_files(place.folder("customer")) == files
@@ -154,11 +154,11 @@ def test_s3_listings_go_past_the_first_1000_keys(aws_env):
 
 
 def test_the_s3_client_follows_the_endpoint_setting(aws_env, monkeypatch):
-    client = storage._s3()
-    assert storage._s3() is client  # created once per setting
+    client = storage.s3_client()
+    assert storage.s3_client() is client  # created once per setting
     assert client.meta.endpoint_url == aws_env
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    assert storage._s3().meta.endpoint_url == "http://127.0.0.1:9"
+    assert storage.s3_client().meta.endpoint_url == "http://127.0.0.1:9"
 
 
 # -- blank files -----------------------------------------------------------------

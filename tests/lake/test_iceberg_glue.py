@@ -140,7 +140,7 @@ def test_the_lake_files_on_s3_share_one_client(aws_env, monkeypatch):
     folder = f"s3://{BUCKET}/lake/landing/t/data"
     for name in ("a.parquet", "b.parquet"):
         s3.put_object(Bucket=BUCKET, Key=f"lake/landing/t/data/{name}", Body=b"x")
-    storage._s3()  # the process's client for these settings
+    storage.s3_client()  # the process's client for these settings
     made = []
     real = boto3.session.Session.client
     monkeypatch.setattr(

@@ -21,7 +21,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from stedi.core.storage import _s3, _split_object, is_s3, s3_errors, write_text
+from stedi.core.storage import _split_object, is_s3, s3_client, s3_errors, write_text
 from stedi.errors import StorageError
 
 
@@ -37,7 +37,7 @@ def conditional_writes() -> bool:
     """Whether this botocore's PutObject takes IfMatch and IfNoneMatch (S3's conditional writes).
     Glue 5.0's botocore 1.34.131 does not: there, writers must not run at once (the deployed
     workflow and its jobs run one at a time)."""
-    members = _s3().meta.service_model.operation_model("PutObject").input_shape.members
+    members = s3_client().meta.service_model.operation_model("PutObject").input_shape.members
     return "IfMatch" in members and "IfNoneMatch" in members
 
 
@@ -48,7 +48,7 @@ def read_versioned(where: str) -> tuple[str | None, str | None]:
         bucket, key = _split_object(where)
         try:
             with s3_errors(where, bucket, missing=FileNotFoundError):
-                got = _s3().get_object(Bucket=bucket, Key=key)
+                got = s3_client().get_object(Bucket=bucket, Key=key)
                 return got["Body"].read().decode("utf-8"), got["ETag"]
         except FileNotFoundError:
             return None, None
@@ -106,7 +106,7 @@ def write_if(where: str, text: str, version: str | None) -> str:
     condition = {"IfMatch": version} if version else {"IfNoneMatch": "*"}
     # If-Match on an object that went: NoSuchKey, a conflict too
     with s3_errors(where, bucket, missing=WriteConflict, conflict=WriteConflict):
-        return _s3().put_object(Bucket=bucket, Key=key, Body=data, **condition)["ETag"]
+        return s3_client().put_object(Bucket=bucket, Key=key, Body=data, **condition)["ETag"]
 
 
 def delete_if(where: str, version: str) -> None:
@@ -120,7 +120,7 @@ def delete_if(where: str, version: str) -> None:
         return
     bucket, key = _split_object(where)
     with s3_errors(where, bucket, missing=WriteConflict, conflict=WriteConflict):
-        _s3().delete_object(Bucket=bucket, Key=key, IfMatch=version)
+        s3_client().delete_object(Bucket=bucket, Key=key, IfMatch=version)
 
 
 def update_text(where: str, change, attempts: int = 20) -> str | None:

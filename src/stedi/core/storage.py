@@ -70,7 +70,7 @@ def folder_exists(folder: str) -> bool:
         return Path(folder).is_dir()
     bucket, prefix = _split_folder(folder)
     with s3_errors(folder, bucket):
-        listed = _s3().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        listed = s3_client().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
     return bool(listed.get("KeyCount") or listed.get("Contents"))
 
 
@@ -89,7 +89,7 @@ def list_files(folder: str) -> list[str]:
         except (FileNotFoundError, NotADirectoryError):
             return []
     bucket, prefix = _split_folder(folder)
-    paginator = _s3().get_paginator("list_objects_v2")
+    paginator = s3_client().get_paginator("list_objects_v2")
     pages = paginator.paginate(
         Bucket=bucket, Prefix=prefix, Delimiter="/", PaginationConfig={"PageSize": _PAGE_SIZE}
     )
@@ -178,8 +178,10 @@ def s3_errors(uri: str, bucket: str, *, missing=None, conflict=None):
         raise StorageError(f"S3 request on {uri} failed: {' '.join(str(exc).split())}") from None
 
 
-def _s3():
-    """The S3 client for the current settings, created on first use."""
+def s3_client():
+    """The S3 client for the current settings (region, credentials, AWS_ENDPOINT_URL), created on
+    first use and shared by the process (stedi.lake.icefiles too): a new boto3 client loads
+    botocore's service models again, about 0.2 s each."""
     settings = tuple(os.environ.get(name) for name in _CLIENT_SETTINGS)
     with _clients_lock:
         client = _clients.get(settings)
@@ -200,7 +202,7 @@ class _S3Body:
         bucket, key = _split_object(uri)
         self._uri, self._bucket = uri, bucket
         with s3_errors(uri, bucket, missing=FileNotFoundError):
-            self._body = _s3().get_object(Bucket=bucket, Key=key)["Body"]
+            self._body = s3_client().get_object(Bucket=bucket, Key=key)["Body"]
 
     def read(self, size: int = -1) -> bytes:
         with s3_errors(self._uri, self._bucket):
@@ -222,7 +224,7 @@ def head(uri: str) -> dict:
     """An S3 object's metadata (ContentLength, LastModified, ETag)."""
     bucket, key = _split_object(uri)
     with s3_errors(uri, bucket, missing=FileNotFoundError):
-        return _s3().head_object(Bucket=bucket, Key=key)
+        return s3_client().head_object(Bucket=bucket, Key=key)
 
 
 def list_folders(folder: str) -> list[str]:
@@ -240,7 +242,7 @@ def list_folders(folder: str) -> list[str]:
     found = []
     with s3_errors(folder, bucket):
         for page in (
-            _s3()
+            s3_client()
             .get_paginator("list_objects_v2")
             .paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
         ):
@@ -261,10 +263,12 @@ def move_folder(folder: str, target: str) -> None:
     bucket, prefix = _split_folder(folder)
     to_bucket, to_prefix = _split_folder(target)
     with s3_errors(f"{folder} (moving to {target})", bucket):
-        for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for page in (
+            s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        ):
             for item in page.get("Contents", []):
                 key = item["Key"]
-                _s3().copy_object(
+                s3_client().copy_object(
                     Bucket=to_bucket,
                     Key=to_prefix + key[len(prefix) :],
                     CopySource={"Bucket": bucket, "Key": key},
@@ -281,10 +285,12 @@ def remove_folder(folder: str) -> None:
         return
     bucket, prefix = _split_folder(folder)
     with s3_errors(folder, bucket):
-        for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for page in (
+            s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        ):
             keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
             if keys:
-                done = _s3().delete_objects(Bucket=bucket, Delete={"Objects": keys})
+                done = s3_client().delete_objects(Bucket=bucket, Delete={"Objects": keys})
                 if done.get(
                     "Errors"
                 ):  # DeleteObjects answers 200 and lists what it could not delete
@@ -301,7 +307,7 @@ def write_text(where: str, text: str) -> None:
     if is_s3(where):
         bucket, key = _split_object(where)
         with s3_errors(where, bucket):
-            _s3().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
+            s3_client().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
         return
     from stedi.atomic_files import write_atomic
 
@@ -315,7 +321,7 @@ def read_text(where: str) -> str | None:
         bucket, key = _split_object(where)
         try:
             with s3_errors(where, bucket, missing=FileNotFoundError):
-                return _s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+                return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
         except FileNotFoundError:
             return None
     path = Path(where)

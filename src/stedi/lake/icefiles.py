@@ -21,13 +21,6 @@ def _local(path: str) -> str:
     return path.removeprefix("file://")
 
 
-def _s3_client():
-    """The S3 client for the current AWS settings (region, credentials, AWS_ENDPOINT_URL), made once
-    per process and settings by stedi.core.storage: a new boto3 client loads botocore's service
-    models again, about 0.2 s each, and the runner's checks list table folders dozens of times."""
-    return storage._s3()
-
-
 def files_under(location: str) -> list[str]:
     """Every file under `location`, recursively, sorted (S3: every object under the prefix)."""
     if not storage.is_s3(location):
@@ -37,7 +30,7 @@ def files_under(location: str) -> list[str]:
     prefix = key.strip("/") + "/" if key.strip("/") else ""
     found = []
     for page in (
-        _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        storage.s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     ):
         found += [
             f"{storage.S3_SCHEME}{bucket}/{item['Key']}"
@@ -68,7 +61,7 @@ def delete_files(paths: list[str]) -> None:
             bucket, _, key = uri[len(storage.S3_SCHEME) :].partition("/")
             by_bucket.setdefault(bucket, []).append(key)
     for bucket, keys in by_bucket.items():
-        client = _s3_client()
+        client = storage.s3_client()
         for start in range(0, len(keys), 1000):
             chunk = [{"Key": k} for k in keys[start : start + 1000]]
             client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
