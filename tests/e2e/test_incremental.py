@@ -44,11 +44,9 @@ from stedi.lake.catalogs import forget_catalogs
 from stedi.lake.icelake import IcebergTables
 from stedi.run.folder import RunFolder
 
-# Its own lakes, days apart: no clean build of the session's, so not on the builds' worker. Its
-# group is the S3 lake scenario's (tests/e2e/test_s3_lake.py): the two long scenarios go together,
-# as one unit of work, to the worker that does not make the clean builds (a scenario left for last
-# behind the builds was the tail of the whole run).
-pytestmark = [pytest.mark.e2e, pytest.mark.own_lake, pytest.mark.xdist_group("scenarios")]
+# Its own lake, days apart; day 2 completes the real exports, so the full rebuild it is compared
+# with is the session's clean strict build: on the builds' worker (tests/conftest.py).
+pytestmark = [pytest.mark.e2e]
 
 RAW = config.RAW_DIR
 # The trusted and curated tables of a strict build of the real exports (README, "Row counts").
@@ -206,12 +204,13 @@ def fresh_catalogs():
     forget_catalogs()
 
 
-def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark):
+def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark, clean_builds):
     raw, lake, runs = tmp_path / "raw", tmp_path / "lake", tmp_path / "runs"
     withdraws, consents, _ = _people()
 
     # Day 1 (a first run: every file new, every table decided whole), then day 2 (killed
-    # between steps, resumed): equal to a full rebuild.
+    # between steps, resumed): equal to a full rebuild. Day 2's raw folder holds every file of
+    # data/raw, so that rebuild is the session's clean strict build (its analysis writes no table).
     _day(raw, 1)
     stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     first = _manifest(runs)["intake"]["accelerometer_landing"]["run"]
@@ -222,7 +221,8 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     day1_snapshot = day1.lake.snapshot_id("accelerometer_landing")
 
     _day(raw, 2)
-    full2 = _FullRebuild(raw, tmp_path, "day2")
+    names = [sorted(p.name for p in folder.rglob("*.json")) for folder in (raw, RAW)]
+    assert names[0] == names[1]
     day1 = RunFolder.latest(runs).run_id
     proc = start_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
     wait_for(lambda: _finished(runs, besides=day1) >= 1, proc)
@@ -247,7 +247,7 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     # ... and so are the trusted readings: the new landing rows filtered, added
     # (stedi.run.incremental).
     assert _operations(lake, "accelerometer_trusted") == ["append", "append"]
-    assert _lake_content(spark, lake) == full2.content(spark)
+    assert _lake_content(spark, lake) == _lake_content(spark, clean_builds("strict")[0])
     # Day 2 completes the real exports: the strict counts of a full build of data/raw.
     rows = {name: t["rows"] for name, t in manifest["tables"].items()}
     assert {name: rows[name] for name in STRICT_COUNTS} == STRICT_COUNTS
@@ -278,7 +278,7 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert all(step.get("skipped") for step in _manifest(runs)["steps"])
 
     # Day 3: a withdrawal, a late consent, a re-delivered file.
-    before = _lake_content(spark, lake)
+    day2_landing = day2.rows("accelerometer_landing")
     _day(raw, 3)
     rebuild3 = _FullRebuild(raw, tmp_path, "day3")
     stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
@@ -296,9 +296,7 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     # A customer file came: every landing table is decided whole (from the store, nothing parsed
     # twice).
     assert {acc["run"]["mode"] for acc in manifest["intake"].values()} == {"full"}
-    assert (
-        after["accelerometer_landing"][0] < before["accelerometer_landing"][0]
-    )  # replaced, not added to
+    assert after["accelerometer_landing"][0] < day2_landing  # replaced, not added to
     ledger = json.loads((lake / "_intake" / "ledger.json").read_text())
     assert [r["path"].rsplit("/", 1)[-1] for r in ledger["replaced"]] == [
         _files("accelerometer")[0].name
@@ -357,28 +355,17 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
         and "older than every snapshot the lake keeps" in unknown.stderr
     )
 
-    # A damaged table (a data file of its current snapshot gone), and a run killed between a
-    # landing table's commit and its quarantine's (a stray row committed under another run's name):
-    # the next plain run rebuilds both, and the lake is again a --full rebuild's.
+    # A damaged table (a data file of its current snapshot gone), a run killed between a landing
+    # table's commit and its quarantine's (a stray row committed under another run's name), and an
+    # erasure request for the customer who withdrew: the next plain run repairs both, applies the
+    # request, and the lake is what a --full rebuild of the same raw folder with the same request
+    # gives (started on a copy of the lake as it is now, in the background).
     files, _ = icefiles.live_data_files(day3.lake.table("customer_trusted"))
     icefiles.delete_files([files[0].file_path])
     killed = day3.read("accelerometer_landing").limit(1)
     day3.name_run("killed-run", "00_raw_to_landing")
     day3.publish(day3.stage("accelerometer_landing", killed, append=True))
     assert day3.unfinished_pairs() == ["accelerometer_landing"]
-    done = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
-    assert (
-        "accelerometer_landing: a killed run committed it but not its quarantine; landing it again"
-        in done.stdout
-    )
-    skipped = {e["name"] for e in _manifest(runs)["steps"] if e.get("skipped")}
-    assert (
-        "01_customer_landing_to_trusted" not in skipped
-    )  # only its table was damaged: it ran again
-    assert _lake_content(spark, lake) == full3
-    assert _lake(spark, lake).unfinished_pairs() == []
-
-    # Erasure of the customer who withdrew: gone from every zone, counted, kept out later.
     erase = subprocess.run(
         [*STEDI, "erase", "--email", withdraws["email"].upper(), "--lake-dir", str(lake)],
         capture_output=True,
@@ -387,9 +374,18 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     )
     assert erase.returncode == 0, erase.stderr
     assert withdraws["email"].lower() not in erase.stdout.lower()
+    full_erased = _FullRebuild(raw, tmp_path, "erased", lake_to_copy=lake)
     erased_run = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
-    # The run forgot the history at its end: no file, decoded (Parquet rows, Avro manifests and
-    # catalog too), holds the customer's address or serial, in any case (one decoding pass).
+    assert (
+        "accelerometer_landing: a killed run committed it but not its quarantine; landing it again"
+        in erased_run.stdout
+    )
+    skipped = {e["name"] for e in _manifest(runs)["steps"] if e.get("skipped")}
+    assert "01_customer_landing_to_trusted" not in skipped  # its table was damaged: it ran again
+    assert _lake(spark, lake).unfinished_pairs() == []
+    # Erasure of the customer who withdrew: gone from every zone, counted, kept out later. The run
+    # forgot the history at its end: no file, decoded (Parquet rows, Avro manifests and catalog
+    # too), holds the customer's address or serial, in any case (one decoding pass).
     assert holding(lake, withdraws["email"], withdraws["serialNumber"], ignore_case=True) == []
     erased_lake = _lake(spark, lake)
     assert all(len(erased_lake.lake.history(name)) == 1 for name in erased_lake.lake.names())
@@ -413,12 +409,11 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
     assert manifest["consent_changes"] == {}  # they had left the consented tables already, on day 3
     requests = json.loads((lake / "_erasure" / "requests.json").read_text())["requests"]
     assert len(requests) == 1 and requests[0]["done"]["rows"]["accelerometer_landing"] > 0
-    # A full rebuild of the same raw folder with the same requests gives the same lake (compared
-    # after day 4's run, which goes on meanwhile).
     erased_content = _lake_content(spark, lake)
-    full_erased = _FullRebuild(raw, tmp_path, "erased", lake_to_copy=lake)
+    assert erased_content == full_erased.content(spark)
 
-    # Day 4: a new file with the erased customer's readings: kept out, counted as erased.
+    # Day 4: a new file holding only a reading of the erased customer: kept out, counted as erased;
+    # no table changes, so the lake is still the --full rebuild's.
     line = next(
         r for f in _files("accelerometer") for r in _records(f) if r["user"] == withdraws["email"]
     )
@@ -433,9 +428,7 @@ def test_three_days_incremental_equals_full_rebuild_then_erasure(tmp_path, spark
         and accounting["balanced"]
         and accounting["run"]["mode"] == "append"
     )
-    full4 = _FullRebuild(raw, tmp_path, "day4", lake_to_copy=lake)
-    assert erased_content == full_erased.content(spark)
-    assert _lake_content(spark, lake) == full4.content(spark)
+    assert _lake_content(spark, lake) == erased_content
 
 
 def _finished(runs: Path, besides: str) -> int:

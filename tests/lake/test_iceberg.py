@@ -500,6 +500,27 @@ def test_a_moved_lake_opens_at_its_new_place(lake, sail, tmp_path):
     assert IcebergLake(sail, str(moved)).relocated == []  # once
 
 
+def test_a_copied_lake_missing_a_data_file_opens_and_the_table_is_found_damaged(
+    lake, sail, tmp_path
+):
+    """Relocation re-commits the original's manifest entries at the copy's paths (it reads no data
+    file): a data file missing from the copy stays listed, so the step that makes the table
+    rebuilds it, as on the original (it used to stop the run with a FileNotFoundError)."""
+    from stedi.lake.icelake import IcebergTables
+
+    publish(lake, "accelerometer_landing", accel(2))
+    publish(lake, "accelerometer_landing", accel(1, start=5), append=True)
+    forget_catalogs()
+    copy_root = shutil.copytree(lake.root, tmp_path / "copy")
+    files, _ = icefiles.live_data_files(lake.table("accelerometer_landing"))
+    missing = Path(str(copy_root) + files[0].file_path[len(lake.root) :])
+    missing.unlink()
+    copy = IcebergTables(sail, str(copy_root))
+    assert copy.lake.relocated == ["accelerometer_landing"]
+    assert copy.damaged("accelerometer_landing") == [str(missing)]
+    assert copy.lake.rows("accelerometer_landing") == 3  # as the original's summary says
+
+
 def test_a_lake_opened_through_a_symbolic_link_is_the_same_lake(lake, sail, tmp_path):
     publish(lake, "accelerometer_landing", accel(2))
     forget_catalogs()

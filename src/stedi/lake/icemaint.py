@@ -169,7 +169,7 @@ def relocate_moved_tables(lake) -> list[str]:
 
 
 def _relocate(lake, name: str, old_metadata: str) -> None:
-    from pyiceberg.io.pyarrow import PyArrowFileIO, parquet_file_to_data_file
+    from pyiceberg.io.pyarrow import PyArrowFileIO
     from pyiceberg.manifest import ManifestContent, read_manifest_list
     from pyiceberg.serializers import FromInputFile
 
@@ -211,13 +211,15 @@ def _relocate(lake, name: str, old_metadata: str) -> None:
             manifest._data[0] = here(
                 manifest.manifest_path
             )  # read the copy's manifest, not the original's
-            live += [
-                here(e.data_file.file_path)
-                for e in manifest.fetch_manifest_entry(io, discard_deleted=True)
-            ]
+            for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
+                # The entry as the original committed it (its statistics, or none for the
+                # identifier columns), at the copy's path; a data file missing from the copy stays
+                # listed, so the table is found damaged and rebuilt (icelake.damaged).
+                entry.data_file[1] = here(entry.data_file.file_path)
+                live.append(entry.data_file)
     with lake.lock:
         lake.catalog.drop_table((lake.database, name))  # the catalog row only: no file is touched
-        keep = {icefiles._normalized(p) for p in live}
+        keep = {icefiles._normalized(f.file_path) for f in live}
         icefiles.delete_files(
             [f for f in icefiles.files_under(place.location) if icefiles._normalized(f) not in keep]
         )
@@ -230,7 +232,6 @@ def _relocate(lake, name: str, old_metadata: str) -> None:
     icefiles.remove_empty_folders(place.location)
     if snapshot is None:
         return
-    data_files = [parquet_file_to_data_file(t.io, t.metadata, p) for p in live]
     # The first snapshot here names the run, step and policy that made the original's current one.
     meta = {k[len("stedi.") :]: v for k, v in summary.items()}
     meta["relocated-from"] = old_root
@@ -240,7 +241,7 @@ def _relocate(lake, name: str, old_metadata: str) -> None:
             name,
             t,
             place.location,
-            data_files,
+            live,
             append=True,
             meta=meta,
             snapshot_id=snapshot.snapshot_id,
