@@ -26,21 +26,16 @@ database (`--database`).
 from __future__ import annotations
 
 import hashlib
-import importlib
-import inspect
 import json
 
 from stedi import config
 from stedi.core import storage
+from stedi.core.code_source import module_source
 from stedi.core.tables import SOURCES, table
 from stedi.lake import layout
 from stedi.lake.icelake import table_rows, table_version
 
 STEPS_FILE = "_intake/steps.json"
-
-
-def _source_of(module_name: str) -> str:
-    return inspect.getsource(importlib.import_module(module_name))
 
 
 def code_fingerprint(step) -> str:
@@ -58,9 +53,9 @@ def code_fingerprint(step) -> str:
         "stedi.core.quality.checks",
         "stedi.core.quality.evaluation",
     ):
-        digest.update(_source_of(name).encode("utf-8"))
+        digest.update(module_source(name).encode("utf-8"))
     if step.transform:
-        digest.update(_source_of(step.transform.partition(":")[0]).encode("utf-8"))
+        digest.update(module_source(step.transform.partition(":")[0]).encode("utf-8"))
     if step.sources:
         digest.update(intake_fingerprint().encode("utf-8"))
     if step.notebook.is_file():
@@ -141,9 +136,8 @@ def up_to_date(
         return False
     ledger = None
     if step.sources:
-        from stedi.core.intake.exports import raw_files
         from stedi.core.intake.ledger import Ledger
-        from stedi.core.intake.spark_or_sail import reported_path
+        from stedi.core.raw_files import raw_files, reported_path
 
         ledger = Ledger(lake_root)
         if ledger.stale:
@@ -162,9 +156,8 @@ def up_to_date(
 
 def missing_files(lake_root: str, raw_dir: str) -> dict[str, list[str]]:
     """Per source, the files the ledger holds that are no longer in the raw folder."""
-    from stedi.core.intake.exports import raw_files
     from stedi.core.intake.ledger import Ledger
-    from stedi.core.intake.spark_or_sail import reported_path
+    from stedi.core.raw_files import raw_files, reported_path
 
     ledger = Ledger(lake_root)
     found = {}

@@ -136,7 +136,7 @@ def _missing_inputs(options: RunOptions, steps: tuple[PipelineStep, ...]) -> lis
 
 def validate(options: RunOptions) -> tuple[PipelineStep, ...]:
     """Every argument and input checked before anything is written; returns the steps to run."""
-    from stedi.core.intake import RawInputError, check_raw_dir
+    from stedi.core.raw_files import RawInputError, check_raw_dir
 
     if options.on_glue and options.engine != Engine.SPARK:
         raise UsageError(

@@ -31,8 +31,6 @@ from typing import NamedTuple
 
 from stedi.core.intake.split import RECORD, TRUNCATED
 
-CSV_SUFFIXES = (".csv", ".csv.gz")
-
 # What a row of a CSV export is, beside a record (split.RECORD) and a row whose quoted field
 # never closes before the end of the file (split.TRUNCATED).
 FIELD_COUNT = "csv_field_count"  # a row with more or fewer fields than the header names

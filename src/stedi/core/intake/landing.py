@@ -32,7 +32,6 @@ from stedi.core.intake.classify import (
 )
 from stedi.core.intake.erasure import Erasures
 from stedi.core.intake.erasure_sql import erased_sql, mentions_column
-from stedi.core.intake.exports import RawInputError, raw_files
 from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan
 from stedi.core.intake.record_store import (
     landing_mode,
@@ -41,7 +40,8 @@ from stedi.core.intake.record_store import (
     read_store,
     seen_before,
 )
-from stedi.core.intake.spark_or_sail import Storage, reported_path
+from stedi.core.intake.spark_or_sail import Storage
+from stedi.core.raw_files import RawInputError, raw_files, reported_path
 from stedi.core.tables import landing_table, table
 
 

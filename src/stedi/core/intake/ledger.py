@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import inspect
 import json
 import os
 import shutil
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stedi.core import storage
+from stedi.core.code_source import module_source
 
 INTAKE_DIR = "_intake"
 LEDGER_FILE = "ledger.json"
@@ -47,21 +47,25 @@ _FORMAT = 1
 def intake_fingerprint() -> str:
     """A short hash of the code that decides what a file's records are, and of the landing
     schemas."""
-    from stedi.core import tables
-    from stedi.core.intake import (
-        classify,
-        csvtext,
-        exports,
-        notext,
-        record_units,
-        spark_or_sail,
-        split,
-    )
-
     digest = hashlib.sha256()
-    for module in (classify, csvtext, exports, notext, record_units, spark_or_sail, split, tables):
-        digest.update(inspect.getsource(module).encode("utf-8"))
+    for name in _FINGERPRINTED:
+        digest.update(module_source(name).encode("utf-8"))
     return digest.hexdigest()[:16]
+
+
+_FINGERPRINTED = tuple(
+    f"stedi.core.{name}"
+    for name in (
+        "intake.classify",
+        "intake.csvtext",
+        "raw_files",
+        "intake.notext",
+        "intake.record_units",
+        "intake.spark_or_sail",
+        "intake.split",
+        "tables",
+    )
+)
 
 
 def file_key(path: str, sha256: str) -> str:

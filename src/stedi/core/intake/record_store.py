@@ -20,8 +20,8 @@ from stedi.core.intake.erasure import Erasures
 from stedi.core.intake.ledger import STORE_KEY, Ledger, Plan, file_key, staging_folder
 from stedi.core.intake.notext import NOT_TEXT, file_content, not_text_units
 from stedi.core.intake.record_units import file_units, read_texts, split_file_records
-from stedi.core.intake.spark_or_sail import reported_path
 from stedi.core.intake.split import RECORD, UNSPLIT
+from stedi.core.raw_files import reported_path
 from stedi.core.schemas import spark_schema
 from stedi.core.tables import landing_table, table
 

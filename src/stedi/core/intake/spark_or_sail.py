@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 
 from stedi.context import Engine
 from stedi.core import storage
+from stedi.core.raw_files import reported_path
 
 # Glob characters in a path, each written as a one-character class: `[\[]`, `[\*]`, ...
 # (Spark's Hadoop globs and Sail's both read that as the character; `]` alone is literal
@@ -49,11 +50,6 @@ _CACHE_LEVEL = StorageLevel.DISK_ONLY
 def literal_path(path: str) -> str:
     """`path` as a pattern that matches only that file, on Spark and on Sail."""
     return _GLOB.sub(r"[\\\1]", path)
-
-
-def reported_path(path: str) -> str:
-    """How the intake names a file in `source_file`: absolute for a local file, the URI for S3."""
-    return path if storage.is_s3(path) else os.path.abspath(path)
 
 
 def texts_by_file(spark: SparkSession, files: list[str]) -> DataFrame:
