@@ -77,9 +77,9 @@ def clean_builds(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def clean_fingerprints(clean_builds, spark):
+def clean_fingerprints(clean_builds, sail):
     """(policy, engine) -> the content fingerprints (lakes.fingerprints) of that clean build, every
-    table present."""
+    table present, read by Sail."""
     from lakes import fingerprints
     from stedi import config
     from stedi.core.tables import TABLES
@@ -92,7 +92,7 @@ def clean_fingerprints(clean_builds, spark):
             engine or config.DEFAULT_ENGINE,
         )  # "" and the default: one build, one fingerprint
         if key not in found:
-            found[key] = fingerprints(spark, clean_builds(*key)[0], policy)
+            found[key] = fingerprints(sail, clean_builds(*key)[0], policy)
             assert set(found[key]) == set(TABLES), key
         return found[key]
 

@@ -641,7 +641,7 @@ def test_the_status_of_each_step_comes_from_its_job_runs_in_the_run_graph():
 # -- the scripts on the real exports ---------------------------------------------------------
 @pytest.mark.e2e
 def test_the_generated_scripts_give_the_tables_of_the_notebooks(
-    spark, sail, clean_fingerprints, glue_standin, tmp_path, monkeypatch, capsys
+    sail, clean_fingerprints, glue_standin, tmp_path, monkeypatch, capsys
 ):
     """The six scripts, in pipeline order, in this process on the local default engine (Sail), with
     GlueContext and Job stood in over AWS's awsglue: the same table contents as the clean build the
@@ -649,8 +649,7 @@ def test_the_generated_scripts_give_the_tables_of_the_notebooks(
     from stedi.run.folder import RunFolder, lake_records
 
     assert config.DEFAULT_ENGINE == "sail"
-    with on("spark"):
-        expected = clean_fingerprints("strict", "sail")
+    expected = clean_fingerprints("strict", "sail")
     lake = tmp_path / "lake"
     argv = [
         "--raw_dir",
@@ -679,5 +678,4 @@ def test_the_generated_scripts_give_the_tables_of_the_notebooks(
     )
     assert {records.read_record(step.name)["target"] for step in ZONE_STEPS} == {"glue"}
     capsys.readouterr()
-    with on("spark"):
-        assert fingerprints(spark, lake, "strict") == expected
+    assert fingerprints(sail, lake, "strict") == expected

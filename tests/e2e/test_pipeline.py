@@ -117,7 +117,7 @@ def test_lake_tables_are_where_the_manifest_says_with_their_declared_types(finis
 
 @pytest.mark.notebook
 def test_every_zone_notebook_runs_under_nbval_and_builds_the_strict_lake(
-    tmp_path, spark, clean_fingerprints
+    tmp_path, sail, clean_fingerprints
 ):
     """Each zone notebook, its parameters pointed at one scratch lake, executes top to bottom under
     nbval, in its own kernel, in order; the lake they build is the one `stedi run` builds."""
@@ -148,7 +148,7 @@ def test_every_zone_notebook_runs_under_nbval_and_builds_the_strict_lake(
     assert sorted(p.stem for p in (folder.path / STEPS_DIR).glob("*.json")) == sorted(records)
     rows = {t: w["rows"] for r in records.values() for t, w in r["tables"].items()}
     assert rows == EXPECTED["strict"]
-    assert fingerprints(spark, lake) == clean_fingerprints("strict")
+    assert fingerprints(sail, lake) == clean_fingerprints("strict")
 
 
 @pytest.mark.e2e
@@ -235,7 +235,7 @@ def test_both_engines_build_the_same_lake(policy, clean_builds, clean_fingerprin
 
 @pytest.mark.e2e
 def test_messy_exports_build_the_same_lake_as_the_clean_ones(
-    messy_raw, tmp_path, spark, clean_fingerprints
+    messy_raw, tmp_path, sail, clean_fingerprints
 ):
     # Every real record, in files mixing every defect the intake knows: each record lands
     # exactly once, each defect is quarantined with its reason and each copy dropped, as the
@@ -277,4 +277,4 @@ def test_messy_exports_build_the_same_lake_as_the_clean_ones(
             source
         )
     assert "superseded" in manifest["intake"]["customer_landing"]["quarantine_reasons"]
-    assert fingerprints(spark, lake) == clean_fingerprints("strict", engine)
+    assert fingerprints(sail, lake) == clean_fingerprints("strict", engine)

@@ -70,13 +70,13 @@ def _snapshot_runs(lake_dir) -> dict[str, str]:
 
 
 @pytest.mark.e2e
-def test_running_twice_gives_the_same_tables(tmp_path, spark, clean_builds, clean_fingerprints):
+def test_running_twice_gives_the_same_tables(tmp_path, sail, clean_builds, clean_fingerprints):
     # The first run is the clean strict build; the second runs on a copy of its lake.
     # --full: every step runs again (without it, each would be skipped as up to date).
     lake, runs = copy_lake(clean_builds("strict")[0], tmp_path / "lake"), tmp_path / "runs"
     before = _snapshot_runs(lake)
     stedi_run(lake, runs, "--full", *ZONE_STEPS_ONLY)
-    assert fingerprints(spark, lake) == clean_fingerprints("strict")
+    assert fingerprints(sail, lake) == clean_fingerprints("strict")
     # Nothing appended, nothing left behind: the landing tables replaced by one overwrite each,
     # the trusted and curated ones unchanged (the same rows: no new snapshot), no staged file left.
     after = _snapshot_runs(lake)
@@ -84,7 +84,7 @@ def test_running_twice_gives_the_same_tables(tmp_path, spark, clean_builds, clea
         assert (after[name] == before[name]) == (table(name).zone != "landing"), name
     assert _leftovers(lake) == {}
     again = stedi_run(lake, runs, *ZONE_STEPS_ONLY)
-    assert "nothing new" in again.stdout and fingerprints(spark, lake) == clean_fingerprints(
+    assert "nothing new" in again.stdout and fingerprints(sail, lake) == clean_fingerprints(
         "strict"
     )
 
@@ -101,7 +101,7 @@ def test_a_run_with_the_other_policy_on_a_built_lake_stops_with_one_line(tmp_pat
 
 @pytest.mark.e2e
 def test_killed_mid_write_leaves_the_tables_as_they_were_and_resume_completes(
-    tmp_path, spark, clean_builds, clean_fingerprints
+    tmp_path, sail, clean_builds, clean_fingerprints
 ):
     # The steps after the landing, recomputed. The run freezes itself the moment the files of
     # accelerometer_trusted are staged (written, not committed: the kill point
@@ -130,12 +130,12 @@ def test_killed_mid_write_leaves_the_tables_as_they_were_and_resume_completes(
     unreachable = {os.path.realpath(icefiles._local(f)) for f in leftovers["accelerometer_trusted"]}
     assert staged <= unreachable
     assert (
-        fingerprints(spark, lake) == strict
+        fingerprints(sail, lake) == strict
     )  # every table whole, as it was: nothing half-committed
     assert _snapshot_runs(lake) == before
     resumed = stedi_run(lake, runs, "--resume")
     assert "took over the lake lock of run" in resumed.stdout
-    assert fingerprints(spark, lake) == strict
+    assert fingerprints(sail, lake) == strict
     manifest = _latest_manifest(runs)
     assert manifest["status"] == "succeeded"
     assert [s["name"] for s in manifest["steps"]] == [step.name for step in ZONE_STEPS[1:]]
@@ -149,7 +149,7 @@ def _finished_steps(runs) -> int:
 
 @pytest.mark.e2e
 def test_killed_between_steps_then_resumed_equals_a_clean_run(
-    tmp_path, spark, clean_builds, clean_fingerprints
+    tmp_path, sail, clean_builds, clean_fingerprints
 ):
     # Between the run's steps 2 and 3 (01, 02 done; 03 not begun): the runner kills itself at the
     # kill point `step:<03's name>` (stedi.lake.faults), its idle kernel ends with it.
@@ -167,11 +167,11 @@ def test_killed_between_steps_then_resumed_equals_a_clean_run(
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     # The manifest records two finished steps; the third's notebook never started.
     assert _finished_steps(runs) == 2 and not RunFolder.latest(runs).notebook(third).exists()
-    assert fingerprints(spark, lake) == strict and _leftovers(lake) == {}
+    assert fingerprints(sail, lake) == strict and _leftovers(lake) == {}
     run_id = RunFolder.latest(runs).run_id
     resumed = stedi_run(lake, runs, "--resume", run_id)
     assert f"stedi run {run_id} (resuming at step 3)" in resumed.stdout
-    assert fingerprints(spark, lake) == strict
+    assert fingerprints(sail, lake) == strict
 
 
 @pytest.mark.e2e

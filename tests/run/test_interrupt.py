@@ -78,7 +78,7 @@ def _ignore_sigint() -> None:
 
 @pytest.mark.parametrize("way", ["group", "stedi alone"])
 def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(
-    tmp_path, way, spark, clean_builds, clean_fingerprints
+    tmp_path, way, sail, clean_builds, clean_fingerprints
 ):
     lake, runs = copy_lake(clean_builds("strict")[0], tmp_path / "lake"), tmp_path / "runs"
     hold = tmp_path / "hold"
@@ -142,7 +142,7 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(
     # publishing.
     with LakeLock(lake, "next") as lock:
         assert lock.took_over is None
-    assert fingerprints(spark, lake) == clean_fingerprints("strict")
+    assert fingerprints(sail, lake) == clean_fingerprints("strict")
 
     assert main(["report", "--runs-dir", str(runs)]) == 0  # `stedi report` finds the run
     index = (folder.path / "index.html").read_text()
@@ -159,4 +159,4 @@ def test_ctrl_c_stops_the_run_in_one_line_and_resume_completes_it(
         (STEP, "succeeded"),
         ("03_customer_trusted_to_curated", "succeeded"),
     ]
-    assert fingerprints(spark, lake) == clean_fingerprints("strict")
+    assert fingerprints(sail, lake) == clean_fingerprints("strict")
