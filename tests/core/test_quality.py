@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from engines import on
 from stedi.core import quality
 from stedi.core.quality import dqdl_render
 from stedi.core.quality import rules as R
@@ -525,16 +526,18 @@ def build(spark, policy):
 
 
 @pytest.fixture(scope="module")
-def lakes(spark):
-    """The tiny lake built under each policy, cached once for the module."""
-    built = {
-        policy: {name: df.cache() for name, df in build(spark, policy).items()}
-        for policy in ("strict", "udacity")
-    }
-    yield built
-    for tables in built.values():
-        for df in tables.values():
-            df.unpersist()
+def sail_lakes(sail):
+    """The tiny lake built under each policy on Sail, the engine `stedi run` evaluates the rules
+    on by default (each rule on classic Spark is a job of its own: 25 s for these tests, against
+    a few on Sail; tests/engine/test_engines.py gives every rule the same outcome on both)."""
+    with on("sail"):
+        return {policy: build(sail, policy) for policy in ("strict", "udacity")}
+
+
+@pytest.fixture
+def lakes(sail_lakes):
+    with on("sail"):
+        yield sail_lakes
 
 
 def catalog_rule(table_name, policy, rule_name):
