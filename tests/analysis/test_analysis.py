@@ -16,6 +16,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 from pyspark.sql import functions as F
 
+from engines import on
 from frames import CONSENT_A, accelerometer, customers, rows_of, step_trainer
 from stedi import config
 from stedi.analysis.accelerometer import (
@@ -89,12 +90,25 @@ FIGURES = (
 
 # -- consent funnel --------------------------------------------------------------
 @pytest.fixture(scope="module")
-def landing(spark):
+def sail_landing(sail):
     """a consents at T; b at T + 100 (all b's readings are earlier); c never.
 
     b also has a reading at T, the instant of one of a's: the rubric's join pairs it with a's
-    device.
+    device. On Sail, the engine runs use: the funnel is eight counts of the transforms under both
+    policies, a dozen jobs each on classic Spark (tests/engine/test_engines.py compares the
+    analysis's computations on both engines).
     """
+    with on("sail"):
+        return _landing(sail)
+
+
+@pytest.fixture
+def landing(sail_landing):
+    with on("sail"):
+        yield sail_landing
+
+
+def _landing(spark):
     people = customers(
         spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T + 100), ("c@x.com", "dev-c", None)]
     )
