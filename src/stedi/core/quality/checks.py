@@ -148,11 +148,13 @@ def _row_failure_text(rule: Rule) -> str:
     }[rule.kind]
 
 
-def uniqueness_result(rule: Rule, df: DataFrame, rows: int) -> dict:
+def uniqueness_result(rule: Rule, df: DataFrame, rows: int, state: dict | None = None) -> dict:
     """One grouping by the rule's columns gives the distinct keys and, when some repeat, the detail.
 
     (A count of distinct keys inside the table's main aggregation would make Spark expand
-    every row once per distinct aggregate.)"""
+    every row once per distinct aggregate.) `state`, when given, receives the grouping's figures
+    under the rule's name (stedi.core.quality.appended merges them with added rows').
+    """
     repeated = F.col("count") > 1
     stats = (
         df.groupBy(*rule.columns)
@@ -166,15 +168,34 @@ def uniqueness_result(rule: Rule, df: DataFrame, rows: int) -> dict:
         )
         .first()
     )
-    distinct = int(stats["distinct"])
+    figures = {
+        "distinct": int(stats["distinct"]),
+        "rows": int(stats["rows"] or 0),
+        "keys": int(stats["keys"] or 0),
+        "top_rows": None if stats["top_rows"] is None else int(stats["top_rows"]),
+        "top": None if stats["top"] is None else plain(stats["top"].asDict()),
+    }
+    if state is not None:
+        state[rule.name] = figures
+    return uniqueness_from(rule, rows, figures)
+
+
+def plain(values: dict) -> dict:
+    """Values as JSON keeps them (a Spark Connect client may return numpy scalars)."""
+    return {k: v.item() if hasattr(v, "item") else v for k, v in values.items()}
+
+
+def uniqueness_from(rule: Rule, rows: int, figures: dict) -> dict:
+    """The result of a uniqueness rule from its grouping's figures (uniqueness_result)."""
+    distinct = figures["distinct"]
     if distinct == rows:
         return result_row(rule, rows, 0, failed=False)
-    failing = int(stats["rows"])
-    top = ", ".join(f"{k}={v!r}" for k, v in stats["top"].asDict().items())
+    failing = figures["rows"]
+    top = ", ".join(f"{k}={v!r}" for k, v in (figures["top"] or {}).items())
     detail = (
         f"{failing:,} of {rows:,} rows share their {', '.join(rule.columns)} with another row "
-        f"({stats['keys']:,} repeated value(s), {rows - distinct:,} surplus rows); "
-        f"most repeated: {top} ({stats['top_rows']:,} rows)"
+        f"({figures['keys']:,} repeated value(s), {rows - distinct:,} surplus rows); "
+        f"most repeated: {top} ({figures['top_rows']:,} rows)"
     )
     return result_row(rule, rows, failing, failed=True, detail=detail)
 
