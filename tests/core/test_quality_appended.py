@@ -160,3 +160,52 @@ def test_only_sql_rules_that_judge_each_row_alone_are_merged():
         False,
     ]
     assert appended.per_row(R.complete("k")) and not appended.per_row(R.unique("k"))
+
+
+def test_partner_rules_merge_when_their_tables_only_grew(spark):
+    consented = [("a@x.com", "s1", REGISTERED)]
+    old = readings(spark, [("a@x.com", REGISTERED + 1, 1.0, 0.0, 0.0)])
+    added = readings(spark, [("b@x.com", REGISTERED + 1, 1.0, 0.0, 0.0)])
+    before = {
+        "customer_trusted": customers(spark, consented),
+        "accelerometer_landing": old,
+    }
+    old_report = quality.evaluate("accelerometer_trusted", old, "strict", before)
+    # b consented since (customer_trusted grew), and the landing readings grew.
+    grown = consented + [("b@x.com", "s2", REGISTERED)]
+    others = {
+        "customer_trusted": customers(spark, grown),
+        "accelerometer_landing": old.unionByName(added),
+    }
+    merged = appended.evaluate_appended(
+        "accelerometer_trusted",
+        old.unionByName(added),
+        old,
+        added,
+        "strict",
+        others,
+        results=old_report.results,
+        recorded=appended.record(old_report, "strict"),
+        unchanged=set(),
+        grown=set(others),
+        old_rows=1,
+    )
+    whole = quality.evaluate("accelerometer_trusted", old.unionByName(added), "strict", others)
+    assert counts(merged) == counts(whole)
+    consenting = R.references("user", "t", "email", name="r")
+    owner = R.sql(
+        "o",
+        "select m.* from {primary} m left anti join (select c.k, a.v from {c} c join {a} a "
+        "on a.u = c.u) o on o.k = m.k",
+    )
+    uncounted = R.sql(
+        "u",
+        "select m.* from {primary} m left anti join (select k from {c} group by k) o on o.k = m.k",
+    )
+    before_consent = R.sql("b", "select p.* from {primary} p left semi join {c} c on p.k = c.k")
+    assert [appended.partner_rule(r) for r in (consenting, owner, uncounted, before_consent)] == [
+        True,
+        True,
+        False,
+        False,
+    ]

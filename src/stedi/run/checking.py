@@ -36,20 +36,28 @@ def evaluate(lake, table: str, df: DataFrame, policy, appended: Appended | None 
     versions = {name: lake.version(name) for name in needed}
     report = None
     if appended is not None:
-        report = _merged(table, df, policy, others, known, versions, appended)
+        report = _merged(lake, table, df, policy, others, known, versions, appended)
     if report is None:
         report = quality.evaluate(table, df, policy, others, reference_rows=known)
     report.state["checked"] = {**appended_rules.record(report, policy), "with": versions}
     return report
 
 
-def _merged(table, whole, policy, others, known, versions, appended: Appended):
+def _merged(lake, table, whole, policy, others, known, versions, appended: Appended):
     base = appended.base or {}
     checked, results = base.get("checked") or {}, base.get("quality")
     if not checked or not results or base.get("policy") != policy or "rows" not in base:
         return None
     then = checked.get("with") or {}
     unchanged = {name for name, v in versions.items() if v is not None and then.get(name) == v}
+    # Only rows added since: the table's snapshot added to the one the rules saw.
+    grown = {
+        name
+        for name in versions
+        if name not in unchanged
+        and then.get(name) is not None
+        and lake.snapshot_meta(name).get("base") == then[name]
+    }
     return appended_rules.evaluate_appended(
         table,
         whole,
@@ -60,6 +68,7 @@ def _merged(table, whole, policy, others, known, versions, appended: Appended):
         results=results,
         recorded=checked,
         unchanged=unchanged,
+        grown=grown,
         old_rows=int(base["rows"]),
         added_report=appended.added_report,
         reference_rows=known,

@@ -7,7 +7,10 @@ table again took most of such a run. Here, for the table `old + added` (a bag un
 - a per-row rule (completeness, allowed values, range, expression, referential integrity, and a
   SQL rule of the form `select p.* from {primary} p left semi|anti join ...`, which judges each row
   alone) whose looked-up tables are unchanged since the previous evaluation: its failing rows are
-  the old ones and the added ones; only the added rows are evaluated;
+  the old ones and the added ones; only the added rows are evaluated. So too for a rule that fails
+  a row lacking a partner in the looked-up tables (referential integrity, or a SQL `left anti join`
+  with a subquery of inner joins and row filters only) when no old row failed and those tables
+  only had rows added: partners only came, so no old row fails now;
 - a uniqueness rule: its grouping's figures (distinct keys, rows sharing a key, repeated keys, the
   most repeated key) merged with the keys of the added rows and their counts among the old rows
   (one join of the old rows with the added keys instead of a grouping of the whole table);
@@ -68,6 +71,28 @@ def per_row(rule: Rule) -> bool:
         and _PER_ROW_SQL.match(query) is not None
         and not re.search(r"\blimit\b", query, re.IGNORECASE)
     )
+
+
+# What may make a subquery lose rows when its tables gain some.
+_NOT_MONOTONE = re.compile(
+    r"\b(anti|semi|not|except|minus|intersect|group|having|distinct|limit|over|exists|left|right|"
+    r"full|outer|count|sum|min|max|avg|first|last|rank|row_number)\b",
+    re.IGNORECASE,
+)
+
+
+def partner_rule(rule: Rule) -> bool:
+    """Whether a row fails the rule exactly when the looked-up tables hold no partner for it, and
+    more rows in them can only bring partners."""
+    if rule.kind == "referential_integrity":
+        return True
+    if rule.kind != "sql" or not per_row(rule):
+        return False
+    query = rule.params["query"]
+    found = _PER_ROW_SQL.match(query)
+    if found is None or found.group(3).lower() != "anti":
+        return False
+    return _NOT_MONOTONE.search(query[found.end() :]) is None
 
 
 def record(report: QualityReport, policy: str) -> dict:
@@ -151,13 +176,15 @@ def evaluate_appended(
     results: list[dict],
     recorded: dict,
     unchanged: set[str],
+    grown: set[str] = frozenset(),
     old_rows: int,
     added_report: QualityReport | None = None,
     reference_rows: Mapping[str, int] | None = None,
 ) -> QualityReport | None:
     """The QualityReport of `whole` (= `old` + `added`, `old` holding `old_rows` rows) as `table`,
     from `results` and `recorded` (`record`) of `old`'s evaluation (see the module docstring);
-    `unchanged`: the tables the rules look up that are as they were then. `added_report`: the
+    `unchanged`: the tables the rules look up that are as they were then; `grown`: those that only
+    had rows added since. `added_report`: the
     rules already evaluated on `added`, if they were. None: evaluate `whole` instead."""
     rules = rules_for(table, policy)
     before = {r["rule"]: r for r in results}
@@ -170,7 +197,14 @@ def evaluate_appended(
             result is not None
             and prints.get(rule.name) == fingerprint(rule)
             and result.get("rows_checked") == old_rows
-            and set(rule.needs) <= unchanged
+            and (
+                set(rule.needs) <= unchanged
+                or (
+                    set(rule.needs) <= unchanged | grown
+                    and partner_rule(rule)
+                    and result.get("rows_failing") == 0
+                )
+            )
         )
 
     merging = [r for r in rules if per_row(r) and holds(r)]
