@@ -209,3 +209,22 @@ def test_partner_rules_merge_when_their_tables_only_grew(spark):
         False,
         False,
     ]
+
+
+def test_group_sizes_judged_from_their_counts_equal_the_declared_query(spark):
+    from stedi.core.quality.checks import group_size_result, query_on
+    from stedi.core.quality.rules import group_size_sql
+
+    rule = R.usual_group_size("user", unit="customers", name="g")
+    # 1, 2, 3, 4 and 12 readings: quartiles between two counts (2.0 and 4.0), one group above.
+    rows = [
+        (f"u{n}@x.com", REGISTERED + i, 0.0, 0.0, 0.0) for n in (1, 2, 3, 4, 12) for i in range(n)
+    ]
+    frame = readings(spark, rows)
+    with query_on(group_size_sql(rule), {"primary": frame}) as query:
+        stats = query.first()
+    result = group_size_result(rule, frame, len(rows))
+    assert (stats["unusual_groups"], stats["unusual_rows"]) == (1, 12)
+    assert result["rows_failing"] == stats["unusual_rows"]
+    assert f"quartiles {stats['q1']:g}/{stats['q3']:g}" in result["detail"]
+    assert f"{stats['low']:g} to {stats['high']:g} rows" in result["detail"]

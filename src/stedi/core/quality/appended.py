@@ -14,8 +14,10 @@ table again took most of such a run. Here, for the table `old + added` (a bag un
 - a uniqueness rule: its grouping's figures (distinct keys, rows sharing a key, repeated keys, the
   most repeated key) merged with the keys of the added rows and their counts among the old rows
   (one join of the old rows with the added keys instead of a grouping of the whole table);
+- a group-size rule: the groups' counts, kept per count (a histogram), moved for the groups the
+  added rows fall in (the same join), then judged as before;
 - a row-count rule without `distinct`: from the row counts (and its reference's, as before);
-- every other rule (group sizes, distinct counts, a SQL rule of another form, a rule whose
+- every other rule (distinct counts, a SQL rule of another form, a rule whose
   looked-up table changed, a rule the previous version did not record as it is now) is evaluated
   on the whole table, as before.
 
@@ -36,6 +38,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from stedi.core.quality.checks import (
+    group_size_from,
     result_row,
     row_count_result,
     uniqueness_from,
@@ -101,6 +104,7 @@ def record(report: QualityReport, policy: str) -> dict:
     return {
         "rules": {rule.name: fingerprint(rule) for rule in rules_for(report.table, policy)},
         "unique": report.state.get("unique", {}),
+        "groups": report.state.get("groups", {}),
     }
 
 
@@ -114,11 +118,9 @@ def _merged_count(rule: Rule, before: dict, after: dict, rows: int) -> dict:
     return result_row(rule, rows, failing, failed=True, detail=detail)
 
 
-def _merged_unique(
-    rule: Rule, figures: dict, old: DataFrame, added: DataFrame, rows: int
-) -> tuple[dict, dict]:
-    """(result, figures) of a uniqueness rule on old + added, from old's `figures`."""
-    columns = list(rule.columns)
+def _key_counts(columns: list[str], old: DataFrame, added: DataFrame) -> DataFrame:
+    """Per key of the added rows (the values of `columns`): its rows among the old ones (`_old`)
+    and the added ones (`_added`); the old rows are only joined with the added keys."""
     new = added.groupBy(*columns).agg(F.count(F.lit(1)).alias("_added"))
     keys = new.select(*[F.col(c).alias(f"_k{i}") for i, c in enumerate(columns)])
     matches = reduce(
@@ -134,9 +136,37 @@ def _merged_unique(
     same = reduce(
         lambda a, b: a & b, [F.col(c).eqNullSafe(F.col(f"_o{i}")) for i, c in enumerate(columns)]
     )
-    counts = new.join(before, same, "left").select(
+    return new.join(before, same, "left").select(
         *columns, F.coalesce(F.col("_old"), F.lit(0)).alias("_old"), "_added"
     )
+
+
+def _merged_groups(
+    rule: Rule, histogram: dict, old: DataFrame, added: DataFrame, rows: int
+) -> tuple[dict, dict]:
+    """(result, histogram) of a group-size rule on old + added, from old's {count: groups}."""
+    merged = {int(n): g for n, g in histogram.items()}
+    counts = _key_counts(list(rule.columns), old, added)
+    moved = (
+        counts.groupBy("_old", (F.col("_old") + F.col("_added")).alias("_now"))
+        .agg(F.count(F.lit(1)).alias("groups"))
+        .collect()
+    )
+    for row in moved:  # each group with added rows leaves its old count for its new one
+        before, now, groups = int(row["_old"]), int(row["_now"]), int(row["groups"])
+        if before:
+            merged[before] = merged.get(before, 0) - groups
+        merged[now] = merged.get(now, 0) + groups
+    merged = {n: g for n, g in sorted(merged.items()) if g}
+    return group_size_from(rule, rows, merged), {str(n): g for n, g in merged.items()}
+
+
+def _merged_unique(
+    rule: Rule, figures: dict, old: DataFrame, added: DataFrame, rows: int
+) -> tuple[dict, dict]:
+    """(result, figures) of a uniqueness rule on old + added, from old's `figures`."""
+    columns = list(rule.columns)
+    counts = _key_counts(columns, old, added)
     total = F.col("_old") + F.col("_added")
     stats = counts.agg(
         F.count(F.when(F.col("_old") == 0, 1)).alias("new_keys"),
@@ -190,6 +220,7 @@ def evaluate_appended(
     before = {r["rule"]: r for r in results}
     prints = recorded.get("rules") or {}
     figures = recorded.get("unique") or {}
+    histograms = recorded.get("groups") or {}
 
     def holds(rule: Rule) -> bool:
         result = before.get(rule.name)
@@ -218,12 +249,17 @@ def evaluate_appended(
         return None
     merged: dict[str, dict] = {}
     unique: dict[str, dict] = {}
+    groups: dict[str, dict] = {}
     for rule in merging:
         merged[rule.name] = _merged_count(rule, before[rule.name], after[rule.name], rows)
     for rule in rules:
         if rule.kind == "uniqueness" and holds(rule) and rule.name in figures:
             merged[rule.name], unique[rule.name] = _merged_unique(
                 rule, figures[rule.name], old, added, rows
+            )
+        elif rule.kind == "group_size" and holds(rule) and rule.name in histograms:
+            merged[rule.name], groups[rule.name] = _merged_groups(
+                rule, histograms[rule.name], old, added, rows
             )
         elif rule.kind == "row_count" and "distinct" not in rule.params:
             known = dict(reference_rows or {})
@@ -249,5 +285,8 @@ def evaluate_appended(
         rows=rows,
         results=[found[r.name] for r in rules],
         passing=whole,
-        state={"unique": {**(report.state.get("unique", {}) if report else {}), **unique}},
+        state={
+            "unique": {**(report.state.get("unique", {}) if report else {}), **unique},
+            "groups": {**(report.state.get("groups", {}) if report else {}), **groups},
+        },
     )

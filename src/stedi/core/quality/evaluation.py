@@ -198,6 +198,7 @@ def evaluate_rules(
 
     known_rows: dict[str, int] = dict(reference_rows or {})
     state: dict = {}
+    groups: dict = {}
     for i, rule in enumerate(runnable):
         value = counted.get(f"__r{i}")
         if rule.row_level:
@@ -218,7 +219,7 @@ def evaluate_rules(
             detail = f"present: {', '.join(present)}" if present else ""
             results[rule.name] = result_row(rule, None, None, failed=bool(present), detail=detail)
         elif rule.kind == "group_size":
-            results[rule.name] = group_size_result(rule, df, rows)
+            results[rule.name] = group_size_result(rule, df, rows, groups)
         elif rule.kind == "sql":
             results[rule.name] = sql_result(rule, df, others, rows, examples)
         else:  # pragma: no cover - every kind is handled above
@@ -247,5 +248,5 @@ def evaluate_rules(
         passing=passing,
         quarantined=quarantined,
         quarantined_rows=quarantined_rows,
-        state={"unique": state},
+        state={"unique": state, "groups": groups},
     )
