@@ -324,3 +324,35 @@ def test_engineless_checks_see_later_commits_and_missing_files(tmp_path, spark):
     files, _ = icefiles.live_data_files(lake.lake.table("accelerometer_landing"))
     Path(icefiles._local(files[0].file_path)).unlink()
     assert table_version(root, "accelerometer_landing") is None  # damaged: counted as absent
+
+
+def test_readings_of_customers_who_had_none_add_them_to_customer_curated(tmp_path, spark):
+    from stedi.core.transforms.customer_curated import customers_with_readings
+    from stedi.run import incremental, pipeline
+
+    lake = IcebergTables(spark, str(tmp_path / "lake"))
+    people = [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T), ("c@x.com", "dev-c", T)]
+    lake.write("customer_trusted", customers(spark, people))
+    lake.write("accelerometer_trusted", accelerometer(spark, [("a@x.com", T, 1.0, 0.0, 0.0)]))
+    declared = pipeline.STEPS["03_customer_trusted_to_curated"]
+    made = {t: lake.version(t) for t in declared.reads}
+    curated = customers_with_readings(
+        lake.read("customer_trusted"), lake.read("accelerometer_trusted"), "strict"
+    )
+    lake.publish(lake.stage("customer_curated", curated, meta={"policy": "strict", "inputs": made}))
+    assert incremental.added_rows(lake, declared, "customer_curated", "strict") is None
+    # A day of readings: more of a's, b's first (twice); c still has none.
+    day = [("a@x.com", T + 1, 0.0, 0.0, 0.0), ("b@x.com", T, 1.0, 1.0, 1.0)]
+    day.append(("b@x.com", T + 1, 1.0, 1.0, 1.0))
+    lake.publish(lake.stage("accelerometer_trusted", accelerometer(spark, day), append=True))
+    added = incremental.added_rows(lake, declared, "customer_curated", "strict")
+    assert [r.email for r in added.collect()] == ["b@x.com"]
+    whole = customers_with_readings(
+        lake.read("customer_trusted"), lake.read("accelerometer_trusted"), "strict"
+    )
+    assert sorted(map(tuple, whole.collect())) == sorted(
+        map(tuple, curated.unionByName(added).collect())
+    )
+    # The customers changed instead (not an append): made whole again.
+    lake.write("customer_trusted", customers(spark, people[:2]))
+    assert incremental.added_rows(lake, declared, "customer_curated", "strict") is None

@@ -116,8 +116,8 @@ class IcebergTables:
     def read(self, name: str) -> DataFrame:
         return self.lake.read(name)
 
-    def read_staged(self, staged: Staged) -> DataFrame:
-        return self.lake.read_staged(staged)
+    def read_staged(self, staged: Staged, *, added_only: bool = False) -> DataFrame:
+        return self.lake.read_staged(staged, added_only=added_only)
 
     def read_quarantine(self, name: str) -> DataFrame:
         quarantine = self.lake.quarantine(name)

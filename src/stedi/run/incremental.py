@@ -18,6 +18,13 @@ are each narrowed, in the term of the other's new rows, to the rows whose value 
 rows' (a range filter the Parquet scan can use, then a semi-join with their distinct values):
 the result is the same, without joining a whole input again.
 
+A transform that keeps the rows of its first input having a match in another input B
+(`pipeline.PipelineStep.filtered_by`: customer_curated keeps the trusted customers with readings)
+gains, when rows were added to B, the rows of its first input that match a new row of B and no old
+one: f(A, B + new) = f(A, B) + (g - f(g, B)) with g = f(A, new), a bag difference of the few rows
+g holds. So customer_curated, and the tables made from it, are added to rather than made again
+when a new day brings readings of customers who had none.
+
 `same_as_current`: a table computed whole whose rows are the same as its current version's
 (customer_curated when no new customer got readings) keeps that version, so that the steps
 reading it can add rows. The row counts are compared first (from the snapshots' summaries and the
@@ -35,24 +42,28 @@ from pyspark.sql import functions as F
 def added_rows(lake, declared, table: str, policy) -> DataFrame | None:
     """The rows to add to `table` (see the module docstring), or None when it must be computed
     whole."""
-    if declared is None or not declared.appendable or table not in declared.writes:
+    if declared is None or table not in declared.writes:
+        return None
+    appendable = set(declared.appendable) | {n for n, p in declared.appendable_under if p == policy}
+    filters = set(declared.filtered_by)
+    if not appendable and not filters:
         return None
     made = lake.snapshot_meta(table)
     if made.get("policy") != policy or not made.get("inputs") or not lake.exists(table):
         return None
-    added = []
+    added, filtered = [], []
     for name in declared.reads:
         now, then = lake.version(name), made["inputs"].get(name)
         if now == then:
             continue
         if (
-            name not in declared.appendable
+            name not in appendable | filters
             or then is None
             or lake.snapshot_meta(name).get("base") != then
         ):
             return None
-        added.append(name)
-    if not added:
+        (filtered if name in filters else added).append(name)
+    if (not added and not filtered) or len(filtered) > 1:
         return None
     transform = declared.transform_function()
     paired = dict(declared.paired_on)
@@ -72,7 +83,26 @@ def added_rows(lake, declared, table: str, policy) -> DataFrame | None:
                 frame = _pairing_with(frame, paired[other], new, paired[name])
             inputs.append(frame)
         terms.append(transform(*inputs, policy))
+    for name in filtered:
+        terms.append(_newly_kept(lake, declared, transform, policy, name, added))
     return reduce(lambda a, b: a.unionByName(b), terms)
+
+
+def _newly_kept(lake, declared, transform, policy, name: str, added: list[str]) -> DataFrame:
+    """f(A, B + new) - f(A, B) for a transform that keeps the rows of its first input A having a
+    match in input `name` (B): the rows of A matching a new row of B (`kept`) less those matching
+    an old one, A and the other inputs as they were (their old rows when rows were added)."""
+    first = declared.reads[0]
+
+    def inputs(**given: DataFrame) -> list[DataFrame]:
+        return [
+            given[r] if r in given else (lake.read_part(r, "old") if r in added else lake.read(r))
+            for r in declared.reads
+        ]
+
+    kept = transform(*inputs(**{name: lake.read_part(name, "new")}), policy)
+    before = transform(*inputs(**{first: kept, name: lake.read_part(name, "old")}), policy)
+    return kept.exceptAll(before)
 
 
 def _pairing_with(frame: DataFrame, column: str, new: DataFrame, new_column: str) -> DataFrame:

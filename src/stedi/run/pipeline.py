@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stedi import config
+from stedi.context import Policy
 from stedi.core.tables import SOURCES, TABLES, landing_table
 
 ZONE = "zone"  # a glue_sessions/ notebook: runs locally and on AWS Glue, writes lake tables
@@ -42,6 +43,12 @@ class PipelineStep:
     # value is one of theirs, so the incremental run reads no more of the other
     # (stedi.run.incremental).
     paired_on: tuple[tuple[str, str], ...] = ()
+    # (input, policy): an input the transform distributes over under that policy only (the strict
+    # ML table joins the curated customers; the udacity one does not read them).
+    appendable_under: tuple[tuple[str, str], ...] = ()
+    # Inputs the transform filters its first input by (a row is kept when it has a match there):
+    # rows added to one keep more rows of the first input (stedi.run.incremental).
+    filtered_by: tuple[str, ...] = ()
 
     @property
     def notebook(self) -> Path:
@@ -93,6 +100,7 @@ PIPELINE: tuple[PipelineStep, ...] = (
         reads=("customer_trusted", "accelerometer_trusted"),
         writes=("customer_curated",),
         transform=f"{_TRANSFORMS}.customer_curated:customers_with_readings",
+        filtered_by=("accelerometer_trusted",),
     ),
     PipelineStep(
         "04_step_trainer_landing_to_trusted",
@@ -101,6 +109,7 @@ PIPELINE: tuple[PipelineStep, ...] = (
         writes=("step_trainer_trusted",),
         transform=f"{_TRANSFORMS}.step_trainer_trusted:consented_step_trainer_readings",
         appendable=("step_trainer_landing",),
+        filtered_by=("customer_curated",),
     ),
     PipelineStep(
         "05_machine_learning_curated",
@@ -109,6 +118,7 @@ PIPELINE: tuple[PipelineStep, ...] = (
         writes=("machine_learning_curated",),
         transform=f"{_TRANSFORMS}.machine_learning_curated:machine_learning_readings",
         appendable=("step_trainer_trusted", "accelerometer_trusted"),
+        appendable_under=(("customer_curated", Policy.STRICT),),
         paired_on=(
             ("step_trainer_trusted", "sensorReadingTime"),
             ("accelerometer_trusted", "timestamp"),

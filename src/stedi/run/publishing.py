@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame
 from stedi.core.tables import table as declared_table
 from stedi.lake.icelake import IcebergTables
 from stedi.lake.staged import Staged
-from stedi.run import incremental, privacy
+from stedi.run import checking, incremental, privacy
 
 
 @dataclass
@@ -65,7 +65,11 @@ def publish_output(
     added = incremental.added_rows(lake, declared, table, policy)
     staged = lake.stage(table, df if added is None else added, meta=meta, append=added is not None)
     try:
-        report = check(table, lake.read_staged(staged))
+        appended = None
+        if staged.append:  # the rules' results on the rows it had, merged with the added rows'
+            added_only = lake.read_staged(staged, added_only=True)
+            appended = checking.Appended(lake.read(table), added_only, lake.snapshot_meta(table))
+        report = check(table, lake.read_staged(staged), appended)
         if report.rows != staged.rows:
             raise RuntimeError(
                 f"{table}: {staged.rows} rows were written but {report.rows} read back from the "
@@ -74,6 +78,8 @@ def publish_output(
     except BaseException:
         lake.discard(staged)
         raise
+    if meta is not None:  # what a later append's check merges with (stedi.run.checking)
+        staged.meta.update(quality=report.results, checked=report.state["checked"])
     consent = privacy.consent_changes(lake, table, staged, consent, run_dir)
     if report.quarantined is None:
         if incremental.same_as_current(lake, table, staged):

@@ -23,7 +23,7 @@ from stedi.display import display_or_print
 from stedi.engine.session import engine_for, spark_for
 from stedi.lake.icelake import IcebergTables
 from stedi.lake.staged import Staged
-from stedi.run import faults, pipeline, privacy, publishing
+from stedi.run import checking, faults, pipeline, privacy, publishing
 from stedi.run.folder import RunFolder
 from stedi.run.step_summaries import StepSummaries
 
@@ -151,9 +151,11 @@ class Step(StepSummaries):
             # the rules look up are unchanged); the rules are reported, and stop the run, on the
             # whole table they make with the rows already landed.
             report = self._evaluate(name, result.landed)
-            self._checked(name, self.lake.read(name).unionByName(result.landed))
+            old = self.lake.read(name)
+            appended = checking.Appended(old, result.landed, result.base, report)
+            whole = self._checked(name, old.unionByName(result.landed), appended)
         else:
-            report = self._checked(name, result.landed)
+            report = whole = self._checked(name, result.landed)
         quarantine = result.quarantined
         if report.quarantined is not None:
             moved = report.quarantine_records()
@@ -187,6 +189,7 @@ class Step(StepSummaries):
                 k: v for k, v in accounting.items() if k not in ("run", "quarantine_path")
             },
             "quality": self.quality[name],
+            "checked": whole.state["checked"],
         }
         self.tables[name], accounting["quarantine_path"] = publishing.commit_with_quarantine(
             self.lake,
@@ -367,21 +370,16 @@ class Step(StepSummaries):
         )
 
     # -- evaluating and writing ---------------------------------------------------
-    def _evaluate(self, table: str, df: DataFrame):
-        """The QualityReport of `df` as `table`. The tables the rules look up are read from the
-        lake directly: they are not the notebook's reads."""
-        others = {
-            name: self.lake.read(name) for name in sorted(quality.tables_needed(table, self.policy))
-        }
-        known = {
-            name: self.lake.rows(name) for name in quality.row_count_references(table, self.policy)
-        }
-        return quality.evaluate(table, df, self.policy, others, reference_rows=known)
+    def _evaluate(self, table: str, df: DataFrame, appended=None):
+        """The QualityReport of `df` as `table` (stedi.run.checking: the tables the rules look up
+        are read from the lake directly, not as the notebook's reads; `appended`: a
+        checking.Appended, when `df` is the table with rows added)."""
+        return checking.evaluate(self.lake, table, df, self.policy, appended)
 
-    def _checked(self, table: str, df: DataFrame):
+    def _checked(self, table: str, df: DataFrame, appended=None):
         """`_evaluate`, its results kept for the record; a failed `error` rule shows the report and
         raises."""
-        report = self._evaluate(table, df)
+        report = self._evaluate(table, df, appended)
         self.quality[table] = report.results
         if not report.ok:
             display_or_print(report)

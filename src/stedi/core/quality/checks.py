@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from stedi.core.quality.kinds import ERROR, QUARANTINE, WARN
-from stedi.core.quality.rules import Rule, group_size_sql
+from stedi.core.quality.rules import Rule
 
 PASSED, FAILED, WARNED, QUARANTINED = "passed", "failed", "warned", "quarantined"
 OUTCOMES = (PASSED, FAILED, WARNED, QUARANTINED)
@@ -148,11 +149,13 @@ def _row_failure_text(rule: Rule) -> str:
     }[rule.kind]
 
 
-def uniqueness_result(rule: Rule, df: DataFrame, rows: int) -> dict:
+def uniqueness_result(rule: Rule, df: DataFrame, rows: int, state: dict | None = None) -> dict:
     """One grouping by the rule's columns gives the distinct keys and, when some repeat, the detail.
 
     (A count of distinct keys inside the table's main aggregation would make Spark expand
-    every row once per distinct aggregate.)"""
+    every row once per distinct aggregate.) `state`, when given, receives the grouping's figures
+    under the rule's name (stedi.core.quality.appended merges them with added rows').
+    """
     repeated = F.col("count") > 1
     stats = (
         df.groupBy(*rule.columns)
@@ -166,15 +169,34 @@ def uniqueness_result(rule: Rule, df: DataFrame, rows: int) -> dict:
         )
         .first()
     )
-    distinct = int(stats["distinct"])
+    figures = {
+        "distinct": int(stats["distinct"]),
+        "rows": int(stats["rows"] or 0),
+        "keys": int(stats["keys"] or 0),
+        "top_rows": None if stats["top_rows"] is None else int(stats["top_rows"]),
+        "top": None if stats["top"] is None else plain(stats["top"].asDict()),
+    }
+    if state is not None:
+        state[rule.name] = figures
+    return uniqueness_from(rule, rows, figures)
+
+
+def plain(values: dict) -> dict:
+    """Values as JSON keeps them (a Spark Connect client may return numpy scalars)."""
+    return {k: v.item() if hasattr(v, "item") else v for k, v in values.items()}
+
+
+def uniqueness_from(rule: Rule, rows: int, figures: dict) -> dict:
+    """The result of a uniqueness rule from its grouping's figures (uniqueness_result)."""
+    distinct = figures["distinct"]
     if distinct == rows:
         return result_row(rule, rows, 0, failed=False)
-    failing = int(stats["rows"])
-    top = ", ".join(f"{k}={v!r}" for k, v in stats["top"].asDict().items())
+    failing = figures["rows"]
+    top = ", ".join(f"{k}={v!r}" for k, v in (figures["top"] or {}).items())
     detail = (
         f"{failing:,} of {rows:,} rows share their {', '.join(rule.columns)} with another row "
-        f"({stats['keys']:,} repeated value(s), {rows - distinct:,} surplus rows); "
-        f"most repeated: {top} ({stats['top_rows']:,} rows)"
+        f"({figures['keys']:,} repeated value(s), {rows - distinct:,} surplus rows); "
+        f"most repeated: {top} ({figures['top_rows']:,} rows)"
     )
     return result_row(rule, rows, failing, failed=True, detail=detail)
 
@@ -230,28 +252,66 @@ def query_on(query: str, frames: Mapping[str, DataFrame]) -> Iterator[DataFrame]
             spark.catalog.dropTempView(view)
 
 
-def group_size_result(rule: Rule, df: DataFrame, rows: int) -> dict:
-    with query_on(group_size_sql(rule), {"primary": df}) as query:
-        stats = query.first()
-    if not stats["groups"]:
-        return result_row(rule, rows, 0, failed=False, detail="no groups")
-    unit = rule.params["unit"]
-    usual = f"{stats['low']:g} to {stats['high']:g} rows per {unit.rstrip('s')}"
-    spread = (
-        f"quartiles {stats['q1']:g}/{stats['q3']:g}, counts {stats['smallest']}..{stats['largest']}"
+def group_size_result(rule: Rule, df: DataFrame, rows: int, state: dict | None = None) -> dict:
+    """The groups' row counts, counted per count (a few hundred values), then judged on the driver
+    as `rules.group_size_sql` states it. `state`, when given, receives those counts under the
+    rule's name (stedi.core.quality.appended merges them with added rows')."""
+    counts = (
+        df.groupBy(*rule.columns)
+        .agg(F.count(F.lit(1)).alias("n"))
+        .groupBy("n")
+        .agg(F.count(F.lit(1)).alias("groups"))
+        .collect()
     )
-    unusual = int(stats["unusual_groups"])
+    histogram = {int(row["n"]): int(row["groups"]) for row in counts}
+    if state is not None:
+        state[rule.name] = {str(n): g for n, g in sorted(histogram.items())}
+    return group_size_from(rule, rows, histogram)
+
+
+def percentile(histogram: dict[int, int], p: float) -> float:
+    """Spark's exact `percentile` of values given as {value: how many}: linear interpolation between
+    the two values around position p * (count - 1)."""
+    values = sorted(histogram)
+    total = sum(histogram.values())
+    position = p * (total - 1)
+    lower, higher = math.floor(position), math.ceil(position)
+
+    def at(index: int) -> int:
+        seen = 0
+        for value in values:
+            seen += histogram[value]
+            if seen > index:
+                return value
+        raise AssertionError(index)  # pragma: no cover
+
+    low, high = at(lower), at(higher)
+    if higher == lower or low == high:
+        return float(low)
+    return (higher - position) * low + (position - lower) * high
+
+
+def group_size_from(rule: Rule, rows: int, histogram: dict[int, int]) -> dict:
+    """The result of a group-size rule from {row count of a group: groups with it}."""
+    histogram = {n: g for n, g in histogram.items() if g}
+    groups = sum(histogram.values())
+    if not groups:
+        return result_row(rule, rows, 0, failed=False, detail="no groups")
+    k = float(rule.params["fence"])
+    q1, q3 = percentile(histogram, 0.25), percentile(histogram, 0.75)
+    low, high = q1 - k * (q3 - q1), q3 + k * (q3 - q1)
+    unit = rule.params["unit"]
+    usual = f"{low:g} to {high:g} rows per {unit.rstrip('s')}"
+    spread = f"quartiles {q1:g}/{q3:g}, counts {min(histogram)}..{max(histogram)}"
+    outside = {n: g for n, g in histogram.items() if n < low or n > high}
+    unusual = sum(outside.values())
     if not unusual:
         return result_row(
-            rule,
-            rows,
-            0,
-            failed=False,
-            detail=f"all {stats['groups']:,} {unit} within {usual} ({spread})",
+            rule, rows, 0, failed=False, detail=f"all {groups:,} {unit} within {usual} ({spread})"
         )
-    failing = int(stats["unusual_rows"])
+    failing = sum(n * g for n, g in outside.items())
     detail = (
-        f"{unusual:,} of {stats['groups']:,} {unit} outside the usual {usual} ({spread}); "
+        f"{unusual:,} of {groups:,} {unit} outside the usual {usual} ({spread}); "
         f"they hold {failing:,} of {rows:,} rows"
     )
     return result_row(rule, rows, failing, failed=True, detail=detail)

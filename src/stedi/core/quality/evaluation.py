@@ -17,7 +17,7 @@ it is reported as failed (warned for warn rules) with the reason.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 
 from pyspark.sql import DataFrame
@@ -76,6 +76,9 @@ class QualityReport:
     passing: DataFrame
     quarantined: DataFrame | None = None
     quarantined_rows: int = 0  # rows moved out (a row failing two quarantine rules counts once)
+    # What a later evaluation after an append merges with (stedi.core.quality.appended): per
+    # uniqueness rule, its grouping's figures; the caller may add what the rules looked up.
+    state: dict = field(default_factory=dict)
 
     @property
     def errors(self) -> list[dict]:
@@ -194,6 +197,8 @@ def evaluate_rules(
     rows = int(counted["__rows"])
 
     known_rows: dict[str, int] = dict(reference_rows or {})
+    state: dict = {}
+    groups: dict = {}
     for i, rule in enumerate(runnable):
         value = counted.get(f"__r{i}")
         if rule.row_level:
@@ -201,7 +206,7 @@ def evaluate_rules(
                 rule, enriched, conditions[rule.name], rows, int(value or 0), examples
             )
         elif rule.kind == "uniqueness":
-            results[rule.name] = uniqueness_result(rule, df, rows)
+            results[rule.name] = uniqueness_result(rule, df, rows, state)
         elif rule.kind == "row_count":
             results[rule.name] = row_count_result(rule, rows, value, others, known_rows)
         elif rule.kind == "schema":
@@ -214,7 +219,7 @@ def evaluate_rules(
             detail = f"present: {', '.join(present)}" if present else ""
             results[rule.name] = result_row(rule, None, None, failed=bool(present), detail=detail)
         elif rule.kind == "group_size":
-            results[rule.name] = group_size_result(rule, df, rows)
+            results[rule.name] = group_size_result(rule, df, rows, groups)
         elif rule.kind == "sql":
             results[rule.name] = sql_result(rule, df, others, rows, examples)
         else:  # pragma: no cover - every kind is handled above
@@ -243,4 +248,5 @@ def evaluate_rules(
         passing=passing,
         quarantined=quarantined,
         quarantined_rows=quarantined_rows,
+        state={"unique": state, "groups": groups},
     )
