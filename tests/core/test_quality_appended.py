@@ -3,6 +3,9 @@ added rows, they give what the whole table's evaluation gives."""
 
 from __future__ import annotations
 
+import pytest
+
+from engines import on
 from stedi.core import quality
 from stedi.core.quality import appended
 from stedi.core.quality import rules as R
@@ -11,6 +14,15 @@ from stedi.core.tables import ACCELEROMETER_COLUMNS, CUSTOMER_COLUMNS, STEP_TRAI
 
 COMPARED = ("rule", "outcome", "rows_checked", "rows_failing")
 REGISTERED = 1_655_563_999_000
+
+
+@pytest.fixture
+def spark(sail):
+    """These tests' frames on Sail, the engine `stedi run` merges the results on by default (on
+    classic Spark each rule is a job of its own: 35 s for this module); the rules' outcomes on
+    both engines are compared in tests/engine/test_engines.py."""
+    with on("sail"):
+        yield sail
 
 
 def customers(spark, rows):
