@@ -255,6 +255,7 @@ def test_sampling_intervals_per_subject(spark):
     assert summary["median_min"] == 500 and summary["median_max"] == 1000
 
 
+@pytest.mark.slow  # seconds of engine jobs: make test only (keeps make check under 2 min)
 def test_intervals_by_owner_and_sampling_sentence(spark):
     people = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T)])
     readings = accelerometer(

@@ -255,6 +255,7 @@ def test_check_accounting_fails_when_the_identity_does_not_hold():
 # -- classify_records: DataFrame -> DataFrame ------------------------------------------
 
 
+@pytest.mark.slow  # seconds of engine jobs: make test only (keeps make check under 2 min)
 def test_classify_records_normalizes_and_decides_each_record(spark):
     def line(position, raw, kind="record"):
         return ("f.json", position, kind, raw)
@@ -629,6 +630,7 @@ def test_file_names_are_not_glob_patterns(spark, tmp_path):
     )
 
 
+@pytest.mark.slow  # seconds of engine jobs: make test only (keeps make check under 2 min)
 def test_files_without_records_count_nothing(spark, tmp_path):
     records = fx.real_records("customer", 2)
     folder = tmp_path / "customer"

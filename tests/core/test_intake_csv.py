@@ -171,6 +171,7 @@ def test_the_fast_path_and_split_csv_agree_on_what_a_row_is(sail):
 # -- classify: a CSV row's values --------------------------------------------------------
 
 
+@pytest.mark.slow  # seconds of engine jobs: make test only (keeps make check under 2 min)
 def test_csv_values_are_coerced_and_rounded_epochs_caught(sail):
     def row(position, values, raw=None):
         record = dict(zip(("user", "timestamp", "x", "y", "z"), values))
