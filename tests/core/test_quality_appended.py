@@ -54,8 +54,11 @@ def counts(report):
     return shown
 
 
-def after_append(table, old, added, others, *, unchanged=None, old_report=None):
-    """evaluate_appended of old + added, from old's evaluation (as a step records it)."""
+def after_append(
+    table, old, added, others, *, unchanged=None, grown=frozenset(), old_report=None, results=None
+):
+    """evaluate_appended of old + added, from old's evaluation (as a step records it; `results`:
+    other recorded results than that evaluation's)."""
     old_report = old_report or quality.evaluate(table, old, "strict", others)
     return appended.evaluate_appended(
         table,
@@ -64,9 +67,10 @@ def after_append(table, old, added, others, *, unchanged=None, old_report=None):
         added,
         "strict",
         others,
-        results=old_report.results,
+        results=old_report.results if results is None else results,
         recorded=appended.record(old_report, "strict"),
         unchanged=set(others) if unchanged is None else unchanged,
+        grown=grown,
         old_rows=old.count(),
     )
 
@@ -126,17 +130,13 @@ def test_a_changed_lookup_or_other_rows_evaluate_the_whole_table(spark):
     assert counts(merged) == counts(whole)
     # Results recorded on other rows than the table's (rows quarantined after they were computed)
     # are not merged.
-    mismatched = appended.evaluate_appended(
+    mismatched = after_append(
         "step_trainer_landing",
-        old.unionByName(added),
         old,
         added,
-        "strict",
         {"customer_landing": owners},
+        old_report=old_report,
         results=[{**r, "rows_checked": 99} for r in old_report.results],
-        recorded=appended.record(old_report, "strict"),
-        unchanged={"customer_landing"},
-        old_rows=2,
     )
     whole = quality.evaluate(
         "step_trainer_landing", old.unionByName(added), "strict", {"customer_landing": owners}
@@ -189,18 +189,14 @@ def test_partner_rules_merge_when_their_tables_only_grew(spark):
         "customer_trusted": customers(spark, grown),
         "accelerometer_landing": old.unionByName(added),
     }
-    merged = appended.evaluate_appended(
+    merged = after_append(
         "accelerometer_trusted",
-        old.unionByName(added),
         old,
         added,
-        "strict",
         others,
-        results=old_report.results,
-        recorded=appended.record(old_report, "strict"),
         unchanged=set(),
         grown=set(others),
-        old_rows=1,
+        old_report=old_report,
     )
     whole = quality.evaluate("accelerometer_trusted", old.unionByName(added), "strict", others)
     assert counts(merged) == counts(whole)

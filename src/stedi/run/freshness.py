@@ -52,6 +52,7 @@ def code_fingerprint(step) -> str:
         "stedi.core.quality.kinds",
         "stedi.core.quality.checks",
         "stedi.core.quality.evaluation",
+        "stedi.core.quality.appended",  # the results of an append's check, merged
     ):
         digest.update(module_source(name).encode("utf-8"))
     if step.transform:

@@ -44,6 +44,19 @@ STORE_KEY = "file"  # the store's partition column: one folder per landed file
 _FORMAT = 1
 
 
+# The code that decides what a file's records are, and the landing schemas.
+_FINGERPRINTED = (
+    "stedi.core.intake.classify",
+    "stedi.core.intake.csvtext",
+    "stedi.core.raw_files",
+    "stedi.core.intake.notext",
+    "stedi.core.intake.record_units",
+    "stedi.core.intake.spark_or_sail",
+    "stedi.core.intake.split",
+    "stedi.core.tables",
+)
+
+
 def intake_fingerprint() -> str:
     """A short hash of the code that decides what a file's records are, and of the landing
     schemas."""
@@ -51,21 +64,6 @@ def intake_fingerprint() -> str:
     for name in _FINGERPRINTED:
         digest.update(module_source(name).encode("utf-8"))
     return digest.hexdigest()[:16]
-
-
-_FINGERPRINTED = tuple(
-    f"stedi.core.{name}"
-    for name in (
-        "intake.classify",
-        "intake.csvtext",
-        "raw_files",
-        "intake.notext",
-        "intake.record_units",
-        "intake.spark_or_sail",
-        "intake.split",
-        "tables",
-    )
-)
 
 
 def file_key(path: str, sha256: str) -> str:
