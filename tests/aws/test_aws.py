@@ -298,3 +298,23 @@ def test_a_glue_kernel_that_prints_its_failure_fails_the_run(
     err = capsys.readouterr().err
     assert code == 1
     assert "step 00_raw_to_landing failed" in err and "An error was encountered" in err
+
+
+def test_a_glue_run_holds_the_s3_lakes_lock_from_this_machine(
+    aws_env, printing_glue_kernel, tmp_path, capsys
+):
+    """`stedi run --target glue` takes the S3 lake's lease as a local run on it does: while another
+    run holds it, it stops with one line before any session starts; its own lease goes at its
+    end, even when a step failed."""
+    from stedi.lake.lock import LakeLock
+
+    args = ["run", "--target", "glue", "--lake-dir", S3_LAKE, "--runs-dir", str(tmp_path / "runs")]
+    held = LakeLock(S3_LAKE, "20261207T010000Z-strict-cccc").acquire()
+    try:
+        code = main(args)
+    finally:
+        held.release()
+    one_line_error(capsys, code, "is being written by another run")
+    assert main(args) == 1  # the stand-in kernel fails step 00: the lake was free
+    assert "step 00_raw_to_landing failed" in capsys.readouterr().err
+    assert _keys() == []  # no lease left behind

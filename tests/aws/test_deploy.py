@@ -32,7 +32,7 @@ from stedi.aws.job_settings import job_settings
 from stedi.aws.jobscript import glue_job
 from stedi.aws.status import failed, step_states
 from stedi.cli import main
-from stedi.engine.glue_iceberg import job_arguments, requirements_path
+from stedi.engine.glue_iceberg import glue_iceberg_settings, job_arguments, requirements_path
 from stedi.errors import UsageError
 from stedi.run import pipeline
 from stedi.run.pipeline import ZONE_STEPS
@@ -212,7 +212,10 @@ def test_the_magics_become_the_job_settings_and_the_package_is_the_deployments()
     # session
     assert arguments == {
         "--extra-py-files": "s3://b/glue-jobs/x/stedi-0123456789ab.zip",
-        **job_arguments("s3://stedi-lakehouse-artifacts/artifacts/glue-requirements.txt"),
+        **job_arguments(
+            "s3://stedi-lakehouse-artifacts/artifacts/glue-requirements.txt",
+            "s3://stedi-lakehouse-artifacts/lake",
+        ),
     }
     assert tags == {}
 
@@ -348,8 +351,8 @@ def test_deploy_creates_one_job_per_zone_step_and_a_workflow_chaining_them(aws_e
             and arguments["--policy"] == "strict"
         )
         # pyiceberg and pyarrow >= 18 over Glue 5.0's modules: the deployment's copy of
-        # glue-requirements.txt, installed by pip -r; no Spark Iceberg of Glue's own (pyiceberg
-        # commits, Spark reads Parquet)
+        # glue-requirements.txt, installed by pip -r; Glue's own Iceberg declared to read the
+        # lake's tables by name (pyiceberg commits, the steps' Spark reads Parquet)
         requirements = arguments["--additional-python-modules"]
         assert requirements.startswith(f"s3://{BUCKET}/team/glue-jobs/{NAME}/glue-requirements-")
         assert arguments["--python-modules-installer-option"] == "-r"
@@ -357,13 +360,16 @@ def test_deploy_creates_one_job_per_zone_step_and_a_workflow_chaining_them(aws_e
             s3.get_object(Bucket=BUCKET, Key=_key(requirements))["Body"].read()
             == requirements_path().read_bytes()
         )
-        assert "--datalake-formats" not in arguments and "--conf" not in arguments
+        assert arguments["--datalake-formats"] == "iceberg"
+        assert arguments["--conf"].split(" --conf ") == glue_iceberg_settings(
+            f"s3://{BUCKET}/team/lake"
+        )
         script = (
             s3.get_object(Bucket=BUCKET, Key=_key(job["Command"]["ScriptLocation"]))["Body"]
             .read()
             .decode()
         )
-        assert script == glue_job(step.notebook).script
+        assert script == glue_job(step.notebook, ends_workflow=step is ZONE_STEPS[-1]).script
         assert job["Command"]["ScriptLocation"].startswith(
             f"s3://{BUCKET}/team/glue-jobs/{NAME}/scripts/{step.name}-"
         )
@@ -638,6 +644,37 @@ def test_the_status_of_each_step_comes_from_its_job_runs_in_the_run_graph():
     )
 
 
+def test_only_the_workflows_last_job_forgets_an_erasures_history_after_every_other_step(tmp_path):
+    """The last job waits, through the triggers, for every other job of the same workflow run; its
+    script alone ends by forgetting an erasure's history, and only in a workflow run. A notebook
+    ending the workflow without lake_dir and database parameters is refused."""
+    plan = plan_deployment(BUCKET, ROLE_ARN, prefix="team/")
+    waits = {
+        t["Actions"][0]["JobName"]: {c["JobName"] for c in t["Predicate"]["Conditions"]}
+        for t in plan.triggers.values()
+        if "Predicate" in t
+    }
+    before, last = set(), JOBS[-1]
+    todo = [last]
+    while todo:
+        for job in waits.get(todo.pop(), ()):
+            before.add(job)
+            todo.append(job)
+    assert before == set(JOBS[:-1])
+    scripts = {
+        name: plan.objects[_key(job["Command"]["ScriptLocation"])].decode()
+        for name, job in plan.jobs.items()
+    }
+    forgetting = [name for name, script in scripts.items() if "forget_history(" in script]
+    assert forgetting == [last]
+    lines = scripts[last].splitlines()
+    guard = lines.index('if args.get("WORKFLOW_RUN_ID"):')
+    assert lines.index("sys.displayhook(step.finish())") < guard < lines.index("job.commit()")
+    assert "    if history_to_forget(lake_dir):" in lines[guard:]
+    with pytest.raises(UsageError, match="ends the workflow: it needs parameters lake_dir"):
+        glue_job(_notebook(tmp_path), ends_workflow=True)
+
+
 # -- the scripts on the real exports ---------------------------------------------------------
 @pytest.mark.e2e
 def test_the_generated_scripts_give_the_tables_of_the_notebooks(
@@ -663,7 +700,7 @@ def test_the_generated_scripts_give_the_tables_of_the_notebooks(
     ]
     with on("sail"):
         for step in ZONE_STEPS:
-            script = glue_job(step.notebook).script
+            script = glue_job(step.notebook, ends_workflow=step is ZONE_STEPS[-1]).script
             _run_script(
                 script, ["--JOB_NAME", f"{NAME}-{step.name}", *argv], monkeypatch, sail, tmp_path
             )

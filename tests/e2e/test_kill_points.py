@@ -32,6 +32,7 @@ from lake_files import holding
 from lakes import STEDI, ZONE_STEPS_ONLY, copy_lake, frozen_at, stedi_run, stopped, wait_for
 from stedi import config
 from stedi.core.tables import SOURCES, landing_table
+from stedi.lake import icelake
 from stedi.lake.catalogs import forget_catalogs
 from stedi.lake.iceberg import IcebergLake
 from stedi.lake.icelake import IcebergTables
@@ -282,10 +283,34 @@ def test_a_kill_point_with_sigstop_freezes_the_process_there(tmp_path):
 def test_the_history_to_forget_mark_lasts_until_the_history_is_forgotten(tmp_path):
     """Written before an erasure request is marked done; only a finished forget_history removes
     it."""
-    from stedi.lake import icelake
 
     assert not icelake.history_to_forget(str(tmp_path))
     icelake.mark_history_to_forget(str(tmp_path), "run-1")
     assert icelake.history_to_forget(str(tmp_path))
     icelake.forget_history(str(tmp_path))  # no lake here: nothing to expire, the mark goes
     assert not icelake.history_to_forget(str(tmp_path))
+
+
+def test_an_erasure_applied_by_part_of_the_pipeline_is_forgotten_once_every_step_ran(
+    tmp_path, small
+):
+    """A run of the landing alone (`--only`) applies the erasure, but the later steps' tables still
+    hold the customer: their history is kept, and the run says so, not that the trusted and curated
+    rows went. The next whole run rebuilds them and forgets the history: the lake ends as the
+    uninterrupted run's, with no file holding the customer (the history was once forgotten by the
+    landing run and then never again)."""
+    base, raw, email, _, _ = small
+    lake, runs = _erasing_copy(base, tmp_path / "lake", email), tmp_path / "runs"
+    done = stedi_run(lake, runs, "--raw-dir", str(raw), "--only", ZONE_STEPS[0].name)
+    later = ", ".join(step.name for step in ZONE_STEPS[1:])
+    assert "erasures applied: 1 request" in done.stdout, done.stdout
+    assert "and their trusted and curated rows" not in done.stdout
+    assert (
+        f"the erased customers are still in the tables of {later} and in older snapshots"
+        in done.stdout
+    )
+    assert holding(lake, email) != [] and icelake.history_to_forget(str(lake))
+    done = stedi_run(lake, runs, "--raw-dir", str(raw), *ZONE_STEPS_ONLY)
+    assert "still in the tables" not in done.stdout, done.stdout
+    _assert_clean(lake, small)
+    assert not icelake.history_to_forget(str(lake))

@@ -30,10 +30,11 @@ from stedi.run.pipeline import ZONE_STEPS
 from stedi.run.runner import glue_session_copy
 
 URI = "s3://bucket/team/artifacts/glue-requirements.txt"
+LAKE = "s3://bucket/team/lake"
 OLD_CONF = (
     "spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions --conf "
     "spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog --conf "
-    "spark.sql.catalog.glue_catalog.warehouse=s3://b/lake"
+    "spark.sql.catalog.glue_catalog.warehouse=s3://b/elsewhere"
 )
 
 
@@ -41,35 +42,51 @@ def _locked(path) -> dict[str, str]:
     return {p["name"]: p["version"] for p in tomllib.loads(path.read_text())["package"]}
 
 
-def test_a_job_installs_the_requirements_file_with_pip_r():
-    assert job_arguments(URI) == {
+def test_a_job_installs_the_requirements_file_with_pip_r_and_declares_glues_iceberg():
+    """AWS's documented Iceberg setup on Glue: `iceberg` in --datalake-formats, one --conf key
+    chaining the glue_catalog settings, the lake as the warehouse."""
+    assert job_arguments(URI, LAKE) == {
         "--additional-python-modules": URI,
         "--python-modules-installer-option": "-r",
+        "--datalake-formats": "iceberg",
+        "--conf": " --conf ".join(
+            [
+                "spark.sql.extensions="
+                "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+                "spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog",
+                f"spark.sql.catalog.glue_catalog.warehouse={LAKE}/",
+                "spark.sql.catalog.glue_catalog.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog",
+                "spark.sql.catalog.glue_catalog.io-impl=org.apache.iceberg.aws.s3.S3FileIO",
+            ]
+        ),
     }
 
 
-def test_glues_own_spark_iceberg_declared_by_a_notebook_is_removed_and_the_rest_kept():
+def test_a_notebooks_own_formats_and_settings_are_kept_its_iceberg_settings_replaced():
     given = {
         "--datalake-formats": "delta,iceberg",
         "--conf": f"spark.sql.shuffle.partitions=4 --conf {OLD_CONF}",
         "--other": "x",
     }
-    assert with_stedi_modules(given, URI) == {
-        "--datalake-formats": "delta",
-        "--conf": "spark.sql.shuffle.partitions=4",
+    ours = job_arguments(URI, LAKE)
+    assert with_stedi_modules(given, URI, LAKE) == {
+        **ours,
+        "--datalake-formats": "delta,iceberg",
+        "--conf": f"spark.sql.shuffle.partitions=4 --conf {ours['--conf']}",
         "--other": "x",
-        **job_arguments(URI),
     }
+    assert with_stedi_modules({"--datalake-formats": "iceberg", "--conf": OLD_CONF}, URI, LAKE) == (
+        ours
+    )
+    # a notebook's placeholder file and lake are replaced by the deployment's
     assert with_stedi_modules(
-        {"--datalake-formats": "iceberg", "--conf": OLD_CONF}, URI
-    ) == job_arguments(URI)
-    # a notebook's placeholder file is replaced by the deployment's
-    assert with_stedi_modules(job_arguments("s3://x/placeholder.txt"), URI) == job_arguments(URI)
+        job_arguments("s3://x/placeholder.txt", "s3://x/lake"), URI, LAKE
+    ) == (ours)
 
 
 def test_a_notebook_asking_for_other_modules_is_refused():
     with pytest.raises(ValueError, match="install a requirements file"):
-        with_stedi_modules({"--additional-python-modules": "scikit-learn==1.5"}, URI)
+        with_stedi_modules({"--additional-python-modules": "scikit-learn==1.5"}, URI, LAKE)
 
 
 def test_the_requirements_file_pins_pyiceberg_and_a_pyarrow_over_glues_from_the_projects_lock():
@@ -115,11 +132,11 @@ def test_the_lockfiles_script_fails_a_stale_requirements_file(tmp_path, monkeypa
 def test_the_configure_cell_is_read_as_the_glue_kernel_reads_it():
     """aws-glue-sessions 1.0.9: ast.literal_eval of the cell; the keys it manages (glue_version,
     ...) set the session, every other key becomes a `--` default argument of the session."""
-    cell = configure_cell(URI)
+    cell = configure_cell(URI, LAKE)
     assert cell.startswith("%%configure\n")
-    assert ast.literal_eval(cell.split("\n", 1)[1]) == job_arguments(URI)
+    assert ast.literal_eval(cell.split("\n", 1)[1]) == job_arguments(URI, LAKE)
     magics, arguments = configure_of(cell, "nb cell 2")
-    assert magics == {} and arguments == job_arguments(URI)
+    assert magics == {} and arguments == job_arguments(URI, LAKE)
 
 
 @pytest.mark.parametrize("step", ZONE_STEPS, ids=lambda s: s.number)
@@ -127,7 +144,10 @@ def test_each_zone_notebook_installs_stedis_modules_for_its_session_and_its_job(
     job = glue_job(step.notebook)
     assert job.configure["--python-modules-installer-option"] == "-r"
     assert job.configure["--additional-python-modules"].endswith("/glue-requirements.txt")
-    assert "--datalake-formats" not in job.configure and "--conf" not in job.configure
+    assert job.configure["--datalake-formats"] == "iceberg"
+    assert "spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog" in (
+        job.configure["--conf"].split(" --conf ")
+    )
 
 
 def test_the_local_kernel_records_the_configure_cell_as_the_glue_kernel_would_receive_it(capsys):
@@ -147,9 +167,9 @@ def test_the_local_kernel_records_the_configure_cell_as_the_glue_kernel_would_re
 
 def test_a_glue_run_gives_each_session_the_requirements_file_beside_its_package(tmp_path):
     copy = glue_session_copy(
-        ZONE_STEPS[1].notebook, tmp_path, "s3://bucket/team/artifacts/stedi.zip", URI
+        ZONE_STEPS[1].notebook, tmp_path, "s3://bucket/team/artifacts/stedi.zip", URI, LAKE
     )
     cells = [c.source for c in nbformat.read(copy, as_version=4).cells if c.cell_type == "code"]
     assert "%extra_py_files s3://bucket/team/artifacts/stedi.zip" in cells[0]
-    assert cells[1] == configure_cell(URI)
-    assert configured_for(cells[1], URI) == cells[1]
+    assert cells[1] == configure_cell(URI, LAKE)
+    assert configured_for(cells[1], URI, LAKE) == cells[1]

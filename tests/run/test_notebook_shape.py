@@ -15,8 +15,9 @@ from stedi.run.options import RunOptions
 from stedi.run.pipeline import PIPELINE, ZONE_STEPS
 from stedi.run.runner import _parameters
 
-# The lake the %%configure cell names: `stedi run --target glue` and deploy replace it by theirs.
+# The file and lake the %%configure cell names: `stedi run --target glue` and deploy put theirs.
 PLACEHOLDER_REQUIREMENTS = "s3://stedi-lakehouse-artifacts/artifacts/glue-requirements.txt"
+PLACEHOLDER_LAKE = "s3://stedi-lakehouse-artifacts/lake"
 GLUE_MAGICS = (
     "%glue_version 5.0",
     "%worker_type",
@@ -41,8 +42,8 @@ def test_notebook_shape(path):
     # then the session's %%configure: stedi's modules (pyiceberg, pyarrow >= 18) over Glue's
     # (stedi.engine.glue_iceberg)
     configure = "".join(cells[1]["source"])
-    assert configure == configure_cell(PLACEHOLDER_REQUIREMENTS), (
-        "the %%configure cell installs stedi's modules"
+    assert configure == configure_cell(PLACEHOLDER_REQUIREMENTS, PLACEHOLDER_LAKE), (
+        "the %%configure cell installs stedi's modules and declares Glue's Iceberg"
     )
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1 and tagged[0] is cells[2]

@@ -13,6 +13,7 @@ import shutil
 import nbformat
 import pytest
 
+from aws_fixtures import BUCKET
 from glue_kernels import install_fake_glue_kernel
 from lakes import iceberg_tables
 from stedi import config
@@ -243,10 +244,15 @@ def test_the_end_of_a_run_names_the_quarantined_records_and_the_erasures_applied
         "  quarantine: 4 records held out of the landing tables (accelerometer_landing 4: not_json "
         "3, truncated 1)\n" in out
     )
+    # the run of the landing alone: the later steps' tables still hold the customers
     assert (
         "  erasures applied: 1 request (a1b2c3d4e5f6); 32 rows removed from the landing tables "
-        "(customer_landing 2, accelerometer_landing 30), and their trusted and curated rows\n"
+        "(customer_landing 2, accelerometer_landing 30)\n"
     ) in out
+    whole = {"erasures": erasures, "steps": [{"name": step.name} for step in ZONE_STEPS]}
+    assert console.outcome_lines(whole)[-1].endswith(
+        "(customer_landing 2, accelerometer_landing 30), and their trusted and curated rows"
+    )
     assert console.outcome_lines({"intake": {"customer_landing": {"quarantined": 0}}}) == [
         "  quarantine: no record held out of the landing tables"
     ]
@@ -816,22 +822,14 @@ def test_error_outputs_reads_the_glue_kernels_printed_failures():
     ],
 )
 def test_an_error_reply_without_error_output_fails_the_run_naming_the_cell(
-    tmp_path, capsys, monkeypatch, failure, message
+    aws_env, tmp_path, capsys, monkeypatch, failure, message
 ):
     # A Glue kernel may answer a cell with status "error" and send no error output: papermill
-    # then marks the cell in its metadata only, and that is where the runner finds it.
-    for name, value in {
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(
-            name, value
-        )  # nothing may reach AWS; if anything tried, it would fail here
+    # then marks the cell in its metadata only, and that is where the runner finds it. (The lake
+    # is on a moto server: the runner holds its lock from this machine.)
     kernel = install_fake_glue_kernel(tmp_path, monkeypatch, failure)
     options = RunOptions(
-        kernel=kernel, target="glue", bucket="stedi-test-lake", runs_dir=str(tmp_path / "runs")
+        kernel=kernel, target="glue", bucket=BUCKET, runs_dir=str(tmp_path / "runs")
     )
     manifest = runner.run(options)
     err = capsys.readouterr().err

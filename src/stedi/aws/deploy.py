@@ -184,15 +184,17 @@ def plan_deployment(
         "database": database,
     }
     for step in pipeline.ZONE_STEPS:
-        job = glue_job(Path(config.resolve(notebooks_dir)) / step.notebook.name)
+        job = glue_job(
+            Path(config.resolve(notebooks_dir)) / step.notebook.name,
+            ends_workflow=step is pipeline.ZONE_STEPS[-1],
+        )
         script = job.script.encode()
         script_uri = f"{root}/scripts/{_hashed(step.name, '.py', script)}"
         plan.objects[s3_key(script_uri)] = script
         fields, arguments, tags = job_settings(job, package_uri)
         try:
-            arguments = with_stedi_modules(
-                arguments, requirements_uri
-            )  # pyiceberg, pyarrow >= 18 over Glue's
+            # pyiceberg, pyarrow >= 18 over Glue's; Glue's Iceberg to read the lake by name
+            arguments = with_stedi_modules(arguments, requirements_uri, values["lake_dir"])
         except ValueError as exc:
             raise UsageError(f"{step.notebook.name}: {exc}") from None
         plan.jobs[job_name(name, step.name)] = {

@@ -24,7 +24,8 @@ The notebook stays the one source; `stedi aws deploy` calls `glue_job` at deploy
   asked or not (None when absent); asking for one again is an argparse "conflicting option
   string" error, so the script never asks for them, and a parameter may not take their names.
 - Markdown cells become comments; code cells are copied verbatim, after Glue's job boilerplate
-  (getResolvedOptions, SparkContext/GlueContext, Job.init) and before `job.commit()`.
+  (getResolvedOptions, SparkContext/GlueContext, Job.init) and before `job.commit()`. The
+  workflow's last job then forgets an erasure's history (_forgetting_erased_history).
   stedi's target glue runs on `glueContext.spark_session` (stedi.engine.session.use_glue_session).
 - IPython-only constructs: the value of a cell's last expression, which IPython displays, goes
   to `sys.displayhook` (what a plain Python prompt does: printed unless None, into the job's
@@ -73,22 +74,9 @@ ARGUMENT_MAGICS = {
 SESSION_ONLY_MAGICS = ("iam_role", "region", "session_id_prefix")
 # The %%configure keys the glue_pyspark kernel (aws-glue-sessions 1.0.9) manages itself rather than
 # passing them on as job parameters; those without a job setting here are refused.
-CONFIGURE_MANAGED = (
-    "profile",
-    "endpoint",
-    "region",
-    "iam_role",
-    "session_id",
-    "max_capacity",
-    "number_of_workers",
-    "worker_type",
-    "connections",
-    "glue_version",
-    "security_config",
-    "idle_timeout",
-    "tags",
-    "timeout",
-    "extra_jars",
+CONFIGURE_MANAGED = tuple(
+    "profile endpoint region iam_role session_id max_capacity number_of_workers worker_type "
+    "connections glue_version security_config idle_timeout tags timeout extra_jars".split()
 )
 KNOWN_MAGICS = (
     "glue_version",
@@ -332,9 +320,29 @@ def _boilerplate(
     ]
 
 
-def glue_job(notebook: Path) -> GlueJob:
+def _forgetting_erased_history(notebook: Path, parameters: tuple[Parameter, ...]) -> list[str]:
+    """The end of the workflow's last job, which a workflow run reaches once every other zone step
+    succeeded in it (stedi.aws.deploy's triggers): as `stedi run` then does, it forgets an erasure's
+    history (stedi.run.freshness.forget_erased_history)."""
+    if not {"lake_dir", "database"} <= {p.name for p in parameters}:
+        raise UsageError(
+            f"{notebook.name} ends the workflow: it needs parameters lake_dir, database"
+        )
+    return [
+        "",
+        "# The workflow's last job: every zone step succeeded in this workflow run, so no",
+        "# table, nor any older snapshot, may keep an erased customer (alone: the next run).",
+        'if args.get("WORKFLOW_RUN_ID"):',
+        "    from stedi.lake.icelake import forget_history, history_to_forget",
+        "",
+        "    if history_to_forget(lake_dir):",
+        '        print("erasure: files deleted per table", forget_history(lake_dir, database))',
+    ]
+
+
+def glue_job(notebook: Path, *, ends_workflow: bool = False) -> GlueJob:
     """Read `notebook` and generate its Glue job script (checked to compile); UsageError naming the
-    problem."""
+    problem. `ends_workflow`: the job is the workflow's last (_forgetting_erased_history)."""
     step = notebook.stem
     magics: dict[str, str] | None = None
     configure: dict[str, str] = {}
@@ -368,6 +376,8 @@ def glue_job(notebook: Path) -> GlueJob:
         seen_code = seen_code or cell.cell_type == "code"
     if parameters is None:
         raise UsageError(f"{notebook.name} has no cell tagged `parameters`")
+    if ends_workflow:
+        body += _forgetting_erased_history(notebook, parameters)
     lines = _boilerplate(step, notebook, magics or {}, parameters) + body + ["", "job.commit()", ""]
     script = "\n".join(lines)
     try:

@@ -72,10 +72,17 @@ def outcome_lines(manifest: dict) -> list[str]:
             rows.update(e.get("rows") or {})
         ids = ", ".join(e.get("id", "?") for e in erasures)
         per_table = ", ".join(f"{name} {n:,}" for name, n in rows.items())
+        from stedi.run.pipeline import ZONE_STEPS
+
+        ran = {entry.get("name") for entry in manifest.get("steps") or []}
         lines.append(
             f"  erasures applied: {len(erasures)} request{'s' if len(erasures) != 1 else ''} "
             f"({ids}); "
-            f"{sum(rows.values()):,} rows removed from the landing tables ({per_table}), and their "
-            "trusted and curated rows"
+            f"{sum(rows.values()):,} rows removed from the landing tables ({per_table})"
+            + (
+                ", and their trusted and curated rows"
+                if {step.name for step in ZONE_STEPS} <= ran
+                else ""
+            )
         )
     return lines

@@ -32,8 +32,9 @@ from stedi import config
 from stedi.core import storage
 from stedi.core.code_source import module_source
 from stedi.core.tables import SOURCES, table
-from stedi.lake import layout
+from stedi.lake import icelake, layout
 from stedi.lake.icelake import table_rows, table_version
+from stedi.run import pipeline
 
 STEPS_FILE = "_intake/steps.json"
 
@@ -153,6 +154,30 @@ def up_to_date(
             return False
     inputs = inputs_of(step, lake_root, ledger, database=database)
     return inputs is not None and fingerprint(step, policy, inputs) == recorded["fingerprint"]
+
+
+def forget_erased_history(options, ran: set[str]) -> list[str]:
+    """After a succeeded run, when an erasure's history is still to forget (stedi.lake.icelake.
+    mark_history_to_forget): once no zone step's tables can hold an erased customer, that is every
+    step either in `ran` (the run's succeeded steps, skipped ones included) or up to date now and
+    after no step that is not, expire every older snapshot and delete the files nothing reaches.
+    Otherwise (a run of part of the pipeline: `--only`, `--from`) the history stays for a later
+    run. Returns the steps whose tables may still hold an erased customer ([] when none)."""
+    if not icelake.history_to_forget(options.lake):
+        return []
+    behind: list[str] = []
+    for step in pipeline.ZONE_STEPS:
+        after_behind = any(pipeline.producer(name).name in behind for name in step.reads)
+        if step.name not in ran and (
+            after_behind
+            or not up_to_date(step, options.lake, options.policy, options.raw, options.database)
+        ):
+            behind.append(step.name)
+    if not behind:
+        # Every table is rebuilt without the erased customers: no older snapshot, and no file
+        # only older snapshots reached, may keep them (time travel stops here).
+        icelake.forget_history(options.lake, options.database)
+    return behind
 
 
 def missing_files(lake_root: str, raw_dir: str) -> dict[str, list[str]]:

@@ -39,11 +39,11 @@ from stedi.run.verdict import describe_cell, notebook_failure, record_problem
 
 
 def glue_session_copy(
-    source: Path, run_dir: Path, package_uri: str, requirements_uri: str = ""
+    source: Path, run_dir: Path, package_uri: str, requirements_uri: str, lake: str
 ) -> Path:
     """A copy of a notebook whose %extra_py_files magic names this deployment's stedi.zip, and whose
-    %%configure cell installs stedi's modules from `requirements_uri`
-    (stedi.engine.glue_iceberg)."""
+    %%configure cell installs stedi's modules from `requirements_uri` and declares Glue's Iceberg
+    for `lake` (stedi.engine.glue_iceberg)."""
     import nbformat
 
     from stedi.engine.glue_iceberg import configured_for
@@ -55,12 +55,8 @@ def glue_session_copy(
                 f"%extra_py_files {package_uri}" if line.startswith("%extra_py_files") else line
                 for line in cell.source.splitlines()
             )
-        if (
-            cell.cell_type == "code"
-            and requirements_uri
-            and cell.source.lstrip().startswith("%%configure")
-        ):
-            cell.source = configured_for(cell.source, requirements_uri)
+        if cell.cell_type == "code" and cell.source.lstrip().startswith("%%configure"):
+            cell.source = configured_for(cell.source, requirements_uri, lake)
     copy = run_dir / ".glue" / source.name
     copy.parent.mkdir(exist_ok=True)
     nbformat.write(nb, copy)
@@ -110,7 +106,7 @@ def run_step(
         requirements_uri = config.s3_uri(
             options.bucket, options.prefix, config.GLUE_REQUIREMENTS_KEY
         )
-        source = glue_session_copy(source, folder.path, package_uri, requirements_uri)
+        source = glue_session_copy(source, folder.path, package_uri, requirements_uri, options.lake)
     started = time.monotonic()
     entry: dict = {"name": step.name, "notebook": executed.name, "status": "failed"}
     try:
@@ -202,10 +198,10 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
         path = runs_dir / new_run_id(options.policy)
         folder = RunFolder(path, options.record_dir(path))
     selected = validate(options)
-    lock = None if options.on_glue else LakeLock(options.lake, folder.run_id)
+    # On Glue too: this process holds the S3 lake's lease while the sessions write.
+    lock = LakeLock(options.lake, folder.run_id)
     try:
-        if lock is not None:
-            lock.acquire()
+        lock.acquire()
     except LakeBusy as exc:
         raise UsageError(str(exc)) from None
     try:
@@ -223,7 +219,7 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
             file=out,
         )
         print(f"  raw {options.raw} -> lake {options.lake}", file=out)
-        if lock is not None and lock.took_over:
+        if lock.took_over:
             print(f"  {lock.took_over}", file=out)
         if not options.on_glue:
             for name in lake_storage.unfinished_pairs(options.lake, options.database):
@@ -232,17 +228,12 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
                     file=out,
                 )
         manifest = _execute(options, folder, selected, steps, out, interrupt, previous)
-        if (
-            manifest["status"] == "succeeded"
-            and not options.on_glue
-            and (manifest["erasures"] or lake_storage.history_to_forget(options.lake))
-        ):
-            # Every table is now rebuilt without the erased customers: no older snapshot, and no
-            # file only older snapshots reached, may keep them (time travel stops here).
-            lake_storage.forget_history(options.lake, options.database)
+        held = []
+        if manifest["status"] == "succeeded":  # on Glue too: the runner reaches the S3 lake
+            ran = {entry["name"] for entry in manifest["steps"]}
+            held = freshness.forget_erased_history(options, ran)
     finally:
-        if lock is not None:
-            lock.release()
+        lock.release()
     if steps and all(entry.get("skipped") for entry in manifest["steps"]):
         print(
             "  nothing new: no raw file, erasure request, policy or code changed since the last "
@@ -252,6 +243,12 @@ def _run(options: RunOptions, out, resume: str | None, interrupt: RunInterrupt) 
     for line in (format_counts(manifest), *outcome_lines(manifest)):
         if line:
             print(line, file=out)
+    if held:
+        print(
+            f"  the erased customers are still in the tables of {', '.join(held)} and in older "
+            "snapshots, until a run of those steps",
+            file=out,
+        )
     print(
         f"run folder: {folder.path}  ({manifest['status']}, {manifest['seconds']:.1f} s)", file=out
     )
