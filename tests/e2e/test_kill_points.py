@@ -40,7 +40,8 @@ from stedi.run import freshness
 from stedi.run.folder import RunFolder
 from stedi.run.pipeline import ZONE_STEPS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.own_lake]
+# One worker for the module: its tests share the small build (`small`), made once.
+pytestmark = [pytest.mark.e2e, pytest.mark.own_lake, pytest.mark.xdist_group("kill-points")]
 
 DAY = 200  # records per source and day
 
