@@ -205,41 +205,6 @@ def test_forget_history_after_a_rebuild_without_a_customer_leaves_no_file_holdin
     assert len(lake.lake.history("customer_landing")) == 1
 
 
-@pytest.mark.e2e
-@pytest.mark.own_lake
-def test_an_erasure_run_then_forget_history_leaves_no_file_under_the_lake_holding_the_customer(
-    tmp_path, spark
-):
-    """`stedi erase`, then a run (which forgets the history at its end): no file under the lake,
-    decoded (Parquet, Avro manifests, metadata JSON, catalog.db, the intake's own files), holds the
-    address or the serial number."""
-    import subprocess
-
-    from lake_files import holding
-    from lakes import STEDI, ZONE_STEPS_ONLY, stedi_run
-
-    lake, runs = tmp_path / "lake", tmp_path / "runs"
-    stedi_run(lake, runs, *ZONE_STEPS_ONLY)
-    built = IcebergTables(spark, str(lake))
-    person = built.read("machine_learning_curated").select("serialNumber").first()["serialNumber"]
-    email = built.read("customer_landing").where(f"serialNumber = '{person}'").first()["email"]
-    assert holding(lake, email) and holding(lake, person)
-    subprocess.run(
-        [*STEDI, "erase", "--email", email, "--lake-dir", str(lake)],
-        check=True,
-        capture_output=True,
-        cwd=config.PROJECT_ROOT,
-    )
-    stedi_run(lake, runs, *ZONE_STEPS_ONLY)
-    forget_catalogs()
-    after = IcebergTables(spark, str(lake))
-    assert after.read("customer_landing").where(f"email = '{email}'").count() == 0
-    # The run forgot the history at its end: nothing older is left to forget.
-    assert holding(lake, email) == [] and holding(lake, person) == []
-    assert sum(after.forget_history().values()) == 0
-    assert all(len(after.lake.history(name)) == 1 for name in after.lake.names())
-
-
 def test_as_of_views_versions_without_an_engine_and_an_unfinished_pair(tmp_path, spark):
     from stedi.lake.icelake import table_rows, table_version
 
