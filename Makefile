@@ -43,11 +43,14 @@ lint: setup ## ruff: lint and format check (pyproject.toml [tool.ruff]; `ruff fo
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The tests write bytecode (`__pycache__/`, git-ignored) even where PYTHONDONTWRITEBYTECODE is set,
+# as on this machine and CI: else every test process rewrites and compiles every test module and
+# every `stedi run` compiles stedi again (notes.md).
 check: setup lint ## make lint, then the fast tier, on two workers: unit tests on small frames and stand-in notebooks (no whole pipeline, real notebook or whole-data test)
-	$(PY) -m pytest -m "not e2e and not notebook and not slow" -n 2 $(ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -m "not e2e and not notebook and not slow" -n 2 $(ARGS)
 
 test: setup ## Run the whole test suite on two workers (unit, notebooks under nbval, end to end; the builds on one worker)
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 $(ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n 2 --dist loadgroup --durations=15 $(ARGS)
 
 bench: setup ## Scale benchmark: N=1,10,100 x the data, the pipeline on both engines (spark, sail), the DuckDB and Spark SQL references; writes benchmarks/results.md
 	$(PY) benchmarks/run_benchmark.py $(ARGS)

@@ -155,3 +155,11 @@ def test_setup_stops_in_one_line_naming_make_lock_when_the_lock_is_stale(tmp_pat
 def test_the_stamp_follows_the_lock():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^\$\(STAMP\): .*\buv\.lock\b", makefile, re.M)
+
+
+def test_test_processes_skip_the_iri_grammar_as_stedis_own_processes_do():
+    """pyproject.toml loads stedi.dev.early_imports before the entry-point plugins: nbval imported
+    nbformat (and jsonschema) here without building rfc3987_syntax's grammar (1.1 s a process)."""
+    import sys
+
+    assert "jsonschema" in sys.modules and sys.modules["rfc3987_syntax"] is None
