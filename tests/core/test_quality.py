@@ -612,6 +612,7 @@ def test_no_customer_without_consent_in_trusted_or_curated(lakes):
     assert outcome(report, "device_of_consenting_customer") == ("failed", 1)
 
 
+@pytest.mark.slow  # seconds of engine jobs: make test only (keeps make check under 2 min)
 def test_landing_quarantine_of_unusable_readings(spark):
     people = customers(spark, [("a@x.com", "d1", T)])
     df = readings(
