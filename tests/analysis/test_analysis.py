@@ -303,7 +303,6 @@ def test_readings_sentence():
 
 
 # -- distance --------------------------------------------------------------------
-@pytest.mark.slow  # seconds of engine jobs: make test only (keeps make check under 2 min)
 def test_distance_summary_from_the_value_counts_matches_spark(spark):
     df = step_trainer(spark, [(i, "d", v) for i, v in enumerate([*range(1, 11), 3, 3, 7, None])])
     counts = value_counts(df, "distanceFromObject").toPandas()
@@ -436,7 +435,6 @@ def test_accelerometer_sentence_names_the_levels():
 
 
 # -- alignment -------------------------------------------------------------------
-@pytest.mark.slow  # seconds of engine jobs: make test only (keeps make check under 2 min)
 def test_sensor_alignment_counts_owner_matches_collisions_and_wrong_pairs(spark):
     people = customers(spark, [("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T)])
     steps = step_trainer(

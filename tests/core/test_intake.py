@@ -598,7 +598,6 @@ def test_a_source_whose_every_record_is_a_copy_lands_one_record_on_sail(sail, tm
 # -- the real data ---------------------------------------------------------------------
 
 
-@pytest.mark.slow  # seconds of engine jobs: make test only (keeps make check under 2 min)
 def test_raw_sample_of_an_older_export(spark, tmp_path):
     """timeStamp lands as timestamp; the repeated reading is one duplicate; the last line (no
     newline) lands."""

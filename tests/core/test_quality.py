@@ -33,6 +33,15 @@ REGISTERED = T - 1000
 # -- frames --------------------------------------------------------------------------
 
 
+@pytest.fixture
+def spark(sail):
+    """The rules' unit tests on Sail, the engine `stedi run` evaluates them on by default (each rule
+    on classic Spark is a job of its own); tests/engine/test_engines.py gives every rule of the
+    catalog the same outcome on both engines."""
+    with on("sail"):
+        yield sail
+
+
 def customers(spark, rows):
     """rows: (email, serialNumber, shareWithResearchAsOfDate[, phone, birthDay])."""
     full = []
@@ -385,34 +394,6 @@ def test_rule_on_a_missing_column_is_reported_not_raised(spark):
     ]
 
 
-def test_simple_rules_share_one_aggregation_pass(spark):
-    df = frame(
-        spark, [("a@x.com", 1, 0.0), ("b@x.com", None, 2.0)], "email string, t bigint, x double"
-    ).cache()
-    df.count()
-    many = [
-        R.complete("t"),
-        R.complete("email"),
-        R.allowed("x", values=(-1, 0, 1), name="axis"),
-        R.allowed("email", pattern="@", name="email_at"),
-        R.in_range("t", min=0, name="t_positive"),
-        R.holds("t_small", "t < 10", columns=("t",)),
-        R.unique("email"),
-    ]
-
-    def jobs(rules):
-        group = f"quality-{len(rules)}"
-        spark.sparkContext.setJobGroup(group, group)
-        try:
-            quality.evaluate_rules(df, rules, examples=0)
-        finally:
-            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-        return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
-
-    # Seven rules cost no more Spark jobs than the two that shape the query.
-    assert jobs(many) == jobs([many[0], many[-1]])
-
-
 def test_rule_declarations_are_checked():
     with pytest.raises(ValueError, match="only row-level kinds"):
         R.unique("email", severity=R.QUARANTINE)
@@ -612,7 +593,6 @@ def test_no_customer_without_consent_in_trusted_or_curated(lakes):
     assert outcome(report, "device_of_consenting_customer") == ("failed", 1)
 
 
-@pytest.mark.slow  # seconds of engine jobs: make test only (keeps make check under 2 min)
 def test_landing_quarantine_of_unusable_readings(spark):
     people = customers(spark, [("a@x.com", "d1", T)])
     df = readings(

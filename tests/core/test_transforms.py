@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from engines import on
 from frames import (
     CONSENT_A,
     accelerometer,
@@ -27,6 +28,15 @@ POLICIES = ("strict", "udacity")
 
 # a consented at T, b consented at T + 10, c never consented (key missing).
 A, B, C = ("a@x.com", "dev-a", T), ("b@x.com", "dev-b", T + 10), ("c@x.com", "dev-c", None)
+
+
+@pytest.fixture(scope="module")
+def spark(sail):
+    """The transforms on Sail, the engine `stedi run` uses by default (tiny frames: classic Spark's
+    jobs were most of this module's 13 s); tests/engine/test_engines.py gives the transforms the
+    same tables on both engines."""
+    with on("sail"):
+        yield sail
 
 
 @pytest.fixture(scope="module")
