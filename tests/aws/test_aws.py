@@ -318,3 +318,29 @@ def test_a_glue_run_holds_the_s3_lakes_lock_from_this_machine(
     assert main(args) == 1  # the stand-in kernel fails step 00: the lake was free
     assert "step 00_raw_to_landing failed" in capsys.readouterr().err
     assert _keys() == []  # no lease left behind
+
+
+def test_a_succeeded_glue_run_forgets_an_erasures_history_from_this_machine(
+    aws_env, tmp_path, monkeypatch, capsys
+):
+    """The runner's end of a `--target glue` run (its steps stood in: the Glue kernels here run
+    none): once every zone step succeeded, the erasure's history is forgotten on the S3 lake through
+    the Glue catalog, as after a local run; after part of the pipeline, it is kept and named."""
+    from stedi.lake import icelake
+    from stedi.run import runner
+    from stedi.run.manifest import manifest_for
+    from stedi.run.pipeline import ZONE_STEPS
+
+    def steps_succeeded(options, folder, selected, steps, out, *rest):
+        done = [{"name": s.name, "status": "succeeded", "seconds": 0.0} for s in selected]
+        return manifest_for(folder.run_id, options, done, "succeeded", 0.0)
+
+    monkeypatch.setattr(runner, "_execute", steps_succeeded)
+    icelake.mark_history_to_forget(S3_LAKE, "20261207T010000Z-strict-cccc")
+    args = ["run", "--target", "glue", "--lake-dir", S3_LAKE, "--runs-dir", str(tmp_path / "runs")]
+    assert main([*args, "--only", ZONE_STEPS[0].name]) == 0
+    assert "the erased customers are still in the tables of 01_" in capsys.readouterr().out
+    assert icelake.history_to_forget(S3_LAKE)
+    assert main(args) == 0
+    assert "still in the tables" not in capsys.readouterr().out
+    assert not icelake.history_to_forget(S3_LAKE)
