@@ -336,6 +336,7 @@ def test_a_succeeded_glue_run_forgets_an_erasures_history_from_this_machine(
         return manifest_for(folder.run_id, options, done, "succeeded", 0.0)
 
     monkeypatch.setattr(runner, "_execute", steps_succeeded)
+    forget_catalogs()  # this process's catalogs of the S3 lake: from before moto's reset
     icelake.mark_history_to_forget(S3_LAKE, "20261207T010000Z-strict-cccc")
     args = ["run", "--target", "glue", "--lake-dir", S3_LAKE, "--runs-dir", str(tmp_path / "runs")]
     assert main([*args, "--only", ZONE_STEPS[0].name]) == 0
