@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 
 
@@ -19,3 +20,9 @@ def module_source(name: str) -> str:
     if not module.is_file():
         module = folder.joinpath(parts[-1], "__init__.py")
     return module.read_text(encoding="utf-8")
+
+
+def add_sources(digest, names: Iterable[str]) -> None:
+    """Feed a hashlib `digest` the source of each module of `names`, in order (module_source)."""
+    for name in names:
+        digest.update(module_source(name).encode("utf-8"))

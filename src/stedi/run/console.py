@@ -7,6 +7,8 @@ succeeded (3.2 s)`), also for the steps of a deployed workflow (stedi.aws.status
 
 from __future__ import annotations
 
+from stedi.run.pipeline import ZONE_STEPS
+
 
 def step_line(number: int, total: int, name: str) -> str:
     """The start of a step's line in the run's step table: `  [2/7] 01_customer_landing_to_trusted
@@ -72,8 +74,6 @@ def outcome_lines(manifest: dict) -> list[str]:
             rows.update(e.get("rows") or {})
         ids = ", ".join(e.get("id", "?") for e in erasures)
         per_table = ", ".join(f"{name} {n:,}" for name, n in rows.items())
-        from stedi.run.pipeline import ZONE_STEPS
-
         ran = {entry.get("name") for entry in manifest.get("steps") or []}
         lines.append(
             f"  erasures applied: {len(erasures)} request{'s' if len(erasures) != 1 else ''} "

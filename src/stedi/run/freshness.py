@@ -30,7 +30,7 @@ import json
 
 from stedi import config
 from stedi.core import storage
-from stedi.core.code_source import module_source
+from stedi.core.code_source import add_sources
 from stedi.core.tables import SOURCES, table
 from stedi.lake import icelake, layout
 from stedi.lake.icelake import table_rows, table_version
@@ -44,7 +44,7 @@ def code_fingerprint(step) -> str:
     from stedi.core.intake.ledger import intake_fingerprint
 
     digest = hashlib.sha256()
-    for name in (
+    modules = [
         "stedi.core.tables",
         "stedi.core.schemas",
         "stedi.core.quality.table_rules",
@@ -54,10 +54,10 @@ def code_fingerprint(step) -> str:
         "stedi.core.quality.checks",
         "stedi.core.quality.evaluation",
         "stedi.core.quality.appended",  # the results of an append's check, merged
-    ):
-        digest.update(module_source(name).encode("utf-8"))
+    ]
     if step.transform:
-        digest.update(module_source(step.transform.partition(":")[0]).encode("utf-8"))
+        modules.append(step.transform.partition(":")[0])
+    add_sources(digest, modules)
     if step.sources:
         digest.update(intake_fingerprint().encode("utf-8"))
     if step.notebook.is_file():

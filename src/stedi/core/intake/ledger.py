@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stedi.core import storage
-from stedi.core.code_source import module_source
+from stedi.core.code_source import add_sources
 
 INTAKE_DIR = "_intake"
 LEDGER_FILE = "ledger.json"
@@ -61,8 +61,7 @@ def intake_fingerprint() -> str:
     """A short hash of the code that decides what a file's records are, and of the landing
     schemas."""
     digest = hashlib.sha256()
-    for name in _FINGERPRINTED:
-        digest.update(module_source(name).encode("utf-8"))
+    add_sources(digest, _FINGERPRINTED)
     return digest.hexdigest()[:16]
 
 

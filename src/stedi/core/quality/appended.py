@@ -39,6 +39,7 @@ from pyspark.sql import functions as F
 
 from stedi.core.quality.checks import (
     group_size_from,
+    plain,
     result_row,
     row_count_result,
     uniqueness_from,
@@ -189,9 +190,7 @@ def _merged_unique(
         figures["top_rows"] is None or int(stats["top_rows"]) > figures["top_rows"]
     ):
         merged["top_rows"] = int(stats["top_rows"])
-        merged["top"] = {
-            k: v.item() if hasattr(v, "item") else v for k, v in stats["top"].asDict().items()
-        }
+        merged["top"] = plain(stats["top"].asDict())
     return uniqueness_from(rule, rows, merged), merged
 
 
